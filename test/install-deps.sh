@@ -1,0 +1,14 @@
+#!/bin/sh
+# Installs what ctindex needs to build and test, from Debian packages. Idempotent.
+set -eu
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+PKGS="build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libmbedtls-dev zlib1g-dev libjsmn-dev"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi
