@@ -2,19 +2,37 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ctindex COMMAND [OPTIONS]\n"
             "\n"
+            "Makes AWS CloudTrail logs searchable: reads CloudTrail log files and writes or uploads\n"
+            "search documents (Amazon CloudSearch batches or OpenSearch _bulk).\n"
+            "\n"
             "commands:\n"
-            "  help       show this text\n");
+            "  convert FILE... -o DIR     convert log files into CloudSearch batch files\n"
+            "  replay DIR --sink SINK     index every log file under a local folder\n"
+            "  schema [--opensearch]      print the index fields (CloudSearch) or an index template\n"
+            "  help                       show this text\n"
+            "\n"
+            "Run 'ctindex COMMAND --help' for the options of a command.\n");
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
     }
-    fprintf(stderr, "ctindex: unknown command '%s' (try 'ctindex help')\n", argv[1]);
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "convert") == 0) return cmd_convert(argc - 1, argv + 1);
+    if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 1, argv + 1);
+    if (strcmp(cmd, "schema") == 0) return cmd_schema(argc - 1, argv + 1);
+    fprintf(stderr, "ctindex: unknown command '%s' (try 'ctindex help')\n", cmd);
     return 2;
 }

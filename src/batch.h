@@ -1,0 +1,63 @@
+/* The body of one upload, built in place: documents are written straight into the batch's
+ * buffer (batch_space), then committed. Memory is allocated once by batch_init.
+ *
+ *   SDF  (CloudSearch): [doc,doc,...]           5,000,000-byte default, brackets included
+ *   BULK (OpenSearch):  action\nsource\n...     each document brings its own trailing '\n'
+ *
+ * Per-document offsets let a rejected batch be split and retried in halves; a run-length
+ * list of owners (consecutive documents of the same owner share one entry) lets the caller
+ * acknowledge the records of an accepted batch. */
+#ifndef CTINDEX_BATCH_H
+#define CTINDEX_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { BATCH_SDF = 1, BATCH_BULK = 2 };
+
+#define BATCH_DEFAULT_MAX_BYTES 5000000u /* CloudSearch batch limit */
+#define BATCH_DEFAULT_MAX_DOCS 100000u
+
+typedef struct batch_owner_run {
+    void *owner;
+    uint32_t count; /* consecutive documents */
+} batch_owner_run;
+
+typedef struct batch {
+    int format;
+    char *data;
+    size_t max_bytes;
+    size_t len;        /* bytes used, without the closing bracket */
+    uint32_t max_docs;
+    uint32_t ndocs;
+    uint32_t *doc_off; /* start of each document */
+    uint32_t *doc_len;
+    batch_owner_run *runs;
+    uint32_t nruns;
+    int closed;        /* batch_body was called: no more documents until batch_reset */
+} batch;
+
+/* max_bytes 0 -> BATCH_DEFAULT_MAX_BYTES (must be < 4 GiB); max_docs 0 -> BATCH_DEFAULT_MAX_DOCS.
+ * Returns 0, or -1 (bad arguments, out of memory). */
+int batch_init(batch *b, int format, size_t max_bytes, uint32_t max_docs);
+void batch_free(batch *b);
+void batch_reset(batch *b);
+
+/* Where the next document goes and how many bytes it may take (room for its separator and
+ * the closing bracket is already held back). NULL with *avail = 0 when full or closed. */
+char *batch_space(batch *b, size_t *avail);
+/* Appends the n bytes written at batch_space as one document of `owner`. 0, or -1 when
+ * n is 0, larger than the space, or the batch is full/closed. */
+int batch_commit(batch *b, size_t n, void *owner);
+/* The finished body (closes it; idempotent). An SDF batch without documents is "[]", which
+ * CloudSearch rejects: callers do not upload empty batches. */
+const char *batch_body(batch *b, size_t *len);
+/* Bytes of document i (without separators), or NULL when i is out of range. */
+const char *batch_doc(const batch *b, uint32_t i, size_t *len);
+/* 1 when no further document can be committed. */
+int batch_full(const batch *b);
+static inline uint32_t batch_count(const batch *b) { return b->ndocs; }
+/* Owner runs in document order. */
+const batch_owner_run *batch_owners(const batch *b, uint32_t *nruns);
+
+#endif

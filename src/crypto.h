@@ -1,0 +1,44 @@
+/* Hashing for request signing: SHA-256 (one-shot and streaming), HMAC-SHA256, hex.
+ * The only module that includes mbedTLS headers; the streaming context is opaque storage
+ * here so callers never see mbedTLS types. No function allocates except crypto_hmac_sha256
+ * (mbedTLS md layer), which is called a handful of times per signed request at most. */
+#ifndef CTINDEX_CRYPTO_H
+#define CTINDEX_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CRYPTO_SHA256_LEN 32
+#define CRYPTO_SHA256_HEX_LEN 64 /* without the NUL */
+
+/* Hex SHA-256 of the empty string: the payload hash of every body-less request. */
+#define CRYPTO_SHA256_EMPTY_HEX "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+/* Big enough for mbedtls_sha256_context (108 bytes in 2.28); checked in crypto.c. */
+typedef struct crypto_sha256_ctx {
+    union {
+        unsigned char bytes[160];
+        uint64_t align_;
+        void *align_ptr_;
+    } opaque;
+} crypto_sha256_ctx;
+
+/* Streaming SHA-256. Return 0, or -1 on an mbedTLS failure (not expected in practice). */
+int crypto_sha256_init(crypto_sha256_ctx *c);
+int crypto_sha256_update(crypto_sha256_ctx *c, const void *data, size_t n);
+int crypto_sha256_final(crypto_sha256_ctx *c, uint8_t out[CRYPTO_SHA256_LEN]);
+
+int crypto_sha256(const void *data, size_t n, uint8_t out[CRYPTO_SHA256_LEN]);
+/* Lower-case hex digest, NUL-terminated (out holds 65 bytes). */
+int crypto_sha256_hex(const void *data, size_t n, char out[CRYPTO_SHA256_HEX_LEN + 1]);
+
+int crypto_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n,
+                       uint8_t out[CRYPTO_SHA256_LEN]);
+
+/* Lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
+void crypto_hex(const uint8_t *in, size_t n, char *out);
+
+/* Compare two byte strings in time independent of their contents (equal length). */
+int crypto_equal(const void *a, const void *b, size_t n);
+
+#endif

@@ -1,0 +1,82 @@
+#include "deadletter.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jsonw.h"
+#include "log.h"
+
+struct deadletter {
+    FILE *f;
+    char *scratch; /* escaped payload: at most 6 bytes out per byte in, bounded by the record limit */
+    size_t scratch_cap;
+    uint64_t count;
+};
+
+deadletter *deadletter_open(const char *path) {
+    deadletter *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    if (path) {
+        d->f = fopen(path, "a");
+        if (!d->f) {
+            log_error("cannot open the dead-letter file %s", path);
+            free(d);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+void deadletter_close(deadletter *d) {
+    if (!d) return;
+    if (d->f) fclose(d->f);
+    free(d->scratch);
+    free(d);
+}
+
+/* Escape s into the scratch buffer (grown as needed, up to 6x the input). */
+static long escape(deadletter *d, const char *s, size_t n) {
+    size_t need = n * 6 + 16;
+    if (need > d->scratch_cap) {
+        char *p = realloc(d->scratch, need);
+        if (!p) return -1;
+        d->scratch = p;
+        d->scratch_cap = need;
+    }
+    return jsonw_escape(s, n, d->scratch, d->scratch_cap, JSONW_NO_LIMIT, 0, NULL);
+}
+
+int deadletter_write(deadletter *d, const char *kind, const char *source, const char *reason, const char *data,
+                     size_t len) {
+    if (!d) return -1;
+    d->count++;
+    log_warn("dead letter (%s) from %s: %s", kind, source ? source : "?", reason ? reason : "?");
+    if (!d->f) return 0;
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* Escape the short fields first, each into its own stack buffer. */
+    char src[2200], why[1100];
+    long ns = jsonw_escape(source ? source : "", source ? strlen(source) : 0, src, sizeof src, JSONW_NO_LIMIT,
+                           JSONW_TRUNCATE, NULL);
+    long nw = jsonw_escape(reason ? reason : "", reason ? strlen(reason) : 0, why, sizeof why, JSONW_NO_LIMIT,
+                           JSONW_TRUNCATE, NULL);
+    long nd = escape(d, data, len);
+    if (ns < 0 || nw < 0 || nd < 0) {
+        log_error("dead letter from %s could not be written", source ? source : "?");
+        return -1;
+    }
+    fprintf(d->f, "{\"time\":\"%s\",\"kind\":\"%s\",\"source\":\"%.*s\",\"reason\":\"%.*s\",\"data\":\"%.*s\"}\n", when,
+            kind, (int)ns, src, (int)nw, why, (int)nd, d->scratch);
+    if (fflush(d->f) != 0) {
+        log_error("dead-letter file: write failed");
+        return -1;
+    }
+    return 0;
+}
+
+uint64_t deadletter_count(const deadletter *d) { return d ? d->count : 0; }

@@ -1,0 +1,20 @@
+/* The dead-letter file: records or documents that can never be indexed (unparsable record,
+ * document the service rejects) are appended here as JSON lines with the reason, so nothing is
+ * lost silently and an operator can fix and replay them. */
+#ifndef CTINDEX_DEADLETTER_H
+#define CTINDEX_DEADLETTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct deadletter deadletter;
+
+/* path NULL: a dead letter is only logged (and counted). */
+deadletter *deadletter_open(const char *path);
+void deadletter_close(deadletter *d);
+/* kind: "record" or "document". Returns 0 when written (or logged when no file). */
+int deadletter_write(deadletter *d, const char *kind, const char *source, const char *reason, const char *data,
+                     size_t len);
+uint64_t deadletter_count(const deadletter *d);
+
+#endif

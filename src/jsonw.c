@@ -1,0 +1,245 @@
+#include "jsonw.h"
+
+#include <string.h>
+
+/* Bytes that leave the bulk-copy path: C0 controls, '"', '\\' and anything non-ASCII. */
+static inline int is_special(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c >= 0x80; }
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+#define JSONW_SWAR 1
+/* High bit set in the byte lanes of v that may be special. Each term is the classic
+ * "has byte less than / equal to" bit trick; the lowest flagged lane is always a true
+ * positive (borrows only travel towards higher lanes), which is all the caller uses. */
+static inline uint64_t special_lanes(uint64_t v) {
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t q = v ^ (ones * 0x22), b = v ^ (ones * 0x5C);
+    return (((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b) | v) & high;
+}
+#endif
+
+int jsonw_utf8_len(const unsigned char *p, size_t n) {
+    if (n == 0) return 0;
+    unsigned c = p[0];
+    if (c < 0x80) return 1;
+    /* Table 3-7 of the Unicode standard: the second byte's range depends on the lead byte,
+     * which excludes overlongs, UTF-8-encoded surrogates and code points above U+10FFFF. */
+    unsigned lo = 0x80, hi = 0xBF;
+    int len;
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) len = 3, lo = 0xA0;
+    else if (c >= 0xE1 && c <= 0xEC) len = 3;
+    else if (c == 0xED) len = 3, hi = 0x9F;
+    else if (c >= 0xEE && c <= 0xEF) len = 3;
+    else if (c == 0xF0) len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else if (c == 0xF4) len = 4, hi = 0x8F;
+    else return 0;
+    if ((size_t)len > n) return 0;
+    if (p[1] < lo || p[1] > hi) return 0;
+    for (int k = 2; k < len; k++)
+        if (p[k] < 0x80 || p[k] > 0xBF) return 0;
+    return len;
+}
+
+static int hexval(unsigned char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* \uXXXX at p (6 bytes available): code unit, or -1 if malformed. */
+static long u_escape(const unsigned char *p) {
+    if (p[0] != '\\' || p[1] != 'u') return -1;
+    long v = 0;
+    for (int k = 2; k < 6; k++) {
+        int h = hexval(p[k]);
+        if (h < 0) return -1;
+        v = (v << 4) | h;
+    }
+    return v;
+}
+
+/* One output unit is written whole or not at all, so truncation never splits a character
+ * or an escape. Returns 0 to continue, 1 to stop (limit reached), -1 for "does not fit". */
+typedef struct wstate {
+    char *out;
+    size_t cap, o, max_chars;
+    unsigned flags;
+    jsonw_stats st;
+} wstate;
+
+/* Fixed-size fast paths for the common units (memcpy of a variable length is a call). */
+static inline int unit_room(wstate *w, size_t len) {
+    if (w->st.chars >= w->max_chars) {
+        w->st.truncated = 1;
+        return 1;
+    }
+    if (len > w->cap - w->o) {
+        if (!(w->flags & JSONW_TRUNCATE)) return -1;
+        w->st.truncated = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static inline int put_byte(wstate *w, unsigned char c) {
+    int r = unit_room(w, 1);
+    if (r) return r;
+    w->out[w->o++] = (char)c;
+    w->st.chars++;
+    return 0;
+}
+
+static inline int put2(wstate *w, char a, char b) {
+    int r = unit_room(w, 2);
+    if (r) return r;
+    w->out[w->o] = a;
+    w->out[w->o + 1] = b;
+    w->o += 2;
+    w->st.chars++;
+    return 0;
+}
+
+static inline int put_unit(wstate *w, const void *p, size_t len) {
+    int r = unit_room(w, len);
+    if (r) return r;
+    memcpy(w->out + w->o, p, len);
+    w->o += len;
+    w->st.chars++;
+    return 0;
+}
+
+/* Handles one raw byte sequence starting at in[i] that is not plain ASCII and not a
+ * backslash escape: quote, control byte or UTF-8. Sets *adv to the bytes consumed. */
+static inline int put_raw_special(wstate *w, const unsigned char *in, size_t n, size_t i, size_t *adv) {
+    unsigned char c = in[i];
+    *adv = 1;
+    if (c < 0x80) {
+        switch (c) {
+        case '"': return put2(w, '\\', '"');
+        case '\\': return put2(w, '\\', '\\');
+        case '\t': return put2(w, '\\', 't');
+        case '\n': return put2(w, '\\', 'n');
+        case '\r': return put2(w, '\\', 'r');
+        default: w->st.dropped++; return 0; /* other C0 controls are not XML characters */
+        }
+    }
+    int len = jsonw_utf8_len(in + i, n - i);
+    if (len == 0) {
+        w->st.dropped++; /* resynchronise at the next byte */
+        return 0;
+    }
+    *adv = (size_t)len;
+    /* U+FFFE and U+FFFF are well-formed UTF-8 but not XML characters. */
+    if (len == 3 && c == 0xEF && in[i + 1] == 0xBF && (in[i + 2] == 0xBE || in[i + 2] == 0xBF)) {
+        w->st.dropped++;
+        return 0;
+    }
+    return put_unit(w, in + i, (size_t)len);
+}
+
+/* Handles the escape sequence at in[i] == '\\' of a JSON string token. */
+static inline int put_escape(wstate *w, const unsigned char *in, size_t n, size_t i, size_t *adv) {
+    *adv = 1;
+    if (i + 1 >= n) {
+        w->st.dropped++;
+        return 0;
+    }
+    switch (in[i + 1]) {
+    case '"': case '\\': case '/': case 'n': case 'r': case 't':
+        *adv = 2;
+        return put2(w, '\\', (char)in[i + 1]);
+    case 'b': case 'f': /* U+0008, U+000C: not XML characters */
+        *adv = 2;
+        w->st.dropped++;
+        return 0;
+    case 'u': break;
+    default:
+        w->st.dropped++; /* malformed escape: drop the backslash, keep what follows */
+        return 0;
+    }
+    long cu = i + 6 <= n ? u_escape(in + i) : -1;
+    if (cu < 0) {
+        w->st.dropped++;
+        return 0;
+    }
+    *adv = 6;
+    if (cu < 0x20) {
+        if (cu == 0x09) return put2(w, '\\', 't');
+        if (cu == 0x0A) return put2(w, '\\', 'n');
+        if (cu == 0x0D) return put2(w, '\\', 'r');
+        w->st.dropped++;
+        return 0;
+    }
+    if (cu >= 0xD800 && cu <= 0xDBFF) {
+        long lo = i + 12 <= n ? u_escape(in + i + 6) : -1;
+        if (lo >= 0xDC00 && lo <= 0xDFFF) {
+            *adv = 12;
+            return put_unit(w, in + i, 12);
+        }
+        w->st.dropped++; /* lone high surrogate */
+        return 0;
+    }
+    if ((cu >= 0xDC00 && cu <= 0xDFFF) || cu == 0xFFFE || cu == 0xFFFF) {
+        w->st.dropped++;
+        return 0;
+    }
+    return put_unit(w, in + i, 6);
+}
+
+static inline long run(const char *in_, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags,
+                       jsonw_stats *st, int reescape) {
+    const unsigned char *in = (const unsigned char *)in_;
+    wstate w = {.out = out, .cap = cap, .o = 0, .max_chars = max_chars, .flags = flags};
+    int r = 0;
+    size_t i = 0;
+    while (i < n) {
+#ifdef JSONW_SWAR
+        /* Bulk path: store whole 8-byte words and advance over their plain prefix only; the
+         * bytes stored past it are rewritten next (they are always within cap). */
+        while (n - i >= 8 && w.cap - w.o >= 8 && w.max_chars - w.st.chars >= 8) {
+            uint64_t v;
+            memcpy(&v, in + i, 8);
+            memcpy(w.out + w.o, &v, 8);
+            uint64_t m = special_lanes(v);
+            size_t k = m ? (size_t)__builtin_ctzll(m) >> 3 : 8;
+            w.o += k;
+            i += k;
+            w.st.chars += k;
+            if (!m) continue;
+            /* Quotes are the common special byte (a record's JSON text has one every few
+             * bytes): escape them without leaving the loop. The loop condition left room. */
+            unsigned char q = in[i];
+            if (!(q == '"' || (q == '\\' && !reescape)) || w.cap - w.o < 2) break;
+            w.out[w.o] = '\\';
+            w.out[w.o + 1] = (char)q;
+            w.o += 2;
+            i++;
+            w.st.chars++;
+        }
+        if (i >= n) break;
+#endif
+        unsigned char c = in[i];
+        size_t adv = 1;
+        if (!is_special(c)) r = put_byte(&w, c);
+        else if (c == '"') r = put2(&w, '\\', '"');
+        else if (c == '\\') r = reescape ? put_escape(&w, in, n, i, &adv) : put2(&w, '\\', '\\');
+        else r = put_raw_special(&w, in, n, i, &adv);
+        if (r) break;
+        i += adv;
+    }
+    if (st) *st = w.st;
+    if (r < 0) return -1;
+    return (long)w.o;
+}
+
+long jsonw_escape(const char *in, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags,
+                  jsonw_stats *st) {
+    return run(in, n, out, cap, max_chars, flags, st, 0);
+}
+
+long jsonw_reescape(const char *in, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags,
+                    jsonw_stats *st) {
+    return run(in, n, out, cap, max_chars, flags, st, 1);
+}

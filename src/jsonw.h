@@ -1,0 +1,52 @@
+/* Writing JSON string bodies that CloudSearch (and OpenSearch) accept.
+ *
+ * CloudSearch rejects a whole batch when one document holds invalid UTF-8 or a character
+ * that XML 1.0 forbids, *after* JSON decoding (aws-protocols.md §1.3). Allowed code points:
+ * U+0009, U+000A, U+000D, U+0020..U+D7FF, U+E000..U+FFFD, U+10000..U+10FFFF. Everything else
+ * is dropped here and counted, so callers can report it.
+ *
+ * Neither function writes the surrounding quotes. Neither allocates. Output never exceeds
+ * `cap` bytes; bytes between the returned length and cap may be overwritten (the bulk copy
+ * stores whole words); no NUL terminator is written. */
+#ifndef CTINDEX_JSONW_H
+#define CTINDEX_JSONW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define JSONW_NO_LIMIT SIZE_MAX
+
+enum {
+    /* When `out` is full, stop at a character boundary and return what was written (with
+     * stats.truncated set) instead of failing with -1. Used to trim oversized fields. */
+    JSONW_TRUNCATE = 1
+};
+
+typedef struct jsonw_stats {
+    size_t dropped;  /* removed input units: each invalid UTF-8 byte, forbidden character or bad escape */
+    size_t chars;    /* code points in the written (decoded) value */
+    int truncated;   /* stopped early: max_chars reached, or out full under JSONW_TRUNCATE */
+} jsonw_stats;
+
+/* Escape raw bytes (any text: e.g. the JSON text of a whole record) as a JSON string body:
+ * `"` and `\` get a backslash, TAB/LF/CR become \t \n \r, other C0 controls, invalid UTF-8
+ * (overlong, surrogates, > U+10FFFF, truncated) and U+FFFE/U+FFFF are dropped.
+ * At most `max_chars` code points are written (JSONW_NO_LIMIT: no limit).
+ * Returns bytes written, or -1 when it does not fit in cap (unless JSONW_TRUNCATE).
+ * `st` may be NULL; it is overwritten, not accumulated. */
+long jsonw_escape(const char *in, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags,
+                  jsonw_stats *st);
+
+/* Re-emit the content of a JSON string token (bytes between the quotes, still escaped) so
+ * that its *decoded* value is valid: valid escapes are kept, \b \f and \u0000-\u001f (except
+ * tab, LF, CR) are dropped, as are lone surrogate escapes and \uFFFE \uFFFF; surrogate pairs
+ * are kept; raw bytes are validated as in jsonw_escape. A malformed escape loses its backslash.
+ * Same return convention as jsonw_escape. */
+long jsonw_reescape(const char *in, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags,
+                    jsonw_stats *st);
+
+/* Length of the well-formed UTF-8 sequence at p (1..4), or 0 if p starts an invalid one.
+ * Exposed for tests and the document builder's truncation. */
+int jsonw_utf8_len(const unsigned char *p, size_t n);
+
+#endif

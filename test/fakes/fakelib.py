@@ -1,0 +1,243 @@
+"""Helpers for e2e tests: run fake_search.py and moto_server, wait until ready, always stop them.
+
+    sys.path.insert(0, os.path.join(os.environ["CTINDEX_TEST_DIR"], "fakes"))
+    import fakelib
+    with fakelib.FakeSearch(access_key="AKID", secret_key="SECRET", schema="schema.json") as fake:
+        ... fake.url, fake.accepted(), fake.fault(status=507, count=3), fake.stats(), fake.reset()
+    with fakelib.MotoServer(no_auth_actions=3) as moto:
+        akid, secret = moto.create_admin_key()
+        ... boto3.client("s3", **moto.client_kwargs(akid, secret)) ...
+
+Every child is stopped by the context manager, by atexit, on SIGTERM of the test (the handler
+turns it into SystemExit so atexit runs), and by the kernel if the test dies outright
+(PR_SET_PDEATHSIG), so a failing test never leaves servers behind.
+
+Moto with signature checks (verified with moto 5.2.1, boto3 1.43 on this machine):
+  * INITIAL_NO_AUTH_ACTION_COUNT=N in moto_server's environment: the first N API requests are
+    served without authentication; every later request is SigV4-verified against the access keys
+    that exist in moto's IAM, and IAM policies are enforced.  Requests to /moto-api/ (used here for
+    the readiness check) do not count.
+  * create_admin_key() spends exactly 3 of those requests (CreateUser, PutUserPolicy with Allow
+    "*" on "*", CreateAccessKey), so use no_auth_actions=3 and call it first.
+  * A wrong secret: S3 answers 403 SignatureDoesNotMatch.  SQS (JSON protocol) answers 403 with a
+    Query-style XML error body that botocore cannot parse: Error.Code comes out as "403" and the
+    "<Code>SignatureDoesNotMatch</Code>" text is inside Error.Message - check both.  An unknown
+    key id gives InvalidAccessKeyId (S3) / InvalidClientTokenId.
+"""
+
+import atexit
+import ctypes
+import http.client
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+FAKES_DIR = os.path.dirname(os.path.abspath(__file__))
+FAKE_SEARCH = os.path.join(FAKES_DIR, "fake_search.py")
+_live = []
+
+
+def _die_with_parent():
+    """preexec_fn: SIGTERM the child when the test process dies, even by SIGKILL."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _stop_all():
+    for child in list(_live):
+        child.stop()
+
+
+def _install_cleanup():
+    if not getattr(_install_cleanup, "done", False):
+        _install_cleanup.done = True
+        atexit.register(_stop_all)
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _Child:
+    """A background process with a log file, stopped exactly once."""
+
+    def __init__(self, argv, env=None, stdout=None):
+        _install_cleanup()
+        self.log = tempfile.NamedTemporaryFile(prefix="fake-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(argv, stdout=stdout or self.log, stderr=self.log, env=env,
+                                     preexec_fn=_die_with_parent)
+        _live.append(self)
+
+    def log_text(self):
+        with open(self.log.name, errors="replace") as handle:
+            return handle.read()
+
+    def stop(self):
+        if self not in _live:
+            return
+        _live.remove(self)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self.log.close()
+        os.unlink(self.log.name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class FakeSearch(_Child):
+    """fake_search.py on a free port.  Keyword arguments become command-line options
+    (schema="f.json" -> --schema f.json; no_auth=True -> --no-auth)."""
+
+    def __init__(self, timeout=20, **options):
+        argv = [sys.executable, FAKE_SEARCH, "--port", "0"]
+        for key, value in options.items():
+            flag = "--" + key.replace("_", "-")
+            if value is True:
+                argv.append(flag)
+            elif value not in (None, False):
+                argv += [flag, str(value)]
+        super().__init__(argv, stdout=subprocess.PIPE)
+        self.port = self._wait_listening(timeout)
+        self.host = "127.0.0.1"
+        self.url = f"http://{self.host}:{self.port}"
+
+    def _wait_listening(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
+            if ready:
+                line = self.proc.stdout.readline().decode().strip()
+                if line.startswith("LISTENING "):
+                    return int(line.split()[1])
+                if not line and self.proc.poll() is not None:
+                    break
+        log = self.log_text()
+        self.stop()
+        raise RuntimeError(f"fake_search did not start:\n{log}")
+
+    def control(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def fault(self, **spec):
+        return self.control("POST", "/_fake/faults", spec)
+
+    def accepted(self):
+        return self.control("GET", "/_fake/accepted")
+
+    def stats(self):
+        return self.control("GET", "/_fake/stats")
+
+    def reset(self):
+        return self.control("POST", "/_fake/reset", {})
+
+
+class MotoServer(_Child):
+    """moto_server on a free port; no_auth_actions=N turns on SigV4 checks after N requests."""
+
+    def __init__(self, no_auth_actions=None, region="us-east-1", timeout=30):
+        env = dict(os.environ)
+        env.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
+        if no_auth_actions is not None:
+            env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(no_auth_actions)
+        self.region = region
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(["moto_server", "-H", "127.0.0.1", "-p", str(self.port)], env=env)
+        self._wait_ready(timeout)
+
+    def _wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(self.url + "/moto-api/", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        log = self.log_text()
+        self.stop()
+        raise RuntimeError(f"moto_server did not start:\n{log}")
+
+    def client_kwargs(self, access_key="testing", secret_key="testing"):
+        return {"endpoint_url": self.url, "region_name": self.region,
+                "aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
+
+    def create_admin_key(self, user="ctindex-test"):
+        """Create an IAM user allowed "*" and return (access_key_id, secret_access_key)."""
+        import boto3
+        iam = boto3.client("iam", **self.client_kwargs())
+        iam.create_user(UserName=user)
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        iam.put_user_policy(UserName=user, PolicyName="allow-all", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def sigv4_request(url, method="POST", body=b"", headers=None, *, service, region, access_key, secret_key,
+                  session_token=None, extra_headers=None, omit_content_length=False):
+    """Send one request signed by botocore's SigV4Auth; returns (status, headers dict, body bytes).
+
+    headers are signed; extra_headers are added after signing (unsigned).  The request goes out
+    through http.client exactly as signed, so tests control every byte on the wire."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    SigV4Auth(Credentials(access_key, secret_key, session_token), service, region).add_auth(request)
+    return raw_request(url, method, body, dict(request.headers.items()) | dict(extra_headers or {}),
+                       omit_content_length=omit_content_length)
+
+
+def raw_request(url, method="POST", body=b"", headers=None, omit_content_length=False, timeout=30):
+    """Send a request with exactly these headers (plus Host; plus Content-Length unless omitted)."""
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        target = parts.path + ("?" + parts.query if parts.query else "")
+        conn.putrequest(method, target, skip_accept_encoding=True)
+        headers = dict(headers or {})
+        chunked = headers.get("Transfer-Encoding", "").lower() == "chunked"
+        for name, value in headers.items():
+            conn.putheader(name, value)
+        if not omit_content_length and not chunked and "Content-Length" not in headers:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders()
+        if chunked:
+            conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if body else b"0\r\n\r\n")
+        elif body and not omit_content_length:
+            conn.send(body)
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()

@@ -1,0 +1,89 @@
+/* Fuzzes rsplit: input = [chunk seed][max_record byte][refusal byte][JSON]. The JSON is split
+ * twice, once in random chunks with the callback sometimes refusing (backpressure) and once in
+ * one piece; both runs must deliver the same records (count, sizes, bytes hashed) with the
+ * same stats and outcome. Every record must be {...} and within max_record. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rsplit.h"
+
+typedef struct tally {
+    uint64_t count, hash;
+    size_t max_record;
+    unsigned refuse_mask, calls;
+    int refused_last;
+} tally;
+
+static int on_record(void *ud, const char *rec, size_t len) {
+    tally *t = ud;
+    if (len < 2 || rec[0] != '{' || rec[len - 1] != '}' || len > t->max_record) abort();
+    t->calls++;
+    /* Refuse some first offers (never the same record twice in a row, so it always ends). */
+    if (!t->refused_last && (t->refuse_mask >> (t->calls % 8)) & 1) {
+        t->refused_last = 1;
+        return 1;
+    }
+    t->refused_last = 0;
+    t->count++;
+    for (size_t i = 0; i < len; i++) t->hash = (t->hash ^ (unsigned char)rec[i]) * 1099511628211ull;
+    t->hash = (t->hash ^ len) * 1099511628211ull;
+    return 0;
+}
+
+typedef struct outcome {
+    int rc;
+    tally t;
+    rsplit_stats st;
+} outcome;
+
+static outcome run(const uint8_t *data, size_t size, size_t max_record, uint32_t seed, unsigned refuse_mask) {
+    outcome o;
+    memset(&o, 0, sizeof o);
+    o.t.hash = 1469598103934665603ull;
+    o.t.max_record = max_record;
+    o.t.refuse_mask = refuse_mask;
+    rsplit *s = rsplit_new(max_record);
+    size_t off = 0;
+    o.rc = RSPLIT_OK;
+    while (off < size && o.rc == RSPLIT_OK) {
+        size_t avail;
+        char *dst = rsplit_space(s, &avail);
+        if (avail < 64 * 1024) abort();
+        size_t c = size - off;
+        if (seed) {
+            seed = seed * 1103515245u + 12345u;
+            c = 1 + (seed >> 16) % 40;
+            if (c > size - off) c = size - off;
+        }
+        if (c > avail) c = avail;
+        memcpy(dst, data + off, c);
+        off += c;
+        o.rc = rsplit_commit(s, c, on_record, &o.t);
+        while (o.rc == RSPLIT_STOPPED) o.rc = rsplit_commit(s, 0, on_record, &o.t);
+    }
+    if (o.rc == RSPLIT_OK) o.rc = rsplit_finish(s);
+    if (o.rc == RSPLIT_ERR && rsplit_error(s)[0] == '\0') abort();
+    o.st = *rsplit_get_stats(s);
+    if (o.st.records != o.t.count) abort();
+    rsplit_free(s);
+    return o;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    log_set_level(LOG_ERROR); /* oversized records are expected here; keep the output quiet */
+    if (size < 3) return 0;
+    uint32_t seed = 1u + data[0];
+    size_t max_record = 2 + (size_t)data[1] * 4;
+    unsigned refuse_mask = data[2];
+    data += 3;
+    size -= 3;
+    outcome a = run(data, size, max_record, seed, refuse_mask);
+    outcome b = run(data, size, max_record, 0, 0);
+    if (a.rc != b.rc || a.t.count != b.t.count || a.t.hash != b.t.hash) abort();
+    if (a.st.oversized != b.st.oversized || a.st.non_objects != b.st.non_objects ||
+        a.st.largest_record != b.st.largest_record || a.st.saw_records != b.st.saw_records)
+        abort();
+    return 0;
+}

@@ -1,0 +1,107 @@
+#include "batch.h"
+#include "testlib.h"
+
+static int add(batch *b, const char *doc, void *owner) {
+    size_t avail;
+    char *p = batch_space(b, &avail);
+    size_t n = strlen(doc);
+    if (!p || n > avail) return -1;
+    memcpy(p, doc, n);
+    return batch_commit(b, n, owner);
+}
+
+static void test_sdf(void) {
+    batch b;
+    CHECK_EQ_INT(batch_init(&b, BATCH_SDF, 0, 0), 0);
+    CHECK_EQ_INT(b.max_bytes, 5000000);
+    int o1, o2;
+    CHECK_EQ_INT(add(&b, "{\"a\":1}", &o1), 0);
+    CHECK_EQ_INT(add(&b, "{\"b\":2}", &o1), 0);
+    CHECK_EQ_INT(add(&b, "{\"c\":3}", &o2), 0);
+    CHECK_EQ_INT(add(&b, "{\"d\":4}", &o1), 0);
+    CHECK_EQ_INT(batch_count(&b), 4);
+    size_t len;
+    const char *doc = batch_doc(&b, 2, &len);
+    CHECK(doc && len == 7 && memcmp(doc, "{\"c\":3}", 7) == 0);
+    CHECK(batch_doc(&b, 4, &len) == NULL);
+    uint32_t nruns;
+    const batch_owner_run *runs = batch_owners(&b, &nruns);
+    CHECK_EQ_INT(nruns, 3);
+    CHECK(runs[0].owner == &o1 && runs[0].count == 2);
+    CHECK(runs[1].owner == &o2 && runs[1].count == 1);
+    CHECK(runs[2].owner == &o1 && runs[2].count == 1);
+    const char *body = batch_body(&b, &len);
+    const char *expect = "[{\"a\":1},{\"b\":2},{\"c\":3},{\"d\":4}]";
+    CHECK(len == strlen(expect) && memcmp(body, expect, len) == 0);
+    /* idempotent, and closed for new documents */
+    body = batch_body(&b, &len);
+    CHECK(len == strlen(expect) && memcmp(body, expect, len) == 0);
+    CHECK(batch_full(&b));
+    CHECK_EQ_INT(add(&b, "{}", &o1), -1);
+    batch_reset(&b);
+    CHECK_EQ_INT(batch_count(&b), 0);
+    CHECK(!batch_full(&b));
+    CHECK_EQ_INT(add(&b, "{\"e\":5}", NULL), 0);
+    body = batch_body(&b, &len);
+    CHECK(len == 9 && memcmp(body, "[{\"e\":5}]", 9) == 0);
+    batch_free(&b);
+}
+
+static void test_sdf_limits(void) {
+    batch b;
+    /* 12 bytes: "[" + "]" held back, so the first doc may take 10; later docs one less (comma) */
+    CHECK_EQ_INT(batch_init(&b, BATCH_SDF, 12, 0), 0);
+    size_t avail;
+    CHECK(batch_space(&b, &avail) != NULL);
+    CHECK_EQ_INT(avail, 10);
+    CHECK_EQ_INT(batch_commit(&b, 11, NULL), -1);
+    CHECK_EQ_INT(batch_commit(&b, 0, NULL), -1);
+    CHECK_EQ_INT(add(&b, "12345", NULL), 0);
+    batch_space(&b, &avail);
+    CHECK_EQ_INT(avail, 4); /* 12 - "[12345" (6) - "," - "]" */
+    CHECK_EQ_INT(add(&b, "12345", NULL), -1);
+    CHECK_EQ_INT(add(&b, "1234", NULL), 0);
+    CHECK(batch_full(&b));
+    CHECK(batch_space(&b, &avail) == NULL && avail == 0);
+    size_t len;
+    const char *body = batch_body(&b, &len);
+    CHECK(len == 12 && memcmp(body, "[12345,1234]", 12) == 0);
+    batch_free(&b);
+
+    /* document count limit */
+    CHECK_EQ_INT(batch_init(&b, BATCH_SDF, 1000, 2), 0);
+    CHECK_EQ_INT(add(&b, "{}", NULL), 0);
+    CHECK(!batch_full(&b));
+    CHECK_EQ_INT(add(&b, "{}", NULL), 0);
+    CHECK(batch_full(&b));
+    CHECK_EQ_INT(add(&b, "{}", NULL), -1);
+    batch_free(&b);
+    CHECK_EQ_INT(batch_init(&b, 7, 1000, 2), -1);
+    CHECK_EQ_INT(batch_init(&b, BATCH_SDF, (size_t)1 << 33, 2), -1);
+}
+
+static void test_bulk(void) {
+    batch b;
+    CHECK_EQ_INT(batch_init(&b, BATCH_BULK, 40, 0), 0);
+    size_t avail;
+    batch_space(&b, &avail);
+    CHECK_EQ_INT(avail, 40);
+    int o;
+    CHECK_EQ_INT(add(&b, "{\"index\":{}}\n{\"a\":1}\n", &o), 0);
+    CHECK_EQ_INT(add(&b, "{\"index\":{}}\n{\"b\":2}\n", &o), -1); /* 40 - 21 = 19 left */
+    size_t len;
+    const char *doc = batch_doc(&b, 0, &len);
+    CHECK(len == 21 && memcmp(doc, "{\"index\":{}}\n{\"a\":1}\n", 21) == 0);
+    const char *body = batch_body(&b, &len);
+    CHECK(len == 21 && memcmp(body, "{\"index\":{}}\n{\"a\":1}\n", 21) == 0);
+    uint32_t nruns;
+    CHECK(batch_owners(&b, &nruns)[0].owner == &o && nruns == 1);
+    batch_free(&b);
+}
+
+int main(void) {
+    RUN(test_sdf);
+    RUN(test_sdf_limits);
+    RUN(test_bulk);
+    TEST_MAIN_END();
+}

@@ -1,0 +1,325 @@
+/* gunzip: detection, chunking (down to 1-byte input and output), members, padding, errors. */
+#include <stdint.h>
+#include <zlib.h>
+
+#include "gunzip.h"
+#include "testlib.h"
+
+/* Compresses with zlib's gzip wrapper (the test may use zlib directly). Caller frees. */
+static uint8_t *gz(const void *data, size_t len, size_t *outlen) {
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) abort();
+    size_t cap = deflateBound(&z, (uLong)len) + 64;
+    uint8_t *out = malloc(cap);
+    z.next_in = (Bytef *)(uintptr_t)data;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END) abort();
+    *outlen = cap - z.avail_out;
+    deflateEnd(&z);
+    return out;
+}
+
+/* JSON-ish text of about n bytes that compresses with long matches (exercises pending output). */
+static char *sample_text(size_t n) {
+    char *t = malloc(n + 1);
+    uint32_t r = 12345;
+    for (size_t i = 0; i < n; i++) {
+        r = r * 1103515245u + 12345u;
+        t[i] = (i % 97 < 60) ? "{\"eventName\":\"GetObject\",\"x\":[1,2,3]}"[i % 37] : (char)('a' + (r >> 16) % 26);
+    }
+    t[n] = '\0';
+    return t;
+}
+
+typedef struct result {
+    uint8_t *out;
+    size_t len, cap;
+    int step_rc, finish_rc;
+} result;
+
+/* Feeds `in` in chunks (chunk == 0: random sizes 1..64) into an output window of outcap. */
+static result run(gunzip *g, const uint8_t *in, size_t n, size_t chunk, size_t outcap) {
+    result r = {malloc(n * 8 + 4096), 0, n * 8 + 4096, GUNZIP_OK, GUNZIP_OK};
+    uint8_t *win = malloc(outcap);
+    uint32_t seed = (uint32_t)n * 2654435761u + (uint32_t)outcap;
+    size_t off = 0;
+    while (off < n && r.step_rc == GUNZIP_OK) {
+        size_t c = chunk;
+        if (c == 0) {
+            seed = seed * 1103515245u + 12345u;
+            c = 1 + (seed >> 16) % 64;
+        }
+        if (c > n - off) c = n - off;
+        size_t done = 0;
+        while (done < c) {
+            size_t used = 0, made = 0;
+            r.step_rc = gunzip_step(g, in + off + done, c - done, &used, win, outcap, &made);
+            if (made > r.cap - r.len) abort();
+            memcpy(r.out + r.len, win, made);
+            r.len += made;
+            done += used;
+            if (r.step_rc != GUNZIP_OK) break;
+            if (used == 0 && made == 0) {
+                fprintf(stderr, "no progress\n");
+                r.step_rc = 99;
+                break;
+            }
+        }
+        off += c;
+    }
+    if (r.step_rc == GUNZIP_OK) r.finish_rc = gunzip_finish(g);
+    free(win);
+    return r;
+}
+
+static void test_plain_passthrough(void) {
+    gunzip *g = gunzip_new();
+    const char *js = "{\"Records\":[{\"a\":1}]}";
+    result r = run(g, (const uint8_t *)js, strlen(js), 5, 7);
+    CHECK_EQ_INT(r.step_rc, GUNZIP_OK);
+    CHECK_EQ_INT(r.finish_rc, GUNZIP_OK);
+    CHECK_EQ_INT(r.len, strlen(js));
+    CHECK(memcmp(r.out, js, strlen(js)) == 0);
+    CHECK_EQ_INT(gunzip_is_gzip(g), 0);
+    CHECK_EQ_INT(gunzip_total_in(g), strlen(js));
+    CHECK_EQ_INT(gunzip_total_out(g), strlen(js));
+    free(r.out);
+    gunzip_free(g);
+}
+
+static void test_gzip_detected(void) {
+    size_t n = 300000, zn;
+    char *text = sample_text(n);
+    uint8_t *z = gz(text, n, &zn);
+    gunzip *g = gunzip_new();
+    result r = run(g, z, zn, 16384, 65536);
+    CHECK_EQ_INT(r.step_rc, GUNZIP_OK);
+    CHECK_EQ_INT(r.finish_rc, GUNZIP_OK);
+    CHECK_EQ_INT(r.len, n);
+    CHECK(r.len == n && memcmp(r.out, text, n) == 0);
+    CHECK_EQ_INT(gunzip_is_gzip(g), 1);
+    CHECK_EQ_INT(gunzip_total_in(g), zn);
+    CHECK_EQ_INT(gunzip_total_out(g), n);
+    free(r.out);
+    /* The same object reused after reset. */
+    gunzip_reset(g);
+    r = run(g, z, zn, 0, 4096);
+    CHECK_EQ_INT(r.finish_rc, GUNZIP_OK);
+    CHECK(r.len == n && memcmp(r.out, text, n) == 0);
+    free(r.out);
+    gunzip_free(g);
+    free(z);
+    free(text);
+}
+
+/* Every small input chunk size against every small output size: catches output that zlib still
+ * holds when the input runs out exactly as the output fills. */
+static void test_tiny_chunks_and_windows(void) {
+    size_t n = 3000, zn;
+    char *text = sample_text(n);
+    uint8_t *z = gz(text, n, &zn);
+    gunzip *g = gunzip_new();
+    int bad = 0;
+    for (size_t chunk = 1; chunk <= 9; chunk++) {
+        for (size_t outcap = 1; outcap <= 17; outcap++) {
+            gunzip_reset(g);
+            result r = run(g, z, zn, chunk, outcap);
+            if (r.step_rc != GUNZIP_OK || r.finish_rc != GUNZIP_OK || r.len != n || memcmp(r.out, text, n) != 0) {
+                fprintf(stderr, "chunk %zu outcap %zu: rc %d/%d len %zu\n", chunk, outcap, r.step_rc,
+                        r.finish_rc, r.len);
+                bad++;
+            }
+            free(r.out);
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    gunzip_free(g);
+    free(z);
+    free(text);
+}
+
+static void test_one_byte_first_chunk(void) {
+    const char *js = "{\"Records\":[]}";
+    size_t zn;
+    uint8_t *z = gz(js, strlen(js), &zn);
+    gunzip *g = gunzip_new();
+    size_t used, made;
+    uint8_t out[256];
+    /* gzip: the first chunk is only 0x1f */
+    CHECK_EQ_INT(gunzip_step(g, z, 1, &used, out, sizeof out, &made), GUNZIP_OK);
+    CHECK_EQ_INT(used, 1);
+    CHECK_EQ_INT(made, 0);
+    CHECK_EQ_INT(gunzip_step(g, z + 1, zn - 1, &used, out, sizeof out, &made), GUNZIP_OK);
+    CHECK_EQ_INT(used, zn - 1);
+    CHECK_EQ_INT(made, strlen(js));
+    CHECK(memcmp(out, js, strlen(js)) == 0);
+    CHECK_EQ_INT(gunzip_is_gzip(g), 1);
+    CHECK_EQ_INT(gunzip_finish(g), GUNZIP_OK);
+
+    /* plain: 0x1f then something other than 0x8b is data, and the held byte comes out first */
+    gunzip_reset(g);
+    const uint8_t a[] = {0x1f}, b[] = {'x', 'y'};
+    CHECK_EQ_INT(gunzip_step(g, a, 1, &used, out, sizeof out, &made), GUNZIP_OK);
+    CHECK_EQ_INT(made, 0);
+    CHECK_EQ_INT(gunzip_step(g, b, 2, &used, out, sizeof out, &made), GUNZIP_OK);
+    CHECK_EQ_INT(used, 2);
+    CHECK_EQ_INT(made, 3);
+    CHECK(memcmp(out, "\x1fxy", 3) == 0);
+    CHECK_EQ_INT(gunzip_is_gzip(g), 0);
+    CHECK_EQ_INT(gunzip_finish(g), GUNZIP_OK);
+    CHECK_EQ_INT(gunzip_total_in(g), 3);
+    CHECK_EQ_INT(gunzip_total_out(g), 3);
+
+    /* plain: 1-byte first chunk that is not 0x1f passes straight through */
+    gunzip_reset(g);
+    CHECK_EQ_INT(gunzip_step(g, (const uint8_t *)"{", 1, &used, out, sizeof out, &made), GUNZIP_OK);
+    CHECK_EQ_INT(made, 1);
+    CHECK_EQ_INT(out[0], '{');
+
+    /* a file that is just 0x1f: truncated gzip */
+    gunzip_reset(g);
+    CHECK_EQ_INT(gunzip_step(g, a, 1, &used, out, sizeof out, &made), GUNZIP_OK);
+    CHECK_EQ_INT(gunzip_finish(g), GUNZIP_ERR);
+    gunzip_free(g);
+    free(z);
+}
+
+static void test_concatenated_members_and_padding(void) {
+    const char *p1 = "{\"Records\":[{\"a\":1},", *p2 = "{\"b\":2}]}";
+    size_t n1, n2;
+    uint8_t *z1 = gz(p1, strlen(p1), &n1), *z2 = gz(p2, strlen(p2), &n2);
+    size_t pad = 700;
+    uint8_t *cat = calloc(1, n1 + n2 + pad + 1);
+    memcpy(cat, z1, n1);
+    memcpy(cat + n1, z2, n2);
+    const char *want = "{\"Records\":[{\"a\":1},{\"b\":2}]}";
+    gunzip *g = gunzip_new();
+    for (size_t chunk = 0; chunk <= 3; chunk++) {
+        gunzip_reset(g);
+        result r = run(g, cat, n1 + n2, chunk, 8);
+        CHECK_EQ_INT(r.finish_rc, GUNZIP_OK);
+        CHECK(r.len == strlen(want) && memcmp(r.out, want, r.len) == 0);
+        free(r.out);
+        /* with zero padding after the last member */
+        gunzip_reset(g);
+        r = run(g, cat, n1 + n2 + pad, chunk, 8);
+        CHECK_EQ_INT(r.step_rc, GUNZIP_OK);
+        CHECK_EQ_INT(r.finish_rc, GUNZIP_OK);
+        CHECK(r.len == strlen(want) && memcmp(r.out, want, r.len) == 0);
+        CHECK_EQ_INT(gunzip_total_in(g), n1 + n2 + pad);
+        free(r.out);
+    }
+    /* non-zero garbage after the padding is an error */
+    cat[n1 + n2 + pad] = 'x';
+    gunzip_reset(g);
+    result r = run(g, cat, n1 + n2 + pad + 1, 64, 256);
+    CHECK_EQ_INT(r.step_rc, GUNZIP_ERR);
+    CHECK(strstr(gunzip_error(g), "padding") != NULL);
+    free(r.out);
+    /* a second member cut short */
+    gunzip_reset(g);
+    r = run(g, cat, n1 + 12, 5, 64);
+    CHECK_EQ_INT(r.step_rc, GUNZIP_OK);
+    CHECK_EQ_INT(r.finish_rc, GUNZIP_ERR);
+    /* member 1 complete, maybe a few literals of member 2: all of it correct */
+    CHECK(r.len >= strlen(p1) && r.len < strlen(want) && memcmp(r.out, want, r.len) == 0);
+    free(r.out);
+    gunzip_free(g);
+    free(cat);
+    free(z1);
+    free(z2);
+}
+
+static void test_truncated(void) {
+    size_t n = 50000, zn;
+    char *text = sample_text(n);
+    uint8_t *z = gz(text, n, &zn);
+    gunzip *g = gunzip_new();
+    /* Cut inside the 8-byte trailer, in the middle of the data, and right after the header. */
+    size_t cuts[] = {zn - 1, zn - 4, zn - 8, zn / 2, 10, 3};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        gunzip_reset(g);
+        result r = run(g, z, cuts[i], 1000, 4096);
+        CHECK_EQ_INT(r.step_rc, GUNZIP_OK);
+        CHECK_EQ_INT(r.finish_rc, GUNZIP_ERR);
+        CHECK(strstr(gunzip_error(g), "truncated") != NULL);
+        CHECK(r.len <= n && memcmp(r.out, text, r.len) == 0); /* what came out is still right */
+        free(r.out);
+    }
+    gunzip_free(g);
+    free(z);
+    free(text);
+}
+
+static void test_corrupt(void) {
+    size_t n = 20000, zn;
+    char *text = sample_text(n);
+    uint8_t *z = gz(text, n, &zn);
+    gunzip *g = gunzip_new();
+    /* a flipped byte in the CRC-32 trailer */
+    z[zn - 6] ^= 0x55;
+    result r = run(g, z, zn, 512, 4096);
+    CHECK_EQ_INT(r.step_rc, GUNZIP_ERR);
+    CHECK(strstr(gunzip_error(g), "corrupt") != NULL);
+    free(r.out);
+    z[zn - 6] ^= 0x55;
+    /* a bad compression method in the header */
+    gunzip_reset(g);
+    z[2] = 9;
+    r = run(g, z, zn, 512, 4096);
+    CHECK_EQ_INT(r.step_rc, GUNZIP_ERR);
+    CHECK_EQ_INT(r.len, 0);
+    free(r.out);
+    z[2] = 8;
+    /* garbage in the deflate data: an error, never a crash or a silent success */
+    gunzip_reset(g);
+    memset(z + 20, 0xff, 40);
+    r = run(g, z, zn, 512, 4096);
+    CHECK(r.step_rc == GUNZIP_ERR || r.finish_rc == GUNZIP_ERR);
+    free(r.out);
+    /* errors stick until reset */
+    size_t used, made;
+    uint8_t out[16];
+    CHECK_EQ_INT(gunzip_step(g, (const uint8_t *)"x", 1, &used, out, sizeof out, &made), GUNZIP_ERR);
+    gunzip_free(g);
+    free(z);
+    free(text);
+}
+
+static void test_empty(void) {
+    gunzip *g = gunzip_new();
+    CHECK_EQ_INT(gunzip_finish(g), GUNZIP_OK);
+    CHECK_EQ_INT(gunzip_is_gzip(g), 0);
+    CHECK_EQ_INT(gunzip_total_in(g), 0);
+    size_t used = 7, made = 7;
+    uint8_t out[4];
+    CHECK_EQ_INT(gunzip_step(g, NULL, 0, &used, out, sizeof out, &made), GUNZIP_OK);
+    CHECK_EQ_INT(used, 0);
+    CHECK_EQ_INT(made, 0);
+    CHECK_EQ_INT(gunzip_finish(g), GUNZIP_OK);
+    /* a gzip of zero bytes is fine too */
+    size_t zn;
+    uint8_t *z = gz("", 0, &zn);
+    gunzip_reset(g);
+    result r = run(g, z, zn, 3, 4);
+    CHECK_EQ_INT(r.finish_rc, GUNZIP_OK);
+    CHECK_EQ_INT(r.len, 0);
+    free(r.out);
+    free(z);
+    gunzip_free(g);
+}
+
+int main(void) {
+    RUN(test_plain_passthrough);
+    RUN(test_gzip_detected);
+    RUN(test_tiny_chunks_and_windows);
+    RUN(test_one_byte_first_chunk);
+    RUN(test_concatenated_members_and_padding);
+    RUN(test_truncated);
+    RUN(test_corrupt);
+    RUN(test_empty);
+    TEST_MAIN_END();
+}

@@ -1,0 +1,138 @@
+#include "jsonw.h"
+#include "testlib.h"
+
+static char out[4096];
+
+/* Escapes `in` (raw mode) and NUL-terminates the result for CHECK_EQ_STR. */
+static const char *esc(const char *in, size_t n, size_t *dropped) {
+    jsonw_stats st;
+    long r = jsonw_escape(in, n, out, sizeof out - 1, JSONW_NO_LIMIT, 0, &st);
+    if (r < 0) return "(fail)";
+    out[r] = '\0';
+    if (dropped) *dropped = st.dropped;
+    return out;
+}
+
+static const char *reesc(const char *in, size_t *dropped) {
+    jsonw_stats st;
+    long r = jsonw_reescape(in, strlen(in), out, sizeof out - 1, JSONW_NO_LIMIT, 0, &st);
+    if (r < 0) return "(fail)";
+    out[r] = '\0';
+    if (dropped) *dropped = st.dropped;
+    return out;
+}
+
+static void test_escape_basic(void) {
+    size_t d = 99;
+    CHECK_EQ_STR(esc("plain ascii text that is longer than eight bytes", 48, &d),
+                 "plain ascii text that is longer than eight bytes");
+    CHECK_EQ_INT(d, 0);
+    CHECK_EQ_STR(esc("a\"b\\c\td\ne\rf", 11, &d), "a\\\"b\\\\c\\td\\ne\\rf");
+    CHECK_EQ_INT(d, 0);
+    /* C0 controls other than TAB/LF/CR, including NUL, are dropped and counted. */
+    CHECK_EQ_STR(esc("x\x01y\x00z\x1f\x7f", 7, &d), "xyz\x7f");
+    CHECK_EQ_INT(d, 3);
+    CHECK_EQ_STR(esc("", 0, &d), "");
+}
+
+static void test_escape_utf8(void) {
+    size_t d = 99;
+    /* é, €, emoji (supplementary plane, kept), U+FFFD kept */
+    CHECK_EQ_STR(esc("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbd", 12, &d), "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbd");
+    CHECK_EQ_INT(d, 0);
+    /* overlong '/' (C0 AF), overlong 3-byte (E0 80 AF) */
+    CHECK_EQ_STR(esc("a\xc0\xaf" "b\xe0\x80\xaf" "c", 8, &d), "abc");
+    CHECK_EQ_INT(d, 5);
+    /* UTF-8-encoded surrogate U+D800 (ED A0 80), > U+10FFFF (F4 90 80 80), F5 lead */
+    CHECK_EQ_STR(esc("\xed\xa0\x80|\xf4\x90\x80\x80|\xf5", 10, &d), "||");
+    CHECK_EQ_INT(d, 8);
+    /* U+FFFE and U+FFFF are well-formed but forbidden: one drop each */
+    CHECK_EQ_STR(esc("<\xef\xbf\xbe\xef\xbf\xbf>", 8, &d), "<>");
+    CHECK_EQ_INT(d, 2);
+    /* truncated sequence at end and before ASCII */
+    CHECK_EQ_STR(esc("\xe2\x82" "A\xf0\x9f\x98", 6, &d), "A");
+    CHECK_EQ_INT(d, 5);
+    /* lone continuation byte; U+10FFFF max code point kept; U+D7FF and U+E000 kept */
+    CHECK_EQ_STR(esc("\x80\xf4\x8f\xbf\xbf\xed\x9f\xbf\xee\x80\x80", 11, &d), "\xf4\x8f\xbf\xbf\xed\x9f\xbf\xee\x80\x80");
+    CHECK_EQ_INT(d, 1);
+    /* C1 control U+0085 is a legal XML character */
+    CHECK_EQ_STR(esc("\xc2\x85", 2, &d), "\xc2\x85");
+}
+
+static void test_reescape(void) {
+    size_t d = 99;
+    CHECK_EQ_STR(reesc("a\\\"b\\\\c\\/d\\ne\\tf\\rg", &d), "a\\\"b\\\\c\\/d\\ne\\tf\\rg");
+    CHECK_EQ_INT(d, 0);
+    CHECK_EQ_STR(reesc("x\\by\\fz", &d), "xyz");
+    CHECK_EQ_INT(d, 2);
+    CHECK_EQ_STR(reesc("\\u0000\\u0001\\u001F!\\u0009\\u000a\\u000D", &d), "!\\t\\n\\r");
+    CHECK_EQ_INT(d, 3);
+    CHECK_EQ_STR(reesc("\\u00e9\\u20AC\\uFFFD", &d), "\\u00e9\\u20AC\\uFFFD");
+    CHECK_EQ_INT(d, 0);
+    CHECK_EQ_STR(reesc("\\uFFFE\\uffff", &d), "");
+    CHECK_EQ_INT(d, 2);
+    /* pair kept; lone high, lone low, high followed by non-low: dropped */
+    CHECK_EQ_STR(reesc("\\ud83d\\ude00", &d), "\\ud83d\\ude00");
+    CHECK_EQ_INT(d, 0);
+    CHECK_EQ_STR(reesc("a\\ud83db\\ude00c\\ud83d\\u0041", &d), "abc\\u0041");
+    CHECK_EQ_INT(d, 3);
+    CHECK_EQ_STR(reesc("end\\ud83d", &d), "end");
+    /* malformed escapes lose their backslash */
+    CHECK_EQ_STR(reesc("\\q\\u12", &d), "qu12");
+    CHECK_EQ_INT(d, 2);
+    CHECK_EQ_STR(reesc("tail\\", &d), "tail");
+    /* raw bytes inside the token are validated as in raw mode */
+    CHECK_EQ_STR(reesc("\xc3\xa9\xff\x01\t\"", &d), "\xc3\xa9\\t\\\"");
+    CHECK_EQ_INT(d, 2);
+}
+
+static void test_bounds(void) {
+    char small[8];
+    memset(small, 'Z', sizeof small);
+    /* does not fit: -1 and nothing written past cap */
+    CHECK_EQ_INT(jsonw_escape("abcdefghij", 10, small, 5, JSONW_NO_LIMIT, 0, NULL), -1);
+    CHECK(small[5] == 'Z');
+    CHECK_EQ_INT(jsonw_escape("abcd\"", 5, small, 5, JSONW_NO_LIMIT, 0, NULL), -1);
+    CHECK_EQ_INT(jsonw_escape("abcd", 4, small, 4, JSONW_NO_LIMIT, 0, NULL), 4);
+    /* truncation never splits an escape or a character */
+    jsonw_stats st;
+    CHECK_EQ_INT(jsonw_escape("abc\"d", 5, small, 4, JSONW_NO_LIMIT, JSONW_TRUNCATE, &st), 3);
+    CHECK_EQ_INT(st.truncated, 1);
+    CHECK_EQ_INT(jsonw_escape("ab\xe2\x82\xac", 5, small, 4, JSONW_NO_LIMIT, JSONW_TRUNCATE, &st), 2);
+    CHECK_EQ_INT(st.chars, 2);
+    CHECK_EQ_INT(jsonw_reescape("a\\ud83d\\ude00", 13, small, 8, JSONW_NO_LIMIT, JSONW_TRUNCATE, &st), 1);
+    /* max_chars counts code points, not bytes */
+    CHECK_EQ_INT(jsonw_escape("\xc3\xa9\xc3\xa9\xc3\xa9", 6, small, 8, 2, 0, &st), 4);
+    CHECK_EQ_INT(st.chars, 2);
+    CHECK_EQ_INT(st.truncated, 1);
+    CHECK_EQ_INT(jsonw_reescape("\\u00e9xyz", 9, small, 8, 2, 0, &st), 7);
+    CHECK(memcmp(small, "\\u00e9x", 7) == 0);
+    /* exactly at the limit is not truncated */
+    CHECK_EQ_INT(jsonw_escape("abc", 3, small, 8, 3, 0, &st), 3);
+    CHECK_EQ_INT(st.truncated, 0);
+}
+
+static void test_long_bulk(void) {
+    /* A long run mixing plain blocks and specials at every offset of a 8-byte word. */
+    char in[600], expect[1200];
+    size_t e = 0;
+    for (int i = 0; i < 600; i++) {
+        in[i] = (i % 13 == 5) ? '"' : (char)('a' + i % 26);
+        if (in[i] == '"') expect[e++] = '\\';
+        expect[e++] = in[i];
+    }
+    long n = jsonw_escape(in, sizeof in, out, sizeof out, JSONW_NO_LIMIT, 0, NULL);
+    CHECK_EQ_INT(n, (long)e);
+    CHECK(n > 0 && memcmp(out, expect, e) == 0);
+    CHECK_EQ_INT(jsonw_utf8_len((const unsigned char *)"\xf0\x9f\x98\x80", 4), 4);
+    CHECK_EQ_INT(jsonw_utf8_len((const unsigned char *)"\xc1\xbf", 2), 0);
+}
+
+int main(void) {
+    RUN(test_escape_basic);
+    RUN(test_escape_utf8);
+    RUN(test_reescape);
+    RUN(test_bounds);
+    RUN(test_long_bulk);
+    TEST_MAIN_END();
+}

@@ -1,0 +1,361 @@
+/* rsplit: records split at every chunk boundary, strings, nesting, skipped values, oversized
+ * records, errors and backpressure. Delivered records are compared byte for byte. */
+#include <stdint.h>
+
+#include "log.h"
+#include "rsplit.h"
+#include "testlib.h"
+
+/* Collects delivered records as "rec\n" lines; can refuse every first offer of a record. */
+typedef struct sink {
+    char *text;
+    size_t len, cap;
+    int count;
+    int calls;
+    int refuse_first; /* refuse each record once, accept it when offered again */
+    int refused;
+    int bad_shape;    /* a record that does not start with '{' and end with '}' */
+} sink;
+
+static int collect(void *ud, const char *rec, size_t len) {
+    sink *k = ud;
+    k->calls++;
+    if (len < 2 || rec[0] != '{' || rec[len - 1] != '}') k->bad_shape++;
+    if (k->refuse_first && !k->refused) {
+        k->refused = 1;
+        return 1;
+    }
+    k->refused = 0;
+    if (k->len + len + 1 > k->cap) {
+        k->cap = (k->len + len + 1) * 2;
+        k->text = realloc(k->text, k->cap);
+    }
+    memcpy(k->text + k->len, rec, len);
+    k->len += len;
+    k->text[k->len++] = '\n';
+    k->count++;
+    return 0;
+}
+
+static void sink_reset(sink *k) {
+    free(k->text);
+    memset(k, 0, sizeof *k);
+}
+
+typedef struct outcome {
+    int commit_rc; /* last non-OK commit result, or RSPLIT_OK */
+    int finish_rc;
+    int stops;
+    int small_space; /* times rsplit_space offered < 64 KiB */
+} outcome;
+
+/* Feeds data in chunks: chunk > 0 fixed size, chunk == 0 random 1..300, chunk < 0 first -chunk
+ * bytes then the rest. STOPPED is resumed with commit(0) until it goes through. */
+static outcome feed(rsplit *s, sink *k, const char *data, size_t n, long chunk, uint32_t seed) {
+    outcome o = {RSPLIT_OK, RSPLIT_OK, 0, 0};
+    size_t off = 0;
+    int first = 1;
+    while (off < n) {
+        size_t c;
+        if (chunk > 0) {
+            c = (size_t)chunk;
+        } else if (chunk == 0) {
+            seed = seed * 1103515245u + 12345u;
+            c = 1 + (seed >> 16) % 300;
+        } else {
+            c = first ? (size_t)-chunk : n;
+        }
+        first = 0;
+        if (c > n - off) c = n - off;
+        size_t avail;
+        char *dst = rsplit_space(s, &avail);
+        if (avail < 64 * 1024) o.small_space++;
+        if (c > avail) c = avail;
+        memcpy(dst, data + off, c);
+        off += c;
+        int rc = rsplit_commit(s, c, collect, k);
+        while (rc == RSPLIT_STOPPED) {
+            o.stops++;
+            rc = rsplit_commit(s, 0, collect, k);
+        }
+        if (rc != RSPLIT_OK) {
+            o.commit_rc = rc;
+            return o;
+        }
+        if (c == 0) break;
+    }
+    o.finish_rc = rsplit_finish(s);
+    return o;
+}
+
+/* A small file with everything awkward: keys around Records, escapes, braces and brackets in
+ * strings, nesting, non-object elements, whitespace everywhere. */
+static const char *tricky_file =
+    " \n{ \"before\" : {\"Records\":[{\"decoy\":1}], \"s\":\"}]\\\"\"},\"n\":-12.5e3,\"t\":true,\"z\":null,"
+    "\"Records\" : [ {\"a\":\"x\\\"}{[\",\"b\":\"\\\\\"}, 7 , \"str{\" ,"
+    "{\"nested\":{\"o\":[1,{\"p\":[[]]},\"]\"],\"q\":{}},\"u\":\"\\u007b\"},[{\"inner\":1}], null,"
+    "{\"esc\":\"\\\\\\\\\\\"\",\"k\\\"}\":\"v\"}\t,{} ] , \"after\":[\"Records\",{\"x\":\"{\"}], \"f\":false }\r\n ";
+static const char *tricky_expected =
+    "{\"a\":\"x\\\"}{[\",\"b\":\"\\\\\"}\n"
+    "{\"nested\":{\"o\":[1,{\"p\":[[]]},\"]\"],\"q\":{}},\"u\":\"\\u007b\"}\n"
+    "{\"esc\":\"\\\\\\\\\\\"\",\"k\\\"}\":\"v\"}\n"
+    "{}\n";
+
+static void check_tricky(long chunk, uint32_t seed, int *bad) {
+    rsplit *s = rsplit_new(4096);
+    sink k = {0};
+    outcome o = feed(s, &k, tricky_file, strlen(tricky_file), chunk, seed);
+    const rsplit_stats *st = rsplit_get_stats(s);
+    int ok = o.commit_rc == RSPLIT_OK && o.finish_rc == RSPLIT_OK && k.count == 4 &&
+             k.len == strlen(tricky_expected) && memcmp(k.text, tricky_expected, k.len) == 0 && st->records == 4 &&
+             st->non_objects == 4 && st->oversized == 0 && st->saw_records == 1 && k.bad_shape == 0;
+    if (!ok) {
+        fprintf(stderr, "chunk %ld seed %u: rc %d/%d count %d: %s\n%.*s\n", chunk, seed, o.commit_rc, o.finish_rc,
+                k.count, rsplit_error(s), (int)k.len, k.text ? k.text : "");
+        (*bad)++;
+    }
+    sink_reset(&k);
+    rsplit_free(s);
+}
+
+static void test_every_chunk_boundary(void) {
+    int bad = 0;
+    size_t n = strlen(tricky_file);
+    check_tricky(1, 0, &bad); /* one byte at a time */
+    for (size_t cut = 1; cut < n; cut++) check_tricky(-(long)cut, 0, &bad); /* every single split point */
+    for (uint32_t seed = 1; seed <= 200; seed++) check_tricky(0, seed, &bad); /* random chunk sizes */
+    check_tricky(3, 0, &bad);
+    CHECK_EQ_INT(bad, 0);
+}
+
+static void test_basic_and_stats(void) {
+    rsplit *s = rsplit_new(1000);
+    sink k = {0};
+    const char *f = "{\"Records\":[{\"a\":1},{\"bb\":\"22\"}]}";
+    outcome o = feed(s, &k, f, strlen(f), 1000, 0);
+    CHECK_EQ_INT(o.commit_rc, RSPLIT_OK);
+    CHECK_EQ_INT(o.finish_rc, RSPLIT_OK);
+    CHECK_EQ_INT(k.count, 2);
+    CHECK(k.text && memcmp(k.text, "{\"a\":1}\n{\"bb\":\"22\"}\n", k.len) == 0);
+    const rsplit_stats *st = rsplit_get_stats(s);
+    CHECK_EQ_INT(st->records, 2);
+    CHECK_EQ_INT(st->largest_record, 11);
+    CHECK_EQ_INT(st->saw_records, 1);
+    /* reset and reuse for an empty Records array */
+    rsplit_reset(s);
+    sink_reset(&k);
+    o = feed(s, &k, "{\"Records\":[]}", 14, 5, 0);
+    CHECK_EQ_INT(o.finish_rc, RSPLIT_OK);
+    CHECK_EQ_INT(k.count, 0);
+    CHECK_EQ_INT(rsplit_get_stats(s)->saw_records, 1);
+    CHECK_EQ_INT(rsplit_get_stats(s)->records, 0);
+    sink_reset(&k);
+    rsplit_free(s);
+}
+
+static void test_digest_and_empty(void) {
+    rsplit *s = rsplit_new(1000);
+    sink k = {0};
+    const char *digest = "{\"awsAccountId\":\"111122223333\",\"digestStartTime\":\"2024-01-01T00:00:00Z\","
+                         "\"previousDigestSignature\":null,\"logFiles\":[{\"s3Bucket\":\"b\",\"s3Object\":\"k\","
+                         "\"hashValue\":\"ab\",\"newestEventTime\":\"2024-01-01T00:59:00Z\"}]}\n";
+    outcome o = feed(s, &k, digest, strlen(digest), 7, 0);
+    CHECK_EQ_INT(o.commit_rc, RSPLIT_OK);
+    CHECK_EQ_INT(o.finish_rc, RSPLIT_OK);
+    CHECK_EQ_INT(k.count, 0);
+    CHECK_EQ_INT(rsplit_get_stats(s)->saw_records, 0);
+    rsplit_reset(s);
+    CHECK_EQ_INT(rsplit_finish(s), RSPLIT_OK); /* 0 bytes */
+    CHECK_EQ_INT(rsplit_get_stats(s)->saw_records, 0);
+    rsplit_reset(s);
+    o = feed(s, &k, " \n\t ", 4, 1, 0); /* whitespace only */
+    CHECK_EQ_INT(o.finish_rc, RSPLIT_OK);
+    sink_reset(&k);
+    rsplit_free(s);
+}
+
+/* Runs a file expected to fail; returns the number of records delivered before the error. */
+static int expect_error(const char *f, const char *what, int at_finish) {
+    rsplit *s = rsplit_new(1000);
+    sink k = {0};
+    outcome o = feed(s, &k, f, strlen(f), 1, 0);
+    if (at_finish) {
+        CHECK_EQ_INT(o.commit_rc, RSPLIT_OK);
+        CHECK_EQ_INT(o.finish_rc, RSPLIT_ERR);
+    } else {
+        CHECK_EQ_INT(o.commit_rc, RSPLIT_ERR);
+    }
+    if (!strstr(rsplit_error(s), what)) {
+        fprintf(stderr, "input %s: error \"%s\" lacks \"%s\"\n", f, rsplit_error(s), what);
+        test_failures++;
+    }
+    /* an error sticks */
+    size_t avail;
+    rsplit_space(s, &avail);
+    CHECK_EQ_INT(rsplit_commit(s, 0, collect, &k), RSPLIT_ERR);
+    int n = k.count;
+    sink_reset(&k);
+    rsplit_free(s);
+    return n;
+}
+
+static void test_errors(void) {
+    CHECK_EQ_INT(expect_error("{\"Records\":[{\"a\":1}]} x", "after the end", 0), 1);
+    CHECK_EQ_INT(expect_error("{\"Records\":[{\"a\":1}]}}", "at input byte 21", 0), 1);
+    CHECK_EQ_INT(expect_error("{\"Records\":[{\"a\":1},{\"b\":", "truncated", 1), 1);
+    CHECK_EQ_INT(expect_error("{\"Records\":[{\"a\":\"x\\", "truncated", 1), 0);
+    CHECK_EQ_INT(expect_error("{\"Records\":[{\"a\":1}", "truncated", 1), 1);
+    CHECK_EQ_INT(expect_error("{\"Records\":{\"a\":1}}", "not an array", 0), 0);
+    CHECK_EQ_INT(expect_error("[{\"a\":1}]", "does not start", 0), 0);
+    CHECK_EQ_INT(expect_error("{\"Records\":[{\"a\":[1}]}", "mismatched", 0), 0);
+    CHECK_EQ_INT(expect_error("{\"Records\":[{\"a\":1},{\"a\":{]}]}", "mismatched", 0), 1);
+    CHECK_EQ_INT(expect_error("{\"Records\":[{\"a\":1},]}", "element", 0), 1);
+    CHECK_EQ_INT(expect_error("{\"Records\":[{\"a\":1} {\"b\":1}]}", "',' or ']'", 0), 1);
+    CHECK_EQ_INT(expect_error("{\"x\":1 \"Records\":[]}", "',' or '}'", 0), 0);
+    CHECK_EQ_INT(expect_error("{\"x\" 1}", "':'", 0), 0);
+    CHECK_EQ_INT(expect_error("{\"x\":1,}", "key", 0), 0);
+    CHECK_EQ_INT(expect_error("{\"x\":@}", "value", 0), 0);
+    CHECK_EQ_INT(expect_error("{\"x\":12\"}", "number", 0), 0);
+    CHECK_EQ_INT(expect_error("{\"x\":[1,2}", "mismatched", 0), 0);
+}
+
+/* A record past max_record is skipped while being streamed; its neighbours arrive intact. The
+ * big one is longer than the whole buffer, so it cannot have been buffered. */
+static void test_oversized(void) {
+    size_t big = 600 * 1024, max_record = 2000;
+    const char *head = "{\"Records\":[{\"n\":1},{\"big\":\"";
+    const char *tail = "\"},{\"n\":2,\"s\":\"}\"}]}";
+    size_t n = strlen(head) + big + strlen(tail);
+    char *f = malloc(n);
+    memcpy(f, head, strlen(head));
+    /* brackets and escaped quotes all through the string, none of which may count */
+    char *body = f + strlen(head);
+    for (size_t i = 0; i < big; i++) body[i] = "ab{}[]c x"[i % 9];
+    for (size_t i = 10; i + 1 < big; i += 50) {
+        body[i] = '\\';
+        body[i + 1] = '"';
+    }
+    memcpy(f + strlen(head) + big, tail, strlen(tail));
+    long chunks[] = {4096, 0, 65536};
+    for (size_t c = 0; c < 3; c++) {
+        rsplit *s = rsplit_new(max_record);
+        sink k = {0};
+        log_set_level(LOG_ERROR); /* the warning is expected */
+        outcome o = feed(s, &k, f, n, chunks[c], 9);
+        log_set_level(LOG_INFO);
+        CHECK_EQ_INT(o.commit_rc, RSPLIT_OK);
+        CHECK_EQ_INT(o.finish_rc, RSPLIT_OK);
+        CHECK_EQ_INT(o.small_space, 0);
+        CHECK_EQ_INT(k.count, 2);
+        const char *want = "{\"n\":1}\n{\"n\":2,\"s\":\"}\"}\n";
+        CHECK(k.len == strlen(want) && memcmp(k.text, want, k.len) == 0);
+        CHECK_EQ_INT(rsplit_get_stats(s)->oversized, 1);
+        CHECK_EQ_INT(rsplit_get_stats(s)->records, 2);
+        sink_reset(&k);
+        rsplit_free(s);
+    }
+    /* a record just over the limit, complete inside one chunk, is skipped the same way */
+    rsplit *s = rsplit_new(11); /* exactly the size of the first record */
+    sink k = {0};
+    const char *g = "{\"Records\":[{\"a\":12345},{\"a\":123456},{\"a\":1234}]}";
+    log_set_level(LOG_ERROR);
+    outcome o = feed(s, &k, g, strlen(g), 1000, 0);
+    log_set_level(LOG_INFO);
+    CHECK_EQ_INT(o.finish_rc, RSPLIT_OK);
+    CHECK(k.len == 23 && memcmp(k.text, "{\"a\":12345}\n{\"a\":1234}\n", 23) == 0);
+    CHECK_EQ_INT(rsplit_get_stats(s)->oversized, 1);
+    sink_reset(&k);
+    rsplit_free(s);
+    free(f);
+}
+
+static void test_backpressure(void) {
+    rsplit *s = rsplit_new(1000);
+    sink k = {0};
+    k.refuse_first = 1;
+    const char *f = "{\"Records\":[{\"a\":1},{\"b\":2},{\"c\":3}]}";
+    size_t avail;
+    char *dst = rsplit_space(s, &avail);
+    memcpy(dst, f, strlen(f));
+    CHECK_EQ_INT(rsplit_commit(s, strlen(f), collect, &k), RSPLIT_STOPPED);
+    CHECK_EQ_INT(k.count, 0);
+    CHECK_EQ_INT(rsplit_get_stats(s)->records, 0);
+    CHECK_EQ_INT(rsplit_finish(s), RSPLIT_ERR); /* finishing with a record pending would lose it */
+    rsplit_reset(s);
+    sink_reset(&k);
+    k.refuse_first = 1;
+    dst = rsplit_space(s, &avail);
+    memcpy(dst, f, strlen(f));
+    int stops = 0, rc = rsplit_commit(s, strlen(f), collect, &k);
+    while (rc == RSPLIT_STOPPED && stops < 10) {
+        stops++;
+        rc = rsplit_commit(s, 0, collect, &k);
+    }
+    CHECK_EQ_INT(rc, RSPLIT_OK);
+    CHECK_EQ_INT(stops, 3);
+    CHECK_EQ_INT(k.calls, 6); /* each record offered twice */
+    CHECK_EQ_INT(k.count, 3);
+    CHECK(k.len == 24 && memcmp(k.text, "{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n", 24) == 0);
+    CHECK_EQ_INT(rsplit_finish(s), RSPLIT_OK);
+    CHECK_EQ_INT(rsplit_get_stats(s)->records, 3);
+    sink_reset(&k);
+    /* the same over the tricky file, 1 byte at a time */
+    rsplit_reset(s);
+    k.refuse_first = 1;
+    outcome o = feed(s, &k, tricky_file, strlen(tricky_file), 1, 0);
+    CHECK_EQ_INT(o.finish_rc, RSPLIT_OK);
+    CHECK_EQ_INT(o.stops, 4);
+    CHECK(k.len == strlen(tricky_expected) && memcmp(k.text, tricky_expected, k.len) == 0);
+    sink_reset(&k);
+    rsplit_free(s);
+}
+
+/* Thousands of CloudTrail-sized records through random chunks: exercises compaction. */
+static void test_many_records(void) {
+    const int nrec = 3000;
+    size_t cap = 16 + (size_t)nrec * 2100;
+    char *f = malloc(cap), *want = malloc(cap);
+    size_t n = 0, wn = 0;
+    n += (size_t)sprintf(f + n, "{\"Records\":[");
+    uint32_t r = 7;
+    for (int i = 0; i < nrec; i++) {
+        r = r * 1103515245u + 12345u;
+        int pad = 200 + (int)((r >> 16) % 1600);
+        size_t start = n;
+        n += (size_t)sprintf(f + n, "%s{\"eventID\":\"id-%d\",\"requestParameters\":{\"p\":[\"%d\",{\"q\":\"\\\"}\"}]},\"pad\":\"",
+                             i ? "," : "", i, i);
+        for (int j = 0; j < pad; j++) f[n++] = (char)('a' + (j * 7 + i) % 26);
+        n += (size_t)sprintf(f + n, "\"}");
+        size_t rs = start + (i ? 1 : 0);
+        memcpy(want + wn, f + rs, n - rs);
+        wn += n - rs;
+        want[wn++] = '\n';
+    }
+    n += (size_t)sprintf(f + n, "]}");
+    uint32_t seeds[] = {1, 2};
+    long chunks[] = {0, 16384, 65536 * 3};
+    for (int c = 0; c < 3; c++) {
+        rsplit *s = rsplit_new(4096);
+        sink k = {0};
+        outcome o = feed(s, &k, f, n, chunks[c], seeds[c % 2]);
+        CHECK_EQ_INT(o.finish_rc, RSPLIT_OK);
+        CHECK_EQ_INT(o.small_space, 0);
+        CHECK_EQ_INT(k.count, nrec);
+        CHECK(k.len == wn && memcmp(k.text, want, wn) == 0);
+        sink_reset(&k);
+        rsplit_free(s);
+    }
+    free(f);
+    free(want);
+}
+
+int main(void) {
+    RUN(test_basic_and_stats);
+    RUN(test_every_chunk_boundary);
+    RUN(test_digest_and_empty);
+    RUN(test_errors);
+    RUN(test_oversized);
+    RUN(test_backpressure);
+    RUN(test_many_records);
+    TEST_MAIN_END();
+}
