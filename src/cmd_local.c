@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "commands.h"
+#include "deadletter.h"
 #include "indexer.h"
 #include "local_source.h"
 #include "log.h"
@@ -75,12 +76,18 @@ static int run_local(local_cli *c, char **paths, int npaths) {
         snprintf(dead_default, sizeof dead_default, "%s/dead-letter.jsonl", c->out_dir);
         c->dead_letter = dead_default;
     }
+    deadletter *dead = deadletter_open(c->dead_letter);
+    if (!dead) {
+        sink_close(s);
+        return 2;
+    }
     c->ix.bulk = c->bulk;
-    c->ix.dead_letter = c->dead_letter;
+    c->ix.dead = dead;
     c->ix.batches = s->max_in_flight + 1;
     indexer *ix = indexer_new(&c->ix, s);
     if (!ix) {
         sink_close(s);
+        deadletter_close(dead);
         return 2;
     }
     uv_loop_t loop;
@@ -93,6 +100,7 @@ static int run_local(local_cli *c, char **paths, int npaths) {
     double wall = now_s() - t0, cpu = cpu_s(&rss) - c0;
     if (rc >= 0) print_summary(&st, indexer_get_stats(ix), wall, cpu, rss);
     indexer_free(ix);
+    deadletter_close(dead);
     uv_loop_close(&loop);
     if (rc < 0) return 2;
     return rc;

@@ -68,8 +68,8 @@ indexer *indexer_new(const indexer_options *o, sink *s) {
     ix->db = docb_new(&dbo);
     ix->pool = calloc((size_t)ix->opt.batches, sizeof *ix->pool);
     ix->free_batches = calloc((size_t)ix->opt.batches, sizeof *ix->free_batches);
-    ix->dead = deadletter_open(o->dead_letter);
-    if (!ix->db || !ix->pool || !ix->free_batches || (o->dead_letter && !ix->dead)) goto fail;
+    ix->dead = o->dead;
+    if (!ix->db || !ix->pool || !ix->free_batches) goto fail;
     for (int i = 0; i < ix->opt.batches; i++) {
         if (batch_init(&ix->pool[i], o->bulk ? BATCH_BULK : BATCH_SDF, o->batch_bytes, o->batch_docs) != 0)
             goto fail;
@@ -89,7 +89,6 @@ void indexer_free(indexer *ix) {
     free(ix->pool);
     free(ix->free_batches);
     docb_free(ix->db);
-    deadletter_close(ix->dead);
     free(ix);
 }
 
@@ -125,7 +124,8 @@ int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) 
         ix->st.records++;
         if (n <= 0) {
             const char *why = n == DOCB_NOSPACE ? "document larger than an empty batch" : res.error;
-            deadletter_write(ix->dead, "record", owner->source, why ? why : "unusable record", rec, len);
+            if (ix->dead) deadletter_write(ix->dead, "record", owner->source, why ? why : "unusable record", rec, len);
+            else log_warn("unusable record from %s: %s", owner->source, why ? why : "?");
             ix->st.bad_records++;
             owner->acked(owner, 1, 1);
             return INDEXER_BAD;

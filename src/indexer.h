@@ -30,7 +30,7 @@ typedef struct indexer_options {
     size_t max_record;        /* bytes; also bounds the token array */
     size_t max_doc_bytes;     /* CloudSearch: 1 MB */
     const char *index_pattern;/* bulk: e.g. "cloudtrail-%Y.%m.%d" */
-    const char *dead_letter;  /* path of the dead-letter file (JSON lines), NULL: none */
+    struct deadletter *dead;  /* where unusable records go (not owned); NULL: logged only */
 } indexer_options;
 
 void indexer_options_default(indexer_options *o);

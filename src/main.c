@@ -12,6 +12,7 @@ static void usage(FILE *f) {
             "search documents (Amazon CloudSearch batches or OpenSearch _bulk).\n"
             "\n"
             "commands:\n"
+            "  run --queue URL ...        the indexing service: SQS notifications -> S3 -> search sink\n"
             "  convert FILE... -o DIR     convert log files into CloudSearch batch files\n"
             "  replay DIR --sink SINK     index every log file under a local folder\n"
             "  schema [--opensearch]      print the index fields (CloudSearch) or an index template\n"
@@ -33,6 +34,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "convert") == 0) return cmd_convert(argc - 1, argv + 1);
     if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "schema") == 0) return cmd_schema(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
     fprintf(stderr, "ctindex: unknown command '%s' (try 'ctindex help')\n", cmd);
     return 2;
 }
