@@ -55,6 +55,13 @@ static int validate(const json_doc *d) {
         const json_tok *t = &d->toks[i];
         const char *p = d->js + t->start;
         size_t n = (size_t)(t->end - t->start);
+        /* jsmn also takes {"a":1,"b"} and ["a":1]: every member of an object must be a key
+         * with exactly one value, and nothing else may have a value, or walks that step
+         * key, value, key... run off the token array. */
+        int in_object = t->parent >= 0 && d->toks[t->parent].type == JSON_OBJECT;
+        if (in_object ? (t->type != JSON_STRING || t->size != 1)
+                      : ((t->type == JSON_STRING || t->type == JSON_PRIMITIVE) && t->size != 0))
+            return -1;
         if (t->type == JSON_PRIMITIVE) {
             if (!((n == 4 && memcmp(p, "true", 4) == 0) || (n == 5 && memcmp(p, "false", 5) == 0) ||
                   (n == 4 && memcmp(p, "null", 4) == 0) || valid_number(p, n)))
