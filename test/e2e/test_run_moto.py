@@ -108,7 +108,9 @@ def main():
 
             env = dict(os.environ, AWS_ACCESS_KEY_ID=akid, AWS_SECRET_ACCESS_KEY=secret, AWS_REGION="us-east-1",
                        AWS_ENDPOINT_URL=moto.url, AWS_EC2_METADATA_DISABLED="true")
-            p = subprocess.run([BIN, "run", "--queue", q, "--sink", "dir:" + out, "--wait", "1", "--exit-when-idle",
+            # One receiver: moto serves concurrent ReceiveMessage calls without locking and can hand one
+            # message to both (real SQS is at-least-once too; documents are keyed by eventID).
+            p = subprocess.run([BIN, "run", "--queue", q, "--sink", "dir:" + out, "--receivers", "1", "--wait", "1", "--exit-when-idle",
                                 "3", "--stats-interval", "0", "--dead-letter", os.path.join(tmp, "dead.jsonl")],
                                env=env, capture_output=True, text=True, timeout=300)
             print(p.stderr[-3000:])
@@ -120,6 +122,12 @@ def main():
             check("not understood" in p.stderr, "the malformed message is reported")
             attrs = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["All"])["Attributes"]
             left = int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+            if left != 1:
+                import time
+                time.sleep(1)
+                seen = sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                                           AttributeNames=["All"]).get("Messages", [])
+                print("left in the queue:", [(m["Body"][:200], m["Attributes"]) for m in seen])
             check(left == 1, f"only the malformed message is left in the queue ({left})")
 
             # A wrong secret: the service cannot receive, says why, and a SIGTERM still stops it cleanly.
