@@ -94,7 +94,7 @@ static void resolve(doc_builder *b, int obj, int parent) {
     const json_doc *d = &b->doc;
     int n = d->toks[obj].size;
     int k = obj + 1;
-    for (int e = 0; e < n; e++) {
+    for (int e = 0; e < n && (unsigned)k + 1 < d->ntoks; e++) { /* bound: defence in depth */
         int v = k + 1;
         int c = child_find(b, parent, json_tok_ptr(d, k), json_tok_len(d, k));
         if (c >= 0 && b->slot[c] < 0) {
@@ -116,7 +116,7 @@ static int valid_index_pattern(const char *p) {
         char c = p[i];
         if (c == '%') {
             char e = p[i + 1];
-            if (e != 'Y' && e != 'm' && e != 'd' && e != 'H' && e != '%') return 0;
+            if (e != 'Y' && e != 'm' && e != 'd' && e != 'H') return 0;
             i++;
         } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
                      c == '+')) {
@@ -142,7 +142,7 @@ doc_builder *docb_new(const docb_options *o) {
         log_error("docbuild: max document size %zu is below %u", opt.max_doc_bytes, DOCB_MIN_MAX_DOC);
         return NULL;
     }
-    if (opt.max_record_bytes > 0x7ffffffe) {
+    if (opt.max_record_bytes > DOCB_LIMIT_MAX_RECORD) {
         log_error("docbuild: max record size %zu is too large", opt.max_record_bytes);
         return NULL;
     }
@@ -252,9 +252,13 @@ static int valid_date(const char *p, size_t n) {
     }
     if (i + 1 != n || p[i] != 'Z') return 0;
 #define NUM2(k) ((p[k] - '0') * 10 + (p[k + 1] - '0'))
-    int mon = NUM2(5), day = NUM2(8), hh = NUM2(11), mm = NUM2(14), ss = NUM2(17);
+    int year = NUM2(0) * 100 + NUM2(2), mon = NUM2(5), day = NUM2(8), hh = NUM2(11), mm = NUM2(14), ss = NUM2(17);
 #undef NUM2
-    return mon >= 1 && mon <= 12 && day >= 1 && day <= 31 && hh <= 23 && mm <= 59 && ss <= 59;
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] || hh > 23 || mm > 59 || ss > 59) return 0;
+    /* a date the sink cannot parse would fail the whole batch */
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return !(mon == 2 && day == 29 && !leap);
 }
 
 static int tok_is_date(const json_doc *d, int tok) {
@@ -290,7 +294,7 @@ static long put_members(wctx *c, int arr, const char *member, size_t max_chars, 
     int saved_trim = c->trim;
     c->trim = 0; /* values are never cut mid-way: a shortened ARN would be a wrong ARN */
     int el = arr + 1;
-    for (int e = 0; e < d->toks[arr].size; e++, el = json_next(d, el)) {
+    for (int e = 0; e < d->toks[arr].size && (unsigned)el < d->ntoks; e++, el = json_next(d, el)) {
         int v = json_obj_get(d, el, member);
         if (v < 0 || json_tok_is_null(d, v) || d->toks[v].type == JSON_OBJECT || d->toks[v].type == JSON_ARRAY) continue;
         if (nvals == SCHEMA_ARRAY_MAX_VALUES) {
@@ -369,7 +373,7 @@ static size_t expand_index(const doc_builder *b, char *out, size_t cap) {
         case 'm': memcpy(out + o, ts + 5, 2); o += 2; break;
         case 'd': memcpy(out + o, ts + 8, 2); o += 2; break;
         case 'H': memcpy(out + o, ts + 11, 2); o += 2; break;
-        default: out[o++] = '%'; break;
+        default: break; /* valid_index_pattern admits nothing else */
         }
     }
     return o;

@@ -16,15 +16,17 @@
 #define DOCB_DEFAULT_MAX_DOC 1048576u    /* CloudSearch document limit */
 #define DOCB_MIN_MAX_DOC 16384u          /* room for every non-trimmable field */
 #define DOCB_DEFAULT_MAX_RECORD 2097152u /* CloudTrail events are <= 256 KB; keep a margin */
+#define DOCB_LIMIT_MAX_RECORD (64u << 20) /* the token array is ~10x the record size */
 #define DOCB_DEFAULT_INDEX_PATTERN "cloudtrail-%Y.%m.%d"
 
 typedef struct docb_options {
     int format;                /* BATCH_SDF (also when 0) or BATCH_BULK */
     size_t max_doc_bytes;      /* 0 -> DOCB_DEFAULT_MAX_DOC; at least DOCB_MIN_MAX_DOC. BULK: action + source */
     int include_raw;           /* emit the whole record as `raw` */
-    const char *index_pattern; /* BULK index name; %Y %m %d %H from eventTime, %% a percent sign.
-                                * Lower-case [a-z0-9._+-] otherwise. NULL -> DOCB_DEFAULT_INDEX_PATTERN */
-    size_t max_record_bytes;   /* 0 -> DOCB_DEFAULT_MAX_RECORD; longer records are DOCB_BAD */
+    const char *index_pattern; /* BULK index name; %Y %m %d %H from eventTime, otherwise
+                                * lower-case [a-z0-9._+-]. NULL -> DOCB_DEFAULT_INDEX_PATTERN */
+    size_t max_record_bytes;   /* 0 -> DOCB_DEFAULT_MAX_RECORD, at most DOCB_LIMIT_MAX_RECORD;
+                                * longer records are DOCB_BAD */
     unsigned max_tokens;       /* 0 -> max_record_bytes / 2 + 1 (enough for any record of that size) */
 } docb_options;
 

@@ -26,6 +26,7 @@ struct gunzip {
     int held_magic;      /* first chunk was the single byte 0x1f: not yet consumed by zlib */
     int seen_padding;    /* zero bytes followed the last member */
     int is_gzip;
+    const Bytef *chunk_start; /* the caller's input of the current gzip step, for error offsets */
     uint64_t total_in;
     uint64_t total_out;
     char err[160];
@@ -57,14 +58,17 @@ void gunzip_reset(gunzip *g) {
     g->held_magic = 0;
     g->seen_padding = 0;
     g->is_gzip = 0;
+    g->chunk_start = NULL;
     g->total_in = 0;
     g->total_out = 0;
     g->err[0] = '\0';
 }
 
 static int fail(gunzip *g, const char *what, const char *detail) {
+    uint64_t at = g->total_in;
+    if (g->chunk_start) at += (uint64_t)(g->z.next_in - g->chunk_start);
     snprintf(g->err, sizeof g->err, "gunzip: %s%s%s (at input byte %llu)", what, detail ? ": " : "",
-             detail ? detail : "", (unsigned long long)g->total_in);
+             detail ? detail : "", (unsigned long long)at);
     g->mode = MODE_ERROR;
     return GUNZIP_ERR;
 }
@@ -129,7 +133,9 @@ static int step_gzip(gunzip *g, const uint8_t *in, size_t inlen, size_t *consume
         z->next_in = (Bytef *)(uintptr_t)saved_in;
         z->avail_in = saved_avail;
     }
+    g->chunk_start = in;
     int rc = inflate_members(g);
+    g->chunk_start = NULL;
     *consumed = in_now - z->avail_in;
     *produced = out_now - z->avail_out;
     /* When the input runs out exactly as the output fills, zlib may still hold output for that

@@ -93,7 +93,7 @@ static int stash_rest(ingest_obj *o, const uint8_t *data, size_t n) {
         o->stash = s;
         o->stash_cap = n;
     }
-    memmove(o->stash, data, n);
+    if (n) memmove(o->stash, data, n);
     o->stash_len = n;
     o->stash_off = 0;
     o->stalled = 1;

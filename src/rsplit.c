@@ -370,7 +370,8 @@ static int scan(rsplit *s, rsplit_record_fn cb, void *ud) {
                     s->state = ST_COLON;
                     break;
                 } else if (s->key_match >= 0) {
-                    s->key_match = (s->key_match < 7 && c == (unsigned char)"Records"[s->key_match]) ? s->key_match + 1 : -1;
+                    int next = s->key_match < 7 && c == (unsigned char)"Records"[s->key_match];
+                    s->key_match = next ? s->key_match + 1 : -1;
                 }
             }
             break;
@@ -506,7 +507,8 @@ done:
 #undef SKIP_WS
 #undef AT
     s->pos = (size_t)(p - b);
-    if (rc == RSPLIT_OK && s->state == ST_RECORD && !s->discard && s->len - (size_t)(s->rec_start - s->base) > s->max_record) {
+    if (rc == RSPLIT_OK && s->state == ST_RECORD && !s->discard &&
+        s->len - (size_t)(s->rec_start - s->base) > s->max_record) {
         /* Stop buffering it: the rest is scanned as it streams past and the record is dropped. */
         s->discard = 1;
     }

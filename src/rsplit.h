@@ -35,7 +35,8 @@ rsplit *rsplit_new(size_t max_record);
 void rsplit_free(rsplit *s);
 void rsplit_reset(rsplit *s);
 
-/* Free space to write the next bytes into; *avail is at least 64 KiB unless in error. */
+/* Free space to write the next bytes into; *avail is at least 64 KiB unless in error (and at
+ * most 192 KiB). After RSPLIT_STOPPED, resume with rsplit_commit(s, 0, ...) before writing more. */
 char *rsplit_space(rsplit *s, size_t *avail);
 /* n bytes were written at rsplit_space(); scan them and deliver complete records. */
 int rsplit_commit(rsplit *s, size_t n, rsplit_record_fn cb, void *ud);

@@ -9,13 +9,10 @@
 #include <string.h>
 
 #include "docbuild.h"
+#include "fuzz_check.h"
 #include "json.h"
 #include "schema.h"
 
-#define REQUIRE(c) \
-    do {           \
-        if (!(c)) abort(); \
-    } while (0)
 
 static doc_builder *sdf, *bulk;
 static json_doc doc;
@@ -23,34 +20,11 @@ static char *out, *dec;
 #define OUTCAP (1u << 21)
 #define SDF_MAX_DOC DOCB_MIN_MAX_DOC
 
-static size_t clean_chars(const unsigned char *p, size_t n) {
-    size_t count = 0;
-    for (size_t i = 0; i < n; count++) {
-        unsigned c = p[i], cp, len;
-        if (c < 0x80) cp = c, len = 1;
-        else if ((c & 0xE0) == 0xC0) cp = c & 0x1F, len = 2;
-        else if ((c & 0xF0) == 0xE0) cp = c & 0x0F, len = 3;
-        else if ((c & 0xF8) == 0xF0) cp = c & 0x07, len = 4;
-        else abort();
-        REQUIRE(i + len <= n);
-        for (unsigned k = 1; k < len; k++) {
-            REQUIRE((p[i + k] & 0xC0) == 0x80);
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        static const unsigned min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
-        REQUIRE(cp >= min_cp[len] && cp <= 0x10FFFF);
-        REQUIRE(!(cp >= 0xD800 && cp <= 0xDFFF) && cp != 0xFFFE && cp != 0xFFFF);
-        REQUIRE(cp >= 0x20 || cp == 9 || cp == 10 || cp == 13);
-        i += len;
-    }
-    return count;
-}
-
 static size_t check_string(int t) {
     REQUIRE(doc.toks[t].type == JSON_STRING);
     long n = json_tok_decode(&doc, t, dec, OUTCAP);
     REQUIRE(n >= 0);
-    return clean_chars((const unsigned char *)dec, (size_t)n);
+    return fuzz_xml_clean_chars((const unsigned char *)dec, (size_t)n);
 }
 
 static void check_id(int t, const docb_result *res) {

@@ -320,14 +320,14 @@ static void test_bulk(void) {
     docb_options o;
     docb_options_default(&o);
     o.format = BATCH_BULK;
-    o.index_pattern = "ct-%Y%m%d-%H%%";
+    o.index_pattern = "ct-%Y%m%d-%H";
     o.include_raw = 0;
     b = docb_new(&o);
     CHECK(b != NULL);
     n = docb_build(b, REC, strlen(REC), out, OUTCAP, &res);
-    CHECK(n > 30 && memcmp(out, "{\"index\":{\"_index\":\"ct-20240305-10%\"", 35) == 0);
+    CHECK(n > 30 && memcmp(out, "{\"index\":{\"_index\":\"ct-20240305-10\"", 34) == 0);
     docb_free(b);
-    const char *bad[] = {"Upper", "a b", "-x", "a%q", "a\"b", "a/b"};
+    const char *bad[] = {"Upper", "a b", "-x", "a%q", "a\"b", "a/b", "a%%", "a%"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         o.index_pattern = bad[i];
         CHECK(docb_new(&o) == NULL);
@@ -353,19 +353,26 @@ static void test_insight_and_bad(void) {
     CHECK_EQ_INT(dur, 7);
     CHECK_EQ_INT(json_obj_get(&pd, f, "event_name"), -1);
 
-    const char *bad[] = {"not json", "[1,2]", "{\"a\":", "\"str\"", "", "{\"eventName\":\"x\"} {}"};
+    /* the last two: a key without a value (jsmn alone accepts them) */
+    const char *bad[] = {"not json", "[1,2]", "{\"a\":", "\"str\"", "", "{\"eventName\":\"x\"} {}",
+                         "{\"eventName\":\"x\",\"c\",\"eventID\":\"y\"}", "{\"resources\":[{\"ARN\":\"a\",\"type\"}]}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK_EQ_INT(docb_build(b, bad[i], strlen(bad[i]), out, OUTCAP, &res), DOCB_BAD);
         CHECK(res.error != NULL);
     }
     const char *dates[] = {"2024-13-01T00:00:00Z", "2024-01-01T24:00:00Z", "2024-01-01 00:00:00Z", "2024-01-01T00:00:00",
-                           "2024-01-01T00:00:00.Z", "2024-01-01T00:00:00+01:00"};
+                           "2024-01-01T00:00:00.Z", "2024-01-01T00:00:00+01:00", "2024-02-30T00:00:00Z",
+                           "2023-02-29T00:00:00Z", "2024-04-31T00:00:00Z"};
     for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
         char r[200];
         snprintf(r, sizeof r, "{\"eventName\":\"x\",\"eventTime\":\"%s\"}", dates[i]);
         f = parse_sdf(docb_build(b, r, strlen(r), out, OUTCAP, &res));
         CHECK(f > 0 && json_obj_get(&pd, f, "event_time") == -1 && res.skipped_values == 1);
     }
+    const char *leap = "{\"eventTime\":\"2024-02-29T23:59:59.123456789Z\"}";
+    f = parse_sdf(docb_build(b, leap, strlen(leap), out, OUTCAP, &res));
+    CHECK(f > 0);
+    CHECK_EQ_STR(fstr(f, "event_time"), "2024-02-29T23:59:59.123456789Z");
     docb_free(b);
 
     docb_options o;

@@ -264,6 +264,10 @@ static void test_corrupt(void) {
     result r = run(g, z, zn, 512, 4096);
     CHECK_EQ_INT(r.step_rc, GUNZIP_ERR);
     CHECK(strstr(gunzip_error(g), "corrupt") != NULL);
+    /* zlib notices once it has read the 4 CRC bytes */
+    char where[64];
+    snprintf(where, sizeof where, "at input byte %zu)", zn - 4);
+    CHECK(strstr(gunzip_error(g), where) != NULL);
     free(r.out);
     z[zn - 6] ^= 0x55;
     /* a bad compression method in the header */

@@ -322,7 +322,9 @@ static void test_many_records(void) {
         r = r * 1103515245u + 12345u;
         int pad = 200 + (int)((r >> 16) % 1600);
         size_t start = n;
-        n += (size_t)sprintf(f + n, "%s{\"eventID\":\"id-%d\",\"requestParameters\":{\"p\":[\"%d\",{\"q\":\"\\\"}\"}]},\"pad\":\"",
+        n += (size_t)sprintf(f + n,
+                             "%s{\"eventID\":\"id-%d\",\"requestParameters\":{\"p\":[\"%d\",{\"q\":\"\\\"}\"}]},"
+                             "\"pad\":\"",
                              i ? "," : "", i, i);
         for (int j = 0; j < pad; j++) f[n++] = (char)('a' + (j * 7 + i) % 26);
         n += (size_t)sprintf(f + n, "\"}");

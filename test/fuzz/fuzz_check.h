@@ -1,0 +1,39 @@
+/* Property checks shared by the fuzz harnesses: a failed check aborts, which libFuzzer and the
+ * corpus replayer both report as a crash with the input that caused it. */
+#ifndef CTINDEX_FUZZ_CHECK_H
+#define CTINDEX_FUZZ_CHECK_H
+
+#include <stddef.h>
+#include <stdlib.h>
+
+#define REQUIRE(c)         \
+    do {                   \
+        if (!(c)) abort(); \
+    } while (0)
+
+/* Requires p[0..n) to be valid UTF-8 of XML 1.0 characters only (what CloudSearch accepts);
+ * returns the number of code points. */
+static inline size_t fuzz_xml_clean_chars(const unsigned char *p, size_t n) {
+    size_t count = 0;
+    for (size_t i = 0; i < n; count++) {
+        unsigned c = p[i], cp, len;
+        if (c < 0x80) cp = c, len = 1;
+        else if ((c & 0xE0) == 0xC0) cp = c & 0x1F, len = 2;
+        else if ((c & 0xF0) == 0xE0) cp = c & 0x0F, len = 3;
+        else if ((c & 0xF8) == 0xF0) cp = c & 0x07, len = 4;
+        else abort();
+        REQUIRE(i + len <= n);
+        for (unsigned k = 1; k < len; k++) {
+            REQUIRE((p[i + k] & 0xC0) == 0x80);
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        static const unsigned min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+        REQUIRE(cp >= min_cp[len] && cp <= 0x10FFFF);
+        REQUIRE(!(cp >= 0xD800 && cp <= 0xDFFF) && cp != 0xFFFE && cp != 0xFFFF);
+        REQUIRE(cp >= 0x20 || cp == 9 || cp == 10 || cp == 13);
+        i += len;
+    }
+    return count;
+}
+
+#endif

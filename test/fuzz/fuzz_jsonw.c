@@ -1,0 +1,63 @@
+/* jsonw on arbitrary bytes, both entry points. Properties:
+ * - with room for 2n bytes the call never fails (the output is at most twice the input);
+ * - '"' + output + '"' is a JSON string that json_parse accepts and whose decoded value is
+ *   valid UTF-8 made of XML 1.0 characters only, with exactly st.chars code points;
+ * - a smaller cap (JSONW_TRUNCATE) or a max_chars limit yields a prefix of the full output;
+ *   without JSONW_TRUNCATE a smaller cap either fails (-1) or gives the full output. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_check.h"
+#include "json.h"
+#include "jsonw.h"
+
+
+typedef long (*jsonw_fn)(const char *, size_t, char *, size_t, size_t, unsigned, jsonw_stats *);
+
+static void check_mode(jsonw_fn fn, const char *in, size_t n, uint8_t sel) {
+    static json_doc doc;
+    if (!doc.toks) json_doc_init(&doc, 4);
+    size_t cap = 2 * n + 8;
+    char *full = malloc(cap + 2);
+    jsonw_stats st;
+    long len = fn(in, n, full + 1, cap, JSONW_NO_LIMIT, 0, &st);
+    REQUIRE(len >= 0 && (size_t)len <= 2 * n && !st.truncated);
+    full[0] = '"';
+    full[len + 1] = '"';
+    REQUIRE(json_parse(&doc, full, (size_t)len + 2) == JSON_OK);
+    REQUIRE(doc.toks[0].type == JSON_STRING);
+    char *dec = malloc((size_t)len + 1);
+    long dl = json_tok_decode(&doc, 0, dec, (size_t)len + 1);
+    REQUIRE(dl >= 0);
+    REQUIRE(fuzz_xml_clean_chars((const unsigned char *)dec, (size_t)dl) == st.chars);
+    free(dec);
+
+    /* shorter cap, truncating: a prefix */
+    size_t small = len > 0 ? (size_t)(sel % (unsigned)(len + 1)) : 0;
+    char *part = malloc(small + 1);
+    jsonw_stats st2;
+    long pl = fn(in, n, part, small, JSONW_NO_LIMIT, JSONW_TRUNCATE, &st2);
+    REQUIRE(pl >= 0 && (size_t)pl <= small && memcmp(part, full + 1, (size_t)pl) == 0);
+    REQUIRE(st2.truncated == ((size_t)pl < (size_t)len));
+    /* not truncating: all or nothing */
+    pl = fn(in, n, part, small, JSONW_NO_LIMIT, 0, &st2);
+    REQUIRE(small >= (size_t)len ? pl == len : pl == -1);
+    free(part);
+
+    /* max_chars: a prefix with exactly min(limit, chars) code points */
+    size_t limit = sel % 17;
+    char *lim = malloc(cap);
+    pl = fn(in, n, lim, cap, limit, 0, &st2);
+    REQUIRE(pl >= 0 && memcmp(lim, full + 1, (size_t)pl) == 0);
+    REQUIRE(st2.chars == (limit < st.chars ? limit : st.chars));
+    free(lim);
+    free(full);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    uint8_t sel = size ? data[0] : 0;
+    check_mode(jsonw_escape, (const char *)data, size, sel);
+    check_mode(jsonw_reescape, (const char *)data, size, sel);
+    return 0;
+}
