@@ -49,7 +49,7 @@ s3_call *s3_get(aws_ctx *aws, const char *bucket, const char *key, int (*on_data
 
 /* Resume a transfer paused by on_data. */
 void s3_call_resume(s3_call *c);
-/* Stop a get or list: its callback follows (from the loop) with code "Cancelled". */
+/* Stop a get or list: its callback follows with code "Cancelled" (it may run before this returns). */
 void s3_call_cancel(s3_call *c);
 
 /* ---- ListObjectsV2 ---- */

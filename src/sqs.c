@@ -122,11 +122,12 @@ static void deliver_batch(sqs_call *c, sqs_result *res, const aws_response *r) {
     if (sqs_parse_batch(&doc, r->body.data ? r->body.data : "", r->body.len, entries, c->n, why, sizeof why) != 0) {
         bad_answer(c, res, why);
     } else {
-        int failed = 0;
-        for (int i = 0; i < c->n; i++) failed += !entries[i].ok;
+        int failed = 0, first = -1;
+        for (int i = 0; i < c->n; i++)
+            if (!entries[i].ok && failed++ == 0) first = i;
         if (failed)
-            log_warn("sqs: %s: %d of %d entries failed (first: %s)", op_target[c->op], failed, c->n,
-                     entries[0].ok ? "see entries" : entries[0].code);
+            log_warn("sqs: %s: %d of %d entries failed (entry %d: %s %s)", op_target[c->op], failed, c->n, first,
+                     entries[first].code, entries[first].message);
         c->on_batch(c->ud, res, entries, c->n);
     }
     json_doc_free(&doc);

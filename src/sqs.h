@@ -81,7 +81,7 @@ sqs_call *sqs_send_batch(aws_ctx *aws, const char *queue_url, const char *const 
 /* GetQueueUrl for a queue name. */
 sqs_call *sqs_get_queue_url(aws_ctx *aws, const char *name, sqs_value_fn cb, void *ud);
 
-/* Stop a call: its callback follows from the loop with code "Cancelled". */
+/* Stop a call: its callback follows with code "Cancelled" (it may run before this returns). */
 void sqs_call_cancel(sqs_call *c);
 
 /* ---- pure helpers (exposed for tests) ---- */
