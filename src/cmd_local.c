@@ -8,7 +8,10 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "aws.h"
 #include "commands.h"
+#include "http.h"
+#include "sinks.h"
 #include "deadletter.h"
 #include "indexer.h"
 #include "local_source.h"
@@ -18,6 +21,9 @@ typedef struct local_cli {
     const char *out_dir;
     const char *sink_spec;
     const char *dead_letter;
+    const char *region;
+    const char *os_auth;
+    int uploads;
     int bulk;
     int progress;
     indexer_options ix;
@@ -54,59 +60,75 @@ static void print_summary(const local_stats *st, const indexer_stats *is, double
            (double)rss_kb / 1024.0);
 }
 
-static sink *make_sink(local_cli *c) {
-    if (c->out_dir) return sink_dir_new(c->out_dir, c->bulk);
-    if (!c->sink_spec) {
-        fprintf(stderr, "ctindex: no sink given (use --sink dir:OUT)\n");
-        return NULL;
-    }
-    if (strncmp(c->sink_spec, "dir:", 4) == 0 && c->sink_spec[4]) {
-        c->out_dir = c->sink_spec + 4;
-        return sink_dir_new(c->out_dir, c->bulk);
-    }
-    fprintf(stderr, "ctindex: unknown sink '%s' (expected dir:PATH)\n", c->sink_spec);
-    return NULL;
-}
-
 static int run_local(local_cli *c, char **paths, int npaths) {
-    sink *s = make_sink(c);
-    if (!s) return 2;
-    char dead_default[4200];
-    if (!c->dead_letter && c->out_dir) {
-        snprintf(dead_default, sizeof dead_default, "%s/dead-letter.jsonl", c->out_dir);
+    char spec[4200];
+    if (c->out_dir) {
+        snprintf(spec, sizeof spec, "%s%s", c->bulk ? "dir-bulk:" : "dir:", c->out_dir);
+    } else if (c->bulk && strncmp(c->sink_spec, "dir:", 4) == 0) {
+        snprintf(spec, sizeof spec, "dir-bulk:%s", c->sink_spec + 4);
+    } else {
+        snprintf(spec, sizeof spec, "%s", c->sink_spec);
+    }
+    const char *dir = strncmp(spec, "dir:", 4) == 0 ? spec + 4 : strncmp(spec, "dir-bulk:", 9) == 0 ? spec + 9 : NULL;
+    char dead_default[4300];
+    if (!c->dead_letter) {
+        if (dir) snprintf(dead_default, sizeof dead_default, "%s/dead-letter.jsonl", dir);
+        else snprintf(dead_default, sizeof dead_default, "ctindex-dead-letter.jsonl");
         c->dead_letter = dead_default;
-    }
-    deadletter *dead = deadletter_open(c->dead_letter);
-    if (!dead) {
-        sink_close(s);
-        return 2;
-    }
-    c->ix.bulk = c->bulk;
-    c->ix.dead = dead;
-    c->ix.batches = s->max_in_flight + 1;
-    indexer *ix = indexer_new(&c->ix, s);
-    if (!ix) {
-        sink_close(s);
-        deadletter_close(dead);
-        return 2;
     }
     uv_loop_t loop;
     uv_loop_init(&loop);
+    http_client *http = http_client_new(&loop, NULL);
+    aws_ctx_options ao = {.region = c->region};
+    aws_ctx *aws = http ? aws_ctx_new(&loop, http, &ao) : NULL;
+    deadletter *dead = NULL;
+    indexer *ix = NULL;
+    sinks_result sr;
+    int rc = 2;
+    if (!aws) goto out;
+    if (dir) {
+        /* The dead-letter file lives beside the batches: create the folder first. */
+        sink *probe = sink_dir_new(dir, 0);
+        if (!probe) goto out;
+        sink_close(probe);
+    }
+    dead = deadletter_open(c->dead_letter);
+    if (!dead) goto out;
+    sinks_options so;
+    sinks_options_default(&so);
+    so.spec = spec;
+    so.dead = dead;
+    so.os_auth = c->os_auth;
+    if (c->uploads) so.uploads = c->uploads;
+    if (sinks_create(&loop, aws, &so, &sr) != 0) goto out;
+    c->ix.bulk = sr.bulk;
+    c->ix.dead = dead;
+    c->ix.batches = sr.sink->max_in_flight + 1;
+    if (sr.index_pattern[0]) c->ix.index_pattern = sr.index_pattern;
+    ix = indexer_new(&c->ix, sr.sink);
+    if (!ix) goto out;
     local_options lo = {.max_record = c->ix.max_record, .progress = c->progress};
     local_stats st;
     double t0 = now_s(), c0 = cpu_s(NULL);
-    int rc = local_source_run(&loop, ix, paths, npaths, &lo, &st);
+    int lrc = local_source_run(&loop, ix, paths, npaths, &lo, &st);
     long rss = 0;
     double wall = now_s() - t0, cpu = cpu_s(&rss) - c0;
-    if (rc >= 0) print_summary(&st, indexer_get_stats(ix), wall, cpu, rss);
-    indexer_free(ix);
-    deadletter_close(dead);
+    if (lrc >= 0) print_summary(&st, indexer_get_stats(ix), wall, cpu, rss);
+    rc = lrc < 0 ? 2 : lrc;
+out:
+    if (ix) indexer_free(ix); /* closes the sink */
+    if (aws) aws_ctx_free(aws);
+    if (http) http_client_close(http);
+    uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
-    if (rc < 0) return 2;
+    deadletter_close(dead);
     return rc;
 }
 
-enum { OPT_NO_RAW = 256, OPT_BULK, OPT_MAX_RECORD, OPT_BATCH_BYTES, OPT_DEAD, OPT_NO_PROGRESS, OPT_QUIET };
+enum {
+    OPT_NO_RAW = 256, OPT_BULK, OPT_MAX_RECORD, OPT_BATCH_BYTES, OPT_DEAD, OPT_NO_PROGRESS, OPT_QUIET, OPT_REGION,
+    OPT_OS_AUTH, OPT_UPLOADS
+};
 
 static const struct option local_opts[] = {
     {"output", required_argument, 0, 'o'},
@@ -118,6 +140,9 @@ static const struct option local_opts[] = {
     {"dead-letter", required_argument, 0, OPT_DEAD},
     {"no-progress", no_argument, 0, OPT_NO_PROGRESS},
     {"quiet", no_argument, 0, OPT_QUIET},
+    {"region", required_argument, 0, OPT_REGION},
+    {"os-auth", required_argument, 0, OPT_OS_AUTH},
+    {"uploads", required_argument, 0, OPT_UPLOADS},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -129,7 +154,10 @@ static const char *common_help =
     "  --batch-bytes BYTES   batch size limit (default and CloudSearch maximum 5000000)\n"
     "  --dead-letter FILE    where unusable records go as JSON lines (default OUT/dead-letter.jsonl)\n"
     "  --no-progress         no progress display on stderr\n"
-    "  --quiet               only warnings and errors on stderr\n";
+    "  --quiet               only warnings and errors on stderr\n"
+    "  --region R            AWS region for signing (default: AWS_REGION, AWS_DEFAULT_REGION, profile)\n"
+    "  --os-auth MODE        opensearch sink: none, basic (OPENSEARCH_USERNAME/PASSWORD) or sigv4\n"
+    "  --uploads N           uploads in flight for network sinks (default 2)\n";
 
 static int parse_size(const char *s, size_t lo, size_t hi, size_t *out) {
     char *end;
@@ -174,6 +202,17 @@ static int parse_local(local_cli *c, int argc, char **argv, const char *usage_li
         case OPT_DEAD: c->dead_letter = optarg; break;
         case OPT_NO_PROGRESS: c->progress = 0; break;
         case OPT_QUIET: log_set_level(LOG_WARN); c->progress = 0; break;
+        case OPT_REGION: c->region = optarg; break;
+        case OPT_OS_AUTH: c->os_auth = optarg; break;
+        case OPT_UPLOADS: {
+            size_t u;
+            if (parse_size(optarg, 1, 16, &u) != 0) {
+                fprintf(stderr, "ctindex: --uploads must be from 1 to 16\n");
+                return 2;
+            }
+            c->uploads = (int)u;
+            break;
+        }
         case 'h': printf("%s\n\n%s\n\noptions:\n%s", usage_line, what, common_help); return 0;
         default: return 2;
         }
@@ -204,7 +243,11 @@ int cmd_replay(int argc, char **argv) {
     int rc = parse_local(&c, argc, argv, "usage: ctindex replay DIR... --sink dir:OUT [options]",
                          "Indexes every CloudTrail log file under the given folders (recursively, in name order),\n"
                          "skipping CloudTrail-Digest files, and shows progress. Sinks:\n"
-                         "  dir:OUT   write batch files OUT/batch-NNNNNN.json");
+                         "  dir:OUT                    write batch files OUT/batch-NNNNNN.json (.ndjson with --format bulk)\n"
+                         "  cloudsearch:URL|DOMAIN     upload to a CloudSearch document endpoint, or a domain looked up\n"
+                         "                             with DescribeDomains ([,inflight=N][,region=R][,attempts=N])\n"
+                         "  opensearch:https://HOST[/INDEX-PATTERN]   OpenSearch/Elasticsearch _bulk (pattern default\n"
+                         "                             cloudtrail-%Y.%m.%d; [,auth=none|basic|sigv4][,service=es|aoss])");
     if (rc >= 0) return rc;
     if (!c.sink_spec && !c.out_dir) {
         fprintf(stderr, "ctindex replay: --sink is required (e.g. --sink dir:out)\n");

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "sink_cloudsearch.h"
+#include "sink_opensearch.h"
 
 void sinks_options_default(sinks_options *o) {
     memset(o, 0, sizeof *o);
@@ -11,18 +13,34 @@ void sinks_options_default(sinks_options *o) {
 }
 
 int sinks_create(uv_loop_t *loop, aws_ctx *aws, const sinks_options *o, sinks_result *out) {
-    (void)loop;
-    (void)aws;
     memset(out, 0, sizeof *out);
-    if (o->spec && strncmp(o->spec, "dir:", 4) == 0 && o->spec[4]) {
-        out->sink = sink_dir_new(o->spec + 4, 0);
-        return out->sink ? 0 : -1;
-    }
-    if (o->spec && strncmp(o->spec, "dir-bulk:", 9) == 0 && o->spec[9]) {
+    const char *spec = o->spec;
+    if (spec && strncmp(spec, "dir:", 4) == 0 && spec[4]) {
+        out->sink = sink_dir_new(spec + 4, 0);
+    } else if (spec && strncmp(spec, "dir-bulk:", 9) == 0 && spec[9]) {
         out->bulk = 1;
-        out->sink = sink_dir_new(o->spec + 9, 1);
-        return out->sink ? 0 : -1;
+        out->sink = sink_dir_new(spec + 9, 1);
+    } else if (spec && strncmp(spec, "cloudsearch:", 12) == 0) {
+        out->sink = sink_cloudsearch_from_spec(loop, aws, spec, o->dead);
+    } else if (spec && sink_opensearch_is_spec(spec)) {
+        out->bulk = 1;
+        out->sink = sink_opensearch_from_spec(loop, aws, spec, o->os_auth, o->dead);
+        const char *pattern = out->sink ? sink_opensearch_index_pattern(out->sink) : NULL;
+        if (pattern) snprintf(out->index_pattern, sizeof out->index_pattern, "%s", pattern);
+    } else if (!spec && (o->domain || o->doc_endpoint)) {
+        /* The original app's settings: a CloudSearch domain (looked up) or its document endpoint. */
+        sink_cloudsearch_options co;
+        sink_cloudsearch_options_default(&co);
+        co.loop = loop;
+        co.endpoint = o->doc_endpoint;
+        co.domain = o->doc_endpoint ? NULL : o->domain;
+        co.max_in_flight = o->uploads;
+        co.dead = o->dead;
+        out->sink = sink_cloudsearch_new(aws, &co);
+    } else {
+        log_error("unknown sink '%s' (expected dir:PATH, cloudsearch:URL|DOMAIN or opensearch:URL)",
+                  spec ? spec : "");
+        return -1;
     }
-    log_error("unknown sink '%s'", o->spec ? o->spec : (o->domain ? o->domain : o->doc_endpoint));
-    return -1;
+    return out->sink ? 0 : -1;
 }

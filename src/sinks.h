@@ -16,6 +16,7 @@ typedef struct sinks_options {
     const char *domain;       /* --domain: CloudSearch domain name, endpoint looked up */
     const char *doc_endpoint; /* --doc-endpoint */
     int uploads;              /* requests in flight */
+    const char *os_auth;      /* --os-auth for opensearch: none|basic|sigv4 (NULL: auto) */
     struct deadletter *dead;
 } sinks_options;
 
