@@ -1,6 +1,7 @@
 /* ctindex run: wires the loop, the HTTP client, AWS credentials, the sink and the indexer
  * around the SQS service. */
 #include <getopt.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "aws.h"
 #include "commands.h"
 #include "deadletter.h"
+#include "health.h"
 #include "http.h"
 #include "indexer.h"
 #include "log.h"
@@ -19,7 +21,7 @@
 enum {
     OPT_QUEUE = 256, OPT_REGION, OPT_DOMAIN, OPT_DOC_ENDPOINT, OPT_SINK, OPT_RECEIVERS, OPT_DOWNLOADS,
     OPT_VISIBILITY, OPT_LINGER, OPT_STATS, OPT_EXIT_IDLE, OPT_DEAD, OPT_NO_RAW, OPT_DRAIN, OPT_UPLOADS,
-    OPT_VERBOSE, OPT_QUIET, OPT_MAX_MESSAGES, OPT_WAIT
+    OPT_VERBOSE, OPT_QUIET, OPT_MAX_MESSAGES, OPT_WAIT, OPT_HEALTH_PORT, OPT_HEALTH_ADDR
 };
 
 static const struct option run_opts[] = {
@@ -40,6 +42,8 @@ static const struct option run_opts[] = {
     {"drain-timeout", required_argument, 0, OPT_DRAIN},
     {"dead-letter", required_argument, 0, OPT_DEAD},
     {"no-raw", no_argument, 0, OPT_NO_RAW},
+    {"health-port", required_argument, 0, OPT_HEALTH_PORT},
+    {"health-addr", required_argument, 0, OPT_HEALTH_ADDR},
     {"verbose", no_argument, 0, OPT_VERBOSE},
     {"quiet", no_argument, 0, OPT_QUIET},
     {"help", no_argument, 0, 'h'},
@@ -75,6 +79,8 @@ static void run_usage(FILE *f) {
             "  --drain-timeout SECONDS  time to finish in-flight work after SIGTERM (default 60)\n"
             "  --dead-letter FILE       unusable records and rejected documents (default ctindex-dead-letter.jsonl)\n"
             "  --no-raw                 do not index the whole record as 'raw'\n"
+            "  --health-port PORT       answer GET / with 200 and a JSON status once running, 503 before\n"
+            "  --health-addr ADDR       address for the health endpoint (default 127.0.0.1)\n"
             "  --verbose / --quiet      more / less logging\n"
             "\n"
             "Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ~/.aws profiles (AWS_PROFILE), the ECS container\n"
@@ -92,6 +98,26 @@ static int parse_int(const char *name, const char *v, int lo, int hi, int *out) 
     return 0;
 }
 
+static void health_status(void *ud, char *out, size_t cap) {
+    const service_stats *st = ud;
+    snprintf(out, cap,
+             "{\"messages\":%llu,\"messages_deleted\":%llu,\"objects_done\":%llu,\"objects_failed\":%llu,"
+             "\"records\":%llu,\"receive_errors\":%llu}",
+             (unsigned long long)st->messages, (unsigned long long)st->messages_deleted,
+             (unsigned long long)st->objects_done, (unsigned long long)st->objects_failed,
+             (unsigned long long)st->records, (unsigned long long)st->receive_errors);
+}
+
+/* CPU per record is the figure that matters on a burstable instance: report it at exit. */
+static void report_usage(const service_stats *st) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+                 (double)ru.ru_stime.tv_usec / 1e6;
+    log_info("usage: %.2f s CPU, %.0f records per CPU-second, peak RSS %.1f MB", cpu,
+             cpu > 0 ? (double)st->records / cpu : 0, (double)ru.ru_maxrss / 1024.0);
+}
+
 int cmd_run(int argc, char **argv) {
     service_options so;
     service_options_default(&so);
@@ -99,6 +125,8 @@ int cmd_run(int argc, char **argv) {
     sinks_options_default(&sk);
     const char *region = NULL, *dead_path = "ctindex-dead-letter.jsonl";
     int include_raw = 1;
+    int health_port_opt = -1;
+    const char *health_addr = "127.0.0.1";
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", run_opts, NULL)) != -1) {
@@ -121,6 +149,8 @@ int cmd_run(int argc, char **argv) {
         case OPT_DRAIN: bad = parse_int("--drain-timeout", optarg, 1, 86400, &so.drain_timeout_s); break;
         case OPT_DEAD: dead_path = optarg; break;
         case OPT_NO_RAW: include_raw = 0; break;
+        case OPT_HEALTH_PORT: bad = parse_int("--health-port", optarg, 0, 65535, &health_port_opt); break;
+        case OPT_HEALTH_ADDR: health_addr = optarg; break;
         case OPT_VERBOSE: log_set_level(LOG_DEBUG); break;
         case OPT_QUIET: log_set_level(LOG_WARN); break;
         case 'h': run_usage(stdout); return 0;
@@ -154,7 +184,14 @@ int cmd_run(int argc, char **argv) {
     aws_ctx *aws = http ? aws_ctx_new(&loop, http, &ao) : NULL;
     deadletter *dead = deadletter_open(dead_path);
     int rc = 2;
+    health *hl = NULL;
+    service_stats st;
+    memset(&st, 0, sizeof st);
     if (!aws || !dead) goto out;
+    if (health_port_opt >= 0) {
+        hl = health_start(&loop, health_addr, health_port_opt, health_status, &st);
+        if (!hl) goto out;
+    }
     sinks_result sr;
     sk.dead = dead;
     if (sinks_create(&loop, aws, &sk, &sr) != 0) goto out;
@@ -168,8 +205,9 @@ int cmd_run(int argc, char **argv) {
     so.max_record = io.max_record;
     indexer *ix = indexer_new(&io, sr.sink);
     if (!ix) goto out;
-    service_stats st;
+    health_set_ready(hl, 1);
     int src = service_run(&loop, aws, ix, &so, &st);
+    report_usage(&st);
     if (st.forced) {
         fflush(NULL);
         _exit(0);
@@ -177,6 +215,7 @@ int cmd_run(int argc, char **argv) {
     rc = src == 0 ? 0 : 1;
     indexer_free(ix);
 out:
+    health_stop(hl);
     if (aws) aws_ctx_free(aws);
     if (http) http_client_close(http);
     uv_run(&loop, UV_RUN_DEFAULT);

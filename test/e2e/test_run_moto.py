@@ -13,7 +13,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "fakes"))
@@ -123,7 +125,6 @@ def main():
             attrs = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["All"])["Attributes"]
             left = int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
             if left != 1:
-                import time
                 time.sleep(1)
                 seen = sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10, VisibilityTimeout=0,
                                            AttributeNames=["All"]).get("Messages", [])
@@ -132,10 +133,22 @@ def main():
 
             # A wrong secret: the service cannot receive, says why, and a SIGTERM still stops it cleanly.
             bad_env = dict(env, AWS_SECRET_ACCESS_KEY="wrong" + secret)
+            hport = fakelib.free_port()
             proc = subprocess.Popen([BIN, "run", "--queue", q, "--sink", "dir:" + os.path.join(tmp, "out2"),
-                                     "--wait", "1"], env=bad_env, stderr=subprocess.PIPE, text=True)
+                                     "--wait", "1", "--health-port", str(hport)], env=bad_env, stderr=subprocess.PIPE,
+                                    text=True)
+            health = None
+            for _ in range(50):
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{hport}/", timeout=2) as r:
+                        health = (r.status, json.loads(r.read()))
+                    break
+                except Exception:
+                    time.sleep(0.1)
+            check(health is not None and health[0] == 200 and "receive_errors" in health[1],
+                  f"health endpoint answers 200 with a status: {health}")
             try:
-                proc.wait(timeout=4)
+                proc.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 proc.terminate()
             err = proc.communicate(timeout=30)[1]
