@@ -395,8 +395,11 @@ static int validate_request(const sigv4_request *req, const sigv4_credentials *c
     if (req->payload_hash && (rc = check_payload_hash(req->payload_hash))) return rc;
     if ((rc = check_scope_part(req->region)) || (rc = check_scope_part(req->service))) return rc;
     if ((rc = check_len(creds->access_key_id, 1, SIGV4_MAX_KEY_ID))) return rc;
+    /* AWS key ids are alphanumeric; emulators hand out ids like "test-key". What must never
+     * appear is what would break the Credential= scope or the header: '/', ',', '=', spaces. */
     for (const char *p = creds->access_key_id; *p; p++)
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+              *p == '_' || *p == '.'))
             return SIGV4_EINVAL;
     if ((rc = check_len(creds->secret_access_key, 1, SIGV4_MAX_SECRET))) return rc;
     if (creds->session_token && *creds->session_token &&

@@ -299,12 +299,7 @@ def unsigned_moto_tests():
         check(rc == 0 and lines and lines[0]["creds"]["ok"] and lines[0]["creds"]["fetches"] >= 1,
               f"no keys in the environment: credentials from IMDS ({lines} {err[-300:]})")
         rc, keys, _, _, lines, err = list_keys(imds, bucket, "tilde")
-        e = error_of(lines)
-        if rc == 2 and "cannot sign" in e.get("message", ""):
-            # moto's IMDS hands out the key id "test-key"; sigv4.c accepts only [A-Za-z0-9] key ids.
-            print("XFAIL list signed with the IMDS credentials: sigv4 refuses moto's key id 'test-key'")
-        else:
-            check(rc == 0 and keys == [("tilde~", 1)], f"list signed with the IMDS credentials ({lines})")
+        check(rc == 0 and keys == [("tilde~", 1)], f"list signed with the IMDS credentials ({lines})")
         log = moto.log_text()
         check("PUT /latest/api/token" in log, "moto saw the IMDSv2 token PUT")
         check("GET /latest/meta-data/iam/security-credentials/" in log, "moto saw the role and credential GETs")
@@ -321,11 +316,8 @@ def imds_key_is_used_for_signing(imds_url):
         del env["AWS_EC2_METADATA_DISABLED"]
         rc, _, _, _, lines, _ = list_keys(env, "any-bucket", "")
         e = error_of(lines)
-        if rc == 2 and "cannot sign" in e.get("message", ""):
-            print("XFAIL with signature checks, the IMDS key id signs the request: sigv4 refuses 'test-key'")
-        else:
-            check(rc == 2 and e.get("code") == "InvalidAccessKeyId",
-                  f"with signature checks, the IMDS key id is what signed the request ({e.get('code')})")
+        check(rc == 2 and e.get("code") == "InvalidAccessKeyId",
+              f"with signature checks, the IMDS key id is what signed the request ({e.get('code')})")
 
 
 def wrong_region_tests():

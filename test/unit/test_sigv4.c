@@ -371,6 +371,16 @@ static void test_limits_are_errors(void) {
     bad = SUITE_CREDS;
     bad.secret_access_key = "";
     CHECK_EQ_INT(sigv4_sign(&r, &bad, NULL, &out), SIGV4_EINVAL);
+    const char *bad_ids[] = {"AKID/2024", "AK ID", "AKID,x", "AKID=1", "AKID\r\n"};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+        bad = SUITE_CREDS;
+        bad.access_key_id = bad_ids[i];
+        CHECK_EQ_INT(sigv4_sign(&r, &bad, NULL, &out), SIGV4_EINVAL);
+    }
+    bad = SUITE_CREDS;
+    bad.access_key_id = "test-key"; /* moto's IMDS key id */
+    CHECK_EQ_INT(sigv4_sign(&r, &bad, NULL, &out), SIGV4_OK);
+    CHECK(strstr(out.authorization, "Credential=test-key/") != NULL);
     CHECK_EQ_INT(sigv4_sign(&r, &SUITE_CREDS, NULL, &out), SIGV4_OK);
 }
 
