@@ -9,6 +9,11 @@
  * documents (a single document refused that way is dead-lettered); 401/403 and other statuses
  * fail the batch (ok = 0, its records are not acknowledged).
  *
+ * Documents carry their index and _id (eventID) in the action line, written by the document
+ * builder: the index from the URL's pattern and the record's eventTime; a record without a valid
+ * eventTime gets zeros for the date parts (cloudtrail-0000.00.00), a deterministic place, so a
+ * redelivered file overwrites its documents there instead of duplicating them elsewhere.
+ *
  * Auth: SigV4 (service "es" for managed domains, "aoss" for Serverless, which also gets
  * X-Amz-Content-Sha256), HTTP Basic, or none. */
 #ifndef CTINDEX_SINK_OPENSEARCH_H
@@ -102,11 +107,12 @@ const char *sink_opensearch_index_pattern(const sink *s);
 /* Factory for the command line: `--sink SPEC` with SPEC
  *   opensearch:URL[,auth=none|basic|sigv4][,service=es|aoss][,region=R][,inflight=N][,attempts=N]
  *                 [,max-request=BYTES]
- * auth_name (e.g. from --os-auth; NULL = auto) applies unless the spec has auth=. The
- * "opensearch:" prefix is optional. NULL when the spec is not understood (logged). Uses uv
- * handles: after sink_close run the loop until it is empty before uv_loop_close. */
+ * auth_name (e.g. from --os-auth; NULL = auto) applies unless the spec has auth=, in_flight
+ * (e.g. from --uploads; 0 = 2) unless it has inflight=. The "opensearch:" prefix is optional.
+ * NULL when the spec is not understood (logged). Uses uv handles: after sink_close run the
+ * loop until it is empty before uv_loop_close. */
 sink *sink_opensearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, const char *auth_name,
-                                deadletter *dead);
+                                int in_flight, deadletter *dead);
 /* 1 when arg names this sink ("opensearch:..."). */
 int sink_opensearch_is_spec(const char *arg);
 

@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
     aws_ctx *aws = http ? aws_ctx_new(&loop, http, NULL) : NULL;
     deadletter *dead = deadletter_open(dead_path);
     if (!aws || !dead) return 2;
-    sink *s = sink_opensearch_from_spec(&loop, aws, spec, auth, dead);
+    sink *s = sink_opensearch_from_spec(&loop, aws, spec, auth, 0, dead);
     if (!s) return 2;
 
     indexer_options io;
