@@ -7,6 +7,8 @@
     with fakelib.MotoServer(no_auth_actions=3) as moto:
         akid, secret = moto.create_admin_key()
         ... boto3.client("s3", **moto.client_kwargs(akid, secret)) ...
+    with fakelib.RecordingProxy(fake.port) as proxy:   # point the client at proxy.port
+        ... proxy.exchanges (in order, numbered across every proxy), proxy.max_active ...
 
 Every child is stopped by the context manager, by atexit, on SIGTERM of the test (the handler
 turns it into SystemExit so atexit runs), and by the kernel if the test dies outright
@@ -28,6 +30,7 @@ Moto with signature checks (verified with moto 5.2.1, boto3 1.43 on this machine
 import atexit
 import ctypes
 import http.client
+import itertools
 import json
 import os
 import select
@@ -36,8 +39,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FAKES_DIR = os.path.dirname(os.path.abspath(__file__))
 FAKE_SEARCH = os.path.join(FAKES_DIR, "fake_search.py")
@@ -155,6 +160,9 @@ class FakeSearch(_Child):
     def stats(self):
         return self.control("GET", "/_fake/stats")
 
+    def mappings(self):
+        return self.control("GET", "/_fake/mappings")
+
     def reset(self):
         return self.control("POST", "/_fake/reset", {})
 
@@ -201,6 +209,104 @@ class MotoServer(_Child):
         iam.put_user_policy(UserName=user, PolicyName="allow-all", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName=user)["AccessKey"]
         return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+_sequence_lock = threading.Lock()
+_sequence = itertools.count(1)
+
+
+def next_sequence():
+    """One counter for every proxy in the test process: exchanges of different peers compare."""
+    with _sequence_lock:
+        return next(_sequence)
+
+
+class Exchange:
+    """One request and its answer as they crossed a RecordingProxy.  seq is taken when the
+    answer came back from the peer, before the client gets it: anything the client does in
+    reaction to the answer has a larger seq."""
+
+    def __init__(self, seq, method, path, headers, body, status, resp_headers, resp_body):
+        self.seq, self.method, self.path, self.headers, self.body = seq, method, path, headers, body
+        self.status, self.resp_headers, self.resp_body = status, resp_headers, resp_body
+
+    def header(self, name):
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+
+class RecordingProxy:
+    """Forwards every request byte for byte to 127.0.0.1:target_port (the Host header too, so
+    SigV4 signatures still verify) and records the exchanges.  A peer that drops the
+    connection makes the proxy drop the client's connection too."""
+
+    HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
+
+    def __init__(self, target_port):
+        self.target_port = target_port
+        self.lock = threading.Lock()
+        self.exchanges = []
+        self.active = self.max_active = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def forward(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with proxy.lock:
+                    proxy.active += 1
+                    proxy.max_active = max(proxy.max_active, proxy.active)
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", proxy.target_port, timeout=120)
+                    conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                    for name, value in self.headers.items():
+                        conn.putheader(name, value)
+                    conn.endheaders()
+                    conn.send(body)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                    conn.close()
+                except (OSError, http.client.HTTPException):
+                    self.close_connection = True
+                    return
+                finally:
+                    with proxy.lock:
+                        proxy.active -= 1
+                headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in proxy.HOP_BY_HOP]
+                with proxy.lock:
+                    proxy.exchanges.append(Exchange(next_sequence(), self.command, self.path,
+                                                    list(self.headers.items()), body, resp.status, headers, data))
+                self.send_response(resp.status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.exchanges)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def sigv4_request(url, method="POST", body=b"", headers=None, *, service, region, access_key, secret_key,
