@@ -29,29 +29,17 @@ from unittest import mock
 TEST_DIR = os.environ.get("CTINDEX_TEST_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(TEST_DIR, "fakes"))
-try:
-    import botocore.auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-except ImportError as missing:
-    print(f"skip: {missing}")
-    sys.exit(77)
 import fakelib  # noqa: E402
+
+fakelib.skip_unless(modules=("botocore",))
+import botocore.auth  # noqa: E402
+from botocore.awsrequest import AWSRequest  # noqa: E402
+from botocore.credentials import Credentials  # noqa: E402
 
 BIN = os.environ.get("CTINDEX_BIN")
 BUILD = os.environ.get("CTINDEX_BUILD")
-failures = []
+check = fakelib.Checks()
 AKID, SECRET, REGION = "AKIDOPENSEARCHTEST01", "open-search-secret", "us-east-1"
-SINK_RE = re.compile(r"opensearch: (\d+) batches \((\d+) failed\), (\d+) documents stored, (\d+) items retried, "
-                     r"(\d+) dead-lettered, (\d+) requests \((\d+) retried, (\d+) split\)")
-SINK_KEYS = ("batches", "batches_failed", "stored", "retried_items", "dead_lettered", "requests",
-             "request_retries", "splits")
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else f"\n     {detail}"), flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def load_corpus(root):
@@ -78,8 +66,7 @@ def replay(spec, corpus, tmp, env_extra=None, args=()):
                 "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
     env.update(env_extra or {})
     p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
-    m = SINK_RE.search(p.stderr)
-    counters = dict(zip(SINK_KEYS, map(int, m.groups()))) if m else {}
+    counters = fakelib.opensearch_counters(p.stderr)
     dead_rows = [json.loads(line) for line in open(dead)] if os.path.exists(dead) else []
     return p, counters, dead_rows
 
@@ -367,8 +354,7 @@ def main():
         test_index_template(edge, runs)
         print("--- test_undated_records", flush=True)
         test_undated_records(runs)
-    print(f"{len(failures)} failure(s)")
-    return 1 if failures else 0
+    return check.exit_code()
 
 
 if __name__ == "__main__":

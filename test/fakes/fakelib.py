@@ -33,6 +33,7 @@ import http.client
 import itertools
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -47,6 +48,52 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 FAKES_DIR = os.path.dirname(os.path.abspath(__file__))
 FAKE_SEARCH = os.path.join(FAKES_DIR, "fake_search.py")
 _live = []
+
+
+class Checks:
+    """check(cond, what, detail): prints ok/FAIL lines and remembers failures;
+    check.exit_code() prints the summary and gives the test's exit status."""
+
+    def __init__(self):
+        self.failures = []
+
+    def __call__(self, cond, what, detail=""):
+        print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else f"\n     {detail}"), flush=True)
+        if not cond:
+            self.failures.append(what)
+        return bool(cond)
+
+    def exit_code(self):
+        print(f"{'FAILED' if self.failures else 'passed'}: {len(self.failures)} failure(s)")
+        return 1 if self.failures else 0
+
+
+_OPENSEARCH_LINE = re.compile(r"opensearch: (\d+) batches \((\d+) failed\), (\d+) documents stored, (\d+) items "
+                              r"retried, (\d+) dead-lettered, (\d+) requests \((\d+) retried, (\d+) split\)")
+
+
+def opensearch_counters(stderr):
+    """The counters of ctindex's OpenSearch sink from the line it logs when it closes; {} if none."""
+    m = _OPENSEARCH_LINE.search(stderr)
+    keys = ("batches", "batches_failed", "stored", "retried_items", "dead_lettered", "requests", "request_retries",
+            "splits")
+    return dict(zip(keys, map(int, m.groups()))) if m else {}
+
+
+def skip_unless(modules=(), programs=()):
+    """Exit 77 (ctest: skipped) unless the Python modules import and the programs are on PATH."""
+    import importlib
+    import shutil
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as missing:
+            print(f"skipped: needs {name}: {missing}")
+            sys.exit(77)
+    for name in programs:
+        if not shutil.which(name):
+            print(f"skipped: {name} not found")
+            sys.exit(77)
 
 
 def _die_with_parent():
@@ -200,6 +247,21 @@ class MotoServer(_Child):
         return {"endpoint_url": self.url, "region_name": self.region,
                 "aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
 
+    def trail(self, access_key, secret_key, folder, keys, bucket="trail", queue="ct", visibility=60):
+        """A CloudTrail delivery setup: bucket with folder/KEY uploaded for every key, an SNS topic
+        and an SQS queue subscribed to it. Returns (s3, sqs, sns clients, queue URL, topic ARN)."""
+        import boto3
+        kw = self.client_kwargs(access_key, secret_key)
+        s3, sqs, sns = boto3.client("s3", **kw), boto3.client("sqs", **kw), boto3.client("sns", **kw)
+        s3.create_bucket(Bucket=bucket)
+        for k in keys:
+            s3.upload_file(os.path.join(folder, k), bucket, k)
+        q = sqs.create_queue(QueueName=queue, Attributes={"VisibilityTimeout": str(visibility)})["QueueUrl"]
+        qarn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        topic = sns.create_topic(Name=queue)["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+        return s3, sqs, sns, q, topic
+
     def create_admin_key(self, user="ctindex-test"):
         """Create an IAM user allowed "*" and return (access_key_id, secret_access_key)."""
         import boto3
@@ -222,12 +284,14 @@ def next_sequence():
 
 
 class Exchange:
-    """One request and its answer as they crossed a RecordingProxy.  seq is taken when the
-    answer came back from the peer, before the client gets it: anything the client does in
-    reaction to the answer has a larger seq."""
+    """One request and its answer as they crossed a RecordingProxy.  req_seq is taken when the
+    whole request had arrived (the client sent it before), seq when the answer came back from
+    the peer, before the client gets it (anything the client does in reaction has a larger
+    number)."""
 
-    def __init__(self, seq, method, path, headers, body, status, resp_headers, resp_body):
-        self.seq, self.method, self.path, self.headers, self.body = seq, method, path, headers, body
+    def __init__(self, req_seq, seq, method, path, headers, body, status, resp_headers, resp_body):
+        self.req_seq, self.seq, self.method, self.path, self.headers = req_seq, seq, method, path, headers
+        self.body = body
         self.status, self.resp_headers, self.resp_body = status, resp_headers, resp_body
 
     def header(self, name):
@@ -256,6 +320,7 @@ class RecordingProxy:
 
             def forward(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                req_seq = next_sequence()
                 with proxy.lock:
                     proxy.active += 1
                     proxy.max_active = max(proxy.max_active, proxy.active)
@@ -277,7 +342,7 @@ class RecordingProxy:
                         proxy.active -= 1
                 headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in proxy.HOP_BY_HOP]
                 with proxy.lock:
-                    proxy.exchanges.append(Exchange(next_sequence(), self.command, self.path,
+                    proxy.exchanges.append(Exchange(req_seq, next_sequence(), self.command, self.path,
                                                     list(self.headers.items()), body, resp.status, headers, data))
                 self.send_response(resp.status)
                 for name, value in headers:
