@@ -147,6 +147,13 @@ int sink_opensearch_parse_spec(const char *url, os_spec *o, char *err, size_t er
     return 0;
 }
 
+os_auth sink_opensearch_resolve_auth(os_auth requested, const os_spec *sp, int given_user, int env_user) {
+    if (requested != OS_AUTH_AUTO) return requested;
+    if (sp->has_userinfo || given_user) return OS_AUTH_BASIC;
+    if (sp->service[0]) return OS_AUTH_SIGV4;
+    return env_user ? OS_AUTH_BASIC : OS_AUTH_NONE;
+}
+
 int sink_opensearch_parse_auth(const char *name) {
     if (!name || strcmp(name, "auto") == 0) return OS_AUTH_AUTO;
     if (strcmp(name, "none") == 0) return OS_AUTH_NONE;

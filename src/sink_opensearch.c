@@ -581,13 +581,8 @@ sink *sink_opensearch_new(aws_ctx *aws, const sink_opensearch_options *o) {
     if (s->policy.base_ms > s->policy.cap_ms) s->policy.base_ms = s->policy.cap_ms;
     s->headers[s->nheaders++] = "Content-Type: application/x-ndjson";
 
-    s->auth = o->auth;
-    if (s->auth == OS_AUTH_AUTO) {
-        const char *env_user = awsconf_getenv(aws_ctx_env(aws), "OPENSEARCH_USERNAME");
-        if (sp.service[0]) s->auth = OS_AUTH_SIGV4;
-        else if (sp.has_userinfo || o->username || (env_user && *env_user)) s->auth = OS_AUTH_BASIC;
-        else s->auth = OS_AUTH_NONE;
-    }
+    const char *env_user = awsconf_getenv(aws_ctx_env(aws), "OPENSEARCH_USERNAME");
+    s->auth = sink_opensearch_resolve_auth(o->auth, &sp, o->username != NULL, env_user && *env_user);
     snprintf(s->service, sizeof s->service, "%s", o->service ? o->service : sp.service[0] ? sp.service : "es");
     snprintf(s->region, sizeof s->region, "%s", o->region ? o->region : sp.region[0] ? sp.region : aws_ctx_region(aws));
     if (s->auth == OS_AUTH_SIGV4) {

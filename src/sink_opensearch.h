@@ -37,7 +37,7 @@
 #define SINK_OPENSEARCH_MAX_REQUEST_BYTES (100u * 1024 * 1024) /* largest OpenSearch Service payload */
 
 typedef enum os_auth {
-    OS_AUTH_AUTO = 0, /* SigV4 for *.es/aoss.amazonaws.com, Basic when credentials are given, else none */
+    OS_AUTH_AUTO = 0, /* see sink_opensearch_resolve_auth */
     OS_AUTH_NONE,
     OS_AUTH_BASIC,
     OS_AUTH_SIGV4
@@ -63,6 +63,11 @@ typedef struct os_spec {
 int sink_opensearch_parse_spec(const char *url, os_spec *out, char *err, size_t errcap);
 /* "none", "basic", "sigv4", "auto" -> OS_AUTH_*; -1 when unknown. */
 int sink_opensearch_parse_auth(const char *name);
+/* What OS_AUTH_AUTO means for this URL: Basic when a user is given in the URL or the options
+ * (a managed domain with fine-grained access control takes its master user that way), SigV4
+ * for *.es.amazonaws.com and *.aoss.amazonaws.com, Basic when the environment names a user
+ * (OPENSEARCH_USERNAME), else none. Other values are returned as they are. */
+os_auth sink_opensearch_resolve_auth(os_auth requested, const os_spec *sp, int given_user, int env_user);
 
 typedef struct sink_opensearch_options {
     uv_loop_t *loop;            /* required: backoff timers run on it */

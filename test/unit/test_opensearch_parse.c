@@ -124,6 +124,25 @@ static void test_index_patterns(void) {
     CHECK_EQ_INT(index_pattern_check(sp.pattern, 0, NULL, 0), 0);
 }
 
+static void test_auth_auto(void) {
+    os_spec aws, aws_user, plain;
+    char err[200];
+    CHECK_EQ_INT(sink_opensearch_parse_spec("https://search-d-x.eu-west-1.es.amazonaws.com", &aws, err, sizeof err), 0);
+    CHECK_EQ_INT(sink_opensearch_parse_spec("https://master:pw@search-d-x.eu-west-1.es.amazonaws.com", &aws_user, err,
+                                            sizeof err),
+                 0);
+    CHECK_EQ_INT(sink_opensearch_parse_spec("https://es.internal:9200", &plain, err, sizeof err), 0);
+    CHECK_EQ_INT(sink_opensearch_resolve_auth(OS_AUTH_AUTO, &aws, 0, 0), OS_AUTH_SIGV4);
+    CHECK_EQ_INT(sink_opensearch_resolve_auth(OS_AUTH_AUTO, &aws, 0, 1), OS_AUTH_SIGV4); /* env does not override */
+    /* fine-grained access control: the master user in the URL wins over the AWS host */
+    CHECK_EQ_INT(sink_opensearch_resolve_auth(OS_AUTH_AUTO, &aws_user, 0, 0), OS_AUTH_BASIC);
+    CHECK_EQ_INT(sink_opensearch_resolve_auth(OS_AUTH_AUTO, &aws, 1, 0), OS_AUTH_BASIC);
+    CHECK_EQ_INT(sink_opensearch_resolve_auth(OS_AUTH_AUTO, &plain, 0, 1), OS_AUTH_BASIC);
+    CHECK_EQ_INT(sink_opensearch_resolve_auth(OS_AUTH_AUTO, &plain, 0, 0), OS_AUTH_NONE);
+    CHECK_EQ_INT(sink_opensearch_resolve_auth(OS_AUTH_SIGV4, &plain, 0, 0), OS_AUTH_SIGV4);
+    CHECK_EQ_INT(sink_opensearch_resolve_auth(OS_AUTH_NONE, &aws_user, 1, 1), OS_AUTH_NONE);
+}
+
 static void test_verdicts(void) {
     CHECK_EQ_INT(os_bulk_item_verdict(200), OS_ITEM_OK);
     CHECK_EQ_INT(os_bulk_item_verdict(201), OS_ITEM_OK);
@@ -272,6 +291,7 @@ int main(void) {
     RUN(test_spec_userinfo);
     RUN(test_spec_rejects);
     RUN(test_index_patterns);
+    RUN(test_auth_auto);
     RUN(test_verdicts);
     RUN(test_parse_mixed);
     RUN(test_parse_all_ok_and_bad);
