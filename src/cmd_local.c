@@ -233,7 +233,8 @@ int cmd_convert(int argc, char **argv) {
     int rc = parse_local(&c, argc, argv, "usage: ctindex convert FILE... -o DIR [options]",
                          "Converts CloudTrail log files (.json.gz or .json) into CloudSearch document batch files\n"
                          "DIR/batch-NNNNNN.json (at most 5 MB each), ready for 'aws cloudsearchdomain\n"
-                         "upload-documents'. Folders given are walked; digest files are skipped and counted.");
+                         "upload-documents'; with --format bulk, OpenSearch _bulk bodies DIR/batch-NNNNNN.ndjson,\n"
+                         "each ready for POST /_bulk. Folders given are walked; digest files are skipped and counted.");
     if (rc >= 0) return rc;
     if (!c.out_dir) {
         fprintf(stderr, "ctindex convert: -o DIR is required\n");
