@@ -43,14 +43,17 @@ static double cpu_s(long *maxrss_kb) {
            (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static void print_summary(const local_stats *st, const indexer_stats *is, double wall, double cpu, long rss_kb) {
+/* refused: documents the sink refused for good (dead-lettered by the sink, not by the builder). */
+static void print_summary(const local_stats *st, const indexer_stats *is, uint64_t refused, double wall, double cpu,
+                          long rss_kb) {
     printf("files:   %llu indexed, %llu failed, %llu without records, %llu digests skipped, %llu other files skipped\n",
            (unsigned long long)(st->files_done - st->files_failed), (unsigned long long)st->files_failed,
            (unsigned long long)st->files_empty, (unsigned long long)st->digests, (unsigned long long)st->others);
-    printf("records: %llu read, %llu documents, %llu trimmed to fit, %llu dead-lettered, %llu not stored, "
-           "%llu invalid characters removed\n",
+    printf("records: %llu read, %llu documents, %llu trimmed to fit, %llu dead-lettered (%llu unusable, %llu refused "
+           "by the sink), %llu not stored, %llu invalid characters removed\n",
            (unsigned long long)st->records, (unsigned long long)is->docs, (unsigned long long)is->trimmed,
-           (unsigned long long)is->bad_records, (unsigned long long)st->records_failed,
+           (unsigned long long)(is->bad_records + refused), (unsigned long long)is->bad_records,
+           (unsigned long long)refused, (unsigned long long)st->records_failed,
            (unsigned long long)is->chars_dropped);
     printf("batches: %llu (%llu failed); %.1f MB read, %.1f MB JSON, %.1f MB of documents\n",
            (unsigned long long)is->batches, (unsigned long long)is->batches_failed, (double)st->bytes_in / 1e6,
@@ -113,7 +116,7 @@ static int run_local(local_cli *c, char **paths, int npaths) {
     int lrc = local_source_run(&loop, ix, paths, npaths, &lo, &st);
     long rss = 0;
     double wall = now_s() - t0, cpu = cpu_s(&rss) - c0;
-    if (lrc >= 0) print_summary(&st, indexer_get_stats(ix), wall, cpu, rss);
+    if (lrc >= 0) print_summary(&st, indexer_get_stats(ix), indexer_sink(ix)->dead_lettered, wall, cpu, rss);
     rc = lrc < 0 ? 2 : lrc;
 out:
     if (ix) indexer_free(ix); /* closes the sink */
@@ -152,7 +155,8 @@ static const char *common_help =
     "  --no-raw              do not index the whole record in the 'raw' field\n"
     "  --max-record BYTES    largest record accepted (default 2097152); larger ones are skipped and reported\n"
     "  --batch-bytes BYTES   batch size limit (default and CloudSearch maximum 5000000)\n"
-    "  --dead-letter FILE    where unusable records go as JSON lines (default OUT/dead-letter.jsonl)\n"
+    "  --dead-letter FILE    unusable records and documents the sink refused, as JSON lines (default\n"
+    "                        OUT/dead-letter.jsonl; ctindex-dead-letter.jsonl for network sinks)\n"
     "  --no-progress         no progress display on stderr\n"
     "  --quiet               only warnings and errors on stderr\n"
     "  --region R            AWS region for signing (default: AWS_REGION, AWS_DEFAULT_REGION, profile)\n"
@@ -229,7 +233,8 @@ int cmd_convert(int argc, char **argv) {
     int rc = parse_local(&c, argc, argv, "usage: ctindex convert FILE... -o DIR [options]",
                          "Converts CloudTrail log files (.json.gz or .json) into CloudSearch document batch files\n"
                          "DIR/batch-NNNNNN.json (at most 5 MB each), ready for 'aws cloudsearchdomain\n"
-                         "upload-documents'. Folders given are walked; digest files are skipped and counted.");
+                         "upload-documents'; with --format bulk, OpenSearch _bulk bodies DIR/batch-NNNNNN.ndjson,\n"
+                         "each ready for POST /_bulk. Folders given are walked; digest files are skipped and counted.");
     if (rc >= 0) return rc;
     if (!c.out_dir) {
         fprintf(stderr, "ctindex convert: -o DIR is required\n");
@@ -246,8 +251,11 @@ int cmd_replay(int argc, char **argv) {
                          "  dir:OUT                    write batch files OUT/batch-NNNNNN.json (.ndjson with --format bulk)\n"
                          "  cloudsearch:URL|DOMAIN     upload to a CloudSearch document endpoint, or a domain looked up\n"
                          "                             with DescribeDomains ([,inflight=N][,region=R][,attempts=N])\n"
-                         "  opensearch:https://HOST[/INDEX-PATTERN]   OpenSearch/Elasticsearch _bulk (pattern default\n"
-                         "                             cloudtrail-%Y.%m.%d; [,auth=none|basic|sigv4][,service=es|aoss])");
+                         "  opensearch:https://HOST[/INDEX-PATTERN]   OpenSearch/Elasticsearch _bulk, id = eventID\n"
+                         "                             (pattern default cloudtrail-%Y.%m.%d from eventTime, zeros when a\n"
+                         "                             record has none: cloudtrail-0000.00.00; [,auth=none|basic|sigv4]\n"
+                         "                             [,service=es|aoss][,region=R][,inflight=N][,attempts=N]\n"
+                         "                             [,max-request=BYTES]); see 'ctindex run --help'");
     if (rc >= 0) return rc;
     if (!c.sink_spec && !c.out_dir) {
         fprintf(stderr, "ctindex replay: --sink is required (e.g. --sink dir:out)\n");

@@ -16,12 +16,13 @@
 #include "indexer.h"
 #include "log.h"
 #include "service.h"
+#include "sink_opensearch.h"
 #include "sinks.h"
 
 enum {
     OPT_QUEUE = 256, OPT_REGION, OPT_DOMAIN, OPT_DOC_ENDPOINT, OPT_SINK, OPT_RECEIVERS, OPT_DOWNLOADS,
     OPT_VISIBILITY, OPT_LINGER, OPT_STATS, OPT_EXIT_IDLE, OPT_DEAD, OPT_NO_RAW, OPT_DRAIN, OPT_UPLOADS,
-    OPT_VERBOSE, OPT_QUIET, OPT_MAX_MESSAGES, OPT_WAIT, OPT_HEALTH_PORT, OPT_HEALTH_ADDR
+    OPT_VERBOSE, OPT_QUIET, OPT_MAX_MESSAGES, OPT_WAIT, OPT_HEALTH_PORT, OPT_HEALTH_ADDR, OPT_OS_AUTH
 };
 
 static const struct option run_opts[] = {
@@ -30,6 +31,7 @@ static const struct option run_opts[] = {
     {"domain", required_argument, 0, OPT_DOMAIN},
     {"doc-endpoint", required_argument, 0, OPT_DOC_ENDPOINT},
     {"sink", required_argument, 0, OPT_SINK},
+    {"os-auth", required_argument, 0, OPT_OS_AUTH},
     {"receivers", required_argument, 0, OPT_RECEIVERS},
     {"downloads", required_argument, 0, OPT_DOWNLOADS},
     {"uploads", required_argument, 0, OPT_UPLOADS},
@@ -65,11 +67,20 @@ static void run_usage(FILE *f) {
             "  --sink SINK              cloudsearch:URL | opensearch:https://HOST[/INDEX-PATTERN] | dir:PATH\n"
             "  (PARAM1 and PARAM2 in the environment are read as domain name and region, as the original app did)\n"
             "\n"
+            "opensearch:https://HOST[/INDEX-PATTERN][,OPTIONS] sends _bulk requests (id = eventID, so a redelivery\n"
+            "overwrites). INDEX-PATTERN defaults to cloudtrail-%%Y.%%m.%%d (%%Y %%m %%d %%H from eventTime; a record\n"
+            "without a valid eventTime gets zeros: cloudtrail-0000.00.00). Items refused with 429/5xx are sent\n"
+            "again, other refusals go to the dead-letter file with the reason. OPTIONS: auth=none|basic|sigv4,\n"
+            "service=es|aoss, region=R, inflight=N, attempts=N, max-request=BYTES. Auth by default: Basic with\n"
+            "user:pass@ in the URL, else SigV4 for *.es.amazonaws.com (es) and *.aoss.amazonaws.com (aoss), else\n"
+            "Basic with OPENSEARCH_USERNAME/OPENSEARCH_PASSWORD, else none.\n"
+            "\n"
             "options:\n"
             "  --region R               AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, profile, us-east-1)\n"
             "  --receivers N            long polls in flight (default 2)\n"
             "  --downloads N            concurrent S3 downloads (default 8)\n"
             "  --uploads N              concurrent uploads to the sink (default 2)\n"
+            "  --os-auth MODE           opensearch sink: none, basic or sigv4 (default: from the URL, see above)\n"
             "  --max-messages N         messages in flight at most (default 64)\n"
             "  --visibility SECONDS     visibility timeout held while working (default 300)\n"
             "  --wait SECONDS           long-poll wait, 0..20 (default 20)\n"
@@ -137,6 +148,13 @@ int cmd_run(int argc, char **argv) {
         case OPT_DOMAIN: sk.domain = optarg; break;
         case OPT_DOC_ENDPOINT: sk.doc_endpoint = optarg; break;
         case OPT_SINK: sk.spec = optarg; break;
+        case OPT_OS_AUTH:
+            if (sink_opensearch_parse_auth(optarg) < 0) {
+                fprintf(stderr, "ctindex run: --os-auth must be none, basic, sigv4 or auto\n");
+                return 2;
+            }
+            sk.os_auth = optarg;
+            break;
         case OPT_RECEIVERS: bad = parse_int("--receivers", optarg, 1, 16, &so.receivers); break;
         case OPT_DOWNLOADS: bad = parse_int("--downloads", optarg, 1, 256, &so.max_objects); break;
         case OPT_UPLOADS: bad = parse_int("--uploads", optarg, 1, 16, &sk.uploads); break;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "index_pattern.h"
 #include "schema.h"
 
 int cmd_schema(int argc, char **argv) {
@@ -25,14 +26,20 @@ int cmd_schema(int argc, char **argv) {
                    "\n"
                    "Prints the fields ctindex emits. Without options: the CloudSearch index fields, as a JSON\n"
                    "array of IndexField definitions (what DefineIndexField takes). With --opensearch: an\n"
-                   "OpenSearch/Elasticsearch index template (PUT _index_template/NAME) for PATTERN\n"
-                   "(default cloudtrail-*).\n");
+                   "OpenSearch/Elasticsearch composable index template (PUT _index_template/NAME) for PATTERN:\n"
+                   "the sink's index pattern (cloudtrail-%%Y.%%m.%%d: everything from the first %% becomes *)\n"
+                   "or a wildcard (default cloudtrail-*).\n");
             return 0;
         default: return 2;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "ctindex schema: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    char err[160];
+    if (opensearch && index_pattern_check(pattern, 1, err, sizeof err) != 0) {
+        fprintf(stderr, "ctindex schema: --index-pattern '%s': %s\n", pattern, err);
         return 2;
     }
     if (opensearch) schema_print_opensearch(stdout, pattern);

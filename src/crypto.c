@@ -1,37 +1,54 @@
-/* SHA-256 and HMAC-SHA256 on mbedTLS 2.28 (the *_ret functions: the older names are
- * deprecated and warn). */
+/* SHA-256 and HMAC-SHA256 on OpenSSL's libcrypto (EVP). Every uploaded byte is hashed for
+ * SigV4, and libcrypto uses the CPU's SHA extensions: about ten times the throughput of
+ * mbedTLS 2.28 on the same core (bench/bench_sha256). libcurl already loads libcrypto. */
 #include "crypto.h"
 
-#include <mbedtls/md.h>
-#include <mbedtls/sha256.h>
+#include <string.h>
 
-_Static_assert(sizeof(mbedtls_sha256_context) <= sizeof(((crypto_sha256_ctx *)0)->opaque),
-               "crypto_sha256_ctx storage too small for mbedtls_sha256_context");
-_Static_assert(_Alignof(mbedtls_sha256_context) <= _Alignof(crypto_sha256_ctx),
-               "crypto_sha256_ctx alignment too small");
+#include <openssl/evp.h>
 
-static mbedtls_sha256_context *ctx_of(crypto_sha256_ctx *c) {
-    return (mbedtls_sha256_context *)(void *)c->opaque.bytes;
+_Static_assert(sizeof(EVP_MD_CTX *) <= sizeof(((crypto_sha256_ctx *)0)->opaque),
+               "crypto_sha256_ctx storage too small for a context pointer");
+
+/* Fetched once: an implicit fetch per call would cost a lookup in the provider tables. */
+static EVP_MD *sha256_md(void) {
+    static EVP_MD *md;
+    if (!md) md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    return md;
+}
+
+static EVP_MD_CTX *ctx_of(const crypto_sha256_ctx *c) {
+    EVP_MD_CTX *m;
+    memcpy(&m, c->opaque.bytes, sizeof m);
+    return m;
 }
 
 int crypto_sha256_init(crypto_sha256_ctx *c) {
-    mbedtls_sha256_init(ctx_of(c));
-    return mbedtls_sha256_starts_ret(ctx_of(c), 0) == 0 ? 0 : -1;
+    EVP_MD_CTX *m = sha256_md() ? EVP_MD_CTX_new() : NULL;
+    if (m && EVP_DigestInit_ex(m, sha256_md(), NULL) != 1) {
+        EVP_MD_CTX_free(m);
+        m = NULL;
+    }
+    memcpy(c->opaque.bytes, &m, sizeof m);
+    return m ? 0 : -1;
 }
 
 int crypto_sha256_update(crypto_sha256_ctx *c, const void *data, size_t n) {
     if (n == 0) return 0;
-    return mbedtls_sha256_update_ret(ctx_of(c), data, n) == 0 ? 0 : -1;
+    EVP_MD_CTX *m = ctx_of(c);
+    return m && EVP_DigestUpdate(m, data, n) == 1 ? 0 : -1;
 }
 
 int crypto_sha256_final(crypto_sha256_ctx *c, uint8_t out[CRYPTO_SHA256_LEN]) {
-    int rc = mbedtls_sha256_finish_ret(ctx_of(c), out);
-    mbedtls_sha256_free(ctx_of(c));
-    return rc == 0 ? 0 : -1;
+    EVP_MD_CTX *m = ctx_of(c);
+    int ok = m && EVP_DigestFinal_ex(m, out, NULL) == 1;
+    EVP_MD_CTX_free(m);
+    memset(c->opaque.bytes, 0, sizeof c->opaque.bytes);
+    return ok ? 0 : -1;
 }
 
 int crypto_sha256(const void *data, size_t n, uint8_t out[CRYPTO_SHA256_LEN]) {
-    return mbedtls_sha256_ret(data, n, out, 0) == 0 ? 0 : -1;
+    return sha256_md() && EVP_Digest(data, n, out, NULL, sha256_md(), NULL) == 1 ? 0 : -1;
 }
 
 int crypto_sha256_hex(const void *data, size_t n, char out[CRYPTO_SHA256_HEX_LEN + 1]) {
@@ -46,9 +63,11 @@ int crypto_sha256_hex(const void *data, size_t n, char out[CRYPTO_SHA256_HEX_LEN
 
 int crypto_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n,
                        uint8_t out[CRYPTO_SHA256_LEN]) {
-    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-    if (!md) return -1;
-    return mbedtls_md_hmac(md, key, keylen, msg, n, out) == 0 ? 0 : -1;
+    size_t len = 0;
+    return EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen, msg, n, out, CRYPTO_SHA256_LEN, &len) &&
+                   len == CRYPTO_SHA256_LEN
+               ? 0
+               : -1;
 }
 
 void crypto_hex(const uint8_t *in, size_t n, char *out) {

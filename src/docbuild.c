@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "index_pattern.h"
 #include "json.h"
 #include "jsonw.h"
 #include "log.h"
@@ -107,25 +108,6 @@ static void resolve(doc_builder *b, int obj, int parent) {
 
 /* ---- options ------------------------------------------------------------------------ */
 
-/* OpenSearch index names: lower case, no \ / * ? " < > | space , #, not starting with - _ +. */
-static int valid_index_pattern(const char *p) {
-    size_t n = strlen(p);
-    if (n == 0 || n > 100 || p[0] == '-' || p[0] == '_' || p[0] == '+') return 0;
-    if (strcmp(p, ".") == 0 || strcmp(p, "..") == 0) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (c == '%') {
-            char e = p[i + 1];
-            if (e != 'Y' && e != 'm' && e != 'd' && e != 'H') return 0;
-            i++;
-        } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
-                     c == '+')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 doc_builder *docb_new(const docb_options *o) {
     docb_options opt;
     if (o) opt = *o;
@@ -146,7 +128,7 @@ doc_builder *docb_new(const docb_options *o) {
         log_error("docbuild: max record size %zu is too large", opt.max_record_bytes);
         return NULL;
     }
-    if (opt.format == BATCH_BULK && !valid_index_pattern(opt.index_pattern)) {
+    if (opt.format == BATCH_BULK && index_pattern_check(opt.index_pattern, 0, NULL, 0) != 0) {
         log_error("docbuild: invalid index pattern '%s'", opt.index_pattern);
         return NULL;
     }
@@ -373,7 +355,7 @@ static size_t expand_index(const doc_builder *b, char *out, size_t cap) {
         case 'm': memcpy(out + o, ts + 5, 2); o += 2; break;
         case 'd': memcpy(out + o, ts + 8, 2); o += 2; break;
         case 'H': memcpy(out + o, ts + 11, 2); o += 2; break;
-        default: break; /* valid_index_pattern admits nothing else */
+        default: break; /* index_pattern_check admits nothing else */
         }
     }
     return o;

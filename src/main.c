@@ -13,7 +13,7 @@ static void usage(FILE *f) {
             "\n"
             "commands:\n"
             "  run --queue URL ...        the indexing service: SQS notifications -> S3 -> search sink\n"
-            "  convert FILE... -o DIR     convert log files into CloudSearch batch files\n"
+            "  convert FILE... -o DIR     convert log files into CloudSearch batch files (or _bulk bodies)\n"
             "  replay DIR --sink SINK     index every log file under a local folder\n"
             "  schema [--opensearch]      print the index fields (CloudSearch) or an index template\n"
             "  help                       show this text\n"

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "index_pattern.h"
 #include "sink_opensearch.h"
 
 static int fail(char *err, size_t cap, const char *msg) {
@@ -131,28 +132,26 @@ int sink_opensearch_parse_spec(const char *url, os_spec *o, char *err, size_t er
         if (plen > 0) {
             if (memchr(path, '/', plen))
                 return fail(err, errcap, "the OpenSearch URL path must be one index pattern (no '/')");
-            /* Only %25 is decoded: any other '%' is a strftime-like directive of the pattern. */
+            /* Only %25 is decoded: any other '%' is a directive of the pattern. */
             size_t n = 0;
-            int directive = 0; /* the previous character opened a %X directive */
             for (size_t i = 0; i < plen; i++) {
                 char c = path[i];
                 if (c == '%' && i + 3 <= plen && strncmp(path + i, "%25", 3) == 0) i += 2;
-                if (n + 1 >= sizeof o->pattern) return fail(err, errcap, "index pattern too long");
-                int ok = directive ? strchr("YmdH%", c) != NULL
-                                   : islower((unsigned char)c) || isdigit((unsigned char)c) || strchr("._+-%", c);
-                directive = !directive && c == '%';
-                if (!ok)
-                    return fail(err, errcap,
-                                "the index pattern may hold only lower-case letters, digits, . _ + - and %Y %m %d %H");
+                if (n + 1 >= sizeof o->pattern) return fail(err, errcap, "the index pattern is longer than 100 characters");
                 o->pattern[n++] = c;
             }
             o->pattern[n] = '\0';
-            if (directive) return fail(err, errcap, "the index pattern ends with an unfinished % directive");
-            if (strchr("_-+", o->pattern[0]))
-                return fail(err, errcap, "an index name cannot start with _, - or + (is the URL path /_bulk?)");
+            if (index_pattern_check(o->pattern, 0, err, errcap) != 0) return -1;
         }
     }
     return 0;
+}
+
+os_auth sink_opensearch_resolve_auth(os_auth requested, const os_spec *sp, int given_user, int env_user) {
+    if (requested != OS_AUTH_AUTO) return requested;
+    if (sp->has_userinfo || given_user) return OS_AUTH_BASIC;
+    if (sp->service[0]) return OS_AUTH_SIGV4;
+    return env_user ? OS_AUTH_BASIC : OS_AUTH_NONE;
 }
 
 int sink_opensearch_parse_auth(const char *name) {

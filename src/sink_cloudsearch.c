@@ -575,11 +575,12 @@ fail:
 
 /* ---- spec, stats -------------------------------------------------------------------------- */
 
-sink *sink_cloudsearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, deadletter *dead) {
+sink *sink_cloudsearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, int in_flight, deadletter *dead) {
     sink_cloudsearch_options o;
     sink_cloudsearch_options_default(&o);
     o.loop = loop;
     o.dead = dead;
+    if (in_flight > 0) o.max_in_flight = in_flight;
     if (strncmp(spec, "cloudsearch:", 12) == 0) spec += 12;
     char copy[CS_URL_MAX + 256];
     if (snprintf(copy, sizeof copy, "%s", spec) >= (int)sizeof copy) {

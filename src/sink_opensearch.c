@@ -69,6 +69,7 @@ struct os_sink {
     int busy_jobs;           /* jobs holding a batch */
     int closing, torn_down, timers_open;
     int auth_errors_logged;
+    int id_hint_logged;
     sink_opensearch_stats st;
 };
 
@@ -316,6 +317,13 @@ static void on_item(void *ud, const os_bulk_item *it) {
     } else {
         char reason[OS_BULK_REASON_MAX + 32];
         snprintf(reason, sizeof reason, "HTTP %d %s", it->status, it->reason);
+        /* Serverless time series and vector collections assign their own ids: every document fails. */
+        if (!j->s->id_hint_logged && strstr(it->reason, "Document ID is not supported")) {
+            j->s->id_hint_logged = 1;
+            log_error("opensearch: the collection refuses document ids (an OpenSearch Serverless time series or "
+                      "vector search collection); ctindex keys documents by eventID so that redeliveries overwrite: "
+                      "index into a search collection");
+        }
         dead_letter_doc(j, doc, reason);
         c->dead++;
     }
@@ -573,13 +581,8 @@ sink *sink_opensearch_new(aws_ctx *aws, const sink_opensearch_options *o) {
     if (s->policy.base_ms > s->policy.cap_ms) s->policy.base_ms = s->policy.cap_ms;
     s->headers[s->nheaders++] = "Content-Type: application/x-ndjson";
 
-    s->auth = o->auth;
-    if (s->auth == OS_AUTH_AUTO) {
-        const char *env_user = awsconf_getenv(aws_ctx_env(aws), "OPENSEARCH_USERNAME");
-        if (sp.service[0]) s->auth = OS_AUTH_SIGV4;
-        else if (sp.has_userinfo || o->username || (env_user && *env_user)) s->auth = OS_AUTH_BASIC;
-        else s->auth = OS_AUTH_NONE;
-    }
+    const char *env_user = awsconf_getenv(aws_ctx_env(aws), "OPENSEARCH_USERNAME");
+    s->auth = sink_opensearch_resolve_auth(o->auth, &sp, o->username != NULL, env_user && *env_user);
     snprintf(s->service, sizeof s->service, "%s", o->service ? o->service : sp.service[0] ? sp.service : "es");
     snprintf(s->region, sizeof s->region, "%s", o->region ? o->region : sp.region[0] ? sp.region : aws_ctx_region(aws));
     if (s->auth == OS_AUTH_SIGV4) {
@@ -621,11 +624,12 @@ const char *sink_opensearch_index_pattern(const sink *base) {
 int sink_opensearch_is_spec(const char *arg) { return arg && strncmp(arg, "opensearch:", 11) == 0; }
 
 sink *sink_opensearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, const char *auth_name,
-                                deadletter *dead) {
+                                int in_flight, deadletter *dead) {
     sink_opensearch_options o;
     sink_opensearch_options_default(&o);
     o.loop = loop;
     o.dead = dead;
+    if (in_flight > 0) o.max_in_flight = in_flight;
     o.url = spec;
     char err[200], opts[512];
     os_spec sp;

@@ -9,6 +9,11 @@
  * documents (a single document refused that way is dead-lettered); 401/403 and other statuses
  * fail the batch (ok = 0, its records are not acknowledged).
  *
+ * Documents carry their index and _id (eventID) in the action line, written by the document
+ * builder: the index from the URL's pattern and the record's eventTime; a record without a valid
+ * eventTime gets zeros for the date parts (cloudtrail-0000.00.00), a deterministic place, so a
+ * redelivered file overwrites its documents there instead of duplicating them elsewhere.
+ *
  * Auth: SigV4 (service "es" for managed domains, "aoss" for Serverless, which also gets
  * X-Amz-Content-Sha256), HTTP Basic, or none. */
 #ifndef CTINDEX_SINK_OPENSEARCH_H
@@ -32,7 +37,7 @@
 #define SINK_OPENSEARCH_MAX_REQUEST_BYTES (100u * 1024 * 1024) /* largest OpenSearch Service payload */
 
 typedef enum os_auth {
-    OS_AUTH_AUTO = 0, /* SigV4 for *.es/aoss.amazonaws.com, Basic when credentials are given, else none */
+    OS_AUTH_AUTO = 0, /* see sink_opensearch_resolve_auth */
     OS_AUTH_NONE,
     OS_AUTH_BASIC,
     OS_AUTH_SIGV4
@@ -58,6 +63,11 @@ typedef struct os_spec {
 int sink_opensearch_parse_spec(const char *url, os_spec *out, char *err, size_t errcap);
 /* "none", "basic", "sigv4", "auto" -> OS_AUTH_*; -1 when unknown. */
 int sink_opensearch_parse_auth(const char *name);
+/* What OS_AUTH_AUTO means for this URL: Basic when a user is given in the URL or the options
+ * (a managed domain with fine-grained access control takes its master user that way), SigV4
+ * for *.es.amazonaws.com and *.aoss.amazonaws.com, Basic when the environment names a user
+ * (OPENSEARCH_USERNAME), else none. Other values are returned as they are. */
+os_auth sink_opensearch_resolve_auth(os_auth requested, const os_spec *sp, int given_user, int env_user);
 
 typedef struct sink_opensearch_options {
     uv_loop_t *loop;            /* required: backoff timers run on it */
@@ -102,11 +112,12 @@ const char *sink_opensearch_index_pattern(const sink *s);
 /* Factory for the command line: `--sink SPEC` with SPEC
  *   opensearch:URL[,auth=none|basic|sigv4][,service=es|aoss][,region=R][,inflight=N][,attempts=N]
  *                 [,max-request=BYTES]
- * auth_name (e.g. from --os-auth; NULL = auto) applies unless the spec has auth=. The
- * "opensearch:" prefix is optional. NULL when the spec is not understood (logged). Uses uv
- * handles: after sink_close run the loop until it is empty before uv_loop_close. */
+ * auth_name (e.g. from --os-auth; NULL = auto) applies unless the spec has auth=, in_flight
+ * (e.g. from --uploads; 0 = 2) unless it has inflight=. The "opensearch:" prefix is optional.
+ * NULL when the spec is not understood (logged). Uses uv handles: after sink_close run the
+ * loop until it is empty before uv_loop_close. */
 sink *sink_opensearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, const char *auth_name,
-                                deadletter *dead);
+                                int in_flight, deadletter *dead);
 /* 1 when arg names this sink ("opensearch:..."). */
 int sink_opensearch_is_spec(const char *arg);
 

@@ -21,10 +21,10 @@ int sinks_create(uv_loop_t *loop, aws_ctx *aws, const sinks_options *o, sinks_re
         out->bulk = 1;
         out->sink = sink_dir_new(spec + 9, 1);
     } else if (spec && strncmp(spec, "cloudsearch:", 12) == 0) {
-        out->sink = sink_cloudsearch_from_spec(loop, aws, spec, o->dead);
+        out->sink = sink_cloudsearch_from_spec(loop, aws, spec, o->uploads, o->dead);
     } else if (spec && sink_opensearch_is_spec(spec)) {
         out->bulk = 1;
-        out->sink = sink_opensearch_from_spec(loop, aws, spec, o->os_auth, o->dead);
+        out->sink = sink_opensearch_from_spec(loop, aws, spec, o->os_auth, o->uploads, o->dead);
         const char *pattern = out->sink ? sink_opensearch_index_pattern(out->sink) : NULL;
         if (pattern) snprintf(out->index_pattern, sizeof out->index_pattern, "%s", pattern);
     } else if (!spec && (o->domain || o->doc_endpoint)) {

@@ -84,6 +84,13 @@ class Peer:
                                                 region=REGION, access_key=AKID, secret_key=secret)
         return status, json.loads(data)
 
+    def template(self, name, body, method="PUT"):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        status, _, answer = fakelib.sigv4_request(self.fake.url + "/_index_template/" + name, method, data,
+                                                  {"Content-Type": "application/json"}, service="es",
+                                                  region=REGION, access_key=AKID, secret_key=SECRET)
+        return status, json.loads(answer)
+
 
 def expect_refusal(peer, name, body, status, fragment, **kw):
     got, parsed, _ = peer.cs(body, **kw)
@@ -358,6 +365,61 @@ def test_opensearch(peer):
           and "c1" not in accepted["ids"] and accepted["deletes"] == 1, accepted)
 
 
+def test_index_templates(peer):
+    fake = peer.fake
+    props = {"when": {"type": "date"}, "n": {"type": "long"}, "flag": {"type": "boolean"},
+             "name": {"type": "keyword", "ignore_above": 256}, "body": {"type": "text"}}
+    good = {"index_patterns": ["tpl-*"], "priority": 10, "template": {"mappings": {"properties": props}}}
+    refusals = [
+        ("unknown field type", {"index_patterns": ["x-*"], "template": {"mappings": {"properties": {
+            "a": {"type": "strng"}}}}}, "No handler for type [strng]"),
+        ("parameter of another type", {"index_patterns": ["x-*"], "template": {"mappings": {"properties": {
+            "a": {"type": "long", "ignore_above": 3}}}}}, "unknown parameter [ignore_above]"),
+        ("unknown top-level key", dict(good, mapping={}), "unknown field [mapping]"),
+        ("unknown mappings key", {"index_patterns": ["x-*"], "template": {"mappings": {"propertys": {}}}},
+         "unsupported parameters"),
+        ("no index_patterns", {"template": {}}, "index patterns are missing"),
+        ("upper-case pattern", {"index_patterns": ["X-*"]}, "must be lowercase"),
+        ("dynamic not a boolean", {"index_patterns": ["x-*"], "template": {"mappings": {"dynamic": "maybe"}}},
+         "dynamic"),
+    ]
+    for what, body, fragment in refusals:
+        status, parsed = peer.template("bad", body)
+        check(f"template with {what} -> 400", status == 400 and fragment in parsed["error"]["reason"], parsed)
+    status, parsed = peer.template("t1", good)
+    check("valid template acknowledged", status == 200 and parsed == {"acknowledged": True}, parsed)
+    status, parsed = peer.template("t2", dict(good, index_patterns=["tpl-a*"]))
+    check("overlapping template with the same priority -> 400", status == 400 and "same priority" in
+          parsed["error"]["reason"], parsed)
+    status, parsed = peer.template("t1", None, method="GET")
+    check("GET returns the template", status == 200 and parsed["index_templates"][0]["index_template"] == good, parsed)
+    fine = {"when": "2024-05-01T10:00:00.123Z", "n": "42", "flag": "true", "name": 7, "body": "x", "extra": "e"}
+    bad = [("n", "4x"), ("when", "yesterday"), ("flag", "yes"), ("name", {"a": 1}), ("n", True)]
+    lines = [{"index": {"_index": "tpl-1", "_id": "ok1"}}, fine]
+    for i, (field, value) in enumerate(bad):
+        lines += [{"index": {"_index": "tpl-1", "_id": f"bad{i}"}}, dict(fine, **{field: value})]
+    status, parsed = peer.bulk(lines)
+    statuses = [item["index"]["status"] for item in parsed["items"]]
+    reasons = [item["index"].get("error", {}).get("reason", "") for item in parsed["items"]]
+    check("documents checked against the template's types", status == 200 and statuses == [201] + [400] * len(bad)
+          and all(f"[{field}]" in reason for (field, _), reason in zip(bad, reasons[1:])), parsed)
+    described = fake.mappings().get("tpl-1", {})
+    fields = described.get("fields", {})
+    check("index made from the template; unmapped fields reported as dynamic",
+          described.get("template") == "t1" and fields.get("when") == {"type": "date", "origin": "template"}
+          and fields.get("extra", {}).get("origin") == "dynamic" and described.get("documents") == 1, described)
+    status, _ = peer.template("t3", {"index_patterns": ["strict-*"], "template": {"mappings": {
+        "dynamic": "strict", "properties": {"a": {"type": "keyword"}}}}})
+    status, parsed = peer.bulk([{"index": {"_index": "strict-1", "_id": "s1"}}, {"a": "x", "b": "y"},
+                                {"index": {"_index": "strict-1", "_id": "s2"}}, {"a": "x"}])
+    items = [item["index"] for item in parsed["items"]]
+    check("dynamic strict refuses an unmapped field", [i["status"] for i in items] == [400, 201]
+          and items[0]["error"]["type"] == "strict_dynamic_mapping_exception", parsed)
+    status, parsed = peer.bulk([{"index": {"_index": "other", "_id": "o1"}}, {"when": "not a date"}])
+    check("an index no template matches maps dynamically", parsed["items"][0]["index"]["status"] == 201
+          and fake.mappings()["other"]["template"] is None, parsed)
+
+
 def test_basic_auth_and_lifecycle():
     with fakelib.FakeSearch(basic="user:pass", access_key=AKID, secret_key=SECRET) as fake:
         body = b'{"index":{"_index":"t","_id":"b1"}}\n{"a":1}\n'
@@ -408,7 +470,8 @@ def main():
         with fakelib.FakeSearch(access_key=AKID, secret_key=SECRET, region=REGION, schema=schema_path,
                                 accepted_file=accepted_path) as fake:
             peer = Peer(fake)
-            for test in (test_cloudsearch_rules, test_signatures, test_config_api, test_faults, test_opensearch):
+            for test in (test_cloudsearch_rules, test_signatures, test_config_api, test_faults, test_opensearch,
+                         test_index_templates):
                 try:
                     test(peer)
                 except Exception as err:  # report and continue with the next group

@@ -5,6 +5,7 @@ For tests only (one Python process; not a benchmark peer).  Routes:
   POST /2013-01-01/documents/batch[?format=sdk]   CloudSearch upload (SigV4 service cloudsearch)
   POST / (Action=...)                             CloudSearch configuration API (Query protocol)
   POST /_bulk, POST /INDEX/_bulk                  OpenSearch bulk (SigV4 es/aoss, Basic, or none)
+  PUT|GET /_index_template/NAME                   OpenSearch composable index templates (same auth)
   /_fake/...                                      control endpoints, never signed:
      POST /_fake/faults   {"status":507,"count":3} | {"reset":2} | {"delay_ms":3000,"count":1}
                           | {"bulk_item_status":429,"count":5} | {"reject_ids":["x"]}
@@ -14,7 +15,9 @@ For tests only (one Python process; not a benchmark peer).  Routes:
      GET  /_fake/accepted {"cloudsearch":{"ids":[...],"adds":N,"deletes":D,"batches":B},
                            "opensearch":{...same...},"rejected":R,"rejected_batches":..,"rejected_items":..}
      GET  /_fake/stats    request/response counters, connections, max uploads in flight, faults fired
-     POST /_fake/reset    forget accepted documents, stats, faults, reject_ids and OpenSearch mappings
+     GET  /_fake/mappings {INDEX: {"template":NAME|null,"dynamic":..,"documents":N,
+                           "fields":{PATH:{"type":T,"origin":"template"|"dynamic"}}}}
+     POST /_fake/reset    forget accepted documents, stats, faults, reject_ids, OpenSearch mappings and templates
      GET  /_fake/health   200
 Startup prints "LISTENING <port>" on stdout; SIGTERM stops the server.
 Rules enforced: aws-protocols.md sections 1.3-1.7 and 6, DESIGN.md; see cloudsearch_docs.py.
@@ -40,7 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import cloudsearch_docs  # noqa: E402
 from cloudsearch_config import ConfigService  # noqa: E402
-from opensearch_bulk import BulkRequestError, BulkService  # noqa: E402
+from opensearch_bulk import BulkRequestError, BulkService, TemplateError  # noqa: E402
 from sigv4_check import AuthError, verify  # noqa: E402
 
 DOC_BATCH_PATH = "/2013-01-01/documents/batch"
@@ -250,6 +253,8 @@ class Handler(BaseHTTPRequestHandler):
             return "cloudsearch"
         if path == "/_bulk" or (path.endswith("/_bulk") and path.count("/") == 2):
             return "opensearch"
+        if path.startswith("/_index_template/") and path.count("/") == 2:
+            return "template"
         if path == "/":
             return "root"
         return "other"
@@ -326,7 +331,7 @@ class Handler(BaseHTTPRequestHandler):
         route = self._route()
         self.server.state.count("requests", route)
         handler = {"control": self._control, "cloudsearch": self._cloudsearch, "opensearch": self._opensearch,
-                   "root": self._root}.get(route)
+                   "template": self._template, "root": self._root}.get(route)
         try:
             if handler is None:
                 raise Refusal(404, json.dumps({"status": "error", "message": f"No route for {self._target()}"}))
@@ -535,6 +540,35 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             state.bump("in_flight", -1)
 
+    def _template(self):
+        name = self._target().partition("?")[0][len("/_index_template/"):]
+        body = self._read_body(MAX_CONTROL_BYTES, True, "Request too large")
+        self._opensearch_auth(body)
+        bulk = self.server.bulk
+        if self.command == "GET":
+            found = bulk.get_template(name)
+            if found is None:
+                raise Refusal(404, json.dumps({"error": {"type": "resource_not_found_exception",
+                                                         "reason": f"index template matching [{name}] not found"},
+                                               "status": 404}))
+            raise Refusal(200, json.dumps(found))
+        if self.command not in ("PUT", "POST"):
+            raise Refusal(405, json.dumps({"error": f"Incorrect HTTP method for uri [{self.path}] and method "
+                                                    f"[{self.command}], allowed: [GET, PUT, POST]", "status": 405}))
+        media = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if media != "application/json":
+            raise Refusal(406, json.dumps({"error": f"Content-Type header [{self.headers.get('Content-Type')}]"
+                                                    " is not supported", "status": 406}))
+        try:
+            bulk.put_template(name, json.loads(body))
+        except ValueError as err:
+            raise Refusal(400, json.dumps({"error": {"type": "parse_exception", "reason": str(err)},
+                                           "status": 400})) from None
+        except TemplateError as err:
+            raise Refusal(400, json.dumps({"error": {"type": err.etype, "reason": err.reason}, "status": 400})) \
+                from None
+        raise Refusal(200, json.dumps({"acknowledged": True}))
+
     # --- control ----------------------------------------------------------------------------
     def _control(self):
         path = self._target().partition("?")[0]
@@ -546,6 +580,8 @@ class Handler(BaseHTTPRequestHandler):
             raise Refusal(200, json.dumps(state.snapshot_accepted()))
         if path == "/_fake/stats" and self.command == "GET":
             raise Refusal(200, json.dumps(state.snapshot_stats()))
+        if path == "/_fake/mappings" and self.command == "GET":
+            raise Refusal(200, json.dumps(self.server.bulk.describe()))
         if path == "/_fake/reset" and self.command == "POST":
             state.reset()
             self.server.bulk.reset()

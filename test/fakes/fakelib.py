@@ -7,6 +7,8 @@
     with fakelib.MotoServer(no_auth_actions=3) as moto:
         akid, secret = moto.create_admin_key()
         ... boto3.client("s3", **moto.client_kwargs(akid, secret)) ...
+    with fakelib.RecordingProxy(fake.port) as proxy:   # point the client at proxy.port
+        ... proxy.exchanges (in order, numbered across every proxy), proxy.max_active ...
 
 Every child is stopped by the context manager, by atexit, on SIGTERM of the test (the handler
 turns it into SystemExit so atexit runs), and by the kernel if the test dies outright
@@ -28,20 +30,70 @@ Moto with signature checks (verified with moto 5.2.1, boto3 1.43 on this machine
 import atexit
 import ctypes
 import http.client
+import itertools
 import json
 import os
+import re
 import select
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FAKES_DIR = os.path.dirname(os.path.abspath(__file__))
 FAKE_SEARCH = os.path.join(FAKES_DIR, "fake_search.py")
 _live = []
+
+
+class Checks:
+    """check(cond, what, detail): prints ok/FAIL lines and remembers failures;
+    check.exit_code() prints the summary and gives the test's exit status."""
+
+    def __init__(self):
+        self.failures = []
+
+    def __call__(self, cond, what, detail=""):
+        print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else f"\n     {detail}"), flush=True)
+        if not cond:
+            self.failures.append(what)
+        return bool(cond)
+
+    def exit_code(self):
+        print(f"{'FAILED' if self.failures else 'passed'}: {len(self.failures)} failure(s)")
+        return 1 if self.failures else 0
+
+
+_OPENSEARCH_LINE = re.compile(r"opensearch: (\d+) batches \((\d+) failed\), (\d+) documents stored, (\d+) items "
+                              r"retried, (\d+) dead-lettered, (\d+) requests \((\d+) retried, (\d+) split\)")
+
+
+def opensearch_counters(stderr):
+    """The counters of ctindex's OpenSearch sink from the line it logs when it closes; {} if none."""
+    m = _OPENSEARCH_LINE.search(stderr)
+    keys = ("batches", "batches_failed", "stored", "retried_items", "dead_lettered", "requests", "request_retries",
+            "splits")
+    return dict(zip(keys, map(int, m.groups()))) if m else {}
+
+
+def skip_unless(modules=(), programs=()):
+    """Exit 77 (ctest: skipped) unless the Python modules import and the programs are on PATH."""
+    import importlib
+    import shutil
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as missing:
+            print(f"skipped: needs {name}: {missing}")
+            sys.exit(77)
+    for name in programs:
+        if not shutil.which(name):
+            print(f"skipped: {name} not found")
+            sys.exit(77)
 
 
 def _die_with_parent():
@@ -155,6 +207,9 @@ class FakeSearch(_Child):
     def stats(self):
         return self.control("GET", "/_fake/stats")
 
+    def mappings(self):
+        return self.control("GET", "/_fake/mappings")
+
     def reset(self):
         return self.control("POST", "/_fake/reset", {})
 
@@ -192,6 +247,21 @@ class MotoServer(_Child):
         return {"endpoint_url": self.url, "region_name": self.region,
                 "aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
 
+    def trail(self, access_key, secret_key, folder, keys, bucket="trail", queue="ct", visibility=60):
+        """A CloudTrail delivery setup: bucket with folder/KEY uploaded for every key, an SNS topic
+        and an SQS queue subscribed to it. Returns (s3, sqs, sns clients, queue URL, topic ARN)."""
+        import boto3
+        kw = self.client_kwargs(access_key, secret_key)
+        s3, sqs, sns = boto3.client("s3", **kw), boto3.client("sqs", **kw), boto3.client("sns", **kw)
+        s3.create_bucket(Bucket=bucket)
+        for k in keys:
+            s3.upload_file(os.path.join(folder, k), bucket, k)
+        q = sqs.create_queue(QueueName=queue, Attributes={"VisibilityTimeout": str(visibility)})["QueueUrl"]
+        qarn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        topic = sns.create_topic(Name=queue)["TopicArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+        return s3, sqs, sns, q, topic
+
     def create_admin_key(self, user="ctindex-test"):
         """Create an IAM user allowed "*" and return (access_key_id, secret_access_key)."""
         import boto3
@@ -201,6 +271,107 @@ class MotoServer(_Child):
         iam.put_user_policy(UserName=user, PolicyName="allow-all", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName=user)["AccessKey"]
         return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+_sequence_lock = threading.Lock()
+_sequence = itertools.count(1)
+
+
+def next_sequence():
+    """One counter for every proxy in the test process: exchanges of different peers compare."""
+    with _sequence_lock:
+        return next(_sequence)
+
+
+class Exchange:
+    """One request and its answer as they crossed a RecordingProxy.  req_seq is taken when the
+    whole request had arrived (the client sent it before), seq when the answer came back from
+    the peer, before the client gets it (anything the client does in reaction has a larger
+    number)."""
+
+    def __init__(self, req_seq, seq, method, path, headers, body, status, resp_headers, resp_body):
+        self.req_seq, self.seq, self.method, self.path, self.headers = req_seq, seq, method, path, headers
+        self.body = body
+        self.status, self.resp_headers, self.resp_body = status, resp_headers, resp_body
+
+    def header(self, name):
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+
+class RecordingProxy:
+    """Forwards every request byte for byte to 127.0.0.1:target_port (the Host header too, so
+    SigV4 signatures still verify) and records the exchanges.  A peer that drops the
+    connection makes the proxy drop the client's connection too."""
+
+    HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
+
+    def __init__(self, target_port):
+        self.target_port = target_port
+        self.lock = threading.Lock()
+        self.exchanges = []
+        self.active = self.max_active = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def forward(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                req_seq = next_sequence()
+                with proxy.lock:
+                    proxy.active += 1
+                    proxy.max_active = max(proxy.max_active, proxy.active)
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", proxy.target_port, timeout=120)
+                    conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                    for name, value in self.headers.items():
+                        conn.putheader(name, value)
+                    conn.endheaders()
+                    conn.send(body)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                    conn.close()
+                except (OSError, http.client.HTTPException):
+                    self.close_connection = True
+                    return
+                finally:
+                    with proxy.lock:
+                        proxy.active -= 1
+                headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in proxy.HOP_BY_HOP]
+                with proxy.lock:
+                    proxy.exchanges.append(Exchange(req_seq, next_sequence(), self.command, self.path,
+                                                    list(self.headers.items()), body, resp.status, headers, data))
+                self.send_response(resp.status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.exchanges)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def sigv4_request(url, method="POST", body=b"", headers=None, *, service, region, access_key, secret_key,

@@ -1,12 +1,21 @@
-"""OpenSearch/Elasticsearch `_bulk` semantics: NDJSON parsing, dynamic mapping, per-item results.
+"""OpenSearch/Elasticsearch `_bulk` semantics: NDJSON parsing, index templates, mappings, per-item results.
 
-Dynamic mapping is tracked per index with the first type seen for each field path (long, double,
-boolean, date, text, object) and the coercions Elasticsearch applies by default; a value that
-cannot be coerced fails its item with mapper_parsing_exception (status 400), as do invalid JSON
-sources.  The total-fields (1000) and depth (20) limits are enforced because CloudTrail's
-requestParameters/responseElements hit them on real clusters.
+Composable index templates (`PUT _index_template/NAME`) are validated as OpenSearch 2.x and
+Elasticsearch 8 validate them (known top-level keys, index patterns, known field types and the
+parameters each type takes) and applied to an index when its first document arrives: the
+highest-priority template whose pattern matches gives the index its explicit mapping and its
+`dynamic` setting.  Every value is checked against the mapped type with the coercions
+Elasticsearch applies by default (keyword/text take strings, numbers and booleans; long takes
+numbers and numeric strings, not booleans; boolean takes true/false and "true"/"false"; date takes
+strict_date_optional_time strings and epoch millis); a value that does not fit fails its item
+with mapper_parsing_exception (status 400).  Fields a template did not map are mapped
+dynamically (first type seen) and remembered as such, so a test can prove that every field a
+client sends is in its template; `"dynamic": "strict"` refuses them instead.  The total-fields
+(1000) and depth (20) limits are enforced because CloudTrail's requestParameters/responseElements
+hit them on real clusters.
 """
 
+import fnmatch
 import json
 import re
 import threading
@@ -17,6 +26,28 @@ MAX_DEPTH = 20
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 ACTIONS = ("index", "create", "delete", "update")
 INDEX_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-.+]{0,254}$")
+TEMPLATE_KEYS = {"index_patterns", "template", "composed_of", "priority", "version", "_meta", "data_stream",
+                 "allow_auto_create"}
+TEMPLATE_PARTS = {"settings", "mappings", "aliases"}
+MAPPING_KEYS = {"properties", "dynamic", "_meta", "date_detection", "numeric_detection", "dynamic_templates",
+                "_source", "_routing"}
+COMMON_PARAMS = {"type", "index", "store", "doc_values", "copy_to", "meta", "fields"}
+FIELD_PARAMS = {  # the parameters each field type takes, beside COMMON_PARAMS
+    "keyword": {"ignore_above", "null_value", "normalizer", "eager_global_ordinals", "similarity", "norms",
+                "index_options", "split_queries_on_whitespace"},
+    "text": {"analyzer", "search_analyzer", "search_quote_analyzer", "norms", "index_options", "index_prefixes",
+             "index_phrases", "position_increment_gap", "fielddata", "fielddata_frequency_filter", "similarity",
+             "term_vector", "eager_global_ordinals"},
+    "date": {"format", "locale", "ignore_malformed", "null_value"},
+    "boolean": {"null_value", "boost"},
+    "long": {"coerce", "ignore_malformed", "null_value"},
+    "integer": {"coerce", "ignore_malformed", "null_value"},
+    "double": {"coerce", "ignore_malformed", "null_value"},
+    "float": {"coerce", "ignore_malformed", "null_value"},
+    "object": {"properties", "dynamic", "enabled"},
+}
+DYNAMIC_VALUES = (True, False, "true", "false", "strict")
+BAD_PATTERN_CHARS = set(' \\/"<>|,?#')
 
 
 class BulkRequestError(Exception):
@@ -31,6 +62,78 @@ class MappingError(Exception):
     def __init__(self, reason, etype="mapper_parsing_exception"):
         super().__init__(reason)
         self.reason, self.etype = reason, etype
+
+
+class TemplateError(Exception):
+    """An index template refused (HTTP 400 with an Elasticsearch error body)."""
+
+    def __init__(self, reason, etype="mapper_parsing_exception"):
+        super().__init__(reason)
+        self.reason, self.etype = reason, etype
+
+
+def _check_properties(props, prefix, explicit):
+    """Validate a mapping's properties; fill explicit {dotted path: type}."""
+    if not isinstance(props, dict):
+        raise TemplateError(f"[properties] of [{prefix or '_doc'}] must be an object")
+    for name, spec in props.items():
+        path = prefix + name
+        if not isinstance(spec, dict):
+            raise TemplateError(f"Expected map for property [fields] on field [{path}] but got a {type(spec).__name__}")
+        ftype = spec.get("type", "object" if "properties" in spec else None)
+        if ftype is None:
+            raise TemplateError(f"No type specified for field [{path}]")
+        if ftype not in FIELD_PARAMS:
+            raise TemplateError(f"No handler for type [{ftype}] declared on field [{path}]")
+        unknown = set(spec) - COMMON_PARAMS - FIELD_PARAMS[ftype]
+        if unknown:
+            raise TemplateError(f"unknown parameter [{sorted(unknown)[0]}] on mapper [{path}] of type [{ftype}]")
+        if spec.get("dynamic", True) not in DYNAMIC_VALUES:
+            raise TemplateError(f"Could not convert [{path}.dynamic] to boolean")
+        explicit[path] = ftype
+        if ftype == "object" and "properties" in spec:
+            _check_properties(spec["properties"], path + ".", explicit)
+
+
+def validate_template(name, body):
+    """The parsed, checked template: {"patterns", "priority", "explicit", "dynamic", "body"}."""
+    if not re.match(r"^[a-z0-9][a-z0-9_\-.+]*$", name or ""):
+        raise TemplateError(f"Invalid index template name [{name}]", "invalid_index_template_exception")
+    if not isinstance(body, dict):
+        raise TemplateError("request body must be a JSON object", "parse_exception")
+    unknown = set(body) - TEMPLATE_KEYS
+    if unknown:
+        raise TemplateError(f"[index_template] unknown field [{sorted(unknown)[0]}]", "x_content_parse_exception")
+    patterns = body.get("index_patterns")
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) and p for p in patterns):
+        raise TemplateError("Validation Failed: 1: index patterns are missing;", "action_request_validation_exception")
+    for pattern in patterns:
+        if pattern.startswith("_") or pattern != pattern.lower() or BAD_PATTERN_CHARS & set(pattern):
+            raise TemplateError(f"index_template [{name}] invalid, cause [Validation Failed: 1: index_pattern "
+                                f"[{pattern}] must be lowercase, must not start with '_' and must not contain "
+                                f"[ , \\, /, *, ?, \", <, >, |, #]", "invalid_index_template_exception")
+    priority = body.get("priority", 0)
+    if not isinstance(priority, int) or isinstance(priority, bool) or priority < 0:
+        raise TemplateError("priority must be a non-negative integer", "x_content_parse_exception")
+    part = body.get("template", {})
+    if not isinstance(part, dict) or set(part) - TEMPLATE_PARTS:
+        raise TemplateError("[template] unknown field [%s]" % sorted(set(part) - TEMPLATE_PARTS)[0]
+                            if isinstance(part, dict) else "[template] must be an object", "x_content_parse_exception")
+    mappings = part.get("mappings", {})
+    if not isinstance(mappings, dict):
+        raise TemplateError("[mappings] must be an object")
+    unknown = set(mappings) - MAPPING_KEYS
+    if unknown:
+        raise TemplateError(f"Root mapping definition has unsupported parameters:  [{sorted(unknown)[0]}]")
+    dynamic = mappings.get("dynamic", True)
+    if dynamic not in DYNAMIC_VALUES:
+        raise TemplateError("Could not convert [dynamic] to boolean")
+    explicit = {}
+    _check_properties(mappings.get("properties", {}), "", explicit)
+    return {"patterns": patterns, "priority": priority, "explicit": explicit, "dynamic": str(dynamic).lower(),
+            "body": body}
 
 
 def _kind_of(value):
@@ -53,9 +156,9 @@ def _coerces(mapped, value):
         return mapped == "object"
     if mapped == "object":
         return False
-    if mapped == "text":
+    if mapped in ("text", "keyword"):
         return True
-    if mapped in ("long", "float"):
+    if mapped in ("long", "integer", "float", "double"):  # coerce: numeric strings, fractions truncated
         if isinstance(value, bool):
             return False
         if isinstance(value, (int, float)):
@@ -78,19 +181,64 @@ def _reject_constant(name):
 
 
 class IndexState:
-    def __init__(self):
-        self.mapping = {}  # dotted field path -> kind
+    def __init__(self, template_name=None, template=None):
+        self.template = template_name
+        self.mapping = dict(template["explicit"]) if template else {}  # dotted field path -> kind
+        self.explicit = set(self.mapping)   # mapped by the template
+        self.dynamic = template["dynamic"] if template else "true"
         self.docs = {}     # _id -> version
+
+    def describe(self):
+        return {"template": self.template, "dynamic": self.dynamic, "documents": len(self.docs),
+                "fields": {path: {"type": kind, "origin": "template" if path in self.explicit else "dynamic"}
+                           for path, kind in sorted(self.mapping.items())}}
 
 
 class BulkService:
     def __init__(self):
         self.lock = threading.Lock()
         self.indices = {}
+        self.templates = {}
 
     def reset(self):
         with self.lock:
             self.indices = {}
+            self.templates = {}
+
+    def put_template(self, name, body):
+        """PUT _index_template/NAME: raises TemplateError; applies to indices created later."""
+        template = validate_template(name, body)
+        with self.lock:
+            for other, existing in self.templates.items():
+                overlap = [p for p in template["patterns"] for q in existing["patterns"]
+                           if fnmatch.fnmatchcase(p, q) or fnmatch.fnmatchcase(q, p)]
+                if other != name and overlap and existing["priority"] == template["priority"]:
+                    raise TemplateError(f"index template [{name}] has index patterns {template['patterns']} matching "
+                                        f"patterns from existing templates [{other}] with patterns ({other} => "
+                                        f"{existing['patterns']}) that have the same priority "
+                                        f"[{template['priority']}], multiple index templates may not match during "
+                                        "index creation, please use a different priority", "illegal_argument_exception")
+            self.templates[name] = template
+
+    def get_template(self, name):
+        with self.lock:
+            template = self.templates.get(name)
+            return None if template is None else {"index_templates": [{"name": name, "index_template":
+                                                                       template["body"]}]}
+
+    def describe(self):
+        with self.lock:
+            return {name: index.describe() for name, index in self.indices.items()}
+
+    def _index(self, name):
+        """The index, created from the best matching template on first use (lock held)."""
+        index = self.indices.get(name)
+        if index is None:
+            matches = [(t["priority"], n) for n, t in self.templates.items()
+                       if any(fnmatch.fnmatchcase(name, p) for p in t["patterns"])]
+            best = max(matches)[1] if matches else None
+            index = self.indices[name] = IndexState(best, self.templates.get(best))
+        return index
 
     def _map_document(self, index, source):
         """Check every field against (and extend) the index mapping; all-or-nothing per document."""
@@ -113,6 +261,12 @@ class BulkService:
                             raise MappingError(f"failed to parse field [{path}]: mixed array")
                         continue  # nested arrays flatten; element types checked loosely
                     mapped = index.mapping.get(path) or additions.get(path)
+                    if mapped is None and index.dynamic == "strict":
+                        raise MappingError(f"mapping set to strict, dynamic introduction of [{key}] within "
+                                           f"[{prefix[:-1] or '_doc'}] is not allowed",
+                                           "strict_dynamic_mapping_exception")
+                    if mapped is None and index.dynamic == "false":
+                        continue  # kept in _source, not indexed
                     if mapped is None:
                         additions[path] = mapped = _kind_of(element)
                     elif not _coerces(mapped, element):
@@ -207,7 +361,7 @@ class BulkService:
             result.update(status=400, error={"type": "invalid_index_name_exception",
                                              "reason": f"Invalid index name [{index_name}]"})
             return result
-        index = self.indices.setdefault(index_name, IndexState())
+        index = self._index(index_name)
         if op == "delete":
             if doc_id in index.docs:
                 del index.docs[doc_id]

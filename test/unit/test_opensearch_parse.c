@@ -1,5 +1,6 @@
 /* Pure parts of the OpenSearch sink: the --sink URL, --os-auth, _bulk answers, Basic auth. */
 #include "base64.h"
+#include "index_pattern.h"
 #include "os_bulk_response.h"
 #include "sink_opensearch.h"
 #include "testlib.h"
@@ -75,7 +76,9 @@ static void test_spec_rejects(void) {
                          "https://us%zz:p@host",
                          "https://host/a b",
                          "https://host/logs-%y",
-                         "https://host/logs-%"};
+                         "https://host/logs-%",
+                         "https://host/logs-%%",   /* the builder has no %% */
+                         "https://host/logs-%25%25"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
         CHECK_EQ_INT(sink_opensearch_parse_spec(bad[i], &sp, err, sizeof err), -1);
@@ -88,6 +91,56 @@ static void test_spec_rejects(void) {
     CHECK_EQ_INT(sink_opensearch_parse_auth("kerberos"), -1);
     CHECK_EQ_INT(sink_opensearch_is_spec("opensearch:https://h"), 1);
     CHECK_EQ_INT(sink_opensearch_is_spec("dir:out"), 0);
+}
+
+/* One rule set for the URL, the builder and the template: what one accepts the others do. */
+static void test_index_patterns(void) {
+    char err[160];
+    const char *good[] = {"cloudtrail-%Y.%m.%d", "ct", "a.b_c+d-e", "logs-%H", "%Y", ".hidden-%Y"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        CHECK_EQ_INT(index_pattern_check(good[i], 0, err, sizeof err), 0);
+        CHECK_EQ_INT(index_pattern_check(good[i], 1, err, sizeof err), 0);
+    }
+    const char *bad[] = {"", "-x", "_x", "+x", ".", "..", "Ct", "a b", "a/b", "a,b", "a#b", "a%", "a%%", "a%y",
+                         "a%M", "a\"b", "a*"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        CHECK_EQ_INT(index_pattern_check(bad[i], 0, err, sizeof err), -1);
+        CHECK(err[0] != '\0');
+    }
+    CHECK_EQ_INT(index_pattern_check("cloudtrail-*", 1, err, sizeof err), 0); /* templates take wildcards */
+    CHECK_EQ_INT(index_pattern_check("a\"b", 1, err, sizeof err), -1);
+    char longest[INDEX_PATTERN_MAX + 2];
+    memset(longest, 'a', sizeof longest);
+    longest[INDEX_PATTERN_MAX] = '\0';
+    CHECK_EQ_INT(index_pattern_check(longest, 0, NULL, 0), 0);
+    longest[INDEX_PATTERN_MAX] = 'a';
+    longest[INDEX_PATTERN_MAX + 1] = '\0';
+    CHECK_EQ_INT(index_pattern_check(longest, 0, NULL, 0), -1);
+    /* a pattern the URL accepts is one the document builder accepts */
+    os_spec sp;
+    CHECK_EQ_INT(sink_opensearch_parse_spec("https://h/ct-%25Y.%m.%d-%H", &sp, err, sizeof err), 0);
+    CHECK_EQ_STR(sp.pattern, "ct-%Y.%m.%d-%H");
+    CHECK_EQ_INT(index_pattern_check(sp.pattern, 0, NULL, 0), 0);
+}
+
+static void test_auth_auto(void) {
+    os_spec aws, aws_user, plain;
+    char err[200];
+    CHECK_EQ_INT(sink_opensearch_parse_spec("https://search-d-x.eu-west-1.es.amazonaws.com", &aws, err, sizeof err), 0);
+    CHECK_EQ_INT(sink_opensearch_parse_spec("https://master:pw@search-d-x.eu-west-1.es.amazonaws.com", &aws_user, err,
+                                            sizeof err),
+                 0);
+    CHECK_EQ_INT(sink_opensearch_parse_spec("https://es.internal:9200", &plain, err, sizeof err), 0);
+    CHECK_EQ_INT(sink_opensearch_resolve_auth(OS_AUTH_AUTO, &aws, 0, 0), OS_AUTH_SIGV4);
+    CHECK_EQ_INT(sink_opensearch_resolve_auth(OS_AUTH_AUTO, &aws, 0, 1), OS_AUTH_SIGV4); /* env does not override */
+    /* fine-grained access control: the master user in the URL wins over the AWS host */
+    CHECK_EQ_INT(sink_opensearch_resolve_auth(OS_AUTH_AUTO, &aws_user, 0, 0), OS_AUTH_BASIC);
+    CHECK_EQ_INT(sink_opensearch_resolve_auth(OS_AUTH_AUTO, &aws, 1, 0), OS_AUTH_BASIC);
+    CHECK_EQ_INT(sink_opensearch_resolve_auth(OS_AUTH_AUTO, &plain, 0, 1), OS_AUTH_BASIC);
+    CHECK_EQ_INT(sink_opensearch_resolve_auth(OS_AUTH_AUTO, &plain, 0, 0), OS_AUTH_NONE);
+    CHECK_EQ_INT(sink_opensearch_resolve_auth(OS_AUTH_SIGV4, &plain, 0, 0), OS_AUTH_SIGV4);
+    CHECK_EQ_INT(sink_opensearch_resolve_auth(OS_AUTH_NONE, &aws_user, 1, 1), OS_AUTH_NONE);
 }
 
 static void test_verdicts(void) {
@@ -237,6 +290,8 @@ int main(void) {
     RUN(test_spec_serverless_and_plain);
     RUN(test_spec_userinfo);
     RUN(test_spec_rejects);
+    RUN(test_index_patterns);
+    RUN(test_auth_auto);
     RUN(test_verdicts);
     RUN(test_parse_mixed);
     RUN(test_parse_all_ok_and_bad);

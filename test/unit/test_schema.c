@@ -91,6 +91,29 @@ static void test_trim_order(void) {
     CHECK_EQ_INT(schema_find("request_parameters")->trim_rank, 2);
 }
 
+/* The OpenSearch type must take the JSON the builder writes in _bulk documents: booleans as
+ * true/false, dates as RFC 3339 strings, integers as numbers, everything else as strings
+ * (literals: keyword; text and JSON text: text). */
+static void test_opensearch_types(void) {
+    for (size_t i = 0; i < schema_count(); i++) {
+        const schema_field *f = schema_field_at(i);
+        schema_os_type want;
+        switch (f->source) {
+        case SRC_BOOL:
+        case SRC_TRIMMED: want = OS_BOOLEAN; break;
+        case SRC_DATE: want = OS_DATE; break;
+        case SRC_INT: want = OS_LONG; break;
+        case SRC_JSON:
+        case SRC_RECORD: want = OS_TEXT; break;
+        default: want = f->cs_type == CS_TEXT || f->cs_type == CS_TEXT_ARRAY ? OS_TEXT : OS_KEYWORD; break;
+        }
+        if (f->os_type != want)
+            fprintf(stderr, "%s: OpenSearch type %s, the builder writes %s\n", f->name, schema_os_type_name(f->os_type),
+                    schema_os_type_name(want));
+        CHECK_EQ_INT(f->os_type, want);
+    }
+}
+
 static char *capture(void (*fn)(FILE *, const char *), const char *arg, size_t *len) {
     char *text = NULL;
     FILE *f = open_memstream(&text, len);
@@ -167,6 +190,7 @@ int main(void) {
     RUN(test_names);
     RUN(test_original_fields);
     RUN(test_trim_order);
+    RUN(test_opensearch_types);
     RUN(test_print_cloudsearch);
     RUN(test_print_opensearch);
     json_doc_free(&doc);
