@@ -1,5 +1,5 @@
 /* Hashing for request signing: SHA-256 (one-shot and streaming), HMAC-SHA256, hex.
- * The only module that includes OpenSSL headers; the streaming context is opaque storage
+ * The only module that includes mbedTLS (HMAC) and OpenSSL (SHA-256) headers; the streaming context is opaque storage
  * here so callers never see OpenSSL types. crypto_sha256_init allocates a context that
  * crypto_sha256_final frees: every successful init needs its final. */
 #ifndef CTINDEX_CRYPTO_H
