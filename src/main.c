@@ -15,6 +15,10 @@ static void usage(FILE *f) {
             "  run --queue URL ...        the indexing service: SQS notifications -> S3 -> search sink\n"
             "  convert FILE... -o DIR     convert log files into CloudSearch batch files\n"
             "  replay DIR --sink SINK     index every log file under a local folder\n"
+            "  replay s3://BUCKET[/PREFIX] --since DATE (--sink SINK | --enqueue QUEUE_URL)\n"
+            "                             index (or enqueue) a date range of a CloudTrail bucket, resumable\n"
+            "                             with --checkpoint FILE\n"
+
             "  schema [--opensearch]      print the index fields (CloudSearch) or an index template\n"
             "  help                       show this text\n"
             "\n"

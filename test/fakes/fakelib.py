@@ -160,9 +160,11 @@ class FakeSearch(_Child):
 
 
 class MotoServer(_Child):
-    """moto_server on a free port; no_auth_actions=N turns on SigV4 checks after N requests."""
+    """moto_server on a free port; no_auth_actions=N turns on SigV4 checks after N requests.
+    raw_uri_signing=True verifies signatures against the raw request URI (moto_raw_uri.py): needed
+    for requests whose query holds an encoded '/', such as ListObjectsV2 with a delimiter."""
 
-    def __init__(self, no_auth_actions=None, region="us-east-1", timeout=30):
+    def __init__(self, no_auth_actions=None, region="us-east-1", timeout=30, raw_uri_signing=False):
         env = dict(os.environ)
         env.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
         if no_auth_actions is not None:
@@ -170,7 +172,8 @@ class MotoServer(_Child):
         self.region = region
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        super().__init__(["moto_server", "-H", "127.0.0.1", "-p", str(self.port)], env=env)
+        command = [sys.executable, os.path.join(FAKES_DIR, "moto_raw_uri.py")] if raw_uri_signing else ["moto_server"]
+        super().__init__(command + ["-H", "127.0.0.1", "-p", str(self.port)], env=env)
         self._wait_ready(timeout)
 
     def _wait_ready(self, timeout):
