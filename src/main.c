@@ -18,7 +18,8 @@ static void usage(FILE *f) {
             "  replay s3://BUCKET[/PREFIX] --since DATE (--sink SINK | --enqueue QUEUE_URL)\n"
             "                             index (or enqueue) a date range of a CloudTrail bucket, resumable\n"
             "                             with --checkpoint FILE\n"
-
+            "  domain create|describe --domain NAME\n"
+            "                             create a CloudSearch domain with every index field, or check one\n"
             "  schema [--opensearch]      print the index fields (CloudSearch) or an index template\n"
             "  help                       show this text\n"
             "\n"
@@ -39,6 +40,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "schema") == 0) return cmd_schema(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "domain") == 0) return cmd_domain(argc - 1, argv + 1);
     fprintf(stderr, "ctindex: unknown command '%s' (try 'ctindex help')\n", cmd);
     return 2;
 }
