@@ -30,16 +30,11 @@ DEPLOY = os.path.join(ROOT, "deploy")
 sys.path.insert(0, os.path.join(HERE, "..", "fakes"))
 sys.dont_write_bytecode = True
 
-try:
-    import boto3
-    import yaml
-    import fakelib
-except ImportError as e:  # pragma: no cover
-    print("skipped: needs boto3, PyYAML and moto:", e)
-    sys.exit(77)
-if not shutil.which("moto_server"):
-    print("skipped: moto_server not found")
-    sys.exit(77)
+import fakelib  # noqa: E402
+
+fakelib.require_or_skip(modules=("boto3", "yaml"), programs=("moto_server",))
+import boto3  # noqa: E402
+import yaml  # noqa: E402
 
 BIN = os.environ["CTINDEX_BIN"]
 BUILD = os.environ["CTINDEX_BUILD"]
@@ -48,13 +43,7 @@ PLACEHOLDERS = {"AWS_REGION": "us-east-1", "ACCOUNT_ID": ACCOUNT, "QUEUE_NAME": 
                 "TRAIL_PREFIX": "org/", "DOMAIN_NAME": "cloudtrail-1", "BACKFILL_QUEUE_NAME": "backfill",
                 "OPENSEARCH_DOMAIN": "trail-search",
                 "TRAIL_KMS_KEY_ARN": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
-failures = []
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else f"\n    {detail}"), flush=True)
-    if not cond:
-        failures.append(what)
+check = fakelib.Checks()
 
 
 def policy(name):
@@ -188,8 +177,7 @@ def main():
         run_stack(tmp, template_text)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{'FAILED' if failures else 'passed'}: {len(failures)} failure(s)")
-    return 1 if failures else 0
+    return check.exit_code()
 
 
 def run_stack(tmp, template_text):

@@ -19,13 +19,7 @@ import fakelib  # noqa: E402
 
 BIN = os.environ["CTINDEX_BIN"]
 AKID, SECRET, REGION = "AKIDDOMAINTEST000000", "domain/test+secret", "eu-west-1"
-failures = []
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else f"\n    {detail}"), flush=True)
-    if not cond:
-        failures.append(what)
+check = fakelib.Checks()
 
 
 def domain(env, *args):
@@ -34,11 +28,8 @@ def domain(env, *args):
 
 
 def main():
-    try:
-        import boto3
-    except ImportError:
-        print("skipped: needs boto3")
-        return 77
+    fakelib.require_or_skip(modules=("boto3",))
+    import boto3
     tmp = tempfile.mkdtemp(prefix="ctindex-domain-")
     try:
         schema = json.loads(subprocess.run([BIN, "schema"], check=True, capture_output=True, text=True).stdout)
@@ -111,8 +102,7 @@ def main():
             check(rc == 1 and "403" in err, f"a wrong secret fails with the service's answer ({rc})", err[-500:])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{'FAILED' if failures else 'passed'}: {len(failures)} failure(s)")
-    return 1 if failures else 0
+    return check.exit_code()
 
 
 if __name__ == "__main__":

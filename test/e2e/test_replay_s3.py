@@ -29,26 +29,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "fakes"))
 sys.dont_write_bytecode = True
 
-try:
-    import boto3
-    import fakelib
-except ImportError as e:  # pragma: no cover
-    print("skipped: needs boto3 and moto:", e)
-    sys.exit(77)
-if not shutil.which("moto_server"):
-    print("skipped: moto_server not found")
-    sys.exit(77)
+import fakelib  # noqa: E402
+
+fakelib.require_or_skip(modules=("boto3",), programs=("moto_server",))
+import boto3  # noqa: E402
 
 BIN = os.environ["CTINDEX_BIN"]
 BUILD = os.environ["CTINDEX_BUILD"]
 BUCKET, PREFIX, ORG = "trail-archive", "org/logs/", "o-exampleorg1"
-failures = []
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else f"\n    {detail}"), flush=True)
-    if not cond:
-        failures.append(what)
+check = fakelib.Checks()
 
 
 class Corpus:
@@ -301,8 +290,7 @@ def run_all(tmp):
         check(p.returncode == 0 and set(got) == corpus.ids(want_files),
               f"enqueue: `ctindex run` indexes every in-range eventID from the messages ({p.returncode}, "
               f"{len(set(got))} of {len(corpus.ids(want_files))})", p.stderr[-800:])
-    print(f"{'FAILED' if failures else 'passed'}: {len(failures)} failure(s)")
-    return 1 if failures else 0
+    return check.exit_code()
 
 
 if __name__ == "__main__":

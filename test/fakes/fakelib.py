@@ -65,6 +65,34 @@ def _install_cleanup():
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
+def require_or_skip(modules=(), programs=()):
+    """Exit 77 (ctest's "skipped") naming what is missing, when a module or program is absent."""
+    import importlib.util
+    import shutil
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    missing += [p for p in programs if not shutil.which(p)]
+    if missing:
+        print("skipped: needs " + ", ".join(missing))
+        sys.exit(77)
+
+
+class Checks:
+    """Named checks that print ok/FAIL (with detail on failure) and give the exit code."""
+
+    def __init__(self):
+        self.failures = []
+
+    def __call__(self, cond, what, detail=""):
+        print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else f"\n    {detail}"), flush=True)
+        if not cond:
+            self.failures.append(what)
+        return cond
+
+    def exit_code(self):
+        print(f"{'FAILED' if self.failures else 'passed'}: {len(self.failures)} failure(s)")
+        return 1 if self.failures else 0
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
