@@ -290,6 +290,20 @@ def run_all(tmp):
         check(p.returncode == 0 and set(got) == corpus.ids(want_files),
               f"enqueue: `ctindex run` indexes every in-range eventID from the messages ({p.returncode}, "
               f"{len(set(got))} of {len(corpus.ids(want_files))})", p.stderr[-800:])
+        # 7. today: indexed, but not recorded as finished (CloudTrail still delivers into it)
+        import datetime
+        today = datetime.datetime.now(datetime.timezone.utc).date()
+        src = corpus.logs[0]
+        key = (f"{PREFIX}AWSLogs/{accounts[1]}/CloudTrail/{regions[0]}/{today:%Y/%m/%d}/"
+               f"{accounts[1]}_CloudTrail_{regions[0]}_{today:%Y%m%d}T0005Z_TodayTodayToday1.json.gz")
+        s3.upload_file(src["path"], BUCKET, key)
+        out7, cp7 = os.path.join(tmp, "out7"), os.path.join(tmp, "today.checkpoint")
+        rc, out, err = run([f"s3://{BUCKET}/{PREFIX}", "--since", today.isoformat(), "--sink", "dir:" + out7,
+                            "--checkpoint", cp7, "--no-progress"], env)
+        nseries = len({corpus.series_name(f) for f in corpus.logs})
+        check(rc == 0 and set(batch_ids(out7)) == set(src["ids"]), f"today: its file is indexed ({rc})", err[-800:])
+        check(f"0 finished, 0 finished before (checkpoint), 0 failed, {nseries} indexed but too recent to record"
+              in out and read_checkpoint(cp7) == {}, "today: no day of today is recorded in the checkpoint", out)
     return check.exit_code()
 
 
