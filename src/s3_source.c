@@ -66,7 +66,7 @@ struct src {
     s3_source_stats *st;
     s3_fetch *fetch;
     enqueuer *enq;
-    char logs_prefix[PREFIX_CAP];
+    char logs_prefix[TRAIL_MAX_PREFIX + 16]; /* PREFIX + "AWSLogs/" */
     /* discovery */
     disc_job *jobs;              /* waiting */
     disc_job *running;           /* in flight */

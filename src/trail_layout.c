@@ -86,7 +86,14 @@ void trail_format_day(int32_t day, char out[11]) {
     if (day < TRAIL_DAY_MIN) day = TRAIL_DAY_MIN;
     if (day > TRAIL_DAY_MAX) day = TRAIL_DAY_MAX;
     date_from_days(day, &y, &m, &d);
-    snprintf(out, 11, "%04d-%02d-%02d", y, m, d);
+    /* By hand: the compiler cannot see that y has four digits once day is clamped. */
+    const int parts[3] = {y, m, d}, widths[3] = {4, 2, 2};
+    char *p = out;
+    for (int i = 0; i < 3; i++) {
+        for (int k = widths[i] - 1, v = parts[i]; k >= 0; k--, v /= 10) p[k] = (char)('0' + v % 10);
+        p += widths[i];
+        *p++ = i < 2 ? '-' : '\0';
+    }
 }
 
 int32_t trail_day_of_time(int64_t epoch_s) {
