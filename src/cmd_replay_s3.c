@@ -204,6 +204,7 @@ int cmd_replay_s3(int argc, char **argv) {
     index_setup s;
     rc = 2;
     checkpoint *cp = NULL;
+    c.ix.durable = c.checkpoint != NULL; /* a day is recorded only once its batches would survive a crash */
     if (index_setup_open(&s, &c.ix, &ho, !c.enqueue) != 0) goto out;
     char source[TRAIL_MAX_PREFIX + 80], target[4300];
     snprintf(source, sizeof source, "s3://%s/%s", bucket, prefix);

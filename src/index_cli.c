@@ -117,6 +117,7 @@ int index_setup_open(index_setup *s, index_cli *c, const http_client_options *ho
     so.spec = s->spec;
     so.dead = s->dead;
     so.os_auth = c->os_auth;
+    so.durable = c->durable;
     if (c->uploads) so.uploads = c->uploads;
     sinks_result sr;
     if (sinks_create(&s->loop, s->aws, &so, &sr) != 0) return -1;

@@ -22,6 +22,7 @@ typedef struct index_cli {
     int uploads;
     int bulk;
     int progress;
+    int durable;             /* dir sink: synced before acknowledged (a checkpoint relies on it) */
     indexer_options ix;
 } index_cli;
 
