@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -450,4 +451,20 @@ out:
     if (rc != 0) cp->dirty = dirty;
     buf_free(&text);
     return rc;
+}
+
+int checkpoint_lock(const char *path, char *why, size_t why_cap) {
+    char lock[4200];
+    if (snprintf(lock, sizeof lock, "%s.lock", path) >= (int)sizeof lock) {
+        if (why && why_cap) snprintf(why, why_cap, "checkpoint path too long");
+        return -1;
+    }
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return ferr(why, why_cap, "cannot create", lock);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (why && why_cap) snprintf(why, why_cap, "%s is held by another replay using this checkpoint", lock);
+        close(fd);
+        return -1;
+    }
+    return fd;
 }

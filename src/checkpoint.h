@@ -57,5 +57,8 @@ int checkpoint_format(checkpoint *cp, buf *out);
 int checkpoint_load(checkpoint *cp, const char *path, char *why, size_t why_cap);
 /* Atomic replace of path. 0, or -1 with why (the previous file is then left as it was). */
 int checkpoint_save(checkpoint *cp, const char *path, char *why, size_t why_cap);
+/* Hold PATH.lock (flock) while a replay uses the checkpoint, so two replays never interleave
+ * their saves. The descriptor to close at the end, or -1 with why (e.g. held by another). */
+int checkpoint_lock(const char *path, char *why, size_t why_cap);
 
 #endif

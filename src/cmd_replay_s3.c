@@ -204,6 +204,7 @@ int cmd_replay_s3(int argc, char **argv) {
     index_setup s;
     rc = 2;
     checkpoint *cp = NULL;
+    int lock_fd = -1;
     c.ix.durable = c.checkpoint != NULL; /* a day is recorded only once its batches would survive a crash */
     if (index_setup_open(&s, &c.ix, &ho, !c.enqueue) != 0) goto out;
     char source[TRAIL_MAX_PREFIX + 80], target[4300];
@@ -211,6 +212,10 @@ int cmd_replay_s3(int argc, char **argv) {
     if (c.enqueue) snprintf(target, sizeof target, "sqs:%s", c.enqueue);
     else snprintf(target, sizeof target, "%s", s.spec);
     if (c.checkpoint) {
+        if ((lock_fd = checkpoint_lock(c.checkpoint, why, sizeof why)) < 0) {
+            log_error("--checkpoint: %s", why);
+            goto out;
+        }
         cp = checkpoint_new(source, target);
         if (!cp) {
             log_error("--checkpoint: the sink or queue name holds characters a checkpoint cannot record");
@@ -258,5 +263,6 @@ int cmd_replay_s3(int argc, char **argv) {
 out:
     index_setup_close(&s);
     checkpoint_free(cp);
+    if (lock_fd >= 0) close(lock_fd);
     return rc;
 }

@@ -97,13 +97,14 @@ int index_setup_open(index_setup *s, index_cli *c, const http_client_options *ho
                       : strncmp(s->spec, "dir-bulk:", 9) == 0 ? s->spec + 9
                                                               : NULL;
     if (c->dead_letter) snprintf(s->dead_path, sizeof s->dead_path, "%s", c->dead_letter);
-    else if (dir && with_sink) snprintf(s->dead_path, sizeof s->dead_path, "%s/dead-letter.jsonl", dir);
+    else if (dir) snprintf(s->dead_path, sizeof s->dead_path, "%s/dead-letter.jsonl", dir);
     else snprintf(s->dead_path, sizeof s->dead_path, "ctindex-dead-letter.jsonl");
     s->http = http_client_new(&s->loop, ho);
     aws_ctx_options ao = {.region = c->region};
     s->aws = s->http ? aws_ctx_new(&s->loop, s->http, &ao) : NULL;
     if (!s->aws) return -1;
-    if (dir && with_sink) {
+    if (!with_sink) return 0; /* nothing is indexed: no dead letters either */
+    if (dir) {
         /* The dead-letter file lives beside the batches: create the folder first. */
         sink *probe = sink_dir_new(dir, 0);
         if (!probe) return -1;
@@ -111,7 +112,6 @@ int index_setup_open(index_setup *s, index_cli *c, const http_client_options *ho
     }
     s->dead = deadletter_open(s->dead_path);
     if (!s->dead) return -1;
-    if (!with_sink) return 0;
     sinks_options so;
     sinks_options_default(&so);
     so.spec = s->spec;

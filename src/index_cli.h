@@ -63,8 +63,9 @@ typedef struct index_setup {
     int loop_ready;
 } index_setup;
 
-/* Everything up to the indexer; with_sink 0 stops after the AWS context and dead-letter file
- * (a replay that only enqueues). ho may be NULL. 0, or -1 (logged): call index_setup_close anyway. */
+/* Everything up to the indexer; with_sink 0 stops after the AWS context (a replay that only
+ * enqueues: no sink, no dead-letter file). ho may be NULL. 0, or -1 (logged): call
+ * index_setup_close anyway. */
 int index_setup_open(index_setup *s, index_cli *c, const http_client_options *ho, int with_sink);
 /* Closes the indexer (and its sink), the AWS context and the client, and runs the loop dry. */
 void index_setup_close(index_setup *s);

@@ -134,8 +134,8 @@ static void on_fetched(void *ud, void *tag, const s3_fetch_result *res) {
     r->st->bytes_in += res->bytes_in;
     r->st->bytes_json += res->bytes_json;
     if (res->ok && res->digest_like) r->st->files_empty++;
-    const char *why = res->error;
-    if (!res->ok && (!why || !*why)) why = "the sink could not store some of its records";
+    /* A download or data error was logged where it happened; only the sink's refusal is news here. */
+    const char *why = res->ok || (res->error && *res->error) ? NULL : "the sink could not store some of its records";
     file_done(r, tag, res->ok, res->key, why);
 }
 

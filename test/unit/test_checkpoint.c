@@ -183,6 +183,18 @@ static void test_files(void) {
     CHECK_EQ_INT(checkpoint_save(cp, bad, why, sizeof why), -1);
     CHECK(strstr(why, "cannot create") != NULL);
     checkpoint_free(cp);
+    /* one replay at a time per checkpoint */
+    int a = checkpoint_lock(path, why, sizeof why);
+    CHECK(a >= 0);
+    CHECK_EQ_INT(checkpoint_lock(path, why, sizeof why), -1);
+    CHECK(strstr(why, "held by another replay") != NULL);
+    if (a >= 0) close(a);
+    int b = checkpoint_lock(path, why, sizeof why);
+    CHECK(b >= 0);
+    if (b >= 0) close(b);
+    char lock[300];
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    unlink(lock);
     unlink(path);
     rmdir(dir);
 }
