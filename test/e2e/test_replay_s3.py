@@ -201,6 +201,24 @@ def run_all(tmp):
     with open(schema_file, "w") as f:
         f.write(subprocess.run([BIN, "schema"], check=True, capture_output=True, text=True).stdout)
 
+    # 0. usage errors: exit 2 with a message that names the problem, before any request
+    usage = [(["s3://bkt", "--sink", "dir:x"], "--since DATE is required"),
+             (["s3://bkt", "--since", "2024-02-30", "--sink", "dir:x"], "a real one"),
+             (["s3://bkt", "--since", "2024-05-02", "--until", "2024-05-01", "--sink", "dir:x"], "after --until"),
+             (["s3://bkt", "--since", "2024-05-01"], "--sink SINK or --enqueue QUEUE_URL"),
+             (["s3://bkt", "--since", "2024-05-01", "--sink", "dir:x", "--enqueue", "q"], "(one of them)"),
+             (["s3://bkt", "--since", "2024-05-01", "--sink", "dir:x", "--account", "1234"], "12-digit account"),
+             (["s3://bkt", "--since", "2024-05-01", "--sink", "dir:x", "--region", "east"], "region name"),
+             (["s3://b", "--since", "2024-05-01", "--sink", "dir:x"], "3 to 63 characters"),
+             (["s3://bkt", "s3://other", "--since", "2024-05-01", "--sink", "dir:x"], "give one s3://"),
+             (["s3://bkt", "--since", "2000-01-01", "--sink", "dir:x"], "at most 7305 days")]
+    for args, message in usage:
+        rc, out, err = run(args, dict(os.environ, AWS_ENDPOINT_URL="http://127.0.0.1:9"), timeout=30)
+        check(rc == 2 and message in err, f"usage: {' '.join(args[1:])} -> exit 2, '{message}'", f"{rc} {err[-300:]}")
+    rc, out, err = run(["--help"], os.environ, timeout=30)
+    check(rc == 0 and "replay DIR..." in out and "replay s3://BUCKET[/PREFIX]" in out and "--checkpoint FILE" in out,
+          "replay --help shows both forms and the s3 options")
+
     with fakelib.MotoServer(no_auth_actions=3, raw_uri_signing=True) as moto:
         akid, secret = moto.create_admin_key()
         kw = moto.client_kwargs(akid, secret)
