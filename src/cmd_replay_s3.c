@@ -1,6 +1,7 @@
 /* ctindex replay s3://BUCKET[/PREFIX]: backfill a date range of a CloudTrail bucket into a sink,
  * or into an SQS queue for a fleet of `ctindex run` services, resumable with a checkpoint. */
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,6 +165,21 @@ static void print_summary(const s3_cli *c, const s3_source_stats *st, const inde
     else printf("time:    %.2f s wall, %.2f s CPU, peak RSS %.1f MB\n", wall, cpu, (double)rss / 1024.0);
 }
 
+/* What a checkpoint names as its sink: where the documents end up, without the tuning options
+ * (",inflight=4" may change between runs), and a folder by its absolute path (a rerun from
+ * another directory must not take "dir:out" for the same place). */
+static void checkpoint_target(const char *spec, char *out, size_t cap) {
+    const char *colon = strchr(spec, ':');
+    size_t kind = colon ? (size_t)(colon - spec) + 1 : 0;
+    char real[PATH_MAX];
+    if (kind && strncmp(spec, "dir", 3) == 0 && realpath(spec + kind, real))
+        snprintf(out, cap, "%.*s%s", (int)kind, spec, real);
+    else if (kind && strncmp(spec, "dir", 3) != 0)
+        snprintf(out, cap, "%.*s", (int)strcspn(spec, ","), spec);
+    else
+        snprintf(out, cap, "%s", spec);
+}
+
 static int32_t today_utc(void) { return trail_day_of_time((int64_t)time(NULL)); }
 
 static int32_t parse_day_opt(const char *name, const char *v) {
@@ -210,7 +226,7 @@ int cmd_replay_s3(int argc, char **argv) {
     char source[TRAIL_MAX_PREFIX + 80], target[4300];
     snprintf(source, sizeof source, "s3://%s/%s", bucket, prefix);
     if (c.enqueue) snprintf(target, sizeof target, "sqs:%s", c.enqueue);
-    else snprintf(target, sizeof target, "%s", s.spec);
+    else checkpoint_target(s.spec, target, sizeof target);
     if (c.checkpoint) {
         if ((lock_fd = checkpoint_lock(c.checkpoint, why, sizeof why)) < 0) {
             log_error("--checkpoint: %s", why);
