@@ -7,7 +7,7 @@
 #include "log.h"
 #include "schema.h"
 
-typedef enum { OP_DESCRIBE, OP_CREATE, OP_DEFINE } cs_op;
+typedef enum { OP_DESCRIBE, OP_CREATE, OP_DEFINE, OP_FIELDS } cs_op;
 
 typedef struct cs_config_call {
     aws_ctx *aws;
@@ -17,9 +17,12 @@ typedef struct cs_config_call {
     char scheme[16];        /* of the configuration endpoint, reused for the document URL */
     buf form;               /* request body; alive until the call's on_done */
     size_t field;           /* OP_DEFINE: next schema field; schema_count() = IndexDocuments */
+    unsigned char *todo;    /* OP_DEFINE: the fields to define (NULL: all) */
+    size_t defined;         /* OP_DEFINE: DefineIndexField calls sent */
     const char *action;
     cloudsearch_domain_cb dcb;
     cloudsearch_done_cb fcb;
+    cloudsearch_fields_cb xcb;
     void *ud;
 } cs_config_call;
 
@@ -29,6 +32,7 @@ static void on_config_done(void *ud, aws_response *r);
 
 static void call_free(cs_config_call *c) {
     buf_free(&c->form);
+    free(c->todo);
     free(c);
 }
 
@@ -108,13 +112,19 @@ static void finish_domain(cs_config_call *c, const aws_response *r) {
     c->dcb(c->ud, 1, &info, NULL);
 }
 
-/* Builds the next request of a define_fields run: a DefineIndexField, then IndexDocuments. */
+/* Builds the next request of a define_fields run: a DefineIndexField per field asked for, then
+ * IndexDocuments. Returns 1 when nothing was asked for (no request: the domain is left alone,
+ * since IndexDocuments rebuilds the whole index). */
 static int next_define(cs_config_call *c) {
     buf_clear(&c->form);
+    while (c->todo && c->field < schema_count() && !c->todo[c->field]) c->field++;
     const schema_field *f = schema_field_at(c->field);
     if (f) {
         c->action = "DefineIndexField";
+        c->defined++;
         if (cs_form_define_field(&c->form, c->name, f) != 0) return -1;
+    } else if (c->defined == 0) {
+        return 1;
     } else {
         c->action = "IndexDocuments";
         if (cs_form_add(&c->form, "Action", "IndexDocuments") || cs_form_add(&c->form, "Version", CS_API_VERSION) ||
@@ -124,8 +134,31 @@ static int next_define(cs_config_call *c) {
     return send_form(c);
 }
 
+static void finish_fields(cs_config_call *c, const aws_response *r) {
+    char err[2400];
+    if (!r->ok) {
+        describe_failure(c, r, err, sizeof err);
+        c->xcb(c->ud, 0, NULL, 0, err);
+        return;
+    }
+    unsigned char todo[SCHEMA_MAX_FIELDS];
+    int n = cs_fields_to_define(r->body.data ? r->body.data : "", r->body.len, todo);
+    if (n < 0) {
+        snprintf(err, sizeof err, "CloudSearch DescribeIndexFields for domain '%s': the answer lists no IndexFields",
+                 c->name);
+        c->xcb(c->ud, 0, NULL, 0, err);
+        return;
+    }
+    c->xcb(c->ud, 1, todo, (size_t)n, NULL);
+}
+
 static void on_config_done(void *ud, aws_response *r) {
     cs_config_call *c = ud;
+    if (c->op == OP_FIELDS) {
+        finish_fields(c, r);
+        call_free(c);
+        return;
+    }
     if (c->op != OP_DEFINE) {
         finish_domain(c, r);
         call_free(c);
@@ -143,7 +176,7 @@ static void on_config_done(void *ud, aws_response *r) {
         return;
     }
     if (c->field >= schema_count()) { /* IndexDocuments answered */
-        log_info("CloudSearch domain '%s': %zu index fields defined, indexing started", c->name, schema_count());
+        log_info("CloudSearch domain '%s': %zu index field(s) defined, indexing started", c->name, c->defined);
         c->fcb(c->ud, 1, NULL);
         call_free(c);
         return;
@@ -211,14 +244,44 @@ int cloudsearch_create_domain(aws_ctx *aws, const char *name, cloudsearch_domain
     return start_domain_call(aws, OP_CREATE, name, cb, ud);
 }
 
-int cloudsearch_define_fields(aws_ctx *aws, const char *name, cloudsearch_done_cb cb, void *ud) {
+int cloudsearch_define_some_fields(aws_ctx *aws, const char *name, const unsigned char *which, cloudsearch_done_cb cb,
+                                   void *ud) {
     cs_config_call *c = call_new(aws, OP_DEFINE, name);
     if (!c) return -1;
     c->fcb = cb;
     c->ud = ud;
     c->field = 0;
-    if (next_define(c) != 0) {
+    if (which && !(c->todo = malloc(schema_count()))) {
+        call_free(c);
+        return -1;
+    }
+    if (which) memcpy(c->todo, which, schema_count());
+    int rc = next_define(c);
+    if (rc == 1) { /* nothing asked for */
+        call_free(c);
+        return 1;
+    }
+    if (rc != 0) {
         log_error("CloudSearch DefineIndexField: cannot send the request");
+        call_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+int cloudsearch_define_fields(aws_ctx *aws, const char *name, cloudsearch_done_cb cb, void *ud) {
+    return cloudsearch_define_some_fields(aws, name, NULL, cb, ud);
+}
+
+int cloudsearch_check_fields(aws_ctx *aws, const char *name, cloudsearch_fields_cb cb, void *ud) {
+    cs_config_call *c = call_new(aws, OP_FIELDS, name);
+    if (!c) return -1;
+    c->xcb = cb;
+    c->ud = ud;
+    c->action = "DescribeIndexFields";
+    if (cs_form_add(&c->form, "Action", c->action) || cs_form_add(&c->form, "Version", CS_API_VERSION) ||
+        cs_form_add(&c->form, "DomainName", name) || send_form(c) != 0) {
+        log_error("CloudSearch DescribeIndexFields: cannot send the request");
         call_free(c);
         return -1;
     }

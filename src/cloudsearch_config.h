@@ -29,5 +29,15 @@ int cloudsearch_create_domain(aws_ctx *aws, const char *name, cloudsearch_domain
 /* DefineIndexField for every field of schema.h (an upsert, so running it again is harmless),
  * then IndexDocuments so the domain builds its index with them. */
 int cloudsearch_define_fields(aws_ctx *aws, const char *name, cloudsearch_done_cb cb, void *ud);
+/* The same for the fields flagged in which (schema_count() entries; NULL: all). Returns 1 and
+ * sends nothing when none is flagged: IndexDocuments rebuilds the whole index, so a domain
+ * that already has the schema is left alone. */
+int cloudsearch_define_some_fields(aws_ctx *aws, const char *name, const unsigned char *which, cloudsearch_done_cb cb,
+                                   void *ud);
+
+/* DescribeIndexFields, compared with the schema (cs_fields_to_define): todo[i] is 1 for each
+ * field to (re)define, n how many. todo is NULL when ok = 0. */
+typedef void (*cloudsearch_fields_cb)(void *ud, int ok, const unsigned char *todo, size_t n, const char *error);
+int cloudsearch_check_fields(aws_ctx *aws, const char *name, cloudsearch_fields_cb cb, void *ud);
 
 #endif

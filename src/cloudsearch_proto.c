@@ -138,15 +138,16 @@ static const char *options_block(schema_cs_type t, unsigned *allowed) {
     return NULL;
 }
 
+static const struct {
+    unsigned bit;
+    const char *key;
+} opts[] = {{SF_SEARCH, "SearchEnabled"}, {SF_FACET, "FacetEnabled"}, {SF_RETURN, "ReturnEnabled"},
+            {SF_SORT, "SortEnabled"}, {SF_HIGHLIGHT, "HighlightEnabled"}};
+
 int cs_form_define_field(buf *b, const char *domain, const schema_field *f) {
     unsigned allowed = 0;
     const char *block = options_block(f->cs_type, &allowed);
     if (!block) return -1;
-    static const struct {
-        unsigned bit;
-        const char *key;
-    } opts[] = {{SF_SEARCH, "SearchEnabled"}, {SF_FACET, "FacetEnabled"}, {SF_RETURN, "ReturnEnabled"},
-                {SF_SORT, "SortEnabled"}, {SF_HIGHLIGHT, "HighlightEnabled"}};
     if (cs_form_add(b, "Action", "DefineIndexField") || cs_form_add(b, "Version", CS_API_VERSION) ||
         cs_form_add(b, "DomainName", domain) || cs_form_add(b, "IndexField.IndexFieldName", f->name) ||
         cs_form_add(b, "IndexField.IndexFieldType", schema_cs_type_name(f->cs_type)))
@@ -159,6 +160,40 @@ int cs_form_define_field(buf *b, const char *domain, const schema_field *f) {
         if (cs_form_add(b, key, (f->options & opts[i].bit) ? "true" : "false") != 0) return -1;
     }
     return 0;
+}
+
+/* One <member> of DescribeIndexFields: the same type and every option as the schema field. */
+static int field_matches(const xml_span *options, const schema_field *f) {
+    xml_span t, blk, v;
+    unsigned allowed = 0;
+    const char *block = options_block(f->cs_type, &allowed);
+    if (!block || xml_child(options, "IndexFieldType", &t) != 0 || !xml_eq(&t, schema_cs_type_name(f->cs_type)) ||
+        xml_child(options, block, &blk) != 0)
+        return 0;
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+        if (!(allowed & opts[i].bit)) continue;
+        if (xml_child(&blk, opts[i].key, &v) != 0 || !xml_eq(&v, (f->options & opts[i].bit) ? "true" : "false"))
+            return 0;
+    }
+    return 1;
+}
+
+int cs_fields_to_define(const char *xml, size_t len, unsigned char *todo) {
+    size_t pos = 0, n = schema_count();
+    xml_span all, m, options, name;
+    if (xml_next(xml, len, &pos, "IndexFields", &all) != 0) return -1;
+    memset(todo, 1, n);
+    size_t mpos = 0;
+    while (xml_next(all.p, all.n, &mpos, "member", &m) == 0) {
+        if (xml_child(&m, "Options", &options) != 0 || xml_child(&options, "IndexFieldName", &name) != 0) continue;
+        for (size_t i = 0; i < n; i++) {
+            const schema_field *f = schema_field_at(i);
+            if (todo[i] && xml_eq(&name, f->name) && field_matches(&options, f)) todo[i] = 0;
+        }
+    }
+    int count = 0;
+    for (size_t i = 0; i < n; i++) count += todo[i];
+    return count;
 }
 
 /* ---- DescribeDomains / CreateDomain answers ------------------------------------------------ */

@@ -51,6 +51,12 @@ int cs_form_add(buf *b, const char *key, const char *value);
  * the options block that belongs to the type (LiteralOptions.SearchEnabled=true, ...). */
 int cs_form_define_field(buf *b, const char *domain, const schema_field *f);
 
+/* A DescribeIndexFields answer against the schema: todo[i] (schema_count() entries) becomes 1
+ * for every schema field the domain lacks or defines with another type or other options (an
+ * option the answer leaves out counts as different). Returns how many, or -1 when xml is not an
+ * IndexFields answer. */
+int cs_fields_to_define(const char *xml, size_t len, unsigned char *todo);
+
 /* What DescribeDomains / CreateDomain say about a domain. */
 typedef struct cs_domain_status {
     char name[64];

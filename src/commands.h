@@ -3,9 +3,16 @@
 #ifndef CTINDEX_COMMANDS_H
 #define CTINDEX_COMMANDS_H
 
+#include <stdio.h>
+
 int cmd_convert(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_replay_s3(int argc, char **argv);
+int cmd_domain(int argc, char **argv);
+
+/* The S3 part of 'ctindex replay --help'. */
+void replay_s3_help(FILE *f);
 
 #endif

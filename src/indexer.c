@@ -151,4 +151,4 @@ void indexer_on_space(indexer *ix, void (*fn)(void *ud), void *ud) {
 }
 
 const indexer_stats *indexer_get_stats(const indexer *ix) { return &ix->st; }
-sink *indexer_sink(indexer *ix) { return ix->sink; }
+sink *indexer_sink(const indexer *ix) { return ix->sink; }

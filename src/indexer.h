@@ -63,6 +63,6 @@ uint32_t indexer_pending_docs(const indexer *ix);
  * that saw INDEXER_BUSY, or wait for acknowledgements, can go on. */
 void indexer_on_space(indexer *ix, void (*fn)(void *ud), void *ud);
 const indexer_stats *indexer_get_stats(const indexer *ix);
-sink *indexer_sink(indexer *ix);
+sink *indexer_sink(const indexer *ix);
 
 #endif

@@ -15,6 +15,11 @@ static void usage(FILE *f) {
             "  run --queue URL ...        the indexing service: SQS notifications -> S3 -> search sink\n"
             "  convert FILE... -o DIR     convert log files into CloudSearch batch files (or _bulk bodies)\n"
             "  replay DIR --sink SINK     index every log file under a local folder\n"
+            "  replay s3://BUCKET[/PREFIX] --since DATE (--sink SINK | --enqueue QUEUE_URL)\n"
+            "                             index (or enqueue) a date range of a CloudTrail bucket, resumable\n"
+            "                             with --checkpoint FILE\n"
+            "  domain create|describe --domain NAME\n"
+            "                             create a CloudSearch domain with every index field, or check one\n"
             "  schema [--opensearch]      print the index fields (CloudSearch) or an index template\n"
             "  help                       show this text\n"
             "\n"
@@ -35,6 +40,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "schema") == 0) return cmd_schema(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "domain") == 0) return cmd_domain(argc - 1, argv + 1);
     fprintf(stderr, "ctindex: unknown command '%s' (try 'ctindex help')\n", cmd);
     return 2;
 }

@@ -117,6 +117,34 @@ def _install_cleanup():
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
+def require_or_skip(modules=(), programs=()):
+    """Exit 77 (ctest's "skipped") naming what is missing, when a module or program is absent."""
+    import importlib.util
+    import shutil
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    missing += [p for p in programs if not shutil.which(p)]
+    if missing:
+        print("skipped: needs " + ", ".join(missing))
+        sys.exit(77)
+
+
+class Checks:
+    """Named checks that print ok/FAIL (with detail on failure) and give the exit code."""
+
+    def __init__(self):
+        self.failures = []
+
+    def __call__(self, cond, what, detail=""):
+        print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else f"\n    {detail}"), flush=True)
+        if not cond:
+            self.failures.append(what)
+        return cond
+
+    def exit_code(self):
+        print(f"{'FAILED' if self.failures else 'passed'}: {len(self.failures)} failure(s)")
+        return 1 if self.failures else 0
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -215,9 +243,11 @@ class FakeSearch(_Child):
 
 
 class MotoServer(_Child):
-    """moto_server on a free port; no_auth_actions=N turns on SigV4 checks after N requests."""
+    """moto_server on a free port; no_auth_actions=N turns on SigV4 checks after N requests.
+    raw_uri_signing=True verifies signatures against the raw request URI (moto_raw_uri.py): needed
+    for requests whose query holds an encoded '/', such as ListObjectsV2 with a delimiter."""
 
-    def __init__(self, no_auth_actions=None, region="us-east-1", timeout=30):
+    def __init__(self, no_auth_actions=None, region="us-east-1", timeout=30, raw_uri_signing=False):
         env = dict(os.environ)
         env.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
         if no_auth_actions is not None:
@@ -225,7 +255,8 @@ class MotoServer(_Child):
         self.region = region
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        super().__init__(["moto_server", "-H", "127.0.0.1", "-p", str(self.port)], env=env)
+        command = [sys.executable, os.path.join(FAKES_DIR, "moto_raw_uri.py")] if raw_uri_signing else ["moto_server"]
+        super().__init__(command + ["-H", "127.0.0.1", "-p", str(self.port)], env=env)
         self._wait_ready(timeout)
 
     def _wait_ready(self, timeout):
