@@ -96,6 +96,7 @@ struct svc {
     int receives;                /* receive calls in flight */
     recv_slot slots[MAX_RECEIVERS];
     int in_pump, pump_again;
+    int in_space;                /* on_space is running */
     svc_msg *msgs;
     int nmsgs;
     /* deletes waiting to be sent, and calls in flight */
@@ -368,6 +369,10 @@ static void on_s3_done(void *ud, const s3_result *r) {
 
 static void on_space(void *ud) {
     svc *s = ud;
+    /* A sink that completes at once would bring us back here from inside ingest_resume, into
+     * the splitter that is calling out: the outer loop goes on instead. */
+    if (s->in_space) return;
+    s->in_space = 1;
     while (s->stalled) {
         svc_obj *o = s->stalled;
         int rc = ingest_resume(&o->io);
@@ -380,6 +385,7 @@ static void on_space(void *ud) {
             if (o->call) s3_call_resume(o->call);
         }
     }
+    s->in_space = 0;
     pump(s);
 }
 
