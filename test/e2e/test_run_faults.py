@@ -96,6 +96,7 @@ def run(tmp):
             check(fired.get("status") == 5 and fired.get("reset") == 2 and fired.get("delay") == 2,
                   "every injected sink fault fired", str(fired))
             check(stats["auth_failures"] == 0, "every upload was signed right", str(stats))
+            check(stats["max_in_flight"] == 2, "two uploads in flight at once (the default)", str(stats["max_in_flight"]))
 
             dlq = stack.drain_dlq()
             check(sorted(dlq) == sorted(bad_bodies), "exactly the bad messages went to the DLQ",
@@ -115,8 +116,10 @@ def run(tmp):
                 f = final[0]
                 # The resets are re-sent by libcurl itself when they hit a reused connection.
                 check(f.get("retries", 0) >= 5, "retries counted (sink throttling)", str(f))
-                check(f.get("records", 0) >= len(good_ids) and f.get("objects_failed", 0) >= 9,
-                      "records and failed objects counted", str(f))
+                # Each bad object fails at least once per message (a copy moto hands out twice
+                # while the first is in progress is not worked on again).
+                check(f.get("records", 0) >= len(good_ids) and f.get("objects_failed", 0) >= 3 and
+                      f.get("retried", 0) >= 3, "records, failed objects and retried messages counted", str(f))
                 check(f.get("inflight_messages") == 0 and f.get("inflight_objects") == 0, "nothing in flight at exit",
                       str(f))
                 check(f.get("errors", 0) >= 1 and f.get("dead_lettered") == 3, "errors and dead letters counted",

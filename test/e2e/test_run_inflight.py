@@ -10,11 +10,14 @@ and the strict fake CloudSearch endpoint:
    error in input it kept while the indexer was full. The service must fail that object and
    retry its message (which then goes to the DLQ), not wait forever on a paused download.
    The place of the error is computed from the batch sizes `ctindex convert` produces, so the
-   stall happens on the same record every time."""
+   stall happens on the same record every time.
+3. A sink that does not answer within the drain timeout: after SIGTERM the service gives every
+   message in progress back (visible at once for another consumer) and exits 0."""
 import glob
 import gzip
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -41,6 +44,7 @@ def run(tmp):
         akid, secret = moto.create_admin_key()
         redelivery(tmp, moto, akid, secret, schema)
         malformed_while_stalled(tmp, moto, akid, secret, schema)
+        give_back_on_drain_timeout(tmp, moto, akid, secret, schema)
     return check.result()
 
 
@@ -119,6 +123,37 @@ def malformed_while_stalled(tmp, moto, akid, secret, schema):
         acc = set(fake.accepted()["cloudsearch"]["ids"])
         before = {r["eventID"] for r in records[:refused + 2]}
         check(before <= acc, f"malformed: the {len(before)} records before the error were accepted")
+
+
+
+def give_back_on_drain_timeout(tmp, moto, akid, secret, schema):
+    corpus = runlib.Corpus(BUILD, tmp, name="stuck", files=5, min_records=20, max_records=50, seed=61)
+    stack = runlib.Stack(moto, akid, secret, visibility=30, name="stuck")
+    stack.upload(corpus)
+    for k in corpus.logs:
+        stack.cloudtrail_raw([k])
+    with fakelib.FakeSearch(access_key=akid, secret_key=secret, region="us-east-1", schema=schema) as fake:
+        fake.fault(delay_ms=60000, count=10)
+        log = os.path.join(tmp, "stuck.log")
+        argv = [BIN, "run", "--queue", stack.queue, "--doc-endpoint", fake.url, "--region", "us-east-1",
+                "--receivers", "1", "--wait", "1", "--stats-interval", "1", "--drain-timeout", "2",
+                "--dead-letter", os.path.join(tmp, "dead3.jsonl")]
+        with open(log, "w") as err_file:
+            proc = subprocess.Popen(argv, env=runlib.run_env(moto, akid, secret), stderr=err_file)
+        try:
+            uploading = runlib.wait_for(lambda: fake.stats()["in_flight"] > 0 and stack.counts()[1] == 5, 30)
+            check(uploading, "stuck: the upload is in flight, every message invisible")
+            proc.send_signal(signal.SIGTERM)
+            rc = proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        err = open(log, errors="replace").read()
+        print(err[-1500:])
+        check(rc == 0, f"stuck: exit 0 after the drain timeout ({rc})")
+        check("giving back 5 message(s)" in err, "stuck: the drain timeout gives the messages back")
+        check(stack.counts() == (5, 0), f"stuck: all five visible again at once {stack.counts()}")
 
 
 if __name__ == "__main__":
