@@ -62,21 +62,26 @@ def run(tmp):
                                  "--wait", "1", "--health-port", str(hport),
                                  "--dead-letter", os.path.join(tmp, "dead2.jsonl")], env=bad_env, stderr=subprocess.PIPE,
                                 text=True)
-        health = None
-        for _ in range(50):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{hport}/", timeout=2) as r:
-                    health = (r.status, json.loads(r.read()))
-                break
-            except Exception:
-                time.sleep(0.1)
-        check(health is not None and health[0] == 200 and "receive_errors" in health[1],
-              f"health endpoint answers 200 with a status: {health}")
         try:
-            proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-        err = proc.communicate(timeout=30)[1]
+            health = None
+            for _ in range(50):
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{hport}/", timeout=2) as r:
+                        health = (r.status, json.loads(r.read()))
+                    break
+                except Exception:
+                    time.sleep(0.1)
+            check(health is not None and health[0] == 200 and "receive_errors" in health[1],
+                  f"health endpoint answers 200 with a status: {health}")
+            try:
+                proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+            err = proc.communicate(timeout=30)[1]
+        finally:
+            if proc.poll() is None:  # a failed check must not leave the service running
+                proc.kill()
+                proc.wait()
         check(proc.returncode == 0, f"SIGTERM exits 0 ({proc.returncode})")
         check("SignatureDoesNotMatch" in err or "403" in err, "a bad secret is reported: " + err[-500:])
     return check.result()
