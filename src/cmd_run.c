@@ -22,7 +22,8 @@
 enum {
     OPT_QUEUE = 256, OPT_REGION, OPT_DOMAIN, OPT_DOC_ENDPOINT, OPT_SINK, OPT_RECEIVERS, OPT_DOWNLOADS,
     OPT_VISIBILITY, OPT_LINGER, OPT_STATS, OPT_EXIT_IDLE, OPT_DEAD, OPT_NO_RAW, OPT_DRAIN, OPT_UPLOADS,
-    OPT_VERBOSE, OPT_QUIET, OPT_MAX_MESSAGES, OPT_WAIT, OPT_HEALTH_PORT, OPT_HEALTH_ADDR, OPT_OS_AUTH
+    OPT_VERBOSE, OPT_QUIET, OPT_MAX_MESSAGES, OPT_WAIT, OPT_HEALTH_PORT, OPT_HEALTH_ADDR, OPT_OS_AUTH,
+    OPT_RETRY_VISIBILITY
 };
 
 static const struct option run_opts[] = {
@@ -37,6 +38,7 @@ static const struct option run_opts[] = {
     {"uploads", required_argument, 0, OPT_UPLOADS},
     {"max-messages", required_argument, 0, OPT_MAX_MESSAGES},
     {"visibility", required_argument, 0, OPT_VISIBILITY},
+    {"retry-visibility", required_argument, 0, OPT_RETRY_VISIBILITY},
     {"wait", required_argument, 0, OPT_WAIT},
     {"linger-ms", required_argument, 0, OPT_LINGER},
     {"stats-interval", required_argument, 0, OPT_STATS},
@@ -59,7 +61,11 @@ static void run_usage(FILE *f) {
             "Consumes CloudTrail notifications from an SQS queue forever: downloads every log file a message\n"
             "names, indexes its records and deletes the message only after the sink accepted every record.\n"
             "Understands CloudTrail SNS notifications (with or without raw delivery), S3 event notifications\n"
-            "and EventBridge Object Created events. SIGTERM/SIGINT: stop receiving, finish in-flight work, exit 0.\n"
+            "and EventBridge Object Created events. SIGTERM/SIGINT: stop receiving, finish in-flight work (what\n"
+            "is left after --drain-timeout goes back to the queue), exit 0. A file that fails (missing, corrupt,\n"
+            "or in a batch the sink would not store) makes its message come back for a retry, until the queue's\n"
+            "redrive policy moves it; a single document the sink rejects goes to the dead-letter file.\n"
+            "Logs a stats line (name=value) every --stats-interval seconds and at exit.\n"
             "\n"
             "where to index (one of):\n"
             "  --domain NAME            CloudSearch domain; its document endpoint is looked up (DescribeDomains)\n"
@@ -79,15 +85,18 @@ static void run_usage(FILE *f) {
             "  --region R               AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, profile, us-east-1)\n"
             "  --receivers N            long polls in flight (default 2)\n"
             "  --downloads N            concurrent S3 downloads (default 8)\n"
-            "  --uploads N              concurrent uploads to the sink (default 2)\n"
+            "  --uploads N              concurrent uploads to the sink (default 2; ,inflight=N in a --sink spec wins)\n"
             "  --os-auth MODE           opensearch sink: none, basic or sigv4 (default: from the URL, see above)\n"
             "  --max-messages N         messages in flight at most (default 64)\n"
-            "  --visibility SECONDS     visibility timeout held while working (default 300)\n"
+            "  --visibility SECONDS     visibility timeout held while working, extended at half of it (default 300)\n"
+            "  --retry-visibility SECONDS  a message whose file failed (or that is not understood) comes back\n"
+            "                           after this long, until the queue's redrive policy moves it (default 30)\n"
             "  --wait SECONDS           long-poll wait, 0..20 (default 20)\n"
             "  --linger-ms MS           send a partial batch after this long (default 3000)\n"
             "  --stats-interval SECONDS stats line period (default 60; 0: only at exit)\n"
             "  --exit-when-idle N       exit after N empty receives with nothing in flight (default: never)\n"
-            "  --drain-timeout SECONDS  time to finish in-flight work after SIGTERM (default 60)\n"
+            "  --drain-timeout SECONDS  time to finish in-flight work after SIGTERM; then what is left is made\n"
+            "                           visible again for another consumer (default 60)\n"
             "  --dead-letter FILE       unusable records and rejected documents (default ctindex-dead-letter.jsonl)\n"
             "  --no-raw                 do not index the whole record as 'raw'\n"
             "  --health-port PORT       answer GET / with 200 and a JSON status once running, 503 before\n"
@@ -160,6 +169,9 @@ int cmd_run(int argc, char **argv) {
         case OPT_UPLOADS: bad = parse_int("--uploads", optarg, 1, 16, &sk.uploads); break;
         case OPT_MAX_MESSAGES: bad = parse_int("--max-messages", optarg, 10, 100000, &so.max_messages); break;
         case OPT_VISIBILITY: bad = parse_int("--visibility", optarg, 10, 43200, &so.visibility_s); break;
+        case OPT_RETRY_VISIBILITY:
+            bad = parse_int("--retry-visibility", optarg, 0, 43200, &so.retry_visibility_s);
+            break;
         case OPT_WAIT: bad = parse_int("--wait", optarg, 0, 20, &so.wait_s); break;
         case OPT_LINGER: bad = parse_int("--linger-ms", optarg, 10, 600000, &so.linger_ms); break;
         case OPT_STATS: bad = parse_int("--stats-interval", optarg, 0, 86400, &so.stats_interval_s); break;

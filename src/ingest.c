@@ -73,6 +73,9 @@ static int on_record(void *ud, const char *rec, size_t len) {
 }
 
 static void set_error(ingest_obj *o, const char *what, const char *msg) {
+    /* An object in error never resumes: it must not look stalled (its producer would wait
+     * for a resume that never comes). */
+    o->stalled = 0;
     if (o->error) return;
     o->error = 1;
     if (!msg) msg = "error";

@@ -10,10 +10,16 @@
 #include "log.h"
 #include "notify.h"
 #include "s3.h"
+#include "sinks.h"
 #include "sqs.h"
 
 #define MAX_OBJECTS_PER_MESSAGE 1000
 #define NOTIFY_TOKENS 65536
+/* Objects started or waiting to start, beyond which no more messages are received: a message
+ * may name up to 1000 objects, and each object costs a few KB until its records are acked. */
+#define MAX_OPEN_OBJECTS 2048
+#define EXTEND_RETRY_MS 5000    /* a failed visibility extension is tried again this soon */
+#define GIVE_BACK_WAIT_MS 5000  /* after the drain timeout: time for the give-back calls */
 
 void service_options_default(service_options *o) {
     memset(o, 0, sizeof *o);
@@ -34,12 +40,21 @@ typedef struct svc svc;
 typedef struct svc_msg {
     svc *s;
     struct svc_msg *prev, *next; /* in-flight messages */
-    char *receipt;
+    char *receipt;               /* the newest one: SQS deletes only with the latest receipt handle */
     char id[128];
     int receive_count;
     int nobjs, done, failed;
-    uint64_t last_extend_ms;
+    int released;                /* objects given back unstarted (stopping) */
+    uint64_t extend_due_ms;      /* when its visibility must be extended next */
 } svc_msg;
+
+/* A ChangeMessageVisibilityBatch that extends work in progress: on failure the same messages
+ * are tried again soon instead of at the next half-timeout, when they may be visible already. */
+typedef struct vis_call {
+    svc *s;
+    int n;
+    char ids[SQS_MAX_BATCH][128];
+} vis_call;
 
 typedef struct recv_slot {
     svc *s;
@@ -74,12 +89,14 @@ struct svc {
     ingest_pipe **pipes;
     int npipes_free;
     svc_obj *pending_head, *pending_tail;
+    int npending;                /* objects waiting for a pipe */
     svc_obj *stalled;
     int downloads;               /* objects with input flowing */
     int objects_open;            /* objects started and not yet done */
     int receives;                /* receive calls in flight */
     recv_slot slots[MAX_RECEIVERS];
     int in_pump, pump_again;
+    int in_space;                /* on_space is running */
     svc_msg *msgs;
     int nmsgs;
     /* deletes waiting to be sent, and calls in flight */
@@ -92,9 +109,12 @@ struct svc {
     int backoff_active;
     uv_signal_t sigterm, sigint;
     uint64_t pending_since_ms, last_stats_ms, last_vis_ms, start_ms;
+    uint64_t linger_batches;     /* batches submitted when pending_since_ms was set */
+    uint64_t last_stats_records;
     int empty_polls;
     int draining;
-    uint64_t drain_started_ms;
+    int giving_back;             /* drain timed out: in-flight messages were made visible again */
+    uint64_t drain_started_ms, give_back_ms;
     int stopped;
     int rc;
     uint64_t last_receive_error_log_ms;
@@ -143,41 +163,82 @@ static void queue_delete(svc *s, char *receipt) {
     if (s->ndel == SQS_MAX_BATCH) flush_deletes(s);
 }
 
+static svc_msg *find_msg(svc *s, const char *id) {
+    for (svc_msg *m = s->msgs; m; m = m->next)
+        if (strncmp(m->id, id, sizeof m->id - 1) == 0) return m;
+    return NULL;
+}
+
 static void on_visibility_done(void *ud, const sqs_result *r, const sqs_entry_result *e, int n) {
-    svc *s = ud;
+    vis_call *vc = ud;
+    svc *s = vc->s;
     s->visibility_inflight--;
-    if (!r->ok) log_warn("ChangeMessageVisibilityBatch failed: %s %s", r->code, r->message);
-    else
-        for (int i = 0; i < n; i++)
-            if (!e[i].ok) log_warn("visibility change failed: %s %s", e[i].code, e[i].message);
+    int failed = 0;
+    if (!r->ok) {
+        failed = vc->n;
+        log_warn("ChangeMessageVisibilityBatch failed: %s %s", r->code, r->message);
+    } else {
+        for (int i = 0; i < n; i++) {
+            if (e[i].ok) continue;
+            failed++;
+            log_warn("visibility change failed: %s %s", e[i].code, e[i].message);
+        }
+    }
+    s->st->visibility_errors += (uint64_t)failed;
+    /* An extension that did not happen is tried again soon (a call that failed as a whole only;
+     * an entry refused on its own, e.g. an outdated receipt handle, would fail the same way). */
+    if (!r->ok && strcmp(r->code, "Cancelled") != 0) {
+        for (int i = 0; i < vc->n; i++) {
+            svc_msg *m = vc->ids[i][0] ? find_msg(s, vc->ids[i]) : NULL;
+            if (m) m->extend_due_ms = uv_now(s->loop) + EXTEND_RETRY_MS;
+        }
+    }
+    free(vc);
     pump(s);
 }
 
-static void change_visibility(svc *s, const char *const *handles, int n, int timeout_s) {
+/* ids (may be NULL): the messages, when a failure should bring the call back. */
+static void change_visibility(svc *s, const char *const *handles, const char *const *ids, int n, int timeout_s) {
+    vis_call *vc = calloc(1, sizeof *vc);
+    if (!vc) {
+        s->st->visibility_errors += (uint64_t)n;
+        log_warn("cannot send ChangeMessageVisibilityBatch (out of memory)");
+        return;
+    }
+    vc->s = s;
+    vc->n = n;
+    for (int i = 0; ids && i < n; i++) snprintf(vc->ids[i], sizeof vc->ids[i], "%s", ids[i]);
     s->visibility_inflight++;
-    if (!sqs_change_visibility_batch(s->aws, s->o.queue_url, handles, n, timeout_s, on_visibility_done, s)) {
+    if (!sqs_change_visibility_batch(s->aws, s->o.queue_url, handles, n, timeout_s, on_visibility_done, vc)) {
         s->visibility_inflight--;
+        s->st->visibility_errors += (uint64_t)n;
+        free(vc);
         log_warn("cannot send ChangeMessageVisibilityBatch");
     }
 }
 
-/* Keep messages we are still working on invisible to other consumers. */
-static void extend_visibility(svc *s, uint64_t now) {
-    const char *h[SQS_MAX_BATCH];
+/* Set the visibility of every in-flight message that is due (all of them when due_only is 0),
+ * ten to a call. */
+static void set_visibility_all(svc *s, uint64_t now, int due_only, int timeout_s) {
+    const char *h[SQS_MAX_BATCH], *ids[SQS_MAX_BATCH];
     int n = 0;
-    uint64_t half = (uint64_t)s->o.visibility_s * 500;
     for (svc_msg *m = s->msgs; m; m = m->next) {
-        if (now - m->last_extend_ms < half) continue;
-        m->last_extend_ms = now;
-        h[n++] = m->receipt;
-        s->st->visibility_extensions++;
+        if (due_only && now < m->extend_due_ms) continue;
+        m->extend_due_ms = now + (uint64_t)s->o.visibility_s * 500;
+        h[n] = m->receipt;
+        ids[n++] = m->id;
+        if (due_only) s->st->visibility_extensions++;
         if (n == SQS_MAX_BATCH) {
-            change_visibility(s, h, n, s->o.visibility_s);
+            change_visibility(s, h, ids, n, timeout_s);
             n = 0;
         }
     }
-    if (n) change_visibility(s, h, n, s->o.visibility_s);
+    if (n) change_visibility(s, h, ids, n, timeout_s);
 }
+
+/* Keep messages we are still working on invisible to other consumers: extended at half the
+ * visibility timeout, so one failed call still leaves time to try again. */
+static void extend_visibility(svc *s, uint64_t now) { set_visibility_all(s, now, 1, s->o.visibility_s); }
 
 /* ---------- messages ---------- */
 
@@ -191,24 +252,30 @@ static void msg_unlink(svc *s, svc_msg *m) {
 static void msg_finish(svc_msg *m) {
     svc *s = m->s;
     msg_unlink(s, m);
-    if (m->failed == 0) {
+    const char *h[1] = {m->receipt};
+    if (m->failed) {
+        /* Let the queue deliver it again soon; its redrive policy catches poison messages. */
+        log_warn("message %s: %d of %d object(s) failed; it will be retried in %d s (receive count %d)", m->id,
+                 m->failed, m->nobjs, s->o.retry_visibility_s, m->receive_count);
+        change_visibility(s, h, NULL, 1, s->o.retry_visibility_s);
+        s->st->messages_retried++;
+    } else if (m->released) {
+        /* Stopping before some of its objects started: another consumer may take it now. */
+        change_visibility(s, h, NULL, 1, 0);
+        s->st->messages_released++;
+    } else {
         queue_delete(s, m->receipt); /* takes the receipt */
         m->receipt = NULL;
-    } else {
-        /* Let the queue deliver it again soon; its redrive policy catches poison messages. */
-        const char *h[1] = {m->receipt};
-        log_warn("message %s: %d of %d object(s) failed; it will be retried (receive count %d)", m->id, m->failed,
-                 m->nobjs, m->receive_count);
-        change_visibility(s, h, 1, s->o.retry_visibility_s);
-        s->st->messages_released++;
     }
     free(m->receipt);
     free(m);
 }
 
-static void msg_object_done(svc_msg *m, int ok) {
+/* status: 0 done, -1 failed, 1 given back unstarted */
+static void msg_object_done(svc_msg *m, int status) {
     m->done++;
-    if (!ok) m->failed++;
+    if (status < 0) m->failed++;
+    if (status > 0) m->released++;
     if (m->done == m->nobjs) msg_finish(m);
 }
 
@@ -232,7 +299,7 @@ static void on_obj_done(ingest_obj *io, int status, void *ud) {
     else s->st->objects_failed++;
     svc_msg *m = o->msg;
     obj_free(o);
-    msg_object_done(m, status == 0);
+    msg_object_done(m, status == 0 ? 0 : -1);
     pump(s);
 }
 
@@ -302,6 +369,10 @@ static void on_s3_done(void *ud, const s3_result *r) {
 
 static void on_space(void *ud) {
     svc *s = ud;
+    /* A sink that completes at once would bring us back here from inside ingest_resume, into
+     * the splitter that is calling out: the outer loop goes on instead. */
+    if (s->in_space) return;
+    s->in_space = 1;
     while (s->stalled) {
         svc_obj *o = s->stalled;
         int rc = ingest_resume(&o->io);
@@ -314,6 +385,7 @@ static void on_space(void *ud) {
             if (o->call) s3_call_resume(o->call);
         }
     }
+    s->in_space = 0;
     pump(s);
 }
 
@@ -335,15 +407,40 @@ static void start_object(svc *s, svc_obj *o) {
 
 /* ---------- receiving ---------- */
 
+/* The same message again while we still work on it: the visibility timeout ran out (or the
+ * queue handed it out twice). Keep the work going under the newest receipt handle, the only one
+ * SQS is sure to delete with. 1 when m was such a message. */
+static int adopt_redelivery(svc *s, const sqs_message *m) {
+    svc_msg *cur = find_msg(s, m->message_id);
+    if (!cur) return 0;
+    char *receipt = strdup(m->receipt_handle);
+    if (receipt) {
+        free(cur->receipt);
+        cur->receipt = receipt;
+    }
+    cur->receive_count = m->receive_count;
+    cur->extend_due_ms = uv_now(s->loop) + (uint64_t)s->o.visibility_s * 500; /* the receive set it anew */
+    s->st->duplicates++;
+    log_info("message %s received again while in progress (receive count %d): continuing with the new receipt "
+             "handle",
+             m->message_id, m->receive_count);
+    return 1;
+}
+
 static void handle_message(svc *s, const sqs_message *m) {
     s->st->messages++;
     if (m->receive_count > 1) {
         s->st->redelivered++;
         log_info("message %s delivered again (receive count %d)", m->message_id, m->receive_count);
     }
+    if (adopt_redelivery(s, m)) return;
     if (m->body_len + 1 > s->notify_scratch_cap) {
         char *p = realloc(s->notify_scratch, m->body_len + 1);
-        if (!p) return;
+        if (!p) {
+            log_error("message %s: no memory for its %zu bytes; it will be delivered again", m->message_id,
+                      m->body_len);
+            return;
+        }
         s->notify_scratch = p;
         s->notify_scratch_cap = m->body_len + 1;
     }
@@ -351,13 +448,19 @@ static void handle_message(svc *s, const sqs_message *m) {
     notify_parse(&s->notify_doc, m->body, m->body_len, s->notify_scratch, s->notify_scratch_cap, s->nobjs,
                  MAX_OBJECTS_PER_MESSAGE, &nr);
     if (nr.kind == NOTIFY_BAD) {
+        /* Never deleted: it comes back after retry_visibility_s until the redrive policy moves it. */
+        const char *h[1] = {m->receipt_handle};
         s->st->messages_bad++;
         log_warn("message %s (receive count %d) not understood: %s; left for the queue's redrive policy",
                  m->message_id, m->receive_count, nr.why);
+        change_visibility(s, h, NULL, 1, s->o.retry_visibility_s);
         return;
     }
     char *receipt = strdup(m->receipt_handle);
-    if (!receipt) return;
+    if (!receipt) {
+        log_error("message %s: out of memory; it will be delivered again", m->message_id);
+        return;
+    }
     if (nr.kind == NOTIFY_IGNORE) {
         s->st->messages_ignored++;
         log_info("message %s: %s, deleted", m->message_id, nr.why);
@@ -366,24 +469,28 @@ static void handle_message(svc *s, const sqs_message *m) {
     }
     svc_msg *msg = calloc(1, sizeof *msg);
     if (!msg) {
+        log_error("message %s: out of memory; it will be delivered again", m->message_id);
         free(receipt);
         return;
     }
     msg->s = s;
     msg->receipt = receipt;
     msg->receive_count = m->receive_count;
-    msg->last_extend_ms = uv_now(s->loop);
+    msg->extend_due_ms = uv_now(s->loop) + (uint64_t)s->o.visibility_s * 500;
     snprintf(msg->id, sizeof msg->id, "%s", m->message_id);
     for (int i = 0; i < nr.n; i++) {
         const char *k = s->nobjs[i].key;
         key_kind kind = key_classify(k, strlen(k));
         if (kind == KEY_DIGEST || kind == KEY_OTHER) {
             s->st->objects_skipped++;
-            log_debug("skipping s3://%s/%s (%s)", s->nobjs[i].bucket, k, key_kind_name(kind));
+            /* A digest is expected; anything else is worth a line: it is not indexed. */
+            if (kind == KEY_DIGEST) log_debug("skipping s3://%s/%s (digest)", s->nobjs[i].bucket, k);
+            else log_info("skipping s3://%s/%s: not a CloudTrail log file name", s->nobjs[i].bucket, k);
             continue;
         }
         svc_obj *o = calloc(1, sizeof *o);
         if (!o) {
+            log_error("message %s: out of memory; it will be retried", m->message_id);
             msg->failed++; /* counted as a failed object: the message is retried */
             continue;
         }
@@ -394,6 +501,7 @@ static void handle_message(svc *s, const sqs_message *m) {
         if (s->pending_tail) s->pending_tail->next = o;
         else s->pending_head = o;
         s->pending_tail = o;
+        s->npending++;
         msg->nobjs++;
         s->st->objects++;
     }
@@ -412,9 +520,12 @@ static void on_backoff(uv_timer_t *t) {
     pump(s);
 }
 
+/* Arrived while stopping: give it back at once (unless it is work in progress here). */
 static void release_message(svc *s, const sqs_message *m) {
+    s->st->messages++;
+    if (adopt_redelivery(s, m)) return;
     const char *h[1] = {m->receipt_handle};
-    change_visibility(s, h, 1, 0);
+    change_visibility(s, h, NULL, 1, 0);
     s->st->messages_released++;
 }
 
@@ -440,10 +551,12 @@ static void on_receive(void *ud, const sqs_result *r, const sqs_message *msgs, i
         pump(s);
         return;
     }
-    if (n == 0) s->empty_polls++;
+    /* Idle means empty answers while nothing is in flight: a poll that came back empty while
+     * a message was still being worked on says nothing about what that message will do. */
+    if (n == 0 && s->nmsgs == 0 && s->objects_open == 0 && !s->pending_head) s->empty_polls++;
     else s->empty_polls = 0;
     for (int i = 0; i < n; i++) {
-        if (s->draining) release_message(s, &msgs[i]); /* arrived while stopping: give it back */
+        if (s->draining) release_message(s, &msgs[i]);
         else handle_message(s, &msgs[i]);
     }
     pump(s);
@@ -494,6 +607,7 @@ static void pump_once(svc *s) {
         s->pending_head = o->next;
         if (!s->pending_head) s->pending_tail = NULL;
         o->next = NULL;
+        s->npending--;
         start_object(s, o);
     }
     if (s->draining) {
@@ -504,15 +618,18 @@ static void pump_once(svc *s) {
             if (!s->pending_head) s->pending_tail = NULL;
             svc_msg *m = o->msg;
             obj_free(o);
-            msg_object_done(m, 0);
+            s->npending--;
+            msg_object_done(m, 1);
         }
     }
     /* No input is flowing: a partial batch would only wait. */
     if (s->downloads == 0 && !s->pending_head && indexer_pending_docs(s->ix) > 0) indexer_flush(s->ix);
     if (!s->draining) {
+        /* Bounded work in flight whatever the queue depth: messages, objects (a receive may
+         * bring up to 10 messages, so room for 10 is kept per receive), batches (the indexer). */
         int room = s->o.max_messages - s->nmsgs;
         while (s->receives < s->o.receivers && room >= (s->receives + 1) * SQS_MAX_RECEIVE && !s->backoff_active &&
-               !s->pending_head) {
+               !s->pending_head && s->objects_open + s->npending < MAX_OPEN_OBJECTS) {
             recv_slot *slot = NULL;
             for (int i = 0; i < MAX_RECEIVERS && !slot; i++)
                 if (!s->slots[i].call) slot = &s->slots[i];
@@ -537,49 +654,81 @@ static void pump_once(svc *s) {
     }
 }
 
+/* One logfmt-style line: easy to read, and to grep or graph. */
 static void print_stats(svc *s, const char *when) {
     const indexer_stats *is = indexer_get_stats(s->ix);
-    double secs = (double)(uv_now(s->loop) - s->start_ms) / 1000.0;
-    log_info("%s: messages %llu (deleted %llu, retried %llu, bad %llu, ignored %llu), objects %llu done %llu failed "
-             "%llu skipped, records %llu, %.1f MB in, %.1f MB JSON, batches %llu (%llu failed), dead-lettered %llu, "
-             "in flight: %d messages %d objects %d batches, %.0f records/s",
-             when, (unsigned long long)s->st->messages, (unsigned long long)s->st->messages_deleted,
-             (unsigned long long)s->st->messages_released, (unsigned long long)s->st->messages_bad,
-             (unsigned long long)s->st->messages_ignored, (unsigned long long)s->st->objects_done,
-             (unsigned long long)s->st->objects_failed, (unsigned long long)s->st->objects_skipped,
-             (unsigned long long)s->st->records, (double)s->st->bytes_in / 1e6, (double)s->st->bytes_json / 1e6,
-             (unsigned long long)is->batches, (unsigned long long)is->batches_failed,
-             (unsigned long long)is->bad_records, s->nmsgs, s->objects_open, indexer_in_flight(s->ix),
-             secs > 0 ? (double)s->st->records / secs : 0);
+    const service_stats *st = s->st;
+    sinks_counters sc;
+    sinks_get_counters(indexer_sink(s->ix), &sc);
+    aws_stats as;
+    aws_ctx_stats(s->aws, &as);
+    uint64_t now = uv_now(s->loop);
+    double secs = (double)(now - s->start_ms) / 1000.0;
+    double since = (double)(now - s->last_stats_ms) / 1000.0;
+    uint64_t errors = st->receive_errors + st->delete_errors + st->visibility_errors + st->messages_bad +
+                      st->objects_failed + is->batches_failed;
+    log_info("%s: messages=%llu deleted=%llu retried=%llu released=%llu bad=%llu ignored=%llu redelivered=%llu "
+             "duplicates=%llu objects=%llu objects_done=%llu objects_failed=%llu objects_skipped=%llu records=%llu "
+             "records_failed=%llu bytes_in=%llu bytes_json=%llu batches=%llu batches_failed=%llu dead_lettered=%llu "
+             "retries=%llu errors=%llu visibility_extensions=%llu inflight_messages=%d inflight_objects=%d "
+             "inflight_downloads=%d inflight_batches=%d rate=%.0f rate_now=%.0f",
+             when, (unsigned long long)st->messages, (unsigned long long)st->messages_deleted,
+             (unsigned long long)st->messages_retried, (unsigned long long)st->messages_released,
+             (unsigned long long)st->messages_bad, (unsigned long long)st->messages_ignored,
+             (unsigned long long)st->redelivered, (unsigned long long)st->duplicates,
+             (unsigned long long)st->objects, (unsigned long long)st->objects_done,
+             (unsigned long long)st->objects_failed, (unsigned long long)st->objects_skipped,
+             (unsigned long long)st->records, (unsigned long long)st->records_failed,
+             (unsigned long long)st->bytes_in, (unsigned long long)st->bytes_json, (unsigned long long)is->batches,
+             (unsigned long long)is->batches_failed, (unsigned long long)(is->bad_records + sc.dead_lettered),
+             (unsigned long long)(sc.retries + as.retries), (unsigned long long)errors,
+             (unsigned long long)st->visibility_extensions, s->nmsgs, s->objects_open + s->npending, s->downloads,
+             indexer_in_flight(s->ix), secs > 0 ? (double)is->records / secs : 0,
+             since > 0 ? (double)(is->records - s->last_stats_records) / since : 0);
+    s->last_stats_ms = now;
+    s->last_stats_records = is->records;
+}
+
+/* The batch being built goes out linger_ms after its first document, even while input flows
+ * slowly. A batch that went out full starts the wait anew for the next one. */
+static void check_linger(svc *s, uint64_t now) {
+    uint64_t submitted = indexer_get_stats(s->ix)->batches;
+    if (indexer_pending_docs(s->ix) == 0) {
+        s->pending_since_ms = 0;
+    } else if (s->pending_since_ms == 0 || submitted != s->linger_batches) {
+        s->pending_since_ms = now;
+        s->linger_batches = submitted;
+    } else if (now - s->pending_since_ms >= (uint64_t)s->o.linger_ms) {
+        indexer_flush(s->ix);
+        s->pending_since_ms = 0;
+    }
+}
+
+/* The drain took too long (a sink that keeps refusing, a stuck download): make every message
+ * still in progress visible again so another consumer takes it now, not after its timeout. */
+static void give_back(svc *s, uint64_t now) {
+    log_warn("drain timeout: giving back %d message(s) still in progress; they will be delivered again", s->nmsgs);
+    s->giving_back = 1;
+    s->give_back_ms = now;
+    s->st->forced = 1;
+    s->st->messages_released += (uint64_t)s->nmsgs;
+    set_visibility_all(s, now, 0, 0);
 }
 
 static void on_tick(uv_timer_t *t) {
     svc *s = t->data;
     uint64_t now = uv_now(s->loop);
     flush_deletes(s);
-    if (indexer_pending_docs(s->ix) > 0) {
-        if (s->pending_since_ms == 0) s->pending_since_ms = now;
-        else if (now - s->pending_since_ms >= (uint64_t)s->o.linger_ms) {
-            indexer_flush(s->ix);
-            s->pending_since_ms = 0;
-        }
-    } else {
-        s->pending_since_ms = 0;
-    }
-    if (now - s->last_vis_ms >= 1000) {
+    check_linger(s, now);
+    if (now - s->last_vis_ms >= 1000 && !s->giving_back) {
         s->last_vis_ms = now;
         extend_visibility(s, now);
     }
-    if (s->o.stats_interval_s > 0 && now - s->last_stats_ms >= (uint64_t)s->o.stats_interval_s * 1000) {
-        s->last_stats_ms = now;
+    if (s->o.stats_interval_s > 0 && now - s->last_stats_ms >= (uint64_t)s->o.stats_interval_s * 1000)
         print_stats(s, "stats");
-    }
-    if (s->draining && now - s->drain_started_ms > (uint64_t)s->o.drain_timeout_s * 1000) {
-        log_warn("drain timeout: %d message(s) still in flight stay invisible until their visibility timeout, then "
-                 "are delivered again",
-                 s->nmsgs);
-        s->rc = 0;
-        s->st->forced = 1;
+    if (s->draining && !s->giving_back && now - s->drain_started_ms > (uint64_t)s->o.drain_timeout_s * 1000)
+        give_back(s, now);
+    if (s->giving_back && (s->visibility_inflight == 0 || now - s->give_back_ms > GIVE_BACK_WAIT_MS)) {
         stop(s);
         return;
     }

@@ -1,0 +1,161 @@
+/* ingest: an object through gunzip -> splitter -> indexer, with a sink that holds batches until
+ * the test completes them, so backpressure (INGEST_FULL / ingest_resume) is under control. */
+#include <stdint.h>
+#include <string.h>
+
+#include "batch.h"
+#include "indexer.h"
+#include "ingest.h"
+#include "testlib.h"
+
+/* ---- a sink that keeps what it is given ---- */
+
+typedef struct held_sink {
+    sink base;
+    batch *held[8];
+    int nheld;
+} held_sink;
+
+static void held_submit(sink *s, batch *b) {
+    held_sink *h = (held_sink *)s;
+    h->held[h->nheld++] = b;
+}
+
+static void held_close(sink *s) { (void)s; }
+
+static const sink_ops held_ops = {"held", held_submit, held_close};
+
+/* Complete the oldest held batch. */
+static void held_complete(held_sink *h, int ok) {
+    batch *b = h->held[0];
+    memmove(h->held, h->held + 1, (size_t)(h->nheld - 1) * sizeof *h->held);
+    h->nheld--;
+    h->base.done(h->base.done_ud, b, ok);
+}
+
+typedef struct outcome {
+    int calls, status;
+} outcome;
+
+static void on_done(ingest_obj *o, int status, void *ud) {
+    (void)o;
+    outcome *out = ud;
+    out->calls++;
+    out->status = status;
+}
+
+static const char *record(int i, char *buf, size_t cap) {
+    snprintf(buf, cap, "{\"eventVersion\":\"1.08\",\"eventID\":\"id-%04d\",\"eventTime\":\"2024-05-01T00:00:00Z\","
+                       "\"eventName\":\"GetObject\",\"eventSource\":\"s3.amazonaws.com\",\"awsRegion\":\"us-east-1\"}",
+             i);
+    return buf;
+}
+
+/* {"Records":[r0,...,r(n-1)<tail> */
+static size_t file_of(char *out, size_t cap, int n, const char *tail) {
+    size_t len = (size_t)snprintf(out, cap, "{\"Records\":[");
+    char rec[512];
+    for (int i = 0; i < n; i++) len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? "," : "", record(i, rec, sizeof rec));
+    len += (size_t)snprintf(out + len, cap - len, "%s", tail);
+    return len;
+}
+
+typedef struct rig {
+    char file[8192];
+    held_sink hs;
+    indexer *ix;
+    ingest_pipe *pipe;
+    ingest_obj obj;
+    outcome out;
+} rig;
+
+/* One batch of two documents in the pool: the third record finds the indexer busy. Feeds the
+ * whole file {"Records":[n records<tail> at once; returns what ingest_feed said. */
+static int rig_start(rig *r, int n, const char *tail) {
+    memset(r, 0, sizeof *r);
+    r->hs.base.ops = &held_ops;
+    r->hs.base.max_in_flight = 1;
+    indexer_options io;
+    indexer_options_default(&io);
+    io.batches = 1;
+    io.batch_docs = 2;
+    r->ix = indexer_new(&io, &r->hs.base);
+    r->pipe = ingest_pipe_new(io.max_record);
+    ingest_begin(&r->obj, r->ix, r->pipe, "test-object", on_done, &r->out);
+    size_t len = file_of(r->file, sizeof r->file, n, tail);
+    return ingest_feed(&r->obj, (const uint8_t *)r->file, len);
+}
+
+/* End of input; the batch being built goes out and is stored (ok): the object reports once. */
+static void rig_end(rig *r, int want_end, int want_status) {
+    ingest_pipe *back = NULL;
+    CHECK_EQ_INT(ingest_end(&r->obj, &back), want_end);
+    CHECK(back == r->pipe);
+    CHECK_EQ_INT(r->out.calls, 0); /* the last records are still in the batch being built */
+    indexer_flush(r->ix);
+    held_complete(&r->hs, 1);
+    CHECK_EQ_INT(r->out.calls, 1);
+    CHECK_EQ_INT(r->out.status, want_status);
+}
+
+static void rig_free(rig *r) {
+    ingest_obj_free(&r->obj);
+    ingest_pipe_free(r->pipe);
+    r->hs.nheld = 0;
+    indexer_free(r->ix);
+}
+
+/* The whole file at once: two records fill the only batch, the third waits for space. */
+static void test_backpressure_then_done(void) {
+    static rig r;
+    CHECK_EQ_INT(rig_start(&r, 5, "]}"), INGEST_FULL);
+    CHECK(r.obj.stalled);
+    CHECK_EQ_INT(r.hs.nheld, 1);
+    held_complete(&r.hs, 1);
+    CHECK_EQ_INT(ingest_resume(&r.obj), INGEST_FULL); /* records 3 and 4 fill it again */
+    held_complete(&r.hs, 1);
+    CHECK_EQ_INT(ingest_resume(&r.obj), INGEST_OK);
+    CHECK(!r.obj.stalled);
+    rig_end(&r, INGEST_OK, 0);
+    CHECK_EQ_INT(r.obj.records, 5);
+    CHECK_EQ_INT(r.obj.acked, 5);
+    rig_free(&r);
+}
+
+/* A syntax error found while resuming (it was in the input kept back) fails the object and
+ * leaves it not stalled: a stalled object's download stays paused until it is resumed, and an
+ * object in error is never resumed, so it would wait forever. */
+static void test_error_while_resuming_is_not_stalled(void) {
+    static rig r;
+    CHECK_EQ_INT(rig_start(&r, 3, ", ### not json"), INGEST_FULL);
+    held_complete(&r.hs, 1);
+    CHECK_EQ_INT(ingest_resume(&r.obj), INGEST_ERR);
+    CHECK(r.obj.error);
+    CHECK(!r.obj.stalled);
+    CHECK_EQ_INT(ingest_feed(&r.obj, (const uint8_t *)"]}", 2), INGEST_ERR);
+    rig_end(&r, INGEST_ERR, -1); /* after the third record, delivered before the error, is stored */
+    CHECK_EQ_INT(r.obj.records, 3);
+    CHECK_EQ_INT(r.obj.acked, 3);
+    rig_free(&r);
+}
+
+/* A failed batch fails the object once its other records are in. */
+static void test_failed_batch_fails_object(void) {
+    static rig r;
+    CHECK_EQ_INT(rig_start(&r, 2, "]}"), INGEST_OK);
+    ingest_pipe *back = NULL;
+    CHECK_EQ_INT(ingest_end(&r.obj, &back), INGEST_OK);
+    CHECK_EQ_INT(r.out.calls, 0);
+    held_complete(&r.hs, 0);
+    CHECK_EQ_INT(r.out.calls, 1);
+    CHECK_EQ_INT(r.out.status, -1);
+    CHECK_EQ_INT(r.obj.failed, 2);
+    rig_free(&r);
+}
+
+int main(void) {
+    RUN(test_backpressure_then_done);
+    RUN(test_error_while_resuming_is_not_stalled);
+    RUN(test_failed_batch_fails_object);
+    TEST_MAIN_END();
+}
