@@ -224,6 +224,7 @@ int cmd_run(int argc, char **argv) {
     }
     sinks_result sr;
     sk.dead = dead;
+    sk.durable = 1; /* a dir sink's batch is acknowledged to SQS (deleted there): it must survive a crash */
     if (sinks_create(&loop, aws, &sk, &sr) != 0) goto out;
     indexer_options io;
     indexer_options_default(&io);
