@@ -1,4 +1,4 @@
-/* SHA-256 throughput of crypto.c (mbedTLS): every uploaded byte is hashed for SigV4, so
+/* SHA-256 throughput of crypto.c (libcrypto): every uploaded byte is hashed for SigV4, so
  * this bounds upload CPU. Hashes 5 MB batches (the CloudSearch batch size) for ~2 s, both
  * one-shot and streamed in 64 KB pieces, plus the cost of one full SigV4 signature. */
 #include <stdint.h>

@@ -1,7 +1,6 @@
 /* Hashing for request signing: SHA-256 (one-shot and streaming), HMAC-SHA256, hex.
- * The only module that includes mbedTLS headers; the streaming context is opaque storage
- * here so callers never see mbedTLS types. No function allocates except crypto_hmac_sha256
- * (mbedTLS md layer), which is called a handful of times per signed request at most. */
+ * The only module that includes libcrypto (OpenSSL) headers; the streaming context is opaque
+ * storage here so callers never see OpenSSL types. No function allocates. */
 #ifndef CTINDEX_CRYPTO_H
 #define CTINDEX_CRYPTO_H
 
@@ -14,7 +13,7 @@
 /* Hex SHA-256 of the empty string: the payload hash of every body-less request. */
 #define CRYPTO_SHA256_EMPTY_HEX "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-/* Big enough for mbedtls_sha256_context (108 bytes in 2.28); checked in crypto.c. */
+/* Big enough for OpenSSL's SHA256_CTX (112 bytes in 3.0); checked in crypto.c. */
 typedef struct crypto_sha256_ctx {
     union {
         unsigned char bytes[160];
@@ -23,7 +22,7 @@ typedef struct crypto_sha256_ctx {
     } opaque;
 } crypto_sha256_ctx;
 
-/* Streaming SHA-256. Return 0, or -1 on an mbedTLS failure (not expected in practice). */
+/* Streaming SHA-256. Return 0, or -1 on a libcrypto failure (not expected in practice). */
 int crypto_sha256_init(crypto_sha256_ctx *c);
 int crypto_sha256_update(crypto_sha256_ctx *c, const void *data, size_t n);
 int crypto_sha256_final(crypto_sha256_ctx *c, uint8_t out[CRYPTO_SHA256_LEN]);
