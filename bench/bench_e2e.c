@@ -52,6 +52,7 @@ typedef struct options {
     int reps;
     int timeout_s;
     int keep;
+    const char *perf_out; /* --perf FILE: perf record the engine */
     int include_raw;
     char *extra[MAX_EXTRA_ARGS];
     int nextra;
@@ -75,14 +76,15 @@ static char workdir[4096] = "";
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
-static pid_t engine_pid = -1, fake_pid = -1;
+static pid_t engine_pid = -1, fake_pid = -1, perf_pid = -1;
 
 static void stop_children(void) {
-    if (engine_pid > 0) kill(engine_pid, SIGKILL);
-    if (fake_pid > 0) kill(fake_pid, SIGKILL);
-    if (engine_pid > 0) waitpid(engine_pid, NULL, 0);
-    if (fake_pid > 0) waitpid(fake_pid, NULL, 0);
-    engine_pid = fake_pid = -1;
+    pid_t *pids[] = {&perf_pid, &engine_pid, &fake_pid};
+    for (int i = 0; i < 3; i++)
+        if (*pids[i] > 0) kill(*pids[i], SIGKILL);
+    for (int i = 0; i < 3; i++)
+        if (*pids[i] > 0) waitpid(*pids[i], NULL, 0);
+    perf_pid = engine_pid = fake_pid = -1;
 }
 
 static void vsay(const char *fmt, va_list ap) {
@@ -426,6 +428,14 @@ static void run_engine(const options *o, uint64_t expected_records, run_result *
     pin_to(0, o->fake_cpu);
     r->start.wall = bench_wall_seconds();
     engine_pid = spawn(eargv, o->engine_cpu, elog, NULL, env);
+    if (o->perf_out) {
+        /* Attached from the fake's core, so the engine's core runs only the engine. */
+        char pid[16], plog[4096];
+        snprintf(pid, sizeof pid, "%d", (int)engine_pid);
+        path_in(plog, sizeof plog, workdir, "perf.log");
+        char *pargv[] = {"/usr/bin/perf", "record", "-F", "1999", "-g", "-p", pid, "-o", (char *)o->perf_out, NULL};
+        perf_pid = spawn(pargv, o->fake_cpu, plog, NULL, NULL);
+    }
 
     uint64_t last_docs = 0;
     double last_change = bench_wall_seconds(), last_print = last_change;
@@ -463,6 +473,11 @@ static void run_engine(const options *o, uint64_t expected_records, run_result *
                 (unsigned long long)r->expected_docs);
         }
     }
+    if (perf_pid > 0) {
+        kill(perf_pid, SIGINT); /* perf writes its file and exits */
+        waitpid(perf_pid, NULL, 0);
+        perf_pid = -1;
+    }
     /* SIGTERM: the engine drains (nothing is left) and exits 0. */
     kill(engine_pid, SIGTERM);
     int status;
@@ -494,6 +509,7 @@ static const ceil_mode shown[] = {CEIL_INFLATE, CEIL_TOKENIZE, CEIL_BUILD};
 #define NSHOWN (sizeof shown / sizeof shown[0])
 
 typedef struct ceilings {
+    const char *inflater;
     ceil_result r[CEIL_NMODES];
     uint64_t allocs[CEIL_NMODES]; /* allocation calls during the passes (this process) */
 } ceilings;
@@ -530,8 +546,9 @@ static void report(const options *o, const bench_corpus *c, const ceil_totals *c
            (double)corpus_t->json_bytes / 1e6, (double)c->bytes / 1e6,
            corpus_t->records ? (double)corpus_t->json_bytes / (double)corpus_t->records : 0.0,
            o->repeat > 1 ? " (each file queued --repeat times)" : "");
-    printf("engine     ctindex run, default concurrency%s%s; CPU %d; fakeaws on CPU %d\n",
-           o->include_raw ? ", raw on" : ", raw off", o->nextra ? " + extra options" : "", o->engine_cpu, o->fake_cpu);
+    printf("engine     ctindex run, default concurrency%s%s, inflater %s; CPU %d; fakeaws on CPU %d\n",
+           o->include_raw ? ", raw on" : ", raw off", o->nextra ? " + extra options" : "", cs->inflater, o->engine_cpu,
+           o->fake_cpu);
     for (int i = 0; i < o->nextra; i++) printf("%s%s", i ? " " : "           options: ", o->extra[i]);
     if (o->nextra) printf("\n");
     printf("documents  %llu accepted of %llu expected, %llu rejected batches, %llu messages deleted; engine exit %d\n",
@@ -610,6 +627,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: bench_e2e [--corpus DIR] [--files N] [--min-records A] [--max-records B] [--seed S]\n"
             "                 [--engine-cpu C] [--fake-cpu C] [--repeat R] [--reps N] [--timeout S] [--keep]\n"
+            "                 [--perf FILE]\n"
             "                 [-- CTINDEX-RUN-OPTION...]\n"
             "\n"
             "Runs the whole flow (SQS -> S3 -> CloudSearch) with `ctindex run` pinned to one core against\n"
@@ -630,6 +648,7 @@ static void usage(FILE *f) {
             "  --reps N            timed passes per ceiling, median printed (default 3)\n"
             "  --timeout S         fail after S seconds without a document arriving (default 120)\n"
             "  --keep              keep the work directory (logs, dead letters)\n"
+            "  --perf FILE         record a CPU profile of the engine with perf (perf report -i FILE)\n"
             "  -- OPTIONS          passed to `ctindex run` (e.g. -- --no-raw --downloads 4)\n"
             "\n"
             "Binaries are taken from this program's build directory (ctindex, bench/fakeaws, bench/ctgen,\n"
@@ -647,14 +666,14 @@ static int int_arg(const char *name, const char *v, int lo, int hi) {
 }
 
 static void parse_args(int argc, char **argv, options *o) {
-    enum { O_CORPUS = 256, O_FILES, O_MIN, O_MAX, O_SEED, O_ECPU, O_FCPU, O_REPEAT, O_REPS, O_TIMEOUT, O_KEEP };
+    enum { O_CORPUS = 256, O_FILES, O_MIN, O_MAX, O_SEED, O_ECPU, O_FCPU, O_REPEAT, O_REPS, O_TIMEOUT, O_KEEP, O_PERF };
     static const struct option opts[] = {
         {"corpus", required_argument, 0, O_CORPUS}, {"files", required_argument, 0, O_FILES},
         {"min-records", required_argument, 0, O_MIN}, {"max-records", required_argument, 0, O_MAX},
         {"seed", required_argument, 0, O_SEED}, {"engine-cpu", required_argument, 0, O_ECPU},
         {"fake-cpu", required_argument, 0, O_FCPU}, {"repeat", required_argument, 0, O_REPEAT},
         {"reps", required_argument, 0, O_REPS}, {"timeout", required_argument, 0, O_TIMEOUT},
-        {"keep", no_argument, 0, O_KEEP}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+        {"keep", no_argument, 0, O_KEEP}, {"perf", required_argument, 0, O_PERF}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
     };
     *o = (options){.files = 40, .min_records = 2, .max_records = 50000, .seed = 1, .engine_cpu = 0, .fake_cpu = 1,
                    .repeat = 1, .reps = 3, .timeout_s = 120, .include_raw = 1};
@@ -673,6 +692,7 @@ static void parse_args(int argc, char **argv, options *o) {
         case O_REPS: o->reps = int_arg("--reps", optarg, 1, 101); break;
         case O_TIMEOUT: o->timeout_s = int_arg("--timeout", optarg, 1, 86400); break;
         case O_KEEP: o->keep = 1; break;
+        case O_PERF: o->perf_out = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }
@@ -698,7 +718,7 @@ static void parse_args(int argc, char **argv, options *o) {
 
 static void remove_workdir(void) {
     static const char *const names[] = {"fakeaws.port", "fakeaws.out", "fakeaws.log", "engine.log",
-                                        "dead-letter.jsonl", "alloc.counters", "ctgen.log"};
+                                        "dead-letter.jsonl", "alloc.counters", "ctgen.log", "perf.log"};
     char p[4096];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         path_in(p, sizeof p, workdir, names[i]);
@@ -736,6 +756,7 @@ int main(int argc, char **argv) {
         if (ceiling_measure(cl, m, &corpus, o.reps, &cs.r[m]) != 0) die("the corpus has a corrupt file");
         cs.allocs[m] = ctalloc_allocs() - a0;
     }
+    cs.inflater = ceiling_inflater(cl);
     ceiling_free(cl);
     ceil_totals corpus_t = cs.r[CEIL_TOKENIZE].t;
     if (corpus_t.bad) progress("note: %llu records of the corpus are not valid JSON", (unsigned long long)corpus_t.bad);

@@ -77,6 +77,8 @@ void ceiling_free(ceiling *c);
 int ceiling_pass(ceiling *c, ceil_mode mode, const bench_corpus *corpus, ceil_totals *t);
 /* One warm-up pass, then reps timed passes (CPU time of this process). */
 int ceiling_measure(ceiling *c, ceil_mode mode, const bench_corpus *corpus, int reps, ceil_result *r);
+/* "zlib" or "isa-l": the inflater the passes (and the engine, by default) use. */
+const char *ceiling_inflater(const ceiling *c);
 /* Inflated copies of every file (for CEIL_SPLIT_PLAIN). */
 int ceiling_inflate_all(ceiling *c, const bench_corpus *in, bench_corpus *out);
 

@@ -174,6 +174,8 @@ int ceiling_measure(ceiling *c, ceil_mode mode, const bench_corpus *corpus, int 
     return 0;
 }
 
+const char *ceiling_inflater(const ceiling *c) { return gunzip_backend_name(c->gz); }
+
 int ceiling_inflate_all(ceiling *c, const bench_corpus *in, bench_corpus *out) {
     for (size_t i = 0; i < in->n; i++) {
         const bench_blob *f = &in->files[i];
