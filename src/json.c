@@ -1,15 +1,19 @@
+/* JSON reading: a strict one-pass tokenizer that fills a fixed token array in jsmn's layout
+ * (JSMN_PARENT_LINKS: a value's parent is its key, a key's or element's parent its container).
+ *
+ * Why not jsmn itself: it looks at strings a byte at a time and accepts non-JSON (bare words,
+ * trailing commas, keys without values), which needed a second pass over every token to
+ * reject; tokenizing was the largest single cost per record. Here strings are scanned 16 bytes
+ * at a time and the grammar (RFC 8259) is checked as the tokens are made. Like jsmn, raw
+ * control characters inside strings are let through (the writers drop them), a NUL is not. */
 #include "json.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define JSMN_PARENT_LINKS
-#define JSMN_STRICT
-#define JSMN_STATIC
-#include <jsmn.h>
-
-_Static_assert(sizeof(jsmntok_t) == sizeof(json_tok), "json_tok must mirror jsmntok_t");
-_Static_assert(offsetof(jsmntok_t, parent) == offsetof(json_tok, parent), "json_tok must mirror jsmntok_t");
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#endif
 
 int json_doc_init(json_doc *d, unsigned max_tokens) {
     memset(d, 0, sizeof *d);
@@ -25,79 +29,179 @@ void json_doc_free(json_doc *d) {
     d->cap = d->ntoks = 0;
 }
 
-static int valid_number(const char *p, size_t n) {
-    size_t i = 0;
-    if (i < n && p[i] == '-') i++;
-    if (i == n) return 0;
-    if (p[i] == '0') i++;
-    else if (p[i] >= '1' && p[i] <= '9') while (i < n && p[i] >= '0' && p[i] <= '9') i++;
-    else return 0;
-    if (i < n && p[i] == '.') {
-        i++;
-        size_t s = i;
-        while (i < n && p[i] >= '0' && p[i] <= '9') i++;
-        if (i == s) return 0;
+static inline int is_ws(unsigned char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+/* First '"', backslash or NUL in p[0..end), or end. */
+static inline const unsigned char *string_stop(const unsigned char *p, const unsigned char *end) {
+#if defined(__SSE2__) && defined(__GNUC__)
+    const __m128i q = _mm_set1_epi8('"'), b = _mm_set1_epi8('\\'), z = _mm_setzero_si128();
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, b)), _mm_cmpeq_epi8(v, z)));
+        if (m) return p + __builtin_ctz(m);
+        p += 16;
     }
-    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
-        i++;
-        if (i < n && (p[i] == '+' || p[i] == '-')) i++;
-        size_t s = i;
-        while (i < n && p[i] >= '0' && p[i] <= '9') i++;
-        if (i == s) return 0;
-    }
-    return i == n;
+#endif
+    while (p < end && *p != '"' && *p != '\\' && *p != 0) p++;
+    return p;
 }
 
-/* jsmn is lenient: it takes any word starting like a literal or number, and trailing commas.
- * Strict JSON matters here because documents built from it are rejected whole by the sink. */
-static int validate(const json_doc *d) {
-    for (unsigned i = 0; i < d->ntoks; i++) {
-        const json_tok *t = &d->toks[i];
-        const char *p = d->js + t->start;
-        size_t n = (size_t)(t->end - t->start);
-        /* jsmn also takes {"a":1,"b"} and ["a":1]: every member of an object must be a key
-         * with exactly one value, and nothing else may have a value, or walks that step
-         * key, value, key... run off the token array. */
-        int in_object = t->parent >= 0 && d->toks[t->parent].type == JSON_OBJECT;
-        if (in_object ? (t->type != JSON_STRING || t->size != 1)
-                      : ((t->type == JSON_STRING || t->type == JSON_PRIMITIVE) && t->size != 0))
-            return -1;
-        if (t->type == JSON_PRIMITIVE) {
-            if (!((n == 4 && memcmp(p, "true", 4) == 0) || (n == 5 && memcmp(p, "false", 5) == 0) ||
-                  (n == 4 && memcmp(p, "null", 4) == 0) || valid_number(p, n)))
-                return -1;
-        } else if ((t->type == JSON_OBJECT || t->type == JSON_ARRAY) && t->size > 0) {
-            int k = t->end - 2;
-            while (k > t->start && (d->js[k] == ' ' || d->js[k] == '\t' || d->js[k] == '\n' || d->js[k] == '\r')) k--;
-            if (d->js[k] == ',') return -1;
+static inline int is_hex(unsigned char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+/* A string whose opening quote is at *pp: on success *pp is just past the closing quote and
+ * *close at it. JSON_EPART when the input ends first, JSON_EINVAL for a bad escape or NUL. */
+static int scan_string(const unsigned char **pp, const unsigned char *end, const unsigned char **close) {
+    const unsigned char *p = *pp + 1;
+    for (;;) {
+        p = string_stop(p, end);
+        if (p == end) return JSON_EPART;
+        if (*p == '"') break;
+        if (*p == 0) return JSON_EINVAL;
+        /* backslash */
+        if (end - p < 2) return JSON_EPART;
+        unsigned char e = p[1];
+        if (e == 'u') {
+            if (end - p < 6) return JSON_EPART;
+            if (!is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5])) return JSON_EINVAL;
+            p += 6;
+        } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
+            p += 2;
+        } else {
+            return JSON_EINVAL;
         }
     }
-    return 0;
+    *close = p;
+    *pp = p + 1;
+    return JSON_OK;
 }
+
+/* A number (RFC 8259 grammar) or true/false/null starting at *pp; *pp moves past it. The byte
+ * after it must end it: a delimiter or the end of input. */
+static int scan_primitive(const unsigned char **pp, const unsigned char *end) {
+    const unsigned char *p = *pp;
+    unsigned char c = *p;
+    if (c == 't' || c == 'f' || c == 'n') {
+        const char *word = c == 't' ? "true" : c == 'f' ? "false" : "null";
+        size_t n = c == 'f' ? 5 : 4;
+        if ((size_t)(end - p) < n) return memcmp(p, word, (size_t)(end - p)) == 0 ? JSON_EPART : JSON_EINVAL;
+        if (memcmp(p, word, n) != 0) return JSON_EINVAL;
+        p += n;
+    } else {
+        if (p < end && *p == '-') p++;
+        if (p == end) return JSON_EPART;
+        if (*p == '0') p++;
+        else if (*p >= '1' && *p <= '9') while (p < end && is_digit(*p)) p++;
+        else return JSON_EINVAL;
+        if (p < end && *p == '.') {
+            p++;
+            if (p == end) return JSON_EPART;
+            if (!is_digit(*p)) return JSON_EINVAL;
+            while (p < end && is_digit(*p)) p++;
+        }
+        if (p < end && (*p == 'e' || *p == 'E')) {
+            p++;
+            if (p < end && (*p == '+' || *p == '-')) p++;
+            if (p == end) return JSON_EPART;
+            if (!is_digit(*p)) return JSON_EINVAL;
+            while (p < end && is_digit(*p)) p++;
+        }
+    }
+    if (p < end && !is_ws(*p) && *p != ',' && *p != '}' && *p != ']') return JSON_EINVAL;
+    *pp = p;
+    return JSON_OK;
+}
+
+/* What the next significant byte may be. */
+enum expect { X_VALUE, X_VALUE_OR_CLOSE, X_KEY, X_KEY_OR_CLOSE, X_COLON, X_COMMA_OR_CLOSE, X_NOTHING };
 
 int json_parse(json_doc *d, const char *js, size_t len) {
     d->js = js;
     d->len = len;
     d->ntoks = 0;
-    /* jsmn keeps offsets in int. */
+    /* Token offsets are int, as in jsmn. */
     if (len > (size_t)0x7fffffff) return JSON_ETOOBIG;
-    jsmn_parser p;
-    jsmn_init(&p);
-    int r = jsmn_parse(&p, js, len, (jsmntok_t *)d->toks, d->cap);
-    if (r == JSMN_ERROR_NOMEM) return JSON_ENOMEM;
-    if (r == JSMN_ERROR_PART) return JSON_EPART;
-    if (r < 0) return JSON_EINVAL;
-    if (r == 0) return JSON_EPART;
-    d->ntoks = (unsigned)r;
-    if (validate(d) != 0) return JSON_EINVAL;
-    /* Exactly one root value: jsmn happily parses "1 2" as two roots. */
-    int next = json_next(d, 0);
-    if ((unsigned)next != d->ntoks) return JSON_EINVAL;
-    for (size_t i = p.pos; i < len; i++) {
-        char c = js[i];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return JSON_EINVAL;
+    const unsigned char *b = (const unsigned char *)js, *p = b, *end = b + len;
+    json_tok *t = d->toks;
+    unsigned n = 0, cap = d->cap;
+    int super = -1; /* the token new ones attach to: a container, or the key awaiting its value */
+    enum expect x = X_VALUE;
+    for (;;) {
+        while (p < end && is_ws(*p)) p++;
+        if (p == end) break;
+        unsigned char c = *p;
+        int rc;
+        switch (x) {
+        case X_COLON:
+            if (c != ':') return JSON_EINVAL;
+            p++;
+            x = X_VALUE;
+            continue;
+        case X_COMMA_OR_CLOSE:
+            if (c == ',') {
+                p++;
+                x = t[super].type == JSON_OBJECT ? X_KEY : X_VALUE;
+                continue;
+            }
+            if (c == '}' || c == ']') goto close;
+            return JSON_EINVAL;
+        case X_KEY_OR_CLOSE:
+            if (c == '}') goto close;
+            /* fall through */
+        case X_KEY: {
+            if (c != '"') return JSON_EINVAL;
+            const unsigned char *s = p, *q;
+            if ((rc = scan_string(&p, end, &q)) != JSON_OK) return rc;
+            if (n == cap) return JSON_ENOMEM;
+            t[n] = (json_tok){JSON_STRING, (int)(s + 1 - b), (int)(q - b), 0, super};
+            t[super].size++;
+            super = (int)n++;
+            x = X_COLON;
+            continue;
+        }
+        case X_VALUE_OR_CLOSE:
+            if (c == ']') goto close;
+            /* fall through */
+        case X_VALUE:
+            if (n == cap) return JSON_ENOMEM;
+            if (super >= 0) t[super].size++;
+            if (c == '{' || c == '[') {
+                t[n] = (json_tok){c == '{' ? JSON_OBJECT : JSON_ARRAY, (int)(p - b), -1, 0, super};
+                super = (int)n++;
+                p++;
+                x = c == '{' ? X_KEY_OR_CLOSE : X_VALUE_OR_CLOSE;
+                continue;
+            }
+            if (c == '"') {
+                const unsigned char *s = p, *q;
+                if ((rc = scan_string(&p, end, &q)) != JSON_OK) return rc;
+                t[n++] = (json_tok){JSON_STRING, (int)(s + 1 - b), (int)(q - b), 0, super};
+            } else {
+                const unsigned char *s = p;
+                if ((rc = scan_primitive(&p, end)) != JSON_OK) return rc;
+                t[n++] = (json_tok){JSON_PRIMITIVE, (int)(s - b), (int)(p - b), 0, super};
+            }
+            goto value_done;
+        case X_NOTHING:
+            return JSON_EINVAL; /* exactly one root value */
+        }
+    close:
+        /* c closes the container super is in (super is never a key here) */
+        if ((c == '}') != (t[super].type == JSON_OBJECT)) return JSON_EINVAL;
+        p++;
+        t[super].end = (int)(p - b);
+        super = t[super].parent;
+    value_done:
+        if (super < 0) {
+            x = X_NOTHING;
+        } else {
+            if (t[super].type == JSON_STRING) super = t[super].parent; /* the key got its value */
+            x = X_COMMA_OR_CLOSE;
+        }
     }
-    return JSON_OK;
+    d->ntoks = n;
+    return x == X_NOTHING ? JSON_OK : JSON_EPART;
 }
 
 int json_next(const json_doc *d, int i) {

@@ -1,7 +1,6 @@
-/* JSON reading on top of jsmn (the only module that includes jsmn.h).
- * A json_doc owns a fixed token array allocated once; parsing never allocates, so one doc
- * can be reused for millions of records. Tokens carry parent links (JSMN_PARENT_LINKS):
- * without them jsmn is quadratic on long arrays. */
+/* JSON reading: a strict tokenizer into a fixed token array in jsmn's layout (with
+ * JSMN_PARENT_LINKS). A json_doc owns the array, allocated once; parsing never allocates, so
+ * one doc can be reused for millions of records. Parent links keep every walk linear. */
 #ifndef CTINDEX_JSON_H
 #define CTINDEX_JSON_H
 
@@ -10,8 +9,9 @@
 
 typedef enum { JSON_UNDEF = 0, JSON_OBJECT = 1, JSON_ARRAY = 2, JSON_STRING = 3, JSON_PRIMITIVE = 4 } json_type;
 
-/* Same layout as jsmntok_t with parent links (checked in json.c). For strings, start/end
- * exclude the quotes and the bytes are still JSON-escaped. */
+/* jsmntok_t's layout with parent links: tokens in document order; a key's and an element's
+ * parent is its container, a value's parent its key. For strings, start/end exclude the
+ * quotes and the bytes are still JSON-escaped. */
 typedef struct json_tok {
     json_type type;
     int start;
@@ -34,7 +34,9 @@ int json_doc_init(json_doc *d, unsigned max_tokens);
 void json_doc_free(json_doc *d);
 
 /* Parse exactly one complete JSON value (surrounding whitespace allowed). Token 0 is the
- * root. Returns JSON_OK or a negative JSON_E* code; strict JSON (no bare words). */
+ * root. Returns JSON_OK or a negative JSON_E* code: JSON_EPART when the input ends early,
+ * JSON_ENOMEM when the tokens do not fit. Strict JSON (RFC 8259), except that raw control
+ * characters inside strings are accepted (a NUL is not). */
 int json_parse(json_doc *d, const char *js, size_t len);
 
 /* Index of the first token after the subtree rooted at i (its next sibling, if any). */

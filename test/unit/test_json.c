@@ -26,9 +26,57 @@ static void test_object_lookup(void) {
 }
 
 static void test_rejects(void) {
-    const char *bad[] = {"{\"a\":1", "{\"a\":tru}", "1 2", "{} x", "", "[1,]"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        CHECK(json_parse(&doc, bad[i], strlen(bad[i])) != JSON_OK);
+    const char *bad[] = {"{\"a\":1", "{\"a\":tru}", "1 2", "{} x", "", "[1,]", "{\"a\":1,}", "{\"a\"}",
+                         "{:\"a\":1}", "{\"a\"::1}", "{,\"a\":1}", "[1,,2]", "[1 2]", "[{}8]", "{\"a\":1 \"b\":2}",
+                         "01", "1.", "1e", "-", "[-]", "[.5]", "[1x]", "[truex]", "nul", "[\"a\\x\"]", "[\"\\u12g4\"]",
+                         "{\"a\":[}]}", "]", "{\"a\":1}}", "[\"a\"", "{1:2}", "[\"\\\"]", " ", "{\"a\":1}\n,"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = json_parse(&doc, bad[i], strlen(bad[i]));
+        CHECK(rc != JSON_OK);
+        if (rc == JSON_OK) fprintf(stderr, "accepted: %s\n", bad[i]);
+    }
+    /* a NUL ends nothing: inside a string it is an error, not the end of the input */
+    CHECK(json_parse(&doc, "[\"a\0b\"]", 7) != JSON_OK);
+    CHECK(json_parse(&doc, "[1]\0", 4) != JSON_OK);
+    /* truncated input says so */
+    CHECK_EQ_INT(json_parse(&doc, "{\"a\":[1,2", 9), JSON_EPART);
+    CHECK_EQ_INT(json_parse(&doc, "\"abc", 4), JSON_EPART);
+    CHECK_EQ_INT(json_parse(&doc, "[tr", 3), JSON_EPART);
+}
+
+/* Tokens in jsmn's layout with parent links: preorder, a value's parent is its key. */
+static void test_layout(void) {
+    const char *js = " {\"a\":[1,\"x\",{}],\"b\":{\"c\":null},\"d\":-1.5e+3} ";
+    CHECK_EQ_INT(json_parse(&doc, js, strlen(js)), JSON_OK);
+    static const json_tok want[] = {
+        {JSON_OBJECT, 1, 44, 3, -1},    {JSON_STRING, 3, 4, 1, 0},      {JSON_ARRAY, 6, 16, 3, 1},
+        {JSON_PRIMITIVE, 7, 8, 0, 2},   {JSON_STRING, 10, 11, 0, 2},    {JSON_OBJECT, 13, 15, 0, 2},
+        {JSON_STRING, 18, 19, 1, 0},    {JSON_OBJECT, 21, 31, 1, 6},    {JSON_STRING, 23, 24, 1, 7},
+        {JSON_PRIMITIVE, 26, 30, 0, 8}, {JSON_STRING, 33, 34, 1, 0},    {JSON_PRIMITIVE, 36, 43, 0, 10},
+    };
+    CHECK_EQ_INT(doc.ntoks, sizeof want / sizeof want[0]);
+    for (unsigned i = 0; i < doc.ntoks && i < sizeof want / sizeof want[0]; i++) {
+        const json_tok *t = &doc.toks[i];
+        int same = t->type == want[i].type && t->start == want[i].start && t->end == want[i].end &&
+                   t->size == want[i].size && t->parent == want[i].parent;
+        CHECK(same);
+        if (!same)
+            fprintf(stderr, "token %u: %d %d %d %d %d\n", i, t->type, t->start, t->end, t->size, t->parent);
+    }
+    /* a scalar root, raw control bytes in strings (the writers drop them), deep nesting without
+     * recursion */
+    CHECK_EQ_INT(json_parse(&doc, "-0", 2), JSON_OK);
+    CHECK_EQ_INT(json_parse(&doc, "[\"a\tb\x01\"]", 8), JSON_OK);
+    static char deep[20001];
+    memset(deep, '[', 10000);
+    memset(deep + 10000, ']', 10000);
+    json_doc big;
+    json_doc_init(&big, 10001);
+    CHECK_EQ_INT(json_parse(&big, deep, 20000), JSON_OK);
+    CHECK_EQ_INT(big.ntoks, 10000);
+    CHECK_EQ_INT(big.toks[9999].parent, 9998);
+    CHECK_EQ_INT(big.toks[0].end, 20000);
+    json_doc_free(&big);
 }
 
 static void test_nomem(void) {
@@ -58,6 +106,7 @@ int main(void) {
     json_doc_init(&doc, 256);
     RUN(test_object_lookup);
     RUN(test_rejects);
+    RUN(test_layout);
     RUN(test_nomem);
     RUN(test_decode);
     json_doc_free(&doc);
