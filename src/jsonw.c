@@ -10,22 +10,23 @@ static inline int is_special(unsigned char c) { return c < 0x20 || c == '"' || c
 #define JSONW_BULK 16
 /* Bit i set where byte i of p[0..16) may be special: < 0x20 or >= 0x80 (one signed compare
  * catches both), '"' or '\\'. */
-static inline unsigned special_mask(const unsigned char *p) {
+static inline unsigned special_masks(const unsigned char *p, unsigned *quote_bs) {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i m = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
-                             _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
-    return (unsigned)_mm_movemask_epi8(m);
+    __m128i qb = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    *quote_bs = (unsigned)_mm_movemask_epi8(qb);
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)), qb));
 }
 #elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
 #define JSONW_BULK 8
 /* High bit set in the byte lanes of v that may be special. Each term is the classic
  * "has byte less than / equal to" bit trick; the lowest flagged lane is always a true
  * positive (borrows only travel towards higher lanes), which is all the caller uses. */
-static inline uint64_t special_mask(const unsigned char *p) {
+static inline uint64_t special_masks(const unsigned char *p, unsigned *quote_bs) {
     const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
     uint64_t v;
     memcpy(&v, p, 8);
     uint64_t q = v ^ (ones * 0x22), b = v ^ (ones * 0x5C);
+    *quote_bs = 0; /* not needed without the 16-byte path */
     return (((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b) | v) & high;
 }
 #endif
@@ -210,13 +211,35 @@ static inline int put_escape(wstate *w, const unsigned char *in, size_t n, size_
 static inline size_t bulk(wstate *w, const unsigned char *in, size_t n, size_t i, int reescape) {
     while (n - i >= JSONW_BULK && w->cap - w->o >= JSONW_BULK && w->max_chars - w->st.chars >= JSONW_BULK) {
         memcpy(w->out + w->o, in + i, JSONW_BULK);
-        uint64_t m = special_mask(in + i);
+        unsigned qb;
+        uint64_t m = special_masks(in + i, &qb);
         if (!m) {
             w->o += JSONW_BULK;
             i += JSONW_BULK;
             w->st.chars += JSONW_BULK;
             continue;
         }
+#if JSONW_BULK == 16
+        /* Raw text (a record's JSON) has a quote every few bytes: when every special byte of the
+         * block is a quote or backslash, put a backslash before each and take the whole block.
+         * Each piece is copied with a 16-byte store; the room asked for covers the overlap. */
+        if (!reescape && m == qb && n - i >= 32 && w->cap - w->o >= 48) {
+            unsigned src = 0;
+            do {
+                unsigned k = (unsigned)__builtin_ctz((unsigned)m);
+                memcpy(w->out + w->o, in + i + src, 16);
+                w->o += k - src;
+                w->out[w->o++] = '\\';
+                src = k;
+                m &= m - 1;
+            } while (m);
+            memcpy(w->out + w->o, in + i + src, 16);
+            w->o += 16 - src;
+            i += 16;
+            w->st.chars += 16;
+            continue;
+        }
+#endif
         size_t k = (size_t)__builtin_ctzll(m);
         if (JSONW_BULK == 8) k >>= 3; /* SWAR: lanes are bytes */
         w->o += k;
@@ -241,6 +264,22 @@ static inline size_t bulk(wstate *w, const unsigned char *in, size_t n, size_t i
         w->o += 2;
         w->st.chars++;
     }
+#if JSONW_BULK == 16
+    /* A tail shorter than a block (most field values are): look at it through a padded copy
+     * rather than byte by byte, and take its plain prefix. */
+    size_t t = n - i;
+    if (t > 0 && t < 16 && w->cap - w->o >= 16 && w->max_chars - w->st.chars >= 16) {
+        unsigned char tmp[16];
+        memset(tmp, 'a', sizeof tmp);
+        memcpy(tmp, in + i, t);
+        unsigned qb, m = special_masks(tmp, &qb) | (1u << t); /* stop at the end */
+        size_t k = (size_t)__builtin_ctz(m);
+        memcpy(w->out + w->o, tmp, 16);
+        w->o += k;
+        i += k;
+        w->st.chars += k;
+    }
+#endif
     return i;
 }
 #endif

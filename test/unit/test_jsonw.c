@@ -171,12 +171,37 @@ static void test_bulk_bounds(void) {
     CHECK_EQ_INT(bad, 0);
 }
 
+/* Short and odd-length inputs (the padded tail path) against a plain reference escaper. */
+static void test_short_against_reference(void) {
+    static const char *const pieces[] = {"a", "\"", "\\", "\n", "\x01", "\xc3\xa9", "bcdefgh", "\t"};
+    static const char *const escaped[] = {"a", "\\\"", "\\\\", "\\n", "", "\xc3\xa9", "bcdefgh", "\\t"};
+    uint32_t r = 99;
+    int bad = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        char in[128], want[256], got[256];
+        size_t n = 0, wn = 0;
+        int count = 1 + iter % 12;
+        for (int k = 0; k < count; k++) {
+            r = r * 1103515245u + 12345u;
+            size_t p = (r >> 16) % 8;
+            memcpy(in + n, pieces[p], strlen(pieces[p]));
+            n += strlen(pieces[p]);
+            memcpy(want + wn, escaped[p], strlen(escaped[p]));
+            wn += strlen(escaped[p]);
+        }
+        long got_n = jsonw_escape(in, n, got, sizeof got, JSONW_NO_LIMIT, 0, NULL);
+        if (got_n != (long)wn || memcmp(got, want, wn) != 0) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 int main(void) {
     RUN(test_escape_basic);
     RUN(test_escape_utf8);
     RUN(test_reescape);
     RUN(test_bounds);
     RUN(test_bulk_bounds);
+    RUN(test_short_against_reference);
     RUN(test_long_bulk);
     TEST_MAIN_END();
 }
