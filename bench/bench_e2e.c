@@ -53,6 +53,7 @@ typedef struct options {
     int timeout_s;
     int keep;
     const char *perf_out; /* --perf FILE: perf record the engine */
+    const char *callgrind_out; /* --callgrind FILE: run the engine under callgrind */
     int include_raw;
     char *extra[MAX_EXTRA_ARGS];
     int nextra;
@@ -334,6 +335,7 @@ typedef struct run_result {
     struct rusage engine_ru, fake_ru;
     int engine_status;
     uint64_t expected_docs;
+    uint64_t instructions; /* --callgrind: the engine's, whole run */
     char fake_final[STATS_MAX];
 } run_result;
 
@@ -392,7 +394,7 @@ static void run_engine(const options *o, uint64_t expected_records, run_result *
 
     /* The allocation counters: a file the preloaded library maps and counts into. */
     ctalloc_counters *ac = NULL;
-    int use_counter = ALLOC_WRAP_ACTIVE && access(preload, R_OK) == 0;
+    int use_counter = ALLOC_WRAP_ACTIVE && !o->callgrind_out && access(preload, R_OK) == 0;
     if (use_counter) {
         int fd = open(counters, O_RDWR | O_CREAT | O_TRUNC, 0644);
         if (fd < 0 || ftruncate(fd, CTALLOC_FILE_SIZE) != 0) die("%s: %s", counters, strerror(errno));
@@ -406,8 +408,17 @@ static void run_engine(const options *o, uint64_t expected_records, run_result *
     snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", port);
     snprintf(queue, sizeof queue, "%s/000000000000/fakeaws-queue", endpoint);
     snprintf(sink, sizeof sink, "cloudsearch:%s", endpoint);
-    char *eargv[16 + MAX_EXTRA_ARGS];
+    char *eargv[20 + MAX_EXTRA_ARGS];
     int na = 0;
+    char cg_arg[4200];
+    if (o->callgrind_out) {
+        /* Instruction counts do not depend on what else the machine runs. valgrind brings its
+         * own allocator, so no allocation counter then. */
+        snprintf(cg_arg, sizeof cg_arg, "--callgrind-out-file=%s", o->callgrind_out);
+        eargv[na++] = "/usr/bin/valgrind";
+        eargv[na++] = "--tool=callgrind";
+        eargv[na++] = cg_arg;
+    }
     eargv[na++] = ctindex;
     eargv[na++] = "run";
     eargv[na++] = "--queue";
@@ -500,6 +511,14 @@ static void run_engine(const options *o, uint64_t expected_records, run_result *
         if (ctalloc_load(&ac->magic) != CTALLOC_MAGIC) r->end.allocs = r->a.allocs = r->b.allocs = UINT64_MAX;
         munmap(ac, CTALLOC_FILE_SIZE);
     }
+    if (o->callgrind_out) {
+        FILE *cg = fopen(o->callgrind_out, "r");
+        char line[256];
+        unsigned long long ir;
+        while (cg && fgets(line, sizeof line, cg))
+            if (sscanf(line, "summary: %llu", &ir) == 1 || sscanf(line, "totals: %llu", &ir) == 1) r->instructions = ir;
+        if (cg) fclose(cg);
+    }
     pin_to(0, o->engine_cpu);
 }
 
@@ -570,6 +589,9 @@ static void report(const options *o, const bench_corpus *c, const ceil_totals *c
     } else {
         printf("steady     the run is too short for a steady-state window: use a larger corpus\n");
     }
+    if (o->callgrind_out)
+        printf("callgrind  %llu instructions: %.0f per record (the CPU and RSS figures are valgrind's)\n",
+               (unsigned long long)r->instructions, (double)r->instructions / recs);
     printf("peak RSS   %.1f MB (engine, VmHWM at the end of the run)\n", peak_mb);
     int counted = ALLOC_WRAP_ACTIVE && r->end.allocs != 0 && r->end.allocs != UINT64_MAX;
     double per_rec = 0, per_req = 0;
@@ -627,7 +649,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: bench_e2e [--corpus DIR] [--files N] [--min-records A] [--max-records B] [--seed S]\n"
             "                 [--engine-cpu C] [--fake-cpu C] [--repeat R] [--reps N] [--timeout S] [--keep]\n"
-            "                 [--perf FILE]\n"
+            "                 [--perf FILE] [--callgrind FILE]\n"
             "                 [-- CTINDEX-RUN-OPTION...]\n"
             "\n"
             "Runs the whole flow (SQS -> S3 -> CloudSearch) with `ctindex run` pinned to one core against\n"
@@ -649,6 +671,8 @@ static void usage(FILE *f) {
             "  --timeout S         fail after S seconds without a document arriving (default 120)\n"
             "  --keep              keep the work directory (logs, dead letters)\n"
             "  --perf FILE         record a CPU profile of the engine with perf (perf report -i FILE)\n"
+            "  --callgrind FILE    run the engine under valgrind's callgrind: prints instructions per record,\n"
+            "                      which, unlike CPU time, other processes cannot disturb (use a small corpus)\n"
             "  -- OPTIONS          passed to `ctindex run` (e.g. -- --no-raw --downloads 4)\n"
             "\n"
             "Binaries are taken from this program's build directory (ctindex, bench/fakeaws, bench/ctgen,\n"
@@ -666,14 +690,15 @@ static int int_arg(const char *name, const char *v, int lo, int hi) {
 }
 
 static void parse_args(int argc, char **argv, options *o) {
-    enum { O_CORPUS = 256, O_FILES, O_MIN, O_MAX, O_SEED, O_ECPU, O_FCPU, O_REPEAT, O_REPS, O_TIMEOUT, O_KEEP, O_PERF };
+    enum { O_CORPUS = 256, O_FILES, O_MIN, O_MAX, O_SEED, O_ECPU, O_FCPU, O_REPEAT, O_REPS, O_TIMEOUT, O_KEEP, O_PERF, O_CALLGRIND };
     static const struct option opts[] = {
         {"corpus", required_argument, 0, O_CORPUS}, {"files", required_argument, 0, O_FILES},
         {"min-records", required_argument, 0, O_MIN}, {"max-records", required_argument, 0, O_MAX},
         {"seed", required_argument, 0, O_SEED}, {"engine-cpu", required_argument, 0, O_ECPU},
         {"fake-cpu", required_argument, 0, O_FCPU}, {"repeat", required_argument, 0, O_REPEAT},
         {"reps", required_argument, 0, O_REPS}, {"timeout", required_argument, 0, O_TIMEOUT},
-        {"keep", no_argument, 0, O_KEEP}, {"perf", required_argument, 0, O_PERF}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+        {"keep", no_argument, 0, O_KEEP}, {"perf", required_argument, 0, O_PERF},
+        {"callgrind", required_argument, 0, O_CALLGRIND}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
     };
     *o = (options){.files = 40, .min_records = 2, .max_records = 50000, .seed = 1, .engine_cpu = 0, .fake_cpu = 1,
                    .repeat = 1, .reps = 3, .timeout_s = 120, .include_raw = 1};
@@ -693,6 +718,7 @@ static void parse_args(int argc, char **argv, options *o) {
         case O_TIMEOUT: o->timeout_s = int_arg("--timeout", optarg, 1, 86400); break;
         case O_KEEP: o->keep = 1; break;
         case O_PERF: o->perf_out = optarg; break;
+        case O_CALLGRIND: o->callgrind_out = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }
