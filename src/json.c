@@ -154,7 +154,8 @@ int json_parse(json_doc *d, const char *js, size_t len) {
             const unsigned char *s = p, *q;
             if ((rc = scan_string(&p, end, &q)) != JSON_OK) return rc;
             if (n == cap) return JSON_ENOMEM;
-            t[n] = (json_tok){JSON_STRING, (int)(s + 1 - b), (int)(q - b), 0, super};
+            /* a key's "subtree" is the key alone: next is its value */
+            t[n] = (json_tok){JSON_STRING, (int)(s + 1 - b), (int)(q - b), 0, super, (int)n + 1};
             t[super].size++;
             super = (int)n++;
             x = X_COLON;
@@ -167,7 +168,7 @@ int json_parse(json_doc *d, const char *js, size_t len) {
             if (n == cap) return JSON_ENOMEM;
             if (super >= 0) t[super].size++;
             if (c == '{' || c == '[') {
-                t[n] = (json_tok){c == '{' ? JSON_OBJECT : JSON_ARRAY, (int)(p - b), -1, 0, super};
+                t[n] = (json_tok){c == '{' ? JSON_OBJECT : JSON_ARRAY, (int)(p - b), -1, 0, super, 0};
                 super = (int)n++;
                 p++;
                 x = c == '{' ? X_KEY_OR_CLOSE : X_VALUE_OR_CLOSE;
@@ -176,11 +177,13 @@ int json_parse(json_doc *d, const char *js, size_t len) {
             if (c == '"') {
                 const unsigned char *s = p, *q;
                 if ((rc = scan_string(&p, end, &q)) != JSON_OK) return rc;
-                t[n++] = (json_tok){JSON_STRING, (int)(s + 1 - b), (int)(q - b), 0, super};
+                t[n] = (json_tok){JSON_STRING, (int)(s + 1 - b), (int)(q - b), 0, super, (int)n + 1};
+                n++;
             } else {
                 const unsigned char *s = p;
                 if ((rc = scan_primitive(&p, end)) != JSON_OK) return rc;
-                t[n++] = (json_tok){JSON_PRIMITIVE, (int)(s - b), (int)(p - b), 0, super};
+                t[n] = (json_tok){JSON_PRIMITIVE, (int)(s - b), (int)(p - b), 0, super, (int)n + 1};
+                n++;
             }
             goto value_done;
         case X_NOTHING:
@@ -191,6 +194,7 @@ int json_parse(json_doc *d, const char *js, size_t len) {
         if ((c == '}') != (t[super].type == JSON_OBJECT)) return JSON_EINVAL;
         p++;
         t[super].end = (int)(p - b);
+        t[super].next = (int)n;
         super = t[super].parent;
     value_done:
         if (super < 0) {
@@ -202,13 +206,6 @@ int json_parse(json_doc *d, const char *js, size_t len) {
     }
     d->ntoks = n;
     return x == X_NOTHING ? JSON_OK : JSON_EPART;
-}
-
-int json_next(const json_doc *d, int i) {
-    int end = d->toks[i].end;
-    int j = i + 1;
-    while ((unsigned)j < d->ntoks && d->toks[j].start < end) j++;
-    return j;
 }
 
 int json_obj_getn(const json_doc *d, int obj, const char *key, size_t keylen) {

@@ -9,15 +9,16 @@
 
 typedef enum { JSON_UNDEF = 0, JSON_OBJECT = 1, JSON_ARRAY = 2, JSON_STRING = 3, JSON_PRIMITIVE = 4 } json_type;
 
-/* jsmntok_t's layout with parent links: tokens in document order; a key's and an element's
- * parent is its container, a value's parent its key. For strings, start/end exclude the
- * quotes and the bytes are still JSON-escaped. */
+/* jsmntok_t's layout with parent links, plus a skip index: tokens in document order; a key's
+ * and an element's parent is its container, a value's parent its key. For strings, start/end
+ * exclude the quotes and the bytes are still JSON-escaped. */
 typedef struct json_tok {
     json_type type;
     int start;
     int end;
     int size; /* objects: number of keys; arrays: number of elements */
     int parent;
+    int next; /* index of the first token after this one's subtree: skipping a value is O(1) */
 } json_tok;
 
 typedef struct json_doc {
@@ -40,7 +41,7 @@ void json_doc_free(json_doc *d);
 int json_parse(json_doc *d, const char *js, size_t len);
 
 /* Index of the first token after the subtree rooted at i (its next sibling, if any). */
-int json_next(const json_doc *d, int i);
+static inline int json_next(const json_doc *d, int i) { return d->toks[i].next; }
 /* Value token of `key` in object `obj`, or -1. Keys are compared as raw (escaped) bytes. */
 int json_obj_get(const json_doc *d, int obj, const char *key);
 int json_obj_getn(const json_doc *d, int obj, const char *key, size_t keylen);

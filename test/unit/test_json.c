@@ -49,19 +49,19 @@ static void test_layout(void) {
     const char *js = " {\"a\":[1,\"x\",{}],\"b\":{\"c\":null},\"d\":-1.5e+3} ";
     CHECK_EQ_INT(json_parse(&doc, js, strlen(js)), JSON_OK);
     static const json_tok want[] = {
-        {JSON_OBJECT, 1, 44, 3, -1},    {JSON_STRING, 3, 4, 1, 0},      {JSON_ARRAY, 6, 16, 3, 1},
-        {JSON_PRIMITIVE, 7, 8, 0, 2},   {JSON_STRING, 10, 11, 0, 2},    {JSON_OBJECT, 13, 15, 0, 2},
-        {JSON_STRING, 18, 19, 1, 0},    {JSON_OBJECT, 21, 31, 1, 6},    {JSON_STRING, 23, 24, 1, 7},
-        {JSON_PRIMITIVE, 26, 30, 0, 8}, {JSON_STRING, 33, 34, 1, 0},    {JSON_PRIMITIVE, 36, 43, 0, 10},
+        {JSON_OBJECT, 1, 44, 3, -1, 12},   {JSON_STRING, 3, 4, 1, 0, 2},     {JSON_ARRAY, 6, 16, 3, 1, 6},
+        {JSON_PRIMITIVE, 7, 8, 0, 2, 4},   {JSON_STRING, 10, 11, 0, 2, 5},   {JSON_OBJECT, 13, 15, 0, 2, 6},
+        {JSON_STRING, 18, 19, 1, 0, 7},    {JSON_OBJECT, 21, 31, 1, 6, 10},  {JSON_STRING, 23, 24, 1, 7, 9},
+        {JSON_PRIMITIVE, 26, 30, 0, 8, 10}, {JSON_STRING, 33, 34, 1, 0, 11}, {JSON_PRIMITIVE, 36, 43, 0, 10, 12},
     };
     CHECK_EQ_INT(doc.ntoks, sizeof want / sizeof want[0]);
     for (unsigned i = 0; i < doc.ntoks && i < sizeof want / sizeof want[0]; i++) {
         const json_tok *t = &doc.toks[i];
         int same = t->type == want[i].type && t->start == want[i].start && t->end == want[i].end &&
-                   t->size == want[i].size && t->parent == want[i].parent;
+                   t->size == want[i].size && t->parent == want[i].parent && t->next == want[i].next;
         CHECK(same);
         if (!same)
-            fprintf(stderr, "token %u: %d %d %d %d %d\n", i, t->type, t->start, t->end, t->size, t->parent);
+            fprintf(stderr, "token %u: %d %d %d %d %d %d\n", i, t->type, t->start, t->end, t->size, t->parent, t->next);
     }
     /* a scalar root, raw control bytes in strings (the writers drop them), deep nesting without
      * recursion */
@@ -102,11 +102,39 @@ static void test_decode(void) {
     CHECK_EQ_INT(json_tok_int64(&doc, 4, &v), -1);
 }
 
+/* next must be what walking the tokens says: the first token starting at or after the end of
+ * this one's text (for a key: its value). */
+static int next_is_consistent(const json_doc *d) {
+    for (unsigned i = 0; i < d->ntoks; i++) {
+        unsigned j = i + 1;
+        int is_key = d->toks[i].type == JSON_STRING && d->toks[i].size == 1;
+        if (!is_key)
+            while (j < d->ntoks && d->toks[j].start < d->toks[i].end) j++;
+        if ((unsigned)d->toks[i].next != j) return 0;
+    }
+    return 1;
+}
+
+static void test_next(void) {
+    const char *docs[] = {
+        "{\"a\":1,\"b\":{\"c\":\"x\\\"y\",\"d\":[1,2,{\"e\":null}]},\"f\":true}",
+        "[[],[[1]],{},{\"k\":{\"k\":{\"k\":[]}}},\"s\"]",
+        "{\"Records\":[{\"eventID\":\"1\",\"userIdentity\":{\"type\":\"Root\",\"sessionContext\":{\"attributes\":{}}},"
+        "\"resources\":[{\"ARN\":\"a\"},{\"ARN\":\"b\"}]}]}",
+        "7",
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        CHECK_EQ_INT(json_parse(&doc, docs[i], strlen(docs[i])), JSON_OK);
+        CHECK(next_is_consistent(&doc));
+    }
+}
+
 int main(void) {
     json_doc_init(&doc, 256);
     RUN(test_object_lookup);
     RUN(test_rejects);
     RUN(test_layout);
+    RUN(test_next);
     RUN(test_nomem);
     RUN(test_decode);
     json_doc_free(&doc);
