@@ -86,7 +86,9 @@ static int scan_primitive(const unsigned char **pp, const unsigned char *end) {
         const char *word = c == 't' ? "true" : c == 'f' ? "false" : "null";
         size_t n = c == 'f' ? 5 : 4;
         if ((size_t)(end - p) < n) return memcmp(p, word, (size_t)(end - p)) == 0 ? JSON_EPART : JSON_EINVAL;
-        if (memcmp(p, word, n) != 0) return JSON_EINVAL;
+        /* fixed-size compares, inlined: literals are frequent */
+        int ok = c == 'f' ? memcmp(p, "false", 5) == 0 : memcmp(p, word, 4) == 0;
+        if (!ok) return JSON_EINVAL;
         p += n;
     } else {
         if (p < end && *p == '-') p++;
@@ -215,7 +217,7 @@ int json_obj_getn(const json_doc *d, int obj, const char *key, size_t keylen) {
     for (int e = 0; e < n; e++) {
         int v = k + 1;
         if (d->toks[k].type == JSON_STRING && json_tok_len(d, k) == keylen &&
-            memcmp(json_tok_ptr(d, k), key, keylen) == 0)
+            json_bytes_eq(json_tok_ptr(d, k), key, keylen))
             return v;
         k = json_next(d, v);
     }
