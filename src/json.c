@@ -52,7 +52,7 @@ static inline int is_hex(unsigned char c) { return is_digit(c) || (c >= 'a' && c
 
 /* A string whose opening quote is at *pp: on success *pp is just past the closing quote and
  * *close at it. JSON_EPART when the input ends first, JSON_EINVAL for a bad escape or NUL. */
-static int scan_string(const unsigned char **pp, const unsigned char *end, const unsigned char **close) {
+static inline __attribute__((always_inline)) int scan_string(const unsigned char **pp, const unsigned char *end, const unsigned char **close) {
     const unsigned char *p = *pp + 1;
     for (;;) {
         p = string_stop(p, end);
