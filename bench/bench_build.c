@@ -4,8 +4,8 @@
  *
  *   bench_build [SECONDS] [raw|noraw] [sdf|bulk]      (defaults: 3 raw sdf)
  *
- * Allocation counting wraps malloc/calloc/realloc through glibc's __libc_* entry points; it
- * is disabled under AddressSanitizer, which owns the allocator. Measure a non-sanitized build. */
+ * Allocation counting wraps the allocator (alloc_wrap.h); it is disabled under AddressSanitizer,
+ * which owns the allocator. Measure a non-sanitized build. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,35 +15,7 @@
 #include "batch.h"
 #include "docbuild.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define COUNT_ALLOCS 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define COUNT_ALLOCS 0
-#endif
-#endif
-#ifndef COUNT_ALLOCS
-#define COUNT_ALLOCS 1
-#endif
-
-static size_t n_allocs;
-#if COUNT_ALLOCS
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-void *malloc(size_t n) {
-    n_allocs++;
-    return __libc_malloc(n);
-}
-void *calloc(size_t a, size_t b) {
-    n_allocs++;
-    return __libc_calloc(a, b);
-}
-void *realloc(void *p, size_t n) {
-    n_allocs++;
-    return __libc_realloc(p, n);
-}
-#endif
+#include "alloc_wrap.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static unsigned rnd(unsigned n) {
@@ -132,7 +104,7 @@ int main(int argc, char **argv) {
 
     docb_result res;
     size_t docs = 0, in_bytes = 0, doc_bytes = 0, out_bytes = 0, batches = 0, bad = 0, dropped = 0;
-    size_t allocs_before = n_allocs;
+    uint64_t allocs_before = ctalloc_allocs();
     double t0 = cpu_now(), t = t0;
     while (t - t0 < seconds) {
         for (int i = 0; i < NREC; i++) {
@@ -160,16 +132,17 @@ int main(int argc, char **argv) {
         }
         t = cpu_now();
     }
-    size_t allocs = n_allocs - allocs_before;
+    uint64_t allocs = ctalloc_allocs() - allocs_before;
     double el = t - t0;
     printf("records: %d distinct, avg %.0f B; format %s, raw %s\n", NREC, (double)total / NREC,
            format == BATCH_SDF ? "SDF" : "BULK", raw ? "on" : "off");
     printf("built %zu docs in %.2f CPU s: %.0f records/s, %.1f MB/s in, avg doc %.0f B, %zu full batches, %zu bad\n", docs, el,
            (double)docs / el, (double)in_bytes / el / 1e6, docs ? (double)doc_bytes / (double)docs : 0.0,
            batches, bad);
-    if (COUNT_ALLOCS)
-        printf("allocations in the loop: %zu (%.6f per record); during setup: %zu (proves the counter works)\n", allocs,
-               docs ? (double)allocs / (double)docs : 0.0, allocs_before);
+    if (ALLOC_WRAP_ACTIVE)
+        printf("allocations in the loop: %llu (%.6f per record); during setup: %llu (proves the counter works)\n",
+               (unsigned long long)allocs, docs ? (double)allocs / (double)docs : 0.0,
+               (unsigned long long)allocs_before);
     else
         printf("allocations: not counted under AddressSanitizer\n");
     printf("sanitiser drops: %zu; %.1f MB in full batches\n", dropped, (double)out_bytes / 1e6);

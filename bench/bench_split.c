@@ -10,20 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zlib.h>
 
-#include "gunzip.h"
-#include "rsplit.h"
-
-#define IN_CHUNK (16u * 1024u)
-#define OUT_WINDOW (192u * 1024u) /* what rsplit_space offers at most: same window for both */
-#define MAX_RECORD (1024u * 1024u)
-
-typedef struct blob {
-    uint8_t *data;
-    size_t len;
-} blob;
+#include "benchlib.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint64_t next_rand(void) {
@@ -93,26 +82,27 @@ static size_t make_record(char *out, size_t cap) {
     return (size_t)n;
 }
 
-static blob gzip_blob(const char *data, size_t len) {
+/* gzip level 6 (the gzip default, as CloudTrail writes) into a malloc'ed buffer. */
+static int gzip_add(bench_corpus *c, const char *data, size_t len) {
     z_stream z;
     memset(&z, 0, sizeof z);
-    deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-    blob b;
+    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -1;
     size_t cap = deflateBound(&z, (uLong)len);
-    b.data = malloc(cap);
+    uint8_t *out = malloc(cap);
     z.next_in = (Bytef *)(uintptr_t)data;
     z.avail_in = (uInt)len;
-    z.next_out = b.data;
+    z.next_out = out;
     z.avail_out = (uInt)cap;
-    if (deflate(&z, Z_FINISH) != Z_STREAM_END) abort();
-    b.len = cap - z.avail_out;
+    if (!out || deflate(&z, Z_FINISH) != Z_STREAM_END) abort();
+    size_t n = cap - z.avail_out;
     deflateEnd(&z);
-    return b;
+    return bench_corpus_add(c, out, n);
 }
 
-static int synthetic_corpus(blob *files, int nfiles, int per_file, uint64_t *json_bytes) {
+static void synthetic_corpus(bench_corpus *c, int nfiles, int per_file) {
     size_t cap = (size_t)per_file * 4096 + 64;
     char *json = malloc(cap);
+    if (!json) abort();
     for (int f = 0; f < nfiles; f++) {
         size_t n = (size_t)sprintf(json, "{\"Records\":[");
         for (int r = 0; r < per_file; r++) {
@@ -120,93 +110,9 @@ static int synthetic_corpus(blob *files, int nfiles, int per_file, uint64_t *jso
             n += make_record(json + n, cap - n);
         }
         n += (size_t)sprintf(json + n, "]}");
-        *json_bytes += n;
-        files[f] = gzip_blob(json, n);
+        if (gzip_add(c, json, n) != 0) abort();
     }
     free(json);
-    return nfiles;
-}
-
-static blob read_file(const char *path) {
-    blob b = {NULL, 0};
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        perror(path);
-        exit(2);
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b.data = malloc(n > 0 ? (size_t)n : 1);
-    b.len = n > 0 ? fread(b.data, 1, (size_t)n, f) : 0;
-    fclose(f);
-    return b;
-}
-
-static double cpu_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int count_record(void *ud, const char *rec, size_t len) {
-    (void)rec;
-    (void)len;
-    ++*(uint64_t *)ud;
-    return 0;
-}
-
-typedef struct totals {
-    uint64_t out_bytes, records;
-} totals;
-
-/* mode 0: inflate only; 1: inflate + split; 2: split only (input already plain). */
-static totals run_once(int mode, blob *files, int nfiles, gunzip *g, rsplit *s, uint8_t *window) {
-    totals t = {0, 0};
-    for (int f = 0; f < nfiles; f++) {
-        gunzip_reset(g);
-        rsplit_reset(s);
-        const uint8_t *in = files[f].data;
-        size_t len = files[f].len;
-        for (size_t off = 0; off < len;) {
-            size_t chunk = len - off < IN_CHUNK ? len - off : IN_CHUNK;
-            if (mode == 2) chunk = len - off; /* plain: copy as much as fits */
-            size_t done = 0;
-            while (done < chunk) {
-                size_t used = 0, made = 0, avail = OUT_WINDOW;
-                uint8_t *dst = mode == 0 ? window : (uint8_t *)rsplit_space(s, &avail);
-                if (mode == 2) {
-                    used = chunk - done < avail ? chunk - done : avail;
-                    memcpy(dst, in + off + done, used);
-                    made = used;
-                } else if (gunzip_step(g, in + off + done, chunk - done, &used, dst, avail, &made) != GUNZIP_OK) {
-                    fprintf(stderr, "file %d: %s\n", f, gunzip_error(g));
-                    exit(1);
-                }
-                if (mode != 0 && rsplit_commit(s, made, count_record, &t.records) != RSPLIT_OK) {
-                    fprintf(stderr, "file %d: %s\n", f, rsplit_error(s));
-                    exit(1);
-                }
-                t.out_bytes += made;
-                done += used;
-            }
-            off += chunk;
-        }
-        if (mode != 2 && gunzip_finish(g) != GUNZIP_OK) {
-            fprintf(stderr, "file %d: %s\n", f, gunzip_error(g));
-            exit(1);
-        }
-        if (mode != 0 && rsplit_finish(s) != RSPLIT_OK) {
-            fprintf(stderr, "file %d: %s\n", f, rsplit_error(s));
-            exit(1);
-        }
-    }
-    return t;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 int main(int argc, char **argv) {
@@ -216,74 +122,31 @@ int main(int argc, char **argv) {
         argi = 3;
     }
     if (reps < 1 || reps > 101) reps = 7;
-    int nfiles = argc - argi;
-    blob *files;
-    uint64_t json_bytes = 0;
-    if (nfiles > 0) {
-        files = calloc((size_t)nfiles, sizeof *files);
-        for (int i = 0; i < nfiles; i++) files[i] = read_file(argv[argi + i]);
+    bench_corpus files = {0}, plain = {0};
+    if (argi < argc) {
+        for (int i = argi; i < argc; i++)
+            if (bench_corpus_add_file(&files, argv[i]) != 0) return 2;
     } else {
-        nfiles = 12;
-        files = calloc((size_t)nfiles, sizeof *files);
-        synthetic_corpus(files, nfiles, 1000, &json_bytes);
+        synthetic_corpus(&files, 12, 1000);
     }
-    gunzip *g = gunzip_new();
-    rsplit *s = rsplit_new(MAX_RECORD);
-    uint8_t *window = malloc(OUT_WINDOW);
+    ceiling *c = ceiling_new(1);
+    if (!c || ceiling_inflate_all(c, &files, &plain) != 0) return 1;
 
-    /* Plain copies of the inflated files for the split-only mode. */
-    blob *plain = calloc((size_t)nfiles, sizeof *plain);
-    uint64_t gz_bytes = 0;
-    for (int f = 0; f < nfiles; f++) {
-        gz_bytes += files[f].len;
-        blob one = files[f];
-        totals t = run_once(0, &one, 1, g, s, window);
-        plain[f].data = malloc(t.out_bytes ? t.out_bytes : 1);
-        plain[f].len = 0;
-        gunzip_reset(g);
-        for (size_t off = 0; off < one.len;) {
-            size_t used, made;
-            gunzip_step(g, one.data + off, one.len - off, &used, plain[f].data + plain[f].len,
-                        t.out_bytes - plain[f].len, &made);
-            plain[f].len += made;
-            off += used;
-            if (!used && !made) break;
-        }
+    static const ceil_mode modes[] = {CEIL_INFLATE, CEIL_SPLIT, CEIL_SPLIT_PLAIN};
+    ceil_result res[3];
+    for (int i = 0; i < 3; i++) {
+        if (ceiling_measure(c, modes[i], modes[i] == CEIL_SPLIT_PLAIN ? &plain : &files, reps, &res[i]) != 0) return 1;
     }
-
-    static const char *names[] = {"inflate only   ", "inflate + split", "split only     "};
-    totals t[3];
-    double median[3], best[3];
-    for (int mode = 0; mode < 3; mode++) {
-        blob *set = mode == 2 ? plain : files;
-        t[mode] = run_once(mode, set, nfiles, g, s, window); /* warm-up */
-        double secs[101];
-        for (int r = 0; r < reps; r++) {
-            double t0 = cpu_seconds();
-            run_once(mode, set, nfiles, g, s, window);
-            secs[r] = cpu_seconds() - t0;
-        }
-        qsort(secs, (size_t)reps, sizeof secs[0], cmp_double);
-        median[mode] = secs[reps / 2];
-        best[mode] = secs[0];
-    }
-    uint64_t records = t[1].records;
-    printf("corpus: %d files, %.1f MB gz, %.1f MB json, %llu records (%.0f B avg), %d reps: median (best)\n", nfiles,
-           (double)gz_bytes / 1e6, (double)t[0].out_bytes / 1e6, (unsigned long long)records,
-           records ? (double)t[0].out_bytes / (double)records : 0.0, reps);
-    for (int mode = 0; mode < 3; mode++)
-        printf("%s  %7.1f MB/s (%7.1f)  %9.0f records/s (%9.0f)\n", names[mode],
-               (double)t[0].out_bytes / 1e6 / median[mode], (double)t[0].out_bytes / 1e6 / best[mode],
-               (double)records / median[mode], (double)records / best[mode]);
-    (void)json_bytes;
-    for (int f = 0; f < nfiles; f++) {
-        free(files[f].data);
-        free(plain[f].data);
-    }
-    free(files);
-    free(plain);
-    free(window);
-    gunzip_free(g);
-    rsplit_free(s);
+    uint64_t records = res[1].t.records, json_bytes = res[0].t.json_bytes;
+    printf("corpus: %zu files, %.1f MB gz, %.1f MB json, %llu records (%.0f B avg), %d reps: median (best)\n", files.n,
+           (double)files.bytes / 1e6, (double)json_bytes / 1e6, (unsigned long long)records,
+           records ? (double)json_bytes / (double)records : 0.0, reps);
+    for (int i = 0; i < 3; i++)
+        printf("%-16s  %7.1f MB/s (%7.1f)  %9.0f records/s (%9.0f)\n", ceil_mode_name(modes[i]),
+               (double)json_bytes / 1e6 / res[i].median, (double)json_bytes / 1e6 / res[i].best,
+               (double)records / res[i].median, (double)records / res[i].best);
+    ceiling_free(c);
+    bench_corpus_free(&files);
+    bench_corpus_free(&plain);
     return 0;
 }

@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <mbedtls/md5.h>
+#include <openssl/evp.h>
 #include <uv.h>
 
 #include "buf.h"
@@ -156,8 +156,9 @@ static int grow_array(void **p, size_t *cap, size_t need, size_t elem)
 
 static void md5_hex(const void *data, size_t len, char out[33])
 {
-    unsigned char d[16];
-    mbedtls_md5_ret(data, len, d);
+    unsigned char d[EVP_MAX_MD_SIZE];
+    if (EVP_Digest(data, len, d, NULL, EVP_md5(), NULL) != 1)
+        memset(d, 0, 16);
     for (int i = 0; i < 16; i++)
         snprintf(out + 2 * i, 3, "%02x", d[i]);
 }

@@ -57,7 +57,7 @@ static inline unsigned path_hash(int parent, const char *key, size_t n) {
 static inline int child_find(const doc_builder *b, int parent, const char *key, size_t n) {
     for (int c = b->hash_head[path_hash(parent, key, n)]; c >= 0; c = b->nodes[c].hnext) {
         const pnode *p = &b->nodes[c];
-        if (p->parent == parent && p->keylen == n && memcmp(p->key, key, n) == 0) return c;
+        if (p->parent == parent && p->keylen == n && json_bytes_eq(p->key, key, n)) return c;
     }
     return -1;
 }

@@ -1,7 +1,11 @@
-/* Streaming gunzip (the only module that uses zlib).
+/* Streaming gunzip (the only module that uses zlib or ISA-L).
  * Decides by the first two bytes: 1f 8b is gzip (concatenated members are inflated one
  * after another), anything else passes through unchanged as plain JSON. The caller owns
- * both buffers; nothing is allocated per call. */
+ * both buffers; nothing is allocated per call.
+ *
+ * Two inflaters sit behind the same contract: ISA-L's igzip (about 2x zlib, when built with
+ * libisal-dev) and stock zlib, the fallback. gunzip_new() takes ISA-L when it is there, unless
+ * the environment says CTINDEX_INFLATE=zlib. */
 #ifndef CTINDEX_GUNZIP_H
 #define CTINDEX_GUNZIP_H
 
@@ -12,7 +16,15 @@ typedef struct gunzip gunzip;
 
 enum { GUNZIP_OK = 0, GUNZIP_ERR = -1 };
 
+enum gunzip_backend { GUNZIP_DEFAULT = 0, GUNZIP_ZLIB = 1, GUNZIP_ISAL = 2 };
+
 gunzip *gunzip_new(void);
+/* A given inflater; NULL when this build lacks it (or out of memory). */
+gunzip *gunzip_new_backend(enum gunzip_backend b);
+/* 1 if this build has the inflater. */
+int gunzip_backend_available(enum gunzip_backend b);
+/* "zlib" or "isa-l". */
+const char *gunzip_backend_name(const gunzip *g);
 void gunzip_free(gunzip *g);
 /* Ready for a new file (keeps the zlib state allocation). */
 void gunzip_reset(gunzip *g);

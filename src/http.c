@@ -13,7 +13,10 @@
 enum {
     REQ_POOL_MAX = 64,          /* idle request objects (with their easy handle) kept */
     SOCK_POOL_MAX = 64,         /* idle poll contexts kept */
-    BODY_KEEP_CAP = 256 * 1024  /* a pooled request keeps body capacity up to this */
+    BODY_KEEP_CAP = 256 * 1024, /* a pooled request keeps body capacity up to this */
+    BIG_BODY = 1024 * 1024,     /* uploads above this send in BIG_SEND pieces */
+    BIG_SEND = 1024 * 1024,
+    SMALL_SEND = 64 * 1024      /* libcurl's default upload buffer */
 };
 
 typedef struct sock_ctx {
@@ -565,6 +568,9 @@ static int req_configure(http_client *c, http_req *r, const http_request *rq) {
     if (sends_body) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");
+        /* A 5 MB batch went out in 64 KB sends: 1 MB pieces take 16x fewer syscalls. Only big
+         * bodies ask for it, so the pooled handles of small requests keep small buffers. */
+        curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, (long)(rq->body_len > BIG_BODY ? BIG_SEND : SMALL_SEND));
         if (strcmp(method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     } else if (strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);

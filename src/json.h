@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef enum { JSON_UNDEF = 0, JSON_OBJECT = 1, JSON_ARRAY = 2, JSON_STRING = 3, JSON_PRIMITIVE = 4 } json_type;
 
@@ -46,6 +47,23 @@ int json_obj_getn(const json_doc *d, int obj, const char *key, size_t keylen);
 int json_path(const json_doc *d, int obj, const char *dotted);
 /* Element `idx` of array `arr`, or -1. */
 int json_array_at(const json_doc *d, int arr, int idx);
+
+/* n bytes of a and b equal. Keys and words are short: comparing them inline, a word at a
+ * time, costs less than a call to memcmp, which showed in the profile. */
+static inline int json_bytes_eq(const char *a, const char *b, size_t n) {
+    while (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y) return 0;
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
+    while (n--)
+        if (*a++ != *b++) return 0;
+    return 1;
+}
 
 /* Token text (raw, still escaped for strings). */
 static inline const char *json_tok_ptr(const json_doc *d, int i) { return d->js + d->toks[i].start; }

@@ -5,14 +5,28 @@
 /* Bytes that leave the bulk-copy path: C0 controls, '"', '\\' and anything non-ASCII. */
 static inline int is_special(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c >= 0x80; }
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
-#define JSONW_SWAR 1
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#define JSONW_BULK 16
+/* Bit i set where byte i of p[0..16) may be special: < 0x20 or >= 0x80 (one signed compare
+ * catches both), '"' or '\\'. */
+static inline unsigned special_masks(const unsigned char *p, unsigned *quote_bs) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i qb = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    *quote_bs = (unsigned)_mm_movemask_epi8(qb);
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)), qb));
+}
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+#define JSONW_BULK 8
 /* High bit set in the byte lanes of v that may be special. Each term is the classic
  * "has byte less than / equal to" bit trick; the lowest flagged lane is always a true
  * positive (borrows only travel towards higher lanes), which is all the caller uses. */
-static inline uint64_t special_lanes(uint64_t v) {
+static inline uint64_t special_masks(const unsigned char *p, unsigned *quote_bs) {
     const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t v;
+    memcpy(&v, p, 8);
     uint64_t q = v ^ (ones * 0x22), b = v ^ (ones * 0x5C);
+    *quote_bs = 0; /* not needed without the 16-byte path */
     return (((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b) | v) & high;
 }
 #endif
@@ -188,6 +202,88 @@ static inline int put_escape(wstate *w, const unsigned char *in, size_t n, size_
     return put_unit(w, in + i, 6);
 }
 
+#ifdef JSONW_BULK
+/* Bulk path: store whole blocks and advance over their plain prefix only; the bytes stored
+ * past it are rewritten next (they are always within cap). The common special bytes are
+ * handled without leaving the loop: quotes (a record's JSON text has one every few bytes),
+ * and backslashes (raw mode: doubled; re-escaping: the plain two-byte escapes are kept).
+ * Returns where the byte-at-a-time path must go on. */
+static inline size_t bulk(wstate *w, const unsigned char *in, size_t n, size_t i, int reescape) {
+    while (n - i >= JSONW_BULK && w->cap - w->o >= JSONW_BULK && w->max_chars - w->st.chars >= JSONW_BULK) {
+        memcpy(w->out + w->o, in + i, JSONW_BULK);
+        unsigned qb;
+        uint64_t m = special_masks(in + i, &qb);
+        if (!m) {
+            w->o += JSONW_BULK;
+            i += JSONW_BULK;
+            w->st.chars += JSONW_BULK;
+            continue;
+        }
+#if JSONW_BULK == 16
+        /* Raw text (a record's JSON) has a quote every few bytes: when every special byte of the
+         * block is a quote or backslash, put a backslash before each and take the whole block.
+         * Each piece is copied with a 16-byte store; the room asked for covers the overlap. */
+        if (!reescape && m == qb && n - i >= 32 && w->cap - w->o >= 48) {
+            unsigned src = 0;
+            do {
+                unsigned k = (unsigned)__builtin_ctz((unsigned)m);
+                memcpy(w->out + w->o, in + i + src, 16);
+                w->o += k - src;
+                w->out[w->o++] = '\\';
+                src = k;
+                m &= m - 1;
+            } while (m);
+            memcpy(w->out + w->o, in + i + src, 16);
+            w->o += 16 - src;
+            i += 16;
+            w->st.chars += 16;
+            continue;
+        }
+#endif
+        size_t k = (size_t)__builtin_ctzll(m);
+        if (JSONW_BULK == 8) k >>= 3; /* SWAR: lanes are bytes */
+        w->o += k;
+        i += k;
+        w->st.chars += k;
+        unsigned char c = in[i];
+        char second;
+        if (w->cap - w->o < 2) break; /* a 2-byte escape is written whole or not at all */
+        if (c == '"' || (c == '\\' && !reescape)) {
+            second = (char)c;
+            i++;
+        } else if (c == '\\' && i + 1 < n &&
+                   (in[i + 1] == '"' || in[i + 1] == '\\' || in[i + 1] == '/' || in[i + 1] == 'n' || in[i + 1] == 'r' ||
+                    in[i + 1] == 't')) {
+            second = (char)in[i + 1];
+            i += 2;
+        } else {
+            break; /* controls, UTF-8, \\u and malformed escapes: the careful path */
+        }
+        w->out[w->o] = '\\';
+        w->out[w->o + 1] = second;
+        w->o += 2;
+        w->st.chars++;
+    }
+#if JSONW_BULK == 16
+    /* A tail shorter than a block (most field values are): look at it through a padded copy
+     * rather than byte by byte, and take its plain prefix. */
+    size_t t = n - i;
+    if (t > 0 && t < 16 && w->cap - w->o >= 16 && w->max_chars - w->st.chars >= 16) {
+        unsigned char tmp[16];
+        memset(tmp, 'a', sizeof tmp);
+        memcpy(tmp, in + i, t);
+        unsigned qb, m = special_masks(tmp, &qb) | (1u << t); /* stop at the end */
+        size_t k = (size_t)__builtin_ctz(m);
+        memcpy(w->out + w->o, tmp, 16);
+        w->o += k;
+        i += k;
+        w->st.chars += k;
+    }
+#endif
+    return i;
+}
+#endif
+
 static inline long run(const char *in_, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags,
                        jsonw_stats *st, int reescape) {
     const unsigned char *in = (const unsigned char *)in_;
@@ -195,29 +291,8 @@ static inline long run(const char *in_, size_t n, char *out, size_t cap, size_t 
     int r = 0;
     size_t i = 0;
     while (i < n) {
-#ifdef JSONW_SWAR
-        /* Bulk path: store whole 8-byte words and advance over their plain prefix only; the
-         * bytes stored past it are rewritten next (they are always within cap). */
-        while (n - i >= 8 && w.cap - w.o >= 8 && w.max_chars - w.st.chars >= 8) {
-            uint64_t v;
-            memcpy(&v, in + i, 8);
-            memcpy(w.out + w.o, &v, 8);
-            uint64_t m = special_lanes(v);
-            size_t k = m ? (size_t)__builtin_ctzll(m) >> 3 : 8;
-            w.o += k;
-            i += k;
-            w.st.chars += k;
-            if (!m) continue;
-            /* Quotes are the common special byte (a record's JSON text has one every few
-             * bytes): escape them without leaving the loop. The loop condition left room. */
-            unsigned char q = in[i];
-            if (!(q == '"' || (q == '\\' && !reescape)) || w.cap - w.o < 2) break;
-            w.out[w.o] = '\\';
-            w.out[w.o + 1] = (char)q;
-            w.o += 2;
-            i++;
-            w.st.chars++;
-        }
+#ifdef JSONW_BULK
+        i = bulk(&w, in, n, i, reescape);
         if (i >= n) break;
 #endif
         unsigned char c = in[i];

@@ -128,11 +128,80 @@ static void test_long_bulk(void) {
     CHECK_EQ_INT(jsonw_utf8_len((const unsigned char *)"\xc1\xbf", 2), 0);
 }
 
+/* The block-at-a-time path must respect cap exactly like the careful one: for a quote or an
+ * escape at every offset of a 16-byte block and every cap, the output is the longest prefix
+ * of the full result that ends on a unit, and nothing is written at or past cap. */
+static void test_bulk_bounds(void) {
+    int bad = 0;
+    for (int mode = 0; mode < 2; mode++) {
+        for (size_t before = 0; before < 34; before++) {
+            char in[96];
+            memset(in, 'a', before);
+            size_t n = before;
+            const char *tail = mode == 0 ? "\"bc\\de\"fghijklmnopqrstuvwxyz0123456789" : "\\nbc\\\"de\\/fghijklmnopqrstuvwxyz012345";
+            memcpy(in + n, tail, strlen(tail));
+            n += strlen(tail);
+            char full[256], buf[256];
+            long fl = mode == 0 ? jsonw_escape(in, n, full, sizeof full, JSONW_NO_LIMIT, 0, NULL)
+                                : jsonw_reescape(in, n, full, sizeof full, JSONW_NO_LIMIT, 0, NULL);
+            if (fl <= 0) {
+                bad++;
+                continue;
+            }
+            for (size_t cap = 0; cap <= (size_t)fl + 2; cap++) {
+                for (int trunc = 0; trunc < 2; trunc++) {
+                    memset(buf, 'Z', sizeof buf);
+                    unsigned flags = trunc ? JSONW_TRUNCATE : 0;
+                    long r = mode == 0 ? jsonw_escape(in, n, buf, cap, JSONW_NO_LIMIT, flags, NULL)
+                                       : jsonw_reescape(in, n, buf, cap, JSONW_NO_LIMIT, flags, NULL);
+                    for (size_t k = cap; k < sizeof buf; k++) bad += buf[k] != 'Z';
+                    if (cap >= (size_t)fl) {
+                        bad += r != fl || memcmp(buf, full, (size_t)fl) != 0;
+                    } else if (!trunc) {
+                        bad += r != -1;
+                    } else {
+                        /* cut before a 2-byte escape at most one byte short, never inside it */
+                        bad += r < 0 || (size_t)r > cap || (size_t)r + 1 < cap || memcmp(buf, full, (size_t)r) != 0 ||
+                               (r > 0 && full[r - 1] == '\\' && (r < 2 || full[r - 2] != '\\'));
+                    }
+                }
+            }
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+/* Short and odd-length inputs (the padded tail path) against a plain reference escaper. */
+static void test_short_against_reference(void) {
+    static const char *const pieces[] = {"a", "\"", "\\", "\n", "\x01", "\xc3\xa9", "bcdefgh", "\t"};
+    static const char *const escaped[] = {"a", "\\\"", "\\\\", "\\n", "", "\xc3\xa9", "bcdefgh", "\\t"};
+    uint32_t r = 99;
+    int bad = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        char in[128], want[256], got[256];
+        size_t n = 0, wn = 0;
+        int count = 1 + iter % 12;
+        for (int k = 0; k < count; k++) {
+            r = r * 1103515245u + 12345u;
+            size_t p = (r >> 16) % 8;
+            memcpy(in + n, pieces[p], strlen(pieces[p]));
+            n += strlen(pieces[p]);
+            memcpy(want + wn, escaped[p], strlen(escaped[p]));
+            wn += strlen(escaped[p]);
+        }
+        long got_n = jsonw_escape(in, n, got, sizeof got, JSONW_NO_LIMIT, 0, NULL);
+        if (got_n != (long)wn || memcmp(got, want, wn) != 0) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 int main(void) {
     RUN(test_escape_basic);
     RUN(test_escape_utf8);
     RUN(test_reescape);
     RUN(test_bounds);
+    RUN(test_bulk_bounds);
+    RUN(test_short_against_reference);
     RUN(test_long_bulk);
     TEST_MAIN_END();
 }

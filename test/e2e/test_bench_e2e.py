@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""End-to-end test of the benchmark harness (bench/bench_e2e): on a small generated corpus it must
+report every figure, count exactly the records the corpus holds (counted here independently),
+and fail when a record does not arrive. Also checks that libctalloc.so really counts allocations.
+bench_e2e starts fakeaws and ctindex itself; they die with it (PR_SET_PDEATHSIG), and this test
+kills bench_e2e in `finally`."""
+import glob
+import gzip
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+BUILD = os.environ.get("CTINDEX_BUILD", "build")
+BENCH = os.path.join(BUILD, "bench", "bench_e2e")
+PRELOAD = os.path.join(BUILD, "bench", "libctalloc.so")
+CTALLOC_MAGIC = 0x6374616C6C6F6331
+
+failures = 0
+
+
+def check(cond, what):
+    global failures
+    if cond:
+        print("ok   ", what)
+    else:
+        failures += 1
+        print("FAIL ", what)
+
+
+def run_bench(args, timeout=300):
+    proc = subprocess.Popen([BENCH] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, out, err
+
+
+def count_records(corpus):
+    n = 0
+    for path in glob.glob(os.path.join(corpus, "**", "*.json*"), recursive=True):
+        with open(path, "rb") as f:
+            data = f.read()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        n += len(json.loads(data).get("Records", []))
+    return n
+
+
+def field(out, pattern, what):
+    m = re.search(pattern, out, re.M)
+    check(m is not None, "report shows " + what)
+    return m
+
+
+def test_report(tmp):
+    corpus = os.path.join(tmp, "corpus")
+    rc, out, err = run_bench(["--corpus", corpus, "--files", "4", "--min-records", "3", "--max-records", "400",
+                              "--reps", "1"])
+    print(out)
+    check(rc == 0, "bench_e2e succeeds on a generated corpus (rc %d)" % rc)
+    if rc != 0:
+        print(err)
+    check("generating 4 files" in err, "it generated the corpus with ctgen")
+    expected = count_records(corpus)
+    check(expected >= 12, "the corpus holds records (%d)" % expected)
+    m = field(out, r"^documents\s+(\d+) accepted of (\d+) expected, 0 rejected batches, (\d+) messages deleted; "
+                   r"engine exit 0$", "documents accepted/expected")
+    if m:
+        check(int(m.group(1)) == expected and int(m.group(2)) == expected,
+              "every record arrived exactly (%s/%s, counted here %d)" % (m.group(1), m.group(2), expected))
+        check(int(m.group(3)) == 4, "one message per file deleted")
+    field(out, r"^whole run\s+[\d.]+ s wall:\s+\d+ records/s\s+[\d.]+ MB/s of JSON$", "records/s and MB/s")
+    field(out, r"^engine CPU [\d.]+ s \(user [\d.]+, sys [\d.]+\):\s+\d+ records per CPU-second", "records per CPU-s")
+    m = field(out, r"^peak RSS\s+([\d.]+) MB", "peak RSS")
+    if m:
+        check(1.0 < float(m.group(1)) < 1024.0, "peak RSS is plausible (%s MB)" % m.group(1))
+    for name in ("inflate only", "inflate \\+ split \\+ tokenize", "inflate \\+ split \\+ build"):
+        field(out, r"^  %s\s+[\d.]+ MB/s\s+\d+ records/s\s+engine [\d.]+x" % name, "ceiling " + name.replace("\\", ""))
+    field(out, r"^targets\s+>= 200k records/s", "the targets")
+    if "not counted (sanitizer build)" in out:
+        print("note: allocations not counted in this (sanitizer) build")
+    else:
+        field(out, r"^allocs\s+whole run: \d+ \([\d.]+ per record\)$", "allocations per record")
+        field(out, r"0 allocations per record in steady state: met in the per-record path \(0 allocations\)",
+              "no allocation in the per-record path")
+    # A second run reuses the corpus instead of generating it again.
+    rc, out, err = run_bench(["--corpus", corpus, "--reps", "1"])
+    check(rc == 0 and "reusing" in err, "a second run reuses the corpus")
+
+
+def test_lost_record_fails(tmp):
+    """A record the engine cannot index (an empty object, without the raw field) is dead-lettered and
+    never reaches the sink: the harness must say records were lost and exit 1, not report a clean run."""
+    corpus = os.path.join(tmp, "lossy")
+    d = os.path.join(corpus, "AWSLogs", "123456789012", "CloudTrail", "us-east-1", "2024", "05", "01")
+    os.makedirs(d)
+    good = {"eventVersion": "1.08", "eventID": "0b0e9a4c-1111-2222-3333-444455556666", "eventName": "GetObject",
+            "eventSource": "s3.amazonaws.com", "eventTime": "2024-05-01T00:00:00Z", "awsRegion": "us-east-1"}
+    with open(os.path.join(d, "123456789012_CloudTrail_us-east-1_20240501T0000Z_aaaa.json.gz"), "wb") as f:
+        f.write(gzip.compress(json.dumps({"Records": [good, {}]}).encode()))
+    rc, out, err = run_bench(["--corpus", corpus, "--reps", "1", "--timeout", "60", "--", "--no-raw"])
+    print(out)
+    check(rc == 1, "a lost record fails the run (rc %d)" % rc)
+    check("FAILED: records were lost" in out, "and says so")
+    check(re.search(r"^documents\s+1 accepted of 2 expected", out, re.M) is not None, "counting 1 of 2")
+    m = re.search(r"^work directory kept: (/tmp/ctindex-bench-run-\w+)$", out, re.M)
+    check(m is not None, "it keeps the logs of a failed run")
+    if m:
+        check(os.path.exists(os.path.join(m.group(1), "engine.log")), "including the engine's log")
+        shutil.rmtree(m.group(1), ignore_errors=True)
+
+
+def test_preload_counts(tmp):
+    """libctalloc.so counts the allocations of a program it is preloaded into."""
+    counters = os.path.join(tmp, "counters")
+    with open(counters, "wb") as f:
+        f.write(b"\0" * 4096)
+    env = dict(os.environ, LD_PRELOAD=os.path.abspath(PRELOAD), CTINDEX_ALLOC_COUNTERS=counters)
+    env.pop("ASAN_OPTIONS", None)
+    # 1000 buffers of 1 MB: Python takes each straight from malloc.
+    subprocess.run([sys.executable, "-c", "x = [bytearray(1 << 20) for _ in range(1000)]"], env=env, check=True,
+                   timeout=60)
+    with open(counters, "rb") as f:
+        magic, allocs, frees, nbytes = struct.unpack("<4Q", f.read(32))
+    check(magic == CTALLOC_MAGIC, "the library mapped the counter file")
+    check(allocs >= 1000 and nbytes >= 1000 << 20, "it counted >= 1000 allocations of >= 1000 MB (%d, %d MB)"
+          % (allocs, nbytes >> 20))
+    check(frees >= 1000, "and their frees (%d)" % frees)
+
+
+def main():
+    for p in (BENCH, PRELOAD):
+        if not os.path.exists(p):
+            print("missing %s: build the project first" % p)
+            return 1
+    tmp = tempfile.mkdtemp(prefix="ctindex-bench-test-")
+    try:
+        test_preload_counts(tmp)
+        test_report(tmp)
+        test_lost_record_fails(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%d failure(s)" % failures)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
