@@ -1,27 +1,46 @@
 #include "deadletter.h"
 
+#include <errno.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "jsonw.h"
 #include "log.h"
 
 struct deadletter {
+    char *path;    /* opened on the first entry: a run that has none leaves no file behind */
     FILE *f;
     char *scratch; /* escaped payload: at most 6 bytes out per byte in, bounded by the record limit */
     size_t scratch_cap;
     uint64_t count;
 };
 
+/* Whether the file could be appended to, without creating it: the file itself when it exists,
+ * else its folder. So a bad --dead-letter is refused at start, not at the first dead letter. */
+static int can_append(const char *path) {
+    if (access(path, F_OK) == 0) return access(path, W_OK);
+    if (errno != ENOENT) return -1;
+    char *copy = strdup(path);
+    if (!copy) return -1;
+    int rc = access(dirname(copy), W_OK | X_OK);
+    free(copy);
+    return rc;
+}
+
 deadletter *deadletter_open(const char *path) {
     deadletter *d = calloc(1, sizeof *d);
     if (!d) return NULL;
     if (path) {
-        d->f = fopen(path, "a");
-        if (!d->f) {
-            log_error("cannot open the dead-letter file %s", path);
+        if (can_append(path) != 0) {
+            log_error("cannot write the dead-letter file %s: %s", path, strerror(errno));
+            free(d);
+            return NULL;
+        }
+        if (!(d->path = strdup(path))) {
             free(d);
             return NULL;
         }
@@ -32,6 +51,7 @@ deadletter *deadletter_open(const char *path) {
 void deadletter_close(deadletter *d) {
     if (!d) return;
     if (d->f) fclose(d->f);
+    free(d->path);
     free(d->scratch);
     free(d);
 }
@@ -53,7 +73,12 @@ int deadletter_write(deadletter *d, const char *kind, const char *source, const 
     if (!d) return -1;
     d->count++;
     log_warn("dead letter (%s) from %s: %s", kind, source ? source : "?", reason ? reason : "?");
-    if (!d->f) return 0;
+    if (!d->path) return 0;
+    if (!d->f && !(d->f = fopen(d->path, "a"))) {
+        log_error("cannot open the dead-letter file %s: %s (the entry above is only in this log)", d->path,
+                  strerror(errno));
+        return -1;
+    }
     char when[32];
     time_t now = time(NULL);
     struct tm tm;

@@ -9,7 +9,8 @@
 
 typedef struct deadletter deadletter;
 
-/* path NULL: a dead letter is only logged (and counted). */
+/* path NULL: a dead letter is only logged (and counted). The file is created on the first entry
+ * (a run without any leaves none behind); NULL when it could not be written there. */
 deadletter *deadletter_open(const char *path);
 void deadletter_close(deadletter *d);
 /* kind: "record" or "document". Returns 0 when written (or logged when no file). */
