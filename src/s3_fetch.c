@@ -33,6 +33,7 @@ struct s3_fetch {
     int npipes_free;
     int open;
     int cancelling;
+    int in_space, space_again;     /* on_space is running / was called again meanwhile */
     fetch_obj *flowing;            /* list head */
     int nflowing;
     fetch_obj *stalled;            /* waiting for the indexer, oldest first */
@@ -140,17 +141,28 @@ static void on_get_done(void *ud, const s3_result *r) {
 
 static void on_space(void *ud) {
     s3_fetch *f = ud;
-    while (f->stalled && !f->cancelling) {
-        fetch_obj *o = f->stalled;
-        if (ingest_resume(&o->io) == INGEST_FULL) break;
-        remove_stalled(f, o);
-        if (o->download_done) {
-            end_input(o, NULL);
-        } else if (o->paused) {
-            o->paused = 0;
-            if (o->call) s3_call_resume(o->call);
-        }
+    /* A sink that completes at once calls back from inside ingest_resume, into the splitter
+     * that is calling out: the outer call goes on instead. */
+    if (f->in_space) {
+        f->space_again = 1;
+        return;
     }
+    f->in_space = 1;
+    do {
+        f->space_again = 0;
+        while (f->stalled && !f->cancelling) {
+            fetch_obj *o = f->stalled;
+            if (ingest_resume(&o->io) == INGEST_FULL) break;
+            remove_stalled(f, o);
+            if (o->download_done) {
+                end_input(o, NULL);
+            } else if (o->paused) {
+                o->paused = 0;
+                if (o->call) s3_call_resume(o->call);
+            }
+        }
+    } while (f->space_again && f->stalled && !f->cancelling);
+    f->in_space = 0;
     wake(f);
 }
 
