@@ -68,8 +68,9 @@ static long escape(deadletter *d, const char *s, size_t n) {
     return jsonw_escape(s, n, d->scratch, d->scratch_cap, JSONW_NO_LIMIT, 0, NULL);
 }
 
-int deadletter_write(deadletter *d, const char *kind, const char *source, const char *reason, const char *data,
-                     size_t len) {
+/* part: where the data sits in its source and how large the whole was, or NULL. */
+static int write_entry(deadletter *d, const char *kind, const char *source, const char *reason,
+                       const uint64_t *part, const char *data, size_t len) {
     if (!d) return -1;
     d->count++;
     log_warn("dead letter (%s) from %s: %s", kind, source ? source : "?", reason ? reason : "?");
@@ -95,13 +96,28 @@ int deadletter_write(deadletter *d, const char *kind, const char *source, const 
         log_error("dead letter from %s could not be written", source ? source : "?");
         return -1;
     }
-    fprintf(d->f, "{\"time\":\"%s\",\"kind\":\"%s\",\"source\":\"%.*s\",\"reason\":\"%.*s\",\"data\":\"%.*s\"}\n", when,
-            kind, (int)ns, src, (int)nw, why, (int)nd, d->scratch);
+    char where[96] = "";
+    if (part)
+        snprintf(where, sizeof where, ",\"offset\":%llu,\"size\":%llu%s", (unsigned long long)part[0],
+                 (unsigned long long)part[1], len < part[1] ? ",\"truncated\":true" : "");
+    fprintf(d->f, "{\"time\":\"%s\",\"kind\":\"%s\",\"source\":\"%.*s\",\"reason\":\"%.*s\"%s,\"data\":\"%.*s\"}\n",
+            when, kind, (int)ns, src, (int)nw, why, where, (int)nd, d->scratch);
     if (fflush(d->f) != 0) {
         log_error("dead-letter file: write failed");
         return -1;
     }
     return 0;
+}
+
+int deadletter_write(deadletter *d, const char *kind, const char *source, const char *reason, const char *data,
+                     size_t len) {
+    return write_entry(d, kind, source, reason, NULL, data, len);
+}
+
+int deadletter_write_part(deadletter *d, const char *kind, const char *source, const char *reason, uint64_t offset,
+                          uint64_t size, const char *data, size_t len) {
+    const uint64_t part[2] = {offset, size};
+    return write_entry(d, kind, source, reason, part, data, len);
 }
 
 uint64_t deadletter_count(const deadletter *d) { return d ? d->count : 0; }

@@ -9,15 +9,11 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
+import fakelib  # noqa: E402
+
 BIN = os.environ["CTINDEX_BIN"]
-failures = 0
-
-
-def check(cond, what, detail=""):
-    global failures
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond else "  -- " + detail), flush=True)
-    if not cond:
-        failures += 1
+check = fakelib.Checks()
 
 
 def run(cwd, args):
@@ -64,8 +60,7 @@ def main():
         check(names == ["batch-000001.json"], "it wrote its batch and no dead-letter file", repr(names))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("passed" if failures == 0 else f"FAILED: {failures} failure(s)")
-    return 1 if failures else 0
+    return check.exit_code()
 
 
 if __name__ == "__main__":
