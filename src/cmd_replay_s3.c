@@ -21,7 +21,7 @@
 
 enum {
     OPT_SINCE = INDEX_CLI_NEXT, OPT_UNTIL, OPT_ACCOUNT, OPT_REGION, OPT_CHECKPOINT, OPT_ENQUEUE, OPT_LISTINGS,
-    OPT_DOWNLOADS, OPT_AWS_REGION, OPT_VERBOSE, OPT_NO_INSIGHTS
+    OPT_DOWNLOADS, OPT_AWS_REGION, OPT_NO_INSIGHTS
 };
 
 static const struct option s3_opts[] = {
@@ -36,9 +36,7 @@ static const struct option s3_opts[] = {
     {"downloads", required_argument, 0, OPT_DOWNLOADS},
     {"no-insights", no_argument, 0, OPT_NO_INSIGHTS},
     {"aws-region", required_argument, 0, OPT_AWS_REGION},
-    {"verbose", no_argument, 0, OPT_VERBOSE},
-    {"help", no_argument, 0, 'h'},
-    {0, 0, 0, 0},
+    INDEX_CLI_END,
 };
 
 void replay_s3_help(FILE *f) {
@@ -74,7 +72,6 @@ void replay_s3_help(FILE *f) {
             "  --listings N          ListObjectsV2 calls in flight, 1..64 (default 8)\n"
             "  --downloads N         concurrent S3 downloads, 1..64 (default 8)\n"
             "  --aws-region R        AWS region for signing (default: AWS_REGION, AWS_DEFAULT_REGION, profile)\n"
-            "  --verbose             debug logging (each day listing, every retry)\n"
             "\n"
             "Exit codes: 0 every day in range finished, 1 some days not finished (named on stderr; rerun with the\n"
             "checkpoint), 2 usage error or the bucket could not be listed.\n");
@@ -130,7 +127,6 @@ static int parse(s3_cli *c, int argc, char **argv) {
             break;
         case OPT_AWS_REGION: c->ix.region = optarg; break;
         case OPT_NO_INSIGHTS: c->no_insights = 1; break;
-        case OPT_VERBOSE: log_set_level(LOG_DEBUG); break;
         case 'h': usage_full(stdout); return 0;
         default: return 2;
         }

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A setup failure (here: an invalid --sink, or a dead-letter file that cannot be written) stops
 every indexing command with a clear message and exit 2, and leaves no empty dead-letter file
-behind. A run that dead-letters nothing leaves none either. No peers needed: every failure
-happens before the first network call."""
+behind. A run that dead-letters nothing leaves none either. `run` takes the same sink and
+document options as the replays, refused with the same messages. No peers needed: every
+failure happens before the first network call."""
 import os
 import shutil
 import subprocess
@@ -41,6 +42,20 @@ def main():
             check(p.returncode == 2, f"{name}: an invalid --sink exits 2", f"rc {p.returncode}: {p.stderr[-500:]}")
             check("unknown sink 'bogus:x'" in p.stderr, f"{name}: the message names the sink", p.stderr[-500:])
             check(os.listdir(cwd) == [], f"{name}: nothing left in the working folder", repr(os.listdir(cwd)))
+
+        # run and the replays share their sink and document options, checked the same way
+        q = ["run", "--queue", "http://127.0.0.1:9/000000000000/q", "--sink", "dir:" + os.path.join(tmp, "o")]
+        for args, message in [(q + ["--max-record", "10"], "--max-record (bytes) must be a number from 1024"),
+                              (q + ["--os-auth", "magic"], "--os-auth must be none, basic, sigv4 or auto"),
+                              (["replay", logs, "--sink", "dir:x", "--os-auth", "magic"], "--os-auth must be"),
+                              (q + ["--batch-bytes", "9"], "--batch-bytes must be a number")]:
+            p = run(tmp, args)
+            check(p.returncode == 2 and message in p.stderr, f"{args[0]} {' '.join(args[-2:])}: exit 2, '{message}'",
+                  f"rc {p.returncode}: {p.stderr[-300:]}")
+        p = run(tmp, ["run", "--help"])
+        check(p.returncode == 0 and all(o in p.stdout for o in ("--max-record", "--batch-bytes", "--dead-letter",
+                                                                "--verbose")),
+              "run --help names the shared options")
 
         cwd = os.path.join(tmp, "bad-dead-letter")
         os.makedirs(cwd)
