@@ -12,6 +12,7 @@
 #include "progress.h"
 #include "s3.h"
 #include "s3_fetch.h"
+#include "serial.h"
 
 #define MAX_SERIES 200000
 #define MAX_LISTINGS 64
@@ -89,7 +90,8 @@ struct src {
     uv_signal_t sigterm, sigint;
     progress prog;
     int progress_on;
-    int in_pump, pump_again, stopped, interrupted;
+    serial pumping;              /* pump, which completions re-enter */
+    int stopped, interrupted;
     int rc;
     uint64_t pending_since_ms, last_save_ms;
 };
@@ -530,7 +532,7 @@ static void pump_days(src *r) {
             free(d->keys); /* page handed out: the next one is listed on the next round */
             d->keys = NULL;
             d->keys_len = d->next_key = 0;
-            if (!d->list_done) r->pump_again = 1;
+            if (!d->list_done) r->pumping.again = 1;
         }
     }
     /* Nothing flows: a partial batch would only wait. Send it when files are ready but have no
@@ -553,7 +555,8 @@ static void pump_days(src *r) {
 
 /* ---------- the pump, timers and signals ---------- */
 
-static void pump_once(src *r) {
+static void pump_once(void *ud) {
+    src *r = ud;
     if (r->stopped) return;
     if (r->discovering) {
         while (r->jobs && r->listings < r->o.listings && !r->interrupted && !r->disc_failed) start_disc_job(r);
@@ -563,18 +566,7 @@ static void pump_once(src *r) {
     pump_days(r);
 }
 
-static void pump(src *r) {
-    if (r->in_pump) {
-        r->pump_again = 1;
-        return;
-    }
-    r->in_pump = 1;
-    do {
-        r->pump_again = 0;
-        pump_once(r);
-    } while (r->pump_again && !r->stopped);
-    r->in_pump = 0;
-}
+static void pump(src *r) { serial_run(&r->pumping, pump_once, r, &r->stopped); }
 
 static void save_checkpoint(src *r) {
     if (!r->o.cp) return;

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "notify.h"
 #include "s3_fetch.h"
+#include "serial.h"
 #include "sinks.h"
 #include "sqs.h"
 
@@ -85,7 +86,7 @@ struct svc {
     int npending;                /* objects waiting for a download slot */
     int receives;                /* receive calls in flight */
     recv_slot slots[MAX_RECEIVERS];
-    int in_pump, pump_again;
+    serial pumping;
     svc_msg *msgs;
     int nmsgs;
     /* deletes waiting to be sent, and calls in flight */
@@ -462,24 +463,14 @@ static void stop(svc *s) {
     uv_signal_stop(&s->sigint);
 }
 
-static void pump_once(svc *s);
+static void pump_once(void *ud);
 
 /* Completions can call pump from inside pump (a synchronous sink acknowledges at once):
  * run it again afterwards instead of nesting. */
-static void pump(svc *s) {
-    if (s->in_pump) {
-        s->pump_again = 1;
-        return;
-    }
-    s->in_pump = 1;
-    do {
-        s->pump_again = 0;
-        pump_once(s);
-    } while (s->pump_again && !s->stopped);
-    s->in_pump = 0;
-}
+static void pump(svc *s) { serial_run(&s->pumping, pump_once, s, &s->stopped); }
 
-static void pump_once(svc *s) {
+static void pump_once(void *ud) {
+    svc *s = ud;
     if (s->stopped) return;
     /* Downloads first: they free messages. */
     while (s->pending_head && s3_fetch_room(s->fetch) > 0 && !s->draining) {
