@@ -4,11 +4,12 @@
  * so this program invents them: the real S3 key layout, gzip level 6, one compact line
  * {"Records":[...]} per file, a realistic mix of services and identities (~1.5 KB a record).
  * --edge-cases adds the awkward inputs the indexer must survive, --digest the digest files it
- * must skip, --ids the list of every eventID so a test can prove nothing was lost.
+ * must skip, --insights files of Insights events (CloudTrail-Insight/), --ids the list of every
+ * eventID so a test can prove nothing was lost.
  *
  * Same seed and options => byte-identical files. Normal files come first and use the main
- * random stream; edge cases come after them and digests use a stream of their own, so adding
- * --edge-cases or --digest never changes the normal files. */
+ * random stream; edge cases and then Insights files come after them and digests use a stream of
+ * their own, so adding --edge-cases, --insights or --digest never changes the normal files. */
 #define ZLIB_CONST
 #include <errno.h>
 #include <fcntl.h>
@@ -403,7 +404,7 @@ typedef struct file_meta {
 typedef struct options {
     const char *out;
     const char *ids_path;
-    uint64_t files, min_records, max_records, seed, accounts, regions, days;
+    uint64_t files, min_records, max_records, seed, accounts, regions, days, insights;
     int64_t start; /* epoch seconds of --start, midnight UTC */
     int plain, edge_cases, digest;
 } options;
@@ -2084,15 +2085,20 @@ static unsigned loguniform(rng *R, unsigned a, unsigned b) {
     return n < a ? a : n > b ? b : n;
 }
 
-static void gen_normal_files(gen *g) {
+/* A file of a random account, region, day and delivery time. */
+static void begin_random_file(gen *g) {
     rng *R = &g->r;
+    unsigned acct = rng_below(R, (unsigned)g->o.accounts);
+    unsigned region = rng_below(R, (unsigned)g->o.regions);
+    unsigned day = rng_below(R, (unsigned)g->o.days);
+    unsigned hour = rng_below(R, 24), minute = 5 + rng_below(R, 55);
+    begin_file(g, acct, region, day, hour, minute);
+}
+
+static void gen_normal_files(gen *g) {
     for (uint64_t i = 0; i < g->o.files; i++) {
-        unsigned acct = rng_below(R, (unsigned)g->o.accounts);
-        unsigned region = rng_below(R, (unsigned)g->o.regions);
-        unsigned day = rng_below(R, (unsigned)g->o.days);
-        unsigned hour = rng_below(R, 24), minute = 5 + rng_below(R, 55);
-        unsigned n = loguniform(R, (unsigned)g->o.min_records, (unsigned)g->o.max_records);
-        begin_file(g, acct, region, day, hour, minute);
+        begin_random_file(g);
+        unsigned n = loguniform(&g->r, (unsigned)g->o.min_records, (unsigned)g->o.max_records);
         for (unsigned k = 0; k < n; k++) add_random_record(g);
         end_file(g, "CloudTrail", 1);
     }
@@ -2199,6 +2205,17 @@ static void insight_record(gen *g, int start, const char *shared, int error_rate
     g->records++;
 }
 
+/* An Insights event's start and end record, sharing their sharedEventID. */
+static void insight_pair(gen *g, int error_rate) {
+    char shared[37];
+    fill_rand(shared, &g->r, HEXL, 16, 36);
+    shared[8] = shared[13] = shared[18] = shared[23] = '-';
+    shared[14] = '4';
+    shared[36] = '\0';
+    insight_record(g, 1, shared, error_rate);
+    insight_record(g, 0, shared, error_rate);
+}
+
 static void gen_edge_files(gen *g) {
     unsigned hour = 0;
     /* Non-ASCII text, raw UTF-8 and \u-escaped (including a valid surrogate pair). */
@@ -2245,15 +2262,7 @@ static void gen_edge_files(gen *g) {
 
     /* Insights events: their own folder and shape (no eventName/userIdentity at top level). */
     begin_file(g, 0, 0, 0, hour++, 45);
-    for (int pair = 0; pair < 2; pair++) {
-        char shared[37];
-        fill_rand(shared, &g->r, HEXL, 16, 36);
-        shared[8] = shared[13] = shared[18] = shared[23] = '-';
-        shared[14] = '4';
-        shared[36] = '\0';
-        insight_record(g, 1, shared, pair);
-        insight_record(g, 0, shared, pair);
-    }
+    for (int pair = 0; pair < 2; pair++) insight_pair(g, pair);
     end_file(g, "CloudTrail-Insight", 1);
 
     /* Errors, null bodies, and one record without an eventID. */
@@ -2413,12 +2422,22 @@ static void gen_digests(gen *g) {
     }
 }
 
+/* Insights files like CloudTrail delivers them: their own folder, start/end pairs of events. */
+static void gen_insight_files(gen *g) {
+    for (uint64_t i = 0; i < g->o.insights; i++) {
+        begin_random_file(g);
+        unsigned pairs = 1 + rng_below(&g->r, 3);
+        for (unsigned pair = 0; pair < pairs; pair++) insight_pair(g, (int)(pair & 1));
+        end_file(g, "CloudTrail-Insight", 1);
+    }
+}
+
 /* ---------------------------------------------------------------- command line */
 
 static const char USAGE[] =
     "usage: ctgen --out DIR [--files N] [--min-records A] [--max-records B] [--seed S]\n"
     "             [--accounts K] [--regions R] [--start YYYY-MM-DD] [--days D]\n"
-    "             [--plain] [--edge-cases] [--digest] [--ids FILE]\n"
+    "             [--plain] [--edge-cases] [--insights N] [--digest] [--ids FILE]\n"
     "\n"
     "Writes a deterministic corpus of CloudTrail log files under DIR/AWSLogs/ACCOUNT/CloudTrail/...\n"
     "  --out DIR          output directory (created if missing)\n"
@@ -2434,6 +2453,8 @@ static const char USAGE[] =
     "  --edge-cases       also write awkward files: non-ASCII, control escapes, lone surrogates,\n"
     "                     100 KB and 1.2 MB records, Insights, errors, nulls, a record without\n"
     "                     eventID, an empty Records array, a two-member gzip file\n"
+    "  --insights N       also write N files of Insights events (CloudTrail-Insight/, 2 to 6 records,\n"
+    "                     spread over the accounts, regions and days like the ordinary files)\n"
     "  --digest           also write one digest file per account/region/day (CloudTrail-Digest/)\n"
     "  --ids FILE         write every generated eventID to FILE, one a line\n"
     "Prints one summary line: files records json_bytes gzip_bytes digest_files.\n";
@@ -2494,7 +2515,7 @@ static void parse_args(int argc, char **argv, options *o) {
         /* options with a value: "--opt value" or "--opt=value" */
         static const char *const WITH_VALUE[] = {"--out",     "--files",    "--min-records", "--max-records",
                                                  "--seed",    "--accounts", "--regions",     "--start",
-                                                 "--days",    "--ids"};
+                                                 "--days",    "--ids",      "--insights"};
         const char *eq = strchr(a, '=');
         size_t name_len = eq ? (size_t)(eq - a) : strlen(a);
         const char *name = NULL;
@@ -2512,6 +2533,7 @@ static void parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(name, "--accounts")) o->accounts = parse_num(name, v, 1, MAX_ACCOUNTS);
         else if (!strcmp(name, "--regions")) o->regions = parse_num(name, v, 1, COUNT(REGIONS));
         else if (!strcmp(name, "--days")) o->days = parse_num(name, v, 1, MAX_DAYS);
+        else if (!strcmp(name, "--insights")) o->insights = parse_num(name, v, 0, MAX_FILES);
         else o->start = parse_date(v);
     }
     if (!o->out || !*o->out) usage_error("%s", "--out DIR is required");
@@ -2565,6 +2587,7 @@ int main(int argc, char **argv) {
 
     gen_normal_files(&g);
     if (g.o.edge_cases) gen_edge_files(&g);
+    gen_insight_files(&g);
     if (g.o.digest) gen_digests(&g);
 
     if (g.ids && fclose(g.ids) != 0) die_errno("cannot write", g.o.ids_path);

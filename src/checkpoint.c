@@ -67,25 +67,6 @@ void checkpoint_free(checkpoint *cp) {
     free(cp);
 }
 
-/* "[o-ORG/]ACCOUNT/REGION" */
-static int series_name_ok(const char *name, size_t n) {
-    if (n == 0 || n > TRAIL_MAX_SERIES) return 0;
-    const char *seg[4];
-    size_t len[4];
-    int k = 0;
-    const char *p = name, *end = name + n;
-    while (k < 4) {
-        const char *slash = memchr(p, '/', (size_t)(end - p));
-        seg[k] = p;
-        len[k] = (size_t)((slash ? slash : end) - p);
-        k++;
-        if (!slash) break;
-        p = slash + 1;
-    }
-    if (k == 3) return trail_is_org(seg[0], len[0]) && trail_is_account(seg[1], len[1]) && trail_is_region(seg[2], len[2]);
-    if (k == 2) return trail_is_account(seg[0], len[0]) && trail_is_region(seg[1], len[1]);
-    return 0;
-}
 
 static uint32_t hash_name(const char *s, size_t n) {
     uint32_t h = 2166136261u; /* FNV-1a */
@@ -117,7 +98,7 @@ static int grow_table(checkpoint *cp) {
 }
 
 static checkpoint_series *series_get(checkpoint *cp, const char *name, size_t n) {
-    if (!series_name_ok(name, n)) return NULL;
+    if (!trail_is_series_name(name, n)) return NULL;
     uint32_t h = hash_name(name, n);
     checkpoint_series **slot = slot_for(cp, name, n, h);
     if (*slot) return *slot;

@@ -1,5 +1,5 @@
-/* Replay checkpoints: which day partitions of which trail series ("[o-ORG/]ACCOUNT/REGION")
- * are finished, i.e. every record of every file of that day was acknowledged by the sink (or
+/* Replay checkpoints: which day partitions of which trail series ("[o-ORG/]ACCOUNT/REGION", and
+ * "[o-ORG/]ACCOUNT/CloudTrail-Insight/REGION" for Insights events) are finished, i.e. every record of every file of that day was acknowledged by the sink (or
  * every file was enqueued). Stored as ranges of days per series, so the state grows with the
  * gaps between finished days, never with the number of objects.
  *
@@ -11,6 +11,7 @@
  *   target dir:/data/out
  *   done 111122223333/us-east-1 2024-05-01..2024-05-07,2024-05-09
  *   done o-abcdefghij/444455556666/eu-west-1 2024-05-01
+ *   done 111122223333/CloudTrail-Insight/us-east-1 2024-05-01..2024-05-07
  *   end
  *
  * A checkpoint names the replay it belongs to (source and target): loading it for another one

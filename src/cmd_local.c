@@ -36,8 +36,7 @@ enum { OPT_REGION = INDEX_CLI_NEXT };
 static const struct option local_opts[] = {
     INDEX_CLI_OPTIONS,
     {"region", required_argument, 0, OPT_REGION},
-    {"help", no_argument, 0, 'h'},
-    {0, 0, 0, 0},
+    INDEX_CLI_END,
 };
 
 static const char region_help[] =

@@ -21,7 +21,7 @@
 
 enum {
     OPT_SINCE = INDEX_CLI_NEXT, OPT_UNTIL, OPT_ACCOUNT, OPT_REGION, OPT_CHECKPOINT, OPT_ENQUEUE, OPT_LISTINGS,
-    OPT_DOWNLOADS, OPT_AWS_REGION, OPT_VERBOSE
+    OPT_DOWNLOADS, OPT_AWS_REGION, OPT_NO_INSIGHTS
 };
 
 static const struct option s3_opts[] = {
@@ -34,10 +34,9 @@ static const struct option s3_opts[] = {
     {"enqueue", required_argument, 0, OPT_ENQUEUE},
     {"listings", required_argument, 0, OPT_LISTINGS},
     {"downloads", required_argument, 0, OPT_DOWNLOADS},
+    {"no-insights", no_argument, 0, OPT_NO_INSIGHTS},
     {"aws-region", required_argument, 0, OPT_AWS_REGION},
-    {"verbose", no_argument, 0, OPT_VERBOSE},
-    {"help", no_argument, 0, 'h'},
-    {0, 0, 0, 0},
+    INDEX_CLI_END,
 };
 
 void replay_s3_help(FILE *f) {
@@ -47,10 +46,11 @@ void replay_s3_help(FILE *f) {
             "                      (--sink SINK | --enqueue QUEUE_URL) [--checkpoint FILE] [options]\n"
             "\n"
             "Replays the CloudTrail logs of a bucket for a range of days (UTC, inclusive). Finds the accounts\n"
-            "and regions under PREFIX/AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/REGION/ with delimiter listings, then\n"
-            "lists only the day folders YYYY/MM/DD/ in range, several at once, and indexes every log file\n"
-            "(GetObject streamed into the same pipeline as 'ctindex run'). Digest and Insight folders are not\n"
-            "read. A progress bar with ETA is shown on a terminal (a plain line every 10 s otherwise).\n"
+            "and regions under PREFIX/AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/REGION/ (log files) and\n"
+            ".../CloudTrail-Insight/REGION/ (Insights events) with delimiter listings, then lists only the day\n"
+            "folders YYYY/MM/DD/ in range, several at once, and indexes every log file (GetObject streamed\n"
+            "into the same pipeline as 'ctindex run'). Digest folders are not read. A progress bar with ETA is\n"
+            "shown on a terminal (a plain line every 10 s otherwise).\n"
             "\n"
             "With --enqueue, no file is downloaded: one message per file, {\"s3Bucket\":..,\"s3ObjectKey\":[..]},\n"
             "goes into the SQS queue (SendMessageBatch, 10 a call), for 'ctindex run' services to share.\n"
@@ -68,10 +68,10 @@ void replay_s3_help(FILE *f) {
             "  --region R[,R]        only these trail regions (repeatable; default: every region)\n"
             "  --checkpoint FILE     record finished days in FILE and skip those already there\n"
             "  --enqueue QUEUE_URL   send one SQS message per log file instead of indexing\n"
+            "  --no-insights         skip the CloudTrail-Insight folders (Insights events)\n"
             "  --listings N          ListObjectsV2 calls in flight, 1..64 (default 8)\n"
             "  --downloads N         concurrent S3 downloads, 1..64 (default 8)\n"
             "  --aws-region R        AWS region for signing (default: AWS_REGION, AWS_DEFAULT_REGION, profile)\n"
-            "  --verbose             debug logging (each day listing, every retry)\n"
             "\n"
             "Exit codes: 0 every day in range finished, 1 some days not finished (named on stderr; rerun with the\n"
             "checkpoint), 2 usage error or the bucket could not be listed.\n");
@@ -89,6 +89,7 @@ typedef struct s3_cli {
     char regions[MAX_FILTERS][TRAIL_MAX_REGION];
     int naccounts, nregions;
     long listings, downloads;
+    int no_insights;
 } s3_cli;
 
 static int parse(s3_cli *c, int argc, char **argv) {
@@ -125,7 +126,7 @@ static int parse(s3_cli *c, int argc, char **argv) {
             if (index_cli_number("--downloads", optarg, 1, 64, &c->downloads) != 0) return 2;
             break;
         case OPT_AWS_REGION: c->ix.region = optarg; break;
-        case OPT_VERBOSE: log_set_level(LOG_DEBUG); break;
+        case OPT_NO_INSIGHTS: c->no_insights = 1; break;
         case 'h': usage_full(stdout); return 0;
         default: return 2;
         }
@@ -152,9 +153,10 @@ static void print_summary(const s3_cli *c, const s3_source_stats *st, const inde
                           double cpu, long rss) {
     uint64_t left = st->days_total - st->days_skipped - st->days_done - st->days_failed - st->days_open;
     if (st->days_total < st->days_skipped + st->days_done + st->days_failed + st->days_open) left = 0;
-    printf("days:    %llu in range over %llu series: %llu finished, %llu finished before (checkpoint), %llu failed, "
+    printf("days:    %llu in range over %llu series (%llu of Insights events): %llu finished, %llu finished before (checkpoint), %llu failed, "
            "%llu indexed but too recent to record, %llu not done\n",
-           (unsigned long long)st->days_total, (unsigned long long)st->series, (unsigned long long)st->days_done,
+           (unsigned long long)st->days_total, (unsigned long long)st->series, (unsigned long long)st->series_insight,
+           (unsigned long long)st->days_done,
            (unsigned long long)st->days_skipped, (unsigned long long)st->days_failed,
            (unsigned long long)st->days_open, (unsigned long long)left);
     printf("files:   %llu %s, %llu failed, %llu without records, %llu other objects skipped; %llu listings\n",
@@ -256,6 +258,7 @@ int cmd_replay_s3(int argc, char **argv) {
         .nregions = c.nregions,
         .listings = (int)listings,
         .downloads = (int)downloads,
+        .insights = !c.no_insights,
         .max_record = c.ix.ix.max_record,
         .ix = s.ix,
         .enqueue_url = c.enqueue,

@@ -1,41 +1,32 @@
-/* ctindex run: wires the loop, the HTTP client, AWS credentials, the sink and the indexer
- * around the SQS service. */
+/* ctindex run: the options, and the setup every indexing command shares (index_cli: loop, HTTP
+ * client, AWS credentials, dead-letter file, sink, indexer) around the SQS service. */
 #include <getopt.h>
-#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
 
-#include "aws.h"
 #include "commands.h"
-#include "deadletter.h"
 #include "health.h"
-#include "http.h"
-#include "indexer.h"
+#include "index_cli.h"
 #include "log.h"
 #include "service.h"
-#include "sink_opensearch.h"
-#include "sinks.h"
 
 enum {
-    OPT_QUEUE = 256, OPT_REGION, OPT_DOMAIN, OPT_DOC_ENDPOINT, OPT_SINK, OPT_RECEIVERS, OPT_DOWNLOADS,
-    OPT_VISIBILITY, OPT_LINGER, OPT_STATS, OPT_EXIT_IDLE, OPT_DEAD, OPT_NO_RAW, OPT_DRAIN, OPT_UPLOADS,
-    OPT_VERBOSE, OPT_QUIET, OPT_MAX_MESSAGES, OPT_WAIT, OPT_HEALTH_PORT, OPT_HEALTH_ADDR, OPT_OS_AUTH,
-    OPT_RETRY_VISIBILITY
+    OPT_QUEUE = INDEX_CLI_NEXT, OPT_REGION, OPT_DOMAIN, OPT_DOC_ENDPOINT, OPT_RECEIVERS, OPT_DOWNLOADS,
+    OPT_VISIBILITY, OPT_LINGER, OPT_STATS, OPT_EXIT_IDLE, OPT_DRAIN, OPT_MAX_MESSAGES, OPT_WAIT, OPT_HEALTH_PORT,
+    OPT_HEALTH_ADDR, OPT_RETRY_VISIBILITY
 };
 
 static const struct option run_opts[] = {
+    INDEX_CLI_SINK_OPTIONS,
     {"queue", required_argument, 0, OPT_QUEUE},
     {"region", required_argument, 0, OPT_REGION},
     {"domain", required_argument, 0, OPT_DOMAIN},
     {"doc-endpoint", required_argument, 0, OPT_DOC_ENDPOINT},
-    {"sink", required_argument, 0, OPT_SINK},
-    {"os-auth", required_argument, 0, OPT_OS_AUTH},
     {"receivers", required_argument, 0, OPT_RECEIVERS},
     {"downloads", required_argument, 0, OPT_DOWNLOADS},
-    {"uploads", required_argument, 0, OPT_UPLOADS},
     {"max-messages", required_argument, 0, OPT_MAX_MESSAGES},
     {"visibility", required_argument, 0, OPT_VISIBILITY},
     {"retry-visibility", required_argument, 0, OPT_RETRY_VISIBILITY},
@@ -44,14 +35,9 @@ static const struct option run_opts[] = {
     {"stats-interval", required_argument, 0, OPT_STATS},
     {"exit-when-idle", required_argument, 0, OPT_EXIT_IDLE},
     {"drain-timeout", required_argument, 0, OPT_DRAIN},
-    {"dead-letter", required_argument, 0, OPT_DEAD},
-    {"no-raw", no_argument, 0, OPT_NO_RAW},
     {"health-port", required_argument, 0, OPT_HEALTH_PORT},
     {"health-addr", required_argument, 0, OPT_HEALTH_ADDR},
-    {"verbose", no_argument, 0, OPT_VERBOSE},
-    {"quiet", no_argument, 0, OPT_QUIET},
-    {"help", no_argument, 0, 'h'},
-    {0, 0, 0, 0},
+    INDEX_CLI_END,
 };
 
 static void run_usage(FILE *f) {
@@ -97,7 +83,10 @@ static void run_usage(FILE *f) {
             "  --exit-when-idle N       exit after N empty receives with nothing in flight (default: never)\n"
             "  --drain-timeout SECONDS  time to finish in-flight work after SIGTERM; then what is left is made\n"
             "                           visible again for another consumer (default 60)\n"
-            "  --dead-letter FILE       unusable records and rejected documents (default ctindex-dead-letter.jsonl)\n"
+            "  --dead-letter FILE       unusable records (also those over --max-record) and documents the sink\n"
+            "                           refused (default ctindex-dead-letter.jsonl; PATH/dead-letter.jsonl for dir:PATH)\n"
+            "  --max-record BYTES       largest record indexed (default 2097152); larger ones go to the dead-letter file\n"
+            "  --batch-bytes BYTES      batch size limit (default and CloudSearch maximum 5000000)\n"
             "  --no-raw                 do not index the whole record as 'raw'\n"
             "  --health-port PORT       answer GET / with 200 and a JSON status once running, 503 before\n"
             "  --health-addr ADDR       address for the health endpoint (default 127.0.0.1)\n"
@@ -130,43 +119,34 @@ static void health_status(void *ud, char *out, size_t cap) {
 
 /* CPU per record is the figure that matters on a burstable instance: report it at exit. */
 static void report_usage(const service_stats *st) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-                 (double)ru.ru_stime.tv_usec / 1e6;
+    long rss_kb = 0;
+    double cpu = index_cpu_s(&rss_kb);
     log_info("usage: %.2f s CPU, %.0f records per CPU-second, peak RSS %.1f MB", cpu,
-             cpu > 0 ? (double)st->records / cpu : 0, (double)ru.ru_maxrss / 1024.0);
+             cpu > 0 ? (double)st->records / cpu : 0, (double)rss_kb / 1024.0);
 }
 
 int cmd_run(int argc, char **argv) {
     service_options so;
     service_options_default(&so);
-    sinks_options sk;
-    sinks_options_default(&sk);
-    const char *region = NULL, *dead_path = "ctindex-dead-letter.jsonl";
-    int include_raw = 1;
+    index_cli c;
+    index_cli_init(&c);
+    c.progress = 0;
     int health_port_opt = -1;
     const char *health_addr = "127.0.0.1";
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "h", run_opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "s:h", run_opts, NULL)) != -1) {
+        int r = index_cli_option(&c, ch, optarg);
+        if (r < 0) return 2;
+        if (r > 0) continue;
         int bad = 0;
         switch (ch) {
         case OPT_QUEUE: so.queue_url = optarg; break;
-        case OPT_REGION: region = optarg; break;
-        case OPT_DOMAIN: sk.domain = optarg; break;
-        case OPT_DOC_ENDPOINT: sk.doc_endpoint = optarg; break;
-        case OPT_SINK: sk.spec = optarg; break;
-        case OPT_OS_AUTH:
-            if (sink_opensearch_parse_auth(optarg) < 0) {
-                fprintf(stderr, "ctindex run: --os-auth must be none, basic, sigv4 or auto\n");
-                return 2;
-            }
-            sk.os_auth = optarg;
-            break;
+        case OPT_REGION: c.region = optarg; break;
+        case OPT_DOMAIN: c.domain = optarg; break;
+        case OPT_DOC_ENDPOINT: c.doc_endpoint = optarg; break;
         case OPT_RECEIVERS: bad = parse_int("--receivers", optarg, 1, 16, &so.receivers); break;
         case OPT_DOWNLOADS: bad = parse_int("--downloads", optarg, 1, 256, &so.max_objects); break;
-        case OPT_UPLOADS: bad = parse_int("--uploads", optarg, 1, 16, &sk.uploads); break;
         case OPT_MAX_MESSAGES: bad = parse_int("--max-messages", optarg, 10, 100000, &so.max_messages); break;
         case OPT_VISIBILITY: bad = parse_int("--visibility", optarg, 10, 43200, &so.visibility_s); break;
         case OPT_RETRY_VISIBILITY:
@@ -177,12 +157,8 @@ int cmd_run(int argc, char **argv) {
         case OPT_STATS: bad = parse_int("--stats-interval", optarg, 0, 86400, &so.stats_interval_s); break;
         case OPT_EXIT_IDLE: bad = parse_int("--exit-when-idle", optarg, 1, 1000000, &so.exit_when_idle); break;
         case OPT_DRAIN: bad = parse_int("--drain-timeout", optarg, 1, 86400, &so.drain_timeout_s); break;
-        case OPT_DEAD: dead_path = optarg; break;
-        case OPT_NO_RAW: include_raw = 0; break;
         case OPT_HEALTH_PORT: bad = parse_int("--health-port", optarg, 0, 65535, &health_port_opt); break;
         case OPT_HEALTH_ADDR: health_addr = optarg; break;
-        case OPT_VERBOSE: log_set_level(LOG_DEBUG); break;
-        case OPT_QUIET: log_set_level(LOG_WARN); break;
         case 'h': run_usage(stdout); return 0;
         default: return 2;
         }
@@ -193,64 +169,44 @@ int cmd_run(int argc, char **argv) {
         return 2;
     }
     /* The original worker took the domain and region from PARAM1 / PARAM2. */
-    if (!sk.domain && !sk.doc_endpoint && !sk.spec && getenv("PARAM1") && *getenv("PARAM1")) sk.domain = getenv("PARAM1");
-    if (!region && getenv("PARAM2") && *getenv("PARAM2")) region = getenv("PARAM2");
+    const char *param1 = getenv("PARAM1"), *param2 = getenv("PARAM2");
+    if (!c.domain && !c.doc_endpoint && !c.sink_spec && param1 && *param1) c.domain = param1;
+    if (!c.region && param2 && *param2) c.region = param2;
     if (!so.queue_url) {
         fprintf(stderr, "ctindex run: --queue URL is required (try 'ctindex run --help')\n");
         return 2;
     }
-    if (!sk.domain && !sk.doc_endpoint && !sk.spec) {
+    if (!c.domain && !c.doc_endpoint && !c.sink_spec) {
         fprintf(stderr, "ctindex run: say where to index: --domain NAME, --doc-endpoint URL or --sink SINK\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
     http_client_options ho = {0};
     ho.max_host_connections = so.max_objects + 4;
     ho.max_total_connections = so.max_objects + so.receivers + 8;
-    http_client *http = http_client_new(&loop, &ho);
-    aws_ctx_options ao = {.region = region};
-    aws_ctx *aws = http ? aws_ctx_new(&loop, http, &ao) : NULL;
-    deadletter *dead = deadletter_open(dead_path);
+    c.durable = 1; /* a dir sink's batch is acknowledged to SQS (deleted there): it must survive a crash */
+    index_setup s;
     int rc = 2;
     health *hl = NULL;
     service_stats st;
     memset(&st, 0, sizeof st);
-    if (!aws || !dead) goto out;
-    if (health_port_opt >= 0) {
-        hl = health_start(&loop, health_addr, health_port_opt, health_status, &st);
+    if (index_setup_base(&s, &c, &ho) != 0) goto out;
+    if (health_port_opt >= 0) { /* 503 while the sink is set up (a domain lookup may take a while) */
+        hl = health_start(&s.loop, health_addr, health_port_opt, health_status, &st);
         if (!hl) goto out;
     }
-    sinks_result sr;
-    sk.dead = dead;
-    sk.durable = 1; /* a dir sink's batch is acknowledged to SQS (deleted there): it must survive a crash */
-    if (sinks_create(&loop, aws, &sk, &sr) != 0) goto out;
-    indexer_options io;
-    indexer_options_default(&io);
-    io.bulk = sr.bulk;
-    io.include_raw = include_raw;
-    io.dead = dead;
-    io.batches = sr.sink->max_in_flight + 1;
-    if (sr.index_pattern[0]) io.index_pattern = sr.index_pattern;
-    so.max_record = io.max_record;
-    indexer *ix = indexer_new(&io, sr.sink);
-    if (!ix) goto out;
+    if (index_setup_sink(&s, &c) != 0) goto out;
+    so.max_record = c.ix.max_record;
     health_set_ready(hl, 1);
-    int src = service_run(&loop, aws, ix, &so, &st);
+    int src = service_run(&s.loop, s.aws, s.ix, &so, &st);
     report_usage(&st);
     if (st.forced) {
         fflush(NULL);
         _exit(0);
     }
     rc = src == 0 ? 0 : 1;
-    indexer_free(ix);
 out:
     health_stop(hl);
-    if (aws) aws_ctx_free(aws);
-    if (http) http_client_close(http);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
-    deadletter_close(dead);
+    index_setup_close(&s);
     return rc;
 }

@@ -1,27 +1,46 @@
 #include "deadletter.h"
 
+#include <errno.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "jsonw.h"
 #include "log.h"
 
 struct deadletter {
+    char *path;    /* opened on the first entry: a run that has none leaves no file behind */
     FILE *f;
     char *scratch; /* escaped payload: at most 6 bytes out per byte in, bounded by the record limit */
     size_t scratch_cap;
     uint64_t count;
 };
 
+/* Whether the file could be appended to, without creating it: the file itself when it exists,
+ * else its folder. So a bad --dead-letter is refused at start, not at the first dead letter. */
+static int can_append(const char *path) {
+    if (access(path, F_OK) == 0) return access(path, W_OK);
+    if (errno != ENOENT) return -1;
+    char *copy = strdup(path);
+    if (!copy) return -1;
+    int rc = access(dirname(copy), W_OK | X_OK);
+    free(copy);
+    return rc;
+}
+
 deadletter *deadletter_open(const char *path) {
     deadletter *d = calloc(1, sizeof *d);
     if (!d) return NULL;
     if (path) {
-        d->f = fopen(path, "a");
-        if (!d->f) {
-            log_error("cannot open the dead-letter file %s", path);
+        if (can_append(path) != 0) {
+            log_error("cannot write the dead-letter file %s: %s", path, strerror(errno));
+            free(d);
+            return NULL;
+        }
+        if (!(d->path = strdup(path))) {
             free(d);
             return NULL;
         }
@@ -32,6 +51,7 @@ deadletter *deadletter_open(const char *path) {
 void deadletter_close(deadletter *d) {
     if (!d) return;
     if (d->f) fclose(d->f);
+    free(d->path);
     free(d->scratch);
     free(d);
 }
@@ -48,12 +68,18 @@ static long escape(deadletter *d, const char *s, size_t n) {
     return jsonw_escape(s, n, d->scratch, d->scratch_cap, JSONW_NO_LIMIT, 0, NULL);
 }
 
-int deadletter_write(deadletter *d, const char *kind, const char *source, const char *reason, const char *data,
-                     size_t len) {
+/* part: where the data sits in its source and how large the whole was, or NULL. */
+static int write_entry(deadletter *d, const char *kind, const char *source, const char *reason,
+                       const uint64_t *part, const char *data, size_t len) {
     if (!d) return -1;
     d->count++;
     log_warn("dead letter (%s) from %s: %s", kind, source ? source : "?", reason ? reason : "?");
-    if (!d->f) return 0;
+    if (!d->path) return 0;
+    if (!d->f && !(d->f = fopen(d->path, "a"))) {
+        log_error("cannot open the dead-letter file %s: %s (the entry above is only in this log)", d->path,
+                  strerror(errno));
+        return -1;
+    }
     char when[32];
     time_t now = time(NULL);
     struct tm tm;
@@ -70,13 +96,28 @@ int deadletter_write(deadletter *d, const char *kind, const char *source, const 
         log_error("dead letter from %s could not be written", source ? source : "?");
         return -1;
     }
-    fprintf(d->f, "{\"time\":\"%s\",\"kind\":\"%s\",\"source\":\"%.*s\",\"reason\":\"%.*s\",\"data\":\"%.*s\"}\n", when,
-            kind, (int)ns, src, (int)nw, why, (int)nd, d->scratch);
+    char where[96] = "";
+    if (part)
+        snprintf(where, sizeof where, ",\"offset\":%llu,\"size\":%llu%s", (unsigned long long)part[0],
+                 (unsigned long long)part[1], len < part[1] ? ",\"truncated\":true" : "");
+    fprintf(d->f, "{\"time\":\"%s\",\"kind\":\"%s\",\"source\":\"%.*s\",\"reason\":\"%.*s\"%s,\"data\":\"%.*s\"}\n",
+            when, kind, (int)ns, src, (int)nw, why, where, (int)nd, d->scratch);
     if (fflush(d->f) != 0) {
         log_error("dead-letter file: write failed");
         return -1;
     }
     return 0;
+}
+
+int deadletter_write(deadletter *d, const char *kind, const char *source, const char *reason, const char *data,
+                     size_t len) {
+    return write_entry(d, kind, source, reason, NULL, data, len);
+}
+
+int deadletter_write_part(deadletter *d, const char *kind, const char *source, const char *reason, uint64_t offset,
+                          uint64_t size, const char *data, size_t len) {
+    const uint64_t part[2] = {offset, size};
+    return write_entry(d, kind, source, reason, part, data, len);
 }
 
 uint64_t deadletter_count(const deadletter *d) { return d ? d->count : 0; }

@@ -7,17 +7,20 @@
 #include <time.h>
 
 #include "log.h"
+#include "sink_opensearch.h"
 #include "sinks.h"
 
 const char index_cli_help[] =
     "  --format sdf|bulk     document format: CloudSearch SDF batches (default) or OpenSearch _bulk NDJSON\n"
     "  --no-raw              do not index the whole record in the 'raw' field\n"
-    "  --max-record BYTES    largest record accepted (default 2097152); larger ones are skipped and reported\n"
+    "  --max-record BYTES    largest record accepted (default 2097152); larger ones, and elements of\n"
+    "                        Records that are not objects, go to the dead-letter file with their start\n"
     "  --batch-bytes BYTES   batch size limit (default and CloudSearch maximum 5000000)\n"
     "  --dead-letter FILE    unusable records and documents the sink refused, as JSON lines (default\n"
     "                        OUT/dead-letter.jsonl; ctindex-dead-letter.jsonl for network sinks)\n"
     "  --no-progress         no progress display on stderr\n"
     "  --quiet               only warnings and errors on stderr\n"
+    "  --verbose             debug logging\n"
     "  --os-auth MODE        opensearch sink: none, basic (OPENSEARCH_USERNAME/PASSWORD) or sigv4\n"
     "  --uploads N           uploads in flight for network sinks (default 2)\n";
 
@@ -76,7 +79,14 @@ int index_cli_option(index_cli *c, int ch, const char *arg) {
         log_set_level(LOG_WARN);
         c->progress = 0;
         return 1;
-    case INDEX_CLI_OS_AUTH: c->os_auth = arg; return 1;
+    case INDEX_CLI_VERBOSE: log_set_level(LOG_DEBUG); return 1;
+    case INDEX_CLI_OS_AUTH:
+        if (sink_opensearch_parse_auth(arg) < 0) {
+            fprintf(stderr, "ctindex: --os-auth must be none, basic, sigv4 or auto\n");
+            return -1;
+        }
+        c->os_auth = arg;
+        return 1;
     case INDEX_CLI_UPLOADS:
         if (index_cli_number("--uploads", arg, 1, 16, &v) != 0) return -1;
         c->uploads = (int)v;
@@ -92,22 +102,35 @@ void index_cli_sink_spec(const index_cli *c, char *out, size_t cap) {
     else snprintf(out, cap, "%s", c->sink_spec ? c->sink_spec : "");
 }
 
-int index_setup_open(index_setup *s, index_cli *c, const http_client_options *ho, int with_sink) {
+/* The folder of a dir: or dir-bulk: sink, else NULL. */
+static const char *sink_dir_path(const char *spec) {
+    if (strncmp(spec, "dir:", 4) == 0) return spec + 4;
+    if (strncmp(spec, "dir-bulk:", 9) == 0) return spec + 9;
+    return NULL;
+}
+
+int index_setup_base(index_setup *s, index_cli *c, const http_client_options *ho) {
     memset(s, 0, sizeof *s);
     uv_loop_init(&s->loop);
     s->loop_ready = 1;
     index_cli_sink_spec(c, s->spec, sizeof s->spec);
-    const char *dir = strncmp(s->spec, "dir:", 4) == 0       ? s->spec + 4
-                      : strncmp(s->spec, "dir-bulk:", 9) == 0 ? s->spec + 9
-                                                              : NULL;
+    const char *dir = sink_dir_path(s->spec);
     if (c->dead_letter) snprintf(s->dead_path, sizeof s->dead_path, "%s", c->dead_letter);
     else if (dir) snprintf(s->dead_path, sizeof s->dead_path, "%s/dead-letter.jsonl", dir);
     else snprintf(s->dead_path, sizeof s->dead_path, "ctindex-dead-letter.jsonl");
     s->http = http_client_new(&s->loop, ho);
     aws_ctx_options ao = {.region = c->region};
     s->aws = s->http ? aws_ctx_new(&s->loop, s->http, &ao) : NULL;
-    if (!s->aws) return -1;
-    if (!with_sink) return 0; /* nothing is indexed: no dead letters either */
+    return s->aws ? 0 : -1;
+}
+
+int index_setup_open(index_setup *s, index_cli *c, const http_client_options *ho, int with_sink) {
+    if (index_setup_base(s, c, ho) != 0) return -1;
+    return with_sink ? index_setup_sink(s, c) : 0; /* nothing indexed: no dead letters either */
+}
+
+int index_setup_sink(index_setup *s, index_cli *c) {
+    const char *dir = sink_dir_path(s->spec);
     if (dir) {
         /* The dead-letter file lives beside the batches: create the folder first. */
         sink *probe = sink_dir_new(dir, 0);
@@ -118,7 +141,9 @@ int index_setup_open(index_setup *s, index_cli *c, const http_client_options *ho
     if (!s->dead) return -1;
     sinks_options so;
     sinks_options_default(&so);
-    so.spec = s->spec;
+    so.spec = s->spec[0] ? s->spec : NULL;
+    so.domain = c->domain;
+    so.doc_endpoint = c->doc_endpoint;
     so.dead = s->dead;
     so.os_auth = c->os_auth;
     so.durable = c->durable;

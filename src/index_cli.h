@@ -1,4 +1,4 @@
-/* What the commands that index files (convert, replay of folders, replay of S3) share: the
+/* What the commands that index (convert, replay of folders, replay of S3, run) share: the
  * options for documents, sink, dead letters and progress, and the setup they all need (loop,
  * HTTP client, AWS context, dead-letter file, sink, indexer), opened and closed together. */
 #ifndef CTINDEX_INDEX_CLI_H
@@ -16,6 +16,8 @@
 typedef struct index_cli {
     const char *out_dir;     /* -o DIR (convert) */
     const char *sink_spec;   /* --sink */
+    const char *domain;      /* run: CloudSearch domain, its endpoint looked up (when no --sink) */
+    const char *doc_endpoint;/* run: CloudSearch document endpoint (when no --sink) */
     const char *dead_letter; /* NULL: OUT/dead-letter.jsonl beside batch files, else ctindex-dead-letter.jsonl */
     const char *region;      /* signing region; NULL: the environment's */
     const char *os_auth;
@@ -29,17 +31,23 @@ typedef struct index_cli {
 /* getopt_long ids of the shared options; a command's own ids start at INDEX_CLI_NEXT. */
 enum {
     INDEX_CLI_NO_RAW = 256, INDEX_CLI_FORMAT, INDEX_CLI_MAX_RECORD, INDEX_CLI_BATCH_BYTES, INDEX_CLI_DEAD,
-    INDEX_CLI_NO_PROGRESS, INDEX_CLI_QUIET, INDEX_CLI_OS_AUTH, INDEX_CLI_UPLOADS, INDEX_CLI_NEXT
+    INDEX_CLI_NO_PROGRESS, INDEX_CLI_QUIET, INDEX_CLI_VERBOSE, INDEX_CLI_OS_AUTH, INDEX_CLI_UPLOADS, INDEX_CLI_NEXT
 };
 
-/* The shared entries of a struct option table: -o/--output, -s/--sink and the INDEX_CLI_* ones. */
-#define INDEX_CLI_OPTIONS                                                                                         \
-    {"output", required_argument, 0, 'o'}, {"sink", required_argument, 0, 's'},                                   \
-    {"no-raw", no_argument, 0, INDEX_CLI_NO_RAW}, {"format", required_argument, 0, INDEX_CLI_FORMAT},             \
+/* Entries of a struct option table. Every indexing command: -s/--sink, documents, dead letters,
+ * uploads, logging. */
+#define INDEX_CLI_SINK_OPTIONS                                                                                    \
+    {"sink", required_argument, 0, 's'}, {"no-raw", no_argument, 0, INDEX_CLI_NO_RAW},                            \
     {"max-record", required_argument, 0, INDEX_CLI_MAX_RECORD},                                                   \
     {"batch-bytes", required_argument, 0, INDEX_CLI_BATCH_BYTES}, {"dead-letter", required_argument, 0, INDEX_CLI_DEAD}, \
-    {"no-progress", no_argument, 0, INDEX_CLI_NO_PROGRESS}, {"quiet", no_argument, 0, INDEX_CLI_QUIET},           \
+    {"quiet", no_argument, 0, INDEX_CLI_QUIET}, {"verbose", no_argument, 0, INDEX_CLI_VERBOSE},                   \
     {"os-auth", required_argument, 0, INDEX_CLI_OS_AUTH}, {"uploads", required_argument, 0, INDEX_CLI_UPLOADS}
+/* The commands that index files: also -o/--output, --format and --no-progress. */
+#define INDEX_CLI_OPTIONS                                                                                         \
+    INDEX_CLI_SINK_OPTIONS, {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, INDEX_CLI_FORMAT}, \
+    {"no-progress", no_argument, 0, INDEX_CLI_NO_PROGRESS}
+/* The end of every table: --help and the terminator. */
+#define INDEX_CLI_END {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}
 
 extern const char index_cli_help[];  /* the shared options, for --help */
 extern const char index_cli_sinks[]; /* the sink forms, for --help */
@@ -67,6 +75,11 @@ typedef struct index_setup {
  * enqueues: no sink, no dead-letter file). ho may be NULL. 0, or -1 (logged): call
  * index_setup_close anyway. */
 int index_setup_open(index_setup *s, index_cli *c, const http_client_options *ho, int with_sink);
+/* The same in two steps, for a caller with work in between (run starts its health endpoint
+ * before a domain lookup that may take a while): the loop, HTTP client and AWS context; then
+ * the dead-letter file, the sink and the indexer. */
+int index_setup_base(index_setup *s, index_cli *c, const http_client_options *ho);
+int index_setup_sink(index_setup *s, index_cli *c);
 /* Closes the indexer (and its sink), the AWS context and the client, and runs the loop dry. */
 void index_setup_close(index_setup *s);
 

@@ -142,6 +142,15 @@ int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) 
     return INDEXER_BUSY;
 }
 
+void indexer_reject(indexer *ix, indexer_owner *owner, const char *why, uint64_t offset, uint64_t size,
+                    const char *head, size_t head_len) {
+    ix->st.records++;
+    ix->st.bad_records++;
+    if (ix->dead) deadletter_write_part(ix->dead, "record", owner->source, why, offset, size, head, head_len);
+    else log_warn("unusable record from %s at byte %llu: %s", owner->source, (unsigned long long)offset, why);
+    owner->acked(owner, 1, 1);
+}
+
 int indexer_in_flight(const indexer *ix) { return ix->in_flight; }
 uint32_t indexer_pending_docs(const indexer *ix) { return ix->cur ? batch_count(ix->cur) : 0; }
 

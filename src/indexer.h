@@ -53,6 +53,11 @@ indexer *indexer_new(const indexer_options *o, sink *s);
 /* Flushes nothing: call indexer_flush first. Frees the sink too. */
 void indexer_free(indexer *ix);
 int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner);
+/* A record the producer could not hand over whole (larger than the record limit, or an element
+ * of Records that is not an object): dead-lettered with where it was and its first bytes,
+ * counted as unusable, acknowledged to its owner at once. The owner counts it as one record. */
+void indexer_reject(indexer *ix, indexer_owner *owner, const char *why, uint64_t offset, uint64_t size,
+                    const char *head, size_t head_len);
 /* Submit the batch being built, if it holds anything (end of input, or a linger timer). */
 void indexer_flush(indexer *ix);
 /* Number of batches submitted and not yet done. */

@@ -46,6 +46,8 @@ static void on_acked(indexer_owner *owner, uint32_t n, int ok) {
     maybe_done(o);
 }
 
+static void on_skipped(void *ud, const rsplit_skip *k);
+
 void ingest_begin(ingest_obj *o, indexer *ix, ingest_pipe *p, const char *name, ingest_done_fn done, void *ud) {
     uint8_t *stash = o->stash;
     size_t stash_cap = o->stash_cap;
@@ -61,6 +63,14 @@ void ingest_begin(ingest_obj *o, indexer *ix, ingest_pipe *p, const char *name, 
     o->owner.source = o->name;
     gunzip_reset(p->gz);
     rsplit_reset(p->rs);
+    rsplit_on_skip(p->rs, on_skipped, o);
+}
+
+/* Too large or not an object: dead-lettered, and counted as one of the object's records, done. */
+static void on_skipped(void *ud, const rsplit_skip *k) {
+    ingest_obj *o = ud;
+    o->records++;
+    indexer_reject(o->ix, &o->owner, k->reason, k->offset, k->size, k->head, k->head_len);
 }
 
 static int on_record(void *ud, const char *rec, size_t len) {
@@ -177,12 +187,6 @@ int ingest_end(ingest_obj *o, ingest_pipe **pipe_out) {
     if (!o->error && rsplit_finish(p->rs) != RSPLIT_OK) set_error(o, "split", rsplit_error(p->rs));
     const rsplit_stats *st = rsplit_get_stats(p->rs);
     if (!o->error && !st->saw_records) o->digest_like = 1;
-    if (st->oversized)
-        log_warn("%s: %llu record(s) larger than the record limit were skipped", o->name,
-                 (unsigned long long)st->oversized);
-    if (st->non_objects)
-        log_warn("%s: %llu element(s) of Records were not objects and were skipped", o->name,
-                 (unsigned long long)st->non_objects);
     o->pipe = NULL;
     o->input_ended = 1;
     if (pipe_out) *pipe_out = p;

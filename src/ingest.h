@@ -28,7 +28,7 @@ struct ingest_obj {
     indexer *ix;
     ingest_pipe *pipe;   /* NULL once input ended */
     char name[1024];     /* for messages: s3://bucket/key or a path */
-    uint64_t records;    /* delivered to the indexer */
+    uint64_t records;    /* delivered to the indexer (or rejected there: too large, not an object) */
     uint64_t acked;
     uint64_t failed;     /* records whose batch the sink could not store */
     uint64_t bytes_in;

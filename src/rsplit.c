@@ -68,6 +68,13 @@ struct rsplit {
     /* Top-level key being read. */
     int key_match;          /* bytes of "Records" matched so far, -1 once it differs */
     int key_is_records;
+    /* Element being skipped: an oversized record, or a non-object of Records. */
+    uint64_t skip_start;    /* input offset of a non-object's first byte */
+    int skipping_elem;      /* the value being skipped is an element of Records */
+    char head[RSPLIT_HEAD]; /* its first bytes, copied while still buffered */
+    size_t head_len;
+    rsplit_skip_fn skip_fn;
+    void *skip_ud;
     rsplit_stats stats;
     char err[160];
 };
@@ -149,8 +156,49 @@ void rsplit_reset(rsplit *s) {
     s->discard = s->stopped = 0;
     s->key_match = -1;
     s->key_is_records = 0;
+    s->skip_start = 0;
+    s->skipping_elem = 0;
+    s->head_len = 0;
     memset(&s->stats, 0, sizeof s->stats);
     s->err[0] = '\0';
+}
+
+void rsplit_on_skip(rsplit *s, rsplit_skip_fn fn, void *ud) {
+    s->skip_fn = fn;
+    s->skip_ud = ud;
+}
+
+static void keep_head(rsplit *s, const char *p, size_t avail) {
+    s->head_len = avail < RSPLIT_HEAD ? avail : RSPLIT_HEAD;
+    memcpy(s->head, p, s->head_len);
+}
+
+static void report_skip(rsplit *s, const char *reason, uint64_t offset, uint64_t size, const char *head,
+                        size_t head_len) {
+    rsplit_skip k = {reason, offset, size, head, head_len < size ? head_len : (size_t)size};
+    if (s->skip_fn) s->skip_fn(s->skip_ud, &k);
+    else log_debug("rsplit: skipped an element of Records at input byte %llu: %s", (unsigned long long)offset, reason);
+}
+
+static void report_oversized(rsplit *s, uint64_t size) {
+    char why[160];
+    snprintf(why, sizeof why, "record of %llu bytes is larger than the record limit (%zu bytes)",
+             (unsigned long long)size, s->max_record);
+    s->stats.oversized++;
+    if (s->discard) {
+        report_skip(s, why, s->rec_start, size, s->head, s->head_len);
+    } else { /* it closed in the write that took it past the limit: still all buffered */
+        report_skip(s, why, s->rec_start, size, s->buf + (size_t)(s->rec_start - s->base), RSPLIT_HEAD);
+    }
+    s->discard = 0;
+}
+
+/* A skipped value ended just before offset end: back to where it came from. */
+static void end_skip(rsplit *s, uint64_t end) {
+    s->state = s->after_skip;
+    if (!s->skipping_elem) return;
+    s->skipping_elem = 0;
+    report_skip(s, "element of Records is not an object", s->skip_start, end - s->skip_start, s->head, s->head_len);
 }
 
 static int fail_at(rsplit *s, uint64_t offset, const char *what) {
@@ -465,10 +513,13 @@ static int scan(rsplit *s, rsplit_record_fn cb, void *ud) {
                 s->state = ST_RECORD;
                 p++;
             } else {
+                s->skip_start = AT(p);
+                keep_head(s, (const char *)p, (size_t)(end - p));
                 if (start_skip(s, &p, ST_ARR_SEP) != 0) {
                     rc = fail_at(s, AT(p), "expected an element of Records");
                     goto done;
                 }
+                s->skipping_elem = 1;
                 s->stats.non_objects++;
             }
             break;
@@ -495,10 +546,7 @@ static int scan(rsplit *s, rsplit_record_fn cb, void *ud) {
             s->state = ST_ARR_SEP;
             uint64_t size = s->rec_end - s->rec_start;
             if (s->discard || size > s->max_record) {
-                s->stats.oversized++;
-                log_warn("rsplit: skipped a record of %llu bytes at input byte %llu (limit %zu)",
-                         (unsigned long long)size, (unsigned long long)s->rec_start, s->max_record);
-                s->discard = 0;
+                report_oversized(s, size);
                 break;
             }
             rc = deliver(s, cb, ud);
@@ -511,7 +559,7 @@ static int scan(rsplit *s, rsplit_record_fn cb, void *ud) {
                 rc = fail_at(s, AT(p), "mismatched bracket");
                 goto done;
             }
-            if (r == 1) s->state = s->after_skip;
+            if (r == 1) end_skip(s, AT(p));
             break;
         }
         case ST_SKIP_STRING:
@@ -522,7 +570,7 @@ static int scan(rsplit *s, rsplit_record_fn cb, void *ud) {
                 } else if (c == '\\') {
                     s->esc = 1;
                 } else if (c == '"') {
-                    s->state = s->after_skip;
+                    end_skip(s, AT(p));
                     break;
                 }
             }
@@ -534,7 +582,7 @@ static int scan(rsplit *s, rsplit_record_fn cb, void *ud) {
                 rc = fail_at(s, AT(p), "bad character after a number or literal");
                 goto done;
             }
-            s->state = s->after_skip; /* the delimiter is read by that state */
+            end_skip(s, AT(p)); /* the delimiter is read by the state it returns to */
             break;
         case ST_DONE:
             SKIP_WS();
@@ -550,7 +598,10 @@ done:
     s->pos = (size_t)(p - b);
     if (rc == RSPLIT_OK && s->state == ST_RECORD && !s->discard &&
         s->len - (size_t)(s->rec_start - s->base) > s->max_record) {
-        /* Stop buffering it: the rest is scanned as it streams past and the record is dropped. */
+        /* Stop buffering it: the rest is scanned as it streams past, and only its start is kept
+         * for the report. */
+        size_t off = (size_t)(s->rec_start - s->base);
+        keep_head(s, s->buf + off, s->len - off);
         s->discard = 1;
     }
     return rc;

@@ -23,6 +23,21 @@ enum {
     RSPLIT_ERR = -1,     /* malformed file: see rsplit_error; records already delivered stay valid */
 };
 
+/* An element of Records that is not delivered: a record larger than max_record, or a value that
+ * is not an object. Its first bytes come along as far as they were still buffered when it was
+ * recognised (the whole start of an oversized record; what the current write held of a
+ * non-object), so the consumer can report it instead of dropping it silently. */
+#define RSPLIT_HEAD 512
+typedef struct rsplit_skip {
+    const char *reason;   /* e.g. "record of N bytes is larger than the record limit (M bytes)" */
+    uint64_t offset;      /* input byte of its first byte */
+    uint64_t size;        /* its length in bytes */
+    const char *head;     /* its first head_len bytes (head_len <= RSPLIT_HEAD and <= size) */
+    size_t head_len;
+} rsplit_skip;
+/* Called during rsplit_commit, once per skipped element; must not call back into the splitter. */
+typedef void (*rsplit_skip_fn)(void *ud, const rsplit_skip *k);
+
 typedef struct rsplit_stats {
     uint64_t records;          /* delivered to the callback */
     uint64_t oversized;        /* records larger than max_record: skipped, counted, reported */
@@ -34,6 +49,8 @@ typedef struct rsplit_stats {
 rsplit *rsplit_new(size_t max_record);
 void rsplit_free(rsplit *s);
 void rsplit_reset(rsplit *s);
+/* Who hears about skipped elements (kept across rsplit_reset). Without one they are only logged. */
+void rsplit_on_skip(rsplit *s, rsplit_skip_fn fn, void *ud);
 
 /* Free space to write the next bytes into; *avail is at least 64 KiB unless in error (and at
  * most 192 KiB). After RSPLIT_STOPPED, resume with rsplit_commit(s, 0, ...) before writing more. */

@@ -7,6 +7,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "s3.h"
+#include "serial.h"
 
 typedef struct fetch_obj {
     ingest_obj io;                 /* stays at this address until reported */
@@ -33,6 +34,7 @@ struct s3_fetch {
     int npipes_free;
     int open;
     int cancelling;
+    serial space;                  /* on_space, which a sink that completes at once re-enters */
     fetch_obj *flowing;            /* list head */
     int nflowing;
     fetch_obj *stalled;            /* waiting for the indexer, oldest first */
@@ -138,7 +140,7 @@ static void on_get_done(void *ud, const s3_result *r) {
     wake(f);
 }
 
-static void on_space(void *ud) {
+static void resume_stalled(void *ud) {
     s3_fetch *f = ud;
     while (f->stalled && !f->cancelling) {
         fetch_obj *o = f->stalled;
@@ -151,7 +153,15 @@ static void on_space(void *ud) {
             if (o->call) s3_call_resume(o->call);
         }
     }
-    wake(f);
+}
+
+static void on_space(void *ud) {
+    s3_fetch *f = ud;
+    /* A sink that completes at once calls back from inside ingest_resume, into the splitter
+     * that is calling out: the outer call goes on instead, and wakes the owner once. */
+    int outer = !f->space.running;
+    serial_run(&f->space, resume_stalled, f, &f->cancelling);
+    if (outer) wake(f);
 }
 
 s3_fetch *s3_fetch_new(aws_ctx *aws, indexer *ix, const s3_fetch_options *o, s3_fetch_done_fn done,

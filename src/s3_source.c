@@ -12,6 +12,7 @@
 #include "progress.h"
 #include "s3.h"
 #include "s3_fetch.h"
+#include "serial.h"
 
 #define MAX_SERIES 200000
 #define MAX_LISTINGS 64
@@ -26,6 +27,7 @@ typedef struct series {
     char org[TRAIL_MAX_ORG + 1];
     char account[TRAIL_ACCOUNT_LEN + 1];
     char region[TRAIL_MAX_REGION];
+    int insight;                 /* CloudTrail-Insight/: Insights events */
     char name[TRAIL_MAX_SERIES + 1];
     checkpoint_series *cs;
 } series;
@@ -38,6 +40,7 @@ typedef struct disc_job {
     job_kind kind;
     char org[TRAIL_MAX_ORG + 1];
     char account[TRAIL_ACCOUNT_LEN + 1];
+    int insight;                 /* JOB_ACCOUNT: lists CloudTrail-Insight/ instead of CloudTrail/ */
     char *token;
     s3_call *call;
     struct disc_job *next;
@@ -87,7 +90,8 @@ struct src {
     uv_signal_t sigterm, sigint;
     progress prog;
     int progress_on;
-    int in_pump, pump_again, stopped, interrupted;
+    serial pumping;              /* pump, which completions re-enter */
+    int stopped, interrupted;
     int rc;
     uint64_t pending_since_ms, last_save_ms;
 };
@@ -145,7 +149,7 @@ static void wake(void *ud) { pump(ud); }
 
 /* ---------- discovery ---------- */
 
-static void push_job(src *r, job_kind kind, const char *org, const char *account) {
+static void push_job(src *r, job_kind kind, const char *org, const char *account, int insight) {
     disc_job *j = calloc(1, sizeof *j);
     if (!j) {
         log_error("out of memory while exploring the bucket");
@@ -156,6 +160,7 @@ static void push_job(src *r, job_kind kind, const char *org, const char *account
     j->kind = kind;
     snprintf(j->org, sizeof j->org, "%s", org ? org : "");
     snprintf(j->account, sizeof j->account, "%s", account ? account : "");
+    j->insight = insight;
     j->next = r->jobs;
     r->jobs = j;
 }
@@ -191,7 +196,8 @@ static void add_series(src *r, const disc_job *j, const char *region, size_t n) 
     snprintf(s->org, sizeof s->org, "%s", j->org);
     snprintf(s->account, sizeof s->account, "%s", j->account);
     memcpy(s->region, region, n);
-    trail_series_name(s->org, s->account, s->region, s->name, sizeof s->name);
+    s->insight = j->insight;
+    trail_series_name(s->org, s->account, s->region, s->insight, s->name, sizeof s->name);
     if (r->o.cp && !(s->cs = checkpoint_series_get(r->o.cp, s->name))) {
         log_error("checkpoint: cannot track series %s", s->name);
         r->disc_failed = 1;
@@ -210,7 +216,7 @@ static void found_folder(src *r, const disc_job *j, const char *seg, size_t n) {
         char org[TRAIL_MAX_ORG + 1];
         memcpy(org, seg, n);
         org[n] = '\0';
-        push_job(r, JOB_ORG, org, NULL);
+        push_job(r, JOB_ORG, org, NULL, 0);
         return;
     }
     /* an account, directly under AWSLogs/ or under an organization */
@@ -222,14 +228,17 @@ static void found_folder(src *r, const disc_job *j, const char *seg, size_t n) {
     char account[TRAIL_ACCOUNT_LEN + 1];
     memcpy(account, seg, n);
     account[n] = '\0';
-    push_job(r, JOB_ACCOUNT, j->org, account);
+    push_job(r, JOB_ACCOUNT, j->org, account, 0);
+    if (r->o.insights) push_job(r, JOB_ACCOUNT, j->org, account, 1);
 }
 
 static int job_prefix(src *r, const disc_job *j, char *out, size_t cap) {
     int w;
     if (j->kind == JOB_ROOT) w = snprintf(out, cap, "%s", r->logs_prefix);
     else if (j->kind == JOB_ORG) w = snprintf(out, cap, "%s%s/", r->logs_prefix, j->org);
-    else w = snprintf(out, cap, "%s%s%s%s/CloudTrail/", r->logs_prefix, j->org, j->org[0] ? "/" : "", j->account);
+    else
+        w = snprintf(out, cap, "%s%s%s%s/%s/", r->logs_prefix, j->org, j->org[0] ? "/" : "", j->account,
+                     j->insight ? TRAIL_INSIGHT_FOLDER : TRAIL_LOG_FOLDER);
     return w < 0 || (size_t)w >= cap ? -1 : 0;
 }
 
@@ -340,15 +349,17 @@ static void begin_days(src *r) {
     qsort(r->series, r->nseries, sizeof *r->series, cmp_series);
     uint64_t span = (uint64_t)(r->o.until - r->o.since + 1);
     r->st->series = r->nseries;
+    for (size_t i = 0; i < r->nseries; i++) r->st->series_insight += (uint64_t)r->series[i].insight;
     r->st->days_total = span * r->nseries;
     for (size_t i = 0; r->o.cp && i < r->nseries; i++)
         r->st->days_skipped += checkpoint_count_done(r->series[i].cs, r->o.since, r->o.until);
     char a[11], b[11];
     trail_format_day(r->o.since, a);
     trail_format_day(r->o.until, b);
-    log_info("s3://%s/%s: %zu trail series (account x region), %s to %s: %llu day partitions, %llu already "
-             "finished%s",
-             r->o.bucket, r->o.prefix, r->nseries, a, b, (unsigned long long)r->st->days_total,
+    log_info("s3://%s/%s: %zu trail series (account x region, %llu of them Insights events), %s to %s: %llu day "
+             "partitions, %llu already finished%s",
+             r->o.bucket, r->o.prefix, r->nseries, (unsigned long long)r->st->series_insight, a, b,
+             (unsigned long long)r->st->days_total,
              (unsigned long long)r->st->days_skipped, r->o.cp ? " (checkpoint)" : "");
     r->it_day = r->o.since;
     r->it_series = 0;
@@ -370,7 +381,7 @@ static day_task *next_day(src *r) {
         if (s->cs && checkpoint_is_done(s->cs, r->it_day)) continue;
         day_task *d = calloc(1, sizeof *d);
         char sp[PREFIX_CAP];
-        if (!d || trail_series_prefix(r->o.prefix, s->org, s->account, s->region, sp, sizeof sp) != 0 ||
+        if (!d || trail_series_prefix(r->o.prefix, s->org, s->account, s->region, s->insight, sp, sizeof sp) != 0 ||
             trail_day_prefix(sp, r->it_day, d->prefix, sizeof d->prefix) != 0) {
             log_error("out of memory (or a prefix too long) for the listing of %s", s->name);
             free(d);
@@ -521,7 +532,7 @@ static void pump_days(src *r) {
             free(d->keys); /* page handed out: the next one is listed on the next round */
             d->keys = NULL;
             d->keys_len = d->next_key = 0;
-            if (!d->list_done) r->pump_again = 1;
+            if (!d->list_done) r->pumping.again = 1;
         }
     }
     /* Nothing flows: a partial batch would only wait. Send it when files are ready but have no
@@ -544,7 +555,8 @@ static void pump_days(src *r) {
 
 /* ---------- the pump, timers and signals ---------- */
 
-static void pump_once(src *r) {
+static void pump_once(void *ud) {
+    src *r = ud;
     if (r->stopped) return;
     if (r->discovering) {
         while (r->jobs && r->listings < r->o.listings && !r->interrupted && !r->disc_failed) start_disc_job(r);
@@ -554,18 +566,7 @@ static void pump_once(src *r) {
     pump_days(r);
 }
 
-static void pump(src *r) {
-    if (r->in_pump) {
-        r->pump_again = 1;
-        return;
-    }
-    r->in_pump = 1;
-    do {
-        r->pump_again = 0;
-        pump_once(r);
-    } while (r->pump_again && !r->stopped);
-    r->in_pump = 0;
-}
+static void pump(src *r) { serial_run(&r->pumping, pump_once, r, &r->stopped); }
 
 static void save_checkpoint(src *r) {
     if (!r->o.cp) return;
@@ -640,7 +641,7 @@ int s3_source_run(uv_loop_t *loop, aws_ctx *aws, const s3_source_options *o, s3_
         r.fetch = s3_fetch_new(aws, r.o.ix, &fo, on_fetched, wake, &r);
     }
     if (!r.enq && !r.fetch) goto out;
-    push_job(&r, JOB_ROOT, NULL, NULL);
+    push_job(&r, JOB_ROOT, NULL, NULL, 0);
     progress_init(&r.prog, loop, r.o.progress, "days", 0);
     r.progress_on = 1;
     uv_timer_init(loop, &r.tick);

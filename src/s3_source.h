@@ -1,10 +1,11 @@
 /* A CloudTrail bucket as a source: replay of a date range.
  *
- * Finds the trail series (ACCOUNT x REGION, under an optional o-ORG level) with delimiter
- * listings of PREFIX/AWSLogs/, keeps those the filters name, then lists the day partitions
- * .../CloudTrail/REGION/YYYY/MM/DD/ of the range, several at once, one page of keys per day held
- * at a time, and hands every log file to the consumer: downloads into the indexer (s3_fetch) or
- * notifications into SQS (enqueue). Digest and Insight folders are never listed.
+ * Finds the trail series (ACCOUNT x REGION, under an optional o-ORG level, for the log files in
+ * CloudTrail/ and the Insights events in CloudTrail-Insight/) with delimiter listings of
+ * PREFIX/AWSLogs/, keeps those the filters name, then lists the day partitions
+ * .../CloudTrail[-Insight]/REGION/YYYY/MM/DD/ of the range, several at once, one page of keys per
+ * day held at a time, and hands every log file to the consumer: downloads into the indexer
+ * (s3_fetch) or notifications into SQS (enqueue). Digest folders are never listed.
  *
  * A day is finished when every file of it is done: all its records acknowledged by the sink (or,
  * enqueuing, every message sent). Finished days go into the checkpoint (saved at most once a
@@ -35,6 +36,7 @@ typedef struct s3_source_options {
     int nregions;
     int listings;                        /* ListObjectsV2 calls in flight (default 8) */
     int downloads;                       /* concurrent GetObject (default 8) */
+    int insights;                        /* also replay CloudTrail-Insight/ */
     size_t max_record;
     indexer *ix;                         /* download mode */
     const char *enqueue_url;             /* enqueue mode (ix unused) */
@@ -46,6 +48,7 @@ typedef struct s3_source_options {
 
 typedef struct s3_source_stats {
     uint64_t series;                     /* trail series selected */
+    uint64_t series_insight;             /* of them, Insights events */
     uint64_t days_total;                 /* in range, over every series */
     uint64_t days_skipped;               /* finished in an earlier run (checkpoint) */
     uint64_t days_done, days_failed, days_open; /* open: finished but too recent to record */

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ingest.h"
 #include "keys.h"
 #include "log.h"
 #include "notify.h"
-#include "s3.h"
+#include "s3_fetch.h"
+#include "serial.h"
 #include "sinks.h"
 #include "sqs.h"
 
@@ -63,17 +63,12 @@ typedef struct recv_slot {
 
 #define MAX_RECEIVERS 16
 
+/* An object a message names, waiting for a download slot. */
 typedef struct svc_obj {
-    ingest_obj io;               /* stays at this address until done */
-    svc *s;
     svc_msg *msg;
+    struct svc_obj *next;        /* pending queue */
     char bucket[NOTIFY_BUCKET_MAX];
     char key[NOTIFY_KEY_MAX];
-    s3_call *call;
-    int paused;                  /* the download is paused (backpressure) */
-    int download_done;           /* the download finished while input was still stashed */
-    int on_stalled;
-    struct svc_obj *next;        /* pending queue or stalled list */
 } svc_obj;
 
 struct svc {
@@ -86,17 +81,12 @@ struct svc {
     char *notify_scratch;
     size_t notify_scratch_cap;
     notify_object *nobjs;
-    ingest_pipe **pipes;
-    int npipes_free;
+    s3_fetch *fetch;             /* the downloads, streamed into the indexer */
     svc_obj *pending_head, *pending_tail;
-    int npending;                /* objects waiting for a pipe */
-    svc_obj *stalled;
-    int downloads;               /* objects with input flowing */
-    int objects_open;            /* objects started and not yet done */
+    int npending;                /* objects waiting for a download slot */
     int receives;                /* receive calls in flight */
     recv_slot slots[MAX_RECEIVERS];
-    int in_pump, pump_again;
-    int in_space;                /* on_space is running */
+    serial pumping;
     svc_msg *msgs;
     int nmsgs;
     /* deletes waiting to be sent, and calls in flight */
@@ -281,129 +271,21 @@ static void msg_object_done(svc_msg *m, int status) {
 
 /* ---------- objects ---------- */
 
-static void obj_free(svc_obj *o) {
-    ingest_obj_free(&o->io);
-    free(o);
-}
-
-static void on_obj_done(ingest_obj *io, int status, void *ud) {
-    svc_obj *o = ud;
-    svc *s = o->s;
-    (void)io;
-    s->objects_open--;
-    s->st->records += o->io.records;
-    s->st->records_failed += o->io.failed;
-    s->st->bytes_in += o->io.bytes_in;
-    s->st->bytes_json += o->io.bytes_out;
-    if (status == 0) s->st->objects_done++;
-    else s->st->objects_failed++;
-    svc_msg *m = o->msg;
-    obj_free(o);
-    msg_object_done(m, status == 0 ? 0 : -1);
-    pump(s);
-}
-
-static void give_back_pipe(svc *s, ingest_pipe *p) {
-    if (p) s->pipes[s->npipes_free++] = p;
-}
-
-static void finish_input(svc_obj *o) {
-    svc *s = o->s;
-    ingest_pipe *p = NULL;
-    s->downloads--;
-    ingest_end(&o->io, &p); /* may complete the object (and free it) */
-    give_back_pipe(s, p);
-}
-
-static void remove_stalled(svc *s, svc_obj *o) {
-    for (svc_obj **pp = &s->stalled; *pp; pp = &(*pp)->next) {
-        if (*pp == o) {
-            *pp = o->next;
-            break;
-        }
-    }
-    o->on_stalled = 0;
-    o->next = NULL;
-}
-
-static void add_stalled(svc *s, svc_obj *o) {
-    if (o->on_stalled) return;
-    o->on_stalled = 1;
-    o->next = NULL;
-    svc_obj **pp = &s->stalled;
-    while (*pp) pp = &(*pp)->next;
-    *pp = o;
-}
-
-static int on_s3_data(void *ud, const char *p, size_t n) {
-    svc_obj *o = ud;
-    if (o->io.stalled) {
-        o->paused = 1;
-        return HTTP_PAUSE;
-    }
-    int rc = ingest_feed(&o->io, (const uint8_t *)p, n);
-    if (rc == INGEST_FULL) add_stalled(o->s, o); /* the bytes were kept: consumed */
-    return rc == INGEST_ERR ? -1 : 0;
-}
-
-static void on_s3_done(void *ud, const s3_result *r) {
-    svc_obj *o = ud;
-    svc *s = o->s;
-    o->call = NULL;
-    if (!r->ok && !o->io.error) {
-        char why[700];
-        snprintf(why, sizeof why, "download failed: %s %s (status %d)", r->code, r->message, r->status);
-        if (o->on_stalled) remove_stalled(s, o);
-        ingest_pipe *p = NULL;
-        s->downloads--;
-        ingest_abort(&o->io, why, &p);
-        give_back_pipe(s, p);
-    } else if (o->io.stalled && !o->io.error) {
-        o->download_done = 1; /* finish when the kept input has been indexed */
-    } else {
-        if (o->on_stalled) remove_stalled(s, o);
-        finish_input(o);
-    }
-    pump(s);
-}
-
-static void on_space(void *ud) {
+static void on_fetched(void *ud, void *tag, const s3_fetch_result *r) {
     svc *s = ud;
-    /* A sink that completes at once would bring us back here from inside ingest_resume, into
-     * the splitter that is calling out: the outer loop goes on instead. */
-    if (s->in_space) return;
-    s->in_space = 1;
-    while (s->stalled) {
-        svc_obj *o = s->stalled;
-        int rc = ingest_resume(&o->io);
-        if (rc == INGEST_FULL) break;
-        remove_stalled(s, o);
-        if (o->download_done) {
-            finish_input(o);
-        } else if (o->paused) {
-            o->paused = 0;
-            if (o->call) s3_call_resume(o->call);
-        }
-    }
-    s->in_space = 0;
+    s->st->records += r->records;
+    s->st->records_failed += r->records_failed;
+    s->st->bytes_in += r->bytes_in;
+    s->st->bytes_json += r->bytes_json;
+    if (r->ok) s->st->objects_done++;
+    else s->st->objects_failed++;
+    msg_object_done(tag, r->ok ? 0 : -1);
     pump(s);
 }
 
-static void start_object(svc *s, svc_obj *o) {
-    ingest_pipe *p = s->pipes[--s->npipes_free];
-    char name[NOTIFY_BUCKET_MAX + NOTIFY_KEY_MAX + 8];
-    snprintf(name, sizeof name, "s3://%s/%s", o->bucket, o->key);
-    s->downloads++;
-    s->objects_open++;
-    ingest_begin(&o->io, s->ix, p, name, on_obj_done, o);
-    o->call = s3_get(s->aws, o->bucket, o->key, on_s3_data, on_s3_done, o);
-    if (!o->call) {
-        ingest_pipe *back = NULL;
-        s->downloads--;
-        ingest_abort(&o->io, "cannot start the download", &back);
-        give_back_pipe(s, back);
-    }
-}
+static void wake(void *ud) { pump(ud); }
+
+static int objects_open(const svc *s) { return s3_fetch_open(s->fetch); }
 
 /* ---------- receiving ---------- */
 
@@ -494,7 +376,6 @@ static void handle_message(svc *s, const sqs_message *m) {
             msg->failed++; /* counted as a failed object: the message is retried */
             continue;
         }
-        o->s = s;
         o->msg = msg;
         memcpy(o->bucket, s->nobjs[i].bucket, sizeof o->bucket);
         memcpy(o->key, s->nobjs[i].key, sizeof o->key);
@@ -553,7 +434,7 @@ static void on_receive(void *ud, const sqs_result *r, const sqs_message *msgs, i
     }
     /* Idle means empty answers while nothing is in flight: a poll that came back empty while
      * a message was still being worked on says nothing about what that message will do. */
-    if (n == 0 && s->nmsgs == 0 && s->objects_open == 0 && !s->pending_head) s->empty_polls++;
+    if (n == 0 && s->nmsgs == 0 && objects_open(s) == 0 && !s->pending_head) s->empty_polls++;
     else s->empty_polls = 0;
     for (int i = 0; i < n; i++) {
         if (s->draining) release_message(s, &msgs[i]);
@@ -567,7 +448,7 @@ static void on_receive(void *ud, const sqs_result *r, const sqs_message *msgs, i
 static void start_drain(svc *s, const char *why);
 
 static int idle(const svc *s) {
-    return s->nmsgs == 0 && s->objects_open == 0 && !s->pending_head && s->receives == 0 && s->ndel == 0 &&
+    return s->nmsgs == 0 && objects_open(s) == 0 && !s->pending_head && s->receives == 0 && s->ndel == 0 &&
            s->deletes_inflight == 0 && s->visibility_inflight == 0 && indexer_in_flight(s->ix) == 0 &&
            indexer_pending_docs(s->ix) == 0;
 }
@@ -582,33 +463,23 @@ static void stop(svc *s) {
     uv_signal_stop(&s->sigint);
 }
 
-static void pump_once(svc *s);
+static void pump_once(void *ud);
 
 /* Completions can call pump from inside pump (a synchronous sink acknowledges at once):
  * run it again afterwards instead of nesting. */
-static void pump(svc *s) {
-    if (s->in_pump) {
-        s->pump_again = 1;
-        return;
-    }
-    s->in_pump = 1;
-    do {
-        s->pump_again = 0;
-        pump_once(s);
-    } while (s->pump_again && !s->stopped);
-    s->in_pump = 0;
-}
+static void pump(svc *s) { serial_run(&s->pumping, pump_once, s, &s->stopped); }
 
-static void pump_once(svc *s) {
+static void pump_once(void *ud) {
+    svc *s = ud;
     if (s->stopped) return;
     /* Downloads first: they free messages. */
-    while (s->pending_head && s->npipes_free > 0 && !s->draining) {
+    while (s->pending_head && s3_fetch_room(s->fetch) > 0 && !s->draining) {
         svc_obj *o = s->pending_head;
         s->pending_head = o->next;
         if (!s->pending_head) s->pending_tail = NULL;
-        o->next = NULL;
         s->npending--;
-        start_object(s, o);
+        s3_fetch_start(s->fetch, o->bucket, o->key, o->msg); /* copies what it keeps */
+        free(o);
     }
     if (s->draining) {
         /* Objects not started are released: their messages become visible again. */
@@ -617,19 +488,19 @@ static void pump_once(svc *s) {
             s->pending_head = o->next;
             if (!s->pending_head) s->pending_tail = NULL;
             svc_msg *m = o->msg;
-            obj_free(o);
+            free(o);
             s->npending--;
             msg_object_done(m, 1);
         }
     }
     /* No input is flowing: a partial batch would only wait. */
-    if (s->downloads == 0 && !s->pending_head && indexer_pending_docs(s->ix) > 0) indexer_flush(s->ix);
+    if (s3_fetch_flowing(s->fetch) == 0 && !s->pending_head && indexer_pending_docs(s->ix) > 0) indexer_flush(s->ix);
     if (!s->draining) {
         /* Bounded work in flight whatever the queue depth: messages, objects (a receive may
          * bring up to 10 messages, so room for 10 is kept per receive), batches (the indexer). */
         int room = s->o.max_messages - s->nmsgs;
         while (s->receives < s->o.receivers && room >= (s->receives + 1) * SQS_MAX_RECEIVE && !s->backoff_active &&
-               !s->pending_head && s->objects_open + s->npending < MAX_OPEN_OBJECTS) {
+               !s->pending_head && objects_open(s) + s->npending < MAX_OPEN_OBJECTS) {
             recv_slot *slot = NULL;
             for (int i = 0; i < MAX_RECEIVERS && !slot; i++)
                 if (!s->slots[i].call) slot = &s->slots[i];
@@ -645,7 +516,7 @@ static void pump_once(svc *s) {
             }
         }
         if (s->o.exit_when_idle > 0 && s->empty_polls >= s->o.exit_when_idle && s->nmsgs == 0 &&
-            s->objects_open == 0 && !s->pending_head)
+            objects_open(s) == 0 && !s->pending_head)
             start_drain(s, "the queue is empty");
     }
     if (s->draining) {
@@ -682,7 +553,8 @@ static void print_stats(svc *s, const char *when) {
              (unsigned long long)st->bytes_in, (unsigned long long)st->bytes_json, (unsigned long long)is->batches,
              (unsigned long long)is->batches_failed, (unsigned long long)(is->bad_records + sc.dead_lettered),
              (unsigned long long)(sc.retries + as.retries), (unsigned long long)errors,
-             (unsigned long long)st->visibility_extensions, s->nmsgs, s->objects_open + s->npending, s->downloads,
+             (unsigned long long)st->visibility_extensions, s->nmsgs, objects_open(s) + s->npending,
+             s3_fetch_flowing(s->fetch),
              indexer_in_flight(s->ix), secs > 0 ? (double)is->records / secs : 0,
              since > 0 ? (double)(is->records - s->last_stats_records) / since : 0);
     s->last_stats_ms = now;
@@ -739,7 +611,7 @@ static void start_drain(svc *s, const char *why) {
     if (s->draining) return;
     s->draining = 1;
     s->drain_started_ms = uv_now(s->loop);
-    log_info("%s: stopping (finishing %d message(s), %d object(s) in flight)", why, s->nmsgs, s->objects_open);
+    log_info("%s: stopping (finishing %d message(s), %d object(s) in flight)", why, s->nmsgs, objects_open(s));
     /* Long polls could hold the exit for up to 20 s: stop them. */
     for (int i = 0; i < MAX_RECEIVERS; i++)
         if (s->slots[i].call) sqs_call_cancel(s->slots[i].call);
@@ -772,14 +644,13 @@ int service_run(uv_loop_t *loop, aws_ctx *aws, indexer *ix, const service_option
     if (s.o.max_messages < SQS_MAX_RECEIVE) s.o.max_messages = SQS_MAX_RECEIVE;
     int rc = -1;
     s.nobjs = calloc(MAX_OBJECTS_PER_MESSAGE, sizeof *s.nobjs);
-    s.pipes = calloc((size_t)s.o.max_objects, sizeof *s.pipes);
-    if (!s.nobjs || !s.pipes || json_doc_init(&s.notify_doc, NOTIFY_TOKENS) != JSON_OK) goto out;
-    for (int i = 0; i < s.o.max_objects; i++) {
-        ingest_pipe *p = ingest_pipe_new(s.o.max_record);
-        if (!p) goto out;
-        s.pipes[s.npipes_free++] = p;
-    }
-    indexer_on_space(ix, on_space, &s);
+    if (!s.nobjs || json_doc_init(&s.notify_doc, NOTIFY_TOKENS) != JSON_OK) goto out;
+    s3_fetch_options fo;
+    s3_fetch_options_default(&fo);
+    fo.downloads = s.o.max_objects;
+    fo.max_open = MAX_OPEN_OBJECTS; /* receiving stops before this many */
+    fo.max_record = s.o.max_record;
+    if (!(s.fetch = s3_fetch_new(aws, ix, &fo, on_fetched, wake, &s))) goto out;
     uv_timer_init(loop, &s.tick);
     s.tick.data = &s;
     uv_timer_init(loop, &s.receive_backoff);
@@ -805,8 +676,8 @@ int service_run(uv_loop_t *loop, aws_ctx *aws, indexer *ix, const service_option
     uv_run(loop, UV_RUN_NOWAIT);
 out:
     if (rc < 0) log_error("run: cannot allocate its buffers");
-    for (int i = 0; i < s.npipes_free; i++) ingest_pipe_free(s.pipes[i]);
-    free(s.pipes);
+    /* A forced stop leaves downloads open: the process exits without freeing them. */
+    if (!st->forced) s3_fetch_free(s.fetch);
     free(s.nobjs);
     free(s.notify_scratch);
     for (int i = 0; i < s.ndel; i++) free(s.del[i]);

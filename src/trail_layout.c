@@ -109,12 +109,11 @@ int trail_logs_prefix(const char *prefix, char *out, size_t cap) {
     return put(cap, snprintf(out, cap, "%sAWSLogs/", prefix ? prefix : ""));
 }
 
-int trail_series_prefix(const char *prefix, const char *org, const char *account, const char *region, char *out,
-                        size_t cap) {
+int trail_series_prefix(const char *prefix, const char *org, const char *account, const char *region, int insight,
+                        char *out, size_t cap) {
     int has_org = org && *org;
-    return put(cap,
-               snprintf(out, cap, "%sAWSLogs/%s%s%s/CloudTrail/%s/", prefix ? prefix : "", has_org ? org : "",
-                        has_org ? "/" : "", account, region));
+    return put(cap, snprintf(out, cap, "%sAWSLogs/%s%s%s/%s/%s/", prefix ? prefix : "", has_org ? org : "",
+                             has_org ? "/" : "", account, insight ? TRAIL_INSIGHT_FOLDER : TRAIL_LOG_FOLDER, region));
 }
 
 int trail_day_prefix(const char *series_prefix, int32_t day, char *out, size_t cap) {
@@ -123,9 +122,34 @@ int trail_day_prefix(const char *series_prefix, int32_t day, char *out, size_t c
     return put(cap, snprintf(out, cap, "%s%.4s/%.2s/%.2s/", series_prefix, d, d + 5, d + 8));
 }
 
-int trail_series_name(const char *org, const char *account, const char *region, char *out, size_t cap) {
+int trail_series_name(const char *org, const char *account, const char *region, int insight, char *out, size_t cap) {
     int has_org = org && *org;
-    return put(cap, snprintf(out, cap, "%s%s%s/%s", has_org ? org : "", has_org ? "/" : "", account, region));
+    return put(cap, snprintf(out, cap, "%s%s%s/%s%s", has_org ? org : "", has_org ? "/" : "", account,
+                             insight ? TRAIL_INSIGHT_FOLDER "/" : "", region));
+}
+
+int trail_is_series_name(const char *name, size_t n) {
+    if (n == 0 || n > TRAIL_MAX_SERIES) return 0;
+    enum { MAX_SEG = 4 };
+    const char *seg[MAX_SEG + 1];
+    size_t len[MAX_SEG + 1];
+    int k = 0;
+    for (const char *p = name, *end = name + n; k <= MAX_SEG;) {
+        const char *slash = memchr(p, '/', (size_t)(end - p));
+        seg[k] = p;
+        len[k] = (size_t)((slash ? slash : end) - p);
+        k++;
+        if (!slash) break;
+        p = slash + 1;
+    }
+    if (k > MAX_SEG) return 0;
+    int i = 0;
+    if (trail_is_org(seg[i], len[i])) i++;
+    if (i >= k || !trail_is_account(seg[i], len[i])) return 0;
+    i++;
+    size_t il = sizeof TRAIL_INSIGHT_FOLDER - 1;
+    if (i < k && len[i] == il && memcmp(seg[i], TRAIL_INSIGHT_FOLDER, il) == 0) i++;
+    return i == k - 1 && trail_is_region(seg[i], len[i]);
 }
 
 const char *trail_last_segment(const char *common_prefix, size_t *len) {

@@ -1,5 +1,6 @@
 /* Where CloudTrail puts its files in a bucket, for replays that list instead of walking:
  *   [PREFIX/]AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/FILE
+ * and Insights events in CloudTrail-Insight/ in place of CloudTrail/.
  * s3:// locations, calendar days as integers (so ranges are plain arithmetic), the prefixes of a
  * trail series (one account and region) and of one of its days, and what a listed folder name
  * is. Pure: no loop, no network. */
@@ -13,8 +14,11 @@
 #define TRAIL_MAX_ORG 40       /* "o-" and 10..32 characters */
 #define TRAIL_MAX_REGION 32
 #define TRAIL_ACCOUNT_LEN 12
-/* A series name "[o-ORG/]ACCOUNT/REGION": what a checkpoint records days of. */
-#define TRAIL_MAX_SERIES (TRAIL_MAX_ORG + 1 + TRAIL_ACCOUNT_LEN + 1 + TRAIL_MAX_REGION)
+#define TRAIL_LOG_FOLDER "CloudTrail"
+#define TRAIL_INSIGHT_FOLDER "CloudTrail-Insight"
+/* A series name "[o-ORG/]ACCOUNT/REGION", or "[o-ORG/]ACCOUNT/CloudTrail-Insight/REGION" for
+ * the Insights events: what a checkpoint records days of. */
+#define TRAIL_MAX_SERIES (TRAIL_MAX_ORG + 1 + TRAIL_ACCOUNT_LEN + 1 + sizeof TRAIL_INSIGHT_FOLDER + TRAIL_MAX_REGION)
 #define TRAIL_DAY_MIN 0        /* 1970-01-01 */
 #define TRAIL_DAY_MAX 2932896  /* 9999-12-31 */
 
@@ -33,13 +37,16 @@ int32_t trail_day_of_time(int64_t epoch_s);
 
 /* PREFIX + "AWSLogs/" */
 int trail_logs_prefix(const char *prefix, char *out, size_t cap);
-/* PREFIX + "AWSLogs/[ORG/]ACCOUNT/CloudTrail/REGION/"; org may be "" or NULL. 0, or -1 if it does not fit. */
-int trail_series_prefix(const char *prefix, const char *org, const char *account, const char *region, char *out,
-                        size_t cap);
+/* PREFIX + "AWSLogs/[ORG/]ACCOUNT/CloudTrail/REGION/" (CloudTrail-Insight/ when insight); org may
+ * be "" or NULL. 0, or -1 if it does not fit. */
+int trail_series_prefix(const char *prefix, const char *org, const char *account, const char *region, int insight,
+                        char *out, size_t cap);
 /* series_prefix + "YYYY/MM/DD/" */
 int trail_day_prefix(const char *series_prefix, int32_t day, char *out, size_t cap);
-/* "[ORG/]ACCOUNT/REGION" */
-int trail_series_name(const char *org, const char *account, const char *region, char *out, size_t cap);
+/* "[ORG/]ACCOUNT/REGION", or "[ORG/]ACCOUNT/CloudTrail-Insight/REGION" when insight */
+int trail_series_name(const char *org, const char *account, const char *region, int insight, char *out, size_t cap);
+/* Whether name is one trail_series_name makes. */
+int trail_is_series_name(const char *name, size_t n);
 
 /* The last folder name of a listed CommonPrefix ("a/AWSLogs/o-x1/" -> "o-x1"); NULL when the
  * prefix does not end with '/' or the name is empty. */

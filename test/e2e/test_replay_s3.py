@@ -1,11 +1,14 @@
 """`ctindex replay s3://BUCKET/PREFIX` against moto (S3 and SQS, signatures checked) and the strict
 search fake.
 
-A ctgen corpus over 6 days, 3 accounts and 3 regions, with digests, goes into a bucket under a
-prefix; one account sits under an organization folder (AWSLogs/o-.../), and objects that are no
-trail logs lie beside them. Checked:
+A ctgen corpus over 6 days, 3 accounts and 3 regions, with digests and Insights files
+(CloudTrail-Insight/), goes into a bucket under a prefix; one account sits under an organization
+folder (AWSLogs/o-.../), and objects that are no trail logs lie beside them. Checked:
   * a date range with --account/--region filters indexes exactly the eventIDs of the files in those
-    partitions (dir sink), each once; digests are never read; summary numbers;
+    partitions (dir sink), Insights events included, each once; digests are never read; summary
+    numbers; with --no-insights only the CloudTrail/ files;
+  * a checkpoint written before Insights were replayed still loads: its finished days are not
+    listed again, and the Insights series of those days are replayed;
   * a wrong secret fails the listing with SignatureDoesNotMatch (the checks are on);
   * SIGTERM mid-way (CloudSearch sink slowed by the fake): exit 1, every day in the checkpoint has all
     its records accepted, and the rerun lists no finished day again and completes the range;
@@ -47,29 +50,31 @@ class Corpus:
         self.files = []  # dicts: key, path, account, region, day, ids, digest
         for path in sorted(glob.glob(os.path.join(root, "AWSLogs", "**", "*.json.gz"), recursive=True)):
             rel = os.path.relpath(path, root)
-            parts = rel.split("/")  # AWSLogs ACCOUNT CloudTrail[-Digest] REGION Y M D FILE
+            parts = rel.split("/")  # AWSLogs ACCOUNT CloudTrail[-Digest|-Insight] REGION Y M D FILE
             account, folder, region, day = parts[1], parts[2], parts[3], "-".join(parts[4:7])
             key = PREFIX + rel
             if account == org_account:
                 key = PREFIX + "AWSLogs/" + ORG + "/" + "/".join(parts[1:])
             ids = []
-            if folder == "CloudTrail":
+            if folder != "CloudTrail-Digest":
                 data = gzip.decompress(open(path, "rb").read())
                 ids = [r["eventID"] for r in json.loads(data)["Records"]]
             self.files.append({"key": key, "path": path, "account": account, "region": region, "day": day,
-                               "ids": ids, "digest": folder != "CloudTrail"})
-        self.logs = [f for f in self.files if not f["digest"]]
+                               "ids": ids, "digest": folder == "CloudTrail-Digest",
+                               "insight": folder == "CloudTrail-Insight"})
+        self.logs = [f for f in self.files if not f["digest"]]  # what a replay reads, Insights included
 
-    def select(self, since, until, accounts=None, regions=None):
+    def select(self, since, until, accounts=None, regions=None, insights=True):
         return [f for f in self.logs if since <= f["day"] <= until and (not accounts or f["account"] in accounts)
-                and (not regions or f["region"] in regions)]
+                and (not regions or f["region"] in regions) and (insights or not f["insight"])]
 
     @staticmethod
     def ids(files):
         return {i for f in files for i in f["ids"]}
 
     def series_name(self, f):
-        return (ORG + "/" if f["key"].startswith(PREFIX + "AWSLogs/" + ORG) else "") + f["account"] + "/" + f["region"]
+        return ((ORG + "/" if f["key"].startswith(PREFIX + "AWSLogs/" + ORG) else "") + f["account"] + "/" +
+                ("CloudTrail-Insight/" if f["insight"] else "") + f["region"])
 
 
 def batch_ids(out):
@@ -105,9 +110,10 @@ def day_range(lo, hi):
 def listed_days(stderr):
     """(series, day) of every day listing a verbose run made."""
     out = set()
-    for m in re.finditer(r"listing day s3://[^/]+/" + re.escape(PREFIX) +
-                         r"AWSLogs/((?:o-[a-z0-9]+/)?\d{12})/CloudTrail/([a-z0-9-]+)/(\d{4})/(\d\d)/(\d\d)/", stderr):
-        out.add((m.group(1) + "/" + m.group(2), f"{m.group(3)}-{m.group(4)}-{m.group(5)}"))
+    for m in re.finditer(r"listing day s3://[^/]+/" + re.escape(PREFIX) + r"AWSLogs/((?:o-[a-z0-9]+/)?\d{12})/"
+                         r"CloudTrail(-Insight)?/([a-z0-9-]+)/(\d{4})/(\d\d)/(\d\d)/", stderr):
+        kind = "CloudTrail-Insight/" if m.group(2) else ""
+        out.add((m.group(1) + "/" + kind + m.group(3), f"{m.group(4)}-{m.group(5)}-{m.group(6)}"))
     return out
 
 
@@ -190,13 +196,15 @@ def main():
 def run_all(tmp):
     corpus_dir = os.path.join(tmp, "corpus")
     subprocess.run([os.path.join(BUILD, "bench", "ctgen"), "--out", corpus_dir, "--files", "90", "--max-records", "150",
-                    "--seed", "7", "--digest", "--accounts", "3", "--regions", "3", "--days", "6", "--start",
+                    "--seed", "7", "--digest", "--insights", "24", "--accounts", "3", "--regions", "3", "--days", "6", "--start",
                     "2024-05-01"], check=True, capture_output=True)
     accounts = sorted(os.listdir(os.path.join(corpus_dir, "AWSLogs")))
     corpus = Corpus(corpus_dir, org_account=accounts[0])
     regions = sorted({f["region"] for f in corpus.logs})
     check(len(accounts) == 3 and len(regions) == 3 and len({f["day"] for f in corpus.logs}) == 6,
           f"corpus spans 3 accounts, 3 regions, 6 days ({accounts} {regions})")
+    insight_files = [f for f in corpus.logs if f["insight"]]
+    check(len(insight_files) == 24 and all(f["ids"] for f in insight_files), "corpus has 24 Insights files")
     schema_file = os.path.join(tmp, "schema.json")
     with open(schema_file, "w") as f:
         f.write(subprocess.run([BIN, "schema"], check=True, capture_output=True, text=True).stdout)
@@ -250,11 +258,46 @@ def run_all(tmp):
               f"{len(set(got) - want)}, missing {len(want - set(got))})")
         check(len(got) == len(set(got)), "filtered: each record indexed once")
         series = {(corpus.series_name(f)) for f in corpus.logs if f["account"] in pick_acc and f["region"] in pick_reg}
-        check(f"over {len(series)} series" in out and f"{len(series) * 3} in range" in out,
-              f"filtered: {len(series)} series x 3 days in the summary: {out.splitlines()[:1]}")
+        nins = len({s for s in series if "/CloudTrail-Insight/" in s})
+        check(f"over {len(series)} series ({nins} of Insights events)" in out and f"{len(series) * 3} in range" in out,
+              f"filtered: {len(series)} series ({nins} Insights) x 3 days in the summary: {out.splitlines()[:1]}")
+        check(any(f["insight"] for f in want_files), "filtered: the range holds Insights files")
         check(f"files:   {len(want_files)} indexed, 0 failed" in out, f"filtered: {len(want_files)} files indexed")
         check("Digest" not in err and "gunzip" not in err, "filtered: digests are not read (they would fail to inflate)",
               err[-800:])
+
+        # 1b. --no-insights: the CloudTrail/ files only
+        out1b = os.path.join(tmp, "out1b")
+        rc, out, err = run([f"s3://{BUCKET}/{PREFIX}", "--since", "2024-05-02", "--until", "2024-05-04",
+                            "--no-insights", "--sink", "dir:" + out1b, "--no-progress"], env)
+        want = corpus.ids(corpus.select("2024-05-02", "2024-05-04", insights=False))
+        got = batch_ids(out1b)
+        check(rc == 0 and set(got) == want and len(got) == len(want),
+              f"--no-insights: exactly the CloudTrail/ eventIDs ({rc}; {len(set(got))} of {len(want)})", err[-800:])
+        check("(0 of Insights events)" in out, "--no-insights: no Insights series", out.splitlines()[:1])
+
+        # 1c. a checkpoint from before Insights were replayed: its days of log files stay done, the
+        # Insights series of those days are replayed (and only they)
+        out1c, cp1c = os.path.join(tmp, "out1c"), os.path.join(tmp, "old.checkpoint")
+        os.makedirs(out1c)
+        log_series = sorted({corpus.series_name(f) for f in corpus.logs if not f["insight"]})
+        with open(cp1c, "w") as f:
+            f.write(f"ctindex-checkpoint 1\nsource s3://{BUCKET}/{PREFIX}\ntarget dir:{os.path.realpath(out1c)}\n")
+            f.writelines(f"done {s} 2024-05-01..2024-05-06\n" for s in log_series)
+            f.write("end\n")
+        rc, out, err = run([f"s3://{BUCKET}/{PREFIX}", "--since", "2024-05-01", "--until", "2024-05-06",
+                            "--checkpoint", cp1c, "--sink", "dir:" + out1c, "--no-progress", "--verbose"], env)
+        want = corpus.ids(insight_files)
+        got = batch_ids(out1c)
+        check(rc == 0 and set(got) == want, f"old checkpoint: loads, and only the Insights events are indexed ({rc}; "
+                                            f"{len(set(got))} of {len(want)}, extra {len(set(got) - want)})", err[-800:])
+        relisted = {s for (s, d) in listed_days(err) if "/CloudTrail-Insight/" not in s}
+        check(not relisted, f"old checkpoint: no day of the log series is listed again ({sorted(relisted)[:2]})")
+        final = read_checkpoint(cp1c)
+        ins_series = {corpus.series_name(f) for f in insight_files}
+        check(set(final) == set(log_series) | ins_series and all(v == set(day_range("2024-05-01", "2024-05-06"))
+                                                                 for v in final.values()),
+              f"old checkpoint: now holds the {len(ins_series)} Insights series too")
 
         # 2. signatures are checked: a wrong secret cannot list
         bad = dict(env, AWS_SECRET_ACCESS_KEY="wrong" + secret)

@@ -4,8 +4,10 @@ CloudTrail-style notifications arrive on one queue in every shape ctindex unders
 envelope from a real SNS subscription, raw delivery, S3 event notifications, EventBridge), plus
 a test event, the validation message and a malformed body. ctindex must index every record of
 every file once (dir sink), delete every message it handled, leave the malformed one for the
-redrive policy, and exit 0 when the queue is drained."""
+redrive policy, and exit 0 when the queue is drained. One more file holds a record over the
+record limit: it goes to the dead-letter file, and the file's message is still deleted."""
 import glob
+import gzip
 import json
 import os
 import subprocess
@@ -36,6 +38,13 @@ def run(tmp):
         stack.upload(corpus)
         stack.notify_all_shapes(corpus.logs, corpus.digests)
         stack.send("this is not a notification")  # malformed: must stay in the queue
+        big_key = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/111122223333_CloudTrail_us-east-1_20240501T0005Z_BigRecordBigRec1.json.gz"
+        small = {"eventID": "beside-the-big-one", "eventName": "GetObject", "eventTime": "2024-05-01T00:00:00Z"}
+        big = json.dumps({"eventID": "too-big", "pad": "x" * (2 << 20)})
+        body = '{"Records":[%s,%s]}' % (big, json.dumps(small))
+        stack.put(big_key, gzip.compress(body.encode()))
+        stack.cloudtrail_raw([big_key])
+        ids = ids | {small["eventID"]}
         q = stack.queue
 
         env = runlib.run_env(moto, akid, secret)
@@ -51,6 +60,15 @@ def run(tmp):
                                f"{sorted(ids - set(got))[:3]}, extra {sorted(set(got) - ids)[:3]}")
         check(len(got) == len(set(got)), "each record indexed once")
         check("not understood" in p.stderr, "the malformed message is reported")
+        dead = [json.loads(line) for line in open(os.path.join(tmp, "dead.jsonl"))]
+        check(len(dead) == 1 and dead[0]["source"] == f"s3://{stack.bucket}/{big_key}" and
+              "larger than the record limit (2097152 bytes)" in dead[0]["reason"] and dead[0]["offset"] == 12 and
+              dead[0]["size"] == len(big) and dead[0]["data"].startswith('{"eventID": "too-big"'),
+              "the record over the limit is dead-lettered with its place, size and start",
+              str(dead)[:300])
+        final = [st for kind, st in runlib.stats_lines(p.stderr) if kind == "final"]
+        check(final and final[0].get("dead_lettered") == 1 and final[0].get("objects_failed") == 0,
+              "the final stats line counts it as dead-lettered, and no object failed", str(final)[:300])
         visible, invisible = stack.counts()
         check(visible + invisible == 1, f"only the malformed message is left in the queue ({visible + invisible})",
               str([(m["Body"][:200], m["Attributes"]) for m in stack.peek()]))

@@ -1,7 +1,9 @@
 /* Fuzzes rsplit: input = [chunk seed][max_record byte][refusal byte][JSON]. The JSON is split
  * twice, once in random chunks with the callback sometimes refusing (backpressure) and once in
  * one piece; both runs must deliver the same records (count, sizes, bytes hashed) with the
- * same stats and outcome. Every record must be {...} and within max_record. */
+ * same stats and outcome. Every record must be {...} and within max_record. Skipped elements
+ * must be reported alike in both runs (offset, size), inside the input, with heads that are
+ * the input's own bytes there. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +34,26 @@ static int on_record(void *ud, const char *rec, size_t len) {
     return 0;
 }
 
+typedef struct skips {
+    const uint8_t *input;
+    size_t input_len;
+    uint64_t count, hash;
+} skips;
+
+static void on_skip(void *ud, const rsplit_skip *k) {
+    skips *t = ud;
+    if (k->head_len > k->size || k->head_len > RSPLIT_HEAD || k->offset + k->size > t->input_len || !k->reason ||
+        memcmp(k->head, t->input + k->offset, k->head_len) != 0)
+        abort();
+    t->count++;
+    t->hash = (t->hash ^ k->offset) * 1099511628211ull;
+    t->hash = (t->hash ^ k->size) * 1099511628211ull;
+}
+
 typedef struct outcome {
     int rc;
     tally t;
+    skips k;
     rsplit_stats st;
 } outcome;
 
@@ -45,6 +64,9 @@ static outcome run(const uint8_t *data, size_t size, size_t max_record, uint32_t
     o.t.max_record = max_record;
     o.t.refuse_mask = refuse_mask;
     rsplit *s = rsplit_new(max_record);
+    o.k.input = data;
+    o.k.input_len = size;
+    rsplit_on_skip(s, on_skip, &o.k);
     size_t off = 0;
     o.rc = RSPLIT_OK;
     while (off < size && o.rc == RSPLIT_OK) {
@@ -67,6 +89,7 @@ static outcome run(const uint8_t *data, size_t size, size_t max_record, uint32_t
     if (o.rc == RSPLIT_ERR && rsplit_error(s)[0] == '\0') abort();
     o.st = *rsplit_get_stats(s);
     if (o.st.records != o.t.count) abort();
+    if (o.rc == RSPLIT_OK && o.k.count != o.st.oversized + o.st.non_objects) abort();
     rsplit_free(s);
     return o;
 }
@@ -82,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     outcome a = run(data, size, max_record, seed, refuse_mask);
     outcome b = run(data, size, max_record, 0, 0);
     if (a.rc != b.rc || a.t.count != b.t.count || a.t.hash != b.t.hash) abort();
+    if (a.rc == RSPLIT_OK && (a.k.count != b.k.count || a.k.hash != b.k.hash)) abort();
     if (a.st.oversized != b.st.oversized || a.st.non_objects != b.st.non_objects ||
         a.st.largest_record != b.st.largest_record || a.st.saw_records != b.st.saw_records)
         abort();

@@ -80,6 +80,14 @@ static void test_many_series(void) {
     checkpoint_free(cp);
 }
 
+/* A fresh checkpoint of SRC/TGT with text parsed into it (which must succeed). */
+static checkpoint *parsed(const char *text) {
+    checkpoint *cp = checkpoint_new(SRC, TGT);
+    char why[256] = "";
+    CHECK_EQ_INT(checkpoint_parse(cp, text, strlen(text), why, sizeof why), 0);
+    return cp;
+}
+
 static void test_parse_round_trip(void) {
     const char *text = "# comment\n"
                        "ctindex-checkpoint 1\n"
@@ -89,9 +97,7 @@ static void test_parse_round_trip(void) {
                        "done 111122223333/us-east-1 2024-05-09,2024-05-01..2024-05-07,2024-05-08\n"
                        "done o-abcdefghij/444455556666/eu-west-1 2024-05-01\n"
                        "end\n";
-    checkpoint *cp = checkpoint_new(SRC, TGT);
-    char why[256] = "";
-    CHECK_EQ_INT(checkpoint_parse(cp, text, strlen(text), why, sizeof why), 0);
+    checkpoint *cp = parsed(text);
     checkpoint_series *s = checkpoint_series_get(cp, "111122223333/us-east-1");
     CHECK_EQ_INT(checkpoint_count_done(s, D("2024-05-01"), D("2024-05-31")), 9);
     const char *out = format(cp);
@@ -99,9 +105,38 @@ static void test_parse_round_trip(void) {
                              "done o-abcdefghij/444455556666/eu-west-1 2024-05-01\nend\n"));
     /* formatting what was parsed parses to the same text */
     char *copy = strdup(out);
-    checkpoint *again = checkpoint_new(SRC, TGT);
-    CHECK_EQ_INT(checkpoint_parse(again, copy, strlen(copy), why, sizeof why), 0);
+    checkpoint *again = parsed(copy);
     CHECK_EQ_STR(format(again), copy);
+    free(copy);
+    checkpoint_free(again);
+    checkpoint_free(cp);
+}
+
+/* A checkpoint written before Insights were replayed loads as it is; the Insights series of the
+ * same account and region is a series of its own, empty until its days finish, and is saved
+ * beside the log series. */
+static void test_insight_series(void) {
+    const char *old = "ctindex-checkpoint 1\n"
+                      "source " SRC "\n"
+                      "target " TGT "\n"
+                      "done 111122223333/us-east-1 2024-05-01..2024-05-07\n"
+                      "end\n";
+    checkpoint *cp = parsed(old);
+    checkpoint_series *logs = checkpoint_series_get(cp, "111122223333/us-east-1");
+    checkpoint_series *ins = checkpoint_series_get(cp, "111122223333/CloudTrail-Insight/us-east-1");
+    CHECK(logs && ins && logs != ins);
+    CHECK_EQ_INT(checkpoint_count_done(logs, D("2024-05-01"), D("2024-05-31")), 7);
+    CHECK_EQ_INT(checkpoint_count_done(ins, D("2024-05-01"), D("2024-05-31")), 0);
+    CHECK_EQ_INT(checkpoint_mark(cp, ins, D("2024-05-02")), 0);
+    CHECK(checkpoint_series_get(cp, "o-abcdefghij/444455556666/CloudTrail-Insight/eu-west-1") != NULL);
+    CHECK(checkpoint_series_get(cp, "111122223333/CloudTrail-Digest/us-east-1") == NULL);
+    const char *out = format(cp);
+    CHECK(out && strstr(out, "done 111122223333/CloudTrail-Insight/us-east-1 2024-05-02\n"
+                             "done 111122223333/us-east-1 2024-05-01..2024-05-07\nend\n"));
+    char *copy = strdup(out);
+    checkpoint *again = parsed(copy);
+    CHECK(checkpoint_is_done(checkpoint_series_get(again, "111122223333/CloudTrail-Insight/us-east-1"), D("2024-05-02")));
+    CHECK(!checkpoint_is_done(checkpoint_series_get(again, "111122223333/us-east-1"), D("2024-05-08")));
     free(copy);
     checkpoint_free(again);
     checkpoint_free(cp);
@@ -203,6 +238,7 @@ int main(void) {
     RUN(test_ranges);
     RUN(test_many_series);
     RUN(test_parse_round_trip);
+    RUN(test_insight_series);
     RUN(test_refused);
     RUN(test_files);
     TEST_MAIN_END();

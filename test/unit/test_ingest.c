@@ -1,11 +1,15 @@
 /* ingest: an object through gunzip -> splitter -> indexer, with a sink that holds batches until
  * the test completes them, so backpressure (INGEST_FULL / ingest_resume) is under control. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "batch.h"
+#include "deadletter.h"
 #include "indexer.h"
 #include "ingest.h"
+#include "rsplit.h"
 #include "testlib.h"
 
 /* ---- a sink that keeps what it is given ---- */
@@ -153,9 +157,84 @@ static void test_failed_batch_fails_object(void) {
     rig_free(&r);
 }
 
+/* A record over the limit and an element that is no object are not dropped silently: each
+ * becomes one dead-letter entry (source, offset in the inflated stream, size, first bytes),
+ * counts as unusable, and the object still completes ok once its good records are stored. */
+static void test_skipped_elements_dead_lettered(void) {
+    char path[] = "/tmp/ctindex-ingest-dl-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    static held_sink hs;
+    memset(&hs, 0, sizeof hs);
+    hs.base.ops = &held_ops;
+    hs.base.max_in_flight = 1;
+    deadletter *dead = deadletter_open(path);
+    indexer_options io;
+    indexer_options_default(&io);
+    io.batches = 1;
+    io.dead = dead;
+    indexer *ix = indexer_new(&io, &hs.base);
+    ingest_pipe *pipe = ingest_pipe_new(1024);
+    static ingest_obj obj;
+    outcome out = {0, 0};
+    ingest_begin(&obj, ix, pipe, "s3://bucket/key.json.gz", on_done, &out);
+    static char file[8192], big[3000];
+    char r0[512], r1[512];
+    size_t blen = (size_t)snprintf(big, sizeof big, "{\"eventID\":\"big\",\"pad\":\"");
+    while (blen < 2000) big[blen++] = 'x';
+    blen += (size_t)snprintf(big + blen, sizeof big - blen, "\"}");
+    int prefix = snprintf(file, sizeof file, "{\"Records\":[%s,", record(0, r0, sizeof r0));
+    int len = snprintf(file, sizeof file, "{\"Records\":[%s,%s, 42 ,%s]}", r0, big, record(1, r1, sizeof r1));
+    size_t at42 = (size_t)prefix + blen + 2;
+    CHECK_EQ_INT(ingest_feed(&obj, (const uint8_t *)file, (size_t)len), INGEST_OK);
+    ingest_pipe *back = NULL;
+    CHECK_EQ_INT(ingest_end(&obj, &back), INGEST_OK);
+    indexer_flush(ix);
+    held_complete(&hs, 1);
+    CHECK_EQ_INT(out.calls, 1);
+    CHECK_EQ_INT(out.status, 0);
+    CHECK_EQ_INT(obj.records, 4);
+    CHECK_EQ_INT(obj.acked, 4);
+    CHECK_EQ_INT(indexer_get_stats(ix)->bad_records, 2);
+    CHECK_EQ_INT(indexer_get_stats(ix)->docs, 2);
+    CHECK_EQ_INT(deadletter_count(dead), 2);
+    deadletter_close(dead);
+    char text[8192] = "", want[1024];
+    FILE *f = fopen(path, "r");
+    size_t got = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    text[got] = '\0';
+    if (f) fclose(f);
+    snprintf(want, sizeof want,
+             "\"source\":\"s3://bucket/key.json.gz\",\"reason\":\"record of %zu bytes is larger than the record "
+             "limit (1024 bytes)\",\"offset\":%d,\"size\":%zu,\"truncated\":true,\"data\":\"{\\\"eventID\\\":\\\"big\\\",",
+             blen, prefix, blen);
+    CHECK(strstr(text, want) != NULL);
+    /* the data is the record's first RSPLIT_HEAD bytes, escaped */
+    char head[2 * RSPLIT_HEAD + 16];
+    size_t hl = (size_t)snprintf(head, sizeof head, "\"data\":\"");
+    for (size_t i = 0; i < RSPLIT_HEAD; i++) {
+        if (big[i] == '"') head[hl++] = '\\';
+        head[hl++] = big[i];
+    }
+    snprintf(head + hl, sizeof head - hl, "\"}\n");
+    CHECK(strstr(text, head) != NULL);
+    snprintf(want, sizeof want,
+             "\"reason\":\"element of Records is not an object\",\"offset\":%zu,\"size\":2,\"data\":\"42\"}\n", at42);
+    CHECK(strstr(text, want) != NULL);
+    int lines = 0;
+    for (const char *p = text; *p; p++) lines += *p == '\n';
+    CHECK_EQ_INT(lines, 2);
+    unlink(path);
+    ingest_obj_free(&obj);
+    ingest_pipe_free(pipe);
+    indexer_free(ix);
+}
+
 int main(void) {
     RUN(test_backpressure_then_done);
     RUN(test_error_while_resuming_is_not_stalled);
     RUN(test_failed_batch_fails_object);
+    RUN(test_skipped_elements_dead_lettered);
     TEST_MAIN_END();
 }

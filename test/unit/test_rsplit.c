@@ -37,6 +37,22 @@ static int collect(void *ud, const char *rec, size_t len) {
     return 0;
 }
 
+/* Skipped elements as "offset size head\n" lines. */
+typedef struct skips {
+    char text[8192];
+    size_t len;
+    int count;
+} skips;
+
+static void on_skip(void *ud, const rsplit_skip *x) {
+    skips *k = ud;
+    k->count++;
+    if (x->head_len > x->size || x->head_len > RSPLIT_HEAD || !x->reason || !*x->reason) k->count += 1000;
+    int n = snprintf(k->text + k->len, sizeof k->text - k->len, "%llu %llu %.*s\n", (unsigned long long)x->offset,
+                     (unsigned long long)x->size, (int)x->head_len, x->head);
+    if (n > 0 && (size_t)n < sizeof k->text - k->len) k->len += (size_t)n;
+}
+
 static void sink_reset(sink *k) {
     free(k->text);
     memset(k, 0, sizeof *k);
@@ -101,17 +117,37 @@ static const char *tricky_expected =
     "{\"esc\":\"\\\\\\\\\\\"\",\"k\\\"}\":\"v\"}\n"
     "{}\n";
 
+/* What a skip line of the tricky file must be: the element's offset, size and as much of its
+ * start as the write it began in held (the rest of that write, from the element on). */
+static size_t skip_line(char *out, size_t cap, const char *elem, size_t write_left) {
+    const char *at = strstr(strstr(tricky_file, "\"Records\" : ["), elem); /* the real one */
+    size_t len = strlen(elem), head = write_left < len ? write_left : len;
+    return (size_t)snprintf(out, cap, "%zu %zu %.*s\n", (size_t)(at - tricky_file), len, (int)head, elem);
+}
+
 static void check_tricky(long chunk, uint32_t seed, int *bad) {
     rsplit *s = rsplit_new(4096);
     sink k = {0};
+    skips sk = {0};
+    rsplit_on_skip(s, on_skip, &sk);
     outcome o = feed(s, &k, tricky_file, strlen(tricky_file), chunk, seed);
     const rsplit_stats *st = rsplit_get_stats(s);
     int ok = o.commit_rc == RSPLIT_OK && o.finish_rc == RSPLIT_OK && k.count == 4 &&
              k.len == strlen(tricky_expected) && memcmp(k.text, tricky_expected, k.len) == 0 && st->records == 4 &&
              st->non_objects == 4 && st->oversized == 0 && st->saw_records == 1 && k.bad_shape == 0;
+    /* Whole writes (one chunk, or the file): every skipped element reported with its full start. */
+    if (chunk < 0 && (size_t)-chunk >= strlen(tricky_file)) {
+        char want[1024];
+        size_t n = 0;
+        const char *elems[] = {"7", "\"str{\"", "[{\"inner\":1}]", "null"};
+        for (int i = 0; i < 4; i++) n += skip_line(want + n, sizeof want - n, elems[i], 1000);
+        ok = ok && sk.len == n && memcmp(sk.text, want, n) == 0;
+    }
+    ok = ok && sk.count == 4;
     if (!ok) {
-        fprintf(stderr, "chunk %ld seed %u: rc %d/%d count %d: %s\n%.*s\n", chunk, seed, o.commit_rc, o.finish_rc,
-                k.count, rsplit_error(s), (int)k.len, k.text ? k.text : "");
+        fprintf(stderr, "chunk %ld seed %u: rc %d/%d count %d: %s\n%.*s\nskips (%d):\n%.*s", chunk, seed,
+                o.commit_rc, o.finish_rc, k.count, rsplit_error(s), (int)k.len, k.text ? k.text : "", sk.count,
+                (int)sk.len, sk.text);
         (*bad)++;
     }
     sink_reset(&k);
@@ -122,6 +158,7 @@ static void test_every_chunk_boundary(void) {
     int bad = 0;
     size_t n = strlen(tricky_file);
     check_tricky(1, 0, &bad); /* one byte at a time */
+    check_tricky(-(long)n, 0, &bad); /* all at once */
     for (size_t cut = 1; cut < n; cut++) check_tricky(-(long)cut, 0, &bad); /* every single split point */
     for (uint32_t seed = 1; seed <= 200; seed++) check_tricky(0, seed, &bad); /* random chunk sizes */
     check_tricky(3, 0, &bad);
@@ -240,9 +277,15 @@ static void test_oversized(void) {
     for (size_t c = 0; c < 3; c++) {
         rsplit *s = rsplit_new(max_record);
         sink k = {0};
-        log_set_level(LOG_ERROR); /* the warning is expected */
+        skips sk = {0};
+        rsplit_on_skip(s, on_skip, &sk);
         outcome o = feed(s, &k, f, n, chunks[c], 9);
-        log_set_level(LOG_INFO);
+        /* reported once, with where it starts, its whole size and its first RSPLIT_HEAD bytes */
+        char want_skip[RSPLIT_HEAD + 64];
+        size_t big_at = strlen("{\"Records\":[{\"n\":1},"), big_len = strlen(head) - big_at + big + 2;
+        int wl = snprintf(want_skip, sizeof want_skip, "%zu %zu %.*s\n", big_at, big_len, RSPLIT_HEAD, f + big_at);
+        CHECK_EQ_INT(sk.count, 1);
+        CHECK(sk.len == (size_t)wl && memcmp(sk.text, want_skip, (size_t)wl) == 0);
         CHECK_EQ_INT(o.commit_rc, RSPLIT_OK);
         CHECK_EQ_INT(o.finish_rc, RSPLIT_OK);
         CHECK_EQ_INT(o.small_space, 0);
@@ -258,12 +301,14 @@ static void test_oversized(void) {
     rsplit *s = rsplit_new(11); /* exactly the size of the first record */
     sink k = {0};
     const char *g = "{\"Records\":[{\"a\":12345},{\"a\":123456},{\"a\":1234}]}";
-    log_set_level(LOG_ERROR);
+    skips sk = {0};
+    rsplit_on_skip(s, on_skip, &sk);
     outcome o = feed(s, &k, g, strlen(g), 1000, 0);
-    log_set_level(LOG_INFO);
     CHECK_EQ_INT(o.finish_rc, RSPLIT_OK);
     CHECK(k.len == 23 && memcmp(k.text, "{\"a\":12345}\n{\"a\":1234}\n", 23) == 0);
     CHECK_EQ_INT(rsplit_get_stats(s)->oversized, 1);
+    CHECK_EQ_INT(sk.count, 1);
+    CHECK_EQ_STR(sk.text, "24 12 {\"a\":123456}\n");
     sink_reset(&k);
     rsplit_free(s);
     free(f);

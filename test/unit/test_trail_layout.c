@@ -59,18 +59,39 @@ static void test_prefixes(void) {
     CHECK_EQ_STR(out, "AWSLogs/");
     CHECK_EQ_INT(trail_logs_prefix("a/b/", out, sizeof out), 0);
     CHECK_EQ_STR(out, "a/b/AWSLogs/");
-    CHECK_EQ_INT(trail_series_prefix("p/", "", "111122223333", "us-east-1", out, sizeof out), 0);
+    CHECK_EQ_INT(trail_series_prefix("p/", "", "111122223333", "us-east-1", 0, out, sizeof out), 0);
     CHECK_EQ_STR(out, "p/AWSLogs/111122223333/CloudTrail/us-east-1/");
-    CHECK_EQ_INT(trail_series_prefix("", "o-abcdefghij", "111122223333", "eu-west-1", out, sizeof out), 0);
+    CHECK_EQ_INT(trail_series_prefix("p/", "", "111122223333", "us-east-1", 1, out, sizeof out), 0);
+    CHECK_EQ_STR(out, "p/AWSLogs/111122223333/CloudTrail-Insight/us-east-1/");
+    CHECK_EQ_INT(trail_series_prefix("", "o-abcdefghij", "111122223333", "eu-west-1", 0, out, sizeof out), 0);
     CHECK_EQ_STR(out, "AWSLogs/o-abcdefghij/111122223333/CloudTrail/eu-west-1/");
     char day[1300];
     CHECK_EQ_INT(trail_day_prefix(out, trail_parse_day("2024-02-09"), day, sizeof day), 0);
     CHECK_EQ_STR(day, "AWSLogs/o-abcdefghij/111122223333/CloudTrail/eu-west-1/2024/02/09/");
     CHECK_EQ_INT(trail_day_prefix(out, 0, day, 20), -1);
-    CHECK_EQ_INT(trail_series_name(NULL, "111122223333", "us-east-1", out, sizeof out), 0);
+    CHECK_EQ_INT(trail_series_name(NULL, "111122223333", "us-east-1", 0, out, sizeof out), 0);
     CHECK_EQ_STR(out, "111122223333/us-east-1");
-    CHECK_EQ_INT(trail_series_name("o-abcdefghij", "111122223333", "us-east-1", out, sizeof out), 0);
+    CHECK_EQ_INT(trail_series_name("o-abcdefghij", "111122223333", "us-east-1", 0, out, sizeof out), 0);
     CHECK_EQ_STR(out, "o-abcdefghij/111122223333/us-east-1");
+    CHECK_EQ_INT(trail_series_name("", "111122223333", "us-east-1", 1, out, sizeof out), 0);
+    CHECK_EQ_STR(out, "111122223333/CloudTrail-Insight/us-east-1");
+    CHECK_EQ_INT(trail_series_name("o-abcdefghij", "111122223333", "us-east-1", 1, out, sizeof out), 0);
+    CHECK_EQ_STR(out, "o-abcdefghij/111122223333/CloudTrail-Insight/us-east-1");
+    /* every name it makes is a series name; nothing else is */
+    CHECK(trail_is_series_name(out, strlen(out)));
+    static const char *const good[] = {"111122223333/us-east-1", "o-abcdefghij/111122223333/us-east-1",
+                                       "111122223333/CloudTrail-Insight/us-east-1"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) CHECK(trail_is_series_name(good[i], strlen(good[i])));
+    static const char *const bad[] = {"", "111122223333", "111122223333/", "1111/us-east-1",
+                                      "111122223333/us-east-1/x", "o-abc/111122223333/us-east-1",
+                                      "111122223333/CloudTrail-Digest/us-east-1", "111122223333/CloudTrail/us-east-1",
+                                      "111122223333/us-east-1/CloudTrail-Insight", "CloudTrail-Insight/us-east-1",
+                                      "o-abcdefghij/111122223333/CloudTrail-Insight/us-east-1/x",
+                                      "o-abcdefghij/CloudTrail-Insight/us-east-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        if (trail_is_series_name(bad[i], strlen(bad[i]))) fprintf(stderr, "taken for a series name: %s\n", bad[i]);
+        CHECK(!trail_is_series_name(bad[i], strlen(bad[i])));
+    }
 }
 
 static void test_segments(void) {
