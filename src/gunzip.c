@@ -382,8 +382,6 @@ static int members_loop(gunzip *g) {
     return GUNZIP_OK;
 }
 
-static int inflate_members(gunzip *g) { return members_loop(g); }
-
 static int step_gzip(gunzip *g, const uint8_t *in, size_t inlen, size_t *consumed, uint8_t *out, size_t outcap,
                      size_t *produced) {
     /* The inflaters count in 32 bits: feed at most 1 GiB per call so the counters cannot wrap. */
@@ -408,7 +406,7 @@ static int step_gzip(gunzip *g, const uint8_t *in, size_t inlen, size_t *consume
         g->next_in = in;
         g->avail_in = 0;
         g->chunk_start = in;
-        int rc = inflate_members(g);
+        int rc = members_loop(g);
         if (rc != GUNZIP_OK || g->avail_out == 0 || in_now == 0) {
             g->chunk_start = NULL;
             *consumed = 0;
@@ -421,7 +419,7 @@ static int step_gzip(gunzip *g, const uint8_t *in, size_t inlen, size_t *consume
     g->next_in = in + skip;
     g->avail_in = in_now - (uint32_t)skip;
     g->chunk_start = in;
-    int rc = inflate_members(g);
+    int rc = members_loop(g);
     g->chunk_start = NULL;
     *consumed = in_now - g->avail_in;
     *produced = out_now - g->avail_out;
