@@ -61,23 +61,6 @@ def schema_file(tmp):
     return path
 
 
-class Checks:
-    """Collects failures; every check prints one line."""
-
-    def __init__(self):
-        self.failures = []
-
-    def __call__(self, cond, what, detail=""):
-        print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else f"  -- {detail}"), flush=True)
-        if not cond:
-            self.failures.append(what)
-        return cond
-
-    def result(self):
-        print(f"{'FAILED' if self.failures else 'passed'}: {len(self.failures)} failure(s)")
-        return 1 if self.failures else 0
-
-
 def file_ids(path):
     """eventIDs of one (gzip or plain) CloudTrail file; [] for a digest or an empty file."""
     data = open(path, "rb").read()

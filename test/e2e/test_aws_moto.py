@@ -43,15 +43,8 @@ sys.path.insert(0, os.path.join(os.environ.get("CTINDEX_TEST_DIR", os.path.join(
                                 "fakes"))
 import fakelib  # noqa: E402
 
-failures = 0
+check = fakelib.Checks()
 TMP = tempfile.mkdtemp(prefix="ctindex-aws-moto-")
-
-
-def check(cond, what):
-    global failures
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures += 1
 
 
 def base_env(**extra):
@@ -380,5 +373,4 @@ try:
 finally:
     shutil.rmtree(TMP, ignore_errors=True)
 
-print(f"{failures} failure(s)")
-sys.exit(1 if failures else 0)
+sys.exit(check.exit_code())

@@ -20,16 +20,10 @@ BENCH = os.path.join(BUILD, "bench", "bench_e2e")
 PRELOAD = os.path.join(BUILD, "bench", "libctalloc.so")
 CTALLOC_MAGIC = 0x6374616C6C6F6331
 
-failures = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
+import fakelib  # noqa: E402
 
-
-def check(cond, what):
-    global failures
-    if cond:
-        print("ok   ", what)
-    else:
-        failures += 1
-        print("FAIL ", what)
+check = fakelib.Checks()
 
 
 def run_bench(args, timeout=300):
@@ -148,8 +142,7 @@ def main():
         test_lost_record_fails(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d failure(s)" % failures)
-    return 1 if failures else 0
+    return check.exit_code()
 
 
 if __name__ == "__main__":

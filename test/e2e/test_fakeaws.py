@@ -25,16 +25,10 @@ BIN = os.path.join(BUILD, "bench", "fakeaws")
 BUCKET = "ct-bucket"
 QUEUE = "ct-queue"
 
-failures = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
+import fakelib  # noqa: E402
 
-
-def check(cond, what):
-    global failures
-    if cond:
-        print("ok   ", what)
-    else:
-        failures += 1
-        print("FAIL ", what)
+check = fakelib.Checks()
 
 
 def make_tree(root):
@@ -488,8 +482,7 @@ def main():
         if proc:
             proc.kill()
         shutil.rmtree(d, ignore_errors=True)
-    print("%d failure(s)" % failures)
-    return 1 if failures else 0
+    return check.exit_code()
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(TEST_DIR, "fakes"))
 import fakelib  # noqa: E402
 
-fakelib.skip_unless(modules=("botocore",))
+fakelib.require_or_skip(modules=("botocore",))
 import botocore.auth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402

@@ -22,7 +22,7 @@ import sys
 import runlib
 from runlib import BIN, BUILD, fakelib
 
-check = runlib.Checks()
+check = fakelib.Checks()
 
 
 def run(tmp):
@@ -126,7 +126,7 @@ def run(tmp):
                       str(f))
                 check(all(name in f for name in ("messages", "deleted", "bytes_in", "batches", "rate")),
                       "the final line names messages, deletes, bytes, batches and rate", str(f))
-    return check.result()
+    return check.exit_code()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(HERE, "..", "fakes"))
 import fakelib  # noqa: E402
 
-fakelib.skip_unless(modules=("boto3",), programs=("moto_server",))
+fakelib.require_or_skip(modules=("boto3",), programs=("moto_server",))
 
 BIN = os.environ["CTINDEX_BIN"]
 BUILD = os.environ["CTINDEX_BUILD"]

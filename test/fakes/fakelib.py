@@ -80,22 +80,6 @@ def opensearch_counters(stderr):
     return dict(zip(keys, map(int, m.groups()))) if m else {}
 
 
-def skip_unless(modules=(), programs=()):
-    """Exit 77 (ctest: skipped) unless the Python modules import and the programs are on PATH."""
-    import importlib
-    import shutil
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except ImportError as missing:
-            print(f"skipped: needs {name}: {missing}")
-            sys.exit(77)
-    for name in programs:
-        if not shutil.which(name):
-            print(f"skipped: {name} not found")
-            sys.exit(77)
-
-
 def _die_with_parent():
     """preexec_fn: SIGTERM the child when the test process dies, even by SIGKILL."""
     try:
@@ -126,23 +110,6 @@ def require_or_skip(modules=(), programs=()):
     if missing:
         print("skipped: needs " + ", ".join(missing))
         sys.exit(77)
-
-
-class Checks:
-    """Named checks that print ok/FAIL (with detail on failure) and give the exit code."""
-
-    def __init__(self):
-        self.failures = []
-
-    def __call__(self, cond, what, detail=""):
-        print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else f"\n    {detail}"), flush=True)
-        if not cond:
-            self.failures.append(what)
-        return cond
-
-    def exit_code(self):
-        print(f"{'FAILED' if self.failures else 'passed'}: {len(self.failures)} failure(s)")
-        return 1 if self.failures else 0
 
 
 def free_port():
