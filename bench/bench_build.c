@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "batch.h"
-#include "docbuild.h"
+#include "pipeline/batch.h"
+#include "pipeline/docbuild.h"
 
 #include "alloc_wrap.h"
 

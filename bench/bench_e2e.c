@@ -36,7 +36,7 @@
 
 #include "alloc_wrap.h"
 #include "benchlib.h"
-#include "json.h"
+#include "base/json.h"
 
 #define MAX_EXTRA_ARGS 32
 #define STATS_MAX (64u * 1024u)

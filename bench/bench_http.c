@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "../test/unit/http_test_server.h"
-#include "http.h"
+#include "net/http.h"
 
 typedef struct run {
     http_client *cli;

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "crypto.h"
-#include "sigv4.h"
+#include "base/crypto.h"
+#include "aws/sigv4.h"
 
 static double now_s(void) {
     struct timespec ts;

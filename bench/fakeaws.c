@@ -27,9 +27,9 @@
 #include <openssl/evp.h>
 #include <uv.h>
 
-#include "buf.h"
-#include "json.h"
-#include "log.h"
+#include "base/buf.h"
+#include "base/json.h"
+#include "base/log.h"
 
 /* ---- limits ---------------------------------------------------------------------------- */
 #define HDR_MAX (64u * 1024)                 /* request line + headers */

@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
+#include "pipeline/batch.h"
 #include "benchlib.h"
-#include "docbuild.h"
-#include "gunzip.h"
-#include "json.h"
-#include "rsplit.h"
+#include "pipeline/docbuild.h"
+#include "pipeline/gunzip.h"
+#include "base/json.h"
+#include "pipeline/rsplit.h"
 
 #define IN_CHUNK (16u * 1024u)          /* what libcurl hands the write callback at most */
 #define OUT_WINDOW (192u * 1024u)       /* what rsplit_space offers at most */

@@ -19,11 +19,11 @@
 #include <string.h>
 #include <uv.h>
 
-#include "aws.h"
-#include "jsonw.h"
-#include "log.h"
-#include "s3.h"
-#include "sqs.h"
+#include "aws/aws.h"
+#include "base/jsonw.h"
+#include "base/log.h"
+#include "aws/s3.h"
+#include "aws/sqs.h"
 
 static uv_loop_t loop;
 static aws_ctx *aws;

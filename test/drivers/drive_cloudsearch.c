@@ -14,14 +14,14 @@
 #include <string.h>
 #include <uv.h>
 
-#include "aws.h"
-#include "cloudsearch_config.h"
-#include "deadletter.h"
-#include "http.h"
-#include "indexer.h"
-#include "local_source.h"
-#include "log.h"
-#include "sink_cloudsearch.h"
+#include "aws/aws.h"
+#include "sinks/cloudsearch/cloudsearch_config.h"
+#include "pipeline/deadletter.h"
+#include "net/http.h"
+#include "pipeline/indexer.h"
+#include "sources/local_source.h"
+#include "base/log.h"
+#include "sinks/cloudsearch/sink_cloudsearch.h"
 
 typedef struct wait_state {
     int done, ok;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""S3 and SQS clients (src/s3.c, src/sqs.c) against moto, through test/drivers/drive_aws.
+"""S3 and SQS clients (src/aws/s3.c, src/aws/sqs.c) against moto, through test/drivers/drive_aws.
 
 moto #1 verifies SigV4 signatures (INITIAL_NO_AUTH_ACTION_COUNT=3, spent on an admin key): every
 driver call there is signature-checked. Proven: GetObject byte-exact (a 5 MB object streamed with

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "awsconf.h"
-#include "ini.h"
-#include "log.h"
+#include "aws/awsconf.h"
+#include "base/ini.h"
+#include "base/log.h"
 
 static int count_settings(void *ctx, const char *section, const char *key, const char *value) {
     (void)section;

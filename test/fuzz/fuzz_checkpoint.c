@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
+#include "sources/checkpoint.h"
 #include "fuzz_check.h"
 
 static char *format(checkpoint *cp) {

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "docbuild.h"
+#include "pipeline/docbuild.h"
 #include "fuzz_check.h"
-#include "json.h"
-#include "schema.h"
+#include "base/json.h"
+#include "pipeline/schema.h"
 
 
 static doc_builder *sdf, *bulk;

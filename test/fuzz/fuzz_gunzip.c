@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gunzip.h"
+#include "pipeline/gunzip.h"
 
 #define OUT_LIMIT (1u << 20) /* stop comparing past 1 MiB of output (zip bombs) */
 

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "json.h"
-#include "jsonw.h"
+#include "base/json.h"
+#include "base/jsonw.h"
 
 
 typedef long (*jsonw_fn)(const char *, size_t, char *, size_t, size_t, unsigned, jsonw_stats *);

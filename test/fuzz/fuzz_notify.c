@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "notify.h"
+#include "sources/notification.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static json_doc doc;

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "fuzz_check.h"
-#include "index_pattern.h"
-#include "os_bulk_response.h"
-#include "sink_opensearch.h"
+#include "pipeline/index_pattern.h"
+#include "sinks/opensearch/bulk_response.h"
+#include "sinks/opensearch/sink_opensearch.h"
 
 typedef struct seen {
     const char *body;

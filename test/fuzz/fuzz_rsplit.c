@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "rsplit.h"
+#include "base/log.h"
+#include "pipeline/rsplit.h"
 
 typedef struct tally {
     uint64_t count, hash;

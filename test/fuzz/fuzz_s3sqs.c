@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3.h"
-#include "sqs.h"
+#include "aws/s3.h"
+#include "aws/sqs.h"
 
 static void in_arena(const char *s, const char *arena, size_t cap) {
     if (s && *s && (s < arena || s >= arena + cap)) abort();

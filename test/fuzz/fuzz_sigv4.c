@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
-#include "sigv4.h"
+#include "base/crypto.h"
+#include "aws/sigv4.h"
 
 #define MAX_INPUT 65536
 

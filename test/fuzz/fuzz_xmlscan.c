@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "xmlscan.h"
+#include "base/xmlscan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const char *tags[] = {"Key", "Contents", "Code", "IsTruncated"};

@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "awsconf.h"
-#include "ini.h"
+#include "aws/awsconf.h"
+#include "base/ini.h"
 #include "testlib.h"
 
 /* ---- fake environment ---- */

@@ -1,4 +1,4 @@
-#include "batch.h"
+#include "pipeline/batch.h"
 #include "testlib.h"
 
 static int add(batch *b, const char *doc, void *owner) {

@@ -2,9 +2,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "sources/checkpoint.h"
 #include "testlib.h"
-#include "trail_layout.h"
+#include "sources/trail_layout.h"
 
 #define SRC "s3://trail/logs/"
 #define TGT "dir:/tmp/out"

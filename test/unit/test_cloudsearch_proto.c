@@ -1,5 +1,5 @@
 /* CloudSearch wire formats: upload answers, endpoints and regions, Query forms, domain XML. */
-#include "cloudsearch_proto.h"
+#include "sinks/cloudsearch/cloudsearch_proto.h"
 #include "testlib.h"
 
 static int nwarn, nerr;

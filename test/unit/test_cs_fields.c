@@ -1,6 +1,6 @@
 /* cs_fields_to_define: a DescribeIndexFields answer against the schema. */
-#include "cloudsearch_proto.h"
-#include "schema.h"
+#include "sinks/cloudsearch/cloudsearch_proto.h"
+#include "pipeline/schema.h"
 #include "testlib.h"
 
 static const char *type_opts(const schema_field *f, char *out, size_t cap) {

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "deadletter.h"
+#include "pipeline/deadletter.h"
 #include "testlib.h"
 
 static int exists(const char *path) {

@@ -1,5 +1,5 @@
-#include "docbuild.h"
-#include "json.h"
+#include "pipeline/docbuild.h"
+#include "base/json.h"
 #include "testlib.h"
 
 static json_doc pd;          /* parses the produced documents */

@@ -1,7 +1,7 @@
 /* enqueue_body: the notification `ctindex replay --enqueue` sends must be ASCII and must read back,
  * through the parser `ctindex run` uses, as exactly the bucket and key it names. */
-#include "enqueue.h"
-#include "notify.h"
+#include "sources/enqueue.h"
+#include "sources/notification.h"
 #include "testlib.h"
 
 static void round_trip(const char *bucket, const char *key) {

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <zlib.h>
 
-#include "gunzip.h"
+#include "pipeline/gunzip.h"
 #include "testlib.h"
 
 static enum gunzip_backend backend; /* the inflater under test */

@@ -1,10 +1,10 @@
 /* http.c against an in-process HTTP/1.1 server on the same loop, plus retry.c. */
 #include <unistd.h>
 
-#include "http.h"
+#include "net/http.h"
 #include "http_test_server.h"
-#include "retry.h"
-#include "retry_timer.h"
+#include "net/retry.h"
+#include "net/retry_timer.h"
 #include "testlib.h"
 
 /* ---------- harness ---------- */

@@ -5,11 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "batch.h"
-#include "deadletter.h"
-#include "indexer.h"
-#include "ingest.h"
-#include "rsplit.h"
+#include "pipeline/batch.h"
+#include "pipeline/deadletter.h"
+#include "pipeline/indexer.h"
+#include "pipeline/ingest.h"
+#include "pipeline/rsplit.h"
 #include "testlib.h"
 
 /* ---- a sink that keeps what it is given ---- */

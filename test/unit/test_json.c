@@ -1,4 +1,4 @@
-#include "json.h"
+#include "base/json.h"
 #include "testlib.h"
 
 static json_doc doc;

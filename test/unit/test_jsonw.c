@@ -1,4 +1,4 @@
-#include "jsonw.h"
+#include "base/jsonw.h"
 #include "testlib.h"
 
 static char out[4096];

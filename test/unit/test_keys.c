@@ -1,4 +1,4 @@
-#include "keys.h"
+#include "sources/trail_key.h"
 #include "testlib.h"
 
 #define K(s) s, strlen(s)

@@ -1,4 +1,4 @@
-#include "notify.h"
+#include "sources/notification.h"
 #include "testlib.h"
 
 static json_doc doc;

@@ -1,8 +1,8 @@
 /* Pure parts of the OpenSearch sink: the --sink URL, --os-auth, _bulk answers, Basic auth. */
-#include "base64.h"
-#include "index_pattern.h"
-#include "os_bulk_response.h"
-#include "sink_opensearch.h"
+#include "base/base64.h"
+#include "pipeline/index_pattern.h"
+#include "sinks/opensearch/bulk_response.h"
+#include "sinks/opensearch/sink_opensearch.h"
 #include "testlib.h"
 
 static void test_spec_managed_domain(void) {

@@ -2,8 +2,8 @@
  * records, errors and backpressure. Delivered records are compared byte for byte. */
 #include <stdint.h>
 
-#include "log.h"
-#include "rsplit.h"
+#include "base/log.h"
+#include "pipeline/rsplit.h"
 #include "testlib.h"
 
 /* Collects delivered records as "rec\n" lines; can refuse every first offer of a record. */

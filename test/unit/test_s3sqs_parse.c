@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "s3.h"
-#include "sqs.h"
+#include "aws/s3.h"
+#include "aws/sqs.h"
 #include "testlib.h"
 
 static void test_object_url(void) {

@@ -1,5 +1,5 @@
-#include "json.h"
-#include "schema.h"
+#include "base/json.h"
+#include "pipeline/schema.h"
 #include "testlib.h"
 
 static json_doc doc;

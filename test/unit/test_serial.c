@@ -1,6 +1,6 @@
 /* serial: a call from inside the function becomes one more round after the current one, never
  * a nested run; a stop flag ends the rounds. */
-#include "serial.h"
+#include "base/serial.h"
 #include "testlib.h"
 
 typedef struct state {

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
-#include "sigv4.h"
+#include "base/crypto.h"
+#include "aws/sigv4.h"
 #include "testlib.h"
 
 #define SUITE_TIME 1440938160LL /* 20150830T123600Z */

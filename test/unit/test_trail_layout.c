@@ -1,5 +1,5 @@
 #include "testlib.h"
-#include "trail_layout.h"
+#include "sources/trail_layout.h"
 
 static void test_s3_url(void) {
     char b[64], p[TRAIL_MAX_PREFIX + 2], why[128];

@@ -1,5 +1,5 @@
 #include "testlib.h"
-#include "xmlscan.h"
+#include "base/xmlscan.h"
 
 static const char *list_xml =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"

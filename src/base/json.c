@@ -1,0 +1,261 @@
+#include "base/json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define JSMN_PARENT_LINKS
+#define JSMN_STRICT
+#define JSMN_STATIC
+#include <jsmn.h>
+
+_Static_assert(sizeof(jsmntok_t) == sizeof(json_tok), "json_tok must mirror jsmntok_t");
+_Static_assert(offsetof(jsmntok_t, parent) == offsetof(json_tok, parent), "json_tok must mirror jsmntok_t");
+
+int json_doc_init(json_doc *d, unsigned max_tokens) {
+    memset(d, 0, sizeof *d);
+    d->toks = calloc(max_tokens ? max_tokens : 1, sizeof(json_tok));
+    if (!d->toks) return JSON_ENOMEM;
+    d->cap = max_tokens;
+    return JSON_OK;
+}
+
+void json_doc_free(json_doc *d) {
+    free(d->toks);
+    d->toks = NULL;
+    d->cap = d->ntoks = 0;
+}
+
+static int valid_number(const char *p, size_t n) {
+    size_t i = 0;
+    if (i < n && p[i] == '-') i++;
+    if (i == n) return 0;
+    if (p[i] == '0') i++;
+    else if (p[i] >= '1' && p[i] <= '9') while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+    else return 0;
+    if (i < n && p[i] == '.') {
+        i++;
+        size_t s = i;
+        while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+        if (i == s) return 0;
+    }
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-')) i++;
+        size_t s = i;
+        while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+        if (i == s) return 0;
+    }
+    return i == n;
+}
+
+/* jsmn is lenient: it takes any word starting like a literal or number, and trailing commas.
+ * Strict JSON matters here because documents built from it are rejected whole by the sink. */
+static int validate(const json_doc *d) {
+    for (unsigned i = 0; i < d->ntoks; i++) {
+        const json_tok *t = &d->toks[i];
+        const char *p = d->js + t->start;
+        size_t n = (size_t)(t->end - t->start);
+        /* jsmn also takes {"a":1,"b"} and ["a":1]: every member of an object must be a key
+         * with exactly one value, and nothing else may have a value, or walks that step
+         * key, value, key... run off the token array. */
+        int in_object = t->parent >= 0 && d->toks[t->parent].type == JSON_OBJECT;
+        if (in_object ? (t->type != JSON_STRING || t->size != 1)
+                      : ((t->type == JSON_STRING || t->type == JSON_PRIMITIVE) && t->size != 0))
+            return -1;
+        if (t->type == JSON_PRIMITIVE) {
+            if (!((n == 4 && memcmp(p, "true", 4) == 0) || (n == 5 && memcmp(p, "false", 5) == 0) ||
+                  (n == 4 && memcmp(p, "null", 4) == 0) || valid_number(p, n)))
+                return -1;
+        } else if ((t->type == JSON_OBJECT || t->type == JSON_ARRAY) && t->size > 0) {
+            int k = t->end - 2;
+            while (k > t->start && (d->js[k] == ' ' || d->js[k] == '\t' || d->js[k] == '\n' || d->js[k] == '\r')) k--;
+            if (d->js[k] == ',') return -1;
+        }
+    }
+    return 0;
+}
+
+int json_parse(json_doc *d, const char *js, size_t len) {
+    d->js = js;
+    d->len = len;
+    d->ntoks = 0;
+    /* jsmn keeps offsets in int. */
+    if (len > (size_t)0x7fffffff) return JSON_ETOOBIG;
+    jsmn_parser p;
+    jsmn_init(&p);
+    int r = jsmn_parse(&p, js, len, (jsmntok_t *)d->toks, d->cap);
+    if (r == JSMN_ERROR_NOMEM) return JSON_ENOMEM;
+    if (r == JSMN_ERROR_PART) return JSON_EPART;
+    if (r < 0) return JSON_EINVAL;
+    if (r == 0) return JSON_EPART;
+    d->ntoks = (unsigned)r;
+    if (validate(d) != 0) return JSON_EINVAL;
+    /* Exactly one root value: jsmn happily parses "1 2" as two roots. */
+    int next = json_next(d, 0);
+    if ((unsigned)next != d->ntoks) return JSON_EINVAL;
+    for (size_t i = p.pos; i < len; i++) {
+        char c = js[i];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return JSON_EINVAL;
+    }
+    return JSON_OK;
+}
+
+int json_next(const json_doc *d, int i) {
+    int end = d->toks[i].end;
+    int j = i + 1;
+    while ((unsigned)j < d->ntoks && d->toks[j].start < end) j++;
+    return j;
+}
+
+int json_obj_getn(const json_doc *d, int obj, const char *key, size_t keylen) {
+    if (obj < 0 || (unsigned)obj >= d->ntoks || d->toks[obj].type != JSON_OBJECT) return -1;
+    int n = d->toks[obj].size;
+    int k = obj + 1;
+    for (int e = 0; e < n; e++) {
+        int v = k + 1;
+        if (d->toks[k].type == JSON_STRING && json_tok_len(d, k) == keylen &&
+            memcmp(json_tok_ptr(d, k), key, keylen) == 0)
+            return v;
+        k = json_next(d, v);
+    }
+    return -1;
+}
+
+int json_obj_get(const json_doc *d, int obj, const char *key) { return json_obj_getn(d, obj, key, strlen(key)); }
+
+int json_path(const json_doc *d, int obj, const char *dotted) {
+    int cur = obj;
+    const char *p = dotted;
+    while (cur >= 0) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        cur = json_obj_getn(d, cur, p, n);
+        if (!dot) return cur;
+        p = dot + 1;
+    }
+    return -1;
+}
+
+int json_array_at(const json_doc *d, int arr, int idx) {
+    if (arr < 0 || (unsigned)arr >= d->ntoks || d->toks[arr].type != JSON_ARRAY) return -1;
+    if (idx < 0 || idx >= d->toks[arr].size) return -1;
+    int t = arr + 1;
+    for (int e = 0; e < idx; e++) t = json_next(d, t);
+    return t;
+}
+
+int json_tok_streq(const json_doc *d, int i, const char *s) {
+    if (i < 0 || d->toks[i].type != JSON_STRING) return 0;
+    size_t n = strlen(s);
+    return json_tok_len(d, i) == n && memcmp(json_tok_ptr(d, i), s, n) == 0;
+}
+
+static int prim_is(const json_doc *d, int i, const char *word) {
+    if (i < 0 || d->toks[i].type != JSON_PRIMITIVE) return 0;
+    size_t n = strlen(word);
+    return json_tok_len(d, i) == n && memcmp(json_tok_ptr(d, i), word, n) == 0;
+}
+
+int json_tok_is_null(const json_doc *d, int i) { return prim_is(d, i, "null"); }
+
+int json_tok_bool(const json_doc *d, int i) {
+    if (prim_is(d, i, "true")) return 1;
+    if (prim_is(d, i, "false")) return 0;
+    return -1;
+}
+
+int json_tok_int64(const json_doc *d, int i, int64_t *out) {
+    if (i < 0 || d->toks[i].type != JSON_PRIMITIVE) return -1;
+    const char *p = json_tok_ptr(d, i);
+    size_t n = json_tok_len(d, i);
+    size_t k = 0;
+    int neg = 0;
+    if (k < n && p[k] == '-') neg = 1, k++;
+    if (k == n) return -1;
+    uint64_t v = 0;
+    for (; k < n; k++) {
+        if (p[k] < '0' || p[k] > '9') return -1;
+        unsigned digit = (unsigned)(p[k] - '0');
+        if (v > (UINT64_C(9223372036854775808) - digit) / 10) return -1;
+        v = v * 10 + digit;
+    }
+    if (!neg && v > INT64_MAX) return -1;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return 0;
+}
+
+static int hex4(const char *p, unsigned *out) {
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
+        else return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static size_t utf8_put(char *o, unsigned cp) {
+    if (cp < 0x80) { o[0] = (char)cp; return 1; }
+    if (cp < 0x800) { o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+long json_str_decode(const char *in, size_t n, char *out, size_t cap) {
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        char tmp[4];
+        size_t w;
+        if (in[i] != '\\') {
+            tmp[0] = in[i++];
+            w = 1;
+        } else {
+            if (i + 1 >= n) return -1;
+            char e = in[i + 1];
+            i += 2;
+            switch (e) {
+            case '"': tmp[0] = '"'; w = 1; break;
+            case '\\': tmp[0] = '\\'; w = 1; break;
+            case '/': tmp[0] = '/'; w = 1; break;
+            case 'b': tmp[0] = '\b'; w = 1; break;
+            case 'f': tmp[0] = '\f'; w = 1; break;
+            case 'n': tmp[0] = '\n'; w = 1; break;
+            case 'r': tmp[0] = '\r'; w = 1; break;
+            case 't': tmp[0] = '\t'; w = 1; break;
+            case 'u': {
+                unsigned cp, lo;
+                if (i + 4 > n || hex4(in + i, &cp) != 0) return -1;
+                i += 4;
+                if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= n && in[i] == '\\' && in[i + 1] == 'u' &&
+                    hex4(in + i + 2, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    i += 6;
+                }
+                w = utf8_put(tmp, cp); /* a lone surrogate is encoded as-is; sanitisers drop it */
+                break;
+            }
+            default: return -1;
+            }
+        }
+        if (o + w + 1 > cap) return -1;
+        memcpy(out + o, tmp, w);
+        o += w;
+    }
+    if (o + 1 > cap) return -1;
+    out[o] = '\0';
+    return (long)o;
+}
+
+long json_tok_decode(const json_doc *d, int i, char *out, size_t cap) {
+    if (i < 0 || (unsigned)i >= d->ntoks) return -1;
+    return json_str_decode(json_tok_ptr(d, i), json_tok_len(d, i), out, cap);
+}

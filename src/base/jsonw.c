@@ -1,0 +1,320 @@
+#include "base/jsonw.h"
+
+#include <string.h>
+
+/* Bytes that leave the bulk-copy path: C0 controls, '"', '\\' and anything non-ASCII. */
+static inline int is_special(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c >= 0x80; }
+
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#define JSONW_BULK 16
+/* Bit i set where byte i of p[0..16) may be special: < 0x20 or >= 0x80 (one signed compare
+ * catches both), '"' or '\\'. */
+static inline unsigned special_masks(const unsigned char *p, unsigned *quote_bs) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i qb = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    *quote_bs = (unsigned)_mm_movemask_epi8(qb);
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)), qb));
+}
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+#define JSONW_BULK 8
+/* High bit set in the byte lanes of v that may be special. Each term is the classic
+ * "has byte less than / equal to" bit trick; the lowest flagged lane is always a true
+ * positive (borrows only travel towards higher lanes), which is all the caller uses. */
+static inline uint64_t special_masks(const unsigned char *p, unsigned *quote_bs) {
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    uint64_t q = v ^ (ones * 0x22), b = v ^ (ones * 0x5C);
+    *quote_bs = 0; /* not needed without the 16-byte path */
+    return (((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b) | v) & high;
+}
+#endif
+
+int jsonw_utf8_len(const unsigned char *p, size_t n) {
+    if (n == 0) return 0;
+    unsigned c = p[0];
+    if (c < 0x80) return 1;
+    /* Table 3-7 of the Unicode standard: the second byte's range depends on the lead byte,
+     * which excludes overlongs, UTF-8-encoded surrogates and code points above U+10FFFF. */
+    unsigned lo = 0x80, hi = 0xBF;
+    int len;
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) len = 3, lo = 0xA0;
+    else if (c >= 0xE1 && c <= 0xEC) len = 3;
+    else if (c == 0xED) len = 3, hi = 0x9F;
+    else if (c >= 0xEE && c <= 0xEF) len = 3;
+    else if (c == 0xF0) len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else if (c == 0xF4) len = 4, hi = 0x8F;
+    else return 0;
+    if ((size_t)len > n) return 0;
+    if (p[1] < lo || p[1] > hi) return 0;
+    for (int k = 2; k < len; k++)
+        if (p[k] < 0x80 || p[k] > 0xBF) return 0;
+    return len;
+}
+
+static int hexval(unsigned char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* \uXXXX at p (6 bytes available): code unit, or -1 if malformed. */
+static long u_escape(const unsigned char *p) {
+    if (p[0] != '\\' || p[1] != 'u') return -1;
+    long v = 0;
+    for (int k = 2; k < 6; k++) {
+        int h = hexval(p[k]);
+        if (h < 0) return -1;
+        v = (v << 4) | h;
+    }
+    return v;
+}
+
+/* One output unit is written whole or not at all, so truncation never splits a character
+ * or an escape. Returns 0 to continue, 1 to stop (limit reached), -1 for "does not fit". */
+typedef struct wstate {
+    char *out;
+    size_t cap, o, max_chars;
+    unsigned flags;
+    jsonw_stats st;
+} wstate;
+
+/* Fixed-size fast paths for the common units (memcpy of a variable length is a call). */
+static inline int unit_room(wstate *w, size_t len) {
+    if (w->st.chars >= w->max_chars) {
+        w->st.truncated = 1;
+        return 1;
+    }
+    if (len > w->cap - w->o) {
+        if (!(w->flags & JSONW_TRUNCATE)) return -1;
+        w->st.truncated = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static inline int put_byte(wstate *w, unsigned char c) {
+    int r = unit_room(w, 1);
+    if (r) return r;
+    w->out[w->o++] = (char)c;
+    w->st.chars++;
+    return 0;
+}
+
+static inline int put2(wstate *w, char a, char b) {
+    int r = unit_room(w, 2);
+    if (r) return r;
+    w->out[w->o] = a;
+    w->out[w->o + 1] = b;
+    w->o += 2;
+    w->st.chars++;
+    return 0;
+}
+
+static inline int put_unit(wstate *w, const void *p, size_t len) {
+    int r = unit_room(w, len);
+    if (r) return r;
+    memcpy(w->out + w->o, p, len);
+    w->o += len;
+    w->st.chars++;
+    return 0;
+}
+
+/* Handles one raw byte sequence starting at in[i] that is not plain ASCII and not a
+ * backslash escape: quote, control byte or UTF-8. Sets *adv to the bytes consumed. */
+static inline int put_raw_special(wstate *w, const unsigned char *in, size_t n, size_t i, size_t *adv) {
+    unsigned char c = in[i];
+    *adv = 1;
+    if (c < 0x80) {
+        switch (c) {
+        case '"': return put2(w, '\\', '"');
+        case '\\': return put2(w, '\\', '\\');
+        case '\t': return put2(w, '\\', 't');
+        case '\n': return put2(w, '\\', 'n');
+        case '\r': return put2(w, '\\', 'r');
+        default: w->st.dropped++; return 0; /* other C0 controls are not XML characters */
+        }
+    }
+    int len = jsonw_utf8_len(in + i, n - i);
+    if (len == 0) {
+        w->st.dropped++; /* resynchronise at the next byte */
+        return 0;
+    }
+    *adv = (size_t)len;
+    /* U+FFFE and U+FFFF are well-formed UTF-8 but not XML characters. */
+    if (len == 3 && c == 0xEF && in[i + 1] == 0xBF && (in[i + 2] == 0xBE || in[i + 2] == 0xBF)) {
+        w->st.dropped++;
+        return 0;
+    }
+    return put_unit(w, in + i, (size_t)len);
+}
+
+/* Handles the escape sequence at in[i] == '\\' of a JSON string token. */
+static inline int put_escape(wstate *w, const unsigned char *in, size_t n, size_t i, size_t *adv) {
+    *adv = 1;
+    if (i + 1 >= n) {
+        w->st.dropped++;
+        return 0;
+    }
+    switch (in[i + 1]) {
+    case '"': case '\\': case '/': case 'n': case 'r': case 't':
+        *adv = 2;
+        return put2(w, '\\', (char)in[i + 1]);
+    case 'b': case 'f': /* U+0008, U+000C: not XML characters */
+        *adv = 2;
+        w->st.dropped++;
+        return 0;
+    case 'u': break;
+    default:
+        w->st.dropped++; /* malformed escape: drop the backslash, keep what follows */
+        return 0;
+    }
+    long cu = i + 6 <= n ? u_escape(in + i) : -1;
+    if (cu < 0) {
+        w->st.dropped++;
+        return 0;
+    }
+    *adv = 6;
+    if (cu < 0x20) {
+        if (cu == 0x09) return put2(w, '\\', 't');
+        if (cu == 0x0A) return put2(w, '\\', 'n');
+        if (cu == 0x0D) return put2(w, '\\', 'r');
+        w->st.dropped++;
+        return 0;
+    }
+    if (cu >= 0xD800 && cu <= 0xDBFF) {
+        long lo = i + 12 <= n ? u_escape(in + i + 6) : -1;
+        if (lo >= 0xDC00 && lo <= 0xDFFF) {
+            *adv = 12;
+            return put_unit(w, in + i, 12);
+        }
+        w->st.dropped++; /* lone high surrogate */
+        return 0;
+    }
+    if ((cu >= 0xDC00 && cu <= 0xDFFF) || cu == 0xFFFE || cu == 0xFFFF) {
+        w->st.dropped++;
+        return 0;
+    }
+    return put_unit(w, in + i, 6);
+}
+
+#ifdef JSONW_BULK
+/* Bulk path: store whole blocks and advance over their plain prefix only; the bytes stored
+ * past it are rewritten next (they are always within cap). The common special bytes are
+ * handled without leaving the loop: quotes (a record's JSON text has one every few bytes),
+ * and backslashes (raw mode: doubled; re-escaping: the plain two-byte escapes are kept).
+ * Returns where the byte-at-a-time path must go on. */
+static inline size_t bulk(wstate *w, const unsigned char *in, size_t n, size_t i, int reescape) {
+    while (n - i >= JSONW_BULK && w->cap - w->o >= JSONW_BULK && w->max_chars - w->st.chars >= JSONW_BULK) {
+        memcpy(w->out + w->o, in + i, JSONW_BULK);
+        unsigned qb;
+        uint64_t m = special_masks(in + i, &qb);
+        if (!m) {
+            w->o += JSONW_BULK;
+            i += JSONW_BULK;
+            w->st.chars += JSONW_BULK;
+            continue;
+        }
+#if JSONW_BULK == 16
+        /* Raw text (a record's JSON) has a quote every few bytes: when every special byte of the
+         * block is a quote or backslash, put a backslash before each and take the whole block.
+         * Each piece is copied with a 16-byte store; the room asked for covers the overlap. */
+        if (!reescape && m == qb && n - i >= 32 && w->cap - w->o >= 48) {
+            unsigned src = 0;
+            do {
+                unsigned k = (unsigned)__builtin_ctz((unsigned)m);
+                memcpy(w->out + w->o, in + i + src, 16);
+                w->o += k - src;
+                w->out[w->o++] = '\\';
+                src = k;
+                m &= m - 1;
+            } while (m);
+            memcpy(w->out + w->o, in + i + src, 16);
+            w->o += 16 - src;
+            i += 16;
+            w->st.chars += 16;
+            continue;
+        }
+#endif
+        size_t k = (size_t)__builtin_ctzll(m);
+        if (JSONW_BULK == 8) k >>= 3; /* SWAR: lanes are bytes */
+        w->o += k;
+        i += k;
+        w->st.chars += k;
+        unsigned char c = in[i];
+        char second;
+        if (w->cap - w->o < 2) break; /* a 2-byte escape is written whole or not at all */
+        if (c == '"' || (c == '\\' && !reescape)) {
+            second = (char)c;
+            i++;
+        } else if (c == '\\' && i + 1 < n &&
+                   (in[i + 1] == '"' || in[i + 1] == '\\' || in[i + 1] == '/' || in[i + 1] == 'n' || in[i + 1] == 'r' ||
+                    in[i + 1] == 't')) {
+            second = (char)in[i + 1];
+            i += 2;
+        } else {
+            break; /* controls, UTF-8, \\u and malformed escapes: the careful path */
+        }
+        w->out[w->o] = '\\';
+        w->out[w->o + 1] = second;
+        w->o += 2;
+        w->st.chars++;
+    }
+#if JSONW_BULK == 16
+    /* A tail shorter than a block (most field values are): look at it through a padded copy
+     * rather than byte by byte, and take its plain prefix. */
+    size_t t = n - i;
+    if (t > 0 && t < 16 && w->cap - w->o >= 16 && w->max_chars - w->st.chars >= 16) {
+        unsigned char tmp[16];
+        memset(tmp, 'a', sizeof tmp);
+        memcpy(tmp, in + i, t);
+        unsigned qb, m = special_masks(tmp, &qb) | (1u << t); /* stop at the end */
+        size_t k = (size_t)__builtin_ctz(m);
+        memcpy(w->out + w->o, tmp, 16);
+        w->o += k;
+        i += k;
+        w->st.chars += k;
+    }
+#endif
+    return i;
+}
+#endif
+
+static inline long run(const char *in_, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags,
+                       jsonw_stats *st, int reescape) {
+    const unsigned char *in = (const unsigned char *)in_;
+    wstate w = {.out = out, .cap = cap, .o = 0, .max_chars = max_chars, .flags = flags};
+    int r = 0;
+    size_t i = 0;
+    while (i < n) {
+#ifdef JSONW_BULK
+        i = bulk(&w, in, n, i, reescape);
+        if (i >= n) break;
+#endif
+        unsigned char c = in[i];
+        size_t adv = 1;
+        if (!is_special(c)) r = put_byte(&w, c);
+        else if (c == '"') r = put2(&w, '\\', '"');
+        else if (c == '\\') r = reescape ? put_escape(&w, in, n, i, &adv) : put2(&w, '\\', '\\');
+        else r = put_raw_special(&w, in, n, i, &adv);
+        if (r) break;
+        i += adv;
+    }
+    if (st) *st = w.st;
+    if (r < 0) return -1;
+    return (long)w.o;
+}
+
+long jsonw_escape(const char *in, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags,
+                  jsonw_stats *st) {
+    return run(in, n, out, cap, max_chars, flags, st, 0);
+}
+
+long jsonw_reescape(const char *in, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags,
+                    jsonw_stats *st) {
+    return run(in, n, out, cap, max_chars, flags, st, 1);
+}

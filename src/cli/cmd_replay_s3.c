@@ -1,0 +1,287 @@
+/* ctindex replay s3://BUCKET[/PREFIX]: backfill a date range of a CloudTrail bucket into a sink,
+ * or into an SQS queue for a fleet of `ctindex run` services, resumable with a checkpoint. */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sources/checkpoint.h"
+#include "cli/commands.h"
+#include "cli/index_cli.h"
+#include "base/log.h"
+#include "sources/s3_replay.h"
+#include "sources/trail_layout.h"
+
+#define MAX_FILTERS 256
+#define MAX_SPAN_DAYS 7305 /* 20 years: CloudTrail began in 2013 */
+
+enum {
+    OPT_SINCE = INDEX_CLI_NEXT, OPT_UNTIL, OPT_ACCOUNT, OPT_REGION, OPT_CHECKPOINT, OPT_ENQUEUE, OPT_LISTINGS,
+    OPT_DOWNLOADS, OPT_AWS_REGION, OPT_NO_INSIGHTS
+};
+
+static const struct option s3_opts[] = {
+    INDEX_CLI_OPTIONS,
+    {"since", required_argument, 0, OPT_SINCE},
+    {"until", required_argument, 0, OPT_UNTIL},
+    {"account", required_argument, 0, OPT_ACCOUNT},
+    {"region", required_argument, 0, OPT_REGION},
+    {"checkpoint", required_argument, 0, OPT_CHECKPOINT},
+    {"enqueue", required_argument, 0, OPT_ENQUEUE},
+    {"listings", required_argument, 0, OPT_LISTINGS},
+    {"downloads", required_argument, 0, OPT_DOWNLOADS},
+    {"no-insights", no_argument, 0, OPT_NO_INSIGHTS},
+    {"aws-region", required_argument, 0, OPT_AWS_REGION},
+    INDEX_CLI_END,
+};
+
+void replay_s3_help(FILE *f) {
+    fprintf(f,
+            "\n"
+            "usage: ctindex replay s3://BUCKET[/PREFIX] --since DATE [--until DATE] [--account ID...] [--region R...]\n"
+            "                      (--sink SINK | --enqueue QUEUE_URL) [--checkpoint FILE] [options]\n"
+            "\n"
+            "Replays the CloudTrail logs of a bucket for a range of days (UTC, inclusive). Finds the accounts\n"
+            "and regions under PREFIX/AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/REGION/ (log files) and\n"
+            ".../CloudTrail-Insight/REGION/ (Insights events) with delimiter listings, then lists only the day\n"
+            "folders YYYY/MM/DD/ in range, several at once, and indexes every log file (GetObject streamed\n"
+            "into the same pipeline as 'ctindex run'). Digest folders are not read. A progress bar with ETA is\n"
+            "shown on a terminal (a plain line every 10 s otherwise).\n"
+            "\n"
+            "With --enqueue, no file is downloaded: one message per file, {\"s3Bucket\":..,\"s3ObjectKey\":[..]},\n"
+            "goes into the SQS queue (SendMessageBatch, 10 a call), for 'ctindex run' services to share.\n"
+            "\n"
+            "With --checkpoint FILE the replay is resumable: a day is recorded there once every record of it\n"
+            "was acknowledged by the sink (or every message sent), and a rerun with the same FILE neither lists\n"
+            "nor indexes recorded days again. A day with a failed file, or less than an hour past its end, is\n"
+            "not recorded. The file names its bucket and sink, and is refused for another replay.\n"
+            "SIGTERM/SIGINT: stop, store what was read, save the checkpoint, exit 1; a second signal exits at once.\n"
+            "\n"
+            "s3 options:\n"
+            "  --since DATE          first day, YYYY-MM-DD (required)\n"
+            "  --until DATE          last day (default: today, UTC)\n"
+            "  --account ID[,ID]     only these 12-digit accounts (repeatable; default: every account)\n"
+            "  --region R[,R]        only these trail regions (repeatable; default: every region)\n"
+            "  --checkpoint FILE     record finished days in FILE and skip those already there\n"
+            "  --enqueue QUEUE_URL   send one SQS message per log file instead of indexing\n"
+            "  --no-insights         skip the CloudTrail-Insight folders (Insights events)\n"
+            "  --listings N          ListObjectsV2 calls in flight, 1..64 (default 8)\n"
+            "  --downloads N         concurrent S3 downloads, 1..64 (default 8)\n"
+            "  --aws-region R        AWS region for signing (default: AWS_REGION, AWS_DEFAULT_REGION, profile)\n"
+            "\n"
+            "Exit codes: 0 every day in range finished, 1 some days not finished (named on stderr; rerun with the\n"
+            "checkpoint), 2 usage error or the bucket could not be listed.\n");
+}
+
+static void usage_full(FILE *f) {
+    replay_s3_help(f);
+    fprintf(f, "\nsinks (--sink):\n%s\nindexing options:\n%s", index_cli_sinks, index_cli_help);
+}
+
+typedef struct s3_cli {
+    index_cli ix;
+    const char *url, *since, *until, *checkpoint, *enqueue;
+    char accounts[MAX_FILTERS][TRAIL_ACCOUNT_LEN + 1];
+    char regions[MAX_FILTERS][TRAIL_MAX_REGION];
+    int naccounts, nregions;
+    long listings, downloads;
+    int no_insights;
+} s3_cli;
+
+static int parse(s3_cli *c, int argc, char **argv) {
+    memset(c, 0, sizeof *c);
+    index_cli_init(&c->ix);
+    int ch;
+    char why[256];
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:s:h", s3_opts, NULL)) != -1) {
+        int r = index_cli_option(&c->ix, ch, optarg);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        switch (ch) {
+        case OPT_SINCE: c->since = optarg; break;
+        case OPT_UNTIL: c->until = optarg; break;
+        case OPT_ACCOUNT:
+            if (trail_add_accounts(optarg, c->accounts, MAX_FILTERS, &c->naccounts, why, sizeof why) != 0) {
+                fprintf(stderr, "ctindex replay: --account: %s\n", why);
+                return 2;
+            }
+            break;
+        case OPT_REGION:
+            if (trail_add_regions(optarg, c->regions, MAX_FILTERS, &c->nregions, why, sizeof why) != 0) {
+                fprintf(stderr, "ctindex replay: --region: %s\n", why);
+                return 2;
+            }
+            break;
+        case OPT_CHECKPOINT: c->checkpoint = optarg; break;
+        case OPT_ENQUEUE: c->enqueue = optarg; break;
+        case OPT_LISTINGS:
+            if (index_cli_number("--listings", optarg, 1, 64, &c->listings) != 0) return 2;
+            break;
+        case OPT_DOWNLOADS:
+            if (index_cli_number("--downloads", optarg, 1, 64, &c->downloads) != 0) return 2;
+            break;
+        case OPT_AWS_REGION: c->ix.region = optarg; break;
+        case OPT_NO_INSIGHTS: c->no_insights = 1; break;
+        case 'h': usage_full(stdout); return 0;
+        default: return 2;
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (c->url || strncmp(argv[i], "s3://", 5) != 0) {
+            fprintf(stderr, "ctindex replay: give one s3://BUCKET[/PREFIX] (unexpected '%s')\n", argv[i]);
+            return 2;
+        }
+        c->url = argv[i];
+    }
+    if (!c->since) {
+        fprintf(stderr, "ctindex replay: --since DATE is required for an s3:// replay (try 'ctindex replay --help')\n");
+        return 2;
+    }
+    if (!c->enqueue == !(c->ix.sink_spec || c->ix.out_dir)) {
+        fprintf(stderr, "ctindex replay: say where the files go: --sink SINK or --enqueue QUEUE_URL (one of them)\n");
+        return 2;
+    }
+    return -1;
+}
+
+static void print_summary(const s3_cli *c, const s3_source_stats *st, const indexer *ix, double wall,
+                          double cpu, long rss) {
+    uint64_t left = st->days_total - st->days_skipped - st->days_done - st->days_failed - st->days_open;
+    if (st->days_total < st->days_skipped + st->days_done + st->days_failed + st->days_open) left = 0;
+    printf("days:    %llu in range over %llu series (%llu of Insights events): %llu finished, %llu finished before (checkpoint), %llu failed, "
+           "%llu indexed but too recent to record, %llu not done\n",
+           (unsigned long long)st->days_total, (unsigned long long)st->series, (unsigned long long)st->series_insight,
+           (unsigned long long)st->days_done,
+           (unsigned long long)st->days_skipped, (unsigned long long)st->days_failed,
+           (unsigned long long)st->days_open, (unsigned long long)left);
+    printf("files:   %llu %s, %llu failed, %llu without records, %llu other objects skipped; %llu listings\n",
+           (unsigned long long)st->files_done, c->enqueue ? "enqueued" : "indexed",
+           (unsigned long long)st->files_failed, (unsigned long long)st->files_empty, (unsigned long long)st->others,
+           (unsigned long long)st->list_calls);
+    if (ix) index_print_totals(ix, st->records, st->records_failed, st->bytes_in, st->bytes_json, wall, cpu, rss);
+    else printf("time:    %.2f s wall, %.2f s CPU, peak RSS %.1f MB\n", wall, cpu, (double)rss / 1024.0);
+}
+
+/* What a checkpoint names as its sink: where the documents end up, without the tuning options
+ * (",inflight=4" may change between runs), and a folder by its absolute path (a rerun from
+ * another directory must not take "dir:out" for the same place). */
+static void checkpoint_target(const char *spec, char *out, size_t cap) {
+    const char *colon = strchr(spec, ':');
+    size_t kind = colon ? (size_t)(colon - spec) + 1 : 0;
+    char real[PATH_MAX];
+    if (kind && strncmp(spec, "dir", 3) == 0 && realpath(spec + kind, real))
+        snprintf(out, cap, "%.*s%s", (int)kind, spec, real);
+    else if (kind && strncmp(spec, "dir", 3) != 0)
+        snprintf(out, cap, "%.*s", (int)strcspn(spec, ","), spec);
+    else
+        snprintf(out, cap, "%s", spec);
+}
+
+static int32_t today_utc(void) { return trail_day_of_time((int64_t)time(NULL)); }
+
+static int32_t parse_day_opt(const char *name, const char *v) {
+    int32_t d = trail_parse_day(v);
+    if (d < 0) fprintf(stderr, "ctindex replay: %s needs a date YYYY-MM-DD (a real one), not '%s'\n", name, v);
+    return d;
+}
+
+int cmd_replay_s3(int argc, char **argv) {
+    s3_cli c;
+    int rc = parse(&c, argc, argv);
+    if (rc >= 0) return rc;
+    char bucket[64], prefix[TRAIL_MAX_PREFIX + 2], why[512];
+    if (trail_parse_s3_url(c.url, bucket, sizeof bucket, prefix, sizeof prefix, why, sizeof why) != 0) {
+        fprintf(stderr, "ctindex replay: %s: %s\n", c.url, why);
+        return 2;
+    }
+    int32_t since = parse_day_opt("--since", c.since), today = today_utc();
+    int32_t until = c.until ? parse_day_opt("--until", c.until) : today;
+    if (since < 0 || until < 0) return 2;
+    if (until > today) {
+        log_info("--until is after today: stopping at today");
+        until = today;
+    }
+    if (since > until) {
+        fprintf(stderr, "ctindex replay: --since is after --until (or after today)\n");
+        return 2;
+    }
+    if (until - since + 1 > MAX_SPAN_DAYS) {
+        fprintf(stderr, "ctindex replay: at most %d days (20 years) in one replay\n", MAX_SPAN_DAYS);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    http_client_options ho = {0};
+    long listings = c.listings ? c.listings : 8, downloads = c.downloads ? c.downloads : 8;
+    ho.max_host_connections = (int)(listings + downloads + 4);
+    ho.max_total_connections = ho.max_host_connections + 24;
+    index_setup s;
+    rc = 2;
+    checkpoint *cp = NULL;
+    int lock_fd = -1;
+    c.ix.durable = c.checkpoint != NULL; /* a day is recorded only once its batches would survive a crash */
+    if (index_setup_open(&s, &c.ix, &ho, !c.enqueue) != 0) goto out;
+    char source[TRAIL_MAX_PREFIX + 80], target[4300];
+    snprintf(source, sizeof source, "s3://%s/%s", bucket, prefix);
+    if (c.enqueue) snprintf(target, sizeof target, "sqs:%s", c.enqueue);
+    else checkpoint_target(s.spec, target, sizeof target);
+    if (c.checkpoint) {
+        if ((lock_fd = checkpoint_lock(c.checkpoint, why, sizeof why)) < 0) {
+            log_error("--checkpoint: %s", why);
+            goto out;
+        }
+        cp = checkpoint_new(source, target);
+        if (!cp) {
+            log_error("--checkpoint: the sink or queue name holds characters a checkpoint cannot record");
+            goto out;
+        }
+        int lr = checkpoint_load(cp, c.checkpoint, why, sizeof why);
+        if (lr < 0) {
+            log_error("checkpoint %s: %s (use another --checkpoint file for another replay)", c.checkpoint, why);
+            goto out;
+        }
+        if (lr == 0) log_info("checkpoint %s: resuming (%zu series with finished days)", c.checkpoint,
+                              checkpoint_series_count(cp));
+    }
+    s3_source_options so = {
+        .bucket = bucket,
+        .prefix = prefix,
+        .since = since,
+        .until = until,
+        .accounts = (const char(*)[TRAIL_ACCOUNT_LEN + 1])c.accounts,
+        .naccounts = c.naccounts,
+        .regions = (const char(*)[TRAIL_MAX_REGION])c.regions,
+        .nregions = c.nregions,
+        .listings = (int)listings,
+        .downloads = (int)downloads,
+        .insights = !c.no_insights,
+        .max_record = c.ix.ix.max_record,
+        .ix = s.ix,
+        .enqueue_url = c.enqueue,
+        .cp = cp,
+        .checkpoint_path = c.checkpoint,
+        .progress = c.ix.progress,
+    };
+    s3_source_stats st;
+    double t0 = index_now_s(), c0 = index_cpu_s(NULL);
+    rc = s3_source_run(&s.loop, s.aws, &so, &st);
+    long rss = 0;
+    double wall = index_now_s() - t0, cpu = index_cpu_s(&rss) - c0;
+    if (rc != 2) print_summary(&c, &st, s.ix, wall, cpu, rss);
+    if (st.interrupted)
+        log_warn("interrupted: %s", c.checkpoint ? "rerun the same command to continue from the checkpoint"
+                                                 : "without --checkpoint a rerun starts over");
+    if (st.forced) {
+        fflush(NULL);
+        _exit(1);
+    }
+out:
+    index_setup_close(&s);
+    checkpoint_free(cp);
+    if (lock_fd >= 0) close(lock_fd);
+    return rc;
+}

@@ -1,0 +1,100 @@
+#include "pipeline/batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int batch_init(batch *b, int format, size_t max_bytes, uint32_t max_docs) {
+    memset(b, 0, sizeof *b);
+    if (format != BATCH_SDF && format != BATCH_BULK) return -1;
+    if (max_bytes == 0) max_bytes = BATCH_DEFAULT_MAX_BYTES;
+    if (max_docs == 0) max_docs = BATCH_DEFAULT_MAX_DOCS;
+    /* Offsets are 32-bit; SDF needs at least "[" + one byte + "]". */
+    if (max_bytes > UINT32_MAX || max_bytes < 3) return -1;
+    b->format = format;
+    b->max_bytes = max_bytes;
+    b->max_docs = max_docs;
+    b->data = malloc(max_bytes);
+    b->doc_off = malloc(sizeof(uint32_t) * max_docs);
+    b->doc_len = malloc(sizeof(uint32_t) * max_docs);
+    b->runs = malloc(sizeof(batch_owner_run) * max_docs);
+    if (!b->data || !b->doc_off || !b->doc_len || !b->runs) {
+        batch_free(b);
+        return -1;
+    }
+    batch_reset(b);
+    return 0;
+}
+
+void batch_free(batch *b) {
+    free(b->data);
+    free(b->doc_off);
+    free(b->doc_len);
+    free(b->runs);
+    memset(b, 0, sizeof *b);
+}
+
+void batch_reset(batch *b) {
+    b->ndocs = 0;
+    b->nruns = 0;
+    b->closed = 0;
+    b->len = 0;
+    if (b->format == BATCH_SDF) b->data[b->len++] = '[';
+}
+
+/* Bytes written before the next document, and held back after the last one. */
+static size_t sep_len(const batch *b) { return b->format == BATCH_SDF && b->ndocs > 0 ? 1 : 0; }
+static size_t tail_len(const batch *b) { return b->format == BATCH_SDF ? 1 : 0; }
+
+/* Bytes the next document may take; 0 when no document can be added. */
+static size_t room(const batch *b) {
+    if (b->closed || b->ndocs >= b->max_docs) return 0;
+    size_t used = b->len + sep_len(b) + tail_len(b);
+    return used < b->max_bytes ? b->max_bytes - used : 0;
+}
+
+char *batch_space(batch *b, size_t *avail) {
+    *avail = room(b);
+    return *avail ? b->data + b->len + sep_len(b) : NULL;
+}
+
+int batch_commit(batch *b, size_t n, void *owner) {
+    if (n == 0 || n > room(b)) return -1;
+    if (sep_len(b)) b->data[b->len++] = ',';
+    b->doc_off[b->ndocs] = (uint32_t)b->len;
+    b->doc_len[b->ndocs] = (uint32_t)n;
+    b->ndocs++;
+    b->len += n;
+    if (b->nruns > 0 && b->runs[b->nruns - 1].owner == owner) {
+        b->runs[b->nruns - 1].count++;
+    } else {
+        b->runs[b->nruns].owner = owner;
+        b->runs[b->nruns].count = 1;
+        b->nruns++;
+    }
+    return 0;
+}
+
+const char *batch_body(batch *b, size_t *len) {
+    if (!b->closed) {
+        if (b->format == BATCH_SDF) b->data[b->len++] = ']'; /* space held back by batch_space */
+        b->closed = 1;
+    }
+    *len = b->len;
+    return b->data;
+}
+
+const char *batch_doc(const batch *b, uint32_t i, size_t *len) {
+    if (i >= b->ndocs) {
+        *len = 0;
+        return NULL;
+    }
+    *len = b->doc_len[i];
+    return b->data + b->doc_off[i];
+}
+
+int batch_full(const batch *b) { return room(b) == 0; }
+
+const batch_owner_run *batch_owners(const batch *b, uint32_t *nruns) {
+    *nruns = b->nruns;
+    return b->runs;
+}

@@ -1,0 +1,539 @@
+#include "pipeline/docbuild.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/index_pattern.h"
+#include "base/json.h"
+#include "base/jsonw.h"
+#include "base/log.h"
+#include "pipeline/schema.h"
+
+/* Schema paths are compiled once into a tree of object keys, so one walk over the keys of
+ * each visited object finds every field of a record: no repeated json_path lookups. A small
+ * hash of (parent, key) makes each key of the record cost about one comparison. */
+typedef struct pnode {
+    const char *key;
+    size_t keylen;
+    int parent;
+    int has_children;
+    int hnext; /* next node in the same hash bucket */
+} pnode;
+
+#define PATH_HASH 256
+
+struct doc_builder {
+    docb_options opt;
+    json_doc doc;
+    pnode *nodes;
+    int nnodes;
+    int *slot;       /* per node: value token of the current record, or -1 */
+    int *field_node; /* per schema field: node of its path, or -1 */
+    size_t *name_len;
+    int node_event_id, node_event_time;
+    int hash_head[PATH_HASH];
+    char pattern[128];
+};
+
+void docb_options_default(docb_options *o) {
+    memset(o, 0, sizeof *o);
+    o->format = BATCH_SDF;
+    o->max_doc_bytes = DOCB_DEFAULT_MAX_DOC;
+    o->include_raw = 1;
+    o->index_pattern = DOCB_DEFAULT_INDEX_PATTERN;
+    o->max_record_bytes = DOCB_DEFAULT_MAX_RECORD;
+}
+
+/* ---- path tree ---------------------------------------------------------------------- */
+
+static inline unsigned path_hash(int parent, const char *key, size_t n) {
+    unsigned h = (unsigned)parent * 131u + (unsigned)n * 31u;
+    if (n) h += (unsigned char)key[0] * 7u + (unsigned char)key[n - 1];
+    return h & (PATH_HASH - 1);
+}
+
+static inline int child_find(const doc_builder *b, int parent, const char *key, size_t n) {
+    for (int c = b->hash_head[path_hash(parent, key, n)]; c >= 0; c = b->nodes[c].hnext) {
+        const pnode *p = &b->nodes[c];
+        if (p->parent == parent && p->keylen == n && json_bytes_eq(p->key, key, n)) return c;
+    }
+    return -1;
+}
+
+/* Inserts a dotted path below the root (node 0); returns its leaf node. Keys point into the
+ * static schema strings, so nothing is copied. */
+static int add_path(doc_builder *b, const char *path) {
+    int cur = 0;
+    const char *p = path;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        int c = child_find(b, cur, p, n);
+        if (c < 0) {
+            c = b->nnodes++;
+            unsigned h = path_hash(cur, p, n);
+            b->nodes[c] = (pnode){p, n, cur, 0, b->hash_head[h]};
+            b->hash_head[h] = c;
+            b->nodes[cur].has_children = 1;
+        }
+        cur = c;
+        if (!dot) return cur;
+        p = dot + 1;
+    }
+}
+
+static size_t path_parts(const char *p) {
+    size_t n = 1;
+    for (; *p; p++) n += *p == '.';
+    return n;
+}
+
+/* Fills b->slot for the keys of object `obj` that node `parent` knows; first key wins. */
+static void resolve(doc_builder *b, int obj, int parent) {
+    const json_doc *d = &b->doc;
+    int n = d->toks[obj].size;
+    int k = obj + 1;
+    for (int e = 0; e < n && (unsigned)k + 1 < d->ntoks; e++) { /* bound: defence in depth */
+        int v = k + 1;
+        int c = child_find(b, parent, json_tok_ptr(d, k), json_tok_len(d, k));
+        if (c >= 0 && b->slot[c] < 0) {
+            b->slot[c] = v;
+            if (b->nodes[c].has_children && d->toks[v].type == JSON_OBJECT) resolve(b, v, c);
+        }
+        k = json_next(d, v);
+    }
+}
+
+/* ---- options ------------------------------------------------------------------------ */
+
+doc_builder *docb_new(const docb_options *o) {
+    docb_options opt;
+    if (o) opt = *o;
+    else docb_options_default(&opt);
+    if (opt.format == 0) opt.format = BATCH_SDF;
+    if (!opt.max_doc_bytes) opt.max_doc_bytes = DOCB_DEFAULT_MAX_DOC;
+    if (!opt.max_record_bytes) opt.max_record_bytes = DOCB_DEFAULT_MAX_RECORD;
+    if (!opt.index_pattern) opt.index_pattern = DOCB_DEFAULT_INDEX_PATTERN;
+    if (opt.format != BATCH_SDF && opt.format != BATCH_BULK) {
+        log_error("docbuild: unknown format %d", opt.format);
+        return NULL;
+    }
+    if (opt.max_doc_bytes < DOCB_MIN_MAX_DOC) {
+        log_error("docbuild: max document size %zu is below %u", opt.max_doc_bytes, DOCB_MIN_MAX_DOC);
+        return NULL;
+    }
+    if (opt.max_record_bytes > DOCB_LIMIT_MAX_RECORD) {
+        log_error("docbuild: max record size %zu is too large", opt.max_record_bytes);
+        return NULL;
+    }
+    if (opt.format == BATCH_BULK && index_pattern_check(opt.index_pattern, 0, NULL, 0) != 0) {
+        log_error("docbuild: invalid index pattern '%s'", opt.index_pattern);
+        return NULL;
+    }
+    if (!opt.max_tokens) opt.max_tokens = (unsigned)(opt.max_record_bytes / 2 + 1);
+
+    doc_builder *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->opt = opt;
+    snprintf(b->pattern, sizeof b->pattern, "%s", opt.index_pattern);
+    b->opt.index_pattern = b->pattern;
+
+    size_t nf = schema_count(), maxnodes = 3; /* root, eventID, eventTime */
+    for (size_t i = 0; i < nf; i++)
+        if (schema_field_at(i)->path) maxnodes += path_parts(schema_field_at(i)->path);
+    b->nodes = calloc(maxnodes, sizeof *b->nodes);
+    b->slot = calloc(maxnodes, sizeof *b->slot);
+    b->field_node = calloc(nf, sizeof *b->field_node);
+    b->name_len = calloc(nf, sizeof *b->name_len);
+    if (!b->nodes || !b->slot || !b->field_node || !b->name_len || json_doc_init(&b->doc, opt.max_tokens) != JSON_OK) {
+        docb_free(b);
+        return NULL;
+    }
+    for (int i = 0; i < PATH_HASH; i++) b->hash_head[i] = -1;
+    b->nodes[0] = (pnode){"", 0, -1, 0, -1};
+    b->nnodes = 1;
+    for (size_t i = 0; i < nf; i++) {
+        const schema_field *f = schema_field_at(i);
+        b->field_node[i] = f->path ? add_path(b, f->path) : -1;
+        b->name_len[i] = strlen(f->name);
+    }
+    b->node_event_id = add_path(b, "eventID");
+    b->node_event_time = add_path(b, "eventTime");
+    return b;
+}
+
+void docb_free(doc_builder *b) {
+    if (!b) return;
+    json_doc_free(&b->doc);
+    free(b->nodes);
+    free(b->slot);
+    free(b->field_node);
+    free(b->name_len);
+    free(b);
+}
+
+/* ---- output ------------------------------------------------------------------------- */
+
+typedef struct wctx {
+    doc_builder *b;
+    char *out;
+    size_t len, cap;
+    int trim;     /* second pass: cut fields to fit instead of failing */
+    unsigned nfields;
+    docb_result *res;
+} wctx;
+
+static inline int put(wctx *c, const char *s, size_t n) {
+    if (n > c->cap - c->len) return -1;
+    memcpy(c->out + c->len, s, n);
+    c->len += n;
+    return 0;
+}
+
+#define PUT_LIT(c, s) put((c), (s), sizeof(s) - 1)
+
+/* "content" of a string token (re-escaped) or of a non-null primitive, with quotes.
+ * Returns code points written (0: empty, caller omits the field) or -1: no room. */
+static long put_string_value(wctx *c, int tok, size_t max_chars, int *cut) {
+    const json_doc *d = &c->b->doc;
+    const json_tok *t = &d->toks[tok];
+    if (PUT_LIT(c, "\"") < 0) return -1;
+    size_t room = c->cap - c->len;
+    if (room == 0) return -1;
+    room--; /* closing quote */
+    jsonw_stats st;
+    unsigned flags = c->trim ? JSONW_TRUNCATE : 0;
+    long n = t->type == JSON_STRING
+                 ? jsonw_reescape(json_tok_ptr(d, tok), json_tok_len(d, tok), c->out + c->len, room, max_chars, flags, &st)
+                 : jsonw_escape(json_tok_ptr(d, tok), json_tok_len(d, tok), c->out + c->len, room, max_chars, flags, &st);
+    if (n < 0) return -1;
+    c->len += (size_t)n;
+    c->res->dropped += st.dropped;
+    if (st.truncated) {
+        if (st.chars >= max_chars) c->res->truncated_values++;
+        else *cut = 1;
+    }
+    c->out[c->len++] = '"';
+    return (long)st.chars;
+}
+
+static int valid_date(const char *p, size_t n) {
+    /* YYYY-MM-DDTHH:MM:SS[.fraction]Z, the RFC 3339 UTC form CloudSearch dates take */
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    if (n < 20) return 0;
+    for (size_t i = 0; i < 19; i++) {
+        if (shape[i] == 'd' ? (p[i] < '0' || p[i] > '9') : p[i] != shape[i]) return 0;
+    }
+    size_t i = 19;
+    if (p[i] == '.') {
+        size_t s = ++i;
+        while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+        if (i == s || i - s > 9) return 0;
+    }
+    if (i + 1 != n || p[i] != 'Z') return 0;
+#define NUM2(k) ((p[k] - '0') * 10 + (p[k + 1] - '0'))
+    int year = NUM2(0) * 100 + NUM2(2), mon = NUM2(5), day = NUM2(8), hh = NUM2(11), mm = NUM2(14), ss = NUM2(17);
+#undef NUM2
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] || hh > 23 || mm > 59 || ss > 59) return 0;
+    /* a date the sink cannot parse would fail the whole batch */
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return !(mon == 2 && day == 29 && !leap);
+}
+
+static int tok_is_date(const json_doc *d, int tok) {
+    return tok >= 0 && d->toks[tok].type == JSON_STRING && valid_date(json_tok_ptr(d, tok), json_tok_len(d, tok));
+}
+
+static int is_empty_container(const json_doc *d, int tok) {
+    return (d->toks[tok].type == JSON_OBJECT || d->toks[tok].type == JSON_ARRAY) && d->toks[tok].size == 0;
+}
+
+/* Boolean: 1, 0, or -1 when the token is neither true/false nor "true"/"false". */
+static int tok_bool(const json_doc *d, int tok) {
+    int v = json_tok_bool(d, tok);
+    if (v >= 0) return v;
+    if (json_tok_streq(d, tok, "true")) return 1;
+    if (json_tok_streq(d, tok, "false")) return 0;
+    return -1;
+}
+
+static int put_bool(wctx *c, int v) {
+    if (c->b->opt.format == BATCH_BULK) return v ? PUT_LIT(c, "true") : PUT_LIT(c, "false");
+    return v ? PUT_LIT(c, "\"true\"") : PUT_LIT(c, "\"false\"");
+}
+
+/* Array of every element's `member`, at most SCHEMA_ARRAY_MAX_VALUES, without the closing
+ * bracket. Returns values written, or -1 when they do not fit (first pass only). */
+static long put_members(wctx *c, int arr, const char *member, size_t max_chars, int *cut) {
+    const json_doc *d = &c->b->doc;
+    if (c->cap - c->len < 2) return -1;
+    c->out[c->len++] = '[';
+    c->cap--; /* hold back the closing bracket; emit_field restores cap */
+    long nvals = 0;
+    int saved_trim = c->trim;
+    c->trim = 0; /* values are never cut mid-way: a shortened ARN would be a wrong ARN */
+    int el = arr + 1;
+    for (int e = 0; e < d->toks[arr].size && (unsigned)el < d->ntoks; e++, el = json_next(d, el)) {
+        int v = json_obj_get(d, el, member);
+        if (v < 0 || json_tok_is_null(d, v) || d->toks[v].type == JSON_OBJECT || d->toks[v].type == JSON_ARRAY) continue;
+        if (nvals == SCHEMA_ARRAY_MAX_VALUES) {
+            c->res->truncated_values++;
+            break;
+        }
+        size_t mark = c->len;
+        long n = (nvals && PUT_LIT(c, ",") < 0) ? -1 : put_string_value(c, v, max_chars, cut);
+        if (n < 0) {
+            c->len = mark;
+            if (!saved_trim) nvals = -1;
+            else *cut = 1;
+            break;
+        }
+        if (n == 0) c->len = mark;
+        else nvals++;
+    }
+    c->trim = saved_trim;
+    return nvals;
+}
+
+static uint64_t fnv1a64(const char *p, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static void make_id(doc_builder *b, docb_result *res) {
+    const json_doc *d = &b->doc;
+    int t = b->slot[b->node_event_id];
+    if (t >= 0 && d->toks[t].type == JSON_STRING) {
+        size_t n = json_tok_len(d, t);
+        const char *p = json_tok_ptr(d, t);
+        int ok = n >= 1 && n <= 128;
+        for (size_t i = 0; ok && i < n; i++) {
+            char ch = p[i];
+            ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+        }
+        if (ok) {
+            memcpy(res->id, p, n);
+            res->id[n] = '\0';
+            res->id_len = n;
+            return;
+        }
+    }
+    /* No usable eventID: the id must still be a function of the record alone, so that a
+     * redelivered log file overwrites its documents instead of adding duplicates. */
+    static const char hex[] = "0123456789abcdef";
+    uint64_t h = fnv1a64(d->js + d->toks[0].start, json_tok_len(d, 0));
+    res->id[0] = 'h';
+    res->id[1] = '_';
+    for (int i = 0; i < 16; i++) res->id[2 + i] = hex[(h >> (60 - 4 * i)) & 0xF];
+    res->id[18] = '\0';
+    res->id_len = 18;
+    res->id_fallback = 1;
+}
+
+/* Index name from the pattern and eventTime; a missing or malformed eventTime gives zeros
+ * (deterministic, like the id: a redelivery must land in the same index). */
+static size_t expand_index(const doc_builder *b, char *out, size_t cap) {
+    const json_doc *d = &b->doc;
+    int t = b->slot[b->node_event_time];
+    const char *ts = tok_is_date(d, t) ? json_tok_ptr(d, t) : "0000-00-00T00:00:00Z";
+    size_t o = 0;
+    for (const char *p = b->pattern; *p && o + 4 < cap; p++) {
+        if (*p != '%') {
+            out[o++] = *p;
+            continue;
+        }
+        p++;
+        switch (*p) {
+        case 'Y': memcpy(out + o, ts, 4); o += 4; break;
+        case 'm': memcpy(out + o, ts + 5, 2); o += 2; break;
+        case 'd': memcpy(out + o, ts + 8, 2); o += 2; break;
+        case 'H': memcpy(out + o, ts + 11, 2); o += 2; break;
+        default: break; /* index_pattern_check admits nothing else */
+        }
+    }
+    return o;
+}
+
+/* Emits one field, or nothing when the record has no usable value. Returns -1 only in the
+ * first pass when the field does not fit; in the trim pass a field that does not fit is cut
+ * or left out. */
+static int emit_field(wctx *c, size_t fi) {
+    doc_builder *b = c->b;
+    const json_doc *d = &b->doc;
+    const schema_field *f = schema_field_at(fi);
+    int tok = -1;
+    if (f->path) {
+        tok = b->slot[b->field_node[fi]];
+        if (tok < 0 || json_tok_is_null(d, tok)) return 0;
+    } else if (f->source == SRC_TRIMMED) {
+        if (!c->trim) return 0;
+    } else if (f->source == SRC_RECORD) {
+        if (!b->opt.include_raw) return 0;
+    }
+
+    size_t mark = c->len;
+    size_t saved_cap = c->cap;
+    int cut = 0;
+    long n = 0; /* > 0 when a value was written */
+    if ((c->nfields && PUT_LIT(c, ",") < 0) || PUT_LIT(c, "\"") < 0 || put(c, f->name, b->name_len[fi]) < 0 ||
+        PUT_LIT(c, "\":") < 0) {
+        n = -1;
+    } else {
+        size_t max_chars = f->cs_type == CS_LITERAL || f->cs_type == CS_LITERAL_ARRAY ? SCHEMA_LITERAL_MAX_CHARS
+                                                                                      : JSONW_NO_LIMIT;
+        json_type ty = tok >= 0 ? d->toks[tok].type : JSON_UNDEF;
+        switch (f->source) {
+        case SRC_VALUE:
+            if (ty == JSON_OBJECT || ty == JSON_ARRAY) {
+                c->res->skipped_values++;
+                break;
+            }
+            n = put_string_value(c, tok, max_chars, &cut);
+            break;
+        case SRC_BOOL: {
+            int v = tok_bool(d, tok);
+            if (v < 0) c->res->skipped_values++;
+            else n = put_bool(c, v) < 0 ? -1 : 1;
+            break;
+        }
+        case SRC_DATE:
+            if (!tok_is_date(d, tok)) c->res->skipped_values++;
+            else if (PUT_LIT(c, "\"") < 0 || put(c, json_tok_ptr(d, tok), json_tok_len(d, tok)) < 0 || PUT_LIT(c, "\"") < 0) n = -1;
+            else n = 1;
+            break;
+        case SRC_INT: {
+            int64_t v;
+            if (json_tok_int64(d, tok, &v) != 0) c->res->skipped_values++;
+            else n = put(c, json_tok_ptr(d, tok), json_tok_len(d, tok)) < 0 ? -1 : 1;
+            break;
+        }
+        case SRC_JSON:
+            if (is_empty_container(d, tok)) break;
+            n = put_string_value(c, tok, max_chars, &cut);
+            break;
+        case SRC_MEMBERS:
+            if (ty != JSON_ARRAY) {
+                c->res->skipped_values++;
+                break;
+            }
+            n = put_members(c, tok, f->member, max_chars, &cut);
+            if (n >= 0) {
+                c->cap = saved_cap;
+                if (n > 0) c->out[c->len++] = ']';
+            }
+            break;
+        case SRC_RECORD: {
+            /* The root token spans the object, so surrounding whitespace is not indexed. */
+            jsonw_stats st;
+            unsigned flags = c->trim ? JSONW_TRUNCATE : 0;
+            if (PUT_LIT(c, "\"") < 0 || c->len >= c->cap) {
+                n = -1;
+                break;
+            }
+            long w = jsonw_escape(json_tok_ptr(d, 0), json_tok_len(d, 0), c->out + c->len, c->cap - c->len - 1,
+                                  JSONW_NO_LIMIT, flags, &st);
+            if (w < 0) {
+                n = -1;
+                break;
+            }
+            c->len += (size_t)w;
+            c->out[c->len++] = '"';
+            c->res->dropped += st.dropped;
+            if (st.truncated) cut = 1;
+            n = (long)st.chars;
+            break;
+        }
+        case SRC_TRIMMED:
+            n = put_bool(c, 1) < 0 ? -1 : 1;
+            break;
+        }
+    }
+    c->cap = saved_cap;
+    if (n < 0 && !c->trim) return -1;
+    if (n <= 0) {
+        c->len = mark; /* nothing usable, or (trim pass) no room at all: leave the field out */
+        if (n < 0) c->res->trimmed = 1;
+        return 0;
+    }
+    if (cut) c->res->trimmed = 1;
+    c->nfields++;
+    return 0;
+}
+
+/* One attempt at the whole document within cap. Returns length, or -1 if it did not fit. */
+static long build_pass(doc_builder *b, char *out, size_t cap, int trim, docb_result *res) {
+    const size_t closing = 2; /* "}}" (SDF) or "}\n" (BULK) */
+    if (cap < closing) return -1;
+    wctx c = {.b = b, .out = out, .len = 0, .cap = cap - closing, .trim = trim, .nfields = 0, .res = res};
+    if (b->opt.format == BATCH_SDF) {
+        if (PUT_LIT(&c, "{\"type\":\"add\",\"id\":\"") < 0 || put(&c, res->id, res->id_len) < 0 ||
+            PUT_LIT(&c, "\",\"fields\":{") < 0)
+            return -1;
+    } else {
+        char idx[256];
+        size_t il = expand_index(b, idx, sizeof idx);
+        if (PUT_LIT(&c, "{\"index\":{\"_index\":\"") < 0 || put(&c, idx, il) < 0 || PUT_LIT(&c, "\",\"_id\":\"") < 0 ||
+            put(&c, res->id, res->id_len) < 0 || PUT_LIT(&c, "\"}}\n{") < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < schema_count(); i++)
+        if (emit_field(&c, i) < 0) return -1;
+    res->fields = c.nfields;
+    c.cap += closing;
+    if (b->opt.format == BATCH_SDF) PUT_LIT(&c, "}}");
+    else PUT_LIT(&c, "}\n");
+    return (long)c.len;
+}
+
+static void reset_counts(docb_result *res) {
+    res->trimmed = 0;
+    res->dropped = res->truncated_values = res->skipped_values = 0;
+    res->fields = 0;
+}
+
+long docb_build(doc_builder *b, const char *rec, size_t len, char *out, size_t cap, docb_result *res) {
+    memset(res, 0, sizeof *res);
+    if (len > b->opt.max_record_bytes) {
+        res->error = "record larger than the maximum record size";
+        return DOCB_BAD;
+    }
+    int r = json_parse(&b->doc, rec, len);
+    if (r != JSON_OK) {
+        res->error = r == JSON_ENOMEM ? "record has too many JSON tokens" : "record is not valid JSON";
+        return DOCB_BAD;
+    }
+    if (b->doc.toks[0].type != JSON_OBJECT) {
+        res->error = "record is not a JSON object";
+        return DOCB_BAD;
+    }
+    for (int i = 0; i < b->nnodes; i++) b->slot[i] = -1;
+    resolve(b, 0, 0);
+    make_id(b, res);
+
+    size_t limit = cap < b->opt.max_doc_bytes ? cap : b->opt.max_doc_bytes;
+    long n = build_pass(b, out, limit, 0, res);
+    if (n < 0) {
+        /* Too big for cap, or for the document limit. Only the latter is trimmed: a batch
+         * that is merely full gets flushed by the caller. */
+        if (cap < b->opt.max_doc_bytes) return DOCB_NOSPACE;
+        reset_counts(res);
+        n = build_pass(b, out, limit, 1, res);
+        if (n < 0) {
+            res->error = "document header does not fit the maximum document size";
+            return DOCB_BAD;
+        }
+        res->trimmed = 1;
+    }
+    if (res->fields == 0) {
+        res->error = "record has no indexable fields";
+        return DOCB_BAD;
+    }
+    return n;
+}

@@ -1,0 +1,61 @@
+/* The document builder: one CloudTrail record (the exact JSON text of one element of
+ * "Records") in, one search document out, written straight into the caller's buffer
+ * (normally batch_space). Fields come from the schema table, in its order; missing, null
+ * and empty values are omitted (CloudSearch forbids null and empty arrays), every string is
+ * sanitised by jsonw. No allocation per record: the token array is allocated once. */
+#ifndef CTINDEX_DOCBUILD_H
+#define CTINDEX_DOCBUILD_H
+
+#include <stddef.h>
+
+#include "pipeline/batch.h"
+
+#define DOCB_NOSPACE 0L /* did not fit in cap: flush the batch, retry with an empty one */
+#define DOCB_BAD (-1L)  /* not a JSON object / unparsable / nothing to index: see res->error */
+
+#define DOCB_DEFAULT_MAX_DOC 1048576u    /* CloudSearch document limit */
+#define DOCB_MIN_MAX_DOC 16384u          /* room for every non-trimmable field */
+#define DOCB_DEFAULT_MAX_RECORD 2097152u /* CloudTrail events are <= 256 KB; keep a margin */
+#define DOCB_LIMIT_MAX_RECORD (64u << 20) /* the token array is ~10x the record size */
+#define DOCB_DEFAULT_INDEX_PATTERN "cloudtrail-%Y.%m.%d"
+
+typedef struct docb_options {
+    int format;                /* BATCH_SDF (also when 0) or BATCH_BULK */
+    size_t max_doc_bytes;      /* 0 -> DOCB_DEFAULT_MAX_DOC; at least DOCB_MIN_MAX_DOC. BULK: action + source */
+    int include_raw;           /* emit the whole record as `raw` */
+    const char *index_pattern; /* BULK index name; %Y %m %d %H from eventTime, otherwise
+                                * lower-case [a-z0-9._+-]. NULL -> DOCB_DEFAULT_INDEX_PATTERN */
+    size_t max_record_bytes;   /* 0 -> DOCB_DEFAULT_MAX_RECORD, at most DOCB_LIMIT_MAX_RECORD;
+                                * longer records are DOCB_BAD */
+    unsigned max_tokens;       /* 0 -> max_record_bytes / 2 + 1 (enough for any record of that size) */
+} docb_options;
+
+/* SDF, 1 MiB documents, raw included, default pattern and limits. */
+void docb_options_default(docb_options *o);
+
+typedef struct docb_result {
+    char id[132];            /* document id, NUL-terminated */
+    size_t id_len;
+    int id_fallback;         /* 1: eventID missing or unusable, id is "h_" + hash of the record */
+    int trimmed;             /* 1: fields were cut to respect max_doc_bytes (ctindex_trimmed=true) */
+    size_t dropped;          /* invalid bytes / forbidden characters removed, summed over fields */
+    size_t truncated_values; /* literal values cut at 4096 code points, array values past 1000 */
+    size_t skipped_values;   /* values present but unusable (wrong JSON type, malformed date) */
+    unsigned fields;         /* fields emitted */
+    const char *error;       /* DOCB_BAD: why (static string) */
+} docb_result;
+
+typedef struct doc_builder doc_builder;
+
+/* NULL on invalid options (logged) or out of memory. o may be NULL for defaults. */
+doc_builder *docb_new(const docb_options *o);
+void docb_free(doc_builder *b);
+
+/* Build the document for record rec[0..len) into out[0..cap). Returns bytes written (> 0),
+ * DOCB_NOSPACE or DOCB_BAD. A document larger than max_doc_bytes is trimmed (when cap
+ * allows max_doc_bytes; otherwise DOCB_NOSPACE), never dropped. out is not NUL-terminated.
+ * Formats: SDF  {"type":"add","id":"ID","fields":{...}}
+ *          BULK {"index":{"_index":"IDX","_id":"ID"}}\n{...}\n */
+long docb_build(doc_builder *b, const char *rec, size_t len, char *out, size_t cap, docb_result *res);
+
+#endif

@@ -1,0 +1,163 @@
+#include "pipeline/indexer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/batch.h"
+#include "pipeline/deadletter.h"
+#include "pipeline/docbuild.h"
+#include "base/log.h"
+
+struct indexer {
+    indexer_options opt;
+    sink *sink;
+    doc_builder *db;
+    batch *pool;
+    batch **free_batches;
+    int nfree;
+    batch *cur;
+    int in_flight;
+    indexer_stats st;
+    void (*space_fn)(void *);
+    void *space_ud;
+    deadletter *dead;
+};
+
+void indexer_options_default(indexer_options *o) {
+    memset(o, 0, sizeof *o);
+    o->batch_bytes = 5000000;
+    o->batch_docs = 50000;
+    o->batches = 3;
+    o->include_raw = 1;
+    o->max_record = 2u << 20;
+    o->max_doc_bytes = 1u << 20;
+    o->index_pattern = "cloudtrail-%Y.%m.%d";
+}
+
+static void on_batch_done(void *ud, batch *b, int ok) {
+    indexer *ix = ud;
+    /* Acknowledge in the order the records arrived; an owner may finish (and be reused) here. */
+    uint32_t nruns = 0;
+    const batch_owner_run *runs = batch_owners(b, &nruns);
+    for (uint32_t i = 0; i < nruns; i++) {
+        indexer_owner *o = runs[i].owner;
+        if (o) o->acked(o, runs[i].count, ok);
+    }
+    if (!ok) ix->st.batches_failed++;
+    batch_reset(b);
+    ix->free_batches[ix->nfree++] = b;
+    ix->in_flight--;
+    if (ix->space_fn) ix->space_fn(ix->space_ud);
+}
+
+indexer *indexer_new(const indexer_options *o, sink *s) {
+    indexer *ix = calloc(1, sizeof *ix);
+    if (!ix) return NULL;
+    ix->opt = *o;
+    ix->sink = s;
+    s->done = on_batch_done;
+    s->done_ud = ix;
+    if (ix->opt.batches < 1) ix->opt.batches = 1;
+    docb_options dbo;
+    docb_options_default(&dbo);
+    dbo.format = o->bulk ? BATCH_BULK : BATCH_SDF;
+    dbo.include_raw = o->include_raw;
+    dbo.max_record_bytes = o->max_record;
+    if (o->max_doc_bytes) dbo.max_doc_bytes = o->max_doc_bytes;
+    if (o->index_pattern) dbo.index_pattern = o->index_pattern;
+    ix->db = docb_new(&dbo);
+    ix->pool = calloc((size_t)ix->opt.batches, sizeof *ix->pool);
+    ix->free_batches = calloc((size_t)ix->opt.batches, sizeof *ix->free_batches);
+    ix->dead = o->dead;
+    if (!ix->db || !ix->pool || !ix->free_batches) goto fail;
+    for (int i = 0; i < ix->opt.batches; i++) {
+        if (batch_init(&ix->pool[i], o->bulk ? BATCH_BULK : BATCH_SDF, o->batch_bytes, o->batch_docs) != 0)
+            goto fail;
+        ix->free_batches[ix->nfree++] = &ix->pool[i];
+    }
+    return ix;
+fail:
+    log_error("indexer: cannot allocate its buffers");
+    indexer_free(ix);
+    return NULL;
+}
+
+void indexer_free(indexer *ix) {
+    if (!ix) return;
+    if (ix->sink) sink_close(ix->sink);
+    for (int i = 0; ix->pool && i < ix->opt.batches; i++) batch_free(&ix->pool[i]);
+    free(ix->pool);
+    free(ix->free_batches);
+    docb_free(ix->db);
+    free(ix);
+}
+
+static batch *take_batch(indexer *ix) {
+    if (!ix->cur && ix->nfree > 0) ix->cur = ix->free_batches[--ix->nfree];
+    return ix->cur;
+}
+
+void indexer_flush(indexer *ix) {
+    batch *b = ix->cur;
+    if (!b || batch_count(b) == 0) return;
+    ix->cur = NULL;
+    ix->in_flight++;
+    ix->st.batches++;
+    sink_submit(ix->sink, b); /* may complete before it returns */
+}
+
+int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        batch *b = take_batch(ix);
+        if (!b) {
+            ix->st.busy++;
+            return INDEXER_BUSY;
+        }
+        size_t avail = 0;
+        char *space = batch_space(b, &avail);
+        docb_result res;
+        long n = docb_build(ix->db, rec, len, space, avail, &res);
+        if (n == DOCB_NOSPACE && batch_count(b) > 0) {
+            indexer_flush(ix); /* full: send it and build into a fresh batch */
+            continue;
+        }
+        ix->st.records++;
+        if (n <= 0) {
+            const char *why = n == DOCB_NOSPACE ? "document larger than an empty batch" : res.error;
+            if (ix->dead) deadletter_write(ix->dead, "record", owner->source, why ? why : "unusable record", rec, len);
+            else log_warn("unusable record from %s: %s", owner->source, why ? why : "?");
+            ix->st.bad_records++;
+            owner->acked(owner, 1, 1);
+            return INDEXER_BAD;
+        }
+        batch_commit(b, (size_t)n, owner);
+        ix->st.docs++;
+        ix->st.doc_bytes += (uint64_t)n;
+        ix->st.chars_dropped += res.dropped;
+        if (res.trimmed) ix->st.trimmed++;
+        if (batch_full(b)) indexer_flush(ix);
+        return INDEXER_OK;
+    }
+    ix->st.busy++;
+    return INDEXER_BUSY;
+}
+
+void indexer_reject(indexer *ix, indexer_owner *owner, const char *why, uint64_t offset, uint64_t size,
+                    const char *head, size_t head_len) {
+    ix->st.records++;
+    ix->st.bad_records++;
+    if (ix->dead) deadletter_write_part(ix->dead, "record", owner->source, why, offset, size, head, head_len);
+    else log_warn("unusable record from %s at byte %llu: %s", owner->source, (unsigned long long)offset, why);
+    owner->acked(owner, 1, 1);
+}
+
+int indexer_in_flight(const indexer *ix) { return ix->in_flight; }
+uint32_t indexer_pending_docs(const indexer *ix) { return ix->cur ? batch_count(ix->cur) : 0; }
+
+void indexer_on_space(indexer *ix, void (*fn)(void *ud), void *ud) {
+    ix->space_fn = fn;
+    ix->space_ud = ud;
+}
+
+const indexer_stats *indexer_get_stats(const indexer *ix) { return &ix->st; }
+sink *indexer_sink(const indexer *ix) { return ix->sink; }

@@ -1,0 +1,42 @@
+/* Builds the sink named on the command line: dir:PATH, cloudsearch:URL (or a CloudSearch domain
+ * name / document endpoint), opensearch:URL. Also tells the indexer which document format and
+ * index pattern the sink needs. */
+#ifndef CTINDEX_SINKS_H
+#define CTINDEX_SINKS_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "aws/aws.h"
+#include "pipeline/sink.h"
+
+struct deadletter;
+
+typedef struct sinks_options {
+    const char *spec;         /* --sink */
+    const char *domain;       /* --domain: CloudSearch domain name, endpoint looked up */
+    const char *doc_endpoint; /* --doc-endpoint */
+    int uploads;              /* requests in flight */
+    const char *os_auth;      /* --os-auth for opensearch: none|basic|sigv4 (NULL: auto) */
+    int durable;              /* dir sink: sync each batch before acknowledging it */
+    struct deadletter *dead;
+} sinks_options;
+
+typedef struct sinks_result {
+    sink *sink;
+    int bulk;                 /* documents in _bulk format */
+    char index_pattern[256];  /* "" unless the sink chose one */
+} sinks_result;
+
+/* What any sink reports, for stats lines. */
+typedef struct sinks_counters {
+    uint64_t retries;        /* requests (or documents) sent again after a transient failure */
+    uint64_t dead_lettered;  /* documents the service refused for good, kept in the dead-letter file */
+} sinks_counters;
+
+void sinks_options_default(sinks_options *o);
+void sinks_get_counters(const sink *s, sinks_counters *out);
+/* 0 on success; -1 with the reason logged. May run the loop (domain lookup). */
+int sinks_create(uv_loop_t *loop, aws_ctx *aws, const sinks_options *o, sinks_result *out);
+
+#endif
