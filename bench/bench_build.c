@@ -26,11 +26,16 @@ static unsigned rnd(unsigned n) {
 }
 
 static const char *EVENTS[][2] = {
-    {"s3.amazonaws.com", "GetObject"},       {"s3.amazonaws.com", "PutObject"},
-    {"ec2.amazonaws.com", "DescribeInstances"}, {"ec2.amazonaws.com", "RunInstances"},
-    {"iam.amazonaws.com", "GetRole"},        {"sts.amazonaws.com", "AssumeRole"},
-    {"kms.amazonaws.com", "Decrypt"},        {"lambda.amazonaws.com", "Invoke"},
-    {"monitoring.amazonaws.com", "PutMetricData"}, {"signin.amazonaws.com", "ConsoleLogin"},
+    {"s3.amazonaws.com", "GetObject"},
+    {"s3.amazonaws.com", "PutObject"},
+    {"ec2.amazonaws.com", "DescribeInstances"},
+    {"ec2.amazonaws.com", "RunInstances"},
+    {"iam.amazonaws.com", "GetRole"},
+    {"sts.amazonaws.com", "AssumeRole"},
+    {"kms.amazonaws.com", "Decrypt"},
+    {"lambda.amazonaws.com", "Invoke"},
+    {"monitoring.amazonaws.com", "PutMetricData"},
+    {"signin.amazonaws.com", "ConsoleLogin"},
 };
 static const char *REGIONS[] = {"us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2"};
 
@@ -43,31 +48,38 @@ static int make_record(char *p, size_t cap, int i) {
     char extra[400];
     int k = snprintf(extra, sizeof extra, "\"bucketName\":\"bucket-%u\",\"key\":\"logs/2024/%02u/%05u/part-%u.gz\"",
                      rnd(50), rnd(12) + 1, rnd(99999), rnd(1000));
-    if (rnd(4) == 0) snprintf(extra + k, sizeof extra - (size_t)k, ",\"comment\":\"caf\xc3\xa9 \\u00e9 \\ud83d\\ude00 tab\\t\"");
+    if (rnd(4) == 0)
+        snprintf(extra + k, sizeof extra - (size_t)k, ",\"comment\":\"caf\xc3\xa9 \\u00e9 \\ud83d\\ude00 tab\\t\"");
     return snprintf(
         p, cap,
-        "{\"eventVersion\":\"1.08\",\"userIdentity\":{\"type\":\"AssumedRole\",\"principalId\":\"AROA%08uEXAMPLE:session-%u\","
-        "\"arn\":\"arn:aws:sts::%012u:assumed-role/Role%u/session-%u\",\"accountId\":\"%012u\",\"accessKeyId\":\"ASIA%012u\","
+        "{\"eventVersion\":\"1.08\",\"userIdentity\":{\"type\":\"AssumedRole\",\"principalId\":\"AROA%08uEXAMPLE:"
+        "session-%u\","
+        "\"arn\":\"arn:aws:sts::%012u:assumed-role/Role%u/"
+        "session-%u\",\"accountId\":\"%012u\",\"accessKeyId\":\"ASIA%012u\","
         "\"sessionContext\":{\"sessionIssuer\":{\"type\":\"Role\",\"principalId\":\"AROA%08uEXAMPLE\","
         "\"arn\":\"arn:aws:iam::%012u:role/Role%u\",\"accountId\":\"%012u\",\"userName\":\"Role%u\"},"
-        "\"webIdFederationData\":{},\"attributes\":{\"creationDate\":\"2024-03-05T09:%02u:00Z\",\"mfaAuthenticated\":\"false\"}}},"
+        "\"webIdFederationData\":{},\"attributes\":{\"creationDate\":\"2024-03-05T09:%02u:00Z\",\"mfaAuthenticated\":"
+        "\"false\"}}},"
         "\"eventTime\":\"2024-03-05T10:%02u:%02uZ\",\"eventSource\":\"%s\",\"eventName\":\"%s\",\"awsRegion\":\"%s\","
-        "\"sourceIPAddress\":\"198.51.%u.%u\",\"userAgent\":\"aws-sdk-go/1.44.%u (go1.20; linux; amd64) exec-env/AWS_ECS_FARGATE\","
+        "\"sourceIPAddress\":\"198.51.%u.%u\",\"userAgent\":\"aws-sdk-go/1.44.%u (go1.20; linux; amd64) "
+        "exec-env/AWS_ECS_FARGATE\","
         "%s\"requestParameters\":{%s},\"responseElements\":%s,"
-        "\"additionalEventData\":{\"SignatureVersion\":\"SigV4\",\"CipherSuite\":\"ECDHE-RSA-AES128-GCM-SHA256\",\"bytesTransferredIn\":%u,"
+        "\"additionalEventData\":{\"SignatureVersion\":\"SigV4\",\"CipherSuite\":\"ECDHE-RSA-AES128-GCM-SHA256\","
+        "\"bytesTransferredIn\":%u,"
         "\"AuthenticationMethod\":\"AuthHeader\",\"x-amz-id-2\":\"Zm9vYmFyYmF6cXV4%08u\",\"bytesTransferredOut\":%u},"
         "\"requestID\":\"%08X%08X\",\"eventID\":\"%08x-%04x-4%03x-a%03x-%012u\",\"readOnly\":%s,"
         "\"resources\":[{\"type\":\"AWS::S3::Object\",\"ARN\":\"arn:aws:s3:::bucket-%u/logs/part-%u.gz\"},"
         "{\"accountId\":\"%012u\",\"type\":\"AWS::S3::Bucket\",\"ARN\":\"arn:aws:s3:::bucket-%u\"}],"
-        "\"eventType\":\"AwsApiCall\",\"managementEvent\":false,\"recipientAccountId\":\"%012u\",\"eventCategory\":\"Data\","
+        "\"eventType\":\"AwsApiCall\",\"managementEvent\":false,\"recipientAccountId\":\"%012u\",\"eventCategory\":"
+        "\"Data\","
         "\"tlsDetails\":{\"tlsVersion\":\"TLSv1.2\",\"cipherSuite\":\"ECDHE-RSA-AES128-GCM-SHA256\","
         "\"clientProvidedHostHeader\":\"bucket-%u.s3.%s.amazonaws.com\"}}",
         rnd(100000000), i, acct, rnd(20), i, acct, rnd(1000000), rnd(100000000), acct, rnd(20), acct, rnd(20), rnd(60),
         rnd(60), rnd(60), ev[0], ev[1], region, rnd(256), rnd(256), rnd(300),
         err ? "\"errorCode\":\"AccessDenied\",\"errorMessage\":\"User is not authorized to perform this action\"," : "",
-        extra, rnd(3) ? "null" : "{\"x-amz-server-side-encryption\":\"AES256\"}", rnd(5000), rnd(100000000), rnd(100000),
-        rnd(0x7fffffff), rnd(0x7fffffff), rnd(0x7fffffff), rnd(0xffff), rnd(0xfff), rnd(0xfff), rnd(1000000000),
-        rnd(2) ? "true" : "false", rnd(50), rnd(1000), acct, rnd(50), acct, rnd(50), region);
+        extra, rnd(3) ? "null" : "{\"x-amz-server-side-encryption\":\"AES256\"}", rnd(5000), rnd(100000000),
+        rnd(100000), rnd(0x7fffffff), rnd(0x7fffffff), rnd(0x7fffffff), rnd(0xffff), rnd(0xfff), rnd(0xfff),
+        rnd(1000000000), rnd(2) ? "true" : "false", rnd(50), rnd(1000), acct, rnd(50), acct, rnd(50), region);
 }
 
 static double cpu_now(void) {
@@ -136,15 +148,14 @@ int main(int argc, char **argv) {
     double el = t - t0;
     printf("records: %d distinct, avg %.0f B; format %s, raw %s\n", NREC, (double)total / NREC,
            format == BATCH_SDF ? "SDF" : "BULK", raw ? "on" : "off");
-    printf("built %zu docs in %.2f CPU s: %.0f records/s, %.1f MB/s in, avg doc %.0f B, %zu full batches, %zu bad\n", docs, el,
-           (double)docs / el, (double)in_bytes / el / 1e6, docs ? (double)doc_bytes / (double)docs : 0.0,
+    printf("built %zu docs in %.2f CPU s: %.0f records/s, %.1f MB/s in, avg doc %.0f B, %zu full batches, %zu bad\n",
+           docs, el, (double)docs / el, (double)in_bytes / el / 1e6, docs ? (double)doc_bytes / (double)docs : 0.0,
            batches, bad);
     if (ALLOC_WRAP_ACTIVE)
         printf("allocations in the loop: %llu (%.6f per record); during setup: %llu (proves the counter works)\n",
                (unsigned long long)allocs, docs ? (double)allocs / (double)docs : 0.0,
                (unsigned long long)allocs_before);
-    else
-        printf("allocations: not counted under AddressSanitizer\n");
+    else printf("allocations: not counted under AddressSanitizer\n");
     printf("sanitiser drops: %zu; %.1f MB in full batches\n", dropped, (double)out_bytes / 1e6);
     batch_free(&bt);
     docb_free(b);

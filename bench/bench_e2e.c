@@ -35,8 +35,8 @@
 #include <unistd.h>
 
 #include "alloc_wrap.h"
-#include "benchlib.h"
 #include "base/json.h"
+#include "benchlib.h"
 
 #define MAX_EXTRA_ARGS 32
 #define STATS_MAX (64u * 1024u)
@@ -52,7 +52,7 @@ typedef struct options {
     int reps;
     int timeout_s;
     int keep;
-    const char *perf_out; /* --perf FILE: perf record the engine */
+    const char *perf_out;      /* --perf FILE: perf record the engine */
     const char *callgrind_out; /* --callgrind FILE: run the engine under callgrind */
     int include_raw;
     char *extra[MAX_EXTRA_ARGS];
@@ -62,7 +62,7 @@ typedef struct options {
 /* What the driver samples while the engine runs. */
 typedef struct sample {
     double wall;
-    double engine_cpu, fake_cpu;  /* seconds, from /proc/PID/stat */
+    double engine_cpu, fake_cpu; /* seconds, from /proc/PID/stat */
     uint64_t allocs;
     uint64_t docs, requests, msgs_deleted, msgs_total, rejected;
     uint64_t core_busy, core_total; /* the engine core, from /proc/stat (ticks) */
@@ -217,10 +217,10 @@ static void ensure_corpus(const options *o) {
     snprintf(hi, sizeof hi, "%d", o->max_records);
     snprintf(seed, sizeof seed, "%d", o->seed);
     path_in(log, sizeof log, workdir, "ctgen.log");
-    char *argv[] = {ctgen, "--out", (char *)o->corpus, "--files", files, "--min-records", lo, "--max-records", hi,
-                    "--seed", seed, NULL};
-    progress("corpus: generating %d files of %d..%d records into %s (once; reused next time)", o->files,
-             o->min_records, o->max_records, o->corpus);
+    char *argv[] = {ctgen,           "--out", (char *)o->corpus, "--files", files, "--min-records", lo,
+                    "--max-records", hi,      "--seed",          seed,      NULL};
+    progress("corpus: generating %d files of %d..%d records into %s (once; reused next time)", o->files, o->min_records,
+             o->max_records, o->corpus);
     if (run_to_end(argv, log) != 0) {
         print_tail(log, 10);
         die("ctgen failed");
@@ -269,8 +269,8 @@ static void proc_core(int cpu, uint64_t *busy, uint64_t *total) {
     while (fgets(line, sizeof line, f)) {
         if (strncmp(line, want, strlen(want)) != 0) continue;
         unsigned long long v[8] = {0};
-        sscanf(line + strlen(want), "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
-               &v[5], &v[6], &v[7]);
+        sscanf(line + strlen(want), "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+               &v[6], &v[7]);
         for (int i = 0; i < 8; i++) *total += v[i];
         *busy = *total - v[3] - v[4]; /* minus idle and iowait */
         break;
@@ -302,7 +302,8 @@ static int fetch_stats(int port, sample *s) {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     static const char rq[] = "GET /_fake/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
     size_t len = 0;
-    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, rq, sizeof rq - 1) == (ssize_t)(sizeof rq - 1);
+    int ok =
+        connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, rq, sizeof rq - 1) == (ssize_t)(sizeof rq - 1);
     while (ok && len < STATS_MAX) {
         ssize_t n = read(fd, resp + len, STATS_MAX - len);
         if (n < 0 && errno == EINTR) continue;
@@ -387,7 +388,8 @@ static void run_engine(const options *o, uint64_t expected_records, run_result *
     snprintf(repeat, sizeof repeat, "%d", o->repeat);
     r->expected_docs = expected_records * (uint64_t)o->repeat;
 
-    char *fargv[] = {fakeaws, "--port", "0", "--dir", (char *)o->corpus, "--repeat", repeat, "--ready-file", ready, NULL};
+    char *fargv[] = {fakeaws, "--port",       "0",   "--dir", (char *)o->corpus, "--repeat",
+                     repeat,  "--ready-file", ready, NULL};
     fake_pid = spawn(fargv, o->fake_cpu, fout, flog, NULL);
     int port = 0;
     wait_ready(ready, &port);
@@ -431,10 +433,26 @@ static void run_engine(const options *o, uint64_t expected_records, run_result *
     eargv[na++] = "0";
     for (int i = 0; i < o->nextra; i++) eargv[na++] = o->extra[i];
     eargv[na] = NULL;
-    const char *env[] = {"AWS_ACCESS_KEY_ID", "AKIDBENCHMARK", "AWS_SECRET_ACCESS_KEY", "bench-secret",
-                         "AWS_REGION", "us-east-1", "AWS_ENDPOINT_URL", endpoint, "AWS_EC2_METADATA_DISABLED", "true",
-                         "AWS_CONFIG_FILE", "/dev/null", "AWS_SHARED_CREDENTIALS_FILE", "/dev/null",
-                         use_counter ? "LD_PRELOAD" : NULL, preload, CTALLOC_ENV, counters, NULL, NULL};
+    const char *env[] = {"AWS_ACCESS_KEY_ID",
+                         "AKIDBENCHMARK",
+                         "AWS_SECRET_ACCESS_KEY",
+                         "bench-secret",
+                         "AWS_REGION",
+                         "us-east-1",
+                         "AWS_ENDPOINT_URL",
+                         endpoint,
+                         "AWS_EC2_METADATA_DISABLED",
+                         "true",
+                         "AWS_CONFIG_FILE",
+                         "/dev/null",
+                         "AWS_SHARED_CREDENTIALS_FILE",
+                         "/dev/null",
+                         use_counter ? "LD_PRELOAD" : NULL,
+                         preload,
+                         CTALLOC_ENV,
+                         counters,
+                         NULL,
+                         NULL};
     /* The driver only polls: keep it off the engine's core. */
     pin_to(0, o->fake_cpu);
     r->start.wall = bench_wall_seconds();
@@ -574,8 +592,8 @@ static void report(const options *o, const bench_corpus *c, const ceil_totals *c
            (unsigned long long)r->end.docs, (unsigned long long)r->expected_docs, (unsigned long long)r->end.rejected,
            (unsigned long long)r->end.msgs_deleted, r->engine_status);
     printf("\nwhole run  %.2f s wall: %9.0f records/s  %7.1f MB/s of JSON\n", wall, rps, json_mb / wall);
-    printf("engine CPU %.2f s (user %.2f, sys %.2f): %9.0f records per CPU-second (%.2f us/record)\n", cpu, ucpu,
-           scpu, rpcpu, cpu / recs * 1e6);
+    printf("engine CPU %.2f s (user %.2f, sys %.2f): %9.0f records per CPU-second (%.2f us/record)\n", cpu, ucpu, scpu,
+           rpcpu, cpu / recs * 1e6);
     /* A window of under 0.2 s or 1000 documents says more about polling than about the engine. */
     int steady = a->valid && b->valid && win_wall >= 0.2 && win_docs >= 1000;
     if (steady) {
@@ -597,8 +615,8 @@ static void report(const options *o, const bench_corpus *c, const ceil_totals *c
     double per_rec = 0, per_req = 0;
     if (!counted) {
         printf("allocs     not counted (%s)\n", !ALLOC_WRAP_ACTIVE ? "sanitizer build"
-                                                : r->end.allocs ? "libctalloc.so did not map the counter file"
-                                                                : "libctalloc.so missing");
+                                                : r->end.allocs    ? "libctalloc.so did not map the counter file"
+                                                                   : "libctalloc.so missing");
     } else {
         if (steady) {
             uint64_t win_allocs = b->allocs - a->allocs, win_reqs = b->requests - a->requests;
@@ -619,9 +637,8 @@ static void report(const options *o, const bench_corpus *c, const ceil_totals *c
         double crps = (double)corpus_t->records / x->median;
         char st[32] = "-";
         if (steady) snprintf(st, sizeof st, "%.2fx", steady_rpcpu / crps);
-        printf("  %-28s %7.1f MB/s %9.0f records/s   engine %.2fx (steady %s, wall %.2fx)\n",
-               ceil_mode_name(shown[i]), (double)x->t.json_bytes / 1e6 / x->median, crps, rpcpu / crps, st,
-               rps / crps);
+        printf("  %-28s %7.1f MB/s %9.0f records/s   engine %.2fx (steady %s, wall %.2fx)\n", ceil_mode_name(shown[i]),
+               (double)x->t.json_bytes / 1e6 / x->median, crps, rpcpu / crps, st, rps / crps);
     }
     const ceil_result *cb = &cs->r[CEIL_BUILD];
     if (ALLOC_WRAP_ACTIVE)
@@ -646,37 +663,36 @@ static void report(const options *o, const bench_corpus *c, const ceil_totals *c
 /* ---- main ------------------------------------------------------------------------------ */
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: bench_e2e [--corpus DIR] [--files N] [--min-records A] [--max-records B] [--seed S]\n"
-            "                 [--engine-cpu C] [--fake-cpu C] [--repeat R] [--reps N] [--timeout S] [--keep]\n"
-            "                 [--perf FILE] [--callgrind FILE]\n"
-            "                 [-- CTINDEX-RUN-OPTION...]\n"
-            "\n"
-            "Runs the whole flow (SQS -> S3 -> CloudSearch) with `ctindex run` pinned to one core against\n"
-            "fakeaws on another, and prints records/s, MB/s of JSON, records per CPU-second, peak RSS and\n"
-            "allocations per record of the engine, beside the ceilings measured on the same corpus:\n"
-            "inflate only, inflate + split + tokenize, inflate + split + build (the CPU path without I/O).\n"
-            "Fails (exit 1) if any record of the corpus does not reach the fake CloudSearch.\n"
-            "\n"
-            "  --corpus DIR        ctgen corpus to use; generated there first if DIR has no AWSLogs/\n"
-            "                      (default /tmp/ctindex-bench-FILES-A-B-S)\n"
-            "  --files N           files to generate (default 40)\n"
-            "  --min-records A     fewest records per file (default 2)\n"
-            "  --max-records B     most records per file, log-uniform (default 50000)\n"
-            "  --seed S            ctgen seed (default 1)\n"
-            "  --engine-cpu C      core for the engine and the ceilings (default 0)\n"
-            "  --fake-cpu C        core for fakeaws and this driver's polling (default 1)\n"
-            "  --repeat R          queue every file R times (fakeaws --repeat; default 1)\n"
-            "  --reps N            timed passes per ceiling, median printed (default 3)\n"
-            "  --timeout S         fail after S seconds without a document arriving (default 120)\n"
-            "  --keep              keep the work directory (logs, dead letters)\n"
-            "  --perf FILE         record a CPU profile of the engine with perf (perf report -i FILE)\n"
-            "  --callgrind FILE    run the engine under valgrind's callgrind: prints instructions per record,\n"
-            "                      which, unlike CPU time, other processes cannot disturb (use a small corpus)\n"
-            "  -- OPTIONS          passed to `ctindex run` (e.g. -- --no-raw --downloads 4)\n"
-            "\n"
-            "Binaries are taken from this program's build directory (ctindex, bench/fakeaws, bench/ctgen,\n"
-            "bench/libctalloc.so). Build without sanitizers to measure: allocations are not counted there.\n");
+    fprintf(f, "usage: bench_e2e [--corpus DIR] [--files N] [--min-records A] [--max-records B] [--seed S]\n"
+               "                 [--engine-cpu C] [--fake-cpu C] [--repeat R] [--reps N] [--timeout S] [--keep]\n"
+               "                 [--perf FILE] [--callgrind FILE]\n"
+               "                 [-- CTINDEX-RUN-OPTION...]\n"
+               "\n"
+               "Runs the whole flow (SQS -> S3 -> CloudSearch) with `ctindex run` pinned to one core against\n"
+               "fakeaws on another, and prints records/s, MB/s of JSON, records per CPU-second, peak RSS and\n"
+               "allocations per record of the engine, beside the ceilings measured on the same corpus:\n"
+               "inflate only, inflate + split + tokenize, inflate + split + build (the CPU path without I/O).\n"
+               "Fails (exit 1) if any record of the corpus does not reach the fake CloudSearch.\n"
+               "\n"
+               "  --corpus DIR        ctgen corpus to use; generated there first if DIR has no AWSLogs/\n"
+               "                      (default /tmp/ctindex-bench-FILES-A-B-S)\n"
+               "  --files N           files to generate (default 40)\n"
+               "  --min-records A     fewest records per file (default 2)\n"
+               "  --max-records B     most records per file, log-uniform (default 50000)\n"
+               "  --seed S            ctgen seed (default 1)\n"
+               "  --engine-cpu C      core for the engine and the ceilings (default 0)\n"
+               "  --fake-cpu C        core for fakeaws and this driver's polling (default 1)\n"
+               "  --repeat R          queue every file R times (fakeaws --repeat; default 1)\n"
+               "  --reps N            timed passes per ceiling, median printed (default 3)\n"
+               "  --timeout S         fail after S seconds without a document arriving (default 120)\n"
+               "  --keep              keep the work directory (logs, dead letters)\n"
+               "  --perf FILE         record a CPU profile of the engine with perf (perf report -i FILE)\n"
+               "  --callgrind FILE    run the engine under valgrind's callgrind: prints instructions per record,\n"
+               "                      which, unlike CPU time, other processes cannot disturb (use a small corpus)\n"
+               "  -- OPTIONS          passed to `ctindex run` (e.g. -- --no-raw --downloads 4)\n"
+               "\n"
+               "Binaries are taken from this program's build directory (ctindex, bench/fakeaws, bench/ctgen,\n"
+               "bench/libctalloc.so). Build without sanitizers to measure: allocations are not counted there.\n");
 }
 
 static int int_arg(const char *name, const char *v, int lo, int hi) {
@@ -690,18 +706,48 @@ static int int_arg(const char *name, const char *v, int lo, int hi) {
 }
 
 static void parse_args(int argc, char **argv, options *o) {
-    enum { O_CORPUS = 256, O_FILES, O_MIN, O_MAX, O_SEED, O_ECPU, O_FCPU, O_REPEAT, O_REPS, O_TIMEOUT, O_KEEP, O_PERF, O_CALLGRIND };
-    static const struct option opts[] = {
-        {"corpus", required_argument, 0, O_CORPUS}, {"files", required_argument, 0, O_FILES},
-        {"min-records", required_argument, 0, O_MIN}, {"max-records", required_argument, 0, O_MAX},
-        {"seed", required_argument, 0, O_SEED}, {"engine-cpu", required_argument, 0, O_ECPU},
-        {"fake-cpu", required_argument, 0, O_FCPU}, {"repeat", required_argument, 0, O_REPEAT},
-        {"reps", required_argument, 0, O_REPS}, {"timeout", required_argument, 0, O_TIMEOUT},
-        {"keep", no_argument, 0, O_KEEP}, {"perf", required_argument, 0, O_PERF},
-        {"callgrind", required_argument, 0, O_CALLGRIND}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+    enum {
+        O_CORPUS = 256,
+        O_FILES,
+        O_MIN,
+        O_MAX,
+        O_SEED,
+        O_ECPU,
+        O_FCPU,
+        O_REPEAT,
+        O_REPS,
+        O_TIMEOUT,
+        O_KEEP,
+        O_PERF,
+        O_CALLGRIND
     };
-    *o = (options){.files = 40, .min_records = 2, .max_records = 50000, .seed = 1, .engine_cpu = 0, .fake_cpu = 1,
-                   .repeat = 1, .reps = 3, .timeout_s = 120, .include_raw = 1};
+    static const struct option opts[] = {
+        {"corpus", required_argument, 0, O_CORPUS},
+        {"files", required_argument, 0, O_FILES},
+        {"min-records", required_argument, 0, O_MIN},
+        {"max-records", required_argument, 0, O_MAX},
+        {"seed", required_argument, 0, O_SEED},
+        {"engine-cpu", required_argument, 0, O_ECPU},
+        {"fake-cpu", required_argument, 0, O_FCPU},
+        {"repeat", required_argument, 0, O_REPEAT},
+        {"reps", required_argument, 0, O_REPS},
+        {"timeout", required_argument, 0, O_TIMEOUT},
+        {"keep", no_argument, 0, O_KEEP},
+        {"perf", required_argument, 0, O_PERF},
+        {"callgrind", required_argument, 0, O_CALLGRIND},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    *o = (options){.files = 40,
+                   .min_records = 2,
+                   .max_records = 50000,
+                   .seed = 1,
+                   .engine_cpu = 0,
+                   .fake_cpu = 1,
+                   .repeat = 1,
+                   .reps = 3,
+                   .timeout_s = 120,
+                   .include_raw = 1};
     int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
     int ch;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -743,8 +789,8 @@ static void parse_args(int argc, char **argv, options *o) {
 }
 
 static void remove_workdir(void) {
-    static const char *const names[] = {"fakeaws.port", "fakeaws.out", "fakeaws.log", "engine.log",
-                                        "dead-letter.jsonl", "alloc.counters", "ctgen.log", "perf.log"};
+    static const char *const names[] = {"fakeaws.port",      "fakeaws.out",    "fakeaws.log", "engine.log",
+                                        "dead-letter.jsonl", "alloc.counters", "ctgen.log",   "perf.log"};
     char p[4096];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         path_in(p, sizeof p, workdir, names[i]);
@@ -796,7 +842,9 @@ int main(int argc, char **argv) {
     int lost = r.end.docs < r.expected_docs;
     int ok = !lost && r.engine_status == 0 && r.end.rejected == 0;
     if (!ok) {
-        printf("\nFAILED: %s\n", lost ? "records were lost" : r.engine_status ? "the engine failed" : "batches were rejected");
+        printf("\nFAILED: %s\n", lost              ? "records were lost"
+                                 : r.engine_status ? "the engine failed"
+                                                   : "batches were rejected");
         char elog[4096];
         path_in(elog, sizeof elog, workdir, "engine.log");
         print_tail(elog, 15);

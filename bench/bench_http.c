@@ -29,8 +29,13 @@ static void on_done(void *ud, http_response *resp) {
 }
 
 static void start_one(run *r) {
-    http_request rq = {.url = r->url, .headers = r->headers, .nheaders = r->nheaders, .body = r->body,
-                       .body_len = r->body_len, .on_done = on_done, .ud = r};
+    http_request rq = {.url = r->url,
+                       .headers = r->headers,
+                       .nheaders = r->nheaders,
+                       .body = r->body,
+                       .body_len = r->body_len,
+                       .on_done = on_done,
+                       .ud = r};
     r->started++;
     if (!http_start(r->cli, &rq)) {
         fprintf(stderr, "http_start failed\n");

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "base/crypto.h"
 #include "aws/sigv4.h"
+#include "base/crypto.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -52,9 +52,15 @@ int main(int argc, char **argv) {
     static sigv4_key_cache cache;
     sigv4_key_cache_init(&cache);
     sigv4_header h[] = {{"Content-Type", "application/json"}};
-    sigv4_request r = {.method = "POST", .host = "doc-ct-abcdefghijklmnopqrstuvwxyz.us-east-1.cloudsearch.amazonaws.com",
-                       .path = "/2013-01-01/documents/batch", .query = "format=sdk", .headers = h, .nheaders = 1,
-                       .payload_hash = CRYPTO_SHA256_EMPTY_HEX, .region = "us-east-1", .service = "cloudsearch",
+    sigv4_request r = {.method = "POST",
+                       .host = "doc-ct-abcdefghijklmnopqrstuvwxyz.us-east-1.cloudsearch.amazonaws.com",
+                       .path = "/2013-01-01/documents/batch",
+                       .query = "format=sdk",
+                       .headers = h,
+                       .nheaders = 1,
+                       .payload_hash = CRYPTO_SHA256_EMPTY_HEX,
+                       .region = "us-east-1",
+                       .service = "cloudsearch",
                        .time = 1700000000};
     sigv4_credentials cr = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "IQoJb3JpZ2luX2VjEXAMPLE"};
     for (int cached = 1; cached >= 0; cached--) {

@@ -43,37 +43,41 @@ static size_t make_record(char *out, size_t cap) {
     const char *ident_fmt =
         "{\"eventVersion\":\"1.08\",\"userIdentity\":{\"type\":\"AssumedRole\",\"principalId\":\"AROA%s:worker\","
         "\"arn\":\"arn:aws:sts::%llu:assumed-role/app-role/worker\",\"accountId\":\"%llu\",\"accessKeyId\":\"ASIA%s\","
-        "\"sessionContext\":{\"sessionIssuer\":{\"type\":\"Role\",\"principalId\":\"AROA%s\",\"arn\":\"arn:aws:iam::%llu:"
+        "\"sessionContext\":{\"sessionIssuer\":{\"type\":\"Role\",\"principalId\":\"AROA%s\",\"arn\":\"arn:aws:iam::%"
+        "llu:"
         "role/app-role\",\"accountId\":\"%llu\",\"userName\":\"app-role\"},\"webIdFederationData\":{},\"attributes\":"
-        "{\"creationDate\":\"2024-05-01T10:%02d:%02dZ\",\"mfaAuthenticated\":\"false\"}}},\"eventTime\":\"2024-05-01T11:"
+        "{\"creationDate\":\"2024-05-01T10:%02d:%02dZ\",\"mfaAuthenticated\":\"false\"}}},\"eventTime\":\"2024-05-"
+        "01T11:"
         "%02d:%02dZ\",";
     int n = snprintf(out, cap, ident_fmt, akid, acct, acct, akid, akid, acct, acct, mm, ss, ss, mm);
     if (next_rand() % 100 < 60) {
-        n += snprintf(out + n, cap - (size_t)n,
-                      "\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"GetObject\",\"awsRegion\":\"us-east-1\","
-                      "\"sourceIPAddress\":\"%s\",\"userAgent\":\"[aws-sdk-go-v2/1.24.0 os/linux lang/go#1.21.5 "
-                      "md/GOOS#linux md/GOARCH#amd64 api/s3#1.47.7]\",\"requestParameters\":{\"bucketName\":\"%s\","
-                      "\"Host\":\"%s.s3.us-east-1.amazonaws.com\",\"key\":\"data/%s.parquet\"},\"responseElements\":null,"
-                      "\"additionalEventData\":{\"SignatureVersion\":\"SigV4\",\"CipherSuite\":\"ECDHE-RSA-AES128-GCM-"
-                      "SHA256\",\"bytesTransferredIn\":0,\"AuthenticationMethod\":\"AuthHeader\",\"x-amz-id-2\":\"%s%s\","
-                      "\"bytesTransferredOut\":%llu},\"requestID\":\"%s\",\"eventID\":\"%s\",\"readOnly\":true,"
-                      "\"resources\":[{\"type\":\"AWS::S3::Object\",\"ARN\":\"arn:aws:s3:::%s/data/%s.parquet\"},"
-                      "{\"accountId\":\"%llu\",\"type\":\"AWS::S3::Bucket\",\"ARN\":\"arn:aws:s3:::%s\"}],\"eventType\":"
-                      "\"AwsApiCall\",\"managementEvent\":false,\"recipientAccountId\":\"%llu\",\"eventCategory\":\"Data\"",
-                      ip, host, host, key, key, id, (unsigned long long)(next_rand() % 10000000), req, id, host, key,
-                      acct, host, acct);
+        n += snprintf(
+            out + n, cap - (size_t)n,
+            "\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"GetObject\",\"awsRegion\":\"us-east-1\","
+            "\"sourceIPAddress\":\"%s\",\"userAgent\":\"[aws-sdk-go-v2/1.24.0 os/linux lang/go#1.21.5 "
+            "md/GOOS#linux md/GOARCH#amd64 api/s3#1.47.7]\",\"requestParameters\":{\"bucketName\":\"%s\","
+            "\"Host\":\"%s.s3.us-east-1.amazonaws.com\",\"key\":\"data/%s.parquet\"},\"responseElements\":null,"
+            "\"additionalEventData\":{\"SignatureVersion\":\"SigV4\",\"CipherSuite\":\"ECDHE-RSA-AES128-GCM-"
+            "SHA256\",\"bytesTransferredIn\":0,\"AuthenticationMethod\":\"AuthHeader\",\"x-amz-id-2\":\"%s%s\","
+            "\"bytesTransferredOut\":%llu},\"requestID\":\"%s\",\"eventID\":\"%s\",\"readOnly\":true,"
+            "\"resources\":[{\"type\":\"AWS::S3::Object\",\"ARN\":\"arn:aws:s3:::%s/data/%s.parquet\"},"
+            "{\"accountId\":\"%llu\",\"type\":\"AWS::S3::Bucket\",\"ARN\":\"arn:aws:s3:::%s\"}],\"eventType\":"
+            "\"AwsApiCall\",\"managementEvent\":false,\"recipientAccountId\":\"%llu\",\"eventCategory\":\"Data\"",
+            ip, host, host, key, key, id, (unsigned long long)(next_rand() % 10000000), req, id, host, key, acct, host,
+            acct);
     } else {
         rand_chars(tok, 600, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
-        n += snprintf(out + n, cap - (size_t)n,
-                      "\"eventSource\":\"sts.amazonaws.com\",\"eventName\":\"AssumeRole\",\"awsRegion\":\"us-east-1\","
-                      "\"sourceIPAddress\":\"%s\",\"userAgent\":\"aws-cli/2.15.0 Python/3.11.6\",\"requestParameters\":"
-                      "{\"roleArn\":\"arn:aws:iam::%llu:role/deploy\",\"roleSessionName\":\"s-%s\",\"policy\":\"{\\\"Ver"
-                      "sion\\\":\\\"2012-10-17\\\",\\\"Statement\\\":[{\\\"Effect\\\":\\\"Allow\\\",\\\"Action\\\":\\\"s3:*"
-                      "\\\",\\\"Resource\\\":\\\"*\\\"}]}\"},\"responseElements\":{\"credentials\":{\"accessKeyId\":\"ASIA%s\","
-                      "\"sessionToken\":\"%s\",\"expiration\":\"May 1, 2024, 12:%02d:%02d PM\"}},\"requestID\":\"%s\","
-                      "\"eventID\":\"%s\",\"readOnly\":true,\"eventType\":\"AwsApiCall\",\"managementEvent\":true,"
-                      "\"recipientAccountId\":\"%llu\",\"eventCategory\":\"Management\"",
-                      ip, acct, req, akid, tok, mm, ss, req, id, acct);
+        n += snprintf(
+            out + n, cap - (size_t)n,
+            "\"eventSource\":\"sts.amazonaws.com\",\"eventName\":\"AssumeRole\",\"awsRegion\":\"us-east-1\","
+            "\"sourceIPAddress\":\"%s\",\"userAgent\":\"aws-cli/2.15.0 Python/3.11.6\",\"requestParameters\":"
+            "{\"roleArn\":\"arn:aws:iam::%llu:role/deploy\",\"roleSessionName\":\"s-%s\",\"policy\":\"{\\\"Ver"
+            "sion\\\":\\\"2012-10-17\\\",\\\"Statement\\\":[{\\\"Effect\\\":\\\"Allow\\\",\\\"Action\\\":\\\"s3:*"
+            "\\\",\\\"Resource\\\":\\\"*\\\"}]}\"},\"responseElements\":{\"credentials\":{\"accessKeyId\":\"ASIA%s\","
+            "\"sessionToken\":\"%s\",\"expiration\":\"May 1, 2024, 12:%02d:%02d PM\"}},\"requestID\":\"%s\","
+            "\"eventID\":\"%s\",\"readOnly\":true,\"eventType\":\"AwsApiCall\",\"managementEvent\":true,"
+            "\"recipientAccountId\":\"%llu\",\"eventCategory\":\"Management\"",
+            ip, acct, req, akid, tok, mm, ss, req, id, acct);
     }
     n += snprintf(out + n, cap - (size_t)n,
                   ",\"tlsDetails\":{\"tlsVersion\":\"TLSv1.3\",\"cipherSuite\":\"TLS_AES_128_GCM_SHA256\","

@@ -59,9 +59,7 @@ static inline uint64_t rng_next(rng *r) {
     return mix64(r->s);
 }
 
-static inline unsigned rng_below(rng *r, unsigned n) {
-    return (unsigned)(((rng_next(r) >> 32) * (uint64_t)n) >> 32);
-}
+static inline unsigned rng_below(rng *r, unsigned n) { return (unsigned)(((rng_next(r) >> 32) * (uint64_t)n) >> 32); }
 
 static inline int rng_pct(rng *r, unsigned pct) { return rng_below(r, 100) < pct; }
 
@@ -155,8 +153,8 @@ static const char *const MONTHS[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 static void fmt_us(char *out, size_t cap, int64_t t, int comma_after_year) {
     civil c = civil_from_time(t);
     unsigned h12 = c.h % 12 ? c.h % 12 : 12;
-    snprintf(out, cap, "%s %u, %d%s %u:%02u:%02u %s", MONTHS[c.mo - 1], c.d, c.y, comma_after_year ? "," : "",
-             h12, c.mi, c.s, c.h < 12 ? "AM" : "PM");
+    snprintf(out, cap, "%s %u, %d%s %u:%02u:%02u %s", MONTHS[c.mo - 1], c.d, c.y, comma_after_year ? "," : "", h12,
+             c.mi, c.s, c.h < 12 ? "AM" : "PM");
 }
 
 /* ---------------------------------------------------------------- JSON writer */
@@ -247,10 +245,8 @@ static void open_c(jw *w, char c) {
 
 static void close_c(jw *w, char c) {
     putc1(w, c);
-    if (w->depth > 0)
-        w->depth--;
-    else
-        w->err = 1;
+    if (w->depth > 0) w->depth--;
+    else w->err = 1;
 }
 #define OBJ(w) open_c((w), '{')
 #define END_OBJ(w) close_c((w), '}')
@@ -271,14 +267,10 @@ static void put_escaped(jw *w, const char *s, size_t n) {
         if (c >= 0x20 && c != '"' && c != '\\') continue;
         put(w, s + start, i - start);
         start = i + 1;
-        if (c == '"')
-            PUTS(w, "\\\"");
-        else if (c == '\\')
-            PUTS(w, "\\\\");
-        else if (c == '\n')
-            PUTS(w, "\\n");
-        else if (c == '\t')
-            PUTS(w, "\\t");
+        if (c == '"') PUTS(w, "\\\"");
+        else if (c == '\\') PUTS(w, "\\\\");
+        else if (c == '\n') PUTS(w, "\\n");
+        else if (c == '\t') PUTS(w, "\\t");
         else {
             char e[6] = {'\\', 'u', '0', '0', HEXL[c >> 4], HEXL[c & 15]};
             put(w, e, sizeof e);
@@ -321,11 +313,10 @@ static void jtime(jw *w, int64_t t) {
 
 /* ---------------------------------------------------------------- content pools */
 
-static const char *const REGIONS[] = {"us-east-1",      "eu-west-1",    "us-west-2",      "ap-northeast-1",
-                                      "eu-central-1",   "us-east-2",    "ap-southeast-2", "sa-east-1",
-                                      "ca-central-1",   "ap-south-1",   "eu-north-1",     "us-west-1",
-                                      "ap-southeast-1", "eu-west-2",    "ap-northeast-2", "eu-west-3",
-                                      "af-south-1"};
+static const char *const REGIONS[] = {
+    "us-east-1",      "eu-west-1", "us-west-2",      "ap-northeast-1", "eu-central-1", "us-east-2",
+    "ap-southeast-2", "sa-east-1", "ca-central-1",   "ap-south-1",     "eu-north-1",   "us-west-1",
+    "ap-southeast-1", "eu-west-2", "ap-northeast-2", "eu-west-3",      "af-south-1"};
 
 static const char *const VERSIONS[] = {"1.08", "1.09", "1.10", "1.11"};
 
@@ -350,16 +341,15 @@ static const struct role {
     {"backup-operator", "", SESS_SDK},
 };
 
-static const char *const USERS[] = {"alice",        "bob",        "carol.jones", "dave",        "erin.smith",
-                                    "frank",        "grace",      "heidi",       "ivan.petrov", "judy",
-                                    "svc-backup",   "ci-deployer", "monitoring-bot", "legacy-etl"};
+static const char *const USERS[] = {"alice",      "bob",         "carol.jones",    "dave",        "erin.smith",
+                                    "frank",      "grace",       "heidi",          "ivan.petrov", "judy",
+                                    "svc-backup", "ci-deployer", "monitoring-bot", "legacy-etl"};
 
-static const char *const FUNCTIONS[] = {"image-resizer", "order-processor", "auth-authorizer",
-                                        "nightly-report", "slack-notifier", "etl-transform"};
+static const char *const FUNCTIONS[] = {"image-resizer",  "order-processor", "auth-authorizer",
+                                        "nightly-report", "slack-notifier",  "etl-transform"};
 
-static const char *const BUCKET_PREFIXES[] = {"datalake-raw",   "app-assets", "cloudtrail-archive",
-                                              "ml-training-data", "web-static", "backups",
-                                              "logs-central",   "customer-uploads"};
+static const char *const BUCKET_PREFIXES[] = {"datalake-raw", "app-assets", "cloudtrail-archive", "ml-training-data",
+                                              "web-static",   "backups",    "logs-central",       "customer-uploads"};
 
 /* '@' becomes a random digit. */
 static const char *const UA_SDK[] = {
@@ -493,8 +483,8 @@ static rng entity_rng(const gen *g, unsigned tag, unsigned acct, unsigned idx) {
     return e;
 }
 
-static void put_entity(jw *w, const gen *g, unsigned tag, unsigned acct, unsigned idx, const char *alpha,
-                       unsigned alen, size_t n) {
+static void put_entity(jw *w, const gen *g, unsigned tag, unsigned acct, unsigned idx, const char *alpha, unsigned alen,
+                       size_t n) {
     rng e = entity_rng(g, tag, acct, idx);
     put_rand(w, &e, alpha, alen, n);
 }
@@ -552,23 +542,15 @@ static void make_session(gen *g, ident *id) {
     rng *R = &g->r;
     char tmp[24];
     switch (ROLES[id->who].session) {
-    case SESS_EMAIL:
-        snprintf(id->session, sizeof id->session, "%s@example.com", PICK(R, USERS));
-        break;
+    case SESS_EMAIL: snprintf(id->session, sizeof id->session, "%s@example.com", PICK(R, USERS)); break;
     case SESS_INSTANCE:
         fill_rand(tmp, R, HEXL, 16, 17);
         tmp[0] = '0';
         snprintf(id->session, sizeof id->session, "i-%.17s", tmp);
         break;
-    case SESS_SDK:
-        snprintf(id->session, sizeof id->session, "botocore-session-17%08u", rng_below(R, 100000000));
-        break;
-    case SESS_FIXED:
-        snprintf(id->session, sizeof id->session, "GitHubActions");
-        break;
-    case SESS_FUNCTION:
-        snprintf(id->session, sizeof id->session, "%s", PICK(R, FUNCTIONS));
-        break;
+    case SESS_SDK: snprintf(id->session, sizeof id->session, "botocore-session-17%08u", rng_below(R, 100000000)); break;
+    case SESS_FIXED: snprintf(id->session, sizeof id->session, "GitHubActions"); break;
+    case SESS_FUNCTION: snprintf(id->session, sizeof id->session, "%s", PICK(R, FUNCTIONS)); break;
     case SESS_ECS:
         fill_rand(tmp, R, HEXL, 16, 24);
         snprintf(id->session, sizeof id->session, "%.24s", tmp);
@@ -606,8 +588,7 @@ static void pick_identity(gen *g, rec *r, const char *invoker, unsigned service_
         id->kind = ID_ROLE;
         id->who = rng_below(R, COUNT(ROLES));
         make_session(g, id);
-        snprintf(id->arn, sizeof id->arn, "arn:aws:sts::%s:assumed-role/%s/%s", a, ROLES[id->who].name,
-                 id->session);
+        snprintf(id->arn, sizeof id->arn, "arn:aws:sts::%s:assumed-role/%s/%s", a, ROLES[id->who].name, id->session);
         /* Services acting with a caller's role (CloudFormation, S3 for SSE-KMS) name themselves. */
         if (invoker && rng_pct(R, 15)) id->invoked_by = invoker;
     }
@@ -764,8 +745,8 @@ static void write_identity(gen *g, rec *r) {
 
 static void make_ip(rng *R, char *out, size_t cap) {
     if (rng_pct(R, 6)) {
-        snprintf(out, cap, "2600:1f18:%x:%x:%x:%x:%x:%x", rng_below(R, 65536), rng_below(R, 65536),
-                 rng_below(R, 65536), rng_below(R, 65536), rng_below(R, 65536), rng_below(R, 65536));
+        snprintf(out, cap, "2600:1f18:%x:%x:%x:%x:%x:%x", rng_below(R, 65536), rng_below(R, 65536), rng_below(R, 65536),
+                 rng_below(R, 65536), rng_below(R, 65536), rng_below(R, 65536));
         return;
     }
     unsigned a = 3 + rng_below(R, 220);
@@ -781,8 +762,7 @@ static void write_error(gen *g, rec *r);
 static void head(gen *g, rec *r) {
     jw *w = &g->w;
     rng *R = &g->r;
-    if (r->id.invoked_by)
-        r->origin = ORIGIN_SERVICE;
+    if (r->id.invoked_by) r->origin = ORIGIN_SERVICE;
     if (r->origin == ORIGIN_SERVICE) {
         snprintf(r->ip, sizeof r->ip, "%s", rng_pct(R, 10) ? "AWS Internal" : r->id.invoked_by);
     } else {
@@ -808,8 +788,7 @@ static void head(gen *g, rec *r) {
         str_open(w);
         if (r->origin == ORIGIN_CONSOLE)
             put_template(w, R, !strcmp(r->source, "s3.amazonaws.com") ? UA_S3_CONSOLE : PICK(R, UA_CONSOLE));
-        else
-            put_template(w, R, PICK(R, UA_SDK));
+        else put_template(w, R, PICK(R, UA_SDK));
         str_close(w);
     }
     if (r->err) write_error(g, r);
@@ -842,10 +821,8 @@ static void ids(gen *g, rec *r, int s3_style_request_id) {
     } else {
         KEY(w, "requestID");
         str_open(w);
-        if (s3_style_request_id)
-            PUT_RAND(w, &g->r, HEXU, 16);
-        else
-            put_rand_uuid(w, &g->r);
+        if (s3_style_request_id) PUT_RAND(w, &g->r, HEXU, 16);
+        else put_rand_uuid(w, &g->r);
         str_close(w);
     }
     if (!r->no_event_id) {
@@ -909,10 +886,8 @@ static void tail(gen *g, rec *r) {
 }
 
 static void set_host(gen *g, rec *r, const char *service, int regional) {
-    if (regional)
-        snprintf(r->host, sizeof r->host, "%s.%s.amazonaws.com", service, region_name(g));
-    else
-        snprintf(r->host, sizeof r->host, "%s.amazonaws.com", service);
+    if (regional) snprintf(r->host, sizeof r->host, "%s.%s.amazonaws.com", service, region_name(g));
+    else snprintf(r->host, sizeof r->host, "%s.amazonaws.com", service);
 }
 
 static void write_error(gen *g, rec *r) {
@@ -959,18 +934,16 @@ static void write_error(gen *g, rec *r) {
               !strcmp(r->source, "secretsmanager.amazonaws.com") || !strcmp(r->source, "dynamodb.amazonaws.com");
     KSTR(w, "errorCode", exc ? "AccessDeniedException" : "AccessDenied");
     snprintf(msg, sizeof msg,
-             "User: %s is not authorized to perform: %s because no identity-based policy allows the %s action",
-             who, action, action);
+             "User: %s is not authorized to perform: %s because no identity-based policy allows the %s action", who,
+             action, action);
     KSTR(w, "errorMessage", msg);
 }
 
 /* --- S3 data events */
 
 static void put_s3_key(gen *g, rec *r, const char *key) {
-    if (r->key_json)
-        puts_(&g->w, r->key_json);
-    else
-        put_escaped(&g->w, key, strlen(key));
+    if (r->key_json) puts_(&g->w, r->key_json);
+    else put_escaped(&g->w, key, strlen(key));
 }
 
 static void make_s3_key(gen *g, rec *r, char *out, size_t cap) {
@@ -981,28 +954,25 @@ static void make_s3_key(gen *g, rec *r, char *out, size_t cap) {
     switch (rng_below(R, 8)) { /* long partitioned keys are common, ELB log keys rarer */
     case 0:
     case 1:
-        snprintf(out, cap, "raw/events/year=%d/month=%02u/day=%02u/hour=%02u/part-%05u-%.8s-%.4s-4%.3s-8%.3s-%.12s"
+        snprintf(out, cap,
+                 "raw/events/year=%d/month=%02u/day=%02u/hour=%02u/part-%05u-%.8s-%.4s-4%.3s-8%.3s-%.12s"
                  ".c000.snappy.parquet",
                  c.y, c.mo, c.d, c.h, rng_below(R, 2000), a, a + 8, a + 12, a + 15, a + 18);
         break;
     case 2:
-    case 3:
-        snprintf(out, cap, "uploads/users/%07u/%.16s.jpg", rng_below(R, 10000000), a);
-        break;
+    case 3: snprintf(out, cap, "uploads/users/%07u/%.16s.jpg", rng_below(R, 10000000), a); break;
     case 4:
         snprintf(out, cap,
                  "AWSLogs/%s/elasticloadbalancing/%s/%d/%02u/%02u/%s_elasticloadbalancing_%s_app.web-prod.%.16s_"
                  "%d%02u%02uT%02u%02uZ_10.0.%u.%u_%.8s.log.gz",
-                 acct_id(g, g->acct), region_name(g), c.y, c.mo, c.d, acct_id(g, g->acct), region_name(g), a, c.y,
-                 c.mo, c.d, c.h, c.mi, rng_below(R, 256), rng_below(R, 256), a + 16);
+                 acct_id(g, g->acct), region_name(g), c.y, c.mo, c.d, acct_id(g, g->acct), region_name(g), a, c.y, c.mo,
+                 c.d, c.h, c.mi, rng_below(R, 256), rng_below(R, 256), a + 16);
         break;
     case 5:
         snprintf(out, cap, "backups/postgres/prod/%d-%02u-%02u/base-%010u.tar.zst", c.y, c.mo, c.d,
                  rng_below(R, 4000000000u));
         break;
-    default:
-        snprintf(out, cap, "static/js/main.%.8s.chunk.js", a);
-        break;
+    default: snprintf(out, cap, "static/js/main.%.8s.chunk.js", a); break;
     }
 }
 
@@ -1159,10 +1129,8 @@ static void ev_sts(gen *g, rec *r) {
     char session[64];
     if (r->id.kind == ID_SERVICE && !strcmp(r->id.invoked_by, "lambda.amazonaws.com"))
         snprintf(session, sizeof session, "%s", PICK(R, FUNCTIONS));
-    else if (r->id.kind == ID_SERVICE)
-        snprintf(session, sizeof session, "%016" PRIx64, rng_next(R));
-    else
-        snprintf(session, sizeof session, "%s-%u", PICK(R, USERS), rng_below(R, 100000));
+    else if (r->id.kind == ID_SERVICE) snprintf(session, sizeof session, "%016" PRIx64, rng_next(R));
+    else snprintf(session, sizeof session, "%s-%u", PICK(R, USERS), rng_below(R, 100000));
     head(g, r);
     if (params(g, r)) {
         if (assume) {
@@ -1284,9 +1252,9 @@ static void ev_ec2(gen *g, rec *r) {
     jw *w = &g->w;
     rng *R = &g->r;
     static const char *const NAMES[] = {
-        "DescribeInstances", "DescribeInstances",         "DescribeInstances", "DescribeVolumes",
+        "DescribeInstances",      "DescribeInstances",         "DescribeInstances", "DescribeVolumes",
         "DescribeSecurityGroups", "DescribeNetworkInterfaces", "DescribeSnapshots", "DescribeInstanceStatus",
-        "DescribeTags",      "DescribeRegions",           "CreateTags"};
+        "DescribeTags",           "DescribeRegions",           "CreateTags"};
     unsigned which = rng_below(R, COUNT(NAMES));
     r->source = "ec2.amazonaws.com";
     r->name = NAMES[which];
@@ -1299,7 +1267,9 @@ static void ev_ec2(gen *g, rec *r) {
         char tmp[24];
         OBJ(w);
         switch (which) {
-        case 0: case 1: case 2:
+        case 0:
+        case 1:
+        case 2:
             KEY(w, "instancesSet");
             if (rng_pct(R, 50)) put_id_items(w, R, "instanceId", "i-");
             else empty_obj(w);
@@ -1488,10 +1458,8 @@ static void ev_kms(gen *g, rec *r) {
         if (op == 1 || op == 3) {
             KEY(w, "keyId");
             str_open(w);
-            if (rng_pct(R, 50))
-                put_kms_key_arn(w, g, key_idx);
-            else
-                puts_(w, op == 3 ? "alias/aws/ebs" : "alias/aws/s3");
+            if (rng_pct(R, 50)) put_kms_key_arn(w, g, key_idx);
+            else puts_(w, op == 3 ? "alias/aws/ebs" : "alias/aws/s3");
             str_close(w);
         }
         if (op == 2) KS(w, "keyId", "alias/app-secrets");
@@ -1529,8 +1497,8 @@ static const char INLINE_POLICY[] =
 static void ev_iam(gen *g, rec *r) {
     jw *w = &g->w;
     rng *R = &g->r;
-    static const char *const NAMES[] = {"ListRoles", "GetRole",    "GetRole",        "ListAttachedRolePolicies",
-                                        "GetPolicy", "ListUsers",  "GetUser",        "CreateRole",
+    static const char *const NAMES[] = {"ListRoles",     "GetRole",        "GetRole", "ListAttachedRolePolicies",
+                                        "GetPolicy",     "ListUsers",      "GetUser", "CreateRole",
                                         "PutRolePolicy", "CreateAccessKey"};
     unsigned which = rng_below(R, COUNT(NAMES));
     r->source = "iam.amazonaws.com";
@@ -1546,21 +1514,14 @@ static void ev_iam(gen *g, rec *r) {
     if (params(g, r)) {
         OBJ(w);
         switch (which) {
-        case 0:
-            KNUM(w, "maxItems", 1000);
-            break;
-        case 1: case 2: case 3:
-            KSTR(w, "roleName", ROLES[role].name);
-            break;
-        case 4:
-            KS(w, "policyArn", "arn:aws:iam::aws:policy/ReadOnlyAccess");
-            break;
-        case 5:
-            KS(w, "pathPrefix", "/");
-            break;
-        case 6: case 9:
-            KSTR(w, "userName", USERS[user]);
-            break;
+        case 0: KNUM(w, "maxItems", 1000); break;
+        case 1:
+        case 2:
+        case 3: KSTR(w, "roleName", ROLES[role].name); break;
+        case 4: KS(w, "policyArn", "arn:aws:iam::aws:policy/ReadOnlyAccess"); break;
+        case 5: KS(w, "pathPrefix", "/"); break;
+        case 6:
+        case 9: KSTR(w, "userName", USERS[user]); break;
         case 7:
             KSTR(w, "roleName", name);
             KSTR(w, "assumeRolePolicyDocument", TRUST_POLICY);
@@ -1893,9 +1854,7 @@ static void ev_misc(gen *g, rec *r) {
             PUT_RAND(w, R, ALNUM, 6);
             str_close(w);
             break;
-        default:
-            KS(w, "tableName", "orders");
-            break;
+        default: KS(w, "tableName", "orders"); break;
         }
         END_OBJ(w);
     }
@@ -1922,8 +1881,7 @@ static enum ev_kind pick_kind(gen *g) {
 static void add_record(gen *g, rec *r) {
     if (g->deliver > g->hour_start)
         r->t = g->hour_start + (int64_t)rng_below(&g->r, (unsigned)(g->deliver - g->hour_start));
-    else
-        r->t = g->hour_start;
+    else r->t = g->hour_start;
     if (r->kind == EV_RANDOM) r->kind = pick_kind(g);
     r->read_only = -1;
     r->err = r->force_error || rng_pct(&g->r, 4);
@@ -2220,13 +2178,11 @@ static void gen_edge_files(gen *g) {
     unsigned hour = 0;
     /* Non-ASCII text, raw UTF-8 and \u-escaped (including a valid surrogate pair). */
     begin_file(g, 0, 0, 0, hour++, 30);
-    add_s3_with(g,
-                "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) Résumé-Uploader/1.0 日本語クライアント 😀",
+    add_s3_with(g, "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) Résumé-Uploader/1.0 日本語クライアント 😀",
                 "photos/été/東京タワー🗼 night.jpg");
     add_s3_with(g, "caf\\u00e9-client/2.0 \\u65e5\\u672c\\u8a9e \\ud83d\\ude80",
                 "docs/na\\u00efve-r\\u00e9sum\\u00e9-\\u6771\\u4eac.pdf");
-    add_s3_with(g, "aws-cli/2.15.30 Python/3.11.8 Linux/6.1.0 (Ελληνικά; русский; עברית)",
-                "музыка/🎵/canción.mp3");
+    add_s3_with(g, "aws-cli/2.15.30 Python/3.11.8 Linux/6.1.0 (Ελληνικά; русский; עברית)", "музыка/🎵/canción.mp3");
     add_random_record(g);
     end_file(g, "CloudTrail", 1);
 
@@ -2319,10 +2275,8 @@ static void put_hex_str(jw *w, rng *R, size_t n) {
 }
 
 static void jtime_or_null(jw *w, int64_t t) {
-    if (t < 0)
-        jraw(w, "null");
-    else
-        jtime(w, t);
+    if (t < 0) jraw(w, "null");
+    else jtime(w, t);
 }
 
 /* One digest per account/region/day, listing that day's CloudTrail/ log files. Real trails
@@ -2349,11 +2303,11 @@ static void gen_digests(gen *g) {
                 civil c = civil_from_time(end);
                 char key[KEY_MAX];
                 const char *acct = acct_id(g, a), *rn = REGIONS[reg];
-                int n = snprintf(key, sizeof key,
-                                 "AWSLogs/%s/CloudTrail-Digest/%s/%04d/%02u/%02u/"
-                                 "%s_CloudTrail-Digest_%s_trail_%s_%04d%02u%02uT235959Z.%s",
-                                 acct, rn, c.y, c.mo, c.d, acct, rn, rn, c.y, c.mo, c.d,
-                                 g->o.plain ? "json" : "json.gz");
+                int n =
+                    snprintf(key, sizeof key,
+                             "AWSLogs/%s/CloudTrail-Digest/%s/%04d/%02u/%02u/"
+                             "%s_CloudTrail-Digest_%s_trail_%s_%04d%02u%02uT235959Z.%s",
+                             acct, rn, c.y, c.mo, c.d, acct, rn, rn, c.y, c.mo, c.d, g->o.plain ? "json" : "json.gz");
                 if (n < 0 || (size_t)n >= sizeof key) die("key too long");
                 buf_clear(&g->json);
                 jw_reset(w, &g->json);
@@ -2485,8 +2439,7 @@ static int64_t parse_date(const char *s) {
     char tail;
     if (!s || sscanf(s, "%4d-%2u-%2u%c", &y, &m, &d, &tail) != 3 || strlen(s) != 10)
         usage_error("--start needs a date YYYY-MM-DD, got '%s'", s ? s : "");
-    if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > 31)
-        usage_error("--start: no such date '%s'", s);
+    if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > 31) usage_error("--start: no such date '%s'", s);
     int64_t days = days_from_civil(y, m, d);
     civil c = civil_from_time(days * 86400);
     if (c.y != y || c.mo != m || c.d != d) usage_error("--start: no such date '%s'", s);
@@ -2509,13 +2462,22 @@ static void parse_args(int argc, char **argv, options *o) {
             fputs(USAGE, stdout);
             exit(0);
         }
-        if (!strcmp(a, "--plain")) { o->plain = 1; continue; }
-        if (!strcmp(a, "--edge-cases")) { o->edge_cases = 1; continue; }
-        if (!strcmp(a, "--digest")) { o->digest = 1; continue; }
+        if (!strcmp(a, "--plain")) {
+            o->plain = 1;
+            continue;
+        }
+        if (!strcmp(a, "--edge-cases")) {
+            o->edge_cases = 1;
+            continue;
+        }
+        if (!strcmp(a, "--digest")) {
+            o->digest = 1;
+            continue;
+        }
         /* options with a value: "--opt value" or "--opt=value" */
-        static const char *const WITH_VALUE[] = {"--out",     "--files",    "--min-records", "--max-records",
-                                                 "--seed",    "--accounts", "--regions",     "--start",
-                                                 "--days",    "--ids",      "--insights"};
+        static const char *const WITH_VALUE[] = {"--out",  "--files",    "--min-records", "--max-records",
+                                                 "--seed", "--accounts", "--regions",     "--start",
+                                                 "--days", "--ids",      "--insights"};
         const char *eq = strchr(a, '=');
         size_t name_len = eq ? (size_t)(eq - a) : strlen(a);
         const char *name = NULL;

@@ -32,18 +32,18 @@
 #include "base/log.h"
 
 /* ---- limits ---------------------------------------------------------------------------- */
-#define HDR_MAX (64u * 1024)                 /* request line + headers */
-#define BODY_MAX (16u * 1024 * 1024)         /* any request body */
+#define HDR_MAX (64u * 1024)                  /* request line + headers */
+#define BODY_MAX (16u * 1024 * 1024)          /* any request body */
 #define IN_MAX (HDR_MAX + BODY_MAX + HDR_MAX) /* one full request plus the start of the next */
 #define IN_CHUNK (64u * 1024)
 #define OUT_PENDING_MAX (64u * 1024 * 1024) /* stop handling a connection's requests past this */
 #define MAX_HEADERS 128
-#define KEY_MAX 1024                       /* S3 key length limit */
-#define SQS_BODY_MAX (1024u * 1024)        /* SQS MaximumMessageSize default */
-#define CS_BATCH_MAX (5u * 1024 * 1024)    /* CloudSearch batch limit */
-#define LIST_MAX 1000                      /* S3 max-keys ceiling */
+#define KEY_MAX 1024                    /* S3 key length limit */
+#define SQS_BODY_MAX (1024u * 1024)     /* SQS MaximumMessageSize default */
+#define CS_BATCH_MAX (5u * 1024 * 1024) /* CloudSearch batch limit */
+#define LIST_MAX 1000                   /* S3 max-keys ceiling */
 #define SQS_BATCH_MAX 10
-#define OBJECT_MAX ((size_t)2 << 30)       /* one file loaded into memory */
+#define OBJECT_MAX ((size_t)2 << 30) /* one file loaded into memory */
 #define JSON_TOKENS 16384
 
 /* ---- global state ---------------------------------------------------------------------- */
@@ -116,8 +116,8 @@ static struct {
     struct conn *waiters_head, *waiters_tail; /* long polls, FIFO */
     int wake_pending;
 
-    buf out;   /* response body scratch, reused */
-    buf out2;  /* second scratch (escaping) */
+    buf out;  /* response body scratch, reused */
+    buf out2; /* second scratch (escaping) */
     json_doc jd;
     char *decode_tmp; /* SQS message body decode, SQS_BODY_MAX + 1 */
 
@@ -137,55 +137,41 @@ static struct {
 static uint64_t loop_ms(void) { return uv_now(g.loop); }
 static uint64_t epoch_ms(void) { return uv_now(g.loop) + g.epoch_offset_ms; }
 
-static int grow_array(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
+static int grow_array(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 0;
     size_t ncap = *cap ? *cap : 16;
-    while (ncap < need)
-        ncap *= 2;
-    if (ncap > SIZE_MAX / elem)
-        return -1;
+    while (ncap < need) ncap *= 2;
+    if (ncap > SIZE_MAX / elem) return -1;
     void *np = realloc(*p, ncap * elem);
-    if (!np)
-        return -1;
+    if (!np) return -1;
     *p = np;
     *cap = ncap;
     return 0;
 }
 
-static void md5_hex(const void *data, size_t len, char out[33])
-{
+static void md5_hex(const void *data, size_t len, char out[33]) {
     unsigned char d[EVP_MAX_MD_SIZE];
-    if (EVP_Digest(data, len, d, NULL, EVP_md5(), NULL) != 1)
-        memset(d, 0, 16);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
+    if (EVP_Digest(data, len, d, NULL, EVP_md5(), NULL) != 1) memset(d, 0, 16);
+    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
-static int ieq(const char *a, size_t alen, const char *lit)
-{
+static int ieq(const char *a, size_t alen, const char *lit) {
     size_t n = strlen(lit);
     return alen == n && strncasecmp(a, lit, n) == 0;
 }
 
-static int mem_eq(const char *a, size_t alen, const char *lit)
-{
+static int mem_eq(const char *a, size_t alen, const char *lit) {
     size_t n = strlen(lit);
     return alen == n && memcmp(a, lit, n) == 0;
 }
 
-static int json_escape_append(buf *b, const char *s, size_t n)
-{
-    if (buf_reserve(b, n + 2) != 0)
-        return -1;
+static int json_escape_append(buf *b, const char *s, size_t n) {
+    if (buf_reserve(b, n + 2) != 0) return -1;
     size_t run = 0; /* copy unescaped runs in one go */
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch != '"' && ch != '\\')
-            continue;
-        if (buf_append(b, s + run, i - run) != 0)
-            return -1;
+        if (ch >= 0x20 && ch != '"' && ch != '\\') continue;
+        if (buf_append(b, s + run, i - run) != 0) return -1;
         run = i + 1;
         int rc;
         switch (ch) {
@@ -196,14 +182,12 @@ static int json_escape_append(buf *b, const char *s, size_t n)
         case '\t': rc = buf_append(b, "\\t", 2); break;
         default: rc = buf_printf(b, "\\u%04x", ch); break;
         }
-        if (rc != 0)
-            return -1;
+        if (rc != 0) return -1;
     }
     return buf_append(b, s + run, n - run);
 }
 
-static int xml_escape_append(buf *b, const char *s, size_t n)
-{
+static int xml_escape_append(buf *b, const char *s, size_t n) {
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
@@ -221,10 +205,8 @@ static int xml_escape_append(buf *b, const char *s, size_t n)
                 rep = num;
             }
         }
-        if (!rep)
-            continue;
-        if (buf_append(b, s + run, i - run) != 0 || buf_append_str(b, rep) != 0)
-            return -1;
+        if (!rep) continue;
+        if (buf_append(b, s + run, i - run) != 0 || buf_append_str(b, rep) != 0) return -1;
         run = i + 1;
     }
     return buf_append(b, s + run, n - run);
@@ -232,8 +214,7 @@ static int xml_escape_append(buf *b, const char *s, size_t n)
 
 /* Percent-encode all but unreserved characters and '/'; space becomes '+' when form_style
  * (S3 event notifications) and %20 otherwise (ListObjectsV2 encoding-type=url). */
-static int url_encode_append(buf *b, const char *s, size_t n, int form_style)
-{
+static int url_encode_append(buf *b, const char *s, size_t n, int form_style) {
     static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
@@ -251,51 +232,41 @@ static int url_encode_append(buf *b, const char *s, size_t n, int form_style)
             e[2] = hex[ch & 15];
             el = 3;
         }
-        if (buf_append(b, e, el) != 0)
-            return -1;
+        if (buf_append(b, e, el) != 0) return -1;
     }
     return 0;
 }
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
+static int hexval(int ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
     return -1;
 }
 
 /* Decode %XX (and '+' as space when plus_space). Returns decoded length, -1 if malformed or
  * longer than cap - 1. NUL-terminates. */
-static long url_decode(const char *s, size_t n, int plus_space, char *out, size_t cap)
-{
+static long url_decode(const char *s, size_t n, int plus_space, char *out, size_t cap) {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         int ch = (unsigned char)s[i];
         if (ch == '%') {
-            if (i + 2 >= n)
-                return -1;
+            if (i + 2 >= n) return -1;
             int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
+            if (hi < 0 || lo < 0) return -1;
             ch = hi * 16 + lo;
             i += 2;
         } else if (ch == '+' && plus_space) {
             ch = ' ';
         }
-        if (o + 1 >= cap)
-            return -1;
+        if (o + 1 >= cap) return -1;
         out[o++] = (char)ch;
     }
     out[o] = '\0';
     return (long)o;
 }
 
-static void format_times(time_t t, char *iso, size_t iso_cap, char *http, size_t http_cap)
-{
+static void format_times(time_t t, char *iso, size_t iso_cap, char *http, size_t http_cap) {
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(iso, iso_cap, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
@@ -303,13 +274,12 @@ static void format_times(time_t t, char *iso, size_t iso_cap, char *http, size_t
     static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char *const mons[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    snprintf(http, http_cap, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
-             mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    snprintf(http, http_cap, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon],
+             tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* A stable UUID-looking id derived from a number (no randomness needed). */
-static void fake_uuid(uint64_t n, uint64_t salt, char out[37])
-{
+static void fake_uuid(uint64_t n, uint64_t salt, char out[37]) {
     uint64_t h = (n + 1) * 0x9E3779B97F4A7C15ull ^ salt;
     h ^= h >> 29;
     h *= 0xBF58476D1CE4E5B9ull;
@@ -320,45 +290,36 @@ static void fake_uuid(uint64_t n, uint64_t salt, char out[37])
 }
 
 /* ---- object store ---------------------------------------------------------------------- */
-static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
+static int key_cmp(const char *a, size_t alen, const char *b, size_t blen) {
     int c = memcmp(a, b, alen < blen ? alen : blen);
-    if (c)
-        return c;
+    if (c) return c;
     return alen < blen ? -1 : alen > blen;
 }
 
-static int object_cmp(const void *pa, const void *pb)
-{
+static int object_cmp(const void *pa, const void *pb) {
     const object *a = pa, *b = pb;
     return key_cmp(a->key, a->key_len, b->key, b->key_len);
 }
 
 /* First object whose key is >= k (or > k when strictly). */
-static size_t object_lower_bound(const char *k, size_t klen, int strictly)
-{
+static size_t object_lower_bound(const char *k, size_t klen, int strictly) {
     size_t lo = 0, hi = g.nobjs;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = key_cmp(g.objs[mid].key, g.objs[mid].key_len, k, klen);
-        if (c < 0 || (strictly && c == 0))
-            lo = mid + 1;
-        else
-            hi = mid;
+        if (c < 0 || (strictly && c == 0)) lo = mid + 1;
+        else hi = mid;
     }
     return lo;
 }
 
-static object *object_find(const char *k, size_t klen)
-{
+static object *object_find(const char *k, size_t klen) {
     size_t i = object_lower_bound(k, klen, 0);
-    if (i < g.nobjs && key_cmp(g.objs[i].key, g.objs[i].key_len, k, klen) == 0)
-        return &g.objs[i];
+    if (i < g.nobjs && key_cmp(g.objs[i].key, g.objs[i].key_len, k, klen) == 0) return &g.objs[i];
     return NULL;
 }
 
-static int load_file(const char *path, const char *key, const struct stat *sb)
-{
+static int load_file(const char *path, const char *key, const struct stat *sb) {
     size_t klen = strlen(key);
     if (klen == 0 || klen > KEY_MAX) {
         log_warn("skipping %s: key length %zu outside 1..%d", path, klen, KEY_MAX);
@@ -368,8 +329,7 @@ static int load_file(const char *path, const char *key, const struct stat *sb)
         log_warn("skipping %s: %lld bytes is over the in-memory limit", path, (long long)sb->st_size);
         return 0;
     }
-    if (grow_array((void **)&g.objs, &g.objs_cap, g.nobjs + 1, sizeof(object)) != 0)
-        return -1;
+    if (grow_array((void **)&g.objs, &g.objs_cap, g.nobjs + 1, sizeof(object)) != 0) return -1;
     size_t len = (size_t)sb->st_size;
     char *data = malloc(len ? len : 1);
     char *kcopy = strdup(key);
@@ -378,15 +338,12 @@ static int load_file(const char *path, const char *key, const struct stat *sb)
     if (data && kcopy && fd >= 0) {
         while (got < len) {
             ssize_t n = read(fd, data + got, len - got);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                break;
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
             got += (size_t)n;
         }
     }
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     if (!data || !kcopy || fd < 0 || got != len) {
         log_error("cannot load %s: %s", path, fd < 0 ? strerror(errno) : "short read or no memory");
         free(data);
@@ -405,10 +362,8 @@ static int load_file(const char *path, const char *key, const struct stat *sb)
 
 /* Walk root/rel recursively; rel is the key prefix ("" at the top). Only regular files and
  * directories are followed (no symlinks, so no loops). */
-static int load_dir(const char *root, const char *rel, int depth)
-{
-    if (depth > 64)
-        return 0;
+static int load_dir(const char *root, const char *rel, int depth) {
+    if (depth > 64) return 0;
     char path[4096];
     snprintf(path, sizeof path, "%s%s%s", root, *rel ? "/" : "", rel);
     DIR *d = opendir(path);
@@ -419,8 +374,7 @@ static int load_dir(const char *root, const char *rel, int depth)
     int rc = 0;
     struct dirent *de;
     while (rc == 0 && (de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
         char key[KEY_MAX + 256];
         int kl = snprintf(key, sizeof key, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
         char full[4096 + KEY_MAX + 256];
@@ -430,12 +384,9 @@ static int load_dir(const char *root, const char *rel, int depth)
             log_warn("skipping %s: path too long", full);
             continue;
         }
-        if (lstat(full, &sb) != 0)
-            continue;
-        if (S_ISDIR(sb.st_mode))
-            rc = load_dir(root, key, depth + 1);
-        else if (S_ISREG(sb.st_mode))
-            rc = load_file(full, key, &sb);
+        if (lstat(full, &sb) != 0) continue;
+        if (S_ISDIR(sb.st_mode)) rc = load_dir(root, key, depth + 1);
+        else if (S_ISREG(sb.st_mode)) rc = load_file(full, key, &sb);
     }
     closedir(d);
     return rc;
@@ -444,15 +395,12 @@ static int load_dir(const char *root, const char *rel, int depth)
 /* ---- queue ----------------------------------------------------------------------------- */
 static void timer_rearm_queue(void);
 
-static int vis_push(uint32_t idx)
-{
+static int vis_push(uint32_t idx) {
     if (g.vis_count == g.vis_cap) {
         size_t ncap = g.vis_cap ? g.vis_cap * 2 : 1024;
         uint32_t *nr = malloc(ncap * sizeof *nr);
-        if (!nr)
-            return -1;
-        for (size_t i = 0; i < g.vis_count; i++)
-            nr[i] = g.vis_ring[(g.vis_head + i) % g.vis_cap];
+        if (!nr) return -1;
+        for (size_t i = 0; i < g.vis_count; i++) nr[i] = g.vis_ring[(g.vis_head + i) % g.vis_cap];
         free(g.vis_ring);
         g.vis_ring = nr;
         g.vis_cap = ncap;
@@ -464,28 +412,23 @@ static int vis_push(uint32_t idx)
 }
 
 /* Next visible message, or -1. Entries of messages deleted while visible are skipped. */
-static long vis_pop(void)
-{
+static long vis_pop(void) {
     while (g.vis_count > 0) {
         uint32_t idx = g.vis_ring[g.vis_head];
         g.vis_head = (g.vis_head + 1) % g.vis_cap;
         g.vis_count--;
-        if (g.msgs[idx].state == MSG_VISIBLE)
-            return idx;
+        if (g.msgs[idx].state == MSG_VISIBLE) return idx;
     }
     return -1;
 }
 
-static int heap_push(uint64_t deadline, uint32_t idx, uint32_t seq)
-{
-    if (grow_array((void **)&g.heap, &g.heap_cap, g.heap_len + 1, sizeof(heap_ent)) != 0)
-        return -1;
+static int heap_push(uint64_t deadline, uint32_t idx, uint32_t seq) {
+    if (grow_array((void **)&g.heap, &g.heap_cap, g.heap_len + 1, sizeof(heap_ent)) != 0) return -1;
     size_t i = g.heap_len++;
     heap_ent e = {deadline, idx, seq};
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (g.heap[p].deadline <= deadline)
-            break;
+        if (g.heap[p].deadline <= deadline) break;
         g.heap[i] = g.heap[p];
         i = p;
     }
@@ -493,8 +436,7 @@ static int heap_push(uint64_t deadline, uint32_t idx, uint32_t seq)
     return 0;
 }
 
-static void heap_pop(void)
-{
+static void heap_pop(void) {
     heap_ent last = g.heap[--g.heap_len];
     size_t i = 0, n = g.heap_len;
     for (;;) {
@@ -504,70 +446,57 @@ static void heap_pop(void)
             m = l;
             md = g.heap[l].deadline;
         }
-        if (r < n && g.heap[r].deadline < md)
-            m = r;
-        if (m == i)
-            break;
+        if (r < n && g.heap[r].deadline < md) m = r;
+        if (m == i) break;
         g.heap[i] = g.heap[m];
         i = m;
     }
-    if (n > 0)
-        g.heap[i] = last;
+    if (n > 0) g.heap[i] = last;
 }
 
-static int heap_top_valid(void)
-{
+static int heap_top_valid(void) {
     const heap_ent *e = &g.heap[0];
     const msg *m = &g.msgs[e->idx];
     return (m->state == MSG_INFLIGHT || m->state == MSG_DELAYED) && m->vis_seq == e->seq;
 }
 
-static void msg_set_state(msg *m, int state)
-{
+static void msg_set_state(msg *m, int state) {
     size_t *counters[] = {&g.n_visible, &g.n_inflight, &g.n_delayed, &g.n_deleted};
     (*counters[m->state])--;
     (*counters[state])++;
     m->state = (uint8_t)state;
 }
 
-static void msg_make_visible(uint32_t idx)
-{
+static void msg_make_visible(uint32_t idx) {
     msg_set_state(&g.msgs[idx], MSG_VISIBLE);
-    if (vis_push(idx) != 0)
-        log_error("out of memory in the visible queue");
+    if (vis_push(idx) != 0) log_error("out of memory in the visible queue");
     g.wake_pending = 1;
 }
 
 /* Hide a message until now + seconds (in flight after a receive, or delayed after a send). */
-static void msg_hide(uint32_t idx, int state, int seconds)
-{
+static void msg_hide(uint32_t idx, int state, int seconds) {
     msg *m = &g.msgs[idx];
     msg_set_state(m, state);
     m->vis_seq++;
     m->deadline_ms = loop_ms() + (uint64_t)seconds * 1000;
-    if (heap_push(m->deadline_ms, idx, m->vis_seq) != 0)
-        log_error("out of memory in the visibility heap");
+    if (heap_push(m->deadline_ms, idx, m->vis_seq) != 0) log_error("out of memory in the visibility heap");
 }
 
 /* Move every message whose visibility deadline passed back to the visible FIFO. */
-static void queue_expire(void)
-{
+static void queue_expire(void) {
     uint64_t now = loop_ms();
     while (g.heap_len > 0 && (!heap_top_valid() || g.heap[0].deadline <= now)) {
         heap_ent e = g.heap[0];
         int valid = heap_top_valid();
         heap_pop();
-        if (valid)
-            msg_make_visible(e.idx);
+        if (valid) msg_make_visible(e.idx);
     }
 }
 
 static void on_queue_timer(uv_timer_t *t);
 
-static void timer_rearm_queue(void)
-{
-    while (g.heap_len > 0 && !heap_top_valid())
-        heap_pop();
+static void timer_rearm_queue(void) {
+    while (g.heap_len > 0 && !heap_top_valid()) heap_pop();
     if (g.heap_len == 0) {
         uv_timer_stop(&g.queue_timer);
         return;
@@ -577,17 +506,13 @@ static void timer_rearm_queue(void)
     uv_timer_start(&g.queue_timer, on_queue_timer, wait, 0);
 }
 
-static int queue_add_template(const char *raw, size_t len)
-{
-    if (grow_array((void **)&g.tmpls, &g.tmpls_cap, g.ntmpls + 1, sizeof(body_tmpl)) != 0)
-        return -1;
+static int queue_add_template(const char *raw, size_t len) {
+    if (grow_array((void **)&g.tmpls, &g.tmpls_cap, g.ntmpls + 1, sizeof(body_tmpl)) != 0) return -1;
     buf_clear(&g.out2);
-    if (json_escape_append(&g.out2, raw, len) != 0)
-        return -1;
+    if (json_escape_append(&g.out2, raw, len) != 0) return -1;
     body_tmpl *t = &g.tmpls[g.ntmpls];
     t->esc = malloc(g.out2.len ? g.out2.len : 1);
-    if (!t->esc)
-        return -1;
+    if (!t->esc) return -1;
     memcpy(t->esc, g.out2.data, g.out2.len);
     t->esc_len = g.out2.len;
     md5_hex(raw, len, t->md5);
@@ -595,10 +520,8 @@ static int queue_add_template(const char *raw, size_t len)
 }
 
 /* Enqueue one message with body template `tmpl`; delay_s > 0 starts it delayed. */
-static long queue_add_message(uint32_t tmpl, int delay_s)
-{
-    if (g.nmsgs >= UINT32_MAX - 1 ||
-        grow_array((void **)&g.msgs, &g.msgs_cap, g.nmsgs + 1, sizeof(msg)) != 0)
+static long queue_add_message(uint32_t tmpl, int delay_s) {
+    if (g.nmsgs >= UINT32_MAX - 1 || grow_array((void **)&g.msgs, &g.msgs_cap, g.nmsgs + 1, sizeof(msg)) != 0)
         return -1;
     uint32_t idx = (uint32_t)g.nmsgs++;
     msg *m = &g.msgs[idx];
@@ -615,32 +538,27 @@ static long queue_add_message(uint32_t tmpl, int delay_s)
     return idx;
 }
 
-static void receipt_handle(uint32_t idx, uint32_t gen, char out[64])
-{
+static void receipt_handle(uint32_t idx, uint32_t gen, char out[64]) {
     uint32_t check = (uint32_t)((idx * 2654435761u) ^ (gen * 40503u) ^ 0x5a17c0deu);
     snprintf(out, 64, "AQEB%08" PRIx32 "%08" PRIx32 "%08" PRIx32, idx, gen, check);
 }
 
 /* Parse our receipt handle; 0 on success. */
-static int receipt_parse(const char *s, size_t n, uint32_t *idx, uint32_t *gen)
-{
-    if (n != 28 || memcmp(s, "AQEB", 4) != 0)
-        return -1;
+static int receipt_parse(const char *s, size_t n, uint32_t *idx, uint32_t *gen) {
+    if (n != 28 || memcmp(s, "AQEB", 4) != 0) return -1;
     uint32_t v[3];
     for (int k = 0; k < 3; k++) {
         uint32_t x = 0;
         for (int i = 0; i < 8; i++) {
             int h = hexval((unsigned char)s[4 + 8 * k + i]);
-            if (h < 0 || (h >= 10 && s[4 + 8 * k + i] < 'a'))
-                return -1;
+            if (h < 0 || (h >= 10 && s[4 + 8 * k + i] < 'a')) return -1;
             x = x * 16 + (uint32_t)h;
         }
         v[k] = x;
     }
     char expect[64];
     receipt_handle(v[0], v[1], expect);
-    if (memcmp(expect, s, 28) != 0 || v[0] >= g.nmsgs)
-        return -1;
+    if (memcmp(expect, s, 28) != 0 || v[0] >= g.nmsgs) return -1;
     *idx = v[0];
     *gen = v[1];
     return 0;
@@ -649,8 +567,7 @@ static int receipt_parse(const char *s, size_t n, uint32_t *idx, uint32_t *gen)
 /* ---- notifications --------------------------------------------------------------------- */
 enum { NOTIFY_SNS, NOTIFY_S3, NOTIFY_RAW };
 
-static int build_cloudtrail_payload(buf *b, size_t first, size_t count)
-{
+static int build_cloudtrail_payload(buf *b, size_t first, size_t count) {
     int rc = buf_append_str(b, "{\"s3Bucket\":\"");
     rc |= json_escape_append(b, g.bucket, g.bucket_len);
     rc |= buf_append_str(b, "\",\"s3ObjectKey\":[");
@@ -663,14 +580,12 @@ static int build_cloudtrail_payload(buf *b, size_t first, size_t count)
     return rc ? -1 : 0;
 }
 
-static int build_notification(buf *b, int kind, size_t first, size_t count, size_t serial)
-{
+static int build_notification(buf *b, int kind, size_t first, size_t count, size_t serial) {
     char iso[32], http[40], uuid[37];
     format_times(time(NULL), iso, sizeof iso, http, sizeof http);
     fake_uuid(serial, 0x5151, uuid);
     buf_clear(b);
-    if (kind == NOTIFY_RAW)
-        return build_cloudtrail_payload(b, first, count);
+    if (kind == NOTIFY_RAW) return build_cloudtrail_payload(b, first, count);
     int rc = 0;
     if (kind == NOTIFY_SNS) {
         buf inner;
@@ -679,15 +594,17 @@ static int build_notification(buf *b, int kind, size_t first, size_t count, size
             buf_free(&inner);
             return -1;
         }
-        rc |= buf_printf(b, "{\"Type\":\"Notification\",\"MessageId\":\"%s\",\"TopicArn\":"
-                            "\"arn:aws:sns:us-east-1:000000000000:fakeaws-cloudtrail\",\"Message\":\"",
+        rc |= buf_printf(b,
+                         "{\"Type\":\"Notification\",\"MessageId\":\"%s\",\"TopicArn\":"
+                         "\"arn:aws:sns:us-east-1:000000000000:fakeaws-cloudtrail\",\"Message\":\"",
                          uuid);
         rc |= json_escape_append(b, inner.data, inner.len);
-        rc |= buf_printf(b, "\",\"Timestamp\":\"%s\",\"SignatureVersion\":\"1\",\"Signature\":\"RkFLRQ==\","
-                            "\"SigningCertURL\":\"https://sns.us-east-1.amazonaws.com/"
-                            "SimpleNotificationService-fake.pem\",\"UnsubscribeURL\":\"https://sns.us-east-1."
-                            "amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:us-east-1:"
-                            "000000000000:fakeaws-cloudtrail:%s\"}",
+        rc |= buf_printf(b,
+                         "\",\"Timestamp\":\"%s\",\"SignatureVersion\":\"1\",\"Signature\":\"RkFLRQ==\","
+                         "\"SigningCertURL\":\"https://sns.us-east-1.amazonaws.com/"
+                         "SimpleNotificationService-fake.pem\",\"UnsubscribeURL\":\"https://sns.us-east-1."
+                         "amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:us-east-1:"
+                         "000000000000:fakeaws-cloudtrail:%s\"}",
                          iso, uuid);
         buf_free(&inner);
         return rc ? -1 : 0;
@@ -695,10 +612,11 @@ static int build_notification(buf *b, int kind, size_t first, size_t count, size
     rc |= buf_append_str(b, "{\"Records\":[");
     for (size_t i = first; i < first + count; i++) {
         const object *o = &g.objs[i];
-        rc |= buf_printf(b, "%s{\"eventVersion\":\"2.1\",\"eventSource\":\"aws:s3\",\"awsRegion\":\"us-east-1\","
-                            "\"eventTime\":\"%s\",\"eventName\":\"ObjectCreated:Put\",\"userIdentity\":{"
-                            "\"principalId\":\"AWS:FAKEAWS\"},\"s3\":{\"s3SchemaVersion\":\"1.0\","
-                            "\"configurationId\":\"fakeaws\",\"bucket\":{\"name\":\"",
+        rc |= buf_printf(b,
+                         "%s{\"eventVersion\":\"2.1\",\"eventSource\":\"aws:s3\",\"awsRegion\":\"us-east-1\","
+                         "\"eventTime\":\"%s\",\"eventName\":\"ObjectCreated:Put\",\"userIdentity\":{"
+                         "\"principalId\":\"AWS:FAKEAWS\"},\"s3\":{\"s3SchemaVersion\":\"1.0\","
+                         "\"configurationId\":\"fakeaws\",\"bucket\":{\"name\":\"",
                          i > first ? "," : "", iso);
         rc |= json_escape_append(b, g.bucket, g.bucket_len);
         rc |= buf_append_str(b, "\",\"arn\":\"arn:aws:s3:::");
@@ -711,17 +629,15 @@ static int build_notification(buf *b, int kind, size_t first, size_t count, size
     return rc ? -1 : 0;
 }
 
-static int preload_queue(int kind, size_t per_msg, long repeat)
-{
+static int preload_queue(int kind, size_t per_msg, long repeat) {
     buf b;
     buf_init(&b, SQS_BODY_MAX);
     size_t first_tmpl = g.ntmpls;
     for (size_t first = 0; first < g.nobjs; first += per_msg) {
         size_t count = g.nobjs - first < per_msg ? g.nobjs - first : per_msg;
-        if (build_notification(&b, kind, first, count, g.ntmpls) != 0 ||
-            queue_add_template(b.data, b.len) < 0) {
-            log_error("notification for objects %zu..%zu does not fit in %u bytes; lower --batch-objects",
-                      first, first + count, SQS_BODY_MAX);
+        if (build_notification(&b, kind, first, count, g.ntmpls) != 0 || queue_add_template(b.data, b.len) < 0) {
+            log_error("notification for objects %zu..%zu does not fit in %u bytes; lower --batch-objects", first,
+                      first + count, SQS_BODY_MAX);
             buf_free(&b);
             return -1;
         }
@@ -729,8 +645,7 @@ static int preload_queue(int kind, size_t per_msg, long repeat)
     buf_free(&b);
     for (long r = 0; r < repeat; r++)
         for (size_t t = first_tmpl; t < g.ntmpls; t++)
-            if (queue_add_message((uint32_t)t, 0) < 0)
-                return -1;
+            if (queue_add_message((uint32_t)t, 0) < 0) return -1;
     g.wake_pending = 0;
     return 0;
 }
@@ -749,8 +664,8 @@ typedef struct conn {
     int open_handles;
     char *in;
     size_t in_off, in_len, in_cap;
-    size_t need;      /* bytes (from in_off) the current request needs, once its headers are in */
-    int cont_sent;    /* "100 Continue" already sent for the current request */
+    size_t need;   /* bytes (from in_off) the current request needs, once its headers are in */
+    int cont_sent; /* "100 Continue" already sent for the current request */
     size_t pending_out;
     int reading, closing, eof, close_after_write, parked;
     park_params park;
@@ -790,8 +705,7 @@ static void conn_process(conn *c);
 static void conn_close(conn *c);
 static void conn_update_reading(conn *c);
 
-static const char *status_text(int status)
-{
+static const char *status_text(int status) {
     switch (status) {
     case 100: return "Continue";
     case 200: return "OK";
@@ -810,14 +724,11 @@ static const char *status_text(int status)
     }
 }
 
-static void conn_maybe_finish(conn *c)
-{
-    if (!c->closing && (c->eof || c->close_after_write) && !c->parked && c->pending_out == 0)
-        conn_close(c);
+static void conn_maybe_finish(conn *c) {
+    if (!c->closing && (c->eof || c->close_after_write) && !c->parked && c->pending_out == 0) conn_close(c);
 }
 
-static void on_write(uv_write_t *w, int status)
-{
+static void on_write(uv_write_t *w, int status) {
     wreq *wr = (wreq *)w;
     conn *c = wr->c;
     c->pending_out -= wr->len;
@@ -826,13 +737,11 @@ static void on_write(uv_write_t *w, int status)
         conn_close(c);
         return;
     }
-    if (!c->closing && c->in_len > c->in_off && c->pending_out < OUT_PENDING_MAX / 2)
-        conn_process(c);
+    if (!c->closing && c->in_len > c->in_off && c->pending_out < OUT_PENDING_MAX / 2) conn_process(c);
     conn_maybe_finish(c);
 }
 
-static int conn_write(conn *c, wreq *wr, const char *ext, size_t ext_len)
-{
+static int conn_write(conn *c, wreq *wr, const char *ext, size_t ext_len) {
     uv_buf_t bufs[2];
     bufs[0] = uv_buf_init(wr->data, (unsigned)wr->len);
     int n = 1;
@@ -856,12 +765,9 @@ static int conn_write(conn *c, wreq *wr, const char *ext, size_t ext_len)
 /* Send one response. When `ext` is set the body is written from that memory (it must outlive the
  * write: object data does); otherwise the body is copied next to the headers. */
 static void respond(conn *c, int keep_alive, int head_only, int status, const char *ctype, const char *extra,
-                    const char *body, size_t body_len, int ext)
-{
-    if (c->closing)
-        return;
-    if (!keep_alive)
-        c->close_after_write = 1;
+                    const char *body, size_t body_len, int ext) {
+    if (c->closing) return;
+    if (!keep_alive) c->close_after_write = 1;
     char hdr[1024];
     int hl = snprintf(hdr, sizeof hdr,
                       "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
@@ -879,19 +785,16 @@ static void respond(conn *c, int keep_alive, int head_only, int status, const ch
         return;
     }
     memcpy(wr->data, hdr, (size_t)hl);
-    if (copy)
-        memcpy(wr->data + hl, body, copy);
+    if (copy) memcpy(wr->data + hl, body, copy);
     wr->len = (size_t)hl + copy;
     conn_write(c, wr, (ext && !head_only) ? body : NULL, (ext && !head_only) ? body_len : 0);
 }
 
-static void respond_text(conn *c, int keep_alive, int status, const char *ctype, const char *body)
-{
+static void respond_text(conn *c, int keep_alive, int status, const char *ctype, const char *body) {
     respond(c, keep_alive, 0, status, ctype, NULL, body, strlen(body), 0);
 }
 
-static void send_continue(conn *c)
-{
+static void send_continue(conn *c) {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     wreq *wr = malloc(sizeof *wr + sizeof cont);
     if (!wr) {
@@ -903,23 +806,16 @@ static void send_continue(conn *c)
     conn_write(c, wr, NULL, 0);
 }
 
-static void waiter_remove(conn *c)
-{
-    if (!c->parked)
-        return;
-    if (c->wprev)
-        c->wprev->wnext = c->wnext;
-    else
-        g.waiters_head = c->wnext;
-    if (c->wnext)
-        c->wnext->wprev = c->wprev;
-    else
-        g.waiters_tail = c->wprev;
+static void waiter_remove(conn *c) {
+    if (!c->parked) return;
+    if (c->wprev) c->wprev->wnext = c->wnext;
+    else g.waiters_head = c->wnext;
+    if (c->wnext) c->wnext->wprev = c->wprev;
+    else g.waiters_tail = c->wprev;
     c->wprev = c->wnext = NULL;
 }
 
-static void on_conn_handle_closed(uv_handle_t *h)
-{
+static void on_conn_handle_closed(uv_handle_t *h) {
     conn *c = h->data;
     if (--c->open_handles == 0) {
         free(c->in);
@@ -927,10 +823,8 @@ static void on_conn_handle_closed(uv_handle_t *h)
     }
 }
 
-static void conn_close(conn *c)
-{
-    if (c->closing)
-        return;
+static void conn_close(conn *c) {
+    if (c->closing) return;
     waiter_remove(c);
     c->parked = 0;
     c->closing = 1;
@@ -943,8 +837,7 @@ static void conn_close(conn *c)
 enum { PARSE_OK, PARSE_MORE, PARSE_BAD };
 
 /* Reject a malformed request: answer it and close after the answer. */
-static int parse_fail(conn *c, int status, const char *msg)
-{
+static int parse_fail(conn *c, int status, const char *msg) {
     g.st.bad_requests++;
     char body[256];
     snprintf(body, sizeof body, "{\"message\":\"%s\"}", msg);
@@ -952,13 +845,11 @@ static int parse_fail(conn *c, int status, const char *msg)
     return PARSE_BAD;
 }
 
-static int parse_request(conn *c, req *r, size_t *total)
-{
+static int parse_request(conn *c, req *r, size_t *total) {
     const char *start = c->in + c->in_off;
     size_t avail = c->in_len - c->in_off;
     const char *end = memmem(start, avail < HDR_MAX ? avail : HDR_MAX, "\r\n\r\n", 4);
-    if (!end)
-        return avail >= HDR_MAX ? parse_fail(c, 431, "header block over 64 KiB") : PARSE_MORE;
+    if (!end) return avail >= HDR_MAX ? parse_fail(c, 431, "header block over 64 KiB") : PARSE_MORE;
     size_t hdr_len = (size_t)(end - start) + 4;
     memset(r, 0, sizeof *r);
 
@@ -969,8 +860,7 @@ static int parse_request(conn *c, req *r, size_t *total)
     if (!sp1 || !sp2 || sp1 == start || sp2 == sp1 + 1 || sp1[1] != '/')
         return parse_fail(c, 400, "malformed request line");
     size_t vlen = (size_t)(line_end - sp2 - 1);
-    if (vlen != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0)
-        return parse_fail(c, 400, "unsupported HTTP version");
+    if (vlen != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0) return parse_fail(c, 400, "unsupported HTTP version");
     r->keep_alive = sp2[8] == '1';
     r->method = start;
     r->method_len = (size_t)(sp1 - start);
@@ -989,31 +879,23 @@ static int parse_request(conn *c, req *r, size_t *total)
     const char *p = line_end + 2;
     while (p < end + 2) {
         const char *le = memchr(p, '\r', (size_t)(end + 2 - p));
-        if (!le || le[1] != '\n')
-            return parse_fail(c, 400, "bare CR in headers");
-        if (++nheaders > MAX_HEADERS)
-            return parse_fail(c, 431, "too many headers");
+        if (!le || le[1] != '\n') return parse_fail(c, 400, "bare CR in headers");
+        if (++nheaders > MAX_HEADERS) return parse_fail(c, 431, "too many headers");
         const char *colon = memchr(p, ':', (size_t)(le - p));
-        if (!colon || colon == p || *p == ' ' || *p == '\t')
-            return parse_fail(c, 400, "malformed header line");
+        if (!colon || colon == p || *p == ' ' || *p == '\t') return parse_fail(c, 400, "malformed header line");
         size_t nlen = (size_t)(colon - p);
         const char *v = colon + 1, *ve = le;
-        while (v < ve && (*v == ' ' || *v == '\t'))
-            v++;
-        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-            ve--;
+        while (v < ve && (*v == ' ' || *v == '\t')) v++;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
         size_t vl = (size_t)(ve - v);
         if (ieq(p, nlen, "content-length")) {
             size_t cl = 0;
-            if (vl == 0 || vl > 12)
-                return parse_fail(c, 400, "bad Content-Length");
+            if (vl == 0 || vl > 12) return parse_fail(c, 400, "bad Content-Length");
             for (size_t i = 0; i < vl; i++) {
-                if (v[i] < '0' || v[i] > '9')
-                    return parse_fail(c, 400, "bad Content-Length");
+                if (v[i] < '0' || v[i] > '9') return parse_fail(c, 400, "bad Content-Length");
                 cl = cl * 10 + (size_t)(v[i] - '0');
             }
-            if (r->has_cl && cl != content_length)
-                return parse_fail(c, 400, "conflicting Content-Length");
+            if (r->has_cl && cl != content_length) return parse_fail(c, 400, "conflicting Content-Length");
             r->has_cl = 1;
             content_length = cl;
         } else if (ieq(p, nlen, "transfer-encoding")) {
@@ -1032,17 +914,14 @@ static int parse_request(conn *c, req *r, size_t *total)
             r->range = v;
             r->range_len = vl;
         } else if (ieq(p, nlen, "connection")) {
-            if (ieq(v, vl, "close"))
-                r->keep_alive = 0;
-            else if (ieq(v, vl, "keep-alive"))
-                r->keep_alive = 1;
+            if (ieq(v, vl, "close")) r->keep_alive = 0;
+            else if (ieq(v, vl, "keep-alive")) r->keep_alive = 1;
         } else if (ieq(p, nlen, "expect")) {
             expect_continue = ieq(v, vl, "100-continue");
         }
         p = le + 2;
     }
-    if (content_length > BODY_MAX)
-        return parse_fail(c, 413, "body over 16 MiB");
+    if (content_length > BODY_MAX) return parse_fail(c, 413, "body over 16 MiB");
     if (avail < hdr_len + content_length) {
         c->need = hdr_len + content_length;
         if (expect_continue && !c->cont_sent && avail == hdr_len) {
@@ -1060,15 +939,13 @@ static int parse_request(conn *c, req *r, size_t *total)
 static void dispatch(conn *c, req *r);
 static void sqs_serve_waiters(void);
 
-static void conn_process(conn *c)
-{
+static void conn_process(conn *c) {
     while (!c->closing && !c->parked && !c->close_after_write && c->pending_out < OUT_PENDING_MAX &&
            c->in_len > c->in_off) {
         req r;
         size_t total = 0;
         int rc = parse_request(c, &r, &total);
-        if (rc != PARSE_OK)
-            break;
+        if (rc != PARSE_OK) break;
         dispatch(c, &r); /* r points into c->in; nothing moves it until we return */
         c->in_off += total;
         c->need = 0;
@@ -1076,13 +953,11 @@ static void conn_process(conn *c)
         if (g.wake_pending) /* after the handler, which used the shared scratch buffers */
             sqs_serve_waiters();
     }
-    if (c->in_off == c->in_len)
-        c->in_off = c->in_len = 0;
+    if (c->in_off == c->in_len) c->in_off = c->in_len = 0;
     conn_update_reading(c);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
-{
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out) {
     (void)suggested;
     conn *c = h->data;
     if (c->in_off > 0 && (c->in_off == c->in_len || c->in_cap - c->in_len < IN_CHUNK / 4 ||
@@ -1092,14 +967,11 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
         c->in_off = 0;
     }
     size_t want = c->in_len + IN_CHUNK;
-    if (c->need > 0 && c->in_off + c->need > want)
-        want = c->in_off + c->need; /* read a big body straight into place */
-    if (want > IN_MAX)
-        want = IN_MAX;
+    if (c->need > 0 && c->in_off + c->need > want) want = c->in_off + c->need; /* read a big body straight into place */
+    if (want > IN_MAX) want = IN_MAX;
     if (want > c->in_cap) {
         size_t ncap = c->in_cap * 2 > want ? c->in_cap * 2 : want;
-        if (ncap > IN_MAX)
-            ncap = IN_MAX;
+        if (ncap > IN_MAX) ncap = IN_MAX;
         char *n = realloc(c->in, ncap);
         if (n) {
             c->in = n;
@@ -1109,8 +981,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
     *out = uv_buf_init(c->in + c->in_len, (unsigned)(c->in_cap - c->in_len));
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
-{
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
     (void)b;
     conn *c = s->data;
     if (nread > 0) {
@@ -1131,25 +1002,20 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     }
 }
 
-static void conn_update_reading(conn *c)
-{
+static void conn_update_reading(conn *c) {
     int want = !c->closing && !c->eof && !c->close_after_write && (c->in_len - c->in_off) < IN_MAX;
     if (want && !c->reading) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
-            c->reading = 1;
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
     } else if (!want && c->reading && !c->closing) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
     }
 }
 
-static void on_connection(uv_stream_t *server, int status)
-{
-    if (status < 0)
-        return;
+static void on_connection(uv_stream_t *server, int status) {
+    if (status < 0) return;
     conn *c = calloc(1, sizeof *c);
-    if (!c)
-        return;
+    if (!c) return;
     uv_tcp_init(g.loop, &c->tcp);
     uv_timer_init(g.loop, &c->poll_timer);
     c->tcp.data = c->poll_timer.data = c;
@@ -1165,26 +1031,24 @@ static void on_connection(uv_stream_t *server, int status)
 }
 
 /* ---- handlers: stats ------------------------------------------------------------------- */
-static int stats_json(buf *b)
-{
+static int stats_json(buf *b) {
     buf_clear(b);
-    int rc = buf_printf(
-        b,
-        "{\"requests\":{\"s3_get\":%" PRIu64 ",\"s3_head\":%" PRIu64 ",\"s3_list\":%" PRIu64
-        ",\"s3_other\":%" PRIu64 ",\"sqs_receive\":%" PRIu64 ",\"sqs_delete\":%" PRIu64
-        ",\"sqs_change_visibility\":%" PRIu64 ",\"sqs_send\":%" PRIu64 ",\"sqs_other\":%" PRIu64
-        ",\"cloudsearch_batch\":%" PRIu64 ",\"opensearch_bulk\":%" PRIu64 ",\"stats\":%" PRIu64
-        ",\"other\":%" PRIu64 ",\"bad\":%" PRIu64 "},",
-        g.st.s3_get, g.st.s3_head, g.st.s3_list, g.st.s3_other, g.st.sqs_receive, g.st.sqs_delete,
-        g.st.sqs_change_visibility, g.st.sqs_send, g.st.sqs_other, g.st.cloudsearch, g.st.bulk, g.st.stats,
-        g.st.other, g.st.bad_requests);
-    rc |= buf_printf(b, "\"objects\":%zu,\"objects_served\":%" PRIu64 ",\"bytes_served\":%" PRIu64 ",",
-                     g.nobjs, g.st.objects_served, g.st.bytes_served);
+    int rc = buf_printf(b,
+                        "{\"requests\":{\"s3_get\":%" PRIu64 ",\"s3_head\":%" PRIu64 ",\"s3_list\":%" PRIu64
+                        ",\"s3_other\":%" PRIu64 ",\"sqs_receive\":%" PRIu64 ",\"sqs_delete\":%" PRIu64
+                        ",\"sqs_change_visibility\":%" PRIu64 ",\"sqs_send\":%" PRIu64 ",\"sqs_other\":%" PRIu64
+                        ",\"cloudsearch_batch\":%" PRIu64 ",\"opensearch_bulk\":%" PRIu64 ",\"stats\":%" PRIu64
+                        ",\"other\":%" PRIu64 ",\"bad\":%" PRIu64 "},",
+                        g.st.s3_get, g.st.s3_head, g.st.s3_list, g.st.s3_other, g.st.sqs_receive, g.st.sqs_delete,
+                        g.st.sqs_change_visibility, g.st.sqs_send, g.st.sqs_other, g.st.cloudsearch, g.st.bulk,
+                        g.st.stats, g.st.other, g.st.bad_requests);
+    rc |= buf_printf(b, "\"objects\":%zu,\"objects_served\":%" PRIu64 ",\"bytes_served\":%" PRIu64 ",", g.nobjs,
+                     g.st.objects_served, g.st.bytes_served);
     rc |= buf_printf(b,
                      "\"messages\":{\"total\":%zu,\"received\":%" PRIu64 ",\"deleted\":%zu,\"in_flight\":%zu,"
                      "\"visible\":%zu,\"delayed\":%zu,\"sent\":%" PRIu64 ",\"stale_deletes\":%" PRIu64 "},",
-                     g.nmsgs, g.st.msgs_delivered, g.n_deleted, g.n_inflight, g.n_visible, g.n_delayed,
-                     g.st.msgs_sent, g.st.stale_deletes);
+                     g.nmsgs, g.st.msgs_delivered, g.n_deleted, g.n_inflight, g.n_visible, g.n_delayed, g.st.msgs_sent,
+                     g.st.stale_deletes);
     rc |= buf_printf(b,
                      "\"documents_accepted\":%" PRIu64 ",\"deletes_accepted\":%" PRIu64 ",\"batches\":%" PRIu64
                      ",\"rejected_batches\":%" PRIu64 ",\"bytes_uploaded\":%" PRIu64
@@ -1195,13 +1059,12 @@ static int stats_json(buf *b)
 }
 
 /* ---- handlers: S3 ---------------------------------------------------------------------- */
-static void s3_error(conn *c, const req *r, int status, const char *code, const char *message,
-                     const char *key, size_t key_len)
-{
+static void s3_error(conn *c, const req *r, int status, const char *code, const char *message, const char *key,
+                     size_t key_len) {
     buf *b = &g.out;
     buf_clear(b);
-    buf_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code><Message>%s</Message>",
-               code, message);
+    buf_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code><Message>%s</Message>", code,
+               message);
     if (key) {
         buf_append_str(b, "<Key>");
         xml_escape_append(b, key, key_len);
@@ -1212,10 +1075,8 @@ static void s3_error(conn *c, const req *r, int status, const char *code, const 
 }
 
 /* Single range "bytes=a-b", "bytes=a-", "bytes=-n". 1 = range set, 0 = ignore, -1 = unsatisfiable. */
-static int parse_range(const req *r, size_t size, size_t *first, size_t *last)
-{
-    if (!r->range || r->range_len < 7 || strncmp(r->range, "bytes=", 6) != 0)
-        return 0;
+static int parse_range(const req *r, size_t size, size_t *first, size_t *last) {
+    if (!r->range || r->range_len < 7 || strncmp(r->range, "bytes=", 6) != 0) return 0;
     const char *p = r->range + 6, *e = r->range + r->range_len;
     uint64_t a = 0, b = 0;
     int has_a = 0, has_b = 0;
@@ -1223,35 +1084,28 @@ static int parse_range(const req *r, size_t size, size_t *first, size_t *last)
         a = a * 10 + (uint64_t)(*p++ - '0');
         has_a = 1;
     }
-    if (p >= e || *p++ != '-')
-        return 0;
+    if (p >= e || *p++ != '-') return 0;
     while (p < e && *p >= '0' && *p <= '9' && b < (1ull << 50)) {
         b = b * 10 + (uint64_t)(*p++ - '0');
         has_b = 1;
     }
-    if (p != e || (!has_a && !has_b))
-        return 0; /* several ranges or junk: serve everything, as RFC 9110 allows */
-    if (!has_a) { /* suffix */
-        if (b == 0 || size == 0)
-            return -1;
+    if (p != e || (!has_a && !has_b)) return 0; /* several ranges or junk: serve everything, as RFC 9110 allows */
+    if (!has_a) {                               /* suffix */
+        if (b == 0 || size == 0) return -1;
         *first = b >= size ? 0 : size - (size_t)b;
         *last = size - 1;
         return 1;
     }
-    if (a >= size || (has_b && b < a))
-        return -1;
+    if (a >= size || (has_b && b < a)) return -1;
     *first = (size_t)a;
     *last = has_b && b < size ? (size_t)b : size - 1;
     return 1;
 }
 
-static void s3_get_object(conn *c, const req *r, const char *key, size_t key_len)
-{
+static void s3_get_object(conn *c, const req *r, const char *key, size_t key_len) {
     object *o = object_find(key, key_len);
-    if (r->head)
-        g.st.s3_head++;
-    else
-        g.st.s3_get++;
+    if (r->head) g.st.s3_head++;
+    else g.st.s3_get++;
     if (!o) {
         s3_error(c, r, 404, "NoSuchKey", "The specified key does not exist.", key, key_len);
         return;
@@ -1264,16 +1118,15 @@ static void s3_get_object(conn *c, const req *r, const char *key, size_t key_len
         return;
     }
     size_t n = o->len ? last - first + 1 : 0;
-    int hl = snprintf(extra, sizeof extra, "ETag: \"%s\"\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n",
-                      o->etag, o->http_mtime);
+    int hl = snprintf(extra, sizeof extra, "ETag: \"%s\"\r\nLast-Modified: %s\r\nAccept-Ranges: bytes\r\n", o->etag,
+                      o->http_mtime);
     if (rg > 0)
         snprintf(extra + hl, sizeof extra - (size_t)hl, "Content-Range: bytes %zu-%zu/%zu\r\n", first, last, o->len);
     if (!r->head) {
         g.st.objects_served++;
         g.st.bytes_served += n;
     }
-    respond(c, r->keep_alive, r->head, rg > 0 ? 206 : 200, "application/octet-stream", extra,
-            o->data + first, n, 1);
+    respond(c, r->keep_alive, r->head, rg > 0 ? 206 : 200, "application/octet-stream", extra, o->data + first, n, 1);
 }
 
 typedef struct list_params {
@@ -1285,8 +1138,7 @@ typedef struct list_params {
     int url_encoding;
 } list_params;
 
-static int list_parse_query(const req *r, list_params *lp)
-{
+static int list_parse_query(const req *r, list_params *lp) {
     memset(lp, 0, sizeof *lp);
     lp->max_keys = LIST_MAX;
     const char *p = r->query, *e = r->query + r->query_len;
@@ -1316,15 +1168,12 @@ static int list_parse_query(const req *r, list_params *lp)
             cap = sizeof num;
         }
         if (dst) {
-            if (url_decode(val, vlen, 1, dst, cap) < 0)
-                return -1;
+            if (url_decode(val, vlen, 1, dst, cap) < 0) return -1;
             if (dst == num && name[0] == 'm') {
                 char *endp;
                 lp->max_keys = strtol(num, &endp, 10);
-                if (*num == '\0' || *endp != '\0' || lp->max_keys < 0)
-                    return -1;
-                if (lp->max_keys > LIST_MAX)
-                    lp->max_keys = LIST_MAX;
+                if (*num == '\0' || *endp != '\0' || lp->max_keys < 0) return -1;
+                if (lp->max_keys > LIST_MAX) lp->max_keys = LIST_MAX;
             } else if (dst == num) {
                 lp->url_encoding = strcmp(num, "url") == 0;
             }
@@ -1334,13 +1183,11 @@ static int list_parse_query(const req *r, list_params *lp)
     return 0;
 }
 
-static int xml_value(buf *b, const char *s, size_t n, int url)
-{
+static int xml_value(buf *b, const char *s, size_t n, int url) {
     return url ? url_encode_append(b, s, n, 0) : xml_escape_append(b, s, n);
 }
 
-static void s3_list(conn *c, const req *r)
-{
+static void s3_list(conn *c, const req *r) {
     g.st.s3_list++;
     static list_params lp;
     if (list_parse_query(r, &lp) != 0) {
@@ -1374,11 +1221,13 @@ static void s3_list(conn *c, const req *r)
     size_t i = object_lower_bound(lp.prefix, plen, 0);
     if (resume_len > 0) {
         size_t j = object_lower_bound(resume, resume_len, 1);
-        if (j > i)
-            i = j;
+        if (j > i) i = j;
     }
     /* Collect up to max-keys entries: objects (index) and common prefixes (index + length). */
-    static struct item { size_t idx; size_t cp_len; } items[LIST_MAX];
+    static struct item {
+        size_t idx;
+        size_t cp_len;
+    } items[LIST_MAX];
     size_t nitems = 0;
     int truncated = 0;
     const char *last_cp = resume_is_prefix ? resume : NULL;
@@ -1390,11 +1239,9 @@ static void s3_list(conn *c, const req *r)
         size_t cp_len = 0;
         if (dlen > 0) {
             const char *d = memmem(o->key + plen, o->key_len - plen, lp.delimiter, dlen);
-            if (d)
-                cp_len = (size_t)(d - o->key) + dlen;
+            if (d) cp_len = (size_t)(d - o->key) + dlen;
         }
-        if (cp_len && last_cp && cp_len == last_cp_len && memcmp(o->key, last_cp, cp_len) == 0)
-            continue;
+        if (cp_len && last_cp && cp_len == last_cp_len && memcmp(o->key, last_cp, cp_len) == 0) continue;
         if ((long)nitems >= lp.max_keys) {
             truncated = lp.max_keys > 0;
             break;
@@ -1421,39 +1268,35 @@ static void s3_list(conn *c, const req *r)
         rc |= xml_value(b, lp.start_after, strlen(lp.start_after), u);
         rc |= buf_append_str(b, "</StartAfter>");
     }
-    if (lp.token[0])
-        rc |= buf_printf(b, "<ContinuationToken>%s</ContinuationToken>", lp.token);
+    if (lp.token[0]) rc |= buf_printf(b, "<ContinuationToken>%s</ContinuationToken>", lp.token);
     rc |= buf_printf(b, "<KeyCount>%zu</KeyCount><MaxKeys>%ld</MaxKeys>", nitems, lp.max_keys);
     if (dlen) {
         rc |= buf_append_str(b, "<Delimiter>");
         rc |= xml_value(b, lp.delimiter, dlen, u);
         rc |= buf_append_str(b, "</Delimiter>");
     }
-    if (u)
-        rc |= buf_append_str(b, "<EncodingType>url</EncodingType>");
+    if (u) rc |= buf_append_str(b, "<EncodingType>url</EncodingType>");
     rc |= buf_printf(b, "<IsTruncated>%s</IsTruncated>", truncated ? "true" : "false");
     if (truncated) {
         const struct item *it = &items[nitems - 1];
         const object *o = &g.objs[it->idx];
         size_t n = it->cp_len ? it->cp_len : o->key_len;
         rc |= buf_printf(b, "<NextContinuationToken>%c", it->cp_len ? 'p' : 'k');
-        for (size_t k = 0; k < n; k++)
-            rc |= buf_printf(b, "%02x", (unsigned char)o->key[k]);
+        for (size_t k = 0; k < n; k++) rc |= buf_printf(b, "%02x", (unsigned char)o->key[k]);
         rc |= buf_append_str(b, "</NextContinuationToken>");
     }
     for (size_t k = 0; k < nitems; k++) {
-        if (items[k].cp_len)
-            continue;
+        if (items[k].cp_len) continue;
         const object *o = &g.objs[items[k].idx];
         rc |= buf_append_str(b, "<Contents><Key>");
         rc |= xml_value(b, o->key, o->key_len, u);
-        rc |= buf_printf(b, "</Key><LastModified>%s</LastModified><ETag>&quot;%s&quot;</ETag><Size>%zu</Size>"
-                            "<StorageClass>STANDARD</StorageClass></Contents>",
+        rc |= buf_printf(b,
+                         "</Key><LastModified>%s</LastModified><ETag>&quot;%s&quot;</ETag><Size>%zu</Size>"
+                         "<StorageClass>STANDARD</StorageClass></Contents>",
                          o->iso_mtime, o->etag, o->len);
     }
     for (size_t k = 0; k < nitems; k++) {
-        if (!items[k].cp_len)
-            continue;
+        if (!items[k].cp_len) continue;
         rc |= buf_append_str(b, "<CommonPrefixes><Prefix>");
         rc |= xml_value(b, g.objs[items[k].idx].key, items[k].cp_len, u);
         rc |= buf_append_str(b, "</Prefix></CommonPrefixes>");
@@ -1466,8 +1309,7 @@ static void s3_list(conn *c, const req *r)
     respond(c, r->keep_alive, r->head, 200, "application/xml", NULL, b->data, b->len, 0);
 }
 
-static void handle_s3(conn *c, const req *r)
-{
+static void handle_s3(conn *c, const req *r) {
     const char *path = r->path + 1; /* after the leading '/' */
     size_t plen = r->path_len - 1;
     const char *bucket = NULL, *key = path;
@@ -1518,76 +1360,59 @@ static void handle_s3(conn *c, const req *r)
 /* ---- handlers: SQS (JSON 1.0 protocol) ------------------------------------------------- */
 enum { ATTR_RECEIVE_COUNT = 1, ATTR_SENT = 2, ATTR_FIRST_RECEIVE = 4 };
 
-static void sqs_error(conn *c, int keep_alive, const char *type, const char *legacy, const char *message)
-{
+static void sqs_error(conn *c, int keep_alive, const char *type, const char *legacy, const char *message) {
     char extra[256], body[512];
     snprintf(extra, sizeof extra, "x-amzn-query-error: %s;Sender\r\n", legacy);
     snprintf(body, sizeof body, "{\"__type\":\"com.amazonaws.sqs#%s\",\"message\":\"%s\"}", type, message);
     respond(c, keep_alive, 0, 400, "application/x-amz-json-1.0", extra, body, strlen(body), 0);
 }
 
-static void sqs_ok(conn *c, int keep_alive, const buf *b)
-{
+static void sqs_ok(conn *c, int keep_alive, const buf *b) {
     respond(c, keep_alive, 0, 200, "application/x-amz-json-1.0", NULL, b->data, b->len, 0);
 }
 
-static int jint(int obj, const char *key, long lo, long hi, long dflt, long *out)
-{
+static int jint(int obj, const char *key, long lo, long hi, long dflt, long *out) {
     int t = json_obj_get(&g.jd, obj, key);
     *out = dflt;
-    if (t < 0)
-        return 0;
+    if (t < 0) return 0;
     int64_t v;
-    if (json_tok_int64(&g.jd, t, &v) != 0 || v < lo || v > hi)
-        return -1;
+    if (json_tok_int64(&g.jd, t, &v) != 0 || v < lo || v > hi) return -1;
     *out = (long)v;
     return 0;
 }
 
 /* Check the QueueUrl names our queue: its last path segment. 0 ok, -1 missing, -2 other queue. */
-static int sqs_check_queue(int root)
-{
+static int sqs_check_queue(int root) {
     int t = json_obj_get(&g.jd, root, "QueueUrl");
-    if (t < 0 || g.jd.toks[t].type != JSON_STRING)
-        return -1;
+    if (t < 0 || g.jd.toks[t].type != JSON_STRING) return -1;
     char url[2048];
     long n = json_tok_decode(&g.jd, t, url, sizeof url);
-    if (n <= 0)
-        return -2;
-    while (n > 0 && url[n - 1] == '/')
-        n--;
+    if (n <= 0) return -2;
+    while (n > 0 && url[n - 1] == '/') n--;
     long s = n;
-    while (s > 0 && url[s - 1] != '/')
-        s--;
+    while (s > 0 && url[s - 1] != '/') s--;
     return ((size_t)(n - s) == g.queue_len && memcmp(url + s, g.queue, g.queue_len) == 0) ? 0 : -2;
 }
 
-static unsigned sqs_attr_mask(int root)
-{
+static unsigned sqs_attr_mask(int root) {
     static const char *const lists[] = {"AttributeNames", "MessageSystemAttributeNames"};
     unsigned mask = 0;
     for (int l = 0; l < 2; l++) {
         int arr = json_obj_get(&g.jd, root, lists[l]);
-        if (arr < 0 || g.jd.toks[arr].type != JSON_ARRAY)
-            continue;
+        if (arr < 0 || g.jd.toks[arr].type != JSON_ARRAY) continue;
         int el = arr + 1;
         for (int k = 0; k < g.jd.toks[arr].size; k++, el = json_next(&g.jd, el)) {
-            if (json_tok_streq(&g.jd, el, "All"))
-                mask |= ATTR_RECEIVE_COUNT | ATTR_SENT | ATTR_FIRST_RECEIVE;
-            else if (json_tok_streq(&g.jd, el, "ApproximateReceiveCount"))
-                mask |= ATTR_RECEIVE_COUNT;
-            else if (json_tok_streq(&g.jd, el, "SentTimestamp"))
-                mask |= ATTR_SENT;
-            else if (json_tok_streq(&g.jd, el, "ApproximateFirstReceiveTimestamp"))
-                mask |= ATTR_FIRST_RECEIVE;
+            if (json_tok_streq(&g.jd, el, "All")) mask |= ATTR_RECEIVE_COUNT | ATTR_SENT | ATTR_FIRST_RECEIVE;
+            else if (json_tok_streq(&g.jd, el, "ApproximateReceiveCount")) mask |= ATTR_RECEIVE_COUNT;
+            else if (json_tok_streq(&g.jd, el, "SentTimestamp")) mask |= ATTR_SENT;
+            else if (json_tok_streq(&g.jd, el, "ApproximateFirstReceiveTimestamp")) mask |= ATTR_FIRST_RECEIVE;
         }
     }
     return mask;
 }
 
 /* Hand out up to p->max visible messages and answer the (possibly parked) receive. */
-static void sqs_answer_receive(conn *c, const park_params *p)
-{
+static void sqs_answer_receive(conn *c, const park_params *p) {
     queue_expire();
     buf *b = &g.out;
     buf_clear(b);
@@ -1596,8 +1421,7 @@ static void sqs_answer_receive(conn *c, const park_params *p)
     while (n < p->max && (idx = vis_pop()) >= 0) {
         msg *m = &g.msgs[idx];
         m->receive_count++;
-        if (m->first_recv_epoch_ms == 0)
-            m->first_recv_epoch_ms = epoch_ms();
+        if (m->first_recv_epoch_ms == 0) m->first_recv_epoch_ms = epoch_ms();
         msg_hide((uint32_t)idx, MSG_INFLIGHT, p->vis);
         g.st.msgs_delivered++;
         const body_tmpl *t = &g.tmpls[m->tmpl];
@@ -1636,18 +1460,15 @@ static void sqs_answer_receive(conn *c, const park_params *p)
     sqs_ok(c, p->keep_alive, b);
 }
 
-static void conn_unpark(conn *c)
-{
+static void conn_unpark(conn *c) {
     waiter_remove(c);
     c->parked = 0;
     uv_timer_stop(&c->poll_timer);
 }
 
-static void on_poll_timeout(uv_timer_t *t)
-{
+static void on_poll_timeout(uv_timer_t *t) {
     conn *c = t->data;
-    if (!c->parked || c->closing)
-        return;
+    if (!c->parked || c->closing) return;
     park_params p = c->park;
     conn_unpark(c);
     sqs_answer_receive(c, &p);
@@ -1656,8 +1477,7 @@ static void on_poll_timeout(uv_timer_t *t)
 }
 
 /* Answer parked long polls, oldest first, while messages are visible. */
-static void sqs_serve_waiters(void)
-{
+static void sqs_serve_waiters(void) {
     g.wake_pending = 0;
     queue_expire();
     while (g.waiters_head && g.n_visible > 0) {
@@ -1671,16 +1491,14 @@ static void sqs_serve_waiters(void)
     g.wake_pending = 0;
 }
 
-static void on_queue_timer(uv_timer_t *t)
-{
+static void on_queue_timer(uv_timer_t *t) {
     (void)t;
     queue_expire();
     timer_rearm_queue();
     sqs_serve_waiters();
 }
 
-static void sqs_receive(conn *c, const req *r, int root)
-{
+static void sqs_receive(conn *c, const req *r, int root) {
     g.st.sqs_receive++;
     long max, wait, vis;
     if (jint(root, "MaxNumberOfMessages", 1, 10, 1, &max) != 0 || jint(root, "WaitTimeSeconds", 0, 20, 0, &wait) != 0 ||
@@ -1701,17 +1519,14 @@ static void sqs_receive(conn *c, const req *r, int root)
     c->parked = 1;
     c->wprev = g.waiters_tail;
     c->wnext = NULL;
-    if (g.waiters_tail)
-        g.waiters_tail->wnext = c;
-    else
-        g.waiters_head = c;
+    if (g.waiters_tail) g.waiters_tail->wnext = c;
+    else g.waiters_head = c;
     g.waiters_tail = c;
     uv_timer_start(&c->poll_timer, on_poll_timeout, (uint64_t)wait * 1000, 0);
 }
 
 /* Validate a batch request's Entries; returns the array token or -1 after answering an error. */
-static int sqs_batch_entries(conn *c, const req *r, int root)
-{
+static int sqs_batch_entries(conn *c, const req *r, int root) {
     int arr = json_obj_get(&g.jd, root, "Entries");
     int n = arr >= 0 && g.jd.toks[arr].type == JSON_ARRAY ? g.jd.toks[arr].size : 0;
     if (n == 0) {
@@ -1721,7 +1536,8 @@ static int sqs_batch_entries(conn *c, const req *r, int root)
     }
     if (n > SQS_BATCH_MAX) {
         sqs_error(c, r->keep_alive, "TooManyEntriesInBatchRequest",
-                  "AWS.SimpleQueueService.TooManyEntriesInBatchRequest", "Maximum number of entries per request are 10.");
+                  "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+                  "Maximum number of entries per request are 10.");
         return -1;
     }
     int ids[SQS_BATCH_MAX];
@@ -1731,8 +1547,7 @@ static int sqs_batch_entries(conn *c, const req *r, int root)
         size_t il = id >= 0 ? json_tok_len(&g.jd, id) : 0;
         const char *ip = id >= 0 ? json_tok_ptr(&g.jd, id) : NULL;
         int ok = id >= 0 && g.jd.toks[id].type == JSON_STRING && il > 0 && il <= 80;
-        for (size_t i = 0; ok && i < il; i++)
-            ok = isalnum((unsigned char)ip[i]) || ip[i] == '-' || ip[i] == '_';
+        for (size_t i = 0; ok && i < il; i++) ok = isalnum((unsigned char)ip[i]) || ip[i] == '-' || ip[i] == '_';
         if (!ok) {
             sqs_error(c, r->keep_alive, "InvalidBatchEntryId", "AWS.SimpleQueueService.InvalidBatchEntryId",
                       "A batch entry id can only contain alphanumeric characters, hyphens and underscores.");
@@ -1741,7 +1556,8 @@ static int sqs_batch_entries(conn *c, const req *r, int root)
         for (int j = 0; j < k; j++) {
             if (json_tok_len(&g.jd, ids[j]) == il && memcmp(json_tok_ptr(&g.jd, ids[j]), ip, il) == 0) {
                 sqs_error(c, r->keep_alive, "BatchEntryIdsNotDistinct",
-                          "AWS.SimpleQueueService.BatchEntryIdsNotDistinct", "Two or more batch entries have the same Id.");
+                          "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+                          "Two or more batch entries have the same Id.");
                 return -1;
             }
         }
@@ -1753,16 +1569,14 @@ static int sqs_batch_entries(conn *c, const req *r, int root)
 enum { OP_DELETE, OP_CHANGE_VIS };
 
 /* Apply one delete / change-visibility to a receipt handle; NULL on success or the error code. */
-static const char *sqs_apply(int op, int entry, long vis)
-{
+static const char *sqs_apply(int op, int entry, long vis) {
     int t = json_obj_get(&g.jd, entry, "ReceiptHandle");
     uint32_t idx, gen;
     if (t < 0 || receipt_parse(json_tok_ptr(&g.jd, t), json_tok_len(&g.jd, t), &idx, &gen) != 0)
         return "ReceiptHandleIsInvalid";
     msg *m = &g.msgs[idx];
     if (op == OP_DELETE) {
-        if (m->state == MSG_DELETED)
-            return NULL; /* deleting twice succeeds, as in SQS */
+        if (m->state == MSG_DELETED) return NULL; /* deleting twice succeeds, as in SQS */
         if (gen != m->receive_count) {
             /* SQS: a handle from an older receive "succeeds, but the message will not be deleted". */
             g.st.stale_deletes++;
@@ -1772,8 +1586,7 @@ static const char *sqs_apply(int op, int entry, long vis)
         g.st.msgs_deleted++;
         return NULL;
     }
-    if (m->state != MSG_INFLIGHT || gen != m->receive_count)
-        return "MessageNotInflight";
+    if (m->state != MSG_INFLIGHT || gen != m->receive_count) return "MessageNotInflight";
     if (vis == 0) {
         m->vis_seq++;
         msg_make_visible(idx);
@@ -1783,28 +1596,22 @@ static const char *sqs_apply(int op, int entry, long vis)
     return NULL;
 }
 
-static const char *sqs_error_text(const char *code)
-{
-    if (strcmp(code, "ReceiptHandleIsInvalid") == 0)
-        return "The receipt handle is not valid.";
-    if (strcmp(code, "MessageNotInflight") == 0)
-        return "The message is not in flight.";
-    if (strcmp(code, "MissingParameter") == 0)
-        return "A required parameter is missing.";
+static const char *sqs_error_text(const char *code) {
+    if (strcmp(code, "ReceiptHandleIsInvalid") == 0) return "The receipt handle is not valid.";
+    if (strcmp(code, "MessageNotInflight") == 0) return "The message is not in flight.";
+    if (strcmp(code, "MissingParameter") == 0) return "A required parameter is missing.";
     return "A parameter is outside its allowed range.";
 }
 
 /* {"Successful":[{"Id":..<ok_extra>}],"Failed":[...]} from per-entry results. */
-static void sqs_batch_reply(conn *c, const req *r, int arr, const char *const *errs, const long *sent_idx)
-{
+static void sqs_batch_reply(conn *c, const req *r, int arr, const char *const *errs, const long *sent_idx) {
     buf *b = &g.out;
     buf_clear(b);
     int rc = buf_append_str(b, "{\"Successful\":[");
     for (int pass = 0; pass < 2; pass++) {
         int n = 0, el = arr + 1;
         for (int k = 0; k < g.jd.toks[arr].size; k++, el = json_next(&g.jd, el)) {
-            if ((pass == 0) != (errs[k] == NULL))
-                continue;
+            if ((pass == 0) != (errs[k] == NULL)) continue;
             int id = json_obj_get(&g.jd, el, "Id");
             rc |= buf_append_str(b, n++ ? ",{\"Id\":\"" : "{\"Id\":\"");
             rc |= buf_append(b, json_tok_ptr(&g.jd, id), json_tok_len(&g.jd, id));
@@ -1830,35 +1637,29 @@ static void sqs_batch_reply(conn *c, const req *r, int arr, const char *const *e
     sqs_ok(c, r->keep_alive, b);
 }
 
-static void sqs_batch_op(conn *c, const req *r, int root, int op)
-{
+static void sqs_batch_op(conn *c, const req *r, int root, int op) {
     int arr = sqs_batch_entries(c, r, root);
-    if (arr < 0)
-        return;
+    if (arr < 0) return;
     const char *errs[SQS_BATCH_MAX];
     int el = arr + 1;
     for (int k = 0; k < g.jd.toks[arr].size; k++, el = json_next(&g.jd, el)) {
         long vis = 0;
-        if (op == OP_CHANGE_VIS && (json_obj_get(&g.jd, el, "VisibilityTimeout") < 0 ||
-                                    jint(el, "VisibilityTimeout", 0, 43200, 0, &vis) != 0))
+        if (op == OP_CHANGE_VIS &&
+            (json_obj_get(&g.jd, el, "VisibilityTimeout") < 0 || jint(el, "VisibilityTimeout", 0, 43200, 0, &vis) != 0))
             errs[k] = "InvalidParameterValue";
-        else
-            errs[k] = sqs_apply(op, el, vis);
+        else errs[k] = sqs_apply(op, el, vis);
     }
     sqs_batch_reply(c, r, arr, errs, NULL);
 }
 
-static void sqs_single_op(conn *c, const req *r, int root, int op)
-{
+static void sqs_single_op(conn *c, const req *r, int root, int op) {
     long vis = 0;
     const char *err = NULL;
-    if (json_obj_get(&g.jd, root, "ReceiptHandle") < 0)
-        err = "MissingParameter";
+    if (json_obj_get(&g.jd, root, "ReceiptHandle") < 0) err = "MissingParameter";
     else if (op == OP_CHANGE_VIS && (json_obj_get(&g.jd, root, "VisibilityTimeout") < 0 ||
                                      jint(root, "VisibilityTimeout", 0, 43200, 0, &vis) != 0))
         err = "InvalidParameterValue";
-    else
-        err = sqs_apply(op, root, vis);
+    else err = sqs_apply(op, root, vis);
     timer_rearm_queue();
     if (err) {
         sqs_error(c, r->keep_alive, err, err, "The request could not be applied.");
@@ -1868,27 +1669,21 @@ static void sqs_single_op(conn *c, const req *r, int root, int op)
 }
 
 /* Enqueue the MessageBody of object token `obj`; NULL and *idx set on success, else an error code. */
-static const char *sqs_enqueue(int obj, long *idx)
-{
+static const char *sqs_enqueue(int obj, long *idx) {
     int t = json_obj_get(&g.jd, obj, "MessageBody");
     long delay;
-    if (t < 0 || g.jd.toks[t].type != JSON_STRING)
-        return "MissingParameter";
-    if (jint(obj, "DelaySeconds", 0, 900, 0, &delay) != 0)
-        return "InvalidParameterValue";
+    if (t < 0 || g.jd.toks[t].type != JSON_STRING) return "MissingParameter";
+    if (jint(obj, "DelaySeconds", 0, 900, 0, &delay) != 0) return "InvalidParameterValue";
     long n = json_tok_decode(&g.jd, t, g.decode_tmp, SQS_BODY_MAX + 1);
-    if (n <= 0)
-        return "InvalidParameterValue"; /* empty, over 1 MiB or malformed */
+    if (n <= 0) return "InvalidParameterValue"; /* empty, over 1 MiB or malformed */
     int tmpl = queue_add_template(g.decode_tmp, (size_t)n);
     *idx = tmpl < 0 ? -1 : queue_add_message((uint32_t)tmpl, (int)delay);
-    if (*idx < 0)
-        return "InternalError";
+    if (*idx < 0) return "InternalError";
     g.st.msgs_sent++;
     return NULL;
 }
 
-static void sqs_send(conn *c, const req *r, int root, int batch)
-{
+static void sqs_send(conn *c, const req *r, int root, int batch) {
     g.st.sqs_send++;
     if (!batch) {
         long idx;
@@ -1906,8 +1701,7 @@ static void sqs_send(conn *c, const req *r, int root, int batch)
         return;
     }
     int arr = sqs_batch_entries(c, r, root);
-    if (arr < 0)
-        return;
+    if (arr < 0) return;
     const char *errs[SQS_BATCH_MAX];
     long idx[SQS_BATCH_MAX];
     int el = arr + 1;
@@ -1918,8 +1712,7 @@ static void sqs_send(conn *c, const req *r, int root, int batch)
     sqs_batch_reply(c, r, arr, errs, idx);
 }
 
-static void sqs_queue_url(conn *c, const req *r, int root)
-{
+static void sqs_queue_url(conn *c, const req *r, int root) {
     g.st.sqs_other++;
     int t = json_obj_get(&g.jd, root, "QueueName");
     if (t < 0 || !mem_eq(json_tok_ptr(&g.jd, t), json_tok_len(&g.jd, t), g.queue)) {
@@ -1930,16 +1723,13 @@ static void sqs_queue_url(conn *c, const req *r, int root)
     buf *b = &g.out;
     buf_clear(b);
     buf_append_str(b, "{\"QueueUrl\":\"http://");
-    if (r->host && r->host_len > 0 && r->host_len < 256)
-        json_escape_append(b, r->host, r->host_len);
-    else
-        buf_printf(b, "127.0.0.1:%d", g.port);
+    if (r->host && r->host_len > 0 && r->host_len < 256) json_escape_append(b, r->host, r->host_len);
+    else buf_printf(b, "127.0.0.1:%d", g.port);
     buf_printf(b, "/000000000000/%s\"}", g.queue);
     sqs_ok(c, r->keep_alive, b);
 }
 
-static void sqs_queue_attributes(conn *c, const req *r)
-{
+static void sqs_queue_attributes(conn *c, const req *r) {
     g.st.sqs_other++;
     buf *b = &g.out;
     buf_clear(b);
@@ -1953,8 +1743,7 @@ static void sqs_queue_attributes(conn *c, const req *r)
     sqs_ok(c, r->keep_alive, b);
 }
 
-static void handle_sqs(conn *c, const req *r)
-{
+static void handle_sqs(conn *c, const req *r) {
     const char *op = r->amz_target + 10; /* after "AmazonSQS." */
     size_t oplen = r->amz_target_len - 10;
     if (json_parse(&g.jd, r->body, r->body_len) != JSON_OK || g.jd.toks[0].type != JSON_OBJECT) {
@@ -1969,8 +1758,7 @@ static void handle_sqs(conn *c, const req *r)
     int q = sqs_check_queue(0);
     if (q != 0) {
         g.st.sqs_other++;
-        if (q == -1)
-            sqs_error(c, r->keep_alive, "MissingParameter", "MissingParameter", "QueueUrl is required.");
+        if (q == -1) sqs_error(c, r->keep_alive, "MissingParameter", "MissingParameter", "QueueUrl is required.");
         else
             sqs_error(c, r->keep_alive, "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue",
                       "The specified queue does not exist.");
@@ -2004,8 +1792,7 @@ static void handle_sqs(conn *c, const req *r)
 }
 
 /* ---- handlers: document sinks ---------------------------------------------------------- */
-static void cs_reply(conn *c, const req *r, int status, const char *msg, long adds, long deletes)
-{
+static void cs_reply(conn *c, const req *r, int status, const char *msg, long adds, long deletes) {
     char body[512];
     if (msg) {
         g.st.rejected_batches++;
@@ -2020,31 +1807,23 @@ static void cs_reply(conn *c, const req *r, int status, const char *msg, long ad
 
 /* Count `"type" : "add"` / `"delete"` members. A quoted "type" followed by a colon can only be a
  * key (inside a string value its quotes would be escaped), so this is a cheap, honest count. */
-static void cs_count(const char *p, size_t n, long *adds, long *deletes)
-{
+static void cs_count(const char *p, size_t n, long *adds, long *deletes) {
     const char *e = p + n;
     *adds = *deletes = 0;
     while (p < e) {
         const char *t = memmem(p, (size_t)(e - p), "\"type\"", 6);
-        if (!t)
-            break;
+        if (!t) break;
         p = t + 6;
-        while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-            p++;
-        if (p >= e || *p != ':')
-            continue;
+        while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+        if (p >= e || *p != ':') continue;
         p++;
-        while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-            p++;
-        if ((size_t)(e - p) >= 5 && memcmp(p, "\"add\"", 5) == 0)
-            (*adds)++;
-        else if ((size_t)(e - p) >= 8 && memcmp(p, "\"delete\"", 8) == 0)
-            (*deletes)++;
+        while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+        if ((size_t)(e - p) >= 5 && memcmp(p, "\"add\"", 5) == 0) (*adds)++;
+        else if ((size_t)(e - p) >= 8 && memcmp(p, "\"delete\"", 8) == 0) (*deletes)++;
     }
 }
 
-static void handle_cloudsearch(conn *c, const req *r)
-{
+static void handle_cloudsearch(conn *c, const req *r) {
     g.st.cloudsearch++;
     if (!mem_eq(r->method, r->method_len, "POST")) {
         cs_reply(c, r, 405, "documents/batch takes POST", 0, 0);
@@ -2063,10 +1842,8 @@ static void handle_cloudsearch(conn *c, const req *r)
         return;
     }
     const char *s = r->body, *e = r->body + r->body_len;
-    while (s < e && isspace((unsigned char)*s))
-        s++;
-    while (e > s && isspace((unsigned char)e[-1]))
-        e--;
+    while (s < e && isspace((unsigned char)*s)) s++;
+    while (e > s && isspace((unsigned char)e[-1])) e--;
     long adds, deletes;
     cs_count(s, (size_t)(e - s), &adds, &deletes);
     if (e - s < 2 || *s != '[' || e[-1] != ']' || adds + deletes == 0) {
@@ -2082,28 +1859,21 @@ static void handle_cloudsearch(conn *c, const req *r)
 }
 
 /* Raw JSON string value of "name" inside one short action line, or NULL. */
-static const char *bulk_member(const char *line, size_t n, const char *name, size_t *vlen)
-{
+static const char *bulk_member(const char *line, size_t n, const char *name, size_t *vlen) {
     const char *e = line + n;
     const char *k = memmem(line, n, name, strlen(name));
-    if (!k)
-        return NULL;
+    if (!k) return NULL;
     const char *p = k + strlen(name);
-    while (p < e && (*p == ' ' || *p == ':'))
-        p++;
-    if (p >= e || *p != '"')
-        return NULL;
+    while (p < e && (*p == ' ' || *p == ':')) p++;
+    if (p >= e || *p != '"') return NULL;
     const char *v = ++p;
-    while (p < e && *p != '"')
-        p += (*p == '\\') ? 2 : 1;
-    if (p >= e)
-        return NULL;
+    while (p < e && *p != '"') p += (*p == '\\') ? 2 : 1;
+    if (p >= e) return NULL;
     *vlen = (size_t)(p - v);
     return v;
 }
 
-static void handle_bulk(conn *c, const req *r, const char *index, size_t index_len)
-{
+static void handle_bulk(conn *c, const req *r, const char *index, size_t index_len) {
     g.st.bulk++;
     buf *b = &g.out;
     buf_clear(b);
@@ -2123,18 +1893,15 @@ static void handle_bulk(conn *c, const req *r, const char *index, size_t index_l
         const char *s = p;
         p = nl ? nl + 1 : e;
         line_no++;
-        while (s < le && isspace((unsigned char)*s))
-            s++;
-        if (s == le)
-            continue;
+        while (s < le && isspace((unsigned char)*s)) s++;
+        if (s == le) continue;
         if (expect_source) {
             expect_source = 0;
             continue;
         }
         /* Action line: {"index"|"create"|"update"|"delete": {...}} */
         const char *q = s + 1;
-        while (q < le && isspace((unsigned char)*q))
-            q++;
+        while (q < le && isspace((unsigned char)*q)) q++;
         const char *op = q < le && *q == '"' ? q + 1 : NULL;
         const char *ope = op ? memchr(op, '"', (size_t)(le - op)) : NULL;
         size_t oplen = ope ? (size_t)(ope - op) : 0;
@@ -2161,16 +1928,11 @@ static void handle_bulk(conn *c, const req *r, const char *index, size_t index_l
         rc |= buf_append_str(b, "\":{\"_index\":\"");
         rc |= buf_append(b, iv ? iv : "", iv ? il : 0);
         rc |= buf_append_str(b, "\",\"_id\":\"");
-        if (dv)
-            rc |= buf_append(b, dv, dl);
-        else
-            rc |= buf_printf(b, "fake%" PRIu64 "-%ld", g.st.bulk, items);
-        if (is_delete)
-            rc |= buf_append_str(b, "\",\"_version\":1,\"result\":\"deleted\",\"status\":200}}");
-        else if (op[0] == 'u')
-            rc |= buf_append_str(b, "\",\"_version\":2,\"result\":\"updated\",\"status\":200}}");
-        else
-            rc |= buf_append_str(b, "\",\"_version\":1,\"result\":\"created\",\"status\":201}}");
+        if (dv) rc |= buf_append(b, dv, dl);
+        else rc |= buf_printf(b, "fake%" PRIu64 "-%ld", g.st.bulk, items);
+        if (is_delete) rc |= buf_append_str(b, "\",\"_version\":1,\"result\":\"deleted\",\"status\":200}}");
+        else if (op[0] == 'u') rc |= buf_append_str(b, "\",\"_version\":2,\"result\":\"updated\",\"status\":200}}");
+        else rc |= buf_append_str(b, "\",\"_version\":1,\"result\":\"created\",\"status\":201}}");
         items++;
         deletes += is_delete;
         expect_source = !is_delete;
@@ -2195,8 +1957,7 @@ static void handle_bulk(conn *c, const req *r, const char *index, size_t index_l
 }
 
 /* ---- routing --------------------------------------------------------------------------- */
-static void dispatch(conn *c, req *r)
-{
+static void dispatch(conn *c, req *r) {
     int post = mem_eq(r->method, r->method_len, "POST");
     if (post && r->amz_target && r->amz_target_len > 10 && memcmp(r->amz_target, "AmazonSQS.", 10) == 0) {
         handle_sqs(c, r);
@@ -2231,8 +1992,7 @@ static void dispatch(conn *c, req *r)
 }
 
 /* ---- main ------------------------------------------------------------------------------ */
-static void print_stats_and_stop(void)
-{
+static void print_stats_and_stop(void) {
     if (stats_json(&g.out) == 0) {
         fwrite(g.out.data, 1, g.out.len, stdout);
         fputc('\n', stdout);
@@ -2241,25 +2001,20 @@ static void print_stats_and_stop(void)
     uv_stop(g.loop);
 }
 
-static void on_signal(uv_signal_t *s, int signum)
-{
+static void on_signal(uv_signal_t *s, int signum) {
     (void)s;
     log_info("fakeaws: signal %d, exiting", signum);
     print_stats_and_stop();
 }
 
-static void on_drain_check(uv_timer_t *t)
-{
+static void on_drain_check(uv_timer_t *t) {
     (void)t;
-    if (g.n_deleted == g.nmsgs && loop_ms() - g.last_upload_ms >= 1000)
-        print_stats_and_stop();
+    if (g.n_deleted == g.nmsgs && loop_ms() - g.last_upload_ms >= 1000) print_stats_and_stop();
 }
 
-static void close_any(uv_handle_t *h, void *arg)
-{
+static void close_any(uv_handle_t *h, void *arg) {
     (void)arg;
-    if (uv_is_closing(h))
-        return;
+    if (uv_is_closing(h)) return;
     if (h->type == UV_TCP && h != (uv_handle_t *)&g.server) {
         conn_close(h->data);
         return;
@@ -2269,29 +2024,23 @@ static void close_any(uv_handle_t *h, void *arg)
     uv_close(h, NULL);
 }
 
-static void usage(void)
-{
-    fprintf(stderr,
-            "usage: fakeaws --port P --dir DIR [--host ADDR] [--bucket NAME] [--queue NAME] [--repeat N]\n"
-            "               [--notify sns|s3|raw] [--batch-objects K] [--visibility-timeout S]\n"
-            "               [--ready-file F] [--exit-when-drained]\n");
+static void usage(void) {
+    fprintf(stderr, "usage: fakeaws --port P --dir DIR [--host ADDR] [--bucket NAME] [--queue NAME] [--repeat N]\n"
+                    "               [--notify sns|s3|raw] [--batch-objects K] [--visibility-timeout S]\n"
+                    "               [--ready-file F] [--exit-when-drained]\n");
 }
 
-static int write_ready_file(const char *path, int port)
-{
+static int write_ready_file(const char *path, int port) {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     fprintf(f, "%d\n", port);
-    if (fclose(f) != 0)
-        return -1;
+    if (fclose(f) != 0) return -1;
     return rename(tmp, path);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     const char *dir = NULL, *ready = NULL, *notify = "sns";
     long port = -1, repeat = 1, per_msg = 1;
     g.host = "127.0.0.1";
@@ -2334,9 +2083,10 @@ int main(int argc, char **argv)
         }
         i += takes;
     }
-    int kind = strcmp(notify, "sns") == 0 ? NOTIFY_SNS : strcmp(notify, "s3") == 0 ? NOTIFY_S3
-                                                     : strcmp(notify, "raw") == 0  ? NOTIFY_RAW
-                                                                                   : -1;
+    int kind = strcmp(notify, "sns") == 0   ? NOTIFY_SNS
+               : strcmp(notify, "s3") == 0  ? NOTIFY_S3
+               : strcmp(notify, "raw") == 0 ? NOTIFY_RAW
+                                            : -1;
     g.bucket_len = strlen(g.bucket);
     g.queue_len = strlen(g.queue);
     if (!dir || port < 0 || port > 65535 || repeat < 0 || repeat > 100000 || per_msg < 1 || per_msg > 1000 ||
@@ -2356,27 +2106,20 @@ int main(int argc, char **argv)
     buf_init(&g.out, 128u * 1024 * 1024);
     buf_init(&g.out2, 16u * 1024 * 1024);
     g.decode_tmp = malloc(SQS_BODY_MAX + 1);
-    if (!g.decode_tmp || json_doc_init(&g.jd, JSON_TOKENS) != 0)
-        return 1;
+    if (!g.decode_tmp || json_doc_init(&g.jd, JSON_TOKENS) != 0) return 1;
 
-    if (load_dir(dir, "", 0) != 0)
-        return 1;
+    if (load_dir(dir, "", 0) != 0) return 1;
     qsort(g.objs, g.nobjs, sizeof(object), object_cmp);
     uint64_t total = 0;
-    for (size_t i = 0; i < g.nobjs; i++)
-        total += g.objs[i].len;
-    if (preload_queue(kind, (size_t)per_msg, repeat) != 0)
-        return 1;
+    for (size_t i = 0; i < g.nobjs; i++) total += g.objs[i].len;
+    if (preload_queue(kind, (size_t)per_msg, repeat) != 0) return 1;
     log_info("fakeaws: %zu objects (%" PRIu64 " bytes), %zu messages queued", g.nobjs, total, g.nmsgs);
 
     struct sockaddr_in addr;
     int rc = uv_ip4_addr(g.host, (int)port, &addr);
-    if (rc == 0)
-        rc = uv_tcp_init(g.loop, &g.server);
-    if (rc == 0)
-        rc = uv_tcp_bind(&g.server, (const struct sockaddr *)&addr, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&g.server, 1024, on_connection);
+    if (rc == 0) rc = uv_tcp_init(g.loop, &g.server);
+    if (rc == 0) rc = uv_tcp_bind(&g.server, (const struct sockaddr *)&addr, 0);
+    if (rc == 0) rc = uv_listen((uv_stream_t *)&g.server, 1024, on_connection);
     if (rc != 0) {
         log_error("fakeaws: cannot listen on %s:%ld: %s", g.host, port, uv_strerror(rc));
         return 1;
@@ -2393,8 +2136,7 @@ int main(int argc, char **argv)
     uv_signal_start(&g.sigterm, on_signal, SIGTERM);
     uv_signal_start(&g.sigint, on_signal, SIGINT);
     g.last_upload_ms = loop_ms();
-    if (g.exit_when_drained)
-        uv_timer_start(&g.drain_timer, on_drain_check, 100, 100);
+    if (g.exit_when_drained) uv_timer_start(&g.drain_timer, on_drain_check, 100, 100);
 
     if (ready && write_ready_file(ready, g.port) != 0) {
         log_error("fakeaws: cannot write %s: %s", ready, strerror(errno));
@@ -2413,8 +2155,7 @@ int main(int argc, char **argv)
         free(g.objs[i].key);
         free(g.objs[i].data);
     }
-    for (size_t i = 0; i < g.ntmpls; i++)
-        free(g.tmpls[i].esc);
+    for (size_t i = 0; i < g.ntmpls; i++) free(g.tmpls[i].esc);
     free(g.objs);
     free(g.tmpls);
     free(g.msgs);

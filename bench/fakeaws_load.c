@@ -52,10 +52,8 @@ static void send_next(client *c);
 
 static void on_closed(uv_handle_t *h) { (void)h; }
 
-static void client_finish(client *c)
-{
-    if (uv_is_closing((uv_handle_t *)&c->tcp))
-        return;
+static void client_finish(client *c) {
+    if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
     if (--L.open_conns == 0) {
         L.t_end = uv_hrtime();
@@ -63,11 +61,9 @@ static void client_finish(client *c)
     }
 }
 
-static void response_done(client *c)
-{
+static void response_done(client *c) {
     L.done++;
-    if (c->status < 200 || c->status > 299)
-        L.errors++;
+    if (c->status < 200 || c->status > 299) L.errors++;
     c->busy = 0;
     c->hdr_len = 0;
     c->in_body = 0;
@@ -81,8 +77,7 @@ static void response_done(client *c)
 
 /* Feed received bytes through the response parser: status line + headers, then a
  * Content-Length body that is only counted. */
-static int consume(client *c, const char *p, size_t n)
-{
+static int consume(client *c, const char *p, size_t n) {
     while (n > 0) {
         if (c->in_body) {
             size_t take = n < c->body_left ? n : (size_t)c->body_left;
@@ -90,12 +85,10 @@ static int consume(client *c, const char *p, size_t n)
             L.bytes_in += take;
             p += take;
             n -= take;
-            if (c->body_left == 0)
-                response_done(c);
+            if (c->body_left == 0) response_done(c);
             continue;
         }
-        if (!c->busy)
-            return -1; /* bytes nobody asked for */
+        if (!c->busy) return -1; /* bytes nobody asked for */
         size_t room = HDR_MAX - c->hdr_len;
         size_t take = n < room ? n : room;
         memcpy(c->hdr + c->hdr_len, p, take);
@@ -103,16 +96,14 @@ static int consume(client *c, const char *p, size_t n)
         c->hdr_len += take;
         char *end = memmem(c->hdr, c->hdr_len, "\r\n\r\n", 4);
         if (!end) {
-            if (c->hdr_len == HDR_MAX)
-                return -1;
+            if (c->hdr_len == HDR_MAX) return -1;
             return 0;
         }
         size_t used = (size_t)(end + 4 - c->hdr) - old; /* bytes of this chunk that were headers */
         p += used;
         n -= used;
         *end = '\0';
-        if (strncmp(c->hdr, "HTTP/1.1 ", 9) != 0)
-            return -1;
+        if (strncmp(c->hdr, "HTTP/1.1 ", 9) != 0) return -1;
         c->status = atoi(c->hdr + 9);
         if (c->status == 100) { /* interim response: keep waiting */
             c->hdr_len = 0;
@@ -121,21 +112,18 @@ static int consume(client *c, const char *p, size_t n)
         const char *cl = strcasestr(c->hdr, "\r\ncontent-length:");
         c->body_left = cl ? strtoull(cl + 17, NULL, 10) : 0;
         c->in_body = 1;
-        if (c->body_left == 0)
-            response_done(c);
+        if (c->body_left == 0) response_done(c);
     }
     return 0;
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
-{
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b) {
     (void)h;
     (void)suggested;
     *b = uv_buf_init(L.recv_buf, sizeof L.recv_buf); /* parsed before the next read */
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
-{
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
     client *c = s->data;
     if (nread > 0) {
         if (consume(c, b->base, (size_t)nread) != 0) {
@@ -144,14 +132,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
             client_finish(c);
         }
     } else if (nread < 0) {
-        if (c->busy)
-            L.errors++;
+        if (c->busy) L.errors++;
         client_finish(c);
     }
 }
 
-static void on_write(uv_write_t *w, int status)
-{
+static void on_write(uv_write_t *w, int status) {
     client *c = w->data;
     if (status < 0 && !uv_is_closing((uv_handle_t *)&c->tcp)) {
         L.errors++;
@@ -159,8 +145,7 @@ static void on_write(uv_write_t *w, int status)
     }
 }
 
-static void send_next(client *c)
-{
+static void send_next(client *c) {
     uv_buf_t b = uv_buf_init(L.request, (unsigned)L.request_len);
     c->busy = 1;
     c->write.data = c;
@@ -171,8 +156,7 @@ static void send_next(client *c)
     }
 }
 
-static void on_connect(uv_connect_t *req, int status)
-{
+static void on_connect(uv_connect_t *req, int status) {
     client *c = req->data;
     if (status < 0) {
         fprintf(stderr, "connect: %s\n", uv_strerror(status));
@@ -185,17 +169,14 @@ static void on_connect(uv_connect_t *req, int status)
     send_next(c);
 }
 
-static void on_stop(uv_timer_t *t)
-{
+static void on_stop(uv_timer_t *t) {
     (void)t;
     L.stopping = 1; /* connections finish their current request, then close */
 }
 
-static char *make_body(const char *kind, size_t want, size_t *len)
-{
+static char *make_body(const char *kind, size_t want, size_t *len) {
     char *b = malloc(want + 4096);
-    if (!b)
-        return NULL;
+    if (!b) return NULL;
     char filler[1501];
     memset(filler, 'x', sizeof filler - 1);
     filler[sizeof filler - 1] = '\0';
@@ -217,11 +198,9 @@ static char *make_body(const char *kind, size_t want, size_t *len)
     return b;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
+static char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -236,33 +215,28 @@ static char *read_file(const char *path, size_t *len)
 }
 
 /* utime + stime of a process, in seconds, from /proc/PID/stat. */
-static double proc_cpu_seconds(long pid)
-{
+static double proc_cpu_seconds(long pid) {
     char path[64], line[2048];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     size_t n = fread(line, 1, sizeof line - 1, f);
     fclose(f);
     line[n] = '\0';
     const char *p = strrchr(line, ')'); /* the command name may hold spaces */
     unsigned long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return -1;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-static double self_cpu_seconds(void)
-{
+static double self_cpu_seconds(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
            ru.ru_stime.tv_usec / 1e6;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     const char *host = "127.0.0.1", *path = NULL, *body_kind = "cloudsearch", *body_file = NULL;
     const char *headers[MAX_EXTRA_HEADERS];
     int nheaders = 0, port = 0;
@@ -278,16 +252,20 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--duration") == 0) duration = atof(v);
         else if (strcmp(a, "--requests") == 0) L.max_requests = strtoull(v, NULL, 10);
         else if (strcmp(a, "--get") == 0) path = v;
-        else if (strcmp(a, "--post") == 0) { path = v; L.is_post = 1; }
-        else if (strcmp(a, "--body-bytes") == 0) body_bytes = strtoull(v, NULL, 10);
+        else if (strcmp(a, "--post") == 0) {
+            path = v;
+            L.is_post = 1;
+        } else if (strcmp(a, "--body-bytes") == 0) body_bytes = strtoull(v, NULL, 10);
         else if (strcmp(a, "--body") == 0) body_kind = v;
         else if (strcmp(a, "--body-file") == 0) body_file = v;
         else if (strcmp(a, "--server-pid") == 0) server_pid = atol(v);
         else if (strcmp(a, "--header") == 0 && nheaders < MAX_EXTRA_HEADERS) headers[nheaders++] = v;
-        else { fprintf(stderr, "unknown option %s\n", a); return 2; }
+        else {
+            fprintf(stderr, "unknown option %s\n", a);
+            return 2;
+        }
     }
-    if (!path || port <= 0 || L.conns < 1 || L.conns > MAX_CONNS || duration <= 0 ||
-        body_bytes > 64u * 1024 * 1024) {
+    if (!path || port <= 0 || L.conns < 1 || L.conns > MAX_CONNS || duration <= 0 || body_bytes > 64u * 1024 * 1024) {
         fprintf(stderr, "usage: fakeaws_load --port P (--get PATH | --post PATH [--body-bytes N] [--body "
                         "cloudsearch|bulk|raw] [--body-file F]) [--conns C] [--duration S] [--requests N] "
                         "[--header 'K: V']... [--server-pid PID]\n");
@@ -302,30 +280,25 @@ int main(int argc, char **argv)
         }
     }
     char head[4096];
-    int hl = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s:%d\r\n", L.is_post ? "POST" : "GET", path,
-                      host, port);
-    for (int i = 0; i < nheaders; i++)
-        hl += snprintf(head + hl, sizeof head - (size_t)hl, "%s\r\n", headers[i]);
+    int hl =
+        snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s:%d\r\n", L.is_post ? "POST" : "GET", path, host, port);
+    for (int i = 0; i < nheaders; i++) hl += snprintf(head + hl, sizeof head - (size_t)hl, "%s\r\n", headers[i]);
     if (L.is_post)
         hl += snprintf(head + hl, sizeof head - (size_t)hl, "Content-Type: %s\r\nContent-Length: %zu\r\n",
                        strcmp(body_kind, "bulk") == 0 ? "application/x-ndjson" : "application/json", L.body_len);
     hl += snprintf(head + hl, sizeof head - (size_t)hl, "\r\n");
-    if ((size_t)hl >= sizeof head)
-        return 2;
+    if ((size_t)hl >= sizeof head) return 2;
     L.request_len = (size_t)hl + L.body_len;
     L.request = malloc(L.request_len);
-    if (!L.request)
-        return 1;
+    if (!L.request) return 1;
     memcpy(L.request, head, (size_t)hl);
-    if (body)
-        memcpy(L.request + hl, body, L.body_len);
+    if (body) memcpy(L.request + hl, body, L.body_len);
     free(body);
 
     L.loop = uv_default_loop();
     uv_ip4_addr(host, port, &L.addr);
     client *clients = calloc((size_t)L.conns, sizeof(client));
-    if (!clients)
-        return 1;
+    if (!clients) return 1;
     double srv0 = server_pid ? proc_cpu_seconds(server_pid) : -1;
     double cpu0 = self_cpu_seconds();
     L.t_start = uv_hrtime();

@@ -4,15 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/batch.h"
+#include "base/json.h"
 #include "benchlib.h"
+#include "pipeline/batch.h"
 #include "pipeline/docbuild.h"
 #include "pipeline/gunzip.h"
-#include "base/json.h"
 #include "pipeline/rsplit.h"
 
-#define IN_CHUNK (16u * 1024u)          /* what libcurl hands the write callback at most */
-#define OUT_WINDOW (192u * 1024u)       /* what rsplit_space offers at most */
+#define IN_CHUNK (16u * 1024u)             /* what libcurl hands the write callback at most */
+#define OUT_WINDOW (192u * 1024u)          /* what rsplit_space offers at most */
 #define MAX_RECORD DOCB_DEFAULT_MAX_RECORD /* the engine's default record limit */
 
 struct ceiling {
@@ -101,7 +101,10 @@ static int on_build(void *ud, const char *rec, size_t len) {
 
 static int one_file(ceiling *c, ceil_mode mode, const bench_blob *f) {
     static const rsplit_record_fn fns[CEIL_NMODES] = {
-        [CEIL_SPLIT] = on_split, [CEIL_TOKENIZE] = on_tokenize, [CEIL_BUILD] = on_build, [CEIL_SPLIT_PLAIN] = on_split,
+        [CEIL_SPLIT] = on_split,
+        [CEIL_TOKENIZE] = on_tokenize,
+        [CEIL_BUILD] = on_build,
+        [CEIL_SPLIT_PLAIN] = on_split,
     };
     rsplit_record_fn fn = fns[mode];
     gunzip_reset(c->gz);

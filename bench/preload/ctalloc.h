@@ -13,9 +13,9 @@
 
 typedef struct ctalloc_counters {
     uint64_t magic;
-    uint64_t allocs;  /* malloc, calloc, realloc, memalign family: every call */
-    uint64_t frees;   /* free of a non-NULL pointer */
-    uint64_t bytes;   /* bytes requested by those calls */
+    uint64_t allocs; /* malloc, calloc, realloc, memalign family: every call */
+    uint64_t frees;  /* free of a non-NULL pointer */
+    uint64_t bytes;  /* bytes requested by those calls */
 } ctalloc_counters;
 
 /* The library may be counting on another thread (libcurl resolves names on one). */

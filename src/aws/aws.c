@@ -5,13 +5,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "aws/sigv4.h"
 #include "base/crypto.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/xmlscan.h"
 #include "net/retry.h"
 #include "net/retry_timer.h"
-#include "aws/sigv4.h"
-#include "base/xmlscan.h"
 
 #define MAX_CALL_HEADERS 16
 #define DEFAULT_ATTEMPTS 5
@@ -26,20 +26,20 @@ typedef struct cred_waiter {
 
 struct aws_call {
     aws_ctx *ctx;
-    aws_request rq;          /* url and headers point into owned copies */
+    aws_request rq; /* url and headers point into owned copies */
     char *url;
-    buf hdrs;                /* header lines, NUL-separated */
+    buf hdrs; /* header lines, NUL-separated */
     const char *hdr[MAX_CALL_HEADERS];
     char payload_hash[65];
     int attempts;
-    int delivered;           /* a streaming byte reached the caller: no retry */
+    int delivered; /* a streaming byte reached the caller: no retry */
     int cancelled;
-    int refreshed_creds;     /* one retry after an expired-token answer */
+    int refreshed_creds; /* one retry after an expired-token answer */
     http_req *req;
     retry_timer timer;
     int timer_live;
-    aws_call *prev, *next;   /* calls alive (for cancel on free) */
-    aws_call *wait_next;     /* waiting for credentials */
+    aws_call *prev, *next; /* calls alive (for cancel on free) */
+    aws_call *wait_next;   /* waiting for credentials */
     int waiting;
 };
 
@@ -464,7 +464,8 @@ static void on_http_done(void *ud, http_response *hr) {
         retry_timer_schedule(&call->timer, &c->policy, call->attempts - 1, retry_fire, call);
         c->st.retries++;
         log_debug("%s %s: %s%s%d, retry %d in %llu ms", call->rq.method, call->rq.service, code[0] ? code : "",
-                  code[0] ? " / " : "status ", hr->status, call->attempts, (unsigned long long)call->timer.last_delay_ms);
+                  code[0] ? " / " : "status ", hr->status, call->attempts,
+                  (unsigned long long)call->timer.last_delay_ms);
         return;
     }
     finish(call, hr, NULL);

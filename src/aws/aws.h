@@ -17,18 +17,18 @@ typedef struct aws_ctx aws_ctx;
 typedef struct aws_call aws_call;
 
 typedef struct aws_ctx_options {
-    const char *region;       /* NULL: AWS_REGION, AWS_DEFAULT_REGION, profile, else us-east-1 */
-    const char *profile;      /* NULL: AWS_PROFILE / AWS_DEFAULT_PROFILE / default */
-    const awsconf_env *env;   /* NULL: the process environment */
-    int no_credentials;       /* never sign (anonymous); for tests of unsigned peers */
+    const char *region;     /* NULL: AWS_REGION, AWS_DEFAULT_REGION, profile, else us-east-1 */
+    const char *profile;    /* NULL: AWS_PROFILE / AWS_DEFAULT_PROFILE / default */
+    const awsconf_env *env; /* NULL: the process environment */
+    int no_credentials;     /* never sign (anonymous); for tests of unsigned peers */
 } aws_ctx_options;
 
 typedef struct aws_stats {
-    uint64_t calls;        /* aws_send accepted */
-    uint64_t attempts;     /* HTTP requests sent */
+    uint64_t calls;    /* aws_send accepted */
+    uint64_t attempts; /* HTTP requests sent */
     uint64_t retries;
-    uint64_t throttled;    /* attempts answered with a throttling code or 429/503 */
-    uint64_t failed;       /* calls that ended without a 2xx */
+    uint64_t throttled; /* attempts answered with a throttling code or 429/503 */
+    uint64_t failed;    /* calls that ended without a 2xx */
     uint64_t credential_fetches;
 } aws_stats;
 
@@ -49,31 +49,31 @@ void aws_ctx_resolve_credentials(aws_ctx *c, void (*done)(void *ud, int ok), voi
 void aws_ctx_stats(const aws_ctx *c, aws_stats *out);
 
 typedef struct aws_response {
-    http_result result;     /* transport outcome of the last attempt */
-    int status;             /* HTTP status of the last attempt, 0 when none */
-    int ok;                 /* 2xx */
-    char code[128];         /* AWS error code ("SlowDown", "QueueDoesNotExist", ...), "" if none */
-    char message[512];      /* AWS error message or transport error text */
+    http_result result; /* transport outcome of the last attempt */
+    int status;         /* HTTP status of the last attempt, 0 when none */
+    int ok;             /* 2xx */
+    char code[128];     /* AWS error code ("SlowDown", "QueueDoesNotExist", ...), "" if none */
+    char message[512];  /* AWS error message or transport error text */
     int attempts;
-    buf body;               /* collected body (non-streaming calls, or the error body) */
+    buf body;                  /* collected body (non-streaming calls, or the error body) */
     const http_response *http; /* headers of the last attempt; valid during on_done only */
 } aws_response;
 
 typedef struct aws_request {
-    const char *service;    /* signing name: "s3", "sqs", "cloudsearch", "es", "aoss" */
-    const char *region;     /* NULL: the context's region */
-    const char *method;     /* "GET", "POST", "PUT", ... */
-    const char *url;        /* full URL as sent on the wire (path and query already encoded); copied */
+    const char *service;        /* signing name: "s3", "sqs", "cloudsearch", "es", "aoss" */
+    const char *region;         /* NULL: the context's region */
+    const char *method;         /* "GET", "POST", "PUT", ... */
+    const char *url;            /* full URL as sent on the wire (path and query already encoded); copied */
     const char *const *headers; /* extra "Name: value" lines (Content-Type, X-Amz-Target, ...); copied */
     size_t nheaders;
-    const void *body;       /* NOT copied: keep it alive until on_done */
+    const void *body; /* NOT copied: keep it alive until on_done */
     size_t body_len;
     const char *payload_hash; /* NULL: SHA-256 of body (computed once per call), or SIGV4_UNSIGNED_PAYLOAD */
-    unsigned sign_flags;    /* SIGV4_S3, SIGV4_CONTENT_SHA256 */
-    int anonymous;          /* send without signing (basic auth given in headers, or public peers) */
-    int max_attempts;       /* 0: 5 */
-    long timeout_ms;        /* per attempt; 0: none (the low-speed limit still applies) */
-    size_t max_body;        /* bound for a collected body; 0: 16 MiB */
+    unsigned sign_flags;      /* SIGV4_S3, SIGV4_CONTENT_SHA256 */
+    int anonymous;            /* send without signing (basic auth given in headers, or public peers) */
+    int max_attempts;         /* 0: 5 */
+    long timeout_ms;          /* per attempt; 0: none (the low-speed limit still applies) */
+    size_t max_body;          /* bound for a collected body; 0: 16 MiB */
     /* Streaming (S3 GET): 2xx body bytes go here, as http_request.on_data (HTTP_PAUSE pauses).
      * A call is retried only while no byte has been delivered. */
     int (*on_data)(void *ud, const char *p, size_t n);

@@ -88,18 +88,14 @@ static int profile_setting(void *ctx, const char *section, const char *key, cons
     }
     if (!match) return 0;
     p->found = 1;
-    if (strcmp(key, "aws_access_key_id") == 0)
-        set_field(c, p->access_key_id, sizeof p->access_key_id, value, key);
+    if (strcmp(key, "aws_access_key_id") == 0) set_field(c, p->access_key_id, sizeof p->access_key_id, value, key);
     else if (strcmp(key, "aws_secret_access_key") == 0)
         set_field(c, p->secret_access_key, sizeof p->secret_access_key, value, key);
     else if (strcmp(key, "aws_session_token") == 0 || strcmp(key, "aws_security_token") == 0)
         set_field(c, p->session_token, sizeof p->session_token, value, key);
-    else if (strcmp(key, "region") == 0)
-        set_field(c, p->region, sizeof p->region, value, key);
-    else if (strcmp(key, "endpoint_url") == 0)
-        set_field(c, p->endpoint_url, sizeof p->endpoint_url, value, key);
-    else if (strcmp(key, "services") == 0)
-        set_field(c, p->services, sizeof p->services, value, key);
+    else if (strcmp(key, "region") == 0) set_field(c, p->region, sizeof p->region, value, key);
+    else if (strcmp(key, "endpoint_url") == 0) set_field(c, p->endpoint_url, sizeof p->endpoint_url, value, key);
+    else if (strcmp(key, "services") == 0) set_field(c, p->services, sizeof p->services, value, key);
     else if (strcmp(key, "ignore_configured_endpoint_urls") == 0)
         p->ignore_configured_endpoint_urls = strcasecmp(value, "true") == 0;
     return 0;

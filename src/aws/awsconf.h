@@ -41,9 +41,9 @@ typedef struct aws_credentials {
     char access_key_id[AWSCONF_MAX_KEY_ID + 1];
     char secret_access_key[AWSCONF_MAX_SECRET + 1];
     char session_token[AWSCONF_MAX_TOKEN + 1]; /* "" when none */
-    int64_t expiration;  /* epoch seconds; 0 = does not expire (static keys) */
-    int64_t obtained_at; /* epoch seconds when fetched (for the lifetime-based refresh) */
-    char source[AWSCONF_MAX_NAME + 16]; /* "env", "profile NAME", "ecs", "imds" */
+    int64_t expiration;                        /* epoch seconds; 0 = does not expire (static keys) */
+    int64_t obtained_at;                       /* epoch seconds when fetched (for the lifetime-based refresh) */
+    char source[AWSCONF_MAX_NAME + 16];        /* "env", "profile NAME", "ecs", "imds" */
 } aws_credentials;
 
 /* What the shared files say about one profile (credentials file overrides config file). */
@@ -53,8 +53,8 @@ typedef struct aws_profile {
     char secret_access_key[AWSCONF_MAX_SECRET + 1];
     char session_token[AWSCONF_MAX_TOKEN + 1];
     char region[AWSCONF_MAX_REGION + 1];
-    char endpoint_url[AWSCONF_MAX_URL + 1];  /* profile-wide endpoint_url */
-    char services[AWSCONF_MAX_NAME + 1];     /* name of a [services NAME] section */
+    char endpoint_url[AWSCONF_MAX_URL + 1]; /* profile-wide endpoint_url */
+    char services[AWSCONF_MAX_NAME + 1];    /* name of a [services NAME] section */
     int ignore_configured_endpoint_urls;
     int found; /* the profile exists in at least one file */
     /* Per-service endpoint_url from the [services NAME] section, by config key. */
@@ -95,8 +95,7 @@ int awsconf_endpoint(const awsconf_env *env, const aws_profile *p, const char *s
  * {"AccessKeyId":..,"SecretAccessKey":..,"Token":..,"Expiration":"2020-11-05T02:02:26Z"}
  * (IMDS adds "Code":"Success"; any other Code is an error). All four fields are required.
  * now is stored as obtained_at. */
-int awsconf_parse_credentials_json(const char *js, size_t len, int64_t now, const char *source,
-                                   aws_credentials *out);
+int awsconf_parse_credentials_json(const char *js, size_t len, int64_t now, const char *source, aws_credentials *out);
 
 /* RFC 3339 / ISO 8601 UTC time ("2020-11-05T02:02:26Z", fraction and +hh:mm offsets
  * accepted) to epoch seconds. 0 on success, -1 if malformed. */

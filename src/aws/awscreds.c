@@ -84,8 +84,7 @@ static int get_string(const json_doc *d, const char *key, char *out, size_t cap,
     return 0;
 }
 
-int awsconf_parse_credentials_json(const char *js, size_t len, int64_t now, const char *source,
-                                   aws_credentials *out) {
+int awsconf_parse_credentials_json(const char *js, size_t len, int64_t now, const char *source, aws_credentials *out) {
     memset(out, 0, sizeof *out);
     if (len > 64 * 1024) return AWSCONF_ETOOBIG; /* a credential document is < 4 KB */
     json_doc d;
@@ -190,7 +189,8 @@ int awsconf_ecs_target(const awsconf_env *env, awsconf_http_target *t) {
         n = snprintf(t->url, sizeof t->url, "http://169.254.170.2%s", rel);
     } else if (full) {
         if (!no_ctl(full) || strchr(full, ' ')) return AWSCONF_EINVAL;
-        if (strncmp(full, "https://", 8) != 0 && !(strncmp(full, "http://", 7) == 0 && url_host_allowed_for_http(full))) {
+        if (strncmp(full, "https://", 8) != 0 &&
+            !(strncmp(full, "http://", 7) == 0 && url_host_allowed_for_http(full))) {
             log_warn("AWS_CONTAINER_CREDENTIALS_FULL_URI must be https or a loopback/container-agent address");
             return AWSCONF_EINVAL;
         }

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/log.h"
 #include "aws/s3.h"
 #include "aws/sigv4.h"
+#include "base/log.h"
 
 enum { S3_GET, S3_LIST };
 
@@ -14,13 +14,13 @@ struct s3_call {
     aws_ctx *aws;
     aws_call *call;
     int kind;
-    int redirected;          /* already moved to the bucket's region once */
-    int attempts;            /* over finished sends */
+    int redirected; /* already moved to the bucket's region once */
+    int attempts;   /* over finished sends */
     char bucket[S3_MAX_BUCKET + 1];
     char region[AWSCONF_MAX_REGION + 1];
     char bucket_region[AWSCONF_MAX_REGION + 1];
-    char *key;               /* GET */
-    char *query;             /* LIST */
+    char *key;   /* GET */
+    char *query; /* LIST */
     uint64_t bytes;
     int (*on_data)(void *ud, const char *p, size_t n);
     s3_done_fn on_done;
@@ -130,15 +130,15 @@ static void call_done(void *ud, aws_response *r) {
         if (moved[0] && strcmp(moved, c->region) != 0) {
             snprintf(c->bucket_region, sizeof c->bucket_region, "%s", moved);
             if (!c->redirected) {
-                log_warn("s3: bucket %s is in region %s, not %s (%s): retrying there; configure that region",
-                         c->bucket, moved, c->region, r->code);
+                log_warn("s3: bucket %s is in region %s, not %s (%s): retrying there; configure that region", c->bucket,
+                         moved, c->region, r->code);
                 c->redirected = 1;
                 snprintf(c->region, sizeof c->region, "%s", moved);
                 if (call_send(c) == 0) return;
             }
         } else if (r->status == 301) {
-            log_error("s3: bucket %s answered 301 %s without naming its region: set the bucket's region",
-                      c->bucket, r->code);
+            log_error("s3: bucket %s answered 301 %s without naming its region: set the bucket's region", c->bucket,
+                      r->code);
         }
     }
     s3_result res;

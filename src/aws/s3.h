@@ -18,23 +18,23 @@
 #include "aws/aws.h"
 
 #define S3_MAX_BUCKET 63
-#define S3_MAX_KEY 1024         /* bytes of UTF-8 */
-#define S3_MAX_URL 8192         /* endpoint + bucket + key encoded (3 bytes per key byte at worst) */
-#define S3_MAX_LIST_KEYS 1000   /* S3's own page limit; larger max_keys are clamped */
+#define S3_MAX_KEY 1024             /* bytes of UTF-8 */
+#define S3_MAX_URL 8192             /* endpoint + bucket + key encoded (3 bytes per key byte at worst) */
+#define S3_MAX_LIST_KEYS 1000       /* S3's own page limit; larger max_keys are clamped */
 #define S3_MAX_LIST_BODY (8u << 20) /* 1000 keys of 1024 bytes URL-encoded fit comfortably */
 
 typedef struct s3_call s3_call;
 
 /* Outcome of a call, valid during the callback only. */
 typedef struct s3_result {
-    int ok;                 /* 2xx and (list) the answer parsed */
-    int status;             /* HTTP status of the last attempt, 0 if none */
-    http_result result;     /* transport outcome */
-    char code[128];         /* "NoSuchKey", "SignatureDoesNotMatch", "Cancelled", "BadResponse"... */
+    int ok;             /* 2xx and (list) the answer parsed */
+    int status;         /* HTTP status of the last attempt, 0 if none */
+    http_result result; /* transport outcome */
+    char code[128];     /* "NoSuchKey", "SignatureDoesNotMatch", "Cancelled", "BadResponse"... */
     char message[512];
     char bucket_region[AWSCONF_MAX_REGION + 1]; /* the region S3 said the bucket is in, when it differed; else "" */
-    int attempts;           /* HTTP attempts, over both regions */
-    uint64_t bytes;         /* body bytes delivered to on_data (get) */
+    int attempts;                               /* HTTP attempts, over both regions */
+    uint64_t bytes;                             /* body bytes delivered to on_data (get) */
 } s3_result;
 
 /* ---- GetObject ---- */
@@ -55,7 +55,7 @@ void s3_call_cancel(s3_call *c);
 /* ---- ListObjectsV2 ---- */
 
 typedef struct s3_object_info {
-    const char *key;       /* decoded (XML entities, then URL encoding) */
+    const char *key; /* decoded (XML entities, then URL encoding) */
     size_t key_len;
     uint64_t size;
     int64_t last_modified; /* epoch seconds, 0 if absent or unreadable */
@@ -68,8 +68,8 @@ typedef struct s3_list_page {
     size_t nobjects;
     const char *const *prefixes; /* CommonPrefixes (decoded), with a delimiter */
     size_t nprefixes;
-    int truncated;               /* IsTruncated */
-    const char *next_token;      /* NextContinuationToken, "" when not truncated */
+    int truncated;          /* IsTruncated */
+    const char *next_token; /* NextContinuationToken, "" when not truncated */
 } s3_list_page;
 
 /* page is NULL when r->ok is 0. */
@@ -98,7 +98,7 @@ typedef struct s3_list_parsed {
     s3_list_page page;
     s3_object_info *objects;
     const char **prefixes;
-    char *arena;       /* decoded strings */
+    char *arena; /* decoded strings */
     size_t arena_len, arena_cap;
 } s3_list_parsed;
 

@@ -5,10 +5,10 @@
 #include <string.h>
 
 #include "aws/awsconf.h"
-#include "sources/notification.h"
 #include "aws/s3.h"
 #include "aws/sigv4.h"
 #include "base/xmlscan.h"
+#include "sources/notification.h"
 
 /* ---- URLs ---- */
 
@@ -79,8 +79,7 @@ int s3_object_url(const char *endpoint, const char *bucket, const char *key, cha
     int w;
     if (host && bucket_virtual_host_ok(bucket))
         w = snprintf(out, cap, "https://%s.%.*s", bucket, (int)(en - (size_t)(host - endpoint)), host);
-    else
-        w = snprintf(out, cap, "%.*s/%s", (int)en, endpoint, bucket);
+    else w = snprintf(out, cap, "%.*s/%s", (int)en, endpoint, bucket);
     if (w < 0 || (size_t)w >= cap) return -1;
     if (!key) return 0;
     size_t pos = (size_t)w;

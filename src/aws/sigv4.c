@@ -42,8 +42,8 @@ static void w_chr(wbuf *w, char c) { w_mem(w, &c, 1); }
 /* ---- character classes and percent-encoding ---- */
 
 static int is_unreserved(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+           c == '.' || c == '~';
 }
 
 static int hexval(unsigned char c) {
@@ -64,10 +64,8 @@ static void w_pct(wbuf *w, unsigned char c) {
 static void w_uri_encode(wbuf *w, const char *in, size_t n, int keep_slash) {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
-        if (is_unreserved(c) || (keep_slash && c == '/'))
-            w_chr(w, (char)c);
-        else
-            w_pct(w, c);
+        if (is_unreserved(c) || (keep_slash && c == '/')) w_chr(w, (char)c);
+        else w_pct(w, c);
     }
 }
 
@@ -77,15 +75,12 @@ static void w_uri_encode(wbuf *w, const char *in, size_t n, int keep_slash) {
 static void w_reencode(wbuf *w, const char *in, size_t n, int keep_slash) {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
-        if (c == '%' && i + 2 < n && hexval((unsigned char)in[i + 1]) >= 0 &&
-            hexval((unsigned char)in[i + 2]) >= 0) {
+        if (c == '%' && i + 2 < n && hexval((unsigned char)in[i + 1]) >= 0 && hexval((unsigned char)in[i + 2]) >= 0) {
             c = (unsigned char)(hexval((unsigned char)in[i + 1]) * 16 + hexval((unsigned char)in[i + 2]));
             i += 2;
         }
-        if (is_unreserved(c) || (keep_slash && c == '/'))
-            w_chr(w, (char)c);
-        else
-            w_pct(w, c);
+        if (is_unreserved(c) || (keep_slash && c == '/')) w_chr(w, (char)c);
+        else w_pct(w, c);
     }
 }
 
@@ -224,8 +219,18 @@ typedef struct hentry {
 
 /* Headers botocore never signs: hop-by-hop ones a proxy or curl may change or add. */
 static const char *const UNSIGNED_HEADERS[] = {
-    "connection", "expect", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-    "trailer", "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id", NULL,
+    "connection",
+    "expect",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "user-agent",
+    "x-amzn-trace-id",
+    NULL,
 };
 
 static int in_list(const char *name, const char *const *list) {
@@ -234,11 +239,11 @@ static int in_list(const char *name, const char *const *list) {
     return 0;
 }
 
-static int is_tchar(unsigned char c) {
-    return c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c);
-}
+static int is_tchar(unsigned char c) { return c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c); }
 
-static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+static int is_space(unsigned char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 /* Trimmed value with inner whitespace runs collapsed to one space. */
 static void w_header_value(wbuf *w, const char *v) {
@@ -317,8 +322,7 @@ void sigv4_key_cache_wipe(sigv4_key_cache *c) {
     for (size_t i = 0; i < sizeof *c; i++) p[i] = 0;
 }
 
-static int derive_key(const char *secret, const char *date8, const char *region, const char *service,
-                      uint8_t key[32]) {
+static int derive_key(const char *secret, const char *date8, const char *region, const char *service, uint8_t key[32]) {
     char k0[4 + SIGV4_MAX_SECRET + 1];
     size_t sn = strlen(secret);
     memcpy(k0, "AWS4", 4);
@@ -408,8 +412,7 @@ static int validate_request(const sigv4_request *req, const sigv4_credentials *c
     return SIGV4_OK;
 }
 
-int sigv4_sign(const sigv4_request *req, const sigv4_credentials *creds, sigv4_key_cache *cache,
-               sigv4_signed *out) {
+int sigv4_sign(const sigv4_request *req, const sigv4_credentials *creds, sigv4_key_cache *cache, sigv4_signed *out) {
     int rc = validate_request(req, creds);
     if (rc) return rc;
     if ((rc = format_amz_date(req->time, out->amz_date))) return rc;
@@ -504,21 +507,20 @@ int sigv4_sign(const sigv4_request *req, const sigv4_credentials *creds, sigv4_k
     snprintf(out->scope, sizeof out->scope, "%s/%s/%s/aws4_request", date8, req->region, req->service);
     char cr_hash[65];
     if (crypto_sha256_hex(out->canonical_request, cr.len, cr_hash) != 0) return SIGV4_ECRYPTO;
-    int n = snprintf(out->string_to_sign, sizeof out->string_to_sign, "AWS4-HMAC-SHA256\n%s\n%s\n%s",
-                     out->amz_date, out->scope, cr_hash);
+    int n = snprintf(out->string_to_sign, sizeof out->string_to_sign, "AWS4-HMAC-SHA256\n%s\n%s\n%s", out->amz_date,
+                     out->scope, cr_hash);
     if (n < 0 || (size_t)n >= sizeof out->string_to_sign) return SIGV4_ETOOBIG;
 
     uint8_t key[32], sig[32];
-    if ((rc = sigv4_signing_key(cache, creds->secret_access_key, date8, req->region, req->service, key)))
-        return rc;
+    if ((rc = sigv4_signing_key(cache, creds->secret_access_key, date8, req->region, req->service, key))) return rc;
     rc = crypto_hmac_sha256(key, sizeof key, out->string_to_sign, (size_t)n, sig);
     memset(key, 0, sizeof key);
     if (rc) return SIGV4_ECRYPTO;
     crypto_hex(sig, sizeof sig, out->signature);
 
     n = snprintf(out->authorization, sizeof out->authorization,
-                 "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s", creds->access_key_id,
-                 out->scope, out->signed_headers, out->signature);
+                 "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s", creds->access_key_id, out->scope,
+                 out->signed_headers, out->signature);
     if (n < 0 || (size_t)n >= sizeof out->authorization) return SIGV4_ETOOBIG;
 
     /* Header lines, each NUL-terminated inside storage. */

@@ -8,17 +8,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SIGV4_MAX_HOST 262          /* host[:port] */
-#define SIGV4_MAX_PATH 4096         /* wire path bytes */
-#define SIGV4_MAX_QUERY 4096        /* wire query bytes (without '?') */
+#define SIGV4_MAX_HOST 262   /* host[:port] */
+#define SIGV4_MAX_PATH 4096  /* wire path bytes */
+#define SIGV4_MAX_QUERY 4096 /* wire query bytes (without '?') */
 #define SIGV4_MAX_QUERY_PARAMS 128
-#define SIGV4_MAX_HEADERS 32        /* caller headers */
+#define SIGV4_MAX_HEADERS 32 /* caller headers */
 #define SIGV4_MAX_HEADER_NAME 64
 #define SIGV4_MAX_HEADER_VALUE 4096
-#define SIGV4_MAX_SCOPE_PART 63     /* region, service */
+#define SIGV4_MAX_SCOPE_PART 63 /* region, service */
 #define SIGV4_MAX_KEY_ID 128
 #define SIGV4_MAX_SECRET 128
-#define SIGV4_MAX_TOKEN 4096        /* session tokens from STS/IMDS are ~1-2 KB */
+#define SIGV4_MAX_TOKEN 4096 /* session tokens from STS/IMDS are ~1-2 KB */
 
 #define SIGV4_CANON_MAX 65536
 #define SIGV4_STS_MAX 256
@@ -50,22 +50,22 @@ typedef struct sigv4_credentials {
 } sigv4_credentials;
 
 typedef struct sigv4_request {
-    const char *method;       /* "GET", "POST", ... */
-    const char *host;         /* Host header value: lower-case host[:port], default port omitted */
-    const char *path;         /* wire path as sent (percent-encoded); NULL or "" means "/" */
-    const char *query;        /* wire query without '?', or NULL */
+    const char *method;          /* "GET", "POST", ... */
+    const char *host;            /* Host header value: lower-case host[:port], default port omitted */
+    const char *path;            /* wire path as sent (percent-encoded); NULL or "" means "/" */
+    const char *query;           /* wire query without '?', or NULL */
     const sigv4_header *headers; /* extra headers that will be sent; hop-by-hop ones are skipped */
     size_t nheaders;
     const char *payload_hash; /* 64 lower-case hex chars or "UNSIGNED-PAYLOAD"; NULL = empty body */
     const char *region;
     const char *service;
-    int64_t time;             /* seconds since the epoch, UTC */
-    unsigned flags;           /* enum sigv4_flags */
+    int64_t time;   /* seconds since the epoch, UTC */
+    unsigned flags; /* enum sigv4_flags */
 } sigv4_request;
 
 /* Results. Large (~80 KB): allocate one per signing site and reuse it. */
 typedef struct sigv4_signed {
-    char amz_date[17];        /* YYYYMMDDTHHMMSSZ */
+    char amz_date[17]; /* YYYYMMDDTHHMMSSZ */
     char scope[SIGV4_MAX_SCOPE_PART * 2 + 32];
     char canonical_request[SIGV4_CANON_MAX];
     size_t canonical_request_len;
@@ -107,8 +107,7 @@ int sigv4_signing_key(sigv4_key_cache *cache, const char *secret, const char *da
                       const char *service, uint8_t key[32]);
 
 /* Sign. cache may be NULL. Returns SIGV4_OK or a negative SIGV4_E* code (out is then unusable). */
-int sigv4_sign(const sigv4_request *req, const sigv4_credentials *creds, sigv4_key_cache *cache,
-               sigv4_signed *out);
+int sigv4_sign(const sigv4_request *req, const sigv4_credentials *creds, sigv4_key_cache *cache, sigv4_signed *out);
 
 const char *sigv4_strerror(int err);
 

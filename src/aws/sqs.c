@@ -4,16 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/jsonw.h"
-#include "base/log.h"
 #include "aws/sigv4.h"
 #include "aws/sqs.h"
+#include "base/jsonw.h"
+#include "base/log.h"
 
 enum sqs_op { OP_RECEIVE, OP_DELETE_BATCH, OP_VISIBILITY_BATCH, OP_SEND, OP_SEND_BATCH, OP_GET_QUEUE_URL };
 
 static const char *const op_target[] = {
-    "ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibilityBatch", "SendMessage", "SendMessageBatch",
-    "GetQueueUrl",
+    "ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibilityBatch",
+    "SendMessage",    "SendMessageBatch",   "GetQueueUrl",
 };
 
 /* Request bodies: 10 messages of 1 MiB escaped (\" \\ \n grow by 2x at most) plus the envelope. */
@@ -24,8 +24,8 @@ struct sqs_call {
     aws_ctx *aws;
     aws_call *call;
     enum sqs_op op;
-    int n;     /* batch entries, or the receive maximum */
-    buf body;  /* request body; aws.c does not copy it */
+    int n;    /* batch entries, or the receive maximum */
+    buf body; /* request body; aws.c does not copy it */
     sqs_receive_fn on_receive;
     sqs_batch_fn on_batch;
     sqs_value_fn on_value;
@@ -103,8 +103,8 @@ static void deliver_receive(sqs_call *c, sqs_result *res, const aws_response *r)
         bad_answer(c, res, "out of memory");
         return;
     }
-    int n = sqs_parse_receive(&doc, r->body.data ? r->body.data : "", r->body.len, arena, arena_cap, msgs, c->n,
-                              why, sizeof why);
+    int n = sqs_parse_receive(&doc, r->body.data ? r->body.data : "", r->body.len, arena, arena_cap, msgs, c->n, why,
+                              sizeof why);
     if (n < 0) bad_answer(c, res, why);
     else c->on_receive(c->ud, res, msgs, n);
     json_doc_free(&doc);
@@ -143,8 +143,7 @@ static void deliver_value(sqs_call *c, sqs_result *res, const aws_response *r) {
     }
     if (sqs_parse_value(&doc, r->body.data ? r->body.data : "", r->body.len, field, value, sizeof value) != 0)
         bad_answer(c, res, field[0] == 'M' ? "no MessageId" : "no QueueUrl");
-    else
-        c->on_value(c->ud, res, value);
+    else c->on_value(c->ud, res, value);
     json_doc_free(&doc);
 }
 
@@ -211,8 +210,7 @@ static sqs_call *call_start(sqs_call *c, const char *queue_url, long timeout_ms,
     char target[64];
     if (queue_url) region_of_queue_url(queue_url, region, sizeof region);
     const char *rg = region[0] ? region : aws_ctx_region(c->aws);
-    if (buf_append_str(&c->body, "}") != 0 ||
-        aws_ctx_endpoint(c->aws, "sqs", rg, endpoint, sizeof endpoint) != 0) {
+    if (buf_append_str(&c->body, "}") != 0 || aws_ctx_endpoint(c->aws, "sqs", rg, endpoint, sizeof endpoint) != 0) {
         log_error("sqs: cannot build the %s request", op_target[c->op]);
         call_free(c);
         return NULL;
@@ -248,9 +246,7 @@ static sqs_call *call_start(sqs_call *c, const char *queue_url, long timeout_ms,
     return c;
 }
 
-static int queue_ok(const char *queue_url) {
-    return queue_url && *queue_url && strlen(queue_url) <= AWSCONF_MAX_URL;
-}
+static int queue_ok(const char *queue_url) { return queue_url && *queue_url && strlen(queue_url) <= AWSCONF_MAX_URL; }
 
 sqs_call *sqs_receive(aws_ctx *aws, const char *queue_url, int max, int wait_s, int visibility_s, sqs_receive_fn cb,
                       void *ud) {

@@ -29,31 +29,31 @@
 typedef struct sqs_call sqs_call;
 
 typedef struct sqs_result {
-    int ok;                 /* 2xx and the answer parsed */
+    int ok; /* 2xx and the answer parsed */
     int status;
     http_result result;
-    char code[128];         /* "QueueDoesNotExist", "SignatureDoesNotMatch", "BadResponse", "Cancelled"... */
+    char code[128]; /* "QueueDoesNotExist", "SignatureDoesNotMatch", "BadResponse", "Cancelled"... */
     char message[512];
-    char query_error[128];  /* x-amzn-query-error: "AWS.SimpleQueueService.NonExistentQueue;Sender" */
+    char query_error[128]; /* x-amzn-query-error: "AWS.SimpleQueueService.NonExistentQueue;Sender" */
     int attempts;
 } sqs_result;
 
 typedef struct sqs_message {
     const char *message_id;
     const char *receipt_handle;
-    const char *body;        /* decoded; NUL-terminated, body_len excludes the NUL */
+    const char *body; /* decoded; NUL-terminated, body_len excludes the NUL */
     size_t body_len;
-    int receive_count;       /* ApproximateReceiveCount, 0 if absent */
-    int64_t sent_timestamp;  /* SentTimestamp, epoch milliseconds, 0 if absent */
+    int receive_count;      /* ApproximateReceiveCount, 0 if absent */
+    int64_t sent_timestamp; /* SentTimestamp, epoch milliseconds, 0 if absent */
 } sqs_message;
 
 /* Per-entry outcome of a batch call, in the order the entries were given. */
 typedef struct sqs_entry_result {
     int ok;
     int sender_fault;
-    char code[64];           /* "ReceiptHandleIsInvalid", "MissingFromAnswer", ... */
+    char code[64]; /* "ReceiptHandleIsInvalid", "MissingFromAnswer", ... */
     char message[256];
-    char message_id[128];    /* send_batch: MessageId of a sent entry */
+    char message_id[128]; /* send_batch: MessageId of a sent entry */
 } sqs_entry_result;
 
 /* All pointers valid during the callback only; msgs/entries NULL when !r->ok. */
@@ -98,8 +98,7 @@ int sqs_parse_receive(json_doc *doc, const char *js, size_t len, char *arena, si
 
 /* Batch answer {"Successful":[{"Id":"eN",...}],"Failed":[{"Id":"eN","SenderFault":..,"Code":..,"Message":..}]}
  * for entries named e0..e(n-1). Fills out[0..n). Returns 0, or -1 with why when not understood. */
-int sqs_parse_batch(json_doc *doc, const char *js, size_t len, sqs_entry_result *out, int n, char *why,
-                    size_t why_cap);
+int sqs_parse_batch(json_doc *doc, const char *js, size_t len, sqs_entry_result *out, int n, char *why, size_t why_cap);
 
 /* A value of a one-field answer ({"MessageId":..} / {"QueueUrl":..}) decoded into out. */
 int sqs_parse_value(json_doc *doc, const char *js, size_t len, const char *field, char *out, size_t cap);

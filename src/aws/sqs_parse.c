@@ -72,10 +72,8 @@ int sqs_parse_error(const char *body, size_t len, const char *query_error_header
     if (body && len) {
         size_t i = 0;
         while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t')) i++;
-        if (i < len && body[i] == '{')
-            rc = parse_json_error(body, len, code, code_cap, message, message_cap);
-        else if (i < len && body[i] == '<')
-            rc = parse_xml_error(body, len, code, code_cap, message, message_cap);
+        if (i < len && body[i] == '{') rc = parse_json_error(body, len, code, code_cap, message, message_cap);
+        else if (i < len && body[i] == '<') rc = parse_xml_error(body, len, code, code_cap, message, message_cap);
     }
     /* "AWS.SimpleQueueService.NonExistentQueue;Sender": the legacy code, when nothing better */
     if (rc != 0 && query_error_header && *query_error_header) {

@@ -64,8 +64,7 @@ int crypto_sha256_hex(const void *data, size_t n, char out[CRYPTO_SHA256_HEX_LEN
     return 0;
 }
 
-int crypto_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n,
-                       uint8_t out[CRYPTO_SHA256_LEN]) {
+int crypto_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n, uint8_t out[CRYPTO_SHA256_LEN]) {
     const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
     if (!md) return -1;
     return mbedtls_md_hmac(md, key, keylen, msg, n, out) == 0 ? 0 : -1;

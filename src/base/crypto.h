@@ -32,8 +32,7 @@ int crypto_sha256(const void *data, size_t n, uint8_t out[CRYPTO_SHA256_LEN]);
 /* Lower-case hex digest, NUL-terminated (out holds 65 bytes). */
 int crypto_sha256_hex(const void *data, size_t n, char out[CRYPTO_SHA256_HEX_LEN + 1]);
 
-int crypto_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n,
-                       uint8_t out[CRYPTO_SHA256_LEN]);
+int crypto_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n, uint8_t out[CRYPTO_SHA256_LEN]);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void crypto_hex(const uint8_t *in, size_t n, char *out);

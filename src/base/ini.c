@@ -99,10 +99,8 @@ int ini_parse(const char *text, size_t len, ini_cb cb, void *ctx) {
             snprintf(full, sizeof full, "%s.%s", parent, key);
             stop = cb(ctx, section, full, value);
         } else {
-            if (*value == '\0')
-                snprintf(parent, sizeof parent, "%s", key);
-            else
-                parent[0] = '\0';
+            if (*value == '\0') snprintf(parent, sizeof parent, "%s", key);
+            else parent[0] = '\0';
             stop = cb(ctx, section, key, value);
         }
         if (stop) break;

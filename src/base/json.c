@@ -30,7 +30,8 @@ static int valid_number(const char *p, size_t n) {
     if (i < n && p[i] == '-') i++;
     if (i == n) return 0;
     if (p[i] == '0') i++;
-    else if (p[i] >= '1' && p[i] <= '9') while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+    else if (p[i] >= '1' && p[i] <= '9')
+        while (i < n && p[i] >= '0' && p[i] <= '9') i++;
     else return 0;
     if (i < n && p[i] == '.') {
         i++;
@@ -199,14 +200,25 @@ static int hex4(const char *p, unsigned *out) {
 }
 
 static size_t utf8_put(char *o, unsigned cp) {
-    if (cp < 0x80) { o[0] = (char)cp; return 1; }
-    if (cp < 0x800) { o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
     if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[2] = (char)(0x80 | (cp & 0x3F));
+        o[0] = (char)(0xE0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
         return 3;
     }
-    o[0] = (char)(0xF0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (char)(0x80 | (cp & 0x3F));
+    o[0] = (char)(0xF0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
     return 4;
 }
 
@@ -223,14 +235,38 @@ long json_str_decode(const char *in, size_t n, char *out, size_t cap) {
             char e = in[i + 1];
             i += 2;
             switch (e) {
-            case '"': tmp[0] = '"'; w = 1; break;
-            case '\\': tmp[0] = '\\'; w = 1; break;
-            case '/': tmp[0] = '/'; w = 1; break;
-            case 'b': tmp[0] = '\b'; w = 1; break;
-            case 'f': tmp[0] = '\f'; w = 1; break;
-            case 'n': tmp[0] = '\n'; w = 1; break;
-            case 'r': tmp[0] = '\r'; w = 1; break;
-            case 't': tmp[0] = '\t'; w = 1; break;
+            case '"':
+                tmp[0] = '"';
+                w = 1;
+                break;
+            case '\\':
+                tmp[0] = '\\';
+                w = 1;
+                break;
+            case '/':
+                tmp[0] = '/';
+                w = 1;
+                break;
+            case 'b':
+                tmp[0] = '\b';
+                w = 1;
+                break;
+            case 'f':
+                tmp[0] = '\f';
+                w = 1;
+                break;
+            case 'n':
+                tmp[0] = '\n';
+                w = 1;
+                break;
+            case 'r':
+                tmp[0] = '\r';
+                w = 1;
+                break;
+            case 't':
+                tmp[0] = '\t';
+                w = 1;
+                break;
             case 'u': {
                 unsigned cp, lo;
                 if (i + 4 > n || hex4(in + i, &cp) != 0) return -1;

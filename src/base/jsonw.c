@@ -161,10 +161,14 @@ static inline int put_escape(wstate *w, const unsigned char *in, size_t n, size_
         return 0;
     }
     switch (in[i + 1]) {
-    case '"': case '\\': case '/': case 'n': case 'r': case 't':
-        *adv = 2;
-        return put2(w, '\\', (char)in[i + 1]);
-    case 'b': case 'f': /* U+0008, U+000C: not XML characters */
+    case '"':
+    case '\\':
+    case '/':
+    case 'n':
+    case 'r':
+    case 't': *adv = 2; return put2(w, '\\', (char)in[i + 1]);
+    case 'b':
+    case 'f': /* U+0008, U+000C: not XML characters */
         *adv = 2;
         w->st.dropped++;
         return 0;
@@ -309,8 +313,7 @@ static inline long run(const char *in_, size_t n, char *out, size_t cap, size_t 
     return (long)w.o;
 }
 
-long jsonw_escape(const char *in, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags,
-                  jsonw_stats *st) {
+long jsonw_escape(const char *in, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags, jsonw_stats *st) {
     return run(in, n, out, cap, max_chars, flags, st, 0);
 }
 

@@ -23,9 +23,9 @@ enum {
 };
 
 typedef struct jsonw_stats {
-    size_t dropped;  /* removed input units: each invalid UTF-8 byte, forbidden character or bad escape */
-    size_t chars;    /* code points in the written (decoded) value */
-    int truncated;   /* stopped early: max_chars reached, or out full under JSONW_TRUNCATE */
+    size_t dropped; /* removed input units: each invalid UTF-8 byte, forbidden character or bad escape */
+    size_t chars;   /* code points in the written (decoded) value */
+    int truncated;  /* stopped early: max_chars reached, or out full under JSONW_TRUNCATE */
 } jsonw_stats;
 
 /* Escape raw bytes (any text: e.g. the JSON text of a whole record) as a JSON string body:
@@ -34,16 +34,14 @@ typedef struct jsonw_stats {
  * At most `max_chars` code points are written (JSONW_NO_LIMIT: no limit).
  * Returns bytes written, or -1 when it does not fit in cap (unless JSONW_TRUNCATE).
  * `st` may be NULL; it is overwritten, not accumulated. */
-long jsonw_escape(const char *in, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags,
-                  jsonw_stats *st);
+long jsonw_escape(const char *in, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags, jsonw_stats *st);
 
 /* Re-emit the content of a JSON string token (bytes between the quotes, still escaped) so
  * that its *decoded* value is valid: valid escapes are kept, \b \f and \u0000-\u001f (except
  * tab, LF, CR) are dropped, as are lone surrogate escapes and \uFFFE \uFFFF; surrogate pairs
  * are kept; raw bytes are validated as in jsonw_escape. A malformed escape loses its backslash.
  * Same return convention as jsonw_escape. */
-long jsonw_reescape(const char *in, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags,
-                    jsonw_stats *st);
+long jsonw_reescape(const char *in, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags, jsonw_stats *st);
 
 /* Length of the well-formed UTF-8 sequence at p (1..4), or 0 if p starts an invalid one.
  * Exposed for tests and the document builder's truncation. */

@@ -19,9 +19,9 @@ static void render(progress *p, int final) {
         char bar[64];
         for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
         bar[width] = '\0';
-        fprintf(stderr, "\r[%s] %llu/%llu %s, %llu records, %.0f rec/s, ETA %s   %s", bar,
-                (unsigned long long)p->done, (unsigned long long)p->total, p->unit,
-                (unsigned long long)p->records, rate, final ? "0s" : eta, final ? "\n" : "");
+        fprintf(stderr, "\r[%s] %llu/%llu %s, %llu records, %.0f rec/s, ETA %s   %s", bar, (unsigned long long)p->done,
+                (unsigned long long)p->total, p->unit, (unsigned long long)p->records, rate, final ? "0s" : eta,
+                final ? "\n" : "");
     } else {
         fprintf(stderr, "progress: %llu/%llu %s, %llu records, %.0f rec/s, ETA %s\n", (unsigned long long)p->done,
                 (unsigned long long)p->total, p->unit, (unsigned long long)p->records, rate, final ? "0s" : eta);

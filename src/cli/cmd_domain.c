@@ -6,11 +6,11 @@
 #include <uv.h>
 
 #include "aws/aws.h"
-#include "sinks/cloudsearch/cloudsearch_config.h"
+#include "base/log.h"
 #include "cli/commands.h"
 #include "net/http.h"
-#include "base/log.h"
 #include "pipeline/schema.h"
+#include "sinks/cloudsearch/cloudsearch_config.h"
 
 typedef struct step {
     int done, ok;
@@ -51,8 +51,7 @@ static void on_defined(void *ud, int ok, const char *error) {
 /* started: the call's return (0 = its callback will come). */
 static int wait_step(uv_loop_t *loop, int started, step *s) {
     if (started != 0) return 0;
-    while (!s->done && uv_run(loop, UV_RUN_ONCE)) {
-    }
+    while (!s->done && uv_run(loop, UV_RUN_ONCE)) {}
     if (!s->done) snprintf(s->error, sizeof s->error, "no answer");
     if (!s->ok) log_error("%s", s->error);
     return s->ok;
@@ -131,8 +130,10 @@ int cmd_domain(int argc, char **argv) {
         return 2;
     }
     if (!cs_domain_name_valid(name)) {
-        fprintf(stderr, "ctindex domain: '%s' is not a CloudSearch domain name (3 to 28 characters of a-z, 0-9 and "
-                        "'-', starting with a letter)\n", name);
+        fprintf(stderr,
+                "ctindex domain: '%s' is not a CloudSearch domain name (3 to 28 characters of a-z, 0-9 and "
+                "'-', starting with a letter)\n",
+                name);
         return 2;
     }
     uv_loop_t loop;
@@ -165,8 +166,7 @@ int cmd_domain(int argc, char **argv) {
         }
         print_domain(name, aws_ctx_region(aws), &d, &f);
         if (rc == 0 && !d.info.doc_url[0])
-            printf("next:          wait until 'ctindex domain describe --domain %s' shows a document endpoint\n",
-                   name);
+            printf("next:          wait until 'ctindex domain describe --domain %s' shows a document endpoint\n", name);
     }
 out:
     if (aws) aws_ctx_free(aws);

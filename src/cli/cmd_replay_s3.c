@@ -9,10 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sources/checkpoint.h"
+#include "base/log.h"
 #include "cli/commands.h"
 #include "cli/index_cli.h"
-#include "base/log.h"
+#include "sources/checkpoint.h"
 #include "sources/s3_replay.h"
 #include "sources/trail_layout.h"
 
@@ -20,8 +20,16 @@
 #define MAX_SPAN_DAYS 7305 /* 20 years: CloudTrail began in 2013 */
 
 enum {
-    OPT_SINCE = INDEX_CLI_NEXT, OPT_UNTIL, OPT_ACCOUNT, OPT_REGION, OPT_CHECKPOINT, OPT_ENQUEUE, OPT_LISTINGS,
-    OPT_DOWNLOADS, OPT_AWS_REGION, OPT_NO_INSIGHTS
+    OPT_SINCE = INDEX_CLI_NEXT,
+    OPT_UNTIL,
+    OPT_ACCOUNT,
+    OPT_REGION,
+    OPT_CHECKPOINT,
+    OPT_ENQUEUE,
+    OPT_LISTINGS,
+    OPT_DOWNLOADS,
+    OPT_AWS_REGION,
+    OPT_NO_INSIGHTS
 };
 
 static const struct option s3_opts[] = {
@@ -149,15 +157,15 @@ static int parse(s3_cli *c, int argc, char **argv) {
     return -1;
 }
 
-static void print_summary(const s3_cli *c, const s3_source_stats *st, const indexer *ix, double wall,
-                          double cpu, long rss) {
+static void print_summary(const s3_cli *c, const s3_source_stats *st, const indexer *ix, double wall, double cpu,
+                          long rss) {
     uint64_t left = st->days_total - st->days_skipped - st->days_done - st->days_failed - st->days_open;
     if (st->days_total < st->days_skipped + st->days_done + st->days_failed + st->days_open) left = 0;
-    printf("days:    %llu in range over %llu series (%llu of Insights events): %llu finished, %llu finished before (checkpoint), %llu failed, "
+    printf("days:    %llu in range over %llu series (%llu of Insights events): %llu finished, %llu finished before "
+           "(checkpoint), %llu failed, "
            "%llu indexed but too recent to record, %llu not done\n",
            (unsigned long long)st->days_total, (unsigned long long)st->series, (unsigned long long)st->series_insight,
-           (unsigned long long)st->days_done,
-           (unsigned long long)st->days_skipped, (unsigned long long)st->days_failed,
+           (unsigned long long)st->days_done, (unsigned long long)st->days_skipped, (unsigned long long)st->days_failed,
            (unsigned long long)st->days_open, (unsigned long long)left);
     printf("files:   %llu %s, %llu failed, %llu without records, %llu other objects skipped; %llu listings\n",
            (unsigned long long)st->files_done, c->enqueue ? "enqueued" : "indexed",
@@ -176,10 +184,8 @@ static void checkpoint_target(const char *spec, char *out, size_t cap) {
     char real[PATH_MAX];
     if (kind && strncmp(spec, "dir", 3) == 0 && realpath(spec + kind, real))
         snprintf(out, cap, "%.*s%s", (int)kind, spec, real);
-    else if (kind && strncmp(spec, "dir", 3) != 0)
-        snprintf(out, cap, "%.*s", (int)strcspn(spec, ","), spec);
-    else
-        snprintf(out, cap, "%s", spec);
+    else if (kind && strncmp(spec, "dir", 3) != 0) snprintf(out, cap, "%.*s", (int)strcspn(spec, ","), spec);
+    else snprintf(out, cap, "%s", spec);
 }
 
 static int32_t today_utc(void) { return trail_day_of_time((int64_t)time(NULL)); }
@@ -244,15 +250,16 @@ int cmd_replay_s3(int argc, char **argv) {
             log_error("checkpoint %s: %s (use another --checkpoint file for another replay)", c.checkpoint, why);
             goto out;
         }
-        if (lr == 0) log_info("checkpoint %s: resuming (%zu series with finished days)", c.checkpoint,
-                              checkpoint_series_count(cp));
+        if (lr == 0)
+            log_info("checkpoint %s: resuming (%zu series with finished days)", c.checkpoint,
+                     checkpoint_series_count(cp));
     }
     s3_source_options so = {
         .bucket = bucket,
         .prefix = prefix,
         .since = since,
         .until = until,
-        .accounts = (const char(*)[TRAIL_ACCOUNT_LEN + 1])c.accounts,
+        .accounts = (const char(*)[TRAIL_ACCOUNT_LEN + 1]) c.accounts,
         .naccounts = c.naccounts,
         .regions = (const char(*)[TRAIL_MAX_REGION])c.regions,
         .nregions = c.nregions,

@@ -7,16 +7,29 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "cli/commands.h"
-#include "net/health.h"
-#include "cli/index_cli.h"
 #include "base/log.h"
+#include "cli/commands.h"
+#include "cli/index_cli.h"
+#include "net/health.h"
 #include "sources/sqs_service.h"
 
 enum {
-    OPT_QUEUE = INDEX_CLI_NEXT, OPT_REGION, OPT_DOMAIN, OPT_DOC_ENDPOINT, OPT_RECEIVERS, OPT_DOWNLOADS,
-    OPT_VISIBILITY, OPT_LINGER, OPT_STATS, OPT_EXIT_IDLE, OPT_DRAIN, OPT_MAX_MESSAGES, OPT_WAIT, OPT_HEALTH_PORT,
-    OPT_HEALTH_ADDR, OPT_RETRY_VISIBILITY
+    OPT_QUEUE = INDEX_CLI_NEXT,
+    OPT_REGION,
+    OPT_DOMAIN,
+    OPT_DOC_ENDPOINT,
+    OPT_RECEIVERS,
+    OPT_DOWNLOADS,
+    OPT_VISIBILITY,
+    OPT_LINGER,
+    OPT_STATS,
+    OPT_EXIT_IDLE,
+    OPT_DRAIN,
+    OPT_MAX_MESSAGES,
+    OPT_WAIT,
+    OPT_HEALTH_PORT,
+    OPT_HEALTH_ADDR,
+    OPT_RETRY_VISIBILITY
 };
 
 static const struct option run_opts[] = {
@@ -41,59 +54,60 @@ static const struct option run_opts[] = {
 };
 
 static void run_usage(FILE *f) {
-    fprintf(f,
-            "usage: ctindex run --queue URL (--domain NAME [--region R] | --doc-endpoint URL | --sink SINK) [options]\n"
-            "\n"
-            "Consumes CloudTrail notifications from an SQS queue forever: downloads every log file a message\n"
-            "names, indexes its records and deletes the message only after the sink accepted every record.\n"
-            "Understands CloudTrail SNS notifications (with or without raw delivery), S3 event notifications\n"
-            "and EventBridge Object Created events. SIGTERM/SIGINT: stop receiving, finish in-flight work (what\n"
-            "is left after --drain-timeout goes back to the queue), exit 0. A file that fails (missing, corrupt,\n"
-            "or in a batch the sink would not store) makes its message come back for a retry, until the queue's\n"
-            "redrive policy moves it; a single document the sink rejects goes to the dead-letter file.\n"
-            "Logs a stats line (name=value) every --stats-interval seconds and at exit.\n"
-            "\n"
-            "where to index (one of):\n"
-            "  --domain NAME            CloudSearch domain; its document endpoint is looked up (DescribeDomains)\n"
-            "  --doc-endpoint URL       CloudSearch document endpoint (doc-NAME-ID.REGION.cloudsearch.amazonaws.com)\n"
-            "  --sink SINK              cloudsearch:URL | opensearch:https://HOST[/INDEX-PATTERN] | dir:PATH\n"
-            "  (PARAM1 and PARAM2 in the environment are read as domain name and region, as the original app did)\n"
-            "\n"
-            "opensearch:https://HOST[/INDEX-PATTERN][,OPTIONS] sends _bulk requests (id = eventID, so a redelivery\n"
-            "overwrites). INDEX-PATTERN defaults to cloudtrail-%%Y.%%m.%%d (%%Y %%m %%d %%H from eventTime; a record\n"
-            "without a valid eventTime gets zeros: cloudtrail-0000.00.00). Items refused with 429/5xx are sent\n"
-            "again, other refusals go to the dead-letter file with the reason. OPTIONS: auth=none|basic|sigv4,\n"
-            "service=es|aoss, region=R, inflight=N, attempts=N, max-request=BYTES. Auth by default: Basic with\n"
-            "user:pass@ in the URL, else SigV4 for *.es.amazonaws.com (es) and *.aoss.amazonaws.com (aoss), else\n"
-            "Basic with OPENSEARCH_USERNAME/OPENSEARCH_PASSWORD, else none.\n"
-            "\n"
-            "options:\n"
-            "  --region R               AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, profile, us-east-1)\n"
-            "  --receivers N            long polls in flight (default 2)\n"
-            "  --downloads N            concurrent S3 downloads (default 8)\n"
-            "  --uploads N              concurrent uploads to the sink (default 2; ,inflight=N in a --sink spec wins)\n"
-            "  --os-auth MODE           opensearch sink: none, basic or sigv4 (default: from the URL, see above)\n"
-            "  --max-messages N         messages in flight at most (default 64)\n"
-            "  --visibility SECONDS     visibility timeout held while working, extended at half of it (default 300)\n"
-            "  --retry-visibility SECONDS  a message whose file failed (or that is not understood) comes back\n"
-            "                           after this long, until the queue's redrive policy moves it (default 30)\n"
-            "  --wait SECONDS           long-poll wait, 0..20 (default 20)\n"
-            "  --linger-ms MS           send a partial batch after this long (default 3000)\n"
-            "  --stats-interval SECONDS stats line period (default 60; 0: only at exit)\n"
-            "  --exit-when-idle N       exit after N empty receives with nothing in flight (default: never)\n"
-            "  --drain-timeout SECONDS  time to finish in-flight work after SIGTERM; then what is left is made\n"
-            "                           visible again for another consumer (default 60)\n"
-            "  --dead-letter FILE       unusable records (also those over --max-record) and documents the sink\n"
-            "                           refused (default ctindex-dead-letter.jsonl; PATH/dead-letter.jsonl for dir:PATH)\n"
-            "  --max-record BYTES       largest record indexed (default 2097152); larger ones go to the dead-letter file\n"
-            "  --batch-bytes BYTES      batch size limit (default and CloudSearch maximum 5000000)\n"
-            "  --no-raw                 do not index the whole record as 'raw'\n"
-            "  --health-port PORT       answer GET / with 200 and a JSON status once running, 503 before\n"
-            "  --health-addr ADDR       address for the health endpoint (default 127.0.0.1)\n"
-            "  --verbose / --quiet      more / less logging\n"
-            "\n"
-            "Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ~/.aws profiles (AWS_PROFILE), the ECS container\n"
-            "endpoint or EC2 instance metadata. Endpoints: AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS, _S3, _CLOUDSEARCH.\n");
+    fprintf(
+        f,
+        "usage: ctindex run --queue URL (--domain NAME [--region R] | --doc-endpoint URL | --sink SINK) [options]\n"
+        "\n"
+        "Consumes CloudTrail notifications from an SQS queue forever: downloads every log file a message\n"
+        "names, indexes its records and deletes the message only after the sink accepted every record.\n"
+        "Understands CloudTrail SNS notifications (with or without raw delivery), S3 event notifications\n"
+        "and EventBridge Object Created events. SIGTERM/SIGINT: stop receiving, finish in-flight work (what\n"
+        "is left after --drain-timeout goes back to the queue), exit 0. A file that fails (missing, corrupt,\n"
+        "or in a batch the sink would not store) makes its message come back for a retry, until the queue's\n"
+        "redrive policy moves it; a single document the sink rejects goes to the dead-letter file.\n"
+        "Logs a stats line (name=value) every --stats-interval seconds and at exit.\n"
+        "\n"
+        "where to index (one of):\n"
+        "  --domain NAME            CloudSearch domain; its document endpoint is looked up (DescribeDomains)\n"
+        "  --doc-endpoint URL       CloudSearch document endpoint (doc-NAME-ID.REGION.cloudsearch.amazonaws.com)\n"
+        "  --sink SINK              cloudsearch:URL | opensearch:https://HOST[/INDEX-PATTERN] | dir:PATH\n"
+        "  (PARAM1 and PARAM2 in the environment are read as domain name and region, as the original app did)\n"
+        "\n"
+        "opensearch:https://HOST[/INDEX-PATTERN][,OPTIONS] sends _bulk requests (id = eventID, so a redelivery\n"
+        "overwrites). INDEX-PATTERN defaults to cloudtrail-%%Y.%%m.%%d (%%Y %%m %%d %%H from eventTime; a record\n"
+        "without a valid eventTime gets zeros: cloudtrail-0000.00.00). Items refused with 429/5xx are sent\n"
+        "again, other refusals go to the dead-letter file with the reason. OPTIONS: auth=none|basic|sigv4,\n"
+        "service=es|aoss, region=R, inflight=N, attempts=N, max-request=BYTES. Auth by default: Basic with\n"
+        "user:pass@ in the URL, else SigV4 for *.es.amazonaws.com (es) and *.aoss.amazonaws.com (aoss), else\n"
+        "Basic with OPENSEARCH_USERNAME/OPENSEARCH_PASSWORD, else none.\n"
+        "\n"
+        "options:\n"
+        "  --region R               AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, profile, us-east-1)\n"
+        "  --receivers N            long polls in flight (default 2)\n"
+        "  --downloads N            concurrent S3 downloads (default 8)\n"
+        "  --uploads N              concurrent uploads to the sink (default 2; ,inflight=N in a --sink spec wins)\n"
+        "  --os-auth MODE           opensearch sink: none, basic or sigv4 (default: from the URL, see above)\n"
+        "  --max-messages N         messages in flight at most (default 64)\n"
+        "  --visibility SECONDS     visibility timeout held while working, extended at half of it (default 300)\n"
+        "  --retry-visibility SECONDS  a message whose file failed (or that is not understood) comes back\n"
+        "                           after this long, until the queue's redrive policy moves it (default 30)\n"
+        "  --wait SECONDS           long-poll wait, 0..20 (default 20)\n"
+        "  --linger-ms MS           send a partial batch after this long (default 3000)\n"
+        "  --stats-interval SECONDS stats line period (default 60; 0: only at exit)\n"
+        "  --exit-when-idle N       exit after N empty receives with nothing in flight (default: never)\n"
+        "  --drain-timeout SECONDS  time to finish in-flight work after SIGTERM; then what is left is made\n"
+        "                           visible again for another consumer (default 60)\n"
+        "  --dead-letter FILE       unusable records (also those over --max-record) and documents the sink\n"
+        "                           refused (default ctindex-dead-letter.jsonl; PATH/dead-letter.jsonl for dir:PATH)\n"
+        "  --max-record BYTES       largest record indexed (default 2097152); larger ones go to the dead-letter file\n"
+        "  --batch-bytes BYTES      batch size limit (default and CloudSearch maximum 5000000)\n"
+        "  --no-raw                 do not index the whole record as 'raw'\n"
+        "  --health-port PORT       answer GET / with 200 and a JSON status once running, 503 before\n"
+        "  --health-addr ADDR       address for the health endpoint (default 127.0.0.1)\n"
+        "  --verbose / --quiet      more / less logging\n"
+        "\n"
+        "Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ~/.aws profiles (AWS_PROFILE), the ECS container\n"
+        "endpoint or EC2 instance metadata. Endpoints: AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS, _S3, _CLOUDSEARCH.\n");
 }
 
 static int parse_int(const char *name, const char *v, int lo, int hi, int *out) {

@@ -9,45 +9,59 @@
 #include <uv.h>
 
 #include "aws/aws.h"
-#include "pipeline/deadletter.h"
 #include "net/http.h"
+#include "pipeline/deadletter.h"
 #include "pipeline/indexer.h"
 
 typedef struct index_cli {
-    const char *out_dir;     /* -o DIR (convert) */
-    const char *sink_spec;   /* --sink */
-    const char *domain;      /* run: CloudSearch domain, its endpoint looked up (when no --sink) */
-    const char *doc_endpoint;/* run: CloudSearch document endpoint (when no --sink) */
-    const char *dead_letter; /* NULL: OUT/dead-letter.jsonl beside batch files, else ctindex-dead-letter.jsonl */
-    const char *region;      /* signing region; NULL: the environment's */
+    const char *out_dir;      /* -o DIR (convert) */
+    const char *sink_spec;    /* --sink */
+    const char *domain;       /* run: CloudSearch domain, its endpoint looked up (when no --sink) */
+    const char *doc_endpoint; /* run: CloudSearch document endpoint (when no --sink) */
+    const char *dead_letter;  /* NULL: OUT/dead-letter.jsonl beside batch files, else ctindex-dead-letter.jsonl */
+    const char *region;       /* signing region; NULL: the environment's */
     const char *os_auth;
     int uploads;
     int bulk;
     int progress;
-    int durable;             /* dir sink: synced before acknowledged (a checkpoint relies on it) */
+    int durable; /* dir sink: synced before acknowledged (a checkpoint relies on it) */
     indexer_options ix;
 } index_cli;
 
 /* getopt_long ids of the shared options; a command's own ids start at INDEX_CLI_NEXT. */
 enum {
-    INDEX_CLI_NO_RAW = 256, INDEX_CLI_FORMAT, INDEX_CLI_MAX_RECORD, INDEX_CLI_BATCH_BYTES, INDEX_CLI_DEAD,
-    INDEX_CLI_NO_PROGRESS, INDEX_CLI_QUIET, INDEX_CLI_VERBOSE, INDEX_CLI_OS_AUTH, INDEX_CLI_UPLOADS, INDEX_CLI_NEXT
+    INDEX_CLI_NO_RAW = 256,
+    INDEX_CLI_FORMAT,
+    INDEX_CLI_MAX_RECORD,
+    INDEX_CLI_BATCH_BYTES,
+    INDEX_CLI_DEAD,
+    INDEX_CLI_NO_PROGRESS,
+    INDEX_CLI_QUIET,
+    INDEX_CLI_VERBOSE,
+    INDEX_CLI_OS_AUTH,
+    INDEX_CLI_UPLOADS,
+    INDEX_CLI_NEXT
 };
 
 /* Entries of a struct option table. Every indexing command: -s/--sink, documents, dead letters,
  * uploads, logging. */
-#define INDEX_CLI_SINK_OPTIONS                                                                                    \
-    {"sink", required_argument, 0, 's'}, {"no-raw", no_argument, 0, INDEX_CLI_NO_RAW},                            \
-    {"max-record", required_argument, 0, INDEX_CLI_MAX_RECORD},                                                   \
-    {"batch-bytes", required_argument, 0, INDEX_CLI_BATCH_BYTES}, {"dead-letter", required_argument, 0, INDEX_CLI_DEAD}, \
-    {"quiet", no_argument, 0, INDEX_CLI_QUIET}, {"verbose", no_argument, 0, INDEX_CLI_VERBOSE},                   \
-    {"os-auth", required_argument, 0, INDEX_CLI_OS_AUTH}, {"uploads", required_argument, 0, INDEX_CLI_UPLOADS}
+#define INDEX_CLI_SINK_OPTIONS                                                                                  \
+    {"sink", required_argument, 0, 's'}, {"no-raw", no_argument, 0, INDEX_CLI_NO_RAW},                          \
+        {"max-record", required_argument, 0, INDEX_CLI_MAX_RECORD},                                             \
+        {"batch-bytes", required_argument, 0, INDEX_CLI_BATCH_BYTES},                                           \
+        {"dead-letter", required_argument, 0, INDEX_CLI_DEAD}, {"quiet", no_argument, 0, INDEX_CLI_QUIET},      \
+        {"verbose", no_argument, 0, INDEX_CLI_VERBOSE}, {"os-auth", required_argument, 0, INDEX_CLI_OS_AUTH}, { \
+        "uploads", required_argument, 0, INDEX_CLI_UPLOADS                                                      \
+    }
 /* The commands that index files: also -o/--output, --format and --no-progress. */
-#define INDEX_CLI_OPTIONS                                                                                         \
+#define INDEX_CLI_OPTIONS                                                                                              \
     INDEX_CLI_SINK_OPTIONS, {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, INDEX_CLI_FORMAT}, \
-    {"no-progress", no_argument, 0, INDEX_CLI_NO_PROGRESS}
+    {                                                                                                                  \
+        "no-progress", no_argument, 0, INDEX_CLI_NO_PROGRESS                                                           \
+    }
 /* The end of every table: --help and the terminator. */
-#define INDEX_CLI_END {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}
+#define INDEX_CLI_END \
+    {"help", no_argument, 0, 'h'}, { 0, 0, 0, 0 }
 
 extern const char index_cli_help[];  /* the shared options, for --help */
 extern const char index_cli_sinks[]; /* the sink forms, for --help */

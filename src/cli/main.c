@@ -5,25 +5,24 @@
 #include "cli/commands.h"
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: ctindex COMMAND [OPTIONS]\n"
-            "\n"
-            "Makes AWS CloudTrail logs searchable: reads CloudTrail log files and writes or uploads\n"
-            "search documents (Amazon CloudSearch batches or OpenSearch _bulk).\n"
-            "\n"
-            "commands:\n"
-            "  run --queue URL ...        the indexing service: SQS notifications -> S3 -> search sink\n"
-            "  convert FILE... -o DIR     convert log files into CloudSearch batch files (or _bulk bodies)\n"
-            "  replay DIR --sink SINK     index every log file under a local folder\n"
-            "  replay s3://BUCKET[/PREFIX] --since DATE (--sink SINK | --enqueue QUEUE_URL)\n"
-            "                             index (or enqueue) a date range of a CloudTrail bucket, resumable\n"
-            "                             with --checkpoint FILE\n"
-            "  domain create|describe --domain NAME\n"
-            "                             create a CloudSearch domain with every index field, or check one\n"
-            "  schema [--opensearch]      print the index fields (CloudSearch) or an index template\n"
-            "  help                       show this text\n"
-            "\n"
-            "Run 'ctindex COMMAND --help' for the options of a command.\n");
+    fprintf(f, "usage: ctindex COMMAND [OPTIONS]\n"
+               "\n"
+               "Makes AWS CloudTrail logs searchable: reads CloudTrail log files and writes or uploads\n"
+               "search documents (Amazon CloudSearch batches or OpenSearch _bulk).\n"
+               "\n"
+               "commands:\n"
+               "  run --queue URL ...        the indexing service: SQS notifications -> S3 -> search sink\n"
+               "  convert FILE... -o DIR     convert log files into CloudSearch batch files (or _bulk bodies)\n"
+               "  replay DIR --sink SINK     index every log file under a local folder\n"
+               "  replay s3://BUCKET[/PREFIX] --since DATE (--sink SINK | --enqueue QUEUE_URL)\n"
+               "                             index (or enqueue) a date range of a CloudTrail bucket, resumable\n"
+               "                             with --checkpoint FILE\n"
+               "  domain create|describe --domain NAME\n"
+               "                             create a CloudSearch domain with every index field, or check one\n"
+               "  schema [--opensearch]      print the index fields (CloudSearch) or an index template\n"
+               "  help                       show this text\n"
+               "\n"
+               "Run 'ctindex COMMAND --help' for the options of a command.\n");
 }
 
 int main(int argc, char **argv) {

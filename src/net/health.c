@@ -49,9 +49,10 @@ static void answer(health_conn *c) {
     char body[1536] = "{}";
     if (c->h->fn) c->h->fn(c->h->ud, body, sizeof body);
     int ok = c->h->ready;
-    int n = snprintf(c->resp, sizeof c->resp,
-                     "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     ok ? "200 OK" : "503 Service Unavailable", strlen(body), body);
+    int n =
+        snprintf(c->resp, sizeof c->resp,
+                 "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                 ok ? "200 OK" : "503 Service Unavailable", strlen(body), body);
     if (n < 0 || (size_t)n >= sizeof c->resp) n = (int)strlen(c->resp);
     uv_buf_t b = uv_buf_init(c->resp, (unsigned)n);
     c->wr.data = c;

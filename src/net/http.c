@@ -16,7 +16,7 @@ enum {
     BODY_KEEP_CAP = 256 * 1024, /* a pooled request keeps body capacity up to this */
     BIG_BODY = 1024 * 1024,     /* uploads above this send in BIG_SEND pieces */
     BIG_SEND = 1024 * 1024,
-    SMALL_SEND = 64 * 1024      /* libcurl's default upload buffer */
+    SMALL_SEND = 64 * 1024 /* libcurl's default upload buffer */
 };
 
 typedef struct sock_ctx {
@@ -35,12 +35,12 @@ struct http_req {
     void (*on_done)(void *ud, http_response *r);
     void *ud;
     size_t max_body;
-    http_result fail;      /* set by our callbacks or http_cancel; wins over the curl code */
-    unsigned paused : 1;   /* the write callback returned CURL_WRITEFUNC_PAUSE */
+    http_result fail;    /* set by our callbacks or http_cancel; wins over the curl code */
+    unsigned paused : 1; /* the write callback returned CURL_WRITEFUNC_PAUSE */
     unsigned resume_pending : 1;
     unsigned cancel_pending : 1;
     unsigned add_pending : 1; /* started from inside a curl callback: added by the dispatcher */
-    http_req *prev, *next; /* c->active, or c->pool (next only) */
+    http_req *prev, *next;    /* c->active, or c->pool (next only) */
 };
 
 struct http_client {
@@ -57,8 +57,8 @@ struct http_client {
     sock_ctx *socks;
     sock_ctx *sock_pool;
     int sock_pool_len;
-    int depth;           /* > 0 while inside a libcurl call that may run our callbacks */
-    int dispatching;     /* inside client_dispatch (on_done may run) */
+    int depth;       /* > 0 while inside a libcurl call that may run our callbacks */
+    int dispatching; /* inside client_dispatch (on_done may run) */
     int closing;
     int close_requested;
     http_stats stats;
@@ -473,8 +473,7 @@ static int run_one_pending(http_client *c) {
 static void client_dispatch(http_client *c) {
     if (c->dispatching || c->depth > 0 || c->closing) return; /* the outer call will loop */
     c->dispatching = 1;
-    while (drain_one_message(c) || run_one_pending(c)) {
-    }
+    while (drain_one_message(c) || run_one_pending(c)) {}
     c->dispatching = 0;
     if (c->close_requested) client_do_close(c);
 }
@@ -539,8 +538,8 @@ static int req_configure(http_client *c, http_req *r, const http_request *rq) {
     int with_body = rq->body != NULL || rq->body_len > 0;
     if (!method) method = with_body ? "POST" : "GET";
     if (rq->body_len > 0 && !rq->body) return -1;
-    int sends_body = with_body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
-                     strcmp(method, "PATCH") == 0;
+    int sends_body =
+        with_body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
 
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
     curl_easy_setopt(e, CURLOPT_URL, rq->url);
@@ -553,7 +552,8 @@ static int req_configure(http_client *c, http_req *r, const http_request *rq) {
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->resp.error);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->opt.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, rq->low_speed_time_s > 0 ? rq->low_speed_time_s : c->opt.low_speed_time_s);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+                     rq->low_speed_time_s > 0 ? rq->low_speed_time_s : c->opt.low_speed_time_s);
     if (rq->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);

@@ -50,22 +50,22 @@ typedef enum http_result {
 } http_result;
 
 enum {
-    HTTP_PAUSE = 1,                        /* on_data: keep these bytes, deliver them again after http_resume */
-    HTTP_MAX_HEADER_BYTES = 32 * 1024,     /* bound for the headers of one response */
+    HTTP_PAUSE = 1,                    /* on_data: keep these bytes, deliver them again after http_resume */
+    HTTP_MAX_HEADER_BYTES = 32 * 1024, /* bound for the headers of one response */
     HTTP_DEFAULT_MAX_BODY = 16 * 1024 * 1024,
     HTTP_DEFAULT_MAX_ERROR_BODY = 64 * 1024 /* streaming requests: bound for a non-2xx body */
 };
 
 typedef struct http_response {
     http_result result;
-    int status;     /* status of the final response (after any 1xx), 0 if none arrived */
-    int curl_code;  /* CURLcode, for logs */
-    char error[256];/* human-readable error, "" on HTTP_OK */
+    int status;      /* status of the final response (after any 1xx), 0 if none arrived */
+    int curl_code;   /* CURLcode, for logs */
+    char error[256]; /* human-readable error, "" on HTTP_OK */
     /* The body when on_data is NULL, or when on_data is set and the status is not 2xx (so callers
      * can read the AWS error). Always NUL-terminated when body.data != NULL. The caller may take
      * the buffer: copy the struct and buf_init(&r->body, 0) before returning. */
     buf body;
-    buf headers;    /* internal: "Name: value\0" entries; use http_response_header() */
+    buf headers;        /* internal: "Name: value\0" entries; use http_response_header() */
     int new_connection; /* this transfer had to open a connection */
     uint64_t bytes_up, bytes_down;
 } http_response;
@@ -79,10 +79,10 @@ typedef struct http_request {
     const char *url;
     const char *const *headers; /* "Name: value" lines, copied */
     size_t nheaders;
-    const void *body;   /* NOT copied: kept alive by the caller until on_done */
-    size_t body_len;    /* sent with Content-Length, also when 0 for POST/PUT */
-    long timeout_ms;    /* whole transfer, including time queued for a connection; 0 = none */
-    size_t max_body;    /* bound for a collected body; 0 = HTTP_DEFAULT_MAX_BODY (or _MAX_ERROR_BODY when streaming) */
+    const void *body; /* NOT copied: kept alive by the caller until on_done */
+    size_t body_len;  /* sent with Content-Length, also when 0 for POST/PUT */
+    long timeout_ms;  /* whole transfer, including time queued for a connection; 0 = none */
+    size_t max_body;  /* bound for a collected body; 0 = HTTP_DEFAULT_MAX_BODY (or _MAX_ERROR_BODY when streaming) */
     /* Optional streaming sink for 2xx bodies: return 0 when consumed, HTTP_PAUSE to pause (the
      * same bytes come again after http_resume), -1 to abort the transfer (HTTP_ERR_ABORTED). */
     int (*on_data)(void *ud, const char *p, size_t n);

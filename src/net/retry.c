@@ -24,12 +24,8 @@ static const char *const throttling_codes[] = {
 };
 
 static const char *const transient_codes[] = {
-    "RequestTimeout",
-    "RequestTimeoutException",
-    "InternalError",
-    "InternalFailure",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
+    "RequestTimeout",  "RequestTimeoutException", "InternalError",
+    "InternalFailure", "ServiceUnavailable",      "ServiceUnavailableException",
 };
 
 static int in_list(const char *code, const char *const *list, size_t n) {
@@ -57,8 +53,7 @@ int retry_status_is_retryable(int status) {
     case 503:
     case 504:
     case 507: /* CloudSearch: upload overload */
-    case 509: /* CloudSearch: bandwidth exceeded */
-        return 1;
+    case 509: /* CloudSearch: bandwidth exceeded */ return 1;
     default: return 0;
     }
 }
@@ -76,7 +71,8 @@ retry_verdict retry_classify(http_result result, int status, const char *aws_cod
 
 retry_verdict retry_classify_response(const http_response *r) {
     char code[128];
-    if (r->result != HTTP_OK || (r->status >= 200 && r->status < 300)) return retry_classify(r->result, r->status, NULL);
+    if (r->result != HTTP_OK || (r->status >= 200 && r->status < 300))
+        return retry_classify(r->result, r->status, NULL);
     retry_aws_error_code(r, code, sizeof code);
     return retry_classify(r->result, r->status, code);
 }
@@ -84,8 +80,8 @@ retry_verdict retry_classify_response(const http_response *r) {
 /* ---------- error code extraction ---------- */
 
 static int code_char(char ch) {
-    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' ||
-           ch == '_' || ch == '-';
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+           ch == '-';
 }
 
 /* Copy the code in [p, end): after the last '#', up to the first character that cannot be part

@@ -36,9 +36,9 @@ retry_verdict retry_classify_response(const http_response *r);
 size_t retry_aws_error_code(const http_response *r, char *out, size_t cap);
 
 typedef struct retry_policy {
-    int max_attempts;        /* attempts in all, first included; <= 0 = unlimited */
-    uint64_t base_ms;        /* first retry waits up to base_ms */
-    uint64_t cap_ms;         /* no wait is longer */
+    int max_attempts;             /* attempts in all, first included; <= 0 = unlimited */
+    uint64_t base_ms;             /* first retry waits up to base_ms */
+    uint64_t cap_ms;              /* no wait is longer */
     uint64_t (*rand64)(void *ud); /* uniform 64-bit source; NULL = built-in xorshift */
     void *rand_ud;
 } retry_policy;

@@ -35,7 +35,9 @@ void retry_timer_stop(retry_timer *t) {
     uv_timer_stop(&t->timer);
 }
 
-int retry_timer_pending(const retry_timer *t) { return t->fire != NULL && uv_is_active((const uv_handle_t *)&t->timer); }
+int retry_timer_pending(const retry_timer *t) {
+    return t->fire != NULL && uv_is_active((const uv_handle_t *)&t->timer);
+}
 
 static void on_retry_timer_closed(uv_handle_t *h) {
     retry_timer *t = h->data;

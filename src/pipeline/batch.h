@@ -27,14 +27,14 @@ typedef struct batch {
     int format;
     char *data;
     size_t max_bytes;
-    size_t len;        /* bytes used, without the closing bracket */
+    size_t len; /* bytes used, without the closing bracket */
     uint32_t max_docs;
     uint32_t ndocs;
     uint32_t *doc_off; /* start of each document */
     uint32_t *doc_len;
     batch_owner_run *runs;
     uint32_t nruns;
-    int closed;        /* batch_body was called: no more documents until batch_reset */
+    int closed; /* batch_body was called: no more documents until batch_reset */
 } batch;
 
 /* max_bytes 0 -> BATCH_DEFAULT_MAX_BYTES (must be < 4 GiB); max_docs 0 -> BATCH_DEFAULT_MAX_DOCS.

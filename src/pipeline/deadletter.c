@@ -12,7 +12,7 @@
 #include "base/log.h"
 
 struct deadletter {
-    char *path;    /* opened on the first entry: a run that has none leaves no file behind */
+    char *path; /* opened on the first entry: a run that has none leaves no file behind */
     FILE *f;
     char *scratch; /* escaped payload: at most 6 bytes out per byte in, bounded by the record limit */
     size_t scratch_cap;
@@ -69,8 +69,8 @@ static long escape(deadletter *d, const char *s, size_t n) {
 }
 
 /* part: where the data sits in its source and how large the whole was, or NULL. */
-static int write_entry(deadletter *d, const char *kind, const char *source, const char *reason,
-                       const uint64_t *part, const char *data, size_t len) {
+static int write_entry(deadletter *d, const char *kind, const char *source, const char *reason, const uint64_t *part,
+                       const char *data, size_t len) {
     if (!d) return -1;
     d->count++;
     log_warn("dead letter (%s) from %s: %s", kind, source ? source : "?", reason ? reason : "?");

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/index_pattern.h"
 #include "base/json.h"
 #include "base/jsonw.h"
 #include "base/log.h"
+#include "pipeline/index_pattern.h"
 #include "pipeline/schema.h"
 
 /* Schema paths are compiled once into a tree of object keys, so one walk over the keys of
@@ -180,7 +180,7 @@ typedef struct wctx {
     doc_builder *b;
     char *out;
     size_t len, cap;
-    int trim;     /* second pass: cut fields to fit instead of failing */
+    int trim; /* second pass: cut fields to fit instead of failing */
     unsigned nfields;
     docb_result *res;
 } wctx;
@@ -205,9 +205,10 @@ static long put_string_value(wctx *c, int tok, size_t max_chars, int *cut) {
     room--; /* closing quote */
     jsonw_stats st;
     unsigned flags = c->trim ? JSONW_TRUNCATE : 0;
-    long n = t->type == JSON_STRING
-                 ? jsonw_reescape(json_tok_ptr(d, tok), json_tok_len(d, tok), c->out + c->len, room, max_chars, flags, &st)
-                 : jsonw_escape(json_tok_ptr(d, tok), json_tok_len(d, tok), c->out + c->len, room, max_chars, flags, &st);
+    long n =
+        t->type == JSON_STRING
+            ? jsonw_reescape(json_tok_ptr(d, tok), json_tok_len(d, tok), c->out + c->len, room, max_chars, flags, &st)
+            : jsonw_escape(json_tok_ptr(d, tok), json_tok_len(d, tok), c->out + c->len, room, max_chars, flags, &st);
     if (n < 0) return -1;
     c->len += (size_t)n;
     c->res->dropped += st.dropped;
@@ -278,7 +279,8 @@ static long put_members(wctx *c, int arr, const char *member, size_t max_chars, 
     int el = arr + 1;
     for (int e = 0; e < d->toks[arr].size && (unsigned)el < d->ntoks; e++, el = json_next(d, el)) {
         int v = json_obj_get(d, el, member);
-        if (v < 0 || json_tok_is_null(d, v) || d->toks[v].type == JSON_OBJECT || d->toks[v].type == JSON_ARRAY) continue;
+        if (v < 0 || json_tok_is_null(d, v) || d->toks[v].type == JSON_OBJECT || d->toks[v].type == JSON_ARRAY)
+            continue;
         if (nvals == SCHEMA_ARRAY_MAX_VALUES) {
             c->res->truncated_values++;
             break;
@@ -316,7 +318,8 @@ static void make_id(doc_builder *b, docb_result *res) {
         int ok = n >= 1 && n <= 128;
         for (size_t i = 0; ok && i < n; i++) {
             char ch = p[i];
-            ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+            ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+                 ch == '-';
         }
         if (ok) {
             memcpy(res->id, p, n);
@@ -351,10 +354,22 @@ static size_t expand_index(const doc_builder *b, char *out, size_t cap) {
         }
         p++;
         switch (*p) {
-        case 'Y': memcpy(out + o, ts, 4); o += 4; break;
-        case 'm': memcpy(out + o, ts + 5, 2); o += 2; break;
-        case 'd': memcpy(out + o, ts + 8, 2); o += 2; break;
-        case 'H': memcpy(out + o, ts + 11, 2); o += 2; break;
+        case 'Y':
+            memcpy(out + o, ts, 4);
+            o += 4;
+            break;
+        case 'm':
+            memcpy(out + o, ts + 5, 2);
+            o += 2;
+            break;
+        case 'd':
+            memcpy(out + o, ts + 8, 2);
+            o += 2;
+            break;
+        case 'H':
+            memcpy(out + o, ts + 11, 2);
+            o += 2;
+            break;
         default: break; /* index_pattern_check admits nothing else */
         }
     }
@@ -386,8 +401,8 @@ static int emit_field(wctx *c, size_t fi) {
         PUT_LIT(c, "\":") < 0) {
         n = -1;
     } else {
-        size_t max_chars = f->cs_type == CS_LITERAL || f->cs_type == CS_LITERAL_ARRAY ? SCHEMA_LITERAL_MAX_CHARS
-                                                                                      : JSONW_NO_LIMIT;
+        size_t max_chars =
+            f->cs_type == CS_LITERAL || f->cs_type == CS_LITERAL_ARRAY ? SCHEMA_LITERAL_MAX_CHARS : JSONW_NO_LIMIT;
         json_type ty = tok >= 0 ? d->toks[tok].type : JSON_UNDEF;
         switch (f->source) {
         case SRC_VALUE:
@@ -405,7 +420,9 @@ static int emit_field(wctx *c, size_t fi) {
         }
         case SRC_DATE:
             if (!tok_is_date(d, tok)) c->res->skipped_values++;
-            else if (PUT_LIT(c, "\"") < 0 || put(c, json_tok_ptr(d, tok), json_tok_len(d, tok)) < 0 || PUT_LIT(c, "\"") < 0) n = -1;
+            else if (PUT_LIT(c, "\"") < 0 || put(c, json_tok_ptr(d, tok), json_tok_len(d, tok)) < 0 ||
+                     PUT_LIT(c, "\"") < 0)
+                n = -1;
             else n = 1;
             break;
         case SRC_INT: {
@@ -450,9 +467,7 @@ static int emit_field(wctx *c, size_t fi) {
             n = (long)st.chars;
             break;
         }
-        case SRC_TRIMMED:
-            n = put_bool(c, 1) < 0 ? -1 : 1;
-            break;
+        case SRC_TRIMMED: n = put_bool(c, 1) < 0 ? -1 : 1; break;
         }
     }
     c->cap = saved_cap;

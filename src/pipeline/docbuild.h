@@ -13,9 +13,9 @@
 #define DOCB_NOSPACE 0L /* did not fit in cap: flush the batch, retry with an empty one */
 #define DOCB_BAD (-1L)  /* not a JSON object / unparsable / nothing to index: see res->error */
 
-#define DOCB_DEFAULT_MAX_DOC 1048576u    /* CloudSearch document limit */
-#define DOCB_MIN_MAX_DOC 16384u          /* room for every non-trimmable field */
-#define DOCB_DEFAULT_MAX_RECORD 2097152u /* CloudTrail events are <= 256 KB; keep a margin */
+#define DOCB_DEFAULT_MAX_DOC 1048576u     /* CloudSearch document limit */
+#define DOCB_MIN_MAX_DOC 16384u           /* room for every non-trimmable field */
+#define DOCB_DEFAULT_MAX_RECORD 2097152u  /* CloudTrail events are <= 256 KB; keep a margin */
 #define DOCB_LIMIT_MAX_RECORD (64u << 20) /* the token array is ~10x the record size */
 #define DOCB_DEFAULT_INDEX_PATTERN "cloudtrail-%Y.%m.%d"
 
@@ -34,7 +34,7 @@ typedef struct docb_options {
 void docb_options_default(docb_options *o);
 
 typedef struct docb_result {
-    char id[132];            /* document id, NUL-terminated */
+    char id[132]; /* document id, NUL-terminated */
     size_t id_len;
     int id_fallback;         /* 1: eventID missing or unusable, id is "h_" + hash of the record */
     int trimmed;             /* 1: fields were cut to respect max_doc_bytes (ctindex_trimmed=true) */

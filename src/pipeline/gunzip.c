@@ -35,14 +35,14 @@ enum { FHCRC = 2, FEXTRA = 4, FNAME = 8, FCOMMENT = 16, FRESERVED = 0xe0 };
 struct gunzip {
     enum gunzip_backend backend;
     z_stream z;
-    int z_ready;         /* inflateInit2 succeeded once; the state is kept across files */
+    int z_ready; /* inflateInit2 succeeded once; the state is kept across files */
 #ifdef CTINDEX_HAVE_ISAL
     struct inflate_state *isal; /* ~80 KB, allocated once */
 #endif
     enum gz_header hstate;
-    uint8_t hbuf[10];    /* the fixed header part, then XLEN / HCRC */
+    uint8_t hbuf[10]; /* the fixed header part, then XLEN / HCRC */
     uint32_t hgot, hneed;
-    uLong hcrc;          /* CRC-32 of the header bytes so far (FHCRC) */
+    uLong hcrc; /* CRC-32 of the header bytes so far (FHCRC) */
     /* ISA-L reads up to 8 bytes ahead into its bit buffer and, at the end of a member, hands
      * back the ones it did not use, by moving next_in back, possibly into an earlier call's
      * input: the last bytes it was given are kept to replay them from. */
@@ -55,9 +55,9 @@ struct gunzip {
     const char *inf_what, *inf_msg; /* INF_ERR: what failed, and the inflater's words for it */
     enum gz_mode mode;
     enum gz_member member;
-    int held_magic;      /* first chunk was the single byte 0x1f: not yet given to the inflater */
-    int owed_byte;       /* the last byte of the previous step was fed but reported unconsumed */
-    int seen_padding;    /* zero bytes followed the last member */
+    int held_magic;   /* first chunk was the single byte 0x1f: not yet given to the inflater */
+    int owed_byte;    /* the last byte of the previous step was fed but reported unconsumed */
+    int seen_padding; /* zero bytes followed the last member */
     int is_gzip;
     const uint8_t *chunk_start; /* the caller's input of the current gzip step, for error offsets */
     uint64_t total_in;
@@ -94,7 +94,7 @@ static int zlib_inflate(gunzip *g) {
     g->avail_out = z->avail_out;
     if (rc == Z_STREAM_END) return INF_END;
     if (rc == Z_OK || rc == Z_BUF_ERROR) return INF_OK; /* Z_BUF_ERROR: needs input or room */
-    g->inf_what = rc == Z_NEED_DICT  ? "gzip member needs a preset dictionary"
+    g->inf_what = rc == Z_NEED_DICT   ? "gzip member needs a preset dictionary"
                   : rc == Z_MEM_ERROR ? "out of memory"
                                       : "corrupt gzip data";
     g->inf_msg = z->msg;
@@ -152,8 +152,7 @@ static int header_step(gunzip *g) {
             }
             g->hstate = H_DONE;
             return INF_END;
-        case H_DONE:
-            return INF_END;
+        case H_DONE: return INF_END;
         }
         continue;
     after_extra:
@@ -489,10 +488,8 @@ int gunzip_step(gunzip *g, const uint8_t *in, size_t inlen, size_t *consumed, ui
 
 int gunzip_finish(gunzip *g) {
     switch (g->mode) {
-    case MODE_ERROR:
-        return GUNZIP_ERR;
-    case MODE_PLAIN:
-        return GUNZIP_OK;
+    case MODE_ERROR: return GUNZIP_ERR;
+    case MODE_PLAIN: return GUNZIP_OK;
     case MODE_UNDECIDED:
         if (g->held_magic) return fail(g, "truncated gzip file (1 byte)", NULL);
         return GUNZIP_OK; /* empty file */

@@ -23,11 +23,11 @@ int index_pattern_check(const char *p, int allow_wildcard, char *err, size_t err
             i++;
         } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("._+-", c) ||
                      (allow_wildcard && c == '*'))) {
-            return fail(err, errcap, allow_wildcard
-                                         ? "the index pattern may hold only lower-case letters, digits, . _ + - * "
-                                           "and %Y %m %d %H"
-                                         : "the index pattern may hold only lower-case letters, digits, . _ + - "
-                                           "and %Y %m %d %H");
+            return fail(err, errcap,
+                        allow_wildcard ? "the index pattern may hold only lower-case letters, digits, . _ + - * "
+                                         "and %Y %m %d %H"
+                                       : "the index pattern may hold only lower-case letters, digits, . _ + - "
+                                         "and %Y %m %d %H");
         }
     }
     return 0;

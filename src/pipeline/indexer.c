@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "pipeline/batch.h"
 #include "pipeline/deadletter.h"
 #include "pipeline/docbuild.h"
-#include "base/log.h"
 
 struct indexer {
     indexer_options opt;
@@ -71,8 +71,7 @@ indexer *indexer_new(const indexer_options *o, sink *s) {
     ix->dead = o->dead;
     if (!ix->db || !ix->pool || !ix->free_batches) goto fail;
     for (int i = 0; i < ix->opt.batches; i++) {
-        if (batch_init(&ix->pool[i], o->bulk ? BATCH_BULK : BATCH_SDF, o->batch_bytes, o->batch_docs) != 0)
-            goto fail;
+        if (batch_init(&ix->pool[i], o->bulk ? BATCH_BULK : BATCH_SDF, o->batch_bytes, o->batch_docs) != 0) goto fail;
         ix->free_batches[ix->nfree++] = &ix->pool[i];
     }
     return ix;

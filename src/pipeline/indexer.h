@@ -22,29 +22,29 @@ typedef struct indexer_owner {
 } indexer_owner;
 
 typedef struct indexer_options {
-    int bulk;                 /* 0: CloudSearch SDF, 1: OpenSearch _bulk NDJSON */
-    size_t batch_bytes;       /* SDF: 5,000,000 max */
-    uint32_t batch_docs;      /* documents per batch at most */
-    int batches;              /* pool size: batches being built or in flight */
-    int include_raw;          /* index the whole record as "raw" */
-    size_t max_record;        /* bytes; also bounds the token array */
-    size_t max_doc_bytes;     /* CloudSearch: 1 MB */
-    const char *index_pattern;/* bulk: e.g. "cloudtrail-%Y.%m.%d" */
-    struct deadletter *dead;  /* where unusable records go (not owned); NULL: logged only */
+    int bulk;                  /* 0: CloudSearch SDF, 1: OpenSearch _bulk NDJSON */
+    size_t batch_bytes;        /* SDF: 5,000,000 max */
+    uint32_t batch_docs;       /* documents per batch at most */
+    int batches;               /* pool size: batches being built or in flight */
+    int include_raw;           /* index the whole record as "raw" */
+    size_t max_record;         /* bytes; also bounds the token array */
+    size_t max_doc_bytes;      /* CloudSearch: 1 MB */
+    const char *index_pattern; /* bulk: e.g. "cloudtrail-%Y.%m.%d" */
+    struct deadletter *dead;   /* where unusable records go (not owned); NULL: logged only */
 } indexer_options;
 
 void indexer_options_default(indexer_options *o);
 
 typedef struct indexer_stats {
-    uint64_t records;         /* records offered */
-    uint64_t docs;            /* documents built */
-    uint64_t trimmed;         /* documents trimmed to fit max_doc_bytes */
-    uint64_t bad_records;     /* unusable records, dead-lettered */
-    uint64_t chars_dropped;   /* invalid UTF-8 / XML-forbidden characters removed */
-    uint64_t batches;         /* batches submitted */
+    uint64_t records;       /* records offered */
+    uint64_t docs;          /* documents built */
+    uint64_t trimmed;       /* documents trimmed to fit max_doc_bytes */
+    uint64_t bad_records;   /* unusable records, dead-lettered */
+    uint64_t chars_dropped; /* invalid UTF-8 / XML-forbidden characters removed */
+    uint64_t batches;       /* batches submitted */
     uint64_t batches_failed;
-    uint64_t doc_bytes;       /* bytes of documents built */
-    uint64_t busy;            /* times a producer had to wait */
+    uint64_t doc_bytes; /* bytes of documents built */
+    uint64_t busy;      /* times a producer had to wait */
 } indexer_stats;
 
 enum { INDEXER_OK = 0, INDEXER_BUSY = 1, INDEXER_BAD = 2, INDEXER_ERR = -1 };

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/gunzip.h"
 #include "base/log.h"
+#include "pipeline/gunzip.h"
 #include "pipeline/rsplit.h"
 
 struct ingest_pipe {

@@ -14,9 +14,9 @@ typedef struct ingest_pipe ingest_pipe;
 typedef struct ingest_obj ingest_obj;
 
 enum {
-    INGEST_OK = 0,    /* all input consumed */
-    INGEST_FULL = 1,  /* the indexer is busy: input was kept; call ingest_resume when it has space */
-    INGEST_ERR = -1,  /* the object is malformed (see ingest_error); records before stay indexed */
+    INGEST_OK = 0,   /* all input consumed */
+    INGEST_FULL = 1, /* the indexer is busy: input was kept; call ingest_resume when it has space */
+    INGEST_ERR = -1, /* the object is malformed (see ingest_error); records before stay indexed */
 };
 
 /* Called once when input ended and every record was acknowledged (or on error, once the
@@ -26,16 +26,16 @@ typedef void (*ingest_done_fn)(ingest_obj *o, int status, void *ud);
 struct ingest_obj {
     indexer_owner owner; /* first: the indexer acknowledges through it */
     indexer *ix;
-    ingest_pipe *pipe;   /* NULL once input ended */
-    char name[1024];     /* for messages: s3://bucket/key or a path */
-    uint64_t records;    /* delivered to the indexer (or rejected there: too large, not an object) */
+    ingest_pipe *pipe; /* NULL once input ended */
+    char name[1024];   /* for messages: s3://bucket/key or a path */
+    uint64_t records;  /* delivered to the indexer (or rejected there: too large, not an object) */
     uint64_t acked;
-    uint64_t failed;     /* records whose batch the sink could not store */
+    uint64_t failed; /* records whose batch the sink could not store */
     uint64_t bytes_in;
-    uint64_t bytes_out;  /* inflated JSON bytes */
+    uint64_t bytes_out; /* inflated JSON bytes */
     int input_ended;
-    int error;           /* gunzip/split error */
-    int digest_like;     /* the file had no Records array */
+    int error;       /* gunzip/split error */
+    int digest_like; /* the file had no Records array */
     int reported;
     char errmsg[256];
     /* input kept back while the indexer was busy (at most one network chunk) */

@@ -28,21 +28,21 @@
 #define NEST_CHECKED 1024u
 
 enum state {
-    ST_BEGIN,        /* before the top-level '{' */
-    ST_OBJ_OPEN,     /* after '{': a key or '}' */
-    ST_OBJ_KEY,      /* after ',': a key */
-    ST_KEY,          /* inside a top-level key string */
-    ST_COLON,        /* after a key */
-    ST_VALUE,        /* after ':' */
-    ST_OBJ_SEP,      /* after a top-level value: ',' or '}' */
-    ST_ARR_OPEN,     /* after "Records":[ : an element or ']' */
-    ST_ARR_ELEM,     /* after ',' in Records: an element */
-    ST_ARR_SEP,      /* after an element: ',' or ']' */
-    ST_RECORD,       /* inside an object element of Records */
-    ST_SKIP_NESTED,  /* inside an object/array being skipped */
-    ST_SKIP_STRING,  /* inside a string being skipped */
-    ST_SKIP_SCALAR,  /* inside a number or literal being skipped */
-    ST_DONE,         /* after the top-level '}': only whitespace */
+    ST_BEGIN,       /* before the top-level '{' */
+    ST_OBJ_OPEN,    /* after '{': a key or '}' */
+    ST_OBJ_KEY,     /* after ',': a key */
+    ST_KEY,         /* inside a top-level key string */
+    ST_COLON,       /* after a key */
+    ST_VALUE,       /* after ':' */
+    ST_OBJ_SEP,     /* after a top-level value: ',' or '}' */
+    ST_ARR_OPEN,    /* after "Records":[ : an element or ']' */
+    ST_ARR_ELEM,    /* after ',' in Records: an element */
+    ST_ARR_SEP,     /* after an element: ',' or ']' */
+    ST_RECORD,      /* inside an object element of Records */
+    ST_SKIP_NESTED, /* inside an object/array being skipped */
+    ST_SKIP_STRING, /* inside a string being skipped */
+    ST_SKIP_SCALAR, /* inside a number or literal being skipped */
+    ST_DONE,        /* after the top-level '}': only whitespace */
     ST_ERROR,
 };
 
@@ -50,23 +50,23 @@ struct rsplit {
     char *buf;
     size_t cap;
     size_t max_record;
-    size_t len;             /* bytes written into buf */
-    size_t pos;             /* bytes of buf scanned */
-    uint64_t base;          /* input offset of buf[0] */
+    size_t len;    /* bytes written into buf */
+    size_t pos;    /* bytes of buf scanned */
+    uint64_t base; /* input offset of buf[0] */
     enum state state;
-    enum state after_skip;  /* where a skipped value returns to */
+    enum state after_skip; /* where a skipped value returns to */
     /* Nested-value scanner, saved between commits. */
     uint32_t depth;
     int in_str;
     int esc;
     uint64_t kinds[NEST_CHECKED / 64]; /* bit set = '{' opened at that depth, clear = '[' */
     /* Current record. */
-    uint64_t rec_start;     /* input offset of its '{' */
-    uint64_t rec_end;       /* input offset just past its '}' (while stopped) */
-    int discard;            /* it grew past max_record: no longer buffered */
-    int stopped;            /* the callback refused rec_start..rec_end */
+    uint64_t rec_start; /* input offset of its '{' */
+    uint64_t rec_end;   /* input offset just past its '}' (while stopped) */
+    int discard;        /* it grew past max_record: no longer buffered */
+    int stopped;        /* the callback refused rec_start..rec_end */
     /* Top-level key being read. */
-    int key_match;          /* bytes of "Records" matched so far, -1 once it differs */
+    int key_match; /* bytes of "Records" matched so far, -1 once it differs */
     int key_is_records;
     /* Element being skipped: an oversized record, or a non-object of Records. */
     uint64_t skip_start;    /* input offset of a non-object's first byte */
@@ -242,10 +242,8 @@ static inline int bracket(rsplit *s, uint32_t *depth, unsigned char c) {
         if (*depth == UINT32_MAX) return -1;
         if (*depth < NEST_CHECKED) {
             uint64_t bit = (uint64_t)1 << (*depth % 64);
-            if (c == '{')
-                s->kinds[*depth / 64] |= bit;
-            else
-                s->kinds[*depth / 64] &= ~bit;
+            if (c == '{') s->kinds[*depth / 64] |= bit;
+            else s->kinds[*depth / 64] &= ~bit;
         }
         ++*depth;
         return 0;
@@ -299,8 +297,9 @@ static int scan_nested(rsplit *s, const unsigned char **pp, const unsigned char 
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
             if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')))) break;
             unsigned q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
-            __m128i br = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('{')), _mm_cmpeq_epi8(v, _mm_set1_epi8('}'))),
-                                      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('[')), _mm_cmpeq_epi8(v, _mm_set1_epi8(']'))));
+            __m128i br = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('{')), _mm_cmpeq_epi8(v, _mm_set1_epi8('}'))),
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('[')), _mm_cmpeq_epi8(v, _mm_set1_epi8(']'))));
             unsigned inside = q;
             inside ^= inside << 1;
             inside ^= inside << 2;
@@ -333,9 +332,18 @@ static int scan_nested(rsplit *s, const unsigned char **pp, const unsigned char 
 #endif
         while (end - p >= 4) {
             if (k_outside[p[0]]) goto out_hit;
-            if (k_outside[p[1]]) { p += 1; goto out_hit; }
-            if (k_outside[p[2]]) { p += 2; goto out_hit; }
-            if (k_outside[p[3]]) { p += 3; goto out_hit; }
+            if (k_outside[p[1]]) {
+                p += 1;
+                goto out_hit;
+            }
+            if (k_outside[p[2]]) {
+                p += 2;
+                goto out_hit;
+            }
+            if (k_outside[p[3]]) {
+                p += 3;
+                goto out_hit;
+            }
             p += 4;
         }
         while (p < end && !k_outside[*p]) p++;
@@ -370,10 +378,8 @@ static void open_nested(rsplit *s, unsigned char bracket) {
     s->depth = 1;
     s->in_str = 0;
     s->esc = 0;
-    if (bracket == '{')
-        s->kinds[0] |= 1;
-    else
-        s->kinds[0] &= ~(uint64_t)1;
+    if (bracket == '{') s->kinds[0] |= 1;
+    else s->kinds[0] &= ~(uint64_t)1;
 }
 
 /* Start skipping the value whose first byte is *p; returns 0 or -1 (not a value). */
@@ -414,9 +420,9 @@ static int scan(rsplit *s, rsplit_record_fn cb, void *ud) {
     const unsigned char *b = (const unsigned char *)s->buf;
     const unsigned char *p = b + s->pos, *end = b + s->len;
     int rc = RSPLIT_OK;
-#define AT(ptr) (s->base + (uint64_t)((ptr) - b))
-#define SKIP_WS()                            \
-    while (p < end && is_ws(*p)) p++;        \
+#define AT(ptr) (s->base + (uint64_t)((ptr)-b))
+#define SKIP_WS()                     \
+    while (p < end && is_ws(*p)) p++; \
     if (p == end) goto done
     while (p < end) {
         switch (s->state) {
@@ -588,8 +594,7 @@ static int scan(rsplit *s, rsplit_record_fn cb, void *ud) {
             SKIP_WS();
             rc = fail_at(s, AT(p), "data after the end of the top-level object");
             goto done;
-        case ST_ERROR:
-            return RSPLIT_ERR;
+        case ST_ERROR: return RSPLIT_ERR;
         }
     }
 done:

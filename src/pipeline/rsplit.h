@@ -19,8 +19,8 @@ typedef int (*rsplit_record_fn)(void *ud, const char *rec, size_t len);
 
 enum {
     RSPLIT_OK = 0,
-    RSPLIT_STOPPED = 1,  /* callback asked to stop; call rsplit_commit(s, 0, ...) to resume */
-    RSPLIT_ERR = -1,     /* malformed file: see rsplit_error; records already delivered stay valid */
+    RSPLIT_STOPPED = 1, /* callback asked to stop; call rsplit_commit(s, 0, ...) to resume */
+    RSPLIT_ERR = -1,    /* malformed file: see rsplit_error; records already delivered stay valid */
 };
 
 /* An element of Records that is not delivered: a record larger than max_record, or a value that
@@ -29,21 +29,21 @@ enum {
  * non-object), so the consumer can report it instead of dropping it silently. */
 #define RSPLIT_HEAD 512
 typedef struct rsplit_skip {
-    const char *reason;   /* e.g. "record of N bytes is larger than the record limit (M bytes)" */
-    uint64_t offset;      /* input byte of its first byte */
-    uint64_t size;        /* its length in bytes */
-    const char *head;     /* its first head_len bytes (head_len <= RSPLIT_HEAD and <= size) */
+    const char *reason; /* e.g. "record of N bytes is larger than the record limit (M bytes)" */
+    uint64_t offset;    /* input byte of its first byte */
+    uint64_t size;      /* its length in bytes */
+    const char *head;   /* its first head_len bytes (head_len <= RSPLIT_HEAD and <= size) */
     size_t head_len;
 } rsplit_skip;
 /* Called during rsplit_commit, once per skipped element; must not call back into the splitter. */
 typedef void (*rsplit_skip_fn)(void *ud, const rsplit_skip *k);
 
 typedef struct rsplit_stats {
-    uint64_t records;          /* delivered to the callback */
-    uint64_t oversized;        /* records larger than max_record: skipped, counted, reported */
-    uint64_t non_objects;      /* elements of Records that are not objects: skipped, counted */
-    uint64_t largest_record;   /* bytes */
-    int saw_records;           /* a top-level "Records" array was found */
+    uint64_t records;        /* delivered to the callback */
+    uint64_t oversized;      /* records larger than max_record: skipped, counted, reported */
+    uint64_t non_objects;    /* elements of Records that are not objects: skipped, counted */
+    uint64_t largest_record; /* bytes */
+    int saw_records;         /* a top-level "Records" array was found */
 } rsplit_stats;
 
 rsplit *rsplit_new(size_t max_record);

@@ -39,10 +39,12 @@ static const schema_field fields[] = {
     {"event_category", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "eventCategory", NULL, 0, NULL},
     {"event_version", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "eventVersion", NULL, 0, NULL},
     {"recipient_account_id", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "recipientAccountId", NULL, 0, NULL},
-    {"read_only", CS_LITERAL, SFR, OS_BOOLEAN, SRC_BOOL, "readOnly", NULL, 0, "true or false, as text (OpenSearch: boolean)"},
-    {"management_event", CS_LITERAL, SFR, OS_BOOLEAN, SRC_BOOL, "managementEvent", NULL, 0, "true or false, as text (OpenSearch: boolean)"},
-    {"session_credential_from_console", CS_LITERAL, SFR, OS_BOOLEAN, SRC_BOOL, "sessionCredentialFromConsole",
-     NULL, 0, "true or false, as text (OpenSearch: boolean)"},
+    {"read_only", CS_LITERAL, SFR, OS_BOOLEAN, SRC_BOOL, "readOnly", NULL, 0,
+     "true or false, as text (OpenSearch: boolean)"},
+    {"management_event", CS_LITERAL, SFR, OS_BOOLEAN, SRC_BOOL, "managementEvent", NULL, 0,
+     "true or false, as text (OpenSearch: boolean)"},
+    {"session_credential_from_console", CS_LITERAL, SFR, OS_BOOLEAN, SRC_BOOL, "sessionCredentialFromConsole", NULL, 0,
+     "true or false, as text (OpenSearch: boolean)"},
     {"api_version", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "apiVersion", NULL, 0, NULL},
     {"shared_event_id", CS_LITERAL, SR, OS_KEYWORD, SRC_VALUE, "sharedEventID", NULL, 0, NULL},
     {"vpc_endpoint_id", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "vpcEndpointId", NULL, 0, NULL},
@@ -51,8 +53,8 @@ static const schema_field fields[] = {
     {"user_identity_principal_id", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.principalId", NULL, 0, NULL},
     {"user_identity_access_key_id", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.accessKeyId", NULL, 0, NULL},
     {"user_identity_invoked_by", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.invokedBy", NULL, 0, NULL},
-    {"user_identity_identity_provider", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.identityProvider",
-     NULL, 0, NULL},
+    {"user_identity_identity_provider", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.identityProvider", NULL,
+     0, NULL},
     {"user_identity_session_issuer_arn", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE,
      "userIdentity.sessionContext.sessionIssuer.arn", NULL, 0, NULL},
     {"user_identity_session_issuer_user_name", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE,
@@ -62,7 +64,8 @@ static const schema_field fields[] = {
     {"user_identity_session_issuer_account_id", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE,
      "userIdentity.sessionContext.sessionIssuer.accountId", NULL, 0, NULL},
     {"user_identity_mfa_authenticated", CS_LITERAL, SFR, OS_BOOLEAN, SRC_BOOL,
-     "userIdentity.sessionContext.attributes.mfaAuthenticated", NULL, 0, "true or false, as text (OpenSearch: boolean)"},
+     "userIdentity.sessionContext.attributes.mfaAuthenticated", NULL, 0,
+     "true or false, as text (OpenSearch: boolean)"},
     {"user_identity_session_creation_date", CS_DATE, SR | SF_SORT, OS_DATE, SRC_DATE,
      "userIdentity.sessionContext.attributes.creationDate", NULL, 0, NULL},
     {"user_identity_source_identity", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE,
@@ -75,8 +78,8 @@ static const schema_field fields[] = {
 
     {"tls_version", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "tlsDetails.tlsVersion", NULL, 0, NULL},
     {"tls_cipher_suite", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "tlsDetails.cipherSuite", NULL, 0, NULL},
-    {"tls_client_provided_host_header", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE,
-     "tlsDetails.clientProvidedHostHeader", NULL, 0, NULL},
+    {"tls_client_provided_host_header", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "tlsDetails.clientProvidedHostHeader",
+     NULL, 0, NULL},
 
     /* Insights events carry their subject in insightDetails instead of the top level. */
     {"insight_type", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "insightDetails.insightType", NULL, 0, NULL},
@@ -153,7 +156,9 @@ void schema_print_cloudsearch(FILE *f) {
         case CS_DATE:
         case CS_INT:
             fprintf(f, "\"%s\":{\"SearchEnabled\":%s,\"FacetEnabled\":%s,\"ReturnEnabled\":%s,\"SortEnabled\":%s}",
-                    s->cs_type == CS_LITERAL ? "LiteralOptions" : s->cs_type == CS_DATE ? "DateOptions" : "IntOptions",
+                    s->cs_type == CS_LITERAL ? "LiteralOptions"
+                    : s->cs_type == CS_DATE  ? "DateOptions"
+                                             : "IntOptions",
                     tf(o, SF_SEARCH), tf(o, SF_FACET), tf(o, SF_RETURN), tf(o, SF_SORT));
             break;
         case CS_LITERAL_ARRAY:
@@ -178,8 +183,7 @@ void schema_print_cloudsearch(FILE *f) {
 void schema_print_opensearch(FILE *f, const char *index_pattern) {
     const char *p = index_pattern ? index_pattern : "cloudtrail-%Y.%m.%d";
     size_t prefix = strcspn(p, "%");
-    fprintf(f, "{\"index_patterns\":[\"%.*s%s\"],\"template\":{\"mappings\":{\n", (int)prefix, p,
-            p[prefix] ? "*" : "");
+    fprintf(f, "{\"index_patterns\":[\"%.*s%s\"],\"template\":{\"mappings\":{\n", (int)prefix, p, p[prefix] ? "*" : "");
     fputs("  \"_meta\":{\"generator\":\"ctindex\",\"notes\":{", f);
     int first = 1;
     for (size_t i = 0; i < schema_count(); i++) {
@@ -196,5 +200,6 @@ void schema_print_opensearch(FILE *f, const char *index_pattern) {
 
 void schema_print_notes(FILE *f) {
     for (size_t i = 0; i < schema_count(); i++)
-        if (fields[i].note) fprintf(f, "# %s (%s): %s\n", fields[i].name, schema_cs_type_name(fields[i].cs_type), fields[i].note);
+        if (fields[i].note)
+            fprintf(f, "# %s (%s): %s\n", fields[i].name, schema_cs_type_name(fields[i].cs_type), fields[i].note);
 }

@@ -35,20 +35,20 @@ typedef enum {
 } schema_source;
 
 typedef struct schema_field {
-    const char *name;        /* [a-z][a-z0-9_]*, 3..64 chars */
+    const char *name; /* [a-z][a-z0-9_]*, 3..64 chars */
     schema_cs_type cs_type;
-    unsigned options;        /* SF_* */
+    unsigned options; /* SF_* */
     schema_os_type os_type;
     schema_source source;
-    const char *path;        /* dotted path of object keys in the record, NULL for SRC_RECORD/SRC_TRIMMED */
-    const char *member;      /* SRC_MEMBERS: key read from each array element */
+    const char *path;   /* dotted path of object keys in the record, NULL for SRC_RECORD/SRC_TRIMMED */
+    const char *member; /* SRC_MEMBERS: key read from each array element */
     /* 0: never shortened. Otherwise the field may be cut when a document is too big; the
      * table keeps these last, highest rank first, so rank 1 (raw) is cut first. */
     unsigned trim_rank;
-    const char *note;        /* why the field is the way it is, when not obvious; may be NULL */
+    const char *note; /* why the field is the way it is, when not obvious; may be NULL */
 } schema_field;
 
-#define SCHEMA_MAX_FIELDS 200 /* CloudSearch: 200 index fields per domain and per document */
+#define SCHEMA_MAX_FIELDS 200         /* CloudSearch: 200 index fields per domain and per document */
 #define SCHEMA_LITERAL_MAX_CHARS 4096 /* CloudSearch: literal values hold at most 4096 code points */
 #define SCHEMA_ARRAY_MAX_VALUES 1000  /* CloudSearch: values per array field */
 

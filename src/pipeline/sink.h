@@ -25,8 +25,8 @@ struct sink {
     const sink_ops *ops;
     sink_done_fn done;
     void *done_ud;
-    int max_in_flight; /* batches the sink wants at once */
-    uint64_t dead_lettered;  /* documents written to the dead-letter file */
+    int max_in_flight;      /* batches the sink wants at once */
+    uint64_t dead_lettered; /* documents written to the dead-letter file */
 };
 
 static inline void sink_submit(sink *s, struct batch *b) { s->ops->submit(s, b); }

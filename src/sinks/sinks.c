@@ -53,8 +53,7 @@ int sinks_create(uv_loop_t *loop, aws_ctx *aws, const sinks_options *o, sinks_re
         co.dead = o->dead;
         out->sink = sink_cloudsearch_new(aws, &co);
     } else {
-        log_error("unknown sink '%s' (expected dir:PATH, cloudsearch:URL|DOMAIN or opensearch:URL)",
-                  spec ? spec : "");
+        log_error("unknown sink '%s' (expected dir:PATH, cloudsearch:URL|DOMAIN or opensearch:URL)", spec ? spec : "");
         return -1;
     }
     return out->sink ? 0 : -1;

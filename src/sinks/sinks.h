@@ -24,14 +24,14 @@ typedef struct sinks_options {
 
 typedef struct sinks_result {
     sink *sink;
-    int bulk;                 /* documents in _bulk format */
-    char index_pattern[256];  /* "" unless the sink chose one */
+    int bulk;                /* documents in _bulk format */
+    char index_pattern[256]; /* "" unless the sink chose one */
 } sinks_result;
 
 /* What any sink reports, for stats lines. */
 typedef struct sinks_counters {
-    uint64_t retries;        /* requests (or documents) sent again after a transient failure */
-    uint64_t dead_lettered;  /* documents the service refused for good, kept in the dead-letter file */
+    uint64_t retries;       /* requests (or documents) sent again after a transient failure */
+    uint64_t dead_lettered; /* documents the service refused for good, kept in the dead-letter file */
 } sinks_counters;
 
 void sinks_options_default(sinks_options *o);

@@ -20,7 +20,7 @@ typedef struct day_range {
 struct checkpoint_series {
     char name[TRAIL_MAX_SERIES + 1];
     uint32_t hash;
-    day_range *r;  /* sorted, disjoint, not adjacent */
+    day_range *r; /* sorted, disjoint, not adjacent */
     size_t n, cap;
 };
 
@@ -67,7 +67,6 @@ void checkpoint_free(checkpoint *cp) {
     free(cp);
 }
 
-
 static uint32_t hash_name(const char *s, size_t n) {
     uint32_t h = 2166136261u; /* FNV-1a */
     for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
@@ -76,8 +75,8 @@ static uint32_t hash_name(const char *s, size_t n) {
 
 static checkpoint_series **slot_for(checkpoint *cp, const char *name, size_t n, uint32_t h) {
     size_t mask = cp->table_cap - 1, i = h & mask;
-    while (cp->table[i] && !(cp->table[i]->hash == h && strlen(cp->table[i]->name) == n &&
-                             memcmp(cp->table[i]->name, name, n) == 0))
+    while (cp->table[i] &&
+           !(cp->table[i]->hash == h && strlen(cp->table[i]->name) == n && memcmp(cp->table[i]->name, name, n) == 0))
         i = (i + 1) & mask;
     return &cp->table[i];
 }
@@ -255,7 +254,8 @@ int checkpoint_parse(checkpoint *cp, const char *text, size_t len, char *why, si
         const char *v;
         size_t vn;
         if (state == WANT_MAGIC) {
-            if (!same(line, n, MAGIC)) return perr(why, why_cap, lineno, "not a ctindex checkpoint (or another version)");
+            if (!same(line, n, MAGIC))
+                return perr(why, why_cap, lineno, "not a ctindex checkpoint (or another version)");
             state = HEADER;
         } else if (field_is(line, n, "source", &v, &vn)) {
             if (state != HEADER || have_source) return perr(why, why_cap, lineno, "misplaced 'source'");
@@ -306,8 +306,10 @@ int checkpoint_format(checkpoint *cp, buf *out) {
     for (size_t i = 0; i < cp->table_cap; i++)
         if (cp->table[i] && cp->table[i]->n) all[k++] = cp->table[i];
     qsort(all, k, sizeof *all, cmp_series);
-    int bad = buf_printf(out, "# ctindex replay checkpoint: day partitions whose every record was acknowledged\n"
-                              MAGIC "\nsource %s\ntarget %s\n", cp->source, cp->target);
+    int bad = buf_printf(out,
+                         "# ctindex replay checkpoint: day partitions whose every record was acknowledged\n" MAGIC
+                         "\nsource %s\ntarget %s\n",
+                         cp->source, cp->target);
     for (size_t i = 0; i < k && !bad; i++) {
         bad |= buf_printf(out, "done %s ", all[i]->name);
         for (size_t j = 0; j < all[i]->n && !bad; j++) {

@@ -1,7 +1,7 @@
 /* Replay checkpoints: which day partitions of which trail series ("[o-ORG/]ACCOUNT/REGION", and
- * "[o-ORG/]ACCOUNT/CloudTrail-Insight/REGION" for Insights events) are finished, i.e. every record of every file of that day was acknowledged by the sink (or
- * every file was enqueued). Stored as ranges of days per series, so the state grows with the
- * gaps between finished days, never with the number of objects.
+ * "[o-ORG/]ACCOUNT/CloudTrail-Insight/REGION" for Insights events) are finished, i.e. every record of every file of
+ * that day was acknowledged by the sink (or every file was enqueued). Stored as ranges of days per series, so the state
+ * grows with the gaps between finished days, never with the number of objects.
  *
  * The file is text, rewritten whole and atomically (temporary file, fsync, rename, fsync of the
  * folder), so after a crash it holds either the previous or the next state:
@@ -24,9 +24,9 @@
 
 #include "base/buf.h"
 
-#define CHECKPOINT_MAX_FILE (64u << 20)    /* bytes; a file is refused beyond this */
+#define CHECKPOINT_MAX_FILE (64u << 20) /* bytes; a file is refused beyond this */
 #define CHECKPOINT_MAX_SERIES (1u << 20)
-#define CHECKPOINT_MAX_IDENT 4096           /* source and target strings */
+#define CHECKPOINT_MAX_IDENT 4096 /* source and target strings */
 
 typedef struct checkpoint checkpoint;
 typedef struct checkpoint_series checkpoint_series;

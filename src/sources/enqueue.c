@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws/sqs.h"
 #include "base/jsonw.h"
 #include "base/log.h"
-#include "aws/sqs.h"
 
 #define MAX_CALLS 16
 #define MAX_ATTEMPTS 3
@@ -157,9 +157,11 @@ static void on_sent(void *ud, const sqs_result *r, const sqs_entry_result *res, 
             finish(e, it, 1, NULL);
             continue;
         }
-        if (!r->ok) snprintf(why, sizeof why, "SendMessageBatch failed: %s %s (status %d)", r->code, r->message, r->status);
-        else snprintf(why, sizeof why, "SQS refused the message: %s %s", i < n ? res[i].code : "?",
-                      i < n ? res[i].message : "");
+        if (!r->ok)
+            snprintf(why, sizeof why, "SendMessageBatch failed: %s %s (status %d)", r->code, r->message, r->status);
+        else
+            snprintf(why, sizeof why, "SQS refused the message: %s %s", i < n ? res[i].code : "?",
+                     i < n ? res[i].message : "");
         retry_or_fail(e, it, why);
     }
     free(c);

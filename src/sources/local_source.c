@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pipeline/ingest.h"
-#include "sources/trail_key.h"
 #include "base/log.h"
 #include "base/progress.h"
+#include "pipeline/ingest.h"
+#include "sources/trail_key.h"
 
 #define READ_CHUNK (64 * 1024)
 /* Objects whose input has ended but whose records still sit in unacknowledged batches. */
@@ -97,7 +97,6 @@ static int collect(local_run *r, char **paths, int npaths) {
 }
 
 static void pump(local_run *r);
-
 
 static void on_obj_done(ingest_obj *o, int status, void *ud) {
     local_run *r = ud;
@@ -196,8 +195,7 @@ static void pump(local_run *r) {
     }
 }
 
-int local_source_run(uv_loop_t *loop, indexer *ix, char **paths, int npaths, const local_options *o,
-                     local_stats *st) {
+int local_source_run(uv_loop_t *loop, indexer *ix, char **paths, int npaths, const local_options *o, local_stats *st) {
     local_run r;
     memset(&r, 0, sizeof r);
     memset(st, 0, sizeof *st);
@@ -228,8 +226,8 @@ int local_source_run(uv_loop_t *loop, indexer *ix, char **paths, int npaths, con
     indexer_on_space(ix, NULL, NULL);
     uv_close((uv_handle_t *)&r.idle, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
-    if (st->files_done < st->files_total) log_error("%llu file(s) were not finished",
-                                                   (unsigned long long)(st->files_total - st->files_done));
+    if (st->files_done < st->files_total)
+        log_error("%llu file(s) were not finished", (unsigned long long)(st->files_total - st->files_done));
     rc = (st->files_failed || st->records_failed || st->files_done < st->files_total) ? 1 : 0;
 out:
     for (int i = 0; r.objs && i < MAX_OBJECTS; i++) ingest_obj_free(&r.objs[i]);

@@ -61,7 +61,8 @@ static void parse_cloudtrail(json_doc *d, notify_object *objs, int max, notify_r
     if (get_str(d, json_obj_get(d, 0, "s3Bucket"), bucket, sizeof bucket) != 0)
         return bad(r, "CloudTrail notification without a valid s3Bucket");
     int keys = json_obj_get(d, 0, "s3ObjectKey");
-    if (keys < 0 || d->toks[keys].type != JSON_ARRAY) return bad(r, "CloudTrail notification without an s3ObjectKey list");
+    if (keys < 0 || d->toks[keys].type != JSON_ARRAY)
+        return bad(r, "CloudTrail notification without an s3ObjectKey list");
     int n = d->toks[keys].size;
     if (n > max) return bad(r, "CloudTrail notification names %d objects (at most %d)", n, max);
     int t = keys + 1;
@@ -107,8 +108,8 @@ static void parse_eventbridge(json_doc *d, notify_object *objs, int max, notify_
     add_object(r, objs, max, bucket, key);
 }
 
-static void parse_payload(json_doc *d, const char *body, size_t len, char *scratch, size_t scap,
-                          notify_object *objs, int max, notify_result *r, int depth) {
+static void parse_payload(json_doc *d, const char *body, size_t len, char *scratch, size_t scap, notify_object *objs,
+                          int max, notify_result *r, int depth) {
     /* SNS may carry CloudTrail's plain-text validation message. */
     static const char validation[] = "CloudTrail validation message.";
     size_t i = 0;
@@ -125,8 +126,7 @@ static void parse_payload(json_doc *d, const char *body, size_t len, char *scrat
 
     int type = json_obj_get(d, 0, "Type");
     int message = json_obj_get(d, 0, "Message");
-    if (type >= 0 && json_tok_streq(d, type, "Notification") && message >= 0 &&
-        d->toks[message].type == JSON_STRING) {
+    if (type >= 0 && json_tok_streq(d, type, "Notification") && message >= 0 && d->toks[message].type == JSON_STRING) {
         if (depth > 0) return bad(r, "SNS envelope inside an SNS envelope");
         long n = json_tok_decode(d, message, scratch, scap);
         if (n < 0) return bad(r, "SNS Message is not a valid string or is too long");

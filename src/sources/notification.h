@@ -10,8 +10,8 @@
 
 #include "base/json.h"
 
-#define NOTIFY_BUCKET_MAX 64   /* S3 bucket names are 3..63 characters */
-#define NOTIFY_KEY_MAX 1025    /* S3 keys are at most 1024 bytes of UTF-8 */
+#define NOTIFY_BUCKET_MAX 64 /* S3 bucket names are 3..63 characters */
+#define NOTIFY_KEY_MAX 1025  /* S3 keys are at most 1024 bytes of UTF-8 */
 
 typedef struct notify_object {
     char bucket[NOTIFY_BUCKET_MAX];
@@ -26,9 +26,9 @@ typedef enum {
 
 typedef struct notify_result {
     notify_kind kind;
-    int n;                 /* objects filled */
-    char source[16];       /* "cloudtrail", "s3", "eventbridge", "test", "validation" */
-    char why[160];         /* for NOTIFY_BAD and NOTIFY_IGNORE */
+    int n;           /* objects filled */
+    char source[16]; /* "cloudtrail", "s3", "eventbridge", "test", "validation" */
+    char why[160];   /* for NOTIFY_BAD and NOTIFY_IGNORE */
 } notify_result;
 
 /* doc: a token array big enough for the body; scratch: room to decode an embedded SNS Message

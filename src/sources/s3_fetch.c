@@ -4,18 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/ingest.h"
-#include "base/log.h"
 #include "aws/s3.h"
+#include "base/log.h"
 #include "base/serial.h"
+#include "pipeline/ingest.h"
 
 typedef struct fetch_obj {
-    ingest_obj io;                 /* stays at this address until reported */
+    ingest_obj io; /* stays at this address until reported */
     s3_fetch *f;
     void *tag;
     s3_call *call;
-    int paused;                    /* the transfer is paused until the indexer has room */
-    int download_done;             /* the transfer ended while input was still kept back */
+    int paused;        /* the transfer is paused until the indexer has room */
+    int download_done; /* the transfer ended while input was still kept back */
     int on_stalled, cancel_asked;
     struct fetch_obj *stall_next;
     struct fetch_obj *prev, *next; /* objects whose input has not ended */
@@ -34,10 +34,10 @@ struct s3_fetch {
     int npipes_free;
     int open;
     int cancelling;
-    serial space;                  /* on_space, which a sink that completes at once re-enters */
-    fetch_obj *flowing;            /* list head */
+    serial space;       /* on_space, which a sink that completes at once re-enters */
+    fetch_obj *flowing; /* list head */
     int nflowing;
-    fetch_obj *stalled;            /* waiting for the indexer, oldest first */
+    fetch_obj *stalled; /* waiting for the indexer, oldest first */
 };
 
 void s3_fetch_options_default(s3_fetch_options *o) {

@@ -18,17 +18,17 @@
 typedef struct s3_fetch s3_fetch;
 
 typedef struct s3_fetch_options {
-    int downloads;       /* objects with bytes flowing at once (default 8) */
-    int max_open;        /* objects started and not yet reported (default 512): bounds the
-                            objects whose records wait in batches */
-    size_t max_record;   /* record size limit of the splitter */
+    int downloads;     /* objects with bytes flowing at once (default 8) */
+    int max_open;      /* objects started and not yet reported (default 512): bounds the
+                          objects whose records wait in batches */
+    size_t max_record; /* record size limit of the splitter */
 } s3_fetch_options;
 
 typedef struct s3_fetch_result {
     const char *bucket, *key;
-    int ok;              /* the whole file was read and every record stored */
-    int digest_like;     /* the file had no Records array */
-    const char *error;   /* why, when !ok ("" when only the sink failed records) */
+    int ok;            /* the whole file was read and every record stored */
+    int digest_like;   /* the file had no Records array */
+    const char *error; /* why, when !ok ("" when only the sink failed records) */
     uint64_t records, records_failed, bytes_in, bytes_json;
 } s3_fetch_result;
 

@@ -6,13 +6,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "sources/enqueue.h"
-#include "sources/trail_key.h"
+#include "aws/s3.h"
 #include "base/log.h"
 #include "base/progress.h"
-#include "aws/s3.h"
-#include "sources/s3_fetch.h"
 #include "base/serial.h"
+#include "sources/enqueue.h"
+#include "sources/s3_fetch.h"
+#include "sources/trail_key.h"
 
 #define MAX_SERIES 200000
 #define MAX_LISTINGS 64
@@ -27,7 +27,7 @@ typedef struct series {
     char org[TRAIL_MAX_ORG + 1];
     char account[TRAIL_ACCOUNT_LEN + 1];
     char region[TRAIL_MAX_REGION];
-    int insight;                 /* CloudTrail-Insight/: Insights events */
+    int insight; /* CloudTrail-Insight/: Insights events */
     char name[TRAIL_MAX_SERIES + 1];
     checkpoint_series *cs;
 } series;
@@ -40,7 +40,7 @@ typedef struct disc_job {
     job_kind kind;
     char org[TRAIL_MAX_ORG + 1];
     char account[TRAIL_ACCOUNT_LEN + 1];
-    int insight;                 /* JOB_ACCOUNT: lists CloudTrail-Insight/ instead of CloudTrail/ */
+    int insight; /* JOB_ACCOUNT: lists CloudTrail-Insight/ instead of CloudTrail/ */
     char *token;
     s3_call *call;
     struct disc_job *next;
@@ -51,12 +51,12 @@ typedef struct day_task {
     series *s;
     int32_t day;
     char prefix[PREFIX_CAP];
-    char *token;                 /* continuation of the listing */
+    char *token; /* continuation of the listing */
     s3_call *call;
     int list_done, list_failed;
-    char *keys;                  /* the current page: NUL-separated keys */
-    size_t keys_len, next_key;   /* byte offset of the next key to hand out */
-    int open;                    /* files handed out, not yet reported */
+    char *keys;                /* the current page: NUL-separated keys */
+    size_t keys_len, next_key; /* byte offset of the next key to hand out */
+    int open;                  /* files handed out, not yet reported */
     int failed;
     uint64_t files;
     struct day_task *next;
@@ -71,11 +71,11 @@ struct src {
     enqueuer *enq;
     char logs_prefix[TRAIL_MAX_PREFIX + 16]; /* PREFIX + "AWSLogs/" */
     /* discovery */
-    disc_job *jobs;              /* waiting */
-    disc_job *running;           /* in flight */
+    disc_job *jobs;    /* waiting */
+    disc_job *running; /* in flight */
     int disc_failed, discovering;
-    char (*found_accounts);      /* per filter entry: seen */
-    char (*found_regions);
+    char(*found_accounts); /* per filter entry: seen */
+    char(*found_regions);
     series *series;
     size_t nseries, series_cap;
     /* days */
@@ -90,7 +90,7 @@ struct src {
     uv_signal_t sigterm, sigint;
     progress prog;
     int progress_on;
-    serial pumping;              /* pump, which completions re-enter */
+    serial pumping; /* pump, which completions re-enter */
     int stopped, interrupted;
     int rc;
     uint64_t pending_since_ms, last_save_ms;
@@ -221,7 +221,8 @@ static void found_folder(src *r, const disc_job *j, const char *seg, size_t n) {
     }
     /* an account, directly under AWSLogs/ or under an organization */
     if (!trail_is_account(seg, n)) {
-        log_debug("ignoring s3://%s/%s%.*s/ (not an account or organization)", r->o.bucket, r->logs_prefix, (int)n, seg);
+        log_debug("ignoring s3://%s/%s%.*s/ (not an account or organization)", r->o.bucket, r->logs_prefix, (int)n,
+                  seg);
         return;
     }
     if (!wanted(seg, n, &r->o.accounts[0][0], TRAIL_ACCOUNT_LEN + 1, r->o.naccounts, r->found_accounts)) return;
@@ -359,8 +360,8 @@ static void begin_days(src *r) {
     log_info("s3://%s/%s: %zu trail series (account x region, %llu of them Insights events), %s to %s: %llu day "
              "partitions, %llu already finished%s",
              r->o.bucket, r->o.prefix, r->nseries, (unsigned long long)r->st->series_insight, a, b,
-             (unsigned long long)r->st->days_total,
-             (unsigned long long)r->st->days_skipped, r->o.cp ? " (checkpoint)" : "");
+             (unsigned long long)r->st->days_total, (unsigned long long)r->st->days_skipped,
+             r->o.cp ? " (checkpoint)" : "");
     r->it_day = r->o.since;
     r->it_series = 0;
     progress_set_total(&r->prog, r->st->days_total - r->st->days_skipped);
@@ -654,8 +655,7 @@ int s3_source_run(uv_loop_t *loop, aws_ctx *aws, const s3_source_options *o, s3_
     r.last_save_ms = uv_now(loop);
     uv_timer_start(&r.tick, on_tick, 200, 200);
     pump(&r);
-    while (!r.stopped && uv_run(loop, UV_RUN_ONCE)) {
-    }
+    while (!r.stopped && uv_run(loop, UV_RUN_ONCE)) {}
     progress_stop(&r.prog);
     save_checkpoint(&r);
     uv_close((uv_handle_t *)&r.tick, NULL);

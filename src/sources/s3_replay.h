@@ -22,42 +22,42 @@
 #include <uv.h>
 
 #include "aws/aws.h"
-#include "sources/checkpoint.h"
 #include "pipeline/indexer.h"
+#include "sources/checkpoint.h"
 #include "sources/trail_layout.h"
 
 typedef struct s3_source_options {
     const char *bucket;
-    const char *prefix;                  /* "" or ending with '/' */
-    int32_t since, until;                /* days, inclusive */
+    const char *prefix;                            /* "" or ending with '/' */
+    int32_t since, until;                          /* days, inclusive */
     const char (*accounts)[TRAIL_ACCOUNT_LEN + 1]; /* filter; naccounts 0: every account */
     int naccounts;
     const char (*regions)[TRAIL_MAX_REGION];
     int nregions;
-    int listings;                        /* ListObjectsV2 calls in flight (default 8) */
-    int downloads;                       /* concurrent GetObject (default 8) */
-    int insights;                        /* also replay CloudTrail-Insight/ */
+    int listings;  /* ListObjectsV2 calls in flight (default 8) */
+    int downloads; /* concurrent GetObject (default 8) */
+    int insights;  /* also replay CloudTrail-Insight/ */
     size_t max_record;
-    indexer *ix;                         /* download mode */
-    const char *enqueue_url;             /* enqueue mode (ix unused) */
-    checkpoint *cp;                      /* NULL: no checkpoint */
+    indexer *ix;             /* download mode */
+    const char *enqueue_url; /* enqueue mode (ix unused) */
+    checkpoint *cp;          /* NULL: no checkpoint */
     const char *checkpoint_path;
     int progress;
-    int64_t now_s;                       /* wall clock, for "may still receive files"; 0: time(NULL) */
+    int64_t now_s; /* wall clock, for "may still receive files"; 0: time(NULL) */
 } s3_source_options;
 
 typedef struct s3_source_stats {
-    uint64_t series;                     /* trail series selected */
-    uint64_t series_insight;             /* of them, Insights events */
-    uint64_t days_total;                 /* in range, over every series */
-    uint64_t days_skipped;               /* finished in an earlier run (checkpoint) */
+    uint64_t series;                            /* trail series selected */
+    uint64_t series_insight;                    /* of them, Insights events */
+    uint64_t days_total;                        /* in range, over every series */
+    uint64_t days_skipped;                      /* finished in an earlier run (checkpoint) */
     uint64_t days_done, days_failed, days_open; /* open: finished but too recent to record */
     uint64_t list_calls, list_errors;
     uint64_t files, files_done, files_failed, files_empty, others;
     uint64_t records, records_failed, bytes_in, bytes_json;
-    int interrupted;                     /* stopped by a signal */
-    int forced;                          /* second signal: work was still in flight */
-    int checkpoint_failed;               /* the last save failed */
+    int interrupted;       /* stopped by a signal */
+    int forced;            /* second signal: work was still in flight */
+    int checkpoint_failed; /* the last save failed */
 } s3_source_stats;
 
 /* Runs the loop until the range is done or a signal stops it. Returns 0 when every day was

@@ -5,21 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sources/trail_key.h"
+#include "aws/sqs.h"
 #include "base/log.h"
-#include "sources/notification.h"
-#include "sources/s3_fetch.h"
 #include "base/serial.h"
 #include "sinks/sinks.h"
-#include "aws/sqs.h"
+#include "sources/notification.h"
+#include "sources/s3_fetch.h"
+#include "sources/trail_key.h"
 
 #define MAX_OBJECTS_PER_MESSAGE 1000
 #define NOTIFY_TOKENS 65536
 /* Objects started or waiting to start, beyond which no more messages are received: a message
  * may name up to 1000 objects, and each object costs a few KB until its records are acked. */
 #define MAX_OPEN_OBJECTS 2048
-#define EXTEND_RETRY_MS 5000    /* a failed visibility extension is tried again this soon */
-#define GIVE_BACK_WAIT_MS 5000  /* after the drain timeout: time for the give-back calls */
+#define EXTEND_RETRY_MS 5000   /* a failed visibility extension is tried again this soon */
+#define GIVE_BACK_WAIT_MS 5000 /* after the drain timeout: time for the give-back calls */
 
 void service_options_default(service_options *o) {
     memset(o, 0, sizeof *o);
@@ -44,8 +44,8 @@ typedef struct svc_msg {
     char id[128];
     int receive_count;
     int nobjs, done, failed;
-    int released;                /* objects given back unstarted (stopping) */
-    uint64_t extend_due_ms;      /* when its visibility must be extended next */
+    int released;           /* objects given back unstarted (stopping) */
+    uint64_t extend_due_ms; /* when its visibility must be extended next */
 } svc_msg;
 
 /* A ChangeMessageVisibilityBatch that extends work in progress: on failure the same messages
@@ -66,7 +66,7 @@ typedef struct recv_slot {
 /* An object a message names, waiting for a download slot. */
 typedef struct svc_obj {
     svc_msg *msg;
-    struct svc_obj *next;        /* pending queue */
+    struct svc_obj *next; /* pending queue */
     char bucket[NOTIFY_BUCKET_MAX];
     char key[NOTIFY_KEY_MAX];
 } svc_obj;
@@ -81,10 +81,10 @@ struct svc {
     char *notify_scratch;
     size_t notify_scratch_cap;
     notify_object *nobjs;
-    s3_fetch *fetch;             /* the downloads, streamed into the indexer */
+    s3_fetch *fetch; /* the downloads, streamed into the indexer */
     svc_obj *pending_head, *pending_tail;
-    int npending;                /* objects waiting for a download slot */
-    int receives;                /* receive calls in flight */
+    int npending; /* objects waiting for a download slot */
+    int receives; /* receive calls in flight */
     recv_slot slots[MAX_RECEIVERS];
     serial pumping;
     svc_msg *msgs;
@@ -94,16 +94,16 @@ struct svc {
     int ndel;
     int deletes_inflight;
     int visibility_inflight;
-    uv_timer_t tick;             /* linger, delete flush, visibility, stats */
+    uv_timer_t tick; /* linger, delete flush, visibility, stats */
     uv_timer_t receive_backoff;
     int backoff_active;
     uv_signal_t sigterm, sigint;
     uint64_t pending_since_ms, last_stats_ms, last_vis_ms, start_ms;
-    uint64_t linger_batches;     /* batches submitted when pending_since_ms was set */
+    uint64_t linger_batches; /* batches submitted when pending_since_ms was set */
     uint64_t last_stats_records;
     int empty_polls;
     int draining;
-    int giving_back;             /* drain timed out: in-flight messages were made visible again */
+    int giving_back; /* drain timed out: in-flight messages were made visible again */
     uint64_t drain_started_ms, give_back_ms;
     int stopped;
     int rc;
@@ -120,7 +120,8 @@ static void on_delete_done(void *ud, const sqs_result *r, const sqs_entry_result
     if (!r->ok) {
         s->st->delete_errors += (uint64_t)n;
         log_warn("DeleteMessageBatch failed: %s %s (the messages will be delivered again; documents are keyed by "
-                 "eventID, so this only repeats work)", r->code, r->message);
+                 "eventID, so this only repeats work)",
+                 r->code, r->message);
     } else {
         for (int i = 0; i < n; i++) {
             if (e[i].ok) s->st->messages_deleted++;
@@ -333,8 +334,8 @@ static void handle_message(svc *s, const sqs_message *m) {
         /* Never deleted: it comes back after retry_visibility_s until the redrive policy moves it. */
         const char *h[1] = {m->receipt_handle};
         s->st->messages_bad++;
-        log_warn("message %s (receive count %d) not understood: %s; left for the queue's redrive policy",
-                 m->message_id, m->receive_count, nr.why);
+        log_warn("message %s (receive count %d) not understood: %s; left for the queue's redrive policy", m->message_id,
+                 m->receive_count, nr.why);
         change_visibility(s, h, NULL, 1, s->o.retry_visibility_s);
         return;
     }
@@ -507,16 +508,16 @@ static void pump_once(void *ud) {
             if (!slot) break;
             slot->s = s;
             s->receives++;
-            slot->call = sqs_receive(s->aws, s->o.queue_url, SQS_MAX_RECEIVE, s->o.wait_s, s->o.visibility_s,
-                                     on_receive, slot);
+            slot->call =
+                sqs_receive(s->aws, s->o.queue_url, SQS_MAX_RECEIVE, s->o.wait_s, s->o.visibility_s, on_receive, slot);
             if (!slot->call) {
                 s->receives--;
                 log_error("cannot start ReceiveMessage");
                 break;
             }
         }
-        if (s->o.exit_when_idle > 0 && s->empty_polls >= s->o.exit_when_idle && s->nmsgs == 0 &&
-            objects_open(s) == 0 && !s->pending_head)
+        if (s->o.exit_when_idle > 0 && s->empty_polls >= s->o.exit_when_idle && s->nmsgs == 0 && objects_open(s) == 0 &&
+            !s->pending_head)
             start_drain(s, "the queue is empty");
     }
     if (s->draining) {
@@ -546,16 +547,15 @@ static void print_stats(svc *s, const char *when) {
              when, (unsigned long long)st->messages, (unsigned long long)st->messages_deleted,
              (unsigned long long)st->messages_retried, (unsigned long long)st->messages_released,
              (unsigned long long)st->messages_bad, (unsigned long long)st->messages_ignored,
-             (unsigned long long)st->redelivered, (unsigned long long)st->duplicates,
-             (unsigned long long)st->objects, (unsigned long long)st->objects_done,
-             (unsigned long long)st->objects_failed, (unsigned long long)st->objects_skipped,
-             (unsigned long long)st->records, (unsigned long long)st->records_failed,
-             (unsigned long long)st->bytes_in, (unsigned long long)st->bytes_json, (unsigned long long)is->batches,
+             (unsigned long long)st->redelivered, (unsigned long long)st->duplicates, (unsigned long long)st->objects,
+             (unsigned long long)st->objects_done, (unsigned long long)st->objects_failed,
+             (unsigned long long)st->objects_skipped, (unsigned long long)st->records,
+             (unsigned long long)st->records_failed, (unsigned long long)st->bytes_in,
+             (unsigned long long)st->bytes_json, (unsigned long long)is->batches,
              (unsigned long long)is->batches_failed, (unsigned long long)(is->bad_records + sc.dead_lettered),
              (unsigned long long)(sc.retries + as.retries), (unsigned long long)errors,
              (unsigned long long)st->visibility_extensions, s->nmsgs, objects_open(s) + s->npending,
-             s3_fetch_flowing(s->fetch),
-             indexer_in_flight(s->ix), secs > 0 ? (double)is->records / secs : 0,
+             s3_fetch_flowing(s->fetch), indexer_in_flight(s->ix), secs > 0 ? (double)is->records / secs : 0,
              since > 0 ? (double)(is->records - s->last_stats_records) / since : 0);
     s->last_stats_ms = now;
     s->last_stats_records = is->records;
@@ -665,8 +665,7 @@ int service_run(uv_loop_t *loop, aws_ctx *aws, indexer *ix, const service_option
     log_info("consuming %s (%d receivers, %d concurrent downloads, visibility %d s)", s.o.queue_url, s.o.receivers,
              s.o.max_objects, s.o.visibility_s);
     pump(&s);
-    while (!s.stopped && uv_run(loop, UV_RUN_ONCE)) {
-    }
+    while (!s.stopped && uv_run(loop, UV_RUN_ONCE)) {}
     print_stats(&s, "final");
     rc = s.rc;
     uv_close((uv_handle_t *)&s.tick, NULL);

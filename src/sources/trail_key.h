@@ -6,10 +6,10 @@
 #include <stddef.h>
 
 typedef enum {
-    KEY_LOG = 0,     /* a CloudTrail log file: index it */
-    KEY_INSIGHT,     /* CloudTrail-Insight: Insights events, index them too */
-    KEY_DIGEST,      /* CloudTrail-Digest: integrity digests, no records: skip */
-    KEY_OTHER,       /* not a log file (folder marker, other data): skip */
+    KEY_LOG = 0, /* a CloudTrail log file: index it */
+    KEY_INSIGHT, /* CloudTrail-Insight: Insights events, index them too */
+    KEY_DIGEST,  /* CloudTrail-Digest: integrity digests, no records: skip */
+    KEY_OTHER,   /* not a log file (folder marker, other data): skip */
 } key_kind;
 
 key_kind key_classify(const char *key, size_t len);

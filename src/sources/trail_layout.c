@@ -27,7 +27,8 @@ int trail_parse_s3_url(const char *url, char *bucket, size_t bucket_cap, char *p
     size_t pn = strlen(p);
     if (pn > TRAIL_MAX_PREFIX) return fail(why, why_cap, "the prefix is too long (512 bytes at most)");
     for (size_t i = 0; i < pn; i++)
-        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) return fail(why, why_cap, "the prefix holds a control character");
+        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+            return fail(why, why_cap, "the prefix holds a control character");
     /* "//" would name an empty folder that CloudTrail never writes. */
     if (strstr(p, "//") || p[0] == '/') return fail(why, why_cap, "the prefix holds an empty folder name ('//')");
     int slash = pn > 0 && p[pn - 1] != '/';
@@ -200,7 +201,8 @@ static int add_items(const char *arg, int (*ok)(const char *, size_t), char *lis
             return -1;
         }
         int dup = 0;
-        for (int i = 0; i < *n && !dup; i++) dup = strlen(list + (size_t)i * width) == len && !memcmp(list + (size_t)i * width, p, len);
+        for (int i = 0; i < *n && !dup; i++)
+            dup = strlen(list + (size_t)i * width) == len && !memcmp(list + (size_t)i * width, p, len);
         if (!dup) {
             if (*n >= cap) return fail(why, why_cap, "too many items");
             memcpy(list + (size_t)*n * width, p, len);
@@ -220,6 +222,6 @@ int trail_add_accounts(const char *arg, char (*list)[TRAIL_ACCOUNT_LEN + 1], int
 }
 
 int trail_add_regions(const char *arg, char (*list)[TRAIL_MAX_REGION], int cap, int *n, char *why, size_t why_cap) {
-    return add_items(arg, trail_is_region, &list[0][0], TRAIL_MAX_REGION, cap, n, "a region name (like us-east-1)",
-                     why, why_cap);
+    return add_items(arg, trail_is_region, &list[0][0], TRAIL_MAX_REGION, cap, n, "a region name (like us-east-1)", why,
+                     why_cap);
 }

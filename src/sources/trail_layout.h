@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TRAIL_MAX_PREFIX 512   /* bytes of a user's key prefix; keys stay well under S3's 1024 */
-#define TRAIL_MAX_ORG 40       /* "o-" and 10..32 characters */
+#define TRAIL_MAX_PREFIX 512 /* bytes of a user's key prefix; keys stay well under S3's 1024 */
+#define TRAIL_MAX_ORG 40     /* "o-" and 10..32 characters */
 #define TRAIL_MAX_REGION 32
 #define TRAIL_ACCOUNT_LEN 12
 #define TRAIL_LOG_FOLDER "CloudTrail"
@@ -19,8 +19,8 @@
 /* A series name "[o-ORG/]ACCOUNT/REGION", or "[o-ORG/]ACCOUNT/CloudTrail-Insight/REGION" for
  * the Insights events: what a checkpoint records days of. */
 #define TRAIL_MAX_SERIES (TRAIL_MAX_ORG + 1 + TRAIL_ACCOUNT_LEN + 1 + sizeof TRAIL_INSIGHT_FOLDER + TRAIL_MAX_REGION)
-#define TRAIL_DAY_MIN 0        /* 1970-01-01 */
-#define TRAIL_DAY_MAX 2932896  /* 9999-12-31 */
+#define TRAIL_DAY_MIN 0       /* 1970-01-01 */
+#define TRAIL_DAY_MAX 2932896 /* 9999-12-31 */
 
 /* s3://BUCKET[/PREFIX]: the bucket (S3's naming rules, 3..63 characters) and the prefix, which
  * gets a trailing '/' unless empty ("s3://b/logs" and "s3://b/logs/" mean the same folder).

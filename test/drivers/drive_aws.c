@@ -20,10 +20,10 @@
 #include <uv.h>
 
 #include "aws/aws.h"
-#include "base/jsonw.h"
-#include "base/log.h"
 #include "aws/s3.h"
 #include "aws/sqs.h"
+#include "base/jsonw.h"
+#include "base/log.h"
 
 static uv_loop_t loop;
 static aws_ctx *aws;
@@ -98,8 +98,9 @@ static void get_done(void *ud, const s3_result *r) {
         fprintf(report, "{\"get_failed\":{\"bytes\":%llu}}\n", (unsigned long long)r->bytes);
         return;
     }
-    fprintf(report, "{\"get\":{\"bytes\":%llu,\"pauses\":%u,\"attempts\":%d,\"bucket_region\":",
-            (unsigned long long)r->bytes, get.pauses, r->attempts);
+    fprintf(report,
+            "{\"get\":{\"bytes\":%llu,\"pauses\":%u,\"attempts\":%d,\"bucket_region\":", (unsigned long long)r->bytes,
+            get.pauses, r->attempts);
     pstr(r->bucket_region, strlen(r->bucket_region));
     fprintf(report, "}}\n");
 }
@@ -298,8 +299,7 @@ int main(int argc, char **argv) {
     else if (strcmp(cmd, "getcancel") == 0) {
         get.cancel = 1;
         rc = cmd_get(argc, argv);
-    }
-    else if (strcmp(cmd, "list") == 0) rc = cmd_list(argc, argv);
+    } else if (strcmp(cmd, "list") == 0) rc = cmd_list(argc, argv);
     else if (strcmp(cmd, "creds") == 0) {
         aws_ctx_resolve_credentials(aws, creds_done, NULL);
         rc = 0;

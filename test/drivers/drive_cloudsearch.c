@@ -15,13 +15,13 @@
 #include <uv.h>
 
 #include "aws/aws.h"
-#include "sinks/cloudsearch/cloudsearch_config.h"
-#include "pipeline/deadletter.h"
-#include "net/http.h"
-#include "pipeline/indexer.h"
-#include "sources/local_source.h"
 #include "base/log.h"
+#include "net/http.h"
+#include "pipeline/deadletter.h"
+#include "pipeline/indexer.h"
+#include "sinks/cloudsearch/cloudsearch_config.h"
 #include "sinks/cloudsearch/sink_cloudsearch.h"
+#include "sources/local_source.h"
 
 typedef struct wait_state {
     int done, ok;
@@ -149,11 +149,10 @@ int main(int argc, char **argv) {
                (unsigned long long)is->bad_records);
         printf("batches=%llu\nbatches_failed=%llu\nuploads=%llu\naccepted=%llu\nretries=%llu\nthrottled=%llu\n"
                "splits=%llu\ndead_lettered=%llu\nbytes_uploaded=%llu\nupload_ms=%.1f\n",
-               (unsigned long long)st.batches, (unsigned long long)st.batches_failed,
-               (unsigned long long)st.uploads, (unsigned long long)st.docs_accepted,
-               (unsigned long long)st.retries, (unsigned long long)st.throttled, (unsigned long long)st.splits,
-               (unsigned long long)st.dead_lettered, (unsigned long long)st.bytes_uploaded,
-               (double)st.upload_ns / 1e6);
+               (unsigned long long)st.batches, (unsigned long long)st.batches_failed, (unsigned long long)st.uploads,
+               (unsigned long long)st.docs_accepted, (unsigned long long)st.retries, (unsigned long long)st.throttled,
+               (unsigned long long)st.splits, (unsigned long long)st.dead_lettered,
+               (unsigned long long)st.bytes_uploaded, (double)st.upload_ns / 1e6);
         if (lrc != 0 || st.batches_failed) rc = 1;
         indexer_free(ix); /* closes the sink: its timers close on the next loop run */
     }

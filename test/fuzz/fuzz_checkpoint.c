@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sources/checkpoint.h"
 #include "fuzz_check.h"
+#include "sources/checkpoint.h"
 
 static char *format(checkpoint *cp) {
     buf b;

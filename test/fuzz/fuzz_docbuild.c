@@ -8,11 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/docbuild.h"
-#include "fuzz_check.h"
 #include "base/json.h"
+#include "fuzz_check.h"
+#include "pipeline/docbuild.h"
 #include "pipeline/schema.h"
-
 
 static doc_builder *sdf, *bulk;
 static json_doc doc;

@@ -8,10 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz_check.h"
 #include "base/json.h"
 #include "base/jsonw.h"
-
+#include "fuzz_check.h"
 
 typedef long (*jsonw_fn)(const char *, size_t, char *, size_t, size_t, unsigned, jsonw_stats *);
 

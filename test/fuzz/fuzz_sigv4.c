@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/crypto.h"
 #include "aws/sigv4.h"
+#include "base/crypto.h"
 
 #define MAX_INPUT 65536
 
@@ -40,8 +40,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     sigv4_credentials cr = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
                             (data[0] & 8) ? "session-token" : NULL};
-    sigv4_request r = {.method = "POST", .headers = hdrs, .nheaders = nh, .region = "us-east-1",
-                       .service = (data[0] & 16) ? "s3" : "sqs", .time = 1440938160, .flags = flags};
+    sigv4_request r = {.method = "POST",
+                       .headers = hdrs,
+                       .nheaders = nh,
+                       .region = "us-east-1",
+                       .service = (data[0] & 16) ? "s3" : "sqs",
+                       .time = 1440938160,
+                       .flags = flags};
     if (sigv4_url_parse(first, &url) == SIGV4_OK) {
         r.host = url.host;
         r.path = url.path;

@@ -52,8 +52,8 @@ typedef struct ts_conn {
     uint32_t body_sum;
     int had_cl, chunked, expect, conn_close;
     char ctype[64]; /* request Content-Type, "" when absent */
-    int busy;    /* a response is being produced; further input waits (curl does not pipeline) */
-    int stalled; /* /stall: ignore everything */
+    int busy;       /* a response is being produced; further input waits (curl does not pipeline) */
+    int stalled;    /* /stall: ignore everything */
     uint64_t stream_left, stream_pos;
     int stream_slow;
 } ts_conn;
@@ -141,7 +141,7 @@ static inline void ts_request_done(ts_conn *c) {
 }
 
 static inline void ts_reply(ts_conn *c, int status, const char *reason, const char *extra_headers, const char *body,
-                     size_t blen) {
+                            size_t blen) {
     char head[1024];
     int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s%s\r\n", status, reason, blen,
                      extra_headers ? extra_headers : "", c->conn_close ? "Connection: close\r\n" : "");
@@ -184,7 +184,8 @@ static inline void ts_respond(ts_conn *c) {
         ts_reply(c, 200, "OK", "Content-Type: text/plain\r\n", body, (size_t)n);
     } else if (strcmp(path, "/flaky") == 0) {
         if (s->flaky_hits++ % 2 == 0) {
-            const char *x = "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>try again</Message></Error>";
+            const char *x =
+                "<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>try again</Message></Error>";
             ts_reply(c, 500, "Internal Server Error", "Content-Type: application/xml\r\n", x, strlen(x));
         } else {
             ts_reply(c, 200, "OK", NULL, "recovered", 9);

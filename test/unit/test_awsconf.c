@@ -50,42 +50,40 @@ static void write_file(const char *rel, const char *text) {
     fclose(f);
 }
 
-static const char *CONFIG =
-    "# comment line\n"
-    "; another comment\n"
-    "[default]\n"
-    "region = eu-west-1\n"
-    "\n"
-    "[profile   work ]\n"
-    "  region=ap-southeast-2  \n"
-    "aws_access_key_id = AKIACONFIGWORK\n"
-    "aws_secret_access_key = config-secret\n"
-    "s3 =\n"
-    "    addressing_style = path\n"
-    "services = local\n"
-    "\n"
-    "[services local]\n"
-    "sqs =\n"
-    "  endpoint_url = http://localhost:4566/\n"
-    "\n"
-    "[profile partial]\n"
-    "aws_access_key_id = AKIAONLYID\n"
-    "[profile ignorer]\n"
-    "endpoint_url = http://profile-endpoint:1234\n"
-    "ignore_configured_endpoint_urls = true\n"
-    "[profile withurl]\n"
-    "endpoint_url = http://profile-endpoint:1234\n";
+static const char *CONFIG = "# comment line\n"
+                            "; another comment\n"
+                            "[default]\n"
+                            "region = eu-west-1\n"
+                            "\n"
+                            "[profile   work ]\n"
+                            "  region=ap-southeast-2  \n"
+                            "aws_access_key_id = AKIACONFIGWORK\n"
+                            "aws_secret_access_key = config-secret\n"
+                            "s3 =\n"
+                            "    addressing_style = path\n"
+                            "services = local\n"
+                            "\n"
+                            "[services local]\n"
+                            "sqs =\n"
+                            "  endpoint_url = http://localhost:4566/\n"
+                            "\n"
+                            "[profile partial]\n"
+                            "aws_access_key_id = AKIAONLYID\n"
+                            "[profile ignorer]\n"
+                            "endpoint_url = http://profile-endpoint:1234\n"
+                            "ignore_configured_endpoint_urls = true\n"
+                            "[profile withurl]\n"
+                            "endpoint_url = http://profile-endpoint:1234\n";
 
-static const char *CREDENTIALS =
-    "[default]\n"
-    "aws_access_key_id=AKIADEFAULT\n"
-    "aws_secret_access_key = default/secret+key\n"
-    "\n"
-    "[work]\n"
-    "AWS_ACCESS_KEY_ID = AKIACREDWORK\n"
-    "aws_secret_access_key: cred-secret ; not a comment\n"
-    "aws_security_token = legacy-token\n"
-    "this line is malformed\n";
+static const char *CREDENTIALS = "[default]\n"
+                                 "aws_access_key_id=AKIADEFAULT\n"
+                                 "aws_secret_access_key = default/secret+key\n"
+                                 "\n"
+                                 "[work]\n"
+                                 "AWS_ACCESS_KEY_ID = AKIACREDWORK\n"
+                                 "aws_secret_access_key: cred-secret ; not a comment\n"
+                                 "aws_security_token = legacy-token\n"
+                                 "this line is malformed\n";
 
 static void setup_files(fake_env *e) {
     fset(e, "HOME", tmpdir);
@@ -331,7 +329,8 @@ static void test_imds_and_ecs_documents(void) {
     CHECK_EQ_INT(awsconf_parse_credentials_json(no_token, strlen(no_token), 0, "ecs", &c), AWSCONF_EINVAL);
     const char *bad_time = "{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\",\"Token\":\"t\",\"Expiration\":\"soon\"}";
     CHECK_EQ_INT(awsconf_parse_credentials_json(bad_time, strlen(bad_time), 0, "ecs", &c), AWSCONF_EINVAL);
-    const char *numeric = "{\"AccessKeyId\":1,\"SecretAccessKey\":\"s\",\"Token\":\"t\",\"Expiration\":\"2020-11-05T02:02:26Z\"}";
+    const char *numeric =
+        "{\"AccessKeyId\":1,\"SecretAccessKey\":\"s\",\"Token\":\"t\",\"Expiration\":\"2020-11-05T02:02:26Z\"}";
     CHECK_EQ_INT(awsconf_parse_credentials_json(numeric, strlen(numeric), 0, "ecs", &c), AWSCONF_EINVAL);
     const char *inject = "{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\",\"Token\":\"t\\r\\nX: y\","
                          "\"Expiration\":\"2020-11-05T02:02:26Z\"}";
@@ -340,8 +339,10 @@ static void test_imds_and_ecs_documents(void) {
     CHECK_EQ_INT(awsconf_parse_credentials_json("{\"AccessKeyId\":", 15, 0, "ecs", &c), AWSCONF_EINVAL);
     /* a key id longer than the limit is an error, not a truncated key */
     static char big[600];
-    snprintf(big, sizeof big, "{\"AccessKeyId\":\"%0200d\",\"SecretAccessKey\":\"s\",\"Token\":\"t\","
-             "\"Expiration\":\"2020-11-05T02:02:26Z\"}", 7);
+    snprintf(big, sizeof big,
+             "{\"AccessKeyId\":\"%0200d\",\"SecretAccessKey\":\"s\",\"Token\":\"t\","
+             "\"Expiration\":\"2020-11-05T02:02:26Z\"}",
+             7);
     CHECK_EQ_INT(awsconf_parse_credentials_json(big, strlen(big), 0, "ecs", &c), AWSCONF_ETOOBIG);
 }
 

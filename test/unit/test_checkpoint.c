@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include "sources/checkpoint.h"
-#include "testlib.h"
 #include "sources/trail_layout.h"
+#include "testlib.h"
 
 #define SRC "s3://trail/logs/"
 #define TGT "dir:/tmp/out"
@@ -135,7 +135,8 @@ static void test_insight_series(void) {
                              "done 111122223333/us-east-1 2024-05-01..2024-05-07\nend\n"));
     char *copy = strdup(out);
     checkpoint *again = parsed(copy);
-    CHECK(checkpoint_is_done(checkpoint_series_get(again, "111122223333/CloudTrail-Insight/us-east-1"), D("2024-05-02")));
+    CHECK(
+        checkpoint_is_done(checkpoint_series_get(again, "111122223333/CloudTrail-Insight/us-east-1"), D("2024-05-02")));
     CHECK(!checkpoint_is_done(checkpoint_series_get(again, "111122223333/us-east-1"), D("2024-05-08")));
     free(copy);
     checkpoint_free(again);
@@ -180,8 +181,7 @@ static void test_refused(void) {
     expect_refused(t, SRC, TGT, "after 'end'");
     snprintf(t, sizeof t, "%ssomething else\nend\n", head);
     expect_refused(t, SRC, TGT, "unknown line");
-    expect_refused("ctindex-checkpoint 1\ndone 111122223333/us-east-1 2024-05-01\nend\n", SRC, TGT,
-                   "before 'source'");
+    expect_refused("ctindex-checkpoint 1\ndone 111122223333/us-east-1 2024-05-01\nend\n", SRC, TGT, "before 'source'");
     const char nul[] = "ctindex-checkpoint 1\n\0\n";
     checkpoint *cp = checkpoint_new(SRC, TGT);
     char why[128];

@@ -1,19 +1,25 @@
 /* cs_fields_to_define: a DescribeIndexFields answer against the schema. */
-#include "sinks/cloudsearch/cloudsearch_proto.h"
 #include "pipeline/schema.h"
+#include "sinks/cloudsearch/cloudsearch_proto.h"
 #include "testlib.h"
 
 static const char *type_opts(const schema_field *f, char *out, size_t cap) {
-    const char *block = f->cs_type == CS_TEXT ? "TextOptions" : f->cs_type == CS_DATE ? "DateOptions"
-                        : f->cs_type == CS_INT ? "IntOptions" : f->cs_type == CS_LITERAL_ARRAY ? "LiteralArrayOptions"
-                        : f->cs_type == CS_TEXT_ARRAY ? "TextArrayOptions" : "LiteralOptions";
+    const char *block = f->cs_type == CS_TEXT            ? "TextOptions"
+                        : f->cs_type == CS_DATE          ? "DateOptions"
+                        : f->cs_type == CS_INT           ? "IntOptions"
+                        : f->cs_type == CS_LITERAL_ARRAY ? "LiteralArrayOptions"
+                        : f->cs_type == CS_TEXT_ARRAY    ? "TextArrayOptions"
+                                                         : "LiteralOptions";
     int text = f->cs_type == CS_TEXT || f->cs_type == CS_TEXT_ARRAY;
     int n = snprintf(out, cap, "<%s>", block);
-    if (!text) n += snprintf(out + n, cap - (size_t)n, "<SearchEnabled>%s</SearchEnabled><FacetEnabled>%s</FacetEnabled>",
-                             f->options & SF_SEARCH ? "true" : "false", f->options & SF_FACET ? "true" : "false");
-    n += snprintf(out + n, cap - (size_t)n, "<ReturnEnabled>%s</ReturnEnabled>", f->options & SF_RETURN ? "true" : "false");
+    if (!text)
+        n += snprintf(out + n, cap - (size_t)n, "<SearchEnabled>%s</SearchEnabled><FacetEnabled>%s</FacetEnabled>",
+                      f->options & SF_SEARCH ? "true" : "false", f->options & SF_FACET ? "true" : "false");
+    n += snprintf(out + n, cap - (size_t)n, "<ReturnEnabled>%s</ReturnEnabled>",
+                  f->options & SF_RETURN ? "true" : "false");
     if (f->cs_type != CS_LITERAL_ARRAY && f->cs_type != CS_TEXT_ARRAY)
-        n += snprintf(out + n, cap - (size_t)n, "<SortEnabled>%s</SortEnabled>", f->options & SF_SORT ? "true" : "false");
+        n += snprintf(out + n, cap - (size_t)n, "<SortEnabled>%s</SortEnabled>",
+                      f->options & SF_SORT ? "true" : "false");
     if (text)
         n += snprintf(out + n, cap - (size_t)n, "<HighlightEnabled>%s</HighlightEnabled>",
                       f->options & SF_HIGHLIGHT ? "true" : "false");
@@ -29,8 +35,9 @@ static void answer(buf *b, const char *skip, const char *bad) {
         const schema_field *f = schema_field_at(i);
         if (skip && strcmp(f->name, skip) == 0) continue;
         char opts[512];
-        buf_printf(b, "<member><Options><IndexFieldName>%s</IndexFieldName><IndexFieldType>%s</IndexFieldType>%s"
-                      "</Options><Status><State>Active</State></Status></member>",
+        buf_printf(b,
+                   "<member><Options><IndexFieldName>%s</IndexFieldName><IndexFieldType>%s</IndexFieldType>%s"
+                   "</Options><Status><State>Active</State></Status></member>",
                    f->name, bad && strcmp(f->name, bad) == 0 ? "int" : schema_cs_type_name(f->cs_type),
                    type_opts(f, opts, sizeof opts));
     }

@@ -1,11 +1,11 @@
-#include "pipeline/docbuild.h"
 #include "base/json.h"
+#include "pipeline/docbuild.h"
 #include "testlib.h"
 
-static json_doc pd;          /* parses the produced documents */
-static char *out;            /* document output buffer */
+static json_doc pd; /* parses the produced documents */
+static char *out;   /* document output buffer */
 static const size_t OUTCAP = 4u << 20;
-static char val[2u << 20];   /* decoded field values */
+static char val[2u << 20]; /* decoded field values */
 
 static const char *REC =
     "{\"eventVersion\":\"1.08\",\"userIdentity\":{\"type\":\"AssumedRole\",\"principalId\":\"AROAEXAMPLE:alice\","
@@ -18,11 +18,13 @@ static const char *REC =
     "\"userAgent\":\"aws-cli/2.15.0 Python/3.11\",\"requestParameters\":{\"bucketName\":\"my-bucket\","
     "\"key\":\"a \\\"quoted\\\" key\",\"Host\":\"my-bucket.s3.eu-west-1.amazonaws.com\"},\"responseElements\":null,"
     "\"additionalEventData\":{\"bytesTransferredIn\":42},\"requestID\":\"ABCD1234\","
-    "\"eventID\":\"8d4b1e2c-1f1a-4c3b-9f6e-0123456789ab\",\"readOnly\":false,\"resources\":[{\"type\":\"AWS::S3::Object\","
+    "\"eventID\":\"8d4b1e2c-1f1a-4c3b-9f6e-0123456789ab\",\"readOnly\":false,\"resources\":[{\"type\":\"AWS::S3::"
+    "Object\","
     "\"ARN\":\"arn:aws:s3:::my-bucket/key\"},{\"accountId\":\"123456789012\",\"type\":\"AWS::S3::Bucket\","
     "\"ARN\":\"arn:aws:s3:::my-bucket\"}],\"eventType\":\"AwsApiCall\",\"managementEvent\":false,"
     "\"recipientAccountId\":\"123456789012\",\"eventCategory\":\"Data\",\"tlsDetails\":{\"tlsVersion\":\"TLSv1.3\","
-    "\"cipherSuite\":\"TLS_AES_128_GCM_SHA256\",\"clientProvidedHostHeader\":\"my-bucket.s3.eu-west-1.amazonaws.com\"}}";
+    "\"cipherSuite\":\"TLS_AES_128_GCM_SHA256\",\"clientProvidedHostHeader\":\"my-bucket.s3.eu-west-1.amazonaws.com\"}"
+    "}";
 
 /* Independent check that every decoded string holds only XML 1.0 characters in valid UTF-8. */
 static int clean_utf8(const unsigned char *p, size_t n) {
@@ -39,7 +41,8 @@ static int clean_utf8(const unsigned char *p, size_t n) {
             cp = (cp << 6) | (p[i + k] & 0x3F);
         }
         static const unsigned min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF) return 0;
+        if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
+            return 0;
         if (cp < 0x20 && cp != 9 && cp != 10 && cp != 13) return 0;
         i += len;
     }
@@ -112,8 +115,8 @@ static void test_realistic(void) {
     CHECK_EQ_STR(fstr(f, "event_version"), "1.08");
     CHECK_EQ_STR(fstr(f, "tls_version"), "TLSv1.3");
     CHECK_EQ_STR(fstr(f, "user_agent"), "aws-cli/2.15.0 Python/3.11");
-    CHECK_EQ_STR(fstr(f, "request_parameters"),
-                 "{\"bucketName\":\"my-bucket\",\"key\":\"a \\\"quoted\\\" key\",\"Host\":\"my-bucket.s3.eu-west-1.amazonaws.com\"}");
+    CHECK_EQ_STR(fstr(f, "request_parameters"), "{\"bucketName\":\"my-bucket\",\"key\":\"a \\\"quoted\\\" "
+                                                "key\",\"Host\":\"my-bucket.s3.eu-west-1.amazonaws.com\"}");
     CHECK_EQ_STR(fstr(f, "additional_event_data"), "{\"bytesTransferredIn\":42}");
     CHECK_EQ_STR(fstr(f, "raw"), REC);
     int arns = json_obj_get(&pd, f, "resource_arns");
@@ -163,7 +166,8 @@ static void test_omitted(void) {
 static void test_sanitised(void) {
     doc_builder *b = builder(BATCH_SDF, 1);
     docb_result res;
-    const char *rec = "{\"eventName\":\"Put\\u0001Obj\xff\xfe" "ect\\b\",\"userAgent\":\"ua \\ud83d\\ude00 \xf0\x9f\x98\x80\","
+    const char *rec = "{\"eventName\":\"Put\\u0001Obj\xff\xfe"
+                      "ect\\b\",\"userAgent\":\"ua \\ud83d\\ude00 \xf0\x9f\x98\x80\","
                       "\"errorMessage\":\"lone \\udc00 low \\uffff end\",\"eventID\":\"e1\"}";
     long n = docb_build(b, rec, strlen(rec), out, OUTCAP, &res);
     int f = parse_sdf(n);
@@ -227,7 +231,7 @@ static void test_literal_truncation(void) {
     CHECK_EQ_INT(res.truncated_values, 2);
     CHECK_EQ_INT(strlen(fstr(f, "event_name")), 4096);
     CHECK_EQ_INT(strlen(fstr(f, "event_source")), 8192); /* 4096 code points of 2 bytes */
-    CHECK_EQ_INT(strlen(fstr(f, "user_agent")), 5000);  /* text: no limit */
+    CHECK_EQ_INT(strlen(fstr(f, "user_agent")), 5000);   /* text: no limit */
     CHECK_EQ_INT(res.trimmed, 0);
     docb_free(b);
 }
@@ -301,7 +305,8 @@ static void test_bulk(void) {
     char *nl = memchr(out, '\n', (size_t)n);
     CHECK(nl && out[n - 1] == '\n' && memchr(nl + 1, '\n', (size_t)(out + n - nl - 2)) == NULL);
     if (!nl) return;
-    const char *action = "{\"index\":{\"_index\":\"cloudtrail-2024.03.05\",\"_id\":\"8d4b1e2c-1f1a-4c3b-9f6e-0123456789ab\"}}";
+    const char *action =
+        "{\"index\":{\"_index\":\"cloudtrail-2024.03.05\",\"_id\":\"8d4b1e2c-1f1a-4c3b-9f6e-0123456789ab\"}}";
     CHECK((size_t)(nl - out) == strlen(action) && memcmp(out, action, strlen(action)) == 0);
     CHECK_EQ_INT(json_parse(&pd, nl + 1, (size_t)(out + n - nl - 1)), JSON_OK);
     CHECK(doc_clean());
@@ -313,7 +318,8 @@ static void test_bulk(void) {
     /* no eventTime: a fixed, recognisable index */
     const char *rec = "{\"eventID\":\"x1\",\"eventName\":\"A\"}";
     n = docb_build(b, rec, strlen(rec), out, OUTCAP, &res);
-    const char *expect = "{\"index\":{\"_index\":\"cloudtrail-0000.00.00\",\"_id\":\"x1\"}}\n{\"event_id\":\"x1\",\"event_name\":\"A\"}\n";
+    const char *expect = "{\"index\":{\"_index\":\"cloudtrail-0000.00.00\",\"_id\":\"x1\"}}\n{\"event_id\":\"x1\","
+                         "\"event_name\":\"A\"}\n";
     CHECK(n == (long)strlen(expect) && memcmp(out, expect, strlen(expect)) == 0);
     docb_free(b);
 
@@ -337,11 +343,12 @@ static void test_bulk(void) {
 static void test_insight_and_bad(void) {
     doc_builder *b = builder(BATCH_SDF, 0);
     docb_result res;
-    const char *rec = "{\"eventVersion\":\"1.07\",\"eventTime\":\"2024-01-02T03:04:05.250Z\",\"awsRegion\":\"us-east-1\","
-                      "\"eventID\":\"ins-1\",\"eventType\":\"AwsCloudTrailInsight\",\"eventCategory\":\"Insight\","
-                      "\"insightDetails\":{\"state\":\"Start\",\"eventSource\":\"ec2.amazonaws.com\",\"eventName\":\"RunInstances\","
-                      "\"insightType\":\"ApiCallRateInsight\",\"insightContext\":{\"statistics\":{\"baseline\":{\"average\":0.1},"
-                      "\"insight\":{\"average\":5.0},\"insightDuration\":7}}}}";
+    const char *rec =
+        "{\"eventVersion\":\"1.07\",\"eventTime\":\"2024-01-02T03:04:05.250Z\",\"awsRegion\":\"us-east-1\","
+        "\"eventID\":\"ins-1\",\"eventType\":\"AwsCloudTrailInsight\",\"eventCategory\":\"Insight\","
+        "\"insightDetails\":{\"state\":\"Start\",\"eventSource\":\"ec2.amazonaws.com\",\"eventName\":\"RunInstances\","
+        "\"insightType\":\"ApiCallRateInsight\",\"insightContext\":{\"statistics\":{\"baseline\":{\"average\":0.1},"
+        "\"insight\":{\"average\":5.0},\"insightDuration\":7}}}}";
     int f = parse_sdf(docb_build(b, rec, strlen(rec), out, OUTCAP, &res));
     CHECK(f > 0);
     CHECK_EQ_STR(fstr(f, "insight_state"), "Start");
@@ -354,15 +361,21 @@ static void test_insight_and_bad(void) {
     CHECK_EQ_INT(json_obj_get(&pd, f, "event_name"), -1);
 
     /* the last two: a key without a value (jsmn alone accepts them) */
-    const char *bad[] = {"not json", "[1,2]", "{\"a\":", "\"str\"", "", "{\"eventName\":\"x\"} {}",
-                         "{\"eventName\":\"x\",\"c\",\"eventID\":\"y\"}", "{\"resources\":[{\"ARN\":\"a\",\"type\"}]}"};
+    const char *bad[] = {"not json",
+                         "[1,2]",
+                         "{\"a\":",
+                         "\"str\"",
+                         "",
+                         "{\"eventName\":\"x\"} {}",
+                         "{\"eventName\":\"x\",\"c\",\"eventID\":\"y\"}",
+                         "{\"resources\":[{\"ARN\":\"a\",\"type\"}]}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK_EQ_INT(docb_build(b, bad[i], strlen(bad[i]), out, OUTCAP, &res), DOCB_BAD);
         CHECK(res.error != NULL);
     }
-    const char *dates[] = {"2024-13-01T00:00:00Z", "2024-01-01T24:00:00Z", "2024-01-01 00:00:00Z", "2024-01-01T00:00:00",
-                           "2024-01-01T00:00:00.Z", "2024-01-01T00:00:00+01:00", "2024-02-30T00:00:00Z",
-                           "2023-02-29T00:00:00Z", "2024-04-31T00:00:00Z"};
+    const char *dates[] = {"2024-13-01T00:00:00Z", "2024-01-01T24:00:00Z",  "2024-01-01 00:00:00Z",
+                           "2024-01-01T00:00:00",  "2024-01-01T00:00:00.Z", "2024-01-01T00:00:00+01:00",
+                           "2024-02-30T00:00:00Z", "2023-02-29T00:00:00Z",  "2024-04-31T00:00:00Z"};
     for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
         char r[200];
         snprintf(r, sizeof r, "{\"eventName\":\"x\",\"eventTime\":\"%s\"}", dates[i]);

@@ -40,9 +40,14 @@ static void test_bodies(void) {
 
 static void test_refused(void) {
     char body[64];
-    CHECK_EQ_INT(enqueue_body("trail", "bad\xff" "utf8", body, sizeof body), -1);
+    CHECK_EQ_INT(enqueue_body("trail",
+                              "bad\xff"
+                              "utf8",
+                              body, sizeof body),
+                 -1);
     CHECK_EQ_INT(enqueue_body("trail", "lone\xed\xa0\x80surrogate", body, sizeof body), -1);
-    CHECK_EQ_INT(enqueue_body("trail", "a-key-too-long-for-this-small-buffer-of-64-bytes.json.gz", body, sizeof body), -1);
+    CHECK_EQ_INT(enqueue_body("trail", "a-key-too-long-for-this-small-buffer-of-64-bytes.json.gz", body, sizeof body),
+                 -1);
     /* the largest key fits the documented bound even when every byte is escaped */
     static char key[1025], big[ENQUEUE_MAX_BODY];
     memset(key, 1, 1024);

@@ -136,8 +136,8 @@ static void test_tiny_chunks_and_windows(void) {
             gunzip_reset(g);
             result r = run(g, z, zn, chunk, outcap);
             if (r.step_rc != GUNZIP_OK || r.finish_rc != GUNZIP_OK || r.len != n || memcmp(r.out, text, n) != 0) {
-                fprintf(stderr, "chunk %zu outcap %zu: rc %d/%d len %zu\n", chunk, outcap, r.step_rc,
-                        r.finish_rc, r.len);
+                fprintf(stderr, "chunk %zu outcap %zu: rc %d/%d len %zu\n", chunk, outcap, r.step_rc, r.finish_rc,
+                        r.len);
                 bad++;
             }
             free(r.out);

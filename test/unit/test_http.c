@@ -1,8 +1,8 @@
 /* http.c against an in-process HTTP/1.1 server on the same loop, plus retry.c. */
 #include <unistd.h>
 
-#include "net/http.h"
 #include "http_test_server.h"
+#include "net/http.h"
 #include "net/retry.h"
 #include "net/retry_timer.h"
 #include "testlib.h"
@@ -211,11 +211,18 @@ static void test_post_body(void) {
     ts_url(&e.srv, url, sizeof url, "/echo");
     const char *hdrs[] = {"Content-Type: application/octet-stream", "X-Amz-Date: 20240101T000000Z"};
     rec x = {0};
-    http_request rq = {.method = "POST", .url = url, .headers = hdrs, .nheaders = 2, .body = body, .body_len = n,
-                       .on_done = rec_done, .ud = &x};
+    http_request rq = {.method = "POST",
+                       .url = url,
+                       .headers = hdrs,
+                       .nheaders = 2,
+                       .body = body,
+                       .body_len = n,
+                       .on_done = rec_done,
+                       .ud = &x};
     CHECK(http_start(e.cli, &rq) != NULL);
     CHECK_EQ_INT(run_until(&e, &x.done, 1, 10000), 0);
-    snprintf(want, sizeof want, "len=%zu sum=%08x cl=1 chunked=0 expect=0 method=POST ctype=application/octet-stream", n, ts_fnv(TS_FNV_INIT, body, n));
+    snprintf(want, sizeof want, "len=%zu sum=%08x cl=1 chunked=0 expect=0 method=POST ctype=application/octet-stream",
+             n, ts_fnv(TS_FNV_INIT, body, n));
     CHECK_EQ_INT(x.status, 200);
     CHECK_EQ_STR(x.body, want);
     CHECK_EQ_INT(x.bytes_up, n);
@@ -224,7 +231,8 @@ static void test_post_body(void) {
     http_request put = {.method = "PUT", .url = url, .body = body, .body_len = 1000, .on_done = rec_done, .ud = &p};
     CHECK(http_start(e.cli, &put) != NULL);
     CHECK_EQ_INT(run_until(&e, &p.done, 1, 5000), 0);
-    snprintf(want, sizeof want, "len=1000 sum=%08x cl=1 chunked=0 expect=0 method=PUT ctype=", ts_fnv(TS_FNV_INIT, body, 1000));
+    snprintf(want, sizeof want,
+             "len=1000 sum=%08x cl=1 chunked=0 expect=0 method=PUT ctype=", ts_fnv(TS_FNV_INIT, body, 1000));
     CHECK_EQ_STR(p.body, want);
 
     /* An empty PUT (the IMDSv2 token request) still carries Content-Length: 0, and no
@@ -608,9 +616,7 @@ static void closer_hello_done(void *ud, http_response *r) {
     c->e->cli = NULL;
 }
 
-static void count_done(void *ud, http_response *r) {
-    rec_done(ud, r);
-}
+static void count_done(void *ud, http_response *r) { rec_done(ud, r); }
 
 static void test_close_with_active(void) {
     env e;
@@ -681,8 +687,9 @@ static void test_retry_classification(void) {
         CHECK_EQ_INT(retry_classify(HTTP_OK, final[i], ""), RETRY_FAIL);
     CHECK_EQ_INT(retry_classify(HTTP_OK, 200, NULL), RETRY_SUCCESS);
     CHECK_EQ_INT(retry_classify(HTTP_OK, 204, NULL), RETRY_SUCCESS);
-    const char *codes[] = {"Throttling", "ThrottlingException", "RequestThrottled", "SlowDown",
-                           "TooManyRequestsException", "RequestLimitExceeded", "RequestTimeout"};
+    const char *codes[] = {"Throttling",    "ThrottlingException",      "RequestThrottled",
+                           "SlowDown",      "TooManyRequestsException", "RequestLimitExceeded",
+                           "RequestTimeout"};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         CHECK_EQ_INT(retry_classify(HTTP_OK, 400, codes[i]), RETRY_AGAIN);
     CHECK(retry_code_is_throttling("SlowDown"));

@@ -49,8 +49,9 @@ static void on_done(ingest_obj *o, int status, void *ud) {
 }
 
 static const char *record(int i, char *buf, size_t cap) {
-    snprintf(buf, cap, "{\"eventVersion\":\"1.08\",\"eventID\":\"id-%04d\",\"eventTime\":\"2024-05-01T00:00:00Z\","
-                       "\"eventName\":\"GetObject\",\"eventSource\":\"s3.amazonaws.com\",\"awsRegion\":\"us-east-1\"}",
+    snprintf(buf, cap,
+             "{\"eventVersion\":\"1.08\",\"eventID\":\"id-%04d\",\"eventTime\":\"2024-05-01T00:00:00Z\","
+             "\"eventName\":\"GetObject\",\"eventSource\":\"s3.amazonaws.com\",\"awsRegion\":\"us-east-1\"}",
              i);
     return buf;
 }
@@ -59,7 +60,8 @@ static const char *record(int i, char *buf, size_t cap) {
 static size_t file_of(char *out, size_t cap, int n, const char *tail) {
     size_t len = (size_t)snprintf(out, cap, "{\"Records\":[");
     char rec[512];
-    for (int i = 0; i < n; i++) len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? "," : "", record(i, rec, sizeof rec));
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? "," : "", record(i, rec, sizeof rec));
     len += (size_t)snprintf(out + len, cap - len, "%s", tail);
     return len;
 }
@@ -205,10 +207,11 @@ static void test_skipped_elements_dead_lettered(void) {
     size_t got = f ? fread(text, 1, sizeof text - 1, f) : 0;
     text[got] = '\0';
     if (f) fclose(f);
-    snprintf(want, sizeof want,
-             "\"source\":\"s3://bucket/key.json.gz\",\"reason\":\"record of %zu bytes is larger than the record "
-             "limit (1024 bytes)\",\"offset\":%d,\"size\":%zu,\"truncated\":true,\"data\":\"{\\\"eventID\\\":\\\"big\\\",",
-             blen, prefix, blen);
+    snprintf(
+        want, sizeof want,
+        "\"source\":\"s3://bucket/key.json.gz\",\"reason\":\"record of %zu bytes is larger than the record "
+        "limit (1024 bytes)\",\"offset\":%d,\"size\":%zu,\"truncated\":true,\"data\":\"{\\\"eventID\\\":\\\"big\\\",",
+        blen, prefix, blen);
     CHECK(strstr(text, want) != NULL);
     /* the data is the record's first RSPLIT_HEAD bytes, escaped */
     char head[2 * RSPLIT_HEAD + 16];

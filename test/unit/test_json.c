@@ -27,8 +27,7 @@ static void test_object_lookup(void) {
 
 static void test_rejects(void) {
     const char *bad[] = {"{\"a\":1", "{\"a\":tru}", "1 2", "{} x", "", "[1,]"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        CHECK(json_parse(&doc, bad[i], strlen(bad[i])) != JSON_OK);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECK(json_parse(&doc, bad[i], strlen(bad[i])) != JSON_OK);
 }
 
 static void test_nomem(void) {

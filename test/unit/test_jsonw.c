@@ -38,10 +38,15 @@ static void test_escape_basic(void) {
 static void test_escape_utf8(void) {
     size_t d = 99;
     /* é, €, emoji (supplementary plane, kept), U+FFFD kept */
-    CHECK_EQ_STR(esc("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbd", 12, &d), "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbd");
+    CHECK_EQ_STR(esc("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbd", 12, &d),
+                 "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbd");
     CHECK_EQ_INT(d, 0);
     /* overlong '/' (C0 AF), overlong 3-byte (E0 80 AF) */
-    CHECK_EQ_STR(esc("a\xc0\xaf" "b\xe0\x80\xaf" "c", 8, &d), "abc");
+    CHECK_EQ_STR(esc("a\xc0\xaf"
+                     "b\xe0\x80\xaf"
+                     "c",
+                     8, &d),
+                 "abc");
     CHECK_EQ_INT(d, 5);
     /* UTF-8-encoded surrogate U+D800 (ED A0 80), > U+10FFFF (F4 90 80 80), F5 lead */
     CHECK_EQ_STR(esc("\xed\xa0\x80|\xf4\x90\x80\x80|\xf5", 10, &d), "||");
@@ -50,10 +55,14 @@ static void test_escape_utf8(void) {
     CHECK_EQ_STR(esc("<\xef\xbf\xbe\xef\xbf\xbf>", 8, &d), "<>");
     CHECK_EQ_INT(d, 2);
     /* truncated sequence at end and before ASCII */
-    CHECK_EQ_STR(esc("\xe2\x82" "A\xf0\x9f\x98", 6, &d), "A");
+    CHECK_EQ_STR(esc("\xe2\x82"
+                     "A\xf0\x9f\x98",
+                     6, &d),
+                 "A");
     CHECK_EQ_INT(d, 5);
     /* lone continuation byte; U+10FFFF max code point kept; U+D7FF and U+E000 kept */
-    CHECK_EQ_STR(esc("\x80\xf4\x8f\xbf\xbf\xed\x9f\xbf\xee\x80\x80", 11, &d), "\xf4\x8f\xbf\xbf\xed\x9f\xbf\xee\x80\x80");
+    CHECK_EQ_STR(esc("\x80\xf4\x8f\xbf\xbf\xed\x9f\xbf\xee\x80\x80", 11, &d),
+                 "\xf4\x8f\xbf\xbf\xed\x9f\xbf\xee\x80\x80");
     CHECK_EQ_INT(d, 1);
     /* C1 control U+0085 is a legal XML character */
     CHECK_EQ_STR(esc("\xc2\x85", 2, &d), "\xc2\x85");
@@ -138,7 +147,8 @@ static void test_bulk_bounds(void) {
             char in[96];
             memset(in, 'a', before);
             size_t n = before;
-            const char *tail = mode == 0 ? "\"bc\\de\"fghijklmnopqrstuvwxyz0123456789" : "\\nbc\\\"de\\/fghijklmnopqrstuvwxyz012345";
+            const char *tail =
+                mode == 0 ? "\"bc\\de\"fghijklmnopqrstuvwxyz0123456789" : "\\nbc\\\"de\\/fghijklmnopqrstuvwxyz012345";
             memcpy(in + n, tail, strlen(tail));
             n += strlen(tail);
             char full[256], buf[256];

@@ -19,7 +19,8 @@ static void test_classify(void) {
 
 static void test_parse(void) {
     key_parts kp;
-    CHECK_EQ_INT(key_parse(K("pre/fix/AWSLogs/o-fxozgwu6rc/123456789016/CloudTrail/ca-central-1/2020/08/30/f.json.gz"), &kp), 0);
+    CHECK_EQ_INT(
+        key_parse(K("pre/fix/AWSLogs/o-fxozgwu6rc/123456789016/CloudTrail/ca-central-1/2020/08/30/f.json.gz"), &kp), 0);
     CHECK_EQ_STR(kp.org, "o-fxozgwu6rc");
     CHECK_EQ_STR(kp.account, "123456789016");
     CHECK_EQ_STR(kp.region, "ca-central-1");

@@ -6,13 +6,12 @@ static char scratch[65536];
 static notify_object objs[8];
 static notify_result res;
 
-static void parse(const char *body) {
-    notify_parse(&doc, body, strlen(body), scratch, sizeof scratch, objs, 8, &res);
-}
+static void parse(const char *body) { notify_parse(&doc, body, strlen(body), scratch, sizeof scratch, objs, 8, &res); }
 
 static void test_cloudtrail_sns(void) {
     parse("{\"Type\" : \"Notification\",\"MessageId\" : \"908d\",\"TopicArn\" : \"arn:aws:sns:us-west-2:1:t\","
-          "\"Message\" : \"{\\\"s3Bucket\\\":\\\"trail-bucket\\\",\\\"s3ObjectKey\\\":[\\\"AWSLogs/1/CloudTrail/a.json.gz\\\","
+          "\"Message\" : "
+          "\"{\\\"s3Bucket\\\":\\\"trail-bucket\\\",\\\"s3ObjectKey\\\":[\\\"AWSLogs/1/CloudTrail/a.json.gz\\\","
           "\\\"AWSLogs/1/CloudTrail/b c+d.json.gz\\\"]}\",\"Timestamp\" : \"2023-12-16T00:21:11.830Z\"}");
     CHECK_EQ_INT(res.kind, NOTIFY_OBJECTS);
     CHECK_EQ_STR(res.source, "cloudtrail");
@@ -32,21 +31,25 @@ static void test_raw_delivery(void) {
 
 static void test_s3_event(void) {
     parse("{\"Records\":[{\"eventVersion\":\"2.1\",\"eventSource\":\"aws:s3\",\"eventName\":\"ObjectCreated:Put\","
-          "\"s3\":{\"bucket\":{\"name\":\"mybucket\"},\"object\":{\"key\":\"AWSLogs/red+flower%2Bx%2F.json.gz\",\"size\":3}}},"
-          "{\"eventName\":\"ObjectRemoved:Delete\",\"s3\":{\"bucket\":{\"name\":\"mybucket\"},\"object\":{\"key\":\"gone\"}}}]}");
+          "\"s3\":{\"bucket\":{\"name\":\"mybucket\"},\"object\":{\"key\":\"AWSLogs/"
+          "red+flower%2Bx%2F.json.gz\",\"size\":3}}},"
+          "{\"eventName\":\"ObjectRemoved:Delete\",\"s3\":{\"bucket\":{\"name\":\"mybucket\"},\"object\":{\"key\":"
+          "\"gone\"}}}]}");
     CHECK_EQ_INT(res.kind, NOTIFY_OBJECTS);
     CHECK_EQ_STR(res.source, "s3");
     CHECK_EQ_INT(res.n, 1);
     CHECK_EQ_STR(objs[0].key, "AWSLogs/red flower+x/.json.gz");
     /* The same inside SNS. */
-    parse("{\"Type\":\"Notification\",\"Subject\":\"Amazon S3 Notification\",\"Message\":\"{\\\"Records\\\":[{\\\"s3\\\":"
-          "{\\\"bucket\\\":{\\\"name\\\":\\\"b\\\"},\\\"object\\\":{\\\"key\\\":\\\"a%20b\\\"}}}]}\"}");
+    parse(
+        "{\"Type\":\"Notification\",\"Subject\":\"Amazon S3 Notification\",\"Message\":\"{\\\"Records\\\":[{\\\"s3\\\":"
+        "{\\\"bucket\\\":{\\\"name\\\":\\\"b\\\"},\\\"object\\\":{\\\"key\\\":\\\"a%20b\\\"}}}]}\"}");
     CHECK_EQ_INT(res.kind, NOTIFY_OBJECTS);
     CHECK_EQ_STR(objs[0].key, "a b");
 }
 
 static void test_eventbridge(void) {
-    parse("{\"version\":\"0\",\"id\":\"1\",\"detail-type\":\"Object Created\",\"source\":\"aws.s3\",\"detail\":{\"version\":\"0\","
+    parse("{\"version\":\"0\",\"id\":\"1\",\"detail-type\":\"Object "
+          "Created\",\"source\":\"aws.s3\",\"detail\":{\"version\":\"0\","
           "\"bucket\":{\"name\":\"eb-bucket\"},\"object\":{\"key\":\"AWSLogs/x+y.json.gz\",\"size\":5}}}");
     CHECK_EQ_INT(res.kind, NOTIFY_OBJECTS);
     CHECK_EQ_STR(res.source, "eventbridge");
@@ -55,7 +58,8 @@ static void test_eventbridge(void) {
 }
 
 static void test_ignored(void) {
-    parse("{\"Service\":\"Amazon S3\",\"Event\":\"s3:TestEvent\",\"Time\":\"2014-10-13T15:57:02.089Z\",\"Bucket\":\"b\"}");
+    parse("{\"Service\":\"Amazon "
+          "S3\",\"Event\":\"s3:TestEvent\",\"Time\":\"2014-10-13T15:57:02.089Z\",\"Bucket\":\"b\"}");
     CHECK_EQ_INT(res.kind, NOTIFY_IGNORE);
     parse("{\"Type\":\"Notification\",\"Message\":\"CloudTrail validation message.\"}");
     CHECK_EQ_INT(res.kind, NOTIFY_IGNORE);

@@ -54,9 +54,8 @@ static void test_spec_userinfo(void) {
     CHECK_EQ_STR(sp.base_url, "https://es.example.com:9200"); /* the password never reaches the URL */
     CHECK(sp.options == NULL);
     /* the "opensearch:" prefix is optional; sink options follow the first ',' */
-    CHECK_EQ_INT(sink_opensearch_parse_spec("opensearch:http://u:a%2Cb@h:1/ix,auth=basic,inflight=4", &sp, err,
-                                            sizeof err),
-                 0);
+    CHECK_EQ_INT(
+        sink_opensearch_parse_spec("opensearch:http://u:a%2Cb@h:1/ix,auth=basic,inflight=4", &sp, err, sizeof err), 0);
     CHECK_EQ_STR(sp.pass, "a,b");
     CHECK_EQ_STR(sp.pattern, "ix");
     CHECK_EQ_STR(sp.options, "auth=basic,inflight=4");
@@ -77,7 +76,7 @@ static void test_spec_rejects(void) {
                          "https://host/a b",
                          "https://host/logs-%y",
                          "https://host/logs-%",
-                         "https://host/logs-%%",   /* the builder has no %% */
+                         "https://host/logs-%%", /* the builder has no %% */
                          "https://host/logs-%25%25"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
@@ -101,8 +100,8 @@ static void test_index_patterns(void) {
         CHECK_EQ_INT(index_pattern_check(good[i], 0, err, sizeof err), 0);
         CHECK_EQ_INT(index_pattern_check(good[i], 1, err, sizeof err), 0);
     }
-    const char *bad[] = {"", "-x", "_x", "+x", ".", "..", "Ct", "a b", "a/b", "a,b", "a#b", "a%", "a%%", "a%y",
-                         "a%M", "a\"b", "a*"};
+    const char *bad[] = {"",    "-x",  "_x", "+x",  ".",   "..",  "Ct",   "a b", "a/b",
+                         "a,b", "a#b", "a%", "a%%", "a%y", "a%M", "a\"b", "a*"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
         CHECK_EQ_INT(index_pattern_check(bad[i], 0, err, sizeof err), -1);

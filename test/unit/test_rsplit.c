@@ -14,7 +14,7 @@ typedef struct sink {
     int calls;
     int refuse_first; /* refuse each record once, accept it when offered again */
     int refused;
-    int bad_shape;    /* a record that does not start with '{' and end with '}' */
+    int bad_shape; /* a record that does not start with '{' and end with '}' */
 } sink;
 
 static int collect(void *ud, const char *rec, size_t len) {
@@ -111,11 +111,10 @@ static const char *tricky_file =
     "\"Records\" : [ {\"a\":\"x\\\"}{[\",\"b\":\"\\\\\"}, 7 , \"str{\" ,"
     "{\"nested\":{\"o\":[1,{\"p\":[[]]},\"]\"],\"q\":{}},\"u\":\"\\u007b\"},[{\"inner\":1}], null,"
     "{\"esc\":\"\\\\\\\\\\\"\",\"k\\\"}\":\"v\"}\t,{} ] , \"after\":[\"Records\",{\"x\":\"{\"}], \"f\":false }\r\n ";
-static const char *tricky_expected =
-    "{\"a\":\"x\\\"}{[\",\"b\":\"\\\\\"}\n"
-    "{\"nested\":{\"o\":[1,{\"p\":[[]]},\"]\"],\"q\":{}},\"u\":\"\\u007b\"}\n"
-    "{\"esc\":\"\\\\\\\\\\\"\",\"k\\\"}\":\"v\"}\n"
-    "{}\n";
+static const char *tricky_expected = "{\"a\":\"x\\\"}{[\",\"b\":\"\\\\\"}\n"
+                                     "{\"nested\":{\"o\":[1,{\"p\":[[]]},\"]\"],\"q\":{}},\"u\":\"\\u007b\"}\n"
+                                     "{\"esc\":\"\\\\\\\\\\\"\",\"k\\\"}\":\"v\"}\n"
+                                     "{}\n";
 
 /* What a skip line of the tricky file must be: the element's offset, size and as much of its
  * start as the write it began in held (the rest of that write, from the element on). */
@@ -132,9 +131,9 @@ static void check_tricky(long chunk, uint32_t seed, int *bad) {
     rsplit_on_skip(s, on_skip, &sk);
     outcome o = feed(s, &k, tricky_file, strlen(tricky_file), chunk, seed);
     const rsplit_stats *st = rsplit_get_stats(s);
-    int ok = o.commit_rc == RSPLIT_OK && o.finish_rc == RSPLIT_OK && k.count == 4 &&
-             k.len == strlen(tricky_expected) && memcmp(k.text, tricky_expected, k.len) == 0 && st->records == 4 &&
-             st->non_objects == 4 && st->oversized == 0 && st->saw_records == 1 && k.bad_shape == 0;
+    int ok = o.commit_rc == RSPLIT_OK && o.finish_rc == RSPLIT_OK && k.count == 4 && k.len == strlen(tricky_expected) &&
+             memcmp(k.text, tricky_expected, k.len) == 0 && st->records == 4 && st->non_objects == 4 &&
+             st->oversized == 0 && st->saw_records == 1 && k.bad_shape == 0;
     /* Whole writes (one chunk, or the file): every skipped element reported with its full start. */
     if (chunk < 0 && (size_t)-chunk >= strlen(tricky_file)) {
         char want[1024];
@@ -145,9 +144,9 @@ static void check_tricky(long chunk, uint32_t seed, int *bad) {
     }
     ok = ok && sk.count == 4;
     if (!ok) {
-        fprintf(stderr, "chunk %ld seed %u: rc %d/%d count %d: %s\n%.*s\nskips (%d):\n%.*s", chunk, seed,
-                o.commit_rc, o.finish_rc, k.count, rsplit_error(s), (int)k.len, k.text ? k.text : "", sk.count,
-                (int)sk.len, sk.text);
+        fprintf(stderr, "chunk %ld seed %u: rc %d/%d count %d: %s\n%.*s\nskips (%d):\n%.*s", chunk, seed, o.commit_rc,
+                o.finish_rc, k.count, rsplit_error(s), (int)k.len, k.text ? k.text : "", sk.count, (int)sk.len,
+                sk.text);
         (*bad)++;
     }
     sink_reset(&k);
@@ -157,9 +156,9 @@ static void check_tricky(long chunk, uint32_t seed, int *bad) {
 static void test_every_chunk_boundary(void) {
     int bad = 0;
     size_t n = strlen(tricky_file);
-    check_tricky(1, 0, &bad); /* one byte at a time */
-    check_tricky(-(long)n, 0, &bad); /* all at once */
-    for (size_t cut = 1; cut < n; cut++) check_tricky(-(long)cut, 0, &bad); /* every single split point */
+    check_tricky(1, 0, &bad);                                                 /* one byte at a time */
+    check_tricky(-(long)n, 0, &bad);                                          /* all at once */
+    for (size_t cut = 1; cut < n; cut++) check_tricky(-(long)cut, 0, &bad);   /* every single split point */
     for (uint32_t seed = 1; seed <= 200; seed++) check_tricky(0, seed, &bad); /* random chunk sizes */
     check_tricky(3, 0, &bad);
     CHECK_EQ_INT(bad, 0);

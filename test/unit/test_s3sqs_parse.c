@@ -14,8 +14,8 @@ static void test_object_url(void) {
     CHECK_EQ_INT(s3_object_url("http://h:1/", "b", "k", url, sizeof url), 0);
     CHECK_EQ_STR(url, "http://h:1/b/k");
     /* AWS's own endpoint: virtual-hosted for DNS-safe names, path style for dotted ones */
-    CHECK_EQ_INT(s3_object_url("https://s3.us-west-2.amazonaws.com", "my-trail", "AWSLogs/1/x.json.gz", url,
-                               sizeof url), 0);
+    CHECK_EQ_INT(
+        s3_object_url("https://s3.us-west-2.amazonaws.com", "my-trail", "AWSLogs/1/x.json.gz", url, sizeof url), 0);
     CHECK_EQ_STR(url, "https://my-trail.s3.us-west-2.amazonaws.com/AWSLogs/1/x.json.gz");
     CHECK_EQ_INT(s3_object_url("https://s3.us-west-2.amazonaws.com", "my.trail", "k", url, sizeof url), 0);
     CHECK_EQ_STR(url, "https://s3.us-west-2.amazonaws.com/my.trail/k");
@@ -164,8 +164,9 @@ static void test_sqs_error(void) {
     char code[64], msg[128];
     const char *j = "{\"__type\": \"com.amazonaws.sqs#QueueDoesNotExist\", \"message\": \"The specified queue does "
                     "not exist.\"}";
-    CHECK_EQ_INT(sqs_parse_error(j, strlen(j), "AWS.SimpleQueueService.NonExistentQueue;Sender", code, sizeof code,
-                                 msg, sizeof msg), 0);
+    CHECK_EQ_INT(sqs_parse_error(j, strlen(j), "AWS.SimpleQueueService.NonExistentQueue;Sender", code, sizeof code, msg,
+                                 sizeof msg),
+                 0);
     CHECK_EQ_STR(code, "QueueDoesNotExist");
     CHECK_EQ_STR(msg, "The specified queue does not exist.");
     const char *j2 = "{\"__type\":\"com.amazon.coral.service#UnrecognizedClientException:http://internal.amazon.com/"
@@ -182,8 +183,9 @@ static void test_sqs_error(void) {
     CHECK_EQ_STR(code, "SignatureDoesNotMatch");
     CHECK_EQ_STR(msg, "The request signature we calculated does not match");
     /* only the header */
-    CHECK_EQ_INT(sqs_parse_error("", 0, "AWS.SimpleQueueService.NonExistentQueue;Sender", code, sizeof code, msg,
-                                 sizeof msg), 0);
+    CHECK_EQ_INT(
+        sqs_parse_error("", 0, "AWS.SimpleQueueService.NonExistentQueue;Sender", code, sizeof code, msg, sizeof msg),
+        0);
     CHECK_EQ_STR(code, "AWS.SimpleQueueService.NonExistentQueue");
     CHECK_EQ_STR(msg, "");
     CHECK_EQ_INT(sqs_parse_error("Internal Server Error", 21, NULL, code, sizeof code, msg, sizeof msg), -1);
@@ -195,11 +197,10 @@ static void test_sqs_error(void) {
 static void test_sqs_receive(void) {
     json_doc doc;
     CHECK_EQ_INT(json_doc_init(&doc, 256), JSON_OK);
-    const char *js =
-        "{\"Messages\":[{\"MessageId\":\"m-1\",\"ReceiptHandle\":\"rh\\/1+==\",\"MD5OfBody\":\"x\","
-        "\"Body\":\"{\\\"Type\\\":\\\"Notification\\\"}\\n\\u00fc\","
-        "\"Attributes\":{\"ApproximateReceiveCount\":\"3\",\"SentTimestamp\":\"1545082649183\"}},"
-        "{\"MessageId\":\"m-2\",\"ReceiptHandle\":\"rh2\",\"Body\":\"plain\"}]}";
+    const char *js = "{\"Messages\":[{\"MessageId\":\"m-1\",\"ReceiptHandle\":\"rh\\/1+==\",\"MD5OfBody\":\"x\","
+                     "\"Body\":\"{\\\"Type\\\":\\\"Notification\\\"}\\n\\u00fc\","
+                     "\"Attributes\":{\"ApproximateReceiveCount\":\"3\",\"SentTimestamp\":\"1545082649183\"}},"
+                     "{\"MessageId\":\"m-2\",\"ReceiptHandle\":\"rh2\",\"Body\":\"plain\"}]}";
     char arena[512];
     sqs_message m[10];
     char why[160];
@@ -266,8 +267,8 @@ static void test_sqs_batch(void) {
     CHECK_EQ_INT(sqs_parse_batch(&doc, "{}", 2, e, 11, why, sizeof why), -1);
 
     char v[64];
-    CHECK_EQ_INT(sqs_parse_value(&doc, "{\"MessageId\":\"abc-1\",\"MD5OfMessageBody\":\"x\"}", 44, "MessageId", v,
-                                 sizeof v), 0);
+    CHECK_EQ_INT(
+        sqs_parse_value(&doc, "{\"MessageId\":\"abc-1\",\"MD5OfMessageBody\":\"x\"}", 44, "MessageId", v, sizeof v), 0);
     CHECK_EQ_STR(v, "abc-1");
     CHECK_EQ_INT(sqs_parse_value(&doc, "{\"QueueUrl\":\"http:\\/\\/h\\/1\\/q\"}", 31, "QueueUrl", v, sizeof v), 0);
     CHECK_EQ_STR(v, "http://h/1/q");

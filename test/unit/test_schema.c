@@ -51,8 +51,10 @@ static void expect(const char *name, schema_cs_type t, unsigned opts) {
 
 static void test_original_fields(void) {
     const unsigned sfr = SF_SEARCH | SF_FACET | SF_RETURN;
-    const char *facets[] = {"event_name", "aws_region", "source_ip_address", "user_identity_account_id",
-                            "user_identity_type", "user_identity_user_name", "event_source"};
+    const char *facets[] = {"event_name",         "aws_region",
+                            "source_ip_address",  "user_identity_account_id",
+                            "user_identity_type", "user_identity_user_name",
+                            "event_source"};
     for (size_t i = 0; i < sizeof facets / sizeof facets[0]; i++) expect(facets[i], CS_LITERAL, sfr);
     expect("event_id", CS_LITERAL, SF_SEARCH | SF_RETURN);
     expect("request_id", CS_LITERAL, SF_SEARCH | SF_RETURN);
@@ -68,7 +70,8 @@ static void test_original_fields(void) {
     CHECK_EQ_STR(schema_find("resource_arns")->member, "ARN");
     CHECK_EQ_STR(schema_cs_type_name(schema_find("resource_types")->cs_type), "literal-array");
     CHECK_EQ_STR(schema_os_type_name(schema_find("read_only")->os_type), "boolean");
-    CHECK_EQ_STR(schema_find("user_identity_session_issuer_arn")->path, "userIdentity.sessionContext.sessionIssuer.arn");
+    CHECK_EQ_STR(schema_find("user_identity_session_issuer_arn")->path,
+                 "userIdentity.sessionContext.sessionIssuer.arn");
 }
 
 /* The builder fills trimmable fields greedily in table order: they must come last,

@@ -1,5 +1,5 @@
-#include "testlib.h"
 #include "sources/trail_layout.h"
+#include "testlib.h"
 
 static void test_s3_url(void) {
     char b[64], p[TRAIL_MAX_PREFIX + 2], why[128];
@@ -13,8 +13,8 @@ static void test_s3_url(void) {
     CHECK_EQ_STR(p, "org/logs/");
     CHECK_EQ_INT(trail_parse_s3_url("s3://b.example/org/logs/", b, sizeof b, p, sizeof p, why, sizeof why), 0);
     CHECK_EQ_STR(p, "org/logs/");
-    static const char *const bad[] = {"my-trail", "s3://", "s3://ab", "s3://has space/x", "s3://b-b//x",
-                                      "s3://bbb/a//b", "s3://bbb/a\tb", "http://bbb/x"};
+    static const char *const bad[] = {"my-trail",    "s3://",         "s3://ab",       "s3://has space/x",
+                                      "s3://b-b//x", "s3://bbb/a//b", "s3://bbb/a\tb", "http://bbb/x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         why[0] = '\0';
         CHECK_EQ_INT(trail_parse_s3_url(bad[i], b, sizeof b, p, sizeof p, why, sizeof why), -1);
@@ -35,8 +35,9 @@ static void test_days(void) {
     CHECK_EQ_INT(trail_parse_day("2024-02-29"), trail_parse_day("2024-02-28") + 1);
     CHECK_EQ_INT(trail_parse_day("2024-03-01"), trail_parse_day("2024-02-29") + 1);
     CHECK_EQ_INT(trail_parse_day("2023-03-01"), trail_parse_day("2023-02-28") + 1);
-    static const char *const bad[] = {"2023-02-29", "2023-02-30", "2024-13-01", "2024-00-10", "2024-04-31",
-                                      "1969-12-31", "2024-5-01",  "2024/05/01", "2024-05-01x", "", "abcd-ef-gh"};
+    static const char *const bad[] = {"2023-02-29",  "2023-02-30", "2024-13-01", "2024-00-10",
+                                      "2024-04-31",  "1969-12-31", "2024-5-01",  "2024/05/01",
+                                      "2024-05-01x", "",           "abcd-ef-gh"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECK_EQ_INT(trail_parse_day(bad[i]), -1);
     CHECK_EQ_INT(trail_parse_day(NULL), -1);
     /* every day of four centuries round-trips */
@@ -49,7 +50,7 @@ static void test_days(void) {
     CHECK_EQ_INT(bad_round, 0);
     trail_format_day(19844, s);
     CHECK_EQ_STR(s, "2024-05-01");
-    CHECK_EQ_INT(trail_day_of_time(1714521600), 19844);     /* 2024-05-01T00:00:00Z */
+    CHECK_EQ_INT(trail_day_of_time(1714521600), 19844); /* 2024-05-01T00:00:00Z */
     CHECK_EQ_INT(trail_day_of_time(1714521600 - 1), 19843);
 }
 
@@ -82,10 +83,16 @@ static void test_prefixes(void) {
     static const char *const good[] = {"111122223333/us-east-1", "o-abcdefghij/111122223333/us-east-1",
                                        "111122223333/CloudTrail-Insight/us-east-1"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) CHECK(trail_is_series_name(good[i], strlen(good[i])));
-    static const char *const bad[] = {"", "111122223333", "111122223333/", "1111/us-east-1",
-                                      "111122223333/us-east-1/x", "o-abc/111122223333/us-east-1",
-                                      "111122223333/CloudTrail-Digest/us-east-1", "111122223333/CloudTrail/us-east-1",
-                                      "111122223333/us-east-1/CloudTrail-Insight", "CloudTrail-Insight/us-east-1",
+    static const char *const bad[] = {"",
+                                      "111122223333",
+                                      "111122223333/",
+                                      "1111/us-east-1",
+                                      "111122223333/us-east-1/x",
+                                      "o-abc/111122223333/us-east-1",
+                                      "111122223333/CloudTrail-Digest/us-east-1",
+                                      "111122223333/CloudTrail/us-east-1",
+                                      "111122223333/us-east-1/CloudTrail-Insight",
+                                      "CloudTrail-Insight/us-east-1",
                                       "o-abcdefghij/111122223333/CloudTrail-Insight/us-east-1/x",
                                       "o-abcdefghij/CloudTrail-Insight/us-east-1"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -111,9 +118,10 @@ static void test_segments(void) {
     CHECK(!trail_is_org("o-ABCDEFGHIJ", 12));
     CHECK(!trail_is_org("x-abcdefghij", 12));
     static const char *const regions[] = {"us-east-1", "us-gov-west-1", "cn-north-1", "ap-southeast-4", "il-central-1"};
-    for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++) CHECK(trail_is_region(regions[i], strlen(regions[i])));
-    static const char *const not_regions[] = {"us-east", "US-EAST-1", "-us-1", "us--east-1", "us-east-1-", "1us-east-1",
-                                              "useast1", "us_east_1"};
+    for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++)
+        CHECK(trail_is_region(regions[i], strlen(regions[i])));
+    static const char *const not_regions[] = {"us-east",    "US-EAST-1",  "-us-1",   "us--east-1",
+                                              "us-east-1-", "1us-east-1", "useast1", "us_east_1"};
     for (size_t i = 0; i < sizeof not_regions / sizeof not_regions[0]; i++)
         CHECK(!trail_is_region(not_regions[i], strlen(not_regions[i])));
 }

@@ -1,5 +1,5 @@
-#include "testlib.h"
 #include "base/xmlscan.h"
+#include "testlib.h"
 
 static const char *list_xml =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -45,7 +45,8 @@ static void test_decode(void) {
     char out[16];
     xml_span s = {"&lt;&#233;&#x41;&apos;", 22};
     CHECK_EQ_INT(xml_decode(&s, out, sizeof out), 5);
-    CHECK_EQ_STR(out, "<\xc3\xa9" "A'");
+    CHECK_EQ_STR(out, "<\xc3\xa9"
+                      "A'");
     xml_span bad1 = {"&bogus;", 7}, bad2 = {"&#xD800;", 8}, bad3 = {"a&amp", 5};
     CHECK_EQ_INT(xml_decode(&bad1, out, sizeof out), -1);
     CHECK_EQ_INT(xml_decode(&bad2, out, sizeof out), -1);

@@ -17,30 +17,29 @@ static int test_failures;
         }                                                                            \
     } while (0)
 
-#define CHECK_EQ_INT(a, b)                                                                              \
-    do {                                                                                                \
-        long long va_ = (long long)(a), vb_ = (long long)(b);                                          \
-        if (va_ != vb_) {                                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", __FILE__, __LINE__, #a, #b, \
-                    va_, vb_);                                                                          \
-            test_failures++;                                                                            \
-        }                                                                                               \
+#define CHECK_EQ_INT(a, b)                                                                                           \
+    do {                                                                                                             \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                                                        \
+        if (va_ != vb_) {                                                                                            \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", __FILE__, __LINE__, #a, #b, va_, vb_); \
+            test_failures++;                                                                                         \
+        }                                                                                                            \
     } while (0)
 
-#define CHECK_EQ_STR(a, b)                                                                           \
-    do {                                                                                             \
-        const char *sa_ = (a), *sb_ = (b);                                                           \
-        if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0) {                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (\"%s\" != \"%s\")\n", __FILE__, __LINE__, #a, \
-                    #b, sa_ ? sa_ : "(null)", sb_ ? sb_ : "(null)");                                 \
-            test_failures++;                                                                         \
-        }                                                                                            \
+#define CHECK_EQ_STR(a, b)                                                                                    \
+    do {                                                                                                      \
+        const char *sa_ = (a), *sb_ = (b);                                                                    \
+        if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0) {                                                          \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (\"%s\" != \"%s\")\n", __FILE__, __LINE__, #a, #b, \
+                    sa_ ? sa_ : "(null)", sb_ ? sb_ : "(null)");                                              \
+            test_failures++;                                                                                  \
+        }                                                                                                     \
     } while (0)
 
-#define RUN(fn)                                  \
-    do {                                         \
-        int before_ = test_failures;             \
-        fn();                                    \
+#define RUN(fn)                                                                      \
+    do {                                                                             \
+        int before_ = test_failures;                                                 \
+        fn();                                                                        \
         fprintf(stderr, "%s %s\n", test_failures == before_ ? "ok  " : "FAIL", #fn); \
     } while (0)
 

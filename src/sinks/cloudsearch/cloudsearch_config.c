@@ -13,12 +13,12 @@ typedef struct cs_config_call {
     aws_ctx *aws;
     cs_op op;
     char name[64];
-    char url[CS_URL_MAX];   /* configuration endpoint, with the trailing '/' */
-    char scheme[16];        /* of the configuration endpoint, reused for the document URL */
-    buf form;               /* request body; alive until the call's on_done */
-    size_t field;           /* OP_DEFINE: next schema field; schema_count() = IndexDocuments */
-    unsigned char *todo;    /* OP_DEFINE: the fields to define (NULL: all) */
-    size_t defined;         /* OP_DEFINE: DefineIndexField calls sent */
+    char url[CS_URL_MAX]; /* configuration endpoint, with the trailing '/' */
+    char scheme[16];      /* of the configuration endpoint, reused for the document URL */
+    buf form;             /* request body; alive until the call's on_done */
+    size_t field;         /* OP_DEFINE: next schema field; schema_count() = IndexDocuments */
+    unsigned char *todo;  /* OP_DEFINE: the fields to define (NULL: all) */
+    size_t defined;       /* OP_DEFINE: DefineIndexField calls sent */
     const char *action;
     cloudsearch_domain_cb dcb;
     cloudsearch_done_cb fcb;

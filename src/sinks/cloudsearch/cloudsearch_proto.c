@@ -20,8 +20,7 @@ static void decode_into(json_doc *d, int tok, char *out, size_t cap) {
 }
 
 /* Walks [{"message":..},...]; returns the number of elements. */
-static uint32_t walk_messages(json_doc *d, int arr, int is_error, char *first, size_t cap, cs_message_fn fn,
-                              void *ud) {
+static uint32_t walk_messages(json_doc *d, int arr, int is_error, char *first, size_t cap, cs_message_fn fn, void *ud) {
     if (arr < 0 || d->toks[arr].type != JSON_ARRAY) return 0;
     uint32_t n = (uint32_t)d->toks[arr].size;
     int el = arr + 1;
@@ -106,8 +105,8 @@ static int form_encode(buf *b, const char *s) {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         unsigned char c = *p;
-        int keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                   c == '_' || c == '.' || c == '~';
+        int keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                   c == '.' || c == '~';
         if (keep) {
             if (buf_append(b, p, 1) != 0) return -1;
         } else {
@@ -141,8 +140,11 @@ static const char *options_block(schema_cs_type t, unsigned *allowed) {
 static const struct {
     unsigned bit;
     const char *key;
-} opts[] = {{SF_SEARCH, "SearchEnabled"}, {SF_FACET, "FacetEnabled"}, {SF_RETURN, "ReturnEnabled"},
-            {SF_SORT, "SortEnabled"}, {SF_HIGHLIGHT, "HighlightEnabled"}};
+} opts[] = {{SF_SEARCH, "SearchEnabled"},
+            {SF_FACET, "FacetEnabled"},
+            {SF_RETURN, "ReturnEnabled"},
+            {SF_SORT, "SortEnabled"},
+            {SF_HIGHLIGHT, "HighlightEnabled"}};
 
 int cs_form_define_field(buf *b, const char *domain, const schema_field *f) {
     unsigned allowed = 0;

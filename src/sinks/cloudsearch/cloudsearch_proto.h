@@ -19,9 +19,9 @@
 /* documents/batch answer: {"status":"success"|"error","adds":N,"deletes":N,
  * "warnings":[{"message":..}],"errors":[{"message":..}],"message":..} */
 typedef struct cs_upload_result {
-    int is_cloudsearch;  /* body is a JSON object with a "status" string */
-    int success;         /* status == "success" */
-    int too_big;         /* more tokens than d holds: not parsed */
+    int is_cloudsearch;    /* body is a JSON object with a "status" string */
+    int success;           /* status == "success" */
+    int too_big;           /* more tokens than d holds: not parsed */
     int64_t adds, deletes; /* -1 when absent */
     uint32_t nwarnings, nerrors;
     char message[CS_MESSAGE_MAX]; /* outer "message", else the first error's message, else "" */

@@ -13,20 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/batch.h"
-#include "sinks/cloudsearch/cloudsearch_config.h"
-#include "sinks/cloudsearch/cloudsearch_proto.h"
 #include "base/crypto.h"
-#include "pipeline/indexer.h"
 #include "base/log.h"
 #include "net/retry.h"
 #include "net/retry_timer.h"
+#include "pipeline/batch.h"
+#include "pipeline/indexer.h"
+#include "sinks/cloudsearch/cloudsearch_config.h"
+#include "sinks/cloudsearch/cloudsearch_proto.h"
 
-#define CS_TOKENS 16384         /* response tokens: ~3 per error message; 320 KB per sink */
+#define CS_TOKENS 16384 /* response tokens: ~3 per error message; 320 KB per sink */
 #define CS_MAX_RESPONSE (4u << 20)
-#define CS_SPLIT_DEPTH 64       /* > log2(UINT32_MAX) + 1 */
+#define CS_SPLIT_DEPTH 64 /* > log2(UINT32_MAX) + 1 */
 #define CS_ERRLOG_SLOTS 32
-#define CS_WARNINGS_LOGGED 5    /* per answer; the rest are only counted */
+#define CS_WARNINGS_LOGGED 5 /* per answer; the rest are only counted */
 #define CS_MAX_DEAD_PER_BATCH 100
 
 typedef struct cs_range {
@@ -37,15 +37,15 @@ typedef struct cs_sink cs_sink;
 
 typedef struct cs_slot {
     cs_sink *s;
-    batch *b;              /* NULL: slot free */
+    batch *b; /* NULL: slot free */
     retry_timer timer;
     int timer_live;
     aws_call *call;
-    cs_range cur;          /* the piece being uploaded */
+    cs_range cur; /* the piece being uploaded */
     const char *body;
     size_t body_len;
     char hash[CRYPTO_SHA256_HEX_LEN + 1]; /* computed once per piece, reused by its retries */
-    int attempt;           /* attempts made for cur */
+    int attempt;                          /* attempts made for cur */
     uint64_t t0;
     cs_range stack[CS_SPLIT_DEPTH];
     int depth;
@@ -58,7 +58,7 @@ struct cs_sink {
     sink base;
     aws_ctx *aws;
     uv_loop_t *loop;
-    char url[CS_URL_MAX];     /* upload URL; "" while the endpoint is looked up */
+    char url[CS_URL_MAX]; /* upload URL; "" while the endpoint is looked up */
     char endpoint[CS_URL_MAX];
     char region[64];
     char domain[64];
@@ -70,7 +70,7 @@ struct cs_sink {
     retry_policy policy;
     cs_slot *slots;
     int nslots;
-    batch **queue;            /* FIFO ring of batches waiting for a slot */
+    batch **queue; /* FIFO ring of batches waiting for a slot */
     size_t qcap, qhead, qlen;
     json_doc jd;
     int closing, freeing, in_callback, timers_open;
@@ -405,9 +405,8 @@ static void on_upload_done(void *ud, aws_response *r) {
         accepted(sl, r);
         return;
     }
-    int retryable = r->result != HTTP_OK
-                        ? retry_result_is_retryable(r->result)
-                        : (retry_status_is_retryable(r->status) || retry_code_is_retryable(r->code));
+    int retryable = r->result != HTTP_OK ? retry_result_is_retryable(r->result)
+                                         : (retry_status_is_retryable(r->status) || retry_code_is_retryable(r->code));
     if (retryable) {
         schedule_retry(sl, r);
         return;

@@ -24,20 +24,20 @@
 #include "pipeline/sink.h"
 
 typedef struct sink_cloudsearch_options {
-    uv_loop_t *loop;           /* required: the loop the aws context runs on */
+    uv_loop_t *loop; /* required: the loop the aws context runs on */
     /* Document endpoint: https://doc-NAME-ID.REGION.cloudsearch.amazonaws.com, a bare host
      * (https is assumed) or http://127.0.0.1:PORT. NULL: look it up with DescribeDomains
      * for `domain` before the first upload (batches wait meanwhile). */
     const char *endpoint;
-    const char *domain;        /* used when endpoint is NULL */
-    const char *region;        /* signing region; NULL: the endpoint's ".REGION.cloudsearch." label,
-                                  else the context's region */
-    int max_in_flight;         /* uploads at once; 0: 2 (a domain takes ~1 batch / 10 s) */
-    deadletter *dead;          /* rejected documents go here; NULL: they are only logged */
-    int max_attempts;          /* per upload, first included; 0: unlimited */
-    uint64_t retry_base_ms;    /* 0: 200 */
-    uint64_t retry_max_ms;     /* longest wait between attempts; 0: 20000 */
-    long timeout_ms;           /* per attempt; 0: 120000 */
+    const char *domain;     /* used when endpoint is NULL */
+    const char *region;     /* signing region; NULL: the endpoint's ".REGION.cloudsearch." label,
+                               else the context's region */
+    int max_in_flight;      /* uploads at once; 0: 2 (a domain takes ~1 batch / 10 s) */
+    deadletter *dead;       /* rejected documents go here; NULL: they are only logged */
+    int max_attempts;       /* per upload, first included; 0: unlimited */
+    uint64_t retry_base_ms; /* 0: 200 */
+    uint64_t retry_max_ms;  /* longest wait between attempts; 0: 20000 */
+    long timeout_ms;        /* per attempt; 0: 120000 */
 } sink_cloudsearch_options;
 
 void sink_cloudsearch_options_default(sink_cloudsearch_options *o);
@@ -53,18 +53,18 @@ sink *sink_cloudsearch_new(aws_ctx *aws, const sink_cloudsearch_options *o);
 sink *sink_cloudsearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, int in_flight, deadletter *dead);
 
 typedef struct sink_cloudsearch_counters {
-    uint64_t batches;          /* batches completed ok */
-    uint64_t batches_failed;   /* completed with ok = 0 */
-    uint64_t uploads;          /* HTTP uploads sent, retries and split halves included */
+    uint64_t batches;        /* batches completed ok */
+    uint64_t batches_failed; /* completed with ok = 0 */
+    uint64_t uploads;        /* HTTP uploads sent, retries and split halves included */
     uint64_t docs_accepted;
     uint64_t retries;
-    uint64_t throttled;        /* retries caused by 429/503/507/509 or a throttling code */
-    uint64_t splits;           /* rejected (sub-)batches split in halves */
-    uint64_t dead_lettered;    /* documents rejected alone */
-    uint64_t warnings;         /* warnings[] in accepted answers */
-    uint64_t adds_mismatch;    /* answers whose adds differed from the documents sent */
-    uint64_t bytes_uploaded;   /* request body bytes sent, all attempts */
-    uint64_t upload_ns;        /* time uploads were on the wire, summed over uploads */
+    uint64_t throttled;      /* retries caused by 429/503/507/509 or a throttling code */
+    uint64_t splits;         /* rejected (sub-)batches split in halves */
+    uint64_t dead_lettered;  /* documents rejected alone */
+    uint64_t warnings;       /* warnings[] in accepted answers */
+    uint64_t adds_mismatch;  /* answers whose adds differed from the documents sent */
+    uint64_t bytes_uploaded; /* request body bytes sent, all attempts */
+    uint64_t upload_ns;      /* time uploads were on the wire, summed over uploads */
 } sink_cloudsearch_counters;
 
 /* 0, or -1 when s is not a CloudSearch sink. */

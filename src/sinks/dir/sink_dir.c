@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pipeline/batch.h"
 #include "base/log.h"
+#include "pipeline/batch.h"
 #include "sinks/dir/sink_dir.h"
 
 typedef struct dir_sink {

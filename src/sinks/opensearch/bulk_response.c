@@ -61,7 +61,7 @@ static void item_reason(const json_doc *d, int err, char *out, size_t cap) {
         len += sizeof sep - 1;
         size_t at = len;
         append_error(d, cause, out, cap - 1, &len); /* keep room for ')' */
-        if (len == at) len = before; /* nothing to say about the cause */
+        if (len == at) len = before;                /* nothing to say about the cause */
         else out[len++] = ')';
         out[len] = '\0';
     }

@@ -14,9 +14,9 @@
 #include "base/json.h"
 
 typedef enum os_item_verdict {
-    OS_ITEM_OK = 0,     /* 2xx */
-    OS_ITEM_RETRY = 1,  /* 429 (es_rejected_execution_exception), 5xx: send the document again */
-    OS_ITEM_REJECT = 2  /* other status (mapper_parsing_exception, ...): dead-letter it */
+    OS_ITEM_OK = 0,    /* 2xx */
+    OS_ITEM_RETRY = 1, /* 429 (es_rejected_execution_exception), 5xx: send the document again */
+    OS_ITEM_REJECT = 2 /* other status (mapper_parsing_exception, ...): dead-letter it */
 } os_item_verdict;
 
 os_item_verdict os_bulk_item_verdict(int status);
@@ -24,10 +24,10 @@ os_item_verdict os_bulk_item_verdict(int status);
 #define OS_BULK_REASON_MAX 512
 
 typedef struct os_bulk_item {
-    uint32_t index;          /* position in the request */
-    int status;              /* item status; 0 when missing (counts as a rejection) */
+    uint32_t index; /* position in the request */
+    int status;     /* item status; 0 when missing (counts as a rejection) */
     os_item_verdict verdict;
-    const char *id;          /* raw (still escaped) _id, or NULL */
+    const char *id; /* raw (still escaped) _id, or NULL */
     size_t id_len;
     char reason[OS_BULK_REASON_MAX]; /* "TYPE: reason" (decoded, truncated) when not OK, else "" */
 } os_bulk_item;

@@ -39,9 +39,13 @@ static int pct_decode(const char *s, size_t n, char *out, size_t cap) {
 /* Region and signing service from a managed endpoint's name:
  * search-DOMAIN-ID.REGION.es.amazonaws.com[.cn], ID.REGION.aoss.amazonaws.com[.cn]. */
 static void region_from_host(const char *host, size_t n, os_spec *o) {
-    static const struct { const char *suffix, *service; } S[] = {
-        {".es.amazonaws.com", "es"},     {".es.amazonaws.com.cn", "es"},
-        {".aoss.amazonaws.com", "aoss"}, {".aoss.amazonaws.com.cn", "aoss"},
+    static const struct {
+        const char *suffix, *service;
+    } S[] = {
+        {".es.amazonaws.com", "es"},
+        {".es.amazonaws.com.cn", "es"},
+        {".aoss.amazonaws.com", "aoss"},
+        {".aoss.amazonaws.com.cn", "aoss"},
     };
     for (size_t k = 0; k < sizeof S / sizeof S[0]; k++) {
         size_t sl = strlen(S[k].suffix);
@@ -88,7 +92,8 @@ int sink_opensearch_parse_spec(const char *url, os_spec *o, char *err, size_t er
     if (ulen >= sizeof copy) return fail(err, errcap, "OpenSearch URL too long");
     memcpy(copy, url, ulen);
     copy[ulen] = '\0';
-    if (strpbrk(copy, "?#")) return fail(err, errcap, "query strings and fragments are not supported in the OpenSearch URL");
+    if (strpbrk(copy, "?#"))
+        return fail(err, errcap, "query strings and fragments are not supported in the OpenSearch URL");
     const char *p = copy;
     o->tls = 1;
     if (strncmp(p, "https://", 8) == 0) {
@@ -137,7 +142,8 @@ int sink_opensearch_parse_spec(const char *url, os_spec *o, char *err, size_t er
             for (size_t i = 0; i < plen; i++) {
                 char c = path[i];
                 if (c == '%' && i + 3 <= plen && strncmp(path + i, "%25", 3) == 0) i += 2;
-                if (n + 1 >= sizeof o->pattern) return fail(err, errcap, "the index pattern is longer than 100 characters");
+                if (n + 1 >= sizeof o->pattern)
+                    return fail(err, errcap, "the index pattern is longer than 100 characters");
                 o->pattern[n++] = c;
             }
             o->pattern[n] = '\0';

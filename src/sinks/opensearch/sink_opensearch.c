@@ -13,16 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws/sigv4.h"
 #include "base/base64.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "net/retry.h"
+#include "net/retry_timer.h"
 #include "pipeline/batch.h"
 #include "pipeline/deadletter.h"
 #include "pipeline/indexer.h"
-#include "base/json.h"
-#include "base/log.h"
 #include "sinks/opensearch/bulk_response.h"
-#include "net/retry.h"
-#include "net/retry_timer.h"
-#include "aws/sigv4.h"
 
 typedef struct os_sink os_sink;
 
@@ -35,12 +35,12 @@ typedef struct os_job {
     uint32_t *spare;          /* next pending list, built while reading an answer */
     uint32_t cap;             /* capacity of pending and spare */
     uint32_t npending, ncur, nspare;
-    uint32_t limit_docs;      /* documents per request; halved by 400/413 answers */
-    buf body;                 /* copy of non-consecutive documents (item retries) */
+    uint32_t limit_docs; /* documents per request; halved by 400/413 answers */
+    buf body;            /* copy of non-consecutive documents (item retries) */
     const char *req;
     size_t req_len;
-    int fails;                /* consecutive failed rounds: backoff exponent and attempt limit */
-    int failed;               /* the batch completes with ok = 0 */
+    int fails;  /* consecutive failed rounds: backoff exponent and attempt limit */
+    int failed; /* the batch completes with ok = 0 */
     retry_timer timer;
     aws_call *call;
 } os_job;
@@ -63,10 +63,10 @@ struct os_sink {
     long timeout_ms;
     retry_policy policy;
     deadletter *dead;
-    json_doc jd;             /* response tokens, sized from the documents of a request, reused */
+    json_doc jd; /* response tokens, sized from the documents of a request, reused */
     os_job *all, *free_jobs, *wait_head, *wait_tail;
-    int active;              /* requests on the wire */
-    int busy_jobs;           /* jobs holding a batch */
+    int active;    /* requests on the wire */
+    int busy_jobs; /* jobs holding a batch */
     int closing, torn_down, timers_open;
     int auth_errors_logged;
     int id_hint_logged;
@@ -111,10 +111,10 @@ static void teardown(os_sink *s) {
     const sink_opensearch_stats *st = &s->st;
     log_info("opensearch: %llu batches (%llu failed), %llu documents stored, %llu items retried, %llu dead-lettered, "
              "%llu requests (%llu retried, %llu split), %.1f MB sent",
-             (unsigned long long)st->batches, (unsigned long long)st->batches_failed,
-             (unsigned long long)st->documents, (unsigned long long)st->retried_items,
-             (unsigned long long)st->dead_lettered, (unsigned long long)st->requests,
-             (unsigned long long)st->request_retries, (unsigned long long)st->splits, (double)st->bytes / 1e6);
+             (unsigned long long)st->batches, (unsigned long long)st->batches_failed, (unsigned long long)st->documents,
+             (unsigned long long)st->retried_items, (unsigned long long)st->dead_lettered,
+             (unsigned long long)st->requests, (unsigned long long)st->request_retries, (unsigned long long)st->splits,
+             (double)st->bytes / 1e6);
     s->timers_open = 0;
     for (os_job *j = s->all; j; j = j->next_all) s->timers_open++;
     if (s->timers_open == 0) {
@@ -371,9 +371,9 @@ static void handle_items(os_job *j, const char *body, size_t len) {
     if (rc != OS_BULK_OK) {
         j->nspare = 0;
         s->st.request_retries++;
-        retry_later(j, rc == OS_BULK_ECOUNT ? "the bulk answer holds a different number of items"
-                                            : "unreadable bulk answer",
-                    0);
+        retry_later(
+            j, rc == OS_BULK_ECOUNT ? "the bulk answer holds a different number of items" : "unreadable bulk answer",
+            0);
         return;
     }
     if (!errors) c.ok = j->ncur;
@@ -426,7 +426,9 @@ static void on_bulk_done(void *ud, aws_response *r) {
         if (s->auth_errors_logged++ == 0)
             log_error("opensearch: the endpoint refused our credentials (auth %s%s): %s; check --os-auth, the "
                       "AWS credentials or OPENSEARCH_USERNAME/OPENSEARCH_PASSWORD",
-                      s->auth == OS_AUTH_SIGV4 ? "sigv4 " : s->auth == OS_AUTH_BASIC ? "basic" : "none",
+                      s->auth == OS_AUTH_SIGV4   ? "sigv4 "
+                      : s->auth == OS_AUTH_BASIC ? "basic"
+                                                 : "none",
                       s->auth == OS_AUTH_SIGV4 ? s->service : "", why);
         fail_batch(j, why);
     } else if (retry_status_is_retryable(r->status)) {
@@ -487,7 +489,8 @@ static void os_submit(sink *base, batch *b) {
     }
     os_job *j = take_job(s);
     if (j && j->cap < n) {
-        uint32_t *p = realloc(j->pending, sizeof(uint32_t) * n), *q = p ? realloc(j->spare, sizeof(uint32_t) * n) : NULL;
+        uint32_t *p = realloc(j->pending, sizeof(uint32_t) * n),
+                 *q = p ? realloc(j->spare, sizeof(uint32_t) * n) : NULL;
         if (p) j->pending = p;
         if (q) j->spare = q;
         if (p && q) j->cap = n;
@@ -510,7 +513,7 @@ static void os_submit(sink *base, batch *b) {
     j->limit_docs = n;
     j->fails = 0;
     j->failed = 0;
-    j->body.max = b->max_bytes; /* a retry body is a subset of the batch */
+    j->body.max = b->max_bytes;  /* a retry body is a subset of the batch */
     batch_body(b, &(size_t){0}); /* close the batch: no more documents while it is out */
     start_round(j);
 }
@@ -531,7 +534,8 @@ static int setup_basic(os_sink *s, const sink_opensearch_options *o, const os_sp
         pass = awsconf_getenv(env, "OPENSEARCH_PASSWORD");
     }
     if (!user || !*user) {
-        log_error("opensearch: basic auth needs a user: user:pass@ in the URL or OPENSEARCH_USERNAME/OPENSEARCH_PASSWORD");
+        log_error(
+            "opensearch: basic auth needs a user: user:pass@ in the URL or OPENSEARCH_USERNAME/OPENSEARCH_PASSWORD");
         return -1;
     }
     if (!pass) pass = "";
@@ -543,7 +547,8 @@ static int setup_basic(os_sink *s, const sink_opensearch_options *o, const os_sp
     }
     static const char prefix[] = "Authorization: Basic ";
     memcpy(s->auth_header, prefix, sizeof prefix);
-    long e = base64_encode(plain, (size_t)n, s->auth_header + sizeof prefix - 1, sizeof s->auth_header - sizeof prefix + 1);
+    long e =
+        base64_encode(plain, (size_t)n, s->auth_header + sizeof prefix - 1, sizeof s->auth_header - sizeof prefix + 1);
     memset(plain, 0, sizeof plain);
     if (e < 0) return -1;
     s->headers[s->nheaders++] = s->auth_header;
@@ -599,7 +604,9 @@ sink *sink_opensearch_new(aws_ctx *aws, const sink_opensearch_options *o) {
     if (json_doc_init(&s->jd, os_bulk_tokens_for(1000)) != JSON_OK) goto fail;
     s->dead = o->dead;
     log_info("opensearch: %s, auth %s%s%s%s, %d requests in flight", s->bulk_url,
-             s->auth == OS_AUTH_SIGV4 ? "sigv4 " : s->auth == OS_AUTH_BASIC ? "basic" : "none",
+             s->auth == OS_AUTH_SIGV4   ? "sigv4 "
+             : s->auth == OS_AUTH_BASIC ? "basic"
+                                        : "none",
              s->auth == OS_AUTH_SIGV4 ? s->service : "", s->auth == OS_AUTH_SIGV4 ? " " : "",
              s->auth == OS_AUTH_SIGV4 ? s->region : "", s->base.max_in_flight);
     return &s->base;
@@ -623,8 +630,8 @@ const char *sink_opensearch_index_pattern(const sink *base) {
 
 int sink_opensearch_is_spec(const char *arg) { return arg && strncmp(arg, "opensearch:", 11) == 0; }
 
-sink *sink_opensearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, const char *auth_name,
-                                int in_flight, deadletter *dead) {
+sink *sink_opensearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, const char *auth_name, int in_flight,
+                                deadletter *dead) {
     sink_opensearch_options o;
     sink_opensearch_options_default(&o);
     o.loop = loop;

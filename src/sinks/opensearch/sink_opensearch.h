@@ -50,11 +50,11 @@ typedef struct os_spec {
     char base_url[OS_SPEC_URL_MAX];    /* scheme://host[:port], no trailing slash */
     char pattern[OS_SPEC_PATTERN_MAX]; /* index pattern from the path ("%25" decoded to '%'), "" if none */
     int has_userinfo;
-    char user[OS_SPEC_USER_MAX];       /* percent-decoded */
+    char user[OS_SPEC_USER_MAX]; /* percent-decoded */
     char pass[OS_SPEC_USER_MAX];
-    char region[64];                   /* from *.REGION.es|aoss.amazonaws.com[.cn], else "" */
-    char service[8];                   /* "es", "aoss", or "" for other hosts */
-    const char *options;               /* text after the first ',' (sink options), NULL when none */
+    char region[64];     /* from *.REGION.es|aoss.amazonaws.com[.cn], else "" */
+    char service[8];     /* "es", "aoss", or "" for other hosts */
+    const char *options; /* text after the first ',' (sink options), NULL when none */
 } os_spec;
 
 /* 0, or -1 with a message in err (a query string, bad characters, names too long, ...). The URL
@@ -70,35 +70,35 @@ int sink_opensearch_parse_auth(const char *name);
 os_auth sink_opensearch_resolve_auth(os_auth requested, const os_spec *sp, int given_user, int env_user);
 
 typedef struct sink_opensearch_options {
-    uv_loop_t *loop;            /* required: backoff timers run on it */
-    const char *url;            /* https://HOST[/PATTERN]; http:// for local peers */
+    uv_loop_t *loop; /* required: backoff timers run on it */
+    const char *url; /* https://HOST[/PATTERN]; http:// for local peers */
     os_auth auth;
-    const char *service;        /* SigV4 service; NULL: from the host ("es" or "aoss"), else "es" */
-    const char *region;         /* NULL: from the host, else the context's region */
-    const char *username;       /* Basic; NULL: URL user info, else $OPENSEARCH_USERNAME/$OPENSEARCH_PASSWORD */
+    const char *service;  /* SigV4 service; NULL: from the host ("es" or "aoss"), else "es" */
+    const char *region;   /* NULL: from the host, else the context's region */
+    const char *username; /* Basic; NULL: URL user info, else $OPENSEARCH_USERNAME/$OPENSEARCH_PASSWORD */
     const char *password;
-    int max_in_flight;          /* requests at once; 0: 2 */
-    size_t max_request_bytes;   /* larger batches go out in several requests; 0: no limit but the batch's */
-    int max_attempts;           /* consecutive failed rounds per batch before it fails; 0: unlimited */
-    uint64_t backoff_base_ms;   /* 0: 200 */
-    uint64_t backoff_cap_ms;    /* 0: 20000 */
-    long timeout_ms;            /* per request; 0: 300000 */
-    deadletter *dead;           /* rejected documents go here (not owned); NULL: they are only logged */
+    int max_in_flight;        /* requests at once; 0: 2 */
+    size_t max_request_bytes; /* larger batches go out in several requests; 0: no limit but the batch's */
+    int max_attempts;         /* consecutive failed rounds per batch before it fails; 0: unlimited */
+    uint64_t backoff_base_ms; /* 0: 200 */
+    uint64_t backoff_cap_ms;  /* 0: 20000 */
+    long timeout_ms;          /* per request; 0: 300000 */
+    deadletter *dead;         /* rejected documents go here (not owned); NULL: they are only logged */
 } sink_opensearch_options;
 
 void sink_opensearch_options_default(sink_opensearch_options *o);
 
 typedef struct sink_opensearch_stats {
-    uint64_t batches;          /* submitted */
-    uint64_t batches_failed;   /* completed with ok = 0 */
-    uint64_t documents;        /* accepted by the service */
-    uint64_t retried_items;    /* documents sent again after a 429/5xx item status */
-    uint64_t dead_lettered;    /* documents rejected for good */
-    uint64_t requests;         /* HTTP requests sent */
-    uint64_t request_retries;  /* whole requests sent again (429/5xx/connection) */
-    uint64_t splits;           /* requests split in halves after 400/413 */
-    uint64_t bytes;            /* request body bytes sent */
-    uint64_t id_mismatches;    /* items whose _id differed from the document sent at that place */
+    uint64_t batches;         /* submitted */
+    uint64_t batches_failed;  /* completed with ok = 0 */
+    uint64_t documents;       /* accepted by the service */
+    uint64_t retried_items;   /* documents sent again after a 429/5xx item status */
+    uint64_t dead_lettered;   /* documents rejected for good */
+    uint64_t requests;        /* HTTP requests sent */
+    uint64_t request_retries; /* whole requests sent again (429/5xx/connection) */
+    uint64_t splits;          /* requests split in halves after 400/413 */
+    uint64_t bytes;           /* request body bytes sent */
+    uint64_t id_mismatches;   /* items whose _id differed from the document sent at that place */
 } sink_opensearch_stats;
 
 /* NULL on a bad URL or options (logged). aws is borrowed: it must outlive the sink. */
@@ -116,8 +116,8 @@ const char *sink_opensearch_index_pattern(const sink *s);
  * (e.g. from --uploads; 0 = 2) unless it has inflight=. The "opensearch:" prefix is optional.
  * NULL when the spec is not understood (logged). Uses uv handles: after sink_close run the
  * loop until it is empty before uv_loop_close. */
-sink *sink_opensearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, const char *auth_name,
-                                int in_flight, deadletter *dead);
+sink *sink_opensearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, const char *auth_name, int in_flight,
+                                deadletter *dead);
 /* 1 when arg names this sink ("opensearch:..."). */
 int sink_opensearch_is_spec(const char *arg);
 
