@@ -41,6 +41,7 @@ struct aws_call {
     aws_call *prev, *next; /* calls alive (for cancel on free) */
     aws_call *wait_next;   /* waiting for credentials */
     int waiting;
+    char failed_msg[256]; /* why the last attempt could not start */
 };
 
 struct aws_ctx {
@@ -156,6 +157,9 @@ void aws_ctx_free(aws_ctx *c) {
 
 static int64_t now_epoch(void) { return (int64_t)time(NULL); }
 
+#define NO_CREDENTIALS \
+    "no AWS credentials (environment, shared files, container endpoint and instance metadata all failed)"
+
 static void start_waiting_calls(aws_ctx *c);
 static void fail_waiting_calls(aws_ctx *c, const char *why);
 static void fetch_credentials(aws_ctx *c);
@@ -181,8 +185,7 @@ static void cred_done(aws_ctx *c, int ok) {
         } else {
             c->cstate = CRED_FAILED;
             c->cred_failed_at = uv_now(c->loop);
-            fail_waiting_calls(c, "no AWS credentials (environment, shared files, container endpoint and "
-                                  "instance metadata all failed)");
+            fail_waiting_calls(c, NO_CREDENTIALS);
         }
     }
     cred_waiter *w = c->cwaiters;
@@ -356,7 +359,7 @@ void aws_ctx_resolve_credentials(aws_ctx *c, void (*done)(void *ud, int ok), voi
 
 /* ---------- calls ---------- */
 
-static void start_attempt(aws_call *call);
+static int start_attempt(aws_call *call);
 
 static void unlink_call(aws_call *call) {
     aws_ctx *c = call->ctx;
@@ -437,7 +440,17 @@ static int is_expired_token(const char *code) {
            strcmp(code, "RequestExpired") == 0 || strcmp(code, "TokenRefreshRequired") == 0;
 }
 
-static void retry_fire(void *ud) { start_attempt(ud); }
+/* Starts the next attempt, or finishes the call when it cannot start. */
+static void attempt_or_finish(aws_call *call) {
+    if (start_attempt(call) != 0) finish(call, NULL, call->failed_msg);
+}
+
+static void retry_fire(void *ud) { attempt_or_finish(ud); }
+
+static void finish_failed_start(void *ud) {
+    aws_call *call = ud;
+    finish(call, NULL, call->failed_msg);
+}
 
 static void on_http_done(void *ud, http_response *hr) {
     aws_call *call = ud;
@@ -494,23 +507,32 @@ static int signer_headers(aws_call *call, sigv4_header *out, char names[][SIGV4_
     return 0;
 }
 
-static void start_attempt(aws_call *call) {
+static int attempt_failed(aws_call *call, const char *why) {
+    snprintf(call->failed_msg, sizeof call->failed_msg, "%s", why);
+    return -1;
+}
+
+/* Sends the next attempt of call, or queues it until credentials are ready. Never finishes the
+ * call: returns -1 with call->failed_msg set when the attempt cannot start, and the caller
+ * finishes it (aws_send from the loop, so that on_done never runs inside aws_send). */
+static int start_attempt(aws_call *call) {
     aws_ctx *c = call->ctx;
-    if (!c) return finish(call, NULL, "AWS context closed");
+    if (!c) return attempt_failed(call, "AWS context closed");
     if (!call->rq.anonymous && !c->anonymous && c->cstate != CRED_READY) {
-        /* Wait for credentials (first call, or a refresh after an expired token). */
-        call->waiting = 1;
-        call->wait_next = NULL;
-        if (c->waiting_tail) c->waiting_tail->wait_next = call;
-        else c->waiting_head = call;
-        c->waiting_tail = call;
+        /* First call, or a refresh after an expired token. The chain may end at once (static keys,
+         * or nothing to ask), so it runs before this call joins the waiting calls. */
         if (c->cstate == CRED_FAILED && uv_now(c->loop) - c->cred_failed_at > 5000) c->cstate = CRED_NONE;
-        if (c->cstate == CRED_FAILED) {
-            fail_waiting_calls(c, "no AWS credentials");
-            return;
-        }
+        if (c->cstate == CRED_FAILED) return attempt_failed(call, "no AWS credentials");
         ensure_credentials(c);
-        return;
+        if (c->cstate == CRED_FAILED) return attempt_failed(call, NO_CREDENTIALS);
+        if (c->cstate != CRED_READY) {
+            call->waiting = 1;
+            call->wait_next = NULL;
+            if (c->waiting_tail) c->waiting_tail->wait_next = call;
+            else c->waiting_head = call;
+            c->waiting_tail = call;
+            return 0;
+        }
     }
     const char *lines[MAX_CALL_HEADERS + 4];
     size_t nl = 0;
@@ -542,7 +564,7 @@ static void start_attempt(aws_call *call) {
         if (rc != SIGV4_OK) {
             char msg[128];
             snprintf(msg, sizeof msg, "cannot sign the request: %s", sigv4_strerror(rc));
-            return finish(call, NULL, msg);
+            return attempt_failed(call, msg);
         }
         /* The signed lines point into the shared scratch: http_start copies them at once. */
         for (size_t i = 0; i < c->signed_scratch->nlines; i++) lines[nl++] = c->signed_scratch->lines[i];
@@ -563,7 +585,7 @@ static void start_attempt(aws_call *call) {
     call->attempts++;
     c->st.attempts++;
     call->req = http_start(c->http, &hq);
-    if (!call->req) finish(call, NULL, "the HTTP request could not start");
+    return call->req ? 0 : attempt_failed(call, "the HTTP request could not start");
 }
 
 static void start_waiting_calls(aws_ctx *c) {
@@ -572,7 +594,7 @@ static void start_waiting_calls(aws_ctx *c) {
     while (call) {
         aws_call *next = call->wait_next;
         call->waiting = 0;
-        start_attempt(call);
+        attempt_or_finish(call);
         call = next;
     }
 }
@@ -620,7 +642,14 @@ aws_call *aws_send(aws_ctx *c, const aws_request *rq) {
     if (c->calls) c->calls->prev = call;
     c->calls = call;
     c->st.calls++;
-    start_attempt(call);
+    if (start_attempt(call) != 0) {
+        /* Report the failure from the loop: the caller has not even seen the call yet. */
+        if (!call->timer_live) {
+            retry_timer_init(c->loop, &call->timer);
+            call->timer_live = 1;
+        }
+        retry_timer_start(&call->timer, 0, finish_failed_start, call);
+    }
     return call;
 }
 
