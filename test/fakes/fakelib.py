@@ -49,6 +49,12 @@ FAKES_DIR = os.path.dirname(os.path.abspath(__file__))
 FAKE_SEARCH = os.path.join(FAKES_DIR, "fake_search.py")
 _live = []
 
+# How long a fake may take to start. Waits below end as soon as the server is ready or its
+# process has exited; this budget only catches a server that hangs. Starting one means importing
+# Python packages (moto: several seconds idle), which on a loaded machine (ctest -j16 on two
+# cores) has taken more than 30 s.
+START_BUDGET_S = 300
+
 
 class Checks:
     """check(cond, what, detail): prints ok/FAIL lines and remembers failures;
@@ -159,7 +165,7 @@ class FakeSearch(_Child):
     """fake_search.py on a free port.  Keyword arguments become command-line options
     (schema="f.json" -> --schema f.json; no_auth=True -> --no-auth)."""
 
-    def __init__(self, timeout=20, **options):
+    def __init__(self, timeout=START_BUDGET_S, **options):
         argv = [sys.executable, FAKE_SEARCH, "--port", "0"]
         for key, value in options.items():
             flag = "--" + key.replace("_", "-")
@@ -210,36 +216,45 @@ class FakeSearch(_Child):
 
 
 class MotoServer(_Child):
-    """moto_server on a free port; no_auth_actions=N turns on SigV4 checks after N requests.
-    raw_uri_signing=True verifies signatures against the raw request URI (moto_raw_uri.py): needed
-    for requests whose query holds an encoded '/', such as ListObjectsV2 with a delimiter."""
+    """moto_server on a port of its own choosing; no_auth_actions=N turns on SigV4 checks after N
+    requests. raw_uri_signing=True verifies signatures against the raw request URI
+    (moto_raw_uri.py): needed for requests whose query holds an encoded '/', such as ListObjectsV2
+    with a delimiter."""
 
-    def __init__(self, no_auth_actions=None, region="us-east-1", timeout=30, raw_uri_signing=False):
+    _RUNNING_RE = re.compile(r"Running on http://127\.0\.0\.1:(\d+)")
+
+    def __init__(self, no_auth_actions=None, region="us-east-1", timeout=START_BUDGET_S, raw_uri_signing=False):
         env = dict(os.environ)
         env.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
         if no_auth_actions is not None:
             env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(no_auth_actions)
         self.region = region
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, os.path.join(FAKES_DIR, "moto_raw_uri.py")] if raw_uri_signing else ["moto_server"]
-        super().__init__(command + ["-H", "127.0.0.1", "-p", str(self.port)], env=env)
-        self._wait_ready(timeout)
+        # Port 0: the kernel picks a port while binding it. (A port found free beforehand could be
+        # taken by another test in between, and then this test would talk to that test's moto.)
+        super().__init__(command + ["-H", "127.0.0.1", "-p", "0"], env=env)
+        self.port = self._wait_ready(timeout)
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def _wait_ready(self, timeout):
+        """The port moto (werkzeug) says it listens on, once it answers; an error if it exits."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(self.url + "/moto-api/", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
+        port = None
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if port is None:
+                m = self._RUNNING_RE.search(self.log_text())
+                port = int(m.group(1)) if m else None
+            if port is not None:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=10) as response:
+                        if response.status == 200:
+                            return port
+                except OSError:
+                    pass
+            time.sleep(0.1)
         log = self.log_text()
         self.stop()
-        raise RuntimeError(f"moto_server did not start:\n{log}")
+        raise RuntimeError(f"moto_server did not start within {timeout} s (or exited):\n{log}")
 
     def client_kwargs(self, access_key="testing", secret_key="testing"):
         return {"endpoint_url": self.url, "region_name": self.region,
