@@ -257,8 +257,13 @@ class MotoServer(_Child):
         raise RuntimeError(f"moto_server did not start within {timeout} s (or exited):\n{log}")
 
     def client_kwargs(self, access_key="testing", secret_key="testing"):
+        # A long read timeout: under load moto can take over botocore's default 60 s to answer (a
+        # CloudFormation CreateStack builds every resource first), and botocore would then send
+        # the request again (CreateStack: AlreadyExistsException).
+        from botocore.config import Config
         return {"endpoint_url": self.url, "region_name": self.region,
-                "aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
+                "aws_access_key_id": access_key, "aws_secret_access_key": secret_key,
+                "config": Config(connect_timeout=60, read_timeout=START_BUDGET_S)}
 
     def trail(self, access_key, secret_key, folder, keys, bucket="trail", queue="ct", visibility=60):
         """A CloudTrail delivery setup: bucket with folder/KEY uploaded for every key, an SNS topic
