@@ -319,7 +319,9 @@ class Exchange:
 class RecordingProxy:
     """Forwards every request byte for byte to 127.0.0.1:target_port (the Host header too, so
     SigV4 signatures still verify) and records the exchanges.  A peer that drops the
-    connection makes the proxy drop the client's connection too."""
+    connection makes the proxy drop the client's connection too.  hold() makes new requests
+    wait before they are forwarded (held counts them) until hold(False); requests counts every
+    request that arrived."""
 
     HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
 
@@ -328,6 +330,9 @@ class RecordingProxy:
         self.lock = threading.Lock()
         self.exchanges = []
         self.active = self.max_active = 0
+        self.requests = self.held = 0
+        self.open_gate = threading.Event()
+        self.open_gate.set()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -338,6 +343,14 @@ class RecordingProxy:
 
             def forward(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with proxy.lock:
+                    proxy.requests += 1
+                    gated = not proxy.open_gate.is_set()
+                    proxy.held += gated
+                if gated:
+                    proxy.open_gate.wait()
+                    with proxy.lock:
+                        proxy.held -= 1
                 req_seq = next_sequence()
                 with proxy.lock:
                     proxy.active += 1
@@ -381,7 +394,19 @@ class RecordingProxy:
         with self.lock:
             return list(self.exchanges)
 
+    def hold(self, on=True):
+        if on:
+            self.open_gate.clear()
+        else:
+            self.open_gate.set()
+
+    def counts(self):
+        """(requests that arrived, requests waiting at the gate now)."""
+        with self.lock:
+            return self.requests, self.held
+
     def close(self):
+        self.open_gate.set()
         self.server.shutdown()
         self.server.server_close()
 
