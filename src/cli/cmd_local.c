@@ -8,9 +8,14 @@
 #include "sources/local_source.h"
 
 static void print_summary(const local_stats *st, const indexer *ix, double wall, double cpu, long rss_kb) {
-    printf("files:   %llu indexed, %llu failed, %llu without records, %llu digests skipped, %llu other files skipped\n",
-           (unsigned long long)(st->files_done - st->files_failed), (unsigned long long)st->files_failed,
-           (unsigned long long)st->files_empty, (unsigned long long)st->digests, (unsigned long long)st->others);
+    printf("files:   %llu indexed, %llu failed, %llu refused (not CloudTrail records), %llu without records, %llu "
+           "digests skipped, %llu other files skipped",
+           (unsigned long long)st->files_indexed, (unsigned long long)st->files_failed,
+           (unsigned long long)st->files_refused, (unsigned long long)st->files_empty, (unsigned long long)st->digests,
+           (unsigned long long)st->others);
+    if (st->control_messages)
+        printf("; %llu CloudWatch Logs control messages (no records)", (unsigned long long)st->control_messages);
+    printf("\n");
     index_print_totals(ix, st->records, st->records_failed, st->bytes_in, st->bytes_json, wall, cpu, rss_kb);
 }
 

@@ -223,7 +223,8 @@ static void test_skipped_elements_dead_lettered(void) {
     snprintf(head + hl, sizeof head - hl, "\"}\n");
     CHECK(strstr(text, head) != NULL);
     snprintf(want, sizeof want,
-             "\"reason\":\"element of Records is not an object\",\"offset\":%zu,\"size\":2,\"data\":\"42\"}\n", at42);
+             "\"reason\":\"element of Records is a number, not a record\",\"offset\":%zu,\"size\":2,\"data\":\"42\"}\n",
+             at42);
     CHECK(strstr(text, want) != NULL);
     int lines = 0;
     for (const char *p = text; *p; p++) lines += *p == '\n';
