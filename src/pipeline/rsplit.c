@@ -6,8 +6,8 @@
  *
  * The structure around elements (top-level values, the keys of a top-level object, the commas of
  * an array) is walked by a small state machine, one function per state, a few bytes per element.
- * Elements and skipped values go through scan_nested(), the hot loop, which only looks at `"{}[]`
- * outside strings and only at `"` and `\` inside them. */
+ * Elements and skipped values go through nest_scan() (rsplit_nest.h), the hot loop, which only
+ * looks at `"{}[]` outside strings and only at `"` and `\` inside them. */
 #include "pipeline/rsplit.h"
 
 #include <stdio.h>
@@ -15,18 +15,13 @@
 #include <string.h>
 
 #include "base/log.h"
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "pipeline/rsplit_nest.h"
 
 #define RSPLIT_WINDOW (256u * 1024u)
 #define RSPLIT_MIN_SPACE (64u * 1024u)
 /* At most this much is offered per write: a stopped element (<= max_record) plus the unscanned
  * rest of one write must still leave RSPLIT_MIN_SPACE free after compaction. */
 #define RSPLIT_MAX_WRITE (RSPLIT_WINDOW - RSPLIT_MIN_SPACE)
-/* Bracket kinds are checked up to this depth; deeper levels are only counted. */
-#define NEST_CHECKED 1024u
 /* Keys of a top-level object are compared up to this length ("eventVersion" is the longest). */
 #define KEY_MAX 15
 
@@ -60,11 +55,7 @@ struct rsplit {
     enum state state;
     enum state after_skip; /* where a skipped value returns to */
     rsplit_container container;
-    /* Nested-value scanner, saved between commits. */
-    uint32_t depth;
-    int in_str;
-    int esc;
-    uint64_t kinds[NEST_CHECKED / 64]; /* bit set = '{' opened at that depth, clear = '[' */
+    rsplit_nest nest; /* the nested-value scanner, saved between commits; its esc serves every string */
     /* The value being buffered: an element, or a top-level object that may still be one. */
     uint64_t val_start; /* input offset of its first byte */
     uint64_t val_end;   /* input offset just past it (while stopped) */
@@ -91,198 +82,6 @@ struct rsplit {
     int refused;
     char err[200];
 };
-
-/* ---------------------------------------------------------------- the hot scanner */
-
-/* Outside strings only these bytes matter in a nested value. */
-enum { C_NONE = 0, C_QUOTE, C_OPEN_OBJ, C_OPEN_ARR, C_CLOSE_OBJ, C_CLOSE_ARR };
-static const unsigned char k_outside[256] = {
-    ['"'] = C_QUOTE, ['{'] = C_OPEN_OBJ, ['['] = C_OPEN_ARR, ['}'] = C_CLOSE_OBJ, [']'] = C_CLOSE_ARR,
-};
-/* Inside strings only the end quote and escapes matter. */
-static const unsigned char k_in_string[256] = {['"'] = 1, ['\\'] = 1};
-
-/* First '"' or backslash in [p, end), or end. Strings are most of a record's bytes, so this is the
- * hottest loop: 16 bytes per step with SSE2, else 8 with the classic "has a zero byte" bit trick
- * where the byte order allows, the class table for the tail. */
-static const unsigned char *find_quote_or_backslash(const unsigned char *p, const unsigned char *end) {
-#if defined(__SSE2__) && defined(__GNUC__)
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-    while (end - p >= 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)));
-        if (m) return p + __builtin_ctz(m);
-        p += 16;
-    }
-#endif
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    while (end - p >= 8) {
-        uint64_t x;
-        memcpy(&x, p, 8);
-        uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-        /* A byte of q or b is zero where x holds the byte we look for. The lowest flagged byte
-         * is always a true match (false flags only appear above a true one). */
-        uint64_t hit = ((q - ones) & ~q) | ((b - ones) & ~b);
-        hit &= highs;
-        if (hit) return p + (__builtin_ctzll(hit) >> 3);
-        p += 8;
-    }
-#endif
-    while (p < end && !k_in_string[*p]) p++;
-    return p;
-}
-
-/* First byte in [p, end) that matters outside strings (a quote or a bracket), or end. */
-static inline const unsigned char *find_structural(const unsigned char *p, const unsigned char *end) {
-    while (end - p >= 4) {
-        if (k_outside[p[0]]) return p;
-        if (k_outside[p[1]]) return p + 1;
-        if (k_outside[p[2]]) return p + 2;
-        if (k_outside[p[3]]) return p + 3;
-        p += 4;
-    }
-    while (p < end && !k_outside[*p]) p++;
-    return p;
-}
-
-/* Inside a string: just past its closing quote, or end (then *esc tells whether the data ended
- * right after a backslash, whose escaped byte comes with the next data). */
-static inline const unsigned char *string_rest(const unsigned char *p, const unsigned char *end, int *closed,
-                                               int *esc) {
-    *closed = 0;
-    for (;;) {
-        p = find_quote_or_backslash(p, end);
-        if (p == end) break;
-        if (*p == '"') {
-            *closed = 1;
-            return p + 1;
-        }
-        if (end - p < 2) { /* backslash: skip it and the byte it escapes */
-            *esc = 1;
-            return end;
-        }
-        p += 2;
-    }
-    return end;
-}
-
-/* A bracket outside strings: 1 when it closed the value, 0 to go on, -1 on a mismatch. */
-static inline int bracket(rsplit *s, uint32_t *depth, unsigned char c) {
-    if (c == '{' || c == '[') {
-        if (*depth == UINT32_MAX) return -1;
-        if (*depth < NEST_CHECKED) {
-            uint64_t bit = (uint64_t)1 << (*depth % 64);
-            if (c == '{') s->kinds[*depth / 64] |= bit;
-            else s->kinds[*depth / 64] &= ~bit;
-        }
-        ++*depth;
-        return 0;
-    }
-    --*depth;
-    if (*depth < NEST_CHECKED) {
-        int opened_obj = (s->kinds[*depth / 64] >> (*depth % 64)) & 1;
-        if (opened_obj != (c == '}')) return -1;
-    }
-    return *depth == 0;
-}
-
-#if defined(__SSE2__) && defined(__GNUC__)
-/* 16 bytes at a time while a block holds no backslash: then a byte is inside a string exactly
- * when an odd number of quotes precede it in the block (a prefix XOR of the quote bits), so the
- * brackets outside strings are known without a byte loop. Records switch between strings and
- * structure every few bytes; this takes both at once. Returns like bracket() (with *pp on the
- * bracket that closed or mismatched), or 0 when it stopped at a backslash, near the end, or
- * inside a string (*in_str set). */
-static inline int scan_blocks(rsplit *s, const unsigned char **pp, const unsigned char *end, uint32_t *depth,
-                              int *in_str) {
-    const unsigned char *p = *pp;
-    while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')))) break;
-        unsigned q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
-        __m128i br =
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('{')), _mm_cmpeq_epi8(v, _mm_set1_epi8('}'))),
-                         _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('[')), _mm_cmpeq_epi8(v, _mm_set1_epi8(']'))));
-        unsigned inside = q;
-        inside ^= inside << 1;
-        inside ^= inside << 2;
-        inside ^= inside << 4;
-        inside ^= inside << 8;
-        unsigned m = (unsigned)_mm_movemask_epi8(br) & ~inside;
-        while (m) {
-            unsigned k = (unsigned)__builtin_ctz(m);
-            m &= m - 1;
-            int r = bracket(s, depth, p[k]);
-            if (r != 0) {
-                *pp = p + k;
-                return r;
-            }
-        }
-        p += 16;
-        if (__builtin_popcount(q) & 1) { /* an odd count: the block ends inside a string */
-            *in_str = 1;
-            break;
-        }
-    }
-    *pp = p;
-    return 0;
-}
-#endif
-
-/* Scans the nested value the saved scanner state is in, from *pp up to end. Returns 1 when the
- * value closed (*pp just past its closing bracket), 0 at end of data (state saved), -1 on a
- * bracket mismatch (*pp at the offending byte). This is the hot loop. */
-static int scan_nested(rsplit *s, const unsigned char **pp, const unsigned char *end) {
-    const unsigned char *p = *pp;
-    uint32_t depth = s->depth;
-    int in_str = s->in_str, r = 0;
-    if (s->esc) {
-        if (p == end) return 0;
-        p++; /* the escaped byte, left over from the previous chunk */
-        s->esc = 0;
-    }
-    while (p < end) {
-        if (in_str) {
-            int closed;
-            p = string_rest(p, end, &closed, &s->esc);
-            if (!closed) break;
-            in_str = 0;
-        }
-#if defined(__SSE2__) && defined(__GNUC__)
-        if ((r = scan_blocks(s, &p, end, &depth, &in_str)) != 0) break;
-        if (in_str) continue;
-#endif
-        p = find_structural(p, end);
-        if (p == end) break;
-        if (*p == '"') {
-            in_str = 1;
-            p++;
-            continue;
-        }
-        if ((r = bracket(s, &depth, *p)) != 0) break;
-        p++;
-    }
-    if (r != 0) { /* closed (p on the bracket) or mismatched (p on the offending byte) */
-        *pp = r > 0 ? p + 1 : p;
-        s->depth = 0;
-        s->in_str = 0;
-        return r;
-    }
-    s->depth = depth;
-    s->in_str = in_str;
-    *pp = p;
-    return 0;
-}
-
-/* Enter a nested value whose opening bracket was just read. */
-static void open_nested(rsplit *s, unsigned char bracket_char) {
-    s->depth = 1;
-    s->in_str = 0;
-    s->esc = 0;
-    if (bracket_char == '{') s->kinds[0] |= 1;
-    else s->kinds[0] &= ~(uint64_t)1;
-}
 
 /* ---------------------------------------------------------------- setup */
 
@@ -319,8 +118,8 @@ void rsplit_reset(rsplit *s) {
     s->state = ST_TOP;
     s->after_skip = ST_TOP;
     s->container = RSPLIT_TOP;
-    s->depth = 0;
-    s->in_str = s->esc = 0;
+    s->nest.depth = 0;
+    s->nest.in_str = s->nest.esc = 0;
     s->val_start = s->val_end = 0;
     s->buffering = s->candidate = s->discard = s->stopped = 0;
     s->key_len = -1;
@@ -439,19 +238,21 @@ typedef struct scan_ctx {
     const unsigned char *data_end;
 } scan_ctx;
 
-static uint64_t at(const scan_ctx *c, const unsigned char *p) { return c->s->base + (uint64_t)(p - c->b); }
+RSPLIT_HOT static inline uint64_t at(const scan_ctx *c, const unsigned char *p) {
+    return c->s->base + (uint64_t)(p - c->b);
+}
 
 /* Skips whitespace; 1 when a byte follows, 0 at the end of the data. */
-static int skip_ws(scan_ctx *c) {
+RSPLIT_HOT static inline int skip_ws(scan_ctx *c) {
     while (c->p < c->end && is_ws(*c->p)) c->p++;
     return c->p < c->end;
 }
 
 /* A top-level value that is (or may be) an element is checked line by line. */
-static int line_checked(const rsplit *s) { return s->container == RSPLIT_TOP && s->buffering; }
+RSPLIT_HOT static inline int line_checked(const rsplit *s) { return s->container == RSPLIT_TOP && s->buffering; }
 
 /* Start buffering the value whose first byte is at p. */
-static void begin_value(rsplit *s, uint64_t start) {
+RSPLIT_HOT static inline void begin_value(rsplit *s, uint64_t start) {
     s->val_start = start;
     s->buffering = 1;
     s->discard = 0;
@@ -507,7 +308,7 @@ static int malformed(scan_ctx *c, const unsigned char *p, const char *what) {
 }
 
 /* Hands the finished element to the callback; RSPLIT_OK, RSPLIT_STOPPED or RSPLIT_ERR. */
-static int deliver(rsplit *s, rsplit_record_fn cb, void *ud) {
+RSPLIT_HOT static inline int deliver(rsplit *s, rsplit_record_fn cb, void *ud) {
     size_t len = (size_t)(s->val_end - s->val_start);
     const char *rec = s->buf + (size_t)(s->val_start - s->base);
     int answer = cb(ud, rec, len);
@@ -523,7 +324,7 @@ static int deliver(rsplit *s, rsplit_record_fn cb, void *ud) {
 }
 
 /* An element (or a top-level object that was one) ended just before p. */
-static int finish_element(scan_ctx *c, const unsigned char *p) {
+RSPLIT_HOT static inline int finish_element(scan_ctx *c, const unsigned char *p) {
     rsplit *s = c->s;
     s->val_end = at(c, p);
     s->buffering = s->candidate = 0;
@@ -554,10 +355,10 @@ static int start_skip(scan_ctx *c, enum state after) {
     s->after_skip = after;
     if (ch == '"') {
         s->state = ST_SKIP_STRING;
-        s->esc = 0;
+        s->nest.esc = 0;
         c->p++;
     } else if (ch == '{' || ch == '[') {
-        open_nested(s, ch);
+        nest_open(&s->nest, ch);
         s->state = ST_SKIP_NESTED;
         c->p++;
     } else if (is_scalar_char(ch)) {
@@ -593,7 +394,7 @@ static int st_top(scan_ctx *c) {
         s->state = ST_ARR_OPEN;
     } else if (*p == '"') {
         begin_value(s, off);
-        s->esc = 0;
+        s->nest.esc = 0;
         s->state = ST_ELEM_STRING;
     } else if (s->stats.values == 0) {
         return refuse(s, off, p, c->end, "the file's first value", "a JSON object, array or string");
@@ -619,7 +420,7 @@ static int st_obj_key(scan_ctx *c) {
     if (*c->p != '"') return malformed(c, c->p, "expected a key in a top-level object");
     s->state = ST_KEY;
     s->key_len = 0;
-    s->esc = 0;
+    s->nest.esc = 0;
     c->p++;
     return RSPLIT_OK;
 }
@@ -630,10 +431,10 @@ static int st_key(scan_ctx *c) {
     rsplit *s = c->s;
     while (c->p < c->end) {
         unsigned char ch = *c->p++;
-        if (s->esc) {
-            s->esc = 0;
+        if (s->nest.esc) {
+            s->nest.esc = 0;
         } else if (ch == '\\') {
-            s->esc = 1;
+            s->nest.esc = 1;
             s->key_len = -1;
         } else if (ch == '"') {
             s->state = ST_COLON;
@@ -677,7 +478,7 @@ static int st_value(scan_ctx *c) {
     }
     if (first && s->candidate && key_is(s, "eventVersion")) {
         /* A record begins with eventVersion: no wrapper key can follow, scan the rest at full speed. */
-        open_nested(s, '{');
+        nest_open(&s->nest, '{');
         s->candidate = 0;
         s->state = ST_ELEMENT;
         return RSPLIT_OK;
@@ -709,7 +510,7 @@ static void end_container(rsplit *s) {
 }
 
 /* After '[' (an element or ']') or ',' (an element) in a container array. */
-static int st_arr_elem(scan_ctx *c) {
+RSPLIT_HOT static inline int st_arr_elem(scan_ctx *c) {
     rsplit *s = c->s;
     if (!skip_ws(c)) return RSPLIT_OK;
     const unsigned char *p = c->p;
@@ -720,14 +521,14 @@ static int st_arr_elem(scan_ctx *c) {
     }
     if (*p == '{') {
         begin_value(s, at(c, p));
-        open_nested(s, '{');
+        nest_open(&s->nest, '{');
         s->state = ST_ELEMENT;
         c->p++;
         return RSPLIT_OK;
     }
     if (*p == '"') {
         begin_value(s, at(c, p));
-        s->esc = 0;
+        s->nest.esc = 0;
         s->state = ST_ELEM_STRING;
         c->p++;
         return RSPLIT_OK;
@@ -746,7 +547,7 @@ static int st_arr_elem(scan_ctx *c) {
     return RSPLIT_OK;
 }
 
-static int st_arr_sep(scan_ctx *c) {
+RSPLIT_HOT static inline int st_arr_sep(scan_ctx *c) {
     rsplit *s = c->s;
     if (!skip_ws(c)) return RSPLIT_OK;
     if (*c->p == ',') {
@@ -762,25 +563,25 @@ static int st_arr_sep(scan_ctx *c) {
     return RSPLIT_OK;
 }
 
-static int st_element(scan_ctx *c) {
-    int r = scan_nested(c->s, &c->p, c->end);
+RSPLIT_HOT static inline int st_element(scan_ctx *c) {
+    int r = nest_scan(&c->s->nest, &c->p, c->end);
     if (r < 0) return malformed(c, c->p, "mismatched bracket");
     return r > 0 ? finish_element(c, c->p) : RSPLIT_OK;
 }
 
 static int st_elem_string(scan_ctx *c) {
     rsplit *s = c->s;
-    if (s->esc) {
-        s->esc = 0;
+    if (s->nest.esc) {
+        s->nest.esc = 0;
         c->p++; /* the escaped byte, left over from the previous chunk */
     }
-    int closed;
-    c->p = string_rest(c->p, c->end, &closed, &s->esc);
-    return closed ? finish_element(c, c->p) : RSPLIT_OK;
+    const unsigned char *q = nest_string_rest(c->p, c->end, &s->nest.esc);
+    c->p = q ? q : c->end;
+    return q ? finish_element(c, q) : RSPLIT_OK;
 }
 
 static int st_skip_nested(scan_ctx *c) {
-    int r = scan_nested(c->s, &c->p, c->end);
+    int r = nest_scan(&c->s->nest, &c->p, c->end);
     if (r < 0) return malformed(c, c->p, "mismatched bracket");
     if (r > 0) end_skip(c->s, at(c, c->p));
     return RSPLIT_OK;
@@ -788,13 +589,13 @@ static int st_skip_nested(scan_ctx *c) {
 
 static int st_skip_string(scan_ctx *c) {
     rsplit *s = c->s;
-    if (s->esc) {
-        s->esc = 0;
+    if (s->nest.esc) {
+        s->nest.esc = 0;
         c->p++;
     }
-    int closed;
-    c->p = string_rest(c->p, c->end, &closed, &s->esc);
-    if (closed) end_skip(s, at(c, c->p));
+    const unsigned char *q = nest_string_rest(c->p, c->end, &s->nest.esc);
+    c->p = q ? q : c->end;
+    if (q) end_skip(s, at(c, q));
     return RSPLIT_OK;
 }
 
@@ -840,7 +641,7 @@ static int st_resync(scan_ctx *c) {
 }
 
 /* Runs the state of the moment over c->p .. c->end; RSPLIT_OK, RSPLIT_STOPPED or RSPLIT_ERR. */
-static int step(scan_ctx *c) {
+RSPLIT_HOT static inline int step(scan_ctx *c) {
     switch (c->s->state) {
     case ST_TOP: return st_top(c);
     case ST_OBJ_OPEN:
@@ -870,7 +671,7 @@ static int in_string(const rsplit *s) {
     case ST_SKIP_STRING:
     case ST_ELEM_STRING: return 1;
     case ST_ELEMENT:
-    case ST_SKIP_NESTED: return s->in_str;
+    case ST_SKIP_NESTED: return s->nest.in_str;
     default: return 0;
     }
 }
