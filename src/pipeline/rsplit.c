@@ -69,6 +69,7 @@ struct rsplit {
     int first_key;
     /* Line checks between top-level values (see rsplit.h). */
     int after_newline; /* the last byte scanned ended a line */
+    unsigned bom;      /* bytes of a byte order mark read at the start */
     /* A value being skipped: an element of an array, or a broken stretch. */
     uint64_t skip_start;
     int skipping_elem;
@@ -125,6 +126,7 @@ void rsplit_reset(rsplit *s) {
     s->key_len = -1;
     s->first_key = 0;
     s->after_newline = 0;
+    s->bom = 0;
     s->skip_start = 0;
     s->skipping_elem = 0;
     s->head_len = 0;
@@ -379,8 +381,9 @@ static int st_top(scan_ctx *c) {
     if (!skip_ws(c)) return RSPLIT_OK;
     const unsigned char *p = c->p;
     uint64_t off = at(c, p);
-    if (off < 3 && *p == (unsigned char)"\xEF\xBB\xBF"[off]) {
-        c->p++; /* a UTF-8 byte order mark, as some editors save JSON: byte by byte, it may be split */
+    if (off == s->bom && off < 3 && *p == (unsigned char)"\xEF\xBB\xBF"[off]) {
+        s->bom++; /* a UTF-8 byte order mark, as some editors save JSON: byte by byte, it may be split */
+        c->p++;
         return RSPLIT_OK;
     }
     if (*p == '{') {

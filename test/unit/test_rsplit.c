@@ -535,7 +535,8 @@ static void test_refused(void) {
     expect_refused("[1,{\"a\":1}]", 1, "first element of the array is a number");
     expect_refused("{\"Events\":[true]}", 1, "a boolean");
     expect_refused("[[{\"a\":1}]]", 1, "an array");
-    expect_refused("{\"Records\":[1]}", 0, NULL); /* an element of Records: skipped and reported */
+    expect_refused("{\"Records\":[1]}", 0, NULL);                 /* an element of Records: skipped and reported */
+    expect_refused(" \xBB{\"a\":1}", 1, "text that is not JSON"); /* a byte order mark only at the start */
 }
 
 int main(void) {
