@@ -8,6 +8,8 @@
 #define JSMN_STATIC
 #include <jsmn.h>
 
+#include "base/text.h"
+
 _Static_assert(sizeof(jsmntok_t) == sizeof(json_tok), "json_tok must mirror jsmntok_t");
 _Static_assert(offsetof(jsmntok_t, parent) == offsetof(json_tok, parent), "json_tok must mirror jsmntok_t");
 
@@ -185,43 +187,6 @@ int json_tok_int64(const json_doc *d, int i, int64_t *out) {
     return 0;
 }
 
-static int hex4(const char *p, unsigned *out) {
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static size_t utf8_put(char *o, unsigned cp) {
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 long json_str_decode(const char *in, size_t n, char *out, size_t cap) {
     size_t o = 0;
     for (size_t i = 0; i < n;) {
@@ -268,15 +233,16 @@ long json_str_decode(const char *in, size_t n, char *out, size_t cap) {
                 w = 1;
                 break;
             case 'u': {
-                unsigned cp, lo;
-                if (i + 4 > n || hex4(in + i, &cp) != 0) return -1;
+                long cp = i + 4 <= n ? text_hex4(in + i) : -1;
+                if (cp < 0) return -1;
                 i += 4;
-                if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= n && in[i] == '\\' && in[i + 1] == 'u' &&
-                    hex4(in + i + 2, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+                int pair = cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= n && in[i] == '\\' && in[i + 1] == 'u';
+                long lo = pair ? text_hex4(in + i + 2) : -1;
+                if (lo >= 0xDC00 && lo <= 0xDFFF) {
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                     i += 6;
                 }
-                w = utf8_put(tmp, cp); /* a lone surrogate is encoded as-is; sanitisers drop it */
+                w = text_utf8_put(tmp, (unsigned)cp); /* a lone surrogate is encoded as-is; sanitisers drop it */
                 break;
             }
             default: return -1;
