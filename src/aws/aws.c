@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "aws/sigv4.h"
+#include "base/container_of.h"
 #include "base/crypto.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -374,7 +375,7 @@ static void call_free(aws_call *call) {
 }
 
 static void timer_closed(retry_timer *t) {
-    aws_call *call = (aws_call *)((char *)t - offsetof(aws_call, timer));
+    aws_call *call = container_of(t, aws_call, timer);
     call_free(call);
 }
 

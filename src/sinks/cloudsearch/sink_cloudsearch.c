@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/container_of.h"
 #include "base/crypto.h"
 #include "base/log.h"
 #include "net/retry.h"
@@ -477,7 +478,7 @@ static void cs_submit(sink *base, batch *b) {
 }
 
 static void on_timer_closed(retry_timer *t) {
-    cs_slot *sl = (cs_slot *)((char *)t - offsetof(cs_slot, timer));
+    cs_slot *sl = container_of(t, cs_slot, timer);
     cs_sink *s = sl->s;
     if (--s->timers_open > 0) return;
     for (int i = 0; i < s->nslots; i++) buf_free(&s->slots[i].sub);
