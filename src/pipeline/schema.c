@@ -197,9 +197,3 @@ void schema_print_opensearch(FILE *f, const char *index_pattern) {
                 i + 1 < schema_count() ? "," : "");
     fputs("  }\n}}}\n", f);
 }
-
-void schema_print_notes(FILE *f) {
-    for (size_t i = 0; i < schema_count(); i++)
-        if (fields[i].note)
-            fprintf(f, "# %s (%s): %s\n", fields[i].name, schema_cs_type_name(fields[i].cs_type), fields[i].note);
-}

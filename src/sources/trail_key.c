@@ -25,15 +25,6 @@ key_kind key_classify(const char *key, size_t len) {
     return KEY_LOG;
 }
 
-const char *key_kind_name(key_kind k) {
-    switch (k) {
-    case KEY_LOG: return "log";
-    case KEY_INSIGHT: return "insight";
-    case KEY_DIGEST: return "digest";
-    default: return "other";
-    }
-}
-
 static int all_digits(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (s[i] < '0' || s[i] > '9') return 0;

@@ -13,7 +13,6 @@ typedef enum {
 } key_kind;
 
 key_kind key_classify(const char *key, size_t len);
-const char *key_kind_name(key_kind k);
 
 /* Pieces of a CloudTrail key; empty strings when absent. Returns 0 when the key has the
  * AWSLogs/.../CloudTrail.../REGION/YYYY/MM/DD/ layout, -1 otherwise. */

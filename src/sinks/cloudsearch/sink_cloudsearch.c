@@ -60,7 +60,6 @@ struct cs_sink {
     aws_ctx *aws;
     uv_loop_t *loop;
     char url[CS_URL_MAX]; /* upload URL; "" while the endpoint is looked up */
-    char endpoint[CS_URL_MAX];
     char region[64];
     char domain[64];
     int region_given;
@@ -436,7 +435,6 @@ static int set_endpoint(cs_sink *s, const char *endpoint) {
         log_error("cloudsearch: '%s' is not a usable document endpoint", endpoint);
         return -1;
     }
-    snprintf(s->endpoint, sizeof s->endpoint, "%s", endpoint);
     if (!s->region_given && cs_region_from_endpoint(endpoint, s->region, sizeof s->region) != 0)
         snprintf(s->region, sizeof s->region, "%s", aws_ctx_region(s->aws));
     log_info("cloudsearch: uploading to %s (region %s, %d at once)", s->url, s->region, s->nslots);
@@ -623,9 +621,4 @@ int sink_cloudsearch_stats(const sink *s, sink_cloudsearch_counters *out) {
     if (!s || s->ops != &cs_ops) return -1;
     *out = ((const cs_sink *)s)->st;
     return 0;
-}
-
-const char *sink_cloudsearch_endpoint(const sink *s) {
-    if (!s || s->ops != &cs_ops) return "";
-    return ((const cs_sink *)s)->endpoint;
 }
