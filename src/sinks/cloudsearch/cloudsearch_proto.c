@@ -121,7 +121,7 @@ int cs_form_add(buf *b, const char *key, const char *value) {
     return 0;
 }
 
-/* Options block name and which option keys exist for each type (API_IndexField.md). */
+/* Options block name and which option keys exist for each type (CloudSearch API reference, IndexField). */
 static const char *options_block(schema_cs_type t, unsigned *allowed) {
     switch (t) {
     case CS_LITERAL: *allowed = SF_SEARCH | SF_FACET | SF_RETURN | SF_SORT; return "LiteralOptions";
