@@ -10,8 +10,22 @@
 
 #include "base/text.h"
 
+/* json_parse hands d->toks to jsmn as jsmntok_t and callers read them back as json_tok: the
+ * layouts and the type values must agree. Newer jsmn releases number the types as bit flags
+ * (JSMN_STRING = 4, JSMN_PRIMITIVE = 8); without these checks such an upgrade would compile
+ * and silently read strings as primitives. */
 _Static_assert(sizeof(jsmntok_t) == sizeof(json_tok), "json_tok must mirror jsmntok_t");
+_Static_assert(sizeof(jsmntype_t) == sizeof(json_type), "json_type must have jsmntype_t's size");
+_Static_assert(offsetof(jsmntok_t, type) == offsetof(json_tok, type), "json_tok must mirror jsmntok_t");
+_Static_assert(offsetof(jsmntok_t, start) == offsetof(json_tok, start), "json_tok must mirror jsmntok_t");
+_Static_assert(offsetof(jsmntok_t, end) == offsetof(json_tok, end), "json_tok must mirror jsmntok_t");
+_Static_assert(offsetof(jsmntok_t, size) == offsetof(json_tok, size), "json_tok must mirror jsmntok_t");
 _Static_assert(offsetof(jsmntok_t, parent) == offsetof(json_tok, parent), "json_tok must mirror jsmntok_t");
+_Static_assert((int)JSMN_UNDEFINED == (int)JSON_UNDEF, "json_type values must be jsmn's");
+_Static_assert((int)JSMN_OBJECT == (int)JSON_OBJECT, "json_type values must be jsmn's");
+_Static_assert((int)JSMN_ARRAY == (int)JSON_ARRAY, "json_type values must be jsmn's");
+_Static_assert((int)JSMN_STRING == (int)JSON_STRING, "json_type values must be jsmn's");
+_Static_assert((int)JSMN_PRIMITIVE == (int)JSON_PRIMITIVE, "json_type values must be jsmn's");
 
 int json_doc_init(json_doc *d, unsigned max_tokens) {
     memset(d, 0, sizeof *d);
