@@ -37,13 +37,9 @@ aws_ctx *aws_ctx_new(uv_loop_t *loop, http_client *http, const aws_ctx_options *
  * its handles close; run the loop afterwards. */
 void aws_ctx_free(aws_ctx *c);
 const char *aws_ctx_region(const aws_ctx *c);
-const aws_profile *aws_ctx_profile(const aws_ctx *c);
 const awsconf_env *aws_ctx_env(const aws_ctx *c);
-http_client *aws_ctx_http(aws_ctx *c);
 /* Endpoint URL for a service id ("s3", "sqs", "cloudsearch", ...), see awsconf_endpoint. */
 int aws_ctx_endpoint(const aws_ctx *c, const char *service_id, const char *region, char *out, size_t cap);
-/* Use these credentials and never fetch (tests, or explicit keys). */
-void aws_ctx_set_credentials(aws_ctx *c, const aws_credentials *cr);
 /* Resolve credentials now (normally lazy). done(ud, ok) runs from the loop. */
 void aws_ctx_resolve_credentials(aws_ctx *c, void (*done)(void *ud, int ok), void *ud);
 void aws_ctx_stats(const aws_ctx *c, aws_stats *out);
@@ -86,9 +82,5 @@ aws_call *aws_send(aws_ctx *c, const aws_request *rq);
 void aws_call_resume(aws_call *call);
 /* on_done follows with result HTTP_ERR_CANCELLED. */
 void aws_call_cancel(aws_call *call);
-
-/* Helpers for building wire URLs: append s percent-encoded (AWS UriEncode; '/' kept when
- * keep_slash) to b. -1 when b is full. */
-int aws_buf_uri_encode(buf *b, const char *s, size_t n, int keep_slash);
 
 #endif

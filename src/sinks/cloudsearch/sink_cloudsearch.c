@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/container_of.h"
 #include "base/crypto.h"
 #include "base/log.h"
 #include "net/retry.h"
@@ -59,7 +60,6 @@ struct cs_sink {
     aws_ctx *aws;
     uv_loop_t *loop;
     char url[CS_URL_MAX]; /* upload URL; "" while the endpoint is looked up */
-    char endpoint[CS_URL_MAX];
     char region[64];
     char domain[64];
     int region_given;
@@ -435,7 +435,6 @@ static int set_endpoint(cs_sink *s, const char *endpoint) {
         log_error("cloudsearch: '%s' is not a usable document endpoint", endpoint);
         return -1;
     }
-    snprintf(s->endpoint, sizeof s->endpoint, "%s", endpoint);
     if (!s->region_given && cs_region_from_endpoint(endpoint, s->region, sizeof s->region) != 0)
         snprintf(s->region, sizeof s->region, "%s", aws_ctx_region(s->aws));
     log_info("cloudsearch: uploading to %s (region %s, %d at once)", s->url, s->region, s->nslots);
@@ -477,7 +476,7 @@ static void cs_submit(sink *base, batch *b) {
 }
 
 static void on_timer_closed(retry_timer *t) {
-    cs_slot *sl = (cs_slot *)((char *)t - offsetof(cs_slot, timer));
+    cs_slot *sl = container_of(t, cs_slot, timer);
     cs_sink *s = sl->s;
     if (--s->timers_open > 0) return;
     for (int i = 0; i < s->nslots; i++) buf_free(&s->slots[i].sub);
@@ -622,9 +621,4 @@ int sink_cloudsearch_stats(const sink *s, sink_cloudsearch_counters *out) {
     if (!s || s->ops != &cs_ops) return -1;
     *out = ((const cs_sink *)s)->st;
     return 0;
-}
-
-const char *sink_cloudsearch_endpoint(const sink *s) {
-    if (!s || s->ops != &cs_ops) return "";
-    return ((const cs_sink *)s)->endpoint;
 }

@@ -69,7 +69,5 @@ typedef struct sink_cloudsearch_counters {
 
 /* 0, or -1 when s is not a CloudSearch sink. */
 int sink_cloudsearch_stats(const sink *s, sink_cloudsearch_counters *out);
-/* The document endpoint in use ("" while it is being looked up). */
-const char *sink_cloudsearch_endpoint(const sink *s);
 
 #endif

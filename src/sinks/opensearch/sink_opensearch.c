@@ -15,6 +15,7 @@
 
 #include "aws/sigv4.h"
 #include "base/base64.h"
+#include "base/container_of.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "net/retry.h"
@@ -100,7 +101,7 @@ static void free_sink(os_sink *s) {
 }
 
 static void on_timer_closed(retry_timer *t) {
-    os_job *j = (os_job *)((char *)t - offsetof(os_job, timer));
+    os_job *j = container_of(t, os_job, timer);
     os_sink *s = j->s;
     if (--s->timers_open == 0) free_sink(s);
 }
