@@ -14,8 +14,8 @@
 const char index_cli_help[] =
     "  --format sdf|bulk     document format: CloudSearch SDF batches (default) or OpenSearch _bulk NDJSON\n"
     "  --no-raw              do not index the whole record in the 'raw' field\n"
-    "  --max-record BYTES    largest record accepted (default 2097152); larger ones, and elements of\n"
-    "                        Records that are not objects, go to the dead-letter file with their start\n"
+    "  --max-record BYTES    largest record accepted (default 2097152); larger ones, and parts of a file\n"
+    "                        that hold no record (a broken line), go to the dead-letter file with their start\n"
     "  --batch-bytes BYTES   batch size limit (default and CloudSearch maximum 5000000)\n"
     "  --dead-letter FILE    unusable records and documents the sink refused, as JSON lines (default\n"
     "                        OUT/dead-letter.jsonl; ctindex-dead-letter.jsonl for network sinks)\n"

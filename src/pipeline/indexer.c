@@ -150,6 +150,12 @@ void indexer_reject(indexer *ix, indexer_owner *owner, const char *why, uint64_t
     owner->acked(owner, 1, 1);
 }
 
+int indexer_reject_file(indexer *ix, const char *source, const char *why, uint64_t size, const char *head,
+                        size_t head_len) {
+    if (!ix->dead) return 0; /* ingest logged it */
+    return deadletter_write_part(ix->dead, "file", source, why, 0, size, head, head_len);
+}
+
 int indexer_in_flight(const indexer *ix) { return ix->in_flight; }
 uint32_t indexer_pending_docs(const indexer *ix) { return ix->cur ? batch_count(ix->cur) : 0; }
 

@@ -58,6 +58,11 @@ int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner);
  * counted as unusable, acknowledged to its owner at once. The owner counts it as one record. */
 void indexer_reject(indexer *ix, indexer_owner *owner, const char *why, uint64_t offset, uint64_t size,
                     const char *head, size_t head_len);
+/* A whole file that holds nothing to index and is none of the accepted shapes (refused by
+ * ingest): dead-lettered as kind "file" with its size and first bytes. Counts no record and
+ * acknowledges nothing. 0 when the entry was written (or logged, without a dead-letter file). */
+int indexer_reject_file(indexer *ix, const char *source, const char *why, uint64_t size, const char *head,
+                        size_t head_len);
 /* Submit the batch being built, if it holds anything (end of input, or a linger timer). */
 void indexer_flush(indexer *ix);
 /* Number of batches submitted and not yet done. */

@@ -86,12 +86,13 @@ static void on_obj_done(ingest_obj *io, int status, void *ud) {
         .bucket = o->bucket,
         .key = o->key,
         .ok = status == 0,
-        .digest_like = io->digest_like,
+        .outcome = io->outcome,
         .error = io->error ? io->errmsg : "",
         .records = io->records,
         .records_failed = io->failed,
         .bytes_in = io->bytes_in,
         .bytes_json = io->bytes_out,
+        .control_messages = io->control_messages,
     };
     f->open--;
     void *tag = o->tag;
@@ -212,7 +213,10 @@ void s3_fetch_start(s3_fetch *f, const char *bucket, const char *key, void *tag)
     char *k = strdup(key);
     if (!o || !k || bl > S3_MAX_BUCKET || f->npipes_free == 0) {
         /* Report it like any failed object, so the caller's accounting stays in one place. */
-        s3_fetch_result r = {.bucket = bucket, .key = key, .error = "cannot start the download (out of memory)"};
+        s3_fetch_result r = {.bucket = bucket,
+                             .key = key,
+                             .outcome = INGEST_FAILED,
+                             .error = "cannot start the download (out of memory)"};
         free(o);
         free(k);
         f->done(f->ud, tag, &r);

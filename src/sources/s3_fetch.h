@@ -14,6 +14,7 @@
 
 #include "aws/aws.h"
 #include "pipeline/indexer.h"
+#include "pipeline/ingest.h"
 
 typedef struct s3_fetch s3_fetch;
 
@@ -26,10 +27,12 @@ typedef struct s3_fetch_options {
 
 typedef struct s3_fetch_result {
     const char *bucket, *key;
-    int ok;            /* the whole file was read and every record stored */
-    int digest_like;   /* the file had no Records array */
-    const char *error; /* why, when !ok ("" when only the sink failed records) */
+    int ok;                 /* the whole file was read and everything stored (records indexed or dead-lettered; a
+                             * refused file recorded in the dead-letter file) */
+    ingest_outcome outcome; /* what the file was (INGEST_REFUSED: none of the shapes, see error) */
+    const char *error;      /* why, when !ok or refused ("" when only the sink failed records) */
     uint64_t records, records_failed, bytes_in, bytes_json;
+    uint64_t control_messages; /* CloudWatch Logs CONTROL_MESSAGEs: no records */
 } s3_fetch_result;
 
 /* tag: what the caller passed to s3_fetch_start. r is valid during the call only. */

@@ -278,8 +278,11 @@ static void on_fetched(void *ud, void *tag, const s3_fetch_result *r) {
     s->st->records_failed += r->records_failed;
     s->st->bytes_in += r->bytes_in;
     s->st->bytes_json += r->bytes_json;
+    s->st->control_messages += r->control_messages;
     if (r->ok) s->st->objects_done++;
     else s->st->objects_failed++;
+    if (r->ok && r->outcome == INGEST_REFUSED) s->st->objects_refused++; /* named by ingest, dead-lettered */
+    if (r->ok && (r->outcome == INGEST_EMPTY || r->outcome == INGEST_DIGEST)) s->st->objects_empty++;
     msg_object_done(tag, r->ok ? 0 : -1);
     pump(s);
 }
@@ -363,12 +366,13 @@ static void handle_message(svc *s, const sqs_message *m) {
     snprintf(msg->id, sizeof msg->id, "%s", m->message_id);
     for (int i = 0; i < nr.n; i++) {
         const char *k = s->nobjs[i].key;
+        /* A named object is read whatever its name, and judged by content; only digests (by
+         * their folder) and folder markers hold nothing to read. */
         key_kind kind = key_classify(k, strlen(k));
-        if (kind == KEY_DIGEST || kind == KEY_OTHER) {
+        if (kind == KEY_DIGEST || kind == KEY_FOLDER) {
             s->st->objects_skipped++;
-            /* A digest is expected; anything else is worth a line: it is not indexed. */
-            if (kind == KEY_DIGEST) log_debug("skipping s3://%s/%s (digest)", s->nobjs[i].bucket, k);
-            else log_info("skipping s3://%s/%s: not a CloudTrail log file name", s->nobjs[i].bucket, k);
+            log_debug("skipping s3://%s/%s (%s)", s->nobjs[i].bucket, k,
+                      kind == KEY_DIGEST ? "a CloudTrail digest" : "a folder marker");
             continue;
         }
         svc_obj *o = calloc(1, sizeof *o);
@@ -540,7 +544,8 @@ static void print_stats(svc *s, const char *when) {
     uint64_t errors = st->receive_errors + st->delete_errors + st->visibility_errors + st->messages_bad +
                       st->objects_failed + is->batches_failed;
     log_info("%s: messages=%llu deleted=%llu retried=%llu released=%llu bad=%llu ignored=%llu redelivered=%llu "
-             "duplicates=%llu objects=%llu objects_done=%llu objects_failed=%llu objects_skipped=%llu records=%llu "
+             "duplicates=%llu objects=%llu objects_done=%llu objects_failed=%llu objects_skipped=%llu "
+             "objects_refused=%llu objects_empty=%llu control_messages=%llu records=%llu "
              "records_failed=%llu bytes_in=%llu bytes_json=%llu batches=%llu batches_failed=%llu dead_lettered=%llu "
              "retries=%llu errors=%llu visibility_extensions=%llu inflight_messages=%d inflight_objects=%d "
              "inflight_downloads=%d inflight_batches=%d rate=%.0f rate_now=%.0f",
@@ -549,8 +554,9 @@ static void print_stats(svc *s, const char *when) {
              (unsigned long long)st->messages_bad, (unsigned long long)st->messages_ignored,
              (unsigned long long)st->redelivered, (unsigned long long)st->duplicates, (unsigned long long)st->objects,
              (unsigned long long)st->objects_done, (unsigned long long)st->objects_failed,
-             (unsigned long long)st->objects_skipped, (unsigned long long)st->records,
-             (unsigned long long)st->records_failed, (unsigned long long)st->bytes_in,
+             (unsigned long long)st->objects_skipped, (unsigned long long)st->objects_refused,
+             (unsigned long long)st->objects_empty, (unsigned long long)st->control_messages,
+             (unsigned long long)st->records, (unsigned long long)st->records_failed, (unsigned long long)st->bytes_in,
              (unsigned long long)st->bytes_json, (unsigned long long)is->batches,
              (unsigned long long)is->batches_failed, (unsigned long long)(is->bad_records + sc.dead_lettered),
              (unsigned long long)(sc.retries + as.retries), (unsigned long long)errors,

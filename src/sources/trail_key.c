@@ -1,11 +1,8 @@
 #include "sources/trail_key.h"
 
+#include <ctype.h>
 #include <string.h>
-
-static int has_suffix(const char *s, size_t n, const char *suf) {
-    size_t m = strlen(suf);
-    return n >= m && memcmp(s + n - m, suf, m) == 0;
-}
+#include <strings.h>
 
 /* Find "/NAME/" or a leading "NAME/" as a whole path segment. */
 static int has_segment(const char *s, size_t n, const char *name) {
@@ -16,11 +13,34 @@ static int has_segment(const char *s, size_t n, const char *name) {
     return 0;
 }
 
+/* The extension of the last path segment: what follows its last '.', when that is 1 to 8
+ * letters or digits ("x.json.gz" -> "gz"); empty when the name has none (Firehose's
+ * "stream-1-2024-05-01-10-00-00-a1b2", or "my.stream-1-..." where the dot starts no extension). */
+static size_t extension(const char *s, size_t n, const char **ext) {
+    size_t i = n;
+    while (i > 0 && s[i - 1] != '/' && s[i - 1] != '.') i--;
+    *ext = s + i;
+    if (i == 0 || s[i - 1] != '.' || n - i == 0 || n - i > 8) return 0;
+    for (size_t k = i; k < n; k++)
+        if (!isalnum((unsigned char)s[k])) return 0;
+    return n - i;
+}
+
+static int ext_is(const char *ext, size_t n, const char *want) {
+    return strlen(want) == n && strncasecmp(ext, want, n) == 0;
+}
+
 key_kind key_classify(const char *key, size_t len) {
-    if (len == 0 || key[len - 1] == '/') return KEY_OTHER;
+    if (len == 0 || key[len - 1] == '/') return KEY_FOLDER;
     if (has_segment(key, len, "CloudTrail-Digest")) return KEY_DIGEST;
-    int json = has_suffix(key, len, ".json.gz") || has_suffix(key, len, ".json") || has_suffix(key, len, ".gz");
-    if (!json) return KEY_OTHER;
+    size_t base = len;
+    while (base > 0 && key[base - 1] != '/') base--;
+    if (key[base] == '.') return KEY_OTHER; /* a hidden file (.DS_Store, ...) */
+    const char *ext;
+    size_t n = extension(key, len, &ext);
+    int readable = n == 0 || ext_is(ext, n, "json") || ext_is(ext, n, "gz") || ext_is(ext, n, "jsonl") ||
+                   ext_is(ext, n, "ndjson") || ext_is(ext, n, "log");
+    if (!readable) return KEY_OTHER;
     if (has_segment(key, len, "CloudTrail-Insight")) return KEY_INSIGHT;
     return KEY_LOG;
 }

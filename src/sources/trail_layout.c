@@ -108,6 +108,7 @@ int trail_series_name(const char *org, const char *account, const char *region, 
 }
 
 int trail_is_series_name(const char *name, size_t n) {
+    if (n == sizeof TRAIL_DATED_SERIES - 1 && memcmp(name, TRAIL_DATED_SERIES, n) == 0) return 1;
     if (n == 0 || n > TRAIL_MAX_SERIES) return 0;
     enum { MAX_SEG = 4 };
     const char *seg[MAX_SEG + 1];
