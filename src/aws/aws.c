@@ -35,6 +35,7 @@ struct aws_call {
     int delivered; /* a streaming byte reached the caller: no retry */
     int cancelled;
     int refreshed_creds; /* one retry after an expired-token answer */
+    int creds_expired;   /* the last answer said the credentials expired */
     http_req *req;
     retry_timer timer;
     int timer_live;
@@ -407,6 +408,7 @@ static void finish(aws_call *call, http_response *hr, const char *errmsg) {
     memset(&r, 0, sizeof r);
     buf_init(&r.body, 0);
     r.attempts = call->attempts;
+    r.credentials_expired = call->creds_expired;
     if (hr) {
         r.result = hr->result;
         r.status = hr->status;
@@ -449,11 +451,16 @@ static void on_http_done(void *ud, http_response *hr) {
     if (v != RETRY_SUCCESS) retry_aws_error_code(hr, code, sizeof code);
     if (v != RETRY_SUCCESS && (hr->status == 429 || hr->status == 503 || retry_code_is_throttling(code)))
         c->st.throttled++;
-    if (v == RETRY_FAIL && hr->status == 403 && is_expired_token(code) && !call->refreshed_creds && !c->fixed_creds) {
-        /* Credentials expired under us: fetch new ones and try once more. */
-        call->refreshed_creds = 1;
-        c->cstate = CRED_NONE;
-        v = RETRY_AGAIN;
+    call->creds_expired = 0;
+    if (v == RETRY_FAIL && hr->status == 403 && is_expired_token(code) && !c->fixed_creds) {
+        /* Credentials expired under us: fetch new ones for the next attempt (of this call, once,
+         * or of the caller's next call when it retries itself). */
+        call->creds_expired = 1;
+        if (c->cstate == CRED_READY) c->cstate = CRED_NONE;
+        if (!call->refreshed_creds) {
+            call->refreshed_creds = 1;
+            v = RETRY_AGAIN;
+        }
     }
     int max = call->rq.max_attempts > 0 ? call->rq.max_attempts : DEFAULT_ATTEMPTS;
     if (v == RETRY_AGAIN && !call->delivered && call->attempts < max && !c->closing) {

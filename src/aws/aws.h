@@ -55,6 +55,7 @@ typedef struct aws_response {
     char code[128];     /* AWS error code ("SlowDown", "QueueDoesNotExist", ...), "" if none */
     char message[512];  /* AWS error message or transport error text */
     int attempts;
+    int credentials_expired;   /* the answer said the credentials expired: new ones are fetched for the next call */
     buf body;                  /* collected body (non-streaming calls, or the error body) */
     const http_response *http; /* headers of the last attempt; valid during on_done only */
 } aws_response;

@@ -129,7 +129,7 @@ int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) 
             owner->acked(owner, 1, 1);
             return INDEXER_BAD;
         }
-        batch_commit(b, (size_t)n, owner);
+        batch_commit(b, (size_t)n, owner, owner->source);
         ix->st.docs++;
         ix->st.doc_bytes += (uint64_t)n;
         ix->st.chars_dropped += res.dropped;

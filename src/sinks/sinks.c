@@ -13,20 +13,6 @@ void sinks_options_default(sinks_options *o) {
     o->uploads = 2;
 }
 
-void sinks_get_counters(const sink *s, sinks_counters *out) {
-    memset(out, 0, sizeof *out);
-    if (!s) return;
-    out->dead_lettered = s->dead_lettered;
-    sink_cloudsearch_counters cs;
-    if (sink_cloudsearch_stats(s, &cs) == 0) {
-        out->retries = cs.retries;
-        return;
-    }
-    sink_opensearch_stats os;
-    sink_opensearch_get_stats(s, &os);
-    out->retries = os.request_retries + os.retried_items;
-}
-
 int sinks_create(uv_loop_t *loop, aws_ctx *aws, const sinks_options *o, sinks_result *out) {
     memset(out, 0, sizeof *out);
     const char *spec = o->spec;
@@ -49,7 +35,7 @@ int sinks_create(uv_loop_t *loop, aws_ctx *aws, const sinks_options *o, sinks_re
         co.loop = loop;
         co.endpoint = o->doc_endpoint;
         co.domain = o->doc_endpoint ? NULL : o->domain;
-        co.max_in_flight = o->uploads;
+        if (o->uploads > 0) co.upload.max_in_flight = o->uploads;
         co.dead = o->dead;
         out->sink = sink_cloudsearch_new(aws, &co);
     } else {

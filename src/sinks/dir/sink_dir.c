@@ -74,6 +74,13 @@ static void dir_submit(sink *s, struct batch *b) {
         log_error("cannot write %s: %s", path, strerror(errno));
         unlink(tmp);
     }
+    s->stats.batches++;
+    if (ok) {
+        s->stats.docs_accepted += batch_count(b);
+        s->stats.bytes += len;
+    } else {
+        s->stats.batches_failed++;
+    }
     s->done(s->done_ud, b, ok);
 }
 
