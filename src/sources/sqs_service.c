@@ -540,7 +540,8 @@ static void print_stats(svc *s, const char *when) {
     log_info("%s: messages=%llu deleted=%llu retried=%llu released=%llu bad=%llu ignored=%llu redelivered=%llu "
              "duplicates=%llu objects=%llu objects_done=%llu objects_failed=%llu objects_skipped=%llu records=%llu "
              "records_failed=%llu bytes_in=%llu bytes_json=%llu batches=%llu batches_failed=%llu dead_lettered=%llu "
-             "retries=%llu errors=%llu visibility_extensions=%llu inflight_messages=%d inflight_objects=%d "
+             "retries=%llu errors=%llu upload_errors=%llu visibility_extensions=%llu inflight_messages=%d "
+             "inflight_objects=%d "
              "inflight_downloads=%d inflight_batches=%d rate=%.0f rate_now=%.0f",
              when, (unsigned long long)st->messages, (unsigned long long)st->messages_deleted,
              (unsigned long long)st->messages_retried, (unsigned long long)st->messages_released,
@@ -552,8 +553,9 @@ static void print_stats(svc *s, const char *when) {
              (unsigned long long)st->bytes_json, (unsigned long long)is->batches,
              (unsigned long long)is->batches_failed, (unsigned long long)(is->bad_records + sk->dead_lettered),
              (unsigned long long)(sk->retries + as.retries), (unsigned long long)errors,
-             (unsigned long long)st->visibility_extensions, s->nmsgs, objects_open(s) + s->npending,
-             s3_fetch_flowing(s->fetch), indexer_in_flight(s->ix), secs > 0 ? (double)is->records / secs : 0,
+             (unsigned long long)sk->request_errors, (unsigned long long)st->visibility_extensions, s->nmsgs,
+             objects_open(s) + s->npending, s3_fetch_flowing(s->fetch), indexer_in_flight(s->ix),
+             secs > 0 ? (double)is->records / secs : 0,
              since > 0 ? (double)(is->records - s->last_stats_records) / since : 0);
     s->last_stats_ms = now;
     s->last_stats_records = is->records;

@@ -196,23 +196,31 @@ static void on_message(void *ud, int is_error, const char *msg) {
     if (j->warnings_logged++ < CS_WARNINGS_LOGGED) log_warn("cloudsearch: warning from the service: %s", msg);
 }
 
+/* A 2xx is taken as stored only when it is CloudSearch's documented answer for this piece:
+ * {"status":"success","adds":N,"deletes":0} with N the documents sent. Anything else (a proxy's or a
+ * load balancer's page, another count) says nothing about what was stored: a failed request. */
 static upload_verdict accepted(cs_job *j, const aws_response *r, upload_answer *a) {
     cs_sink *s = j->s;
     uint32_t n = j->cur.hi - j->cur.lo;
     cs_upload_result res;
     j->warnings_logged = 0;
     cs_parse_upload_response(&s->jd, r->body.data, r->body.len, &res, on_message, j);
+    if (!res.is_cloudsearch || !res.success || res.adds != (int64_t)n || res.deletes != 0) {
+        char start[84];
+        upload_body_start(r->body.data ? r->body.data : "", r->body.len, start, sizeof start);
+        if (!res.is_cloudsearch)
+            snprintf(a->why, sizeof a->why, "HTTP %d with an answer that is not a CloudSearch result (%s)", r->status,
+                     start);
+        else
+            snprintf(a->why, sizeof a->why,
+                     "HTTP %d: CloudSearch answered status %s, %" PRId64 " added, %" PRId64 " deleted for %" PRIu32
+                     " documents sent",
+                     r->status, res.success ? "success" : "not success", res.adds, res.deletes, n);
+        return UPLOAD_RETRY; /* the piece stays ready: the same documents go again */
+    }
     if (j->warnings_logged > CS_WARNINGS_LOGGED)
         log_warn("cloudsearch: %d more warnings in that answer", j->warnings_logged - CS_WARNINGS_LOGGED);
     a->warnings = j->warnings_logged;
-    if (!res.is_cloudsearch)
-        log_warn("cloudsearch: HTTP %d with an answer that is not a CloudSearch result; taking the %" PRIu32
-                 " documents as accepted",
-                 r->status, n);
-    else if (res.adds >= 0 && (uint64_t)res.adds != n)
-        log_warn("cloudsearch: %" PRIu32 " documents sent but the service reports %" PRId64 " added (%" PRId64
-                 " difference)",
-                 n, res.adds, (int64_t)n - res.adds);
     a->accepted = n;
     j->piece_ready = 0;
     return UPLOAD_OK;
@@ -227,7 +235,17 @@ static upload_verdict rejected(cs_job *j, const char *reason, upload_answer *a) 
     if (n == 1) {
         size_t len = 0;
         const char *doc = batch_doc(j->b, j->cur.lo, &len);
-        deadletter_write(s->dead, "document", batch_doc_source(j->b, j->cur.lo), reason, doc, len);
+        const char *src = batch_doc_source(j->b, j->cur.lo);
+        if (!s->dead) {
+            log_warn("cloudsearch: document from %s rejected: %s", src, reason);
+        } else if (deadletter_write(s->dead, "document", src, reason, doc, len) != 0) {
+            /* Not in the service, not in the file: the batch's records must come back. */
+            log_error("cloudsearch: a document from %s was rejected (%s) and could not be written to the dead-letter "
+                      "file: its batch is not acknowledged",
+                      src, reason);
+            snprintf(a->why, sizeof a->why, "dead-letter file not writable");
+            return UPLOAD_FAILED;
+        }
         j->dead++;
         a->refused = 1;
         if (j->dead > CS_MAX_DEAD_PER_BATCH) {

@@ -62,7 +62,6 @@ struct os_sink {
     int closing;
     int auth_errors_logged;
     int id_hint_logged;
-    int id_mismatch_logged;
 };
 
 static const sink_ops os_ops;
@@ -105,13 +104,22 @@ static void batch_failed_log(os_job *j, const char *why) {
     log_error("opensearch: batch of %u documents failed (%u not stored): %s", batch_count(j->b), j->npending, why);
 }
 
-static void dead_letter_doc(os_job *j, uint32_t doc, const char *reason) {
+/* Keep a refused document in the dead-letter file. -1 when the entry could not be written: the
+ * document is then not stored anywhere, and its batch must not be acknowledged. */
+static int dead_letter_doc(os_job *j, uint32_t doc, const char *reason) {
     os_sink *s = j->s;
     size_t len = 0;
     const char *p = batch_doc(j->b, doc, &len);
     const char *src = batch_doc_source(j->b, doc);
-    if (s->dead) deadletter_write(s->dead, "document", src, reason, p, len);
-    else log_warn("opensearch: document from %s rejected: %s", src, reason);
+    if (!s->dead) {
+        log_warn("opensearch: document from %s rejected: %s", src, reason);
+        return 0;
+    }
+    if (deadletter_write(s->dead, "document", src, reason, p, len) == 0) return 0;
+    log_error("opensearch: a document from %s was refused (%s) and could not be written to the dead-letter file: "
+              "its batch is not acknowledged",
+              src, reason);
+    return -1;
 }
 
 /* ---------- requests ---------- */
@@ -176,23 +184,21 @@ static upload_next os_next(upload_job *uj, aws_request *rq, uint32_t *docs) {
 
 typedef struct item_ctx {
     os_job *j;
-    uint32_t ok, retry, dead, throttled;
+    uint32_t ok, retry, dead, throttled, dead_failed;
 } item_ctx;
+
+/* The bulk API answers in request order: the id of the document sent at place i. */
+static const char *sent_id(void *ud, uint32_t i, size_t *len) {
+    os_job *j = ud;
+    size_t dl = 0;
+    const char *d = batch_doc(j->b, j->pending[i], &dl);
+    return os_bulk_doc_id(d, dl, len);
+}
 
 static void on_item(void *ud, const os_bulk_item *it) {
     item_ctx *c = ud;
     os_job *j = c->j;
     uint32_t doc = j->pending[it->index];
-    if (it->id) { /* the bulk API answers in request order; check it did */
-        size_t dl = 0, il = 0;
-        const char *d = batch_doc(j->b, doc, &dl);
-        const char *id = os_bulk_doc_id(d, dl, &il);
-        if (id && (il != it->id_len || memcmp(id, it->id, il) != 0)) {
-            if (!j->s->id_mismatch_logged++)
-                log_warn("opensearch: item %u answers for _id %.*s, expected %.*s", it->index, (int)it->id_len, it->id,
-                         (int)il, id);
-        }
-    }
     if (it->verdict == OS_ITEM_OK) {
         c->ok++;
     } else if (it->verdict == OS_ITEM_RETRY) {
@@ -209,8 +215,8 @@ static void on_item(void *ud, const os_bulk_item *it) {
                       "vector search collection); ctindex keys documents by eventID so that redeliveries overwrite: "
                       "index into a search collection");
         }
-        dead_letter_doc(j, doc, reason);
-        c->dead++;
+        if (dead_letter_doc(j, doc, reason) != 0) c->dead_failed++;
+        else c->dead++;
     }
 }
 
@@ -239,7 +245,7 @@ static int ensure_tokens(os_sink *s, unsigned want) {
 
 static upload_verdict handle_items(os_job *j, const char *body, size_t len, upload_answer *a) {
     os_sink *s = j->s;
-    item_ctx c = {j, 0, 0, 0, 0};
+    item_ctx c = {j, 0, 0, 0, 0, 0};
     int errors = 0, rc;
     unsigned want = os_bulk_tokens_for(j->ncur);
     const unsigned most = 64u + 256u * j->ncur; /* error items with deep caused_by chains */
@@ -249,15 +255,27 @@ static upload_verdict handle_items(os_job *j, const char *body, size_t len, uplo
             rc = OS_BULK_ETOKENS;
             break;
         }
-        rc = os_bulk_parse_response(&s->jd, body, len, j->ncur, &errors, on_item, &c);
+        rc = os_bulk_parse_checked(&s->jd, body, len, j->ncur, &errors, sent_id, j, on_item, &c);
         if (rc != OS_BULK_ETOKENS || want >= most) break;
         want = want * 2 < most ? want * 2 : most;
     }
     if (rc != OS_BULK_OK) {
+        /* A 2xx that is not the answer to this request (a proxy's page, a truncated body, items for
+         * other documents): nothing is known to be stored, so it is a failed request. */
         j->nspare = 0;
-        snprintf(a->why, sizeof a->why, "%s",
-                 rc == OS_BULK_ECOUNT ? "the bulk answer holds a different number of items" : "unreadable bulk answer");
+        char start[84];
+        upload_body_start(body ? body : "", len, start, sizeof start);
+        snprintf(a->why, sizeof a->why, "HTTP 2xx with %s for %u documents (%s): not taken as stored",
+                 rc == OS_BULK_ECOUNT   ? "a bulk answer holding another number of items"
+                 : rc == OS_BULK_EORDER ? "a bulk answer whose items name other documents"
+                                        : "an answer that is not a bulk result",
+                 j->ncur, start);
         return UPLOAD_RETRY;
+    }
+    if (c.dead_failed) {
+        batch_failed_log(j, "documents refused by the service could not be written to the dead-letter file");
+        snprintf(a->why, sizeof a->why, "dead-letter file not writable");
+        return UPLOAD_FAILED;
     }
     if (!errors) c.ok = j->ncur;
     a->accepted = c.ok;
@@ -286,7 +304,10 @@ static upload_verdict os_judge(upload_job *uj, const aws_response *r, upload_ans
             j->ncur = 0;
             return UPLOAD_OK;
         }
-        dead_letter_doc(j, j->pending[0], a->why);
+        if (dead_letter_doc(j, j->pending[0], a->why) != 0) {
+            batch_failed_log(j, "a document refused by the service could not be written to the dead-letter file");
+            return UPLOAD_FAILED;
+        }
         a->refused = 1;
         j->nspare = 0;
         rebuild_pending(j);

@@ -67,6 +67,17 @@ int upload_options_parse(upload_options *o, const char *sink_name, const char *k
     return -1;
 }
 
+void upload_body_start(const char *body, size_t len, char *out, size_t cap) {
+    if (cap < 4) {
+        if (cap) out[0] = '\0';
+        return;
+    }
+    size_t n = len < cap - 4 ? len : cap - 4;
+    for (size_t i = 0; i < n; i++) out[i] = (unsigned char)body[i] < 0x20 || body[i] == 0x7f ? ' ' : body[i];
+    if (n < len) memcpy(out + n, "...", 3), n += 3;
+    out[n] = '\0';
+}
+
 /* ---------- lists ---------- */
 
 static void ready_push(uploader *u, upload_job *j, int front) {

@@ -105,6 +105,9 @@ void upload_options_default(upload_options *o);
 int upload_options_parse(upload_options *o, const char *sink_name, const char *kv);
 #define UPLOAD_SPEC_HELP "inflight=1..64, attempts=N"
 
+/* The start of an answer's body as one printable line for a log ("..." appended when cut). */
+void upload_body_start(const char *body, size_t len, char *out, size_t cap);
+
 struct upload_job {
     uploader *u;
     upload_job *next_wait; /* ready FIFO or backoff list */
