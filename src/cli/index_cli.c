@@ -136,9 +136,7 @@ int index_setup_sink(index_setup *s, index_cli *c) {
     const char *dir = sink_dir_path(s->spec);
     if (dir) {
         /* The dead-letter file lives beside the batches: create the folder first. */
-        sink *probe = sink_dir_new(dir, 0);
-        if (!probe) return -1;
-        sink_close(probe);
+        if (sink_dir_prepare(dir) != 0) return -1;
     }
     s->dead = deadletter_open(s->dead_path);
     if (!s->dead) return -1;

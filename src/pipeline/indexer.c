@@ -102,7 +102,7 @@ void indexer_flush(indexer *ix) {
     ix->cur = NULL;
     ix->in_flight++;
     ix->st.batches++;
-    sink_submit(ix->sink, b); /* may complete before it returns */
+    sink_submit(ix->sink, b); /* completes later, from the loop (pipeline/sink.h) */
 }
 
 int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) {

@@ -20,7 +20,11 @@ enum {
 };
 
 /* Called once when input ended and every record was acknowledged (or on error, once the
- * records delivered before the error are acknowledged). status: 0 ok, -1 failed. */
+ * records delivered before the error are acknowledged). status: 0 ok, -1 failed.
+ * Ingest is a synchronous state machine without a loop: done runs inside ingest_end or
+ * ingest_abort when every record was already acknowledged, else inside the indexer's
+ * acknowledgement (which comes from the loop: sinks never complete inside submit). Owners that
+ * offer an asynchronous API on top (s3_fetch) report to their callers from the loop. */
 typedef void (*ingest_done_fn)(ingest_obj *o, int status, void *ud);
 
 struct ingest_obj {

@@ -17,10 +17,10 @@ int sinks_create(uv_loop_t *loop, aws_ctx *aws, const sinks_options *o, sinks_re
     memset(out, 0, sizeof *out);
     const char *spec = o->spec;
     if (spec && strncmp(spec, "dir:", 4) == 0 && spec[4]) {
-        out->sink = sink_dir_open(spec + 4, 0, o->durable);
+        out->sink = sink_dir_open(loop, spec + 4, 0, o->durable);
     } else if (spec && strncmp(spec, "dir-bulk:", 9) == 0 && spec[9]) {
         out->bulk = 1;
-        out->sink = sink_dir_open(spec + 9, 1, o->durable);
+        out->sink = sink_dir_open(loop, spec + 9, 1, o->durable);
     } else if (spec && strncmp(spec, "cloudsearch:", 12) == 0) {
         out->sink = sink_cloudsearch_from_spec(loop, aws, spec, o->uploads, o->dead);
     } else if (spec && sink_opensearch_is_spec(spec)) {
