@@ -162,7 +162,7 @@ static void kick(aws_ctx *c) {
 static void fail_later(aws_call *call, const char *why) {
     aws_ctx *c = call->ctx;
     if (call->deferred) return;
-    if (!c) { /* the context is gone: nothing left to defer with */
+    if (!c || c->closing) { /* the context is going: its timer runs no more (see aws_ctx_free) */
         finish(call, NULL, why);
         return;
     }

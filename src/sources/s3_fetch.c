@@ -37,7 +37,7 @@ struct s3_fetch {
     int npipes_free;
     int open;
     int cancelling;
-    serial space;       /* on_space, which a sink that completes at once re-enters */
+    serial space;       /* on_space must not nest (see on_space) */
     fetch_obj *flowing; /* list head */
     int nflowing;
     fetch_obj *stalled; /* waiting for the indexer, oldest first */
@@ -191,8 +191,9 @@ static void resume_stalled(void *ud) {
 
 static void on_space(void *ud) {
     s3_fetch *f = ud;
-    /* A sink that completes at once calls back from inside ingest_resume, into the splitter
-     * that is calling out: the outer call goes on instead, and wakes the owner once. */
+    /* Sinks complete from the loop (pipeline/sink.h), so this should never nest inside
+     * ingest_resume; if a sink broke that rule, the outer call would go on instead of
+     * re-entering the splitter that is calling out, and wake the owner once. */
     int outer = !f->space.running;
     serial_run(&f->space, resume_stalled, f, &f->cancelling);
     if (outer) wake(f);

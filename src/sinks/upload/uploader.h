@@ -22,11 +22,18 @@
  *   backoff with full jitter (net/retry.h), Retry-After honoured up to backoff_cap_ms, at most
  *   max_attempts consecutive failed requests per batch; one timer for all waiting jobs;
  * - the outcome of every request, reported once to an optional observer (upload_observer:
- *   latency, bytes, verdict, throttled) before anything else happens: that is where AIMD,
- *   throttling cuts, a latency baseline, a byte-rate cap (uploader_hold / a later send time)
- *   and a "sink refusing" degraded signal (UPLOAD_REFUSED answers) are to be computed;
+ *   verdict, throttled, transport failure, status, documents, bytes, latency, requests still on
+ *   the wire) after judge and before the uploader acts on it;
  * - the sink's statistics (sink_stats): requests, bytes, time on the wire, retries, throttles,
  *   request errors, documents accepted / retried / refused, batches.
+ *
+ * Where issue 12's adaptive concurrency goes: an observer (or code in on_answer) computes AIMD
+ * (grow on fast UPLOAD_OK, cut on `throttled` or on latency well above its baseline) and applies
+ * it with uploader_set_limit (never above the sink's max_in_flight); a byte-rate cap delays sends
+ * in pump()/arm(), the one place a request leaves (its body length is known from next());
+ * UPLOAD_REFUSED answers (401/403, missing domain or index) and transport failures in a row are
+ * the "sink refusing / unreachable" degraded signal, and uploader_hold/release pause sending
+ * while the service is probed.
  *
  * Contract: callbacks (next, judge, finished, the observer) always run from the loop, never from
  * inside uploader_submit or uploader_close. One job is in at most one place at a time (on the
