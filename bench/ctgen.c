@@ -25,6 +25,7 @@
 #include <zlib.h>
 
 #include "base/buf.h"
+#include "base/date.h"
 
 /* ---------------------------------------------------------------- limits */
 
@@ -91,15 +92,6 @@ static void fill_rand(char *dst, rng *r, const char *alpha, unsigned alen, size_
 
 /* ---------------------------------------------------------------- time */
 
-static int64_t days_from_civil(int y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 typedef struct civil {
     int y;
     unsigned mo, d, h, mi, s;
@@ -111,15 +103,12 @@ static civil civil_from_time(int64_t t) {
     c.h = (unsigned)(sod / 3600);
     c.mi = (unsigned)(sod / 60 % 60);
     c.s = (unsigned)(sod % 60);
-    days += 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    unsigned doe = (unsigned)(days - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    c.d = doy - (153 * mp + 2) / 5 + 1;
-    c.mo = mp < 10 ? mp + 3 : mp - 9;
-    c.y = (int)((int64_t)yoe + era * 400 + (c.mo <= 2));
+    int64_t y;
+    int m, d;
+    date_civil_from_days(days, &y, &m, &d);
+    c.y = (int)y;
+    c.mo = (unsigned)m;
+    c.d = (unsigned)d;
     return c;
 }
 
@@ -2439,11 +2428,8 @@ static int64_t parse_date(const char *s) {
     char tail;
     if (!s || sscanf(s, "%4d-%2u-%2u%c", &y, &m, &d, &tail) != 3 || strlen(s) != 10)
         usage_error("--start needs a date YYYY-MM-DD, got '%s'", s ? s : "");
-    if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > 31) usage_error("--start: no such date '%s'", s);
-    int64_t days = days_from_civil(y, m, d);
-    civil c = civil_from_time(days * 86400);
-    if (c.y != y || c.mo != m || c.d != d) usage_error("--start: no such date '%s'", s);
-    return days * 86400;
+    if (y < 1970 || y > 9999 || !date_valid(y, (int)m, (int)d)) usage_error("--start: no such date '%s'", s);
+    return date_days_from_civil(y, (int)m, (int)d) * 86400;
 }
 
 static void parse_args(int argc, char **argv, options *o) {

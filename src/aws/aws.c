@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "aws/sigv4.h"
+#include "base/container_of.h"
 #include "base/crypto.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -56,7 +57,6 @@ struct aws_ctx {
     int anonymous;
     aws_credentials creds;
     cred_state cstate;
-    int fixed_creds;         /* set by aws_ctx_set_credentials: never fetch */
     uint64_t cred_failed_at; /* loop ms */
     cred_waiter *cwaiters;
     aws_call *waiting_head, *waiting_tail;
@@ -118,9 +118,7 @@ aws_ctx *aws_ctx_new(uv_loop_t *loop, http_client *http, const aws_ctx_options *
 
 const char *aws_ctx_region(const aws_ctx *c) { return c->region; }
 uv_loop_t *aws_ctx_loop(const aws_ctx *c) { return c->loop; }
-const aws_profile *aws_ctx_profile(const aws_ctx *c) { return &c->profile; }
 const awsconf_env *aws_ctx_env(const aws_ctx *c) { return &c->env; }
-http_client *aws_ctx_http(aws_ctx *c) { return c->http; }
 
 int aws_ctx_endpoint(const aws_ctx *c, const char *service_id, const char *region, char *out, size_t cap) {
     return awsconf_endpoint(&c->env, &c->profile, service_id, region ? region : c->region, out, cap);
@@ -272,7 +270,7 @@ static void on_kick(uv_timer_t *t) {
 
 static void refresh_tick(uv_timer_t *t) {
     aws_ctx *c = t->data;
-    if (c->cstate == CRED_READY && !c->fixed_creds) {
+    if (c->cstate == CRED_READY) {
         log_info("refreshing AWS credentials before they expire");
         c->cstate = CRED_FETCHING;
         fetch_credentials(c);
@@ -407,13 +405,6 @@ static void ensure_credentials(aws_ctx *c) {
     kick(c);
 }
 
-void aws_ctx_set_credentials(aws_ctx *c, const aws_credentials *cr) {
-    c->creds = *cr;
-    c->fixed_creds = 1;
-    c->cstate = CRED_READY;
-    start_waiting_calls(c);
-}
-
 int aws_ctx_resolve_credentials(aws_ctx *c, void (*done)(void *ud, int ok), void *ud) {
     cred_waiter *w = calloc(1, sizeof *w);
     if (!w || c->closing) {
@@ -453,7 +444,7 @@ static void call_free(aws_call *call) {
 }
 
 static void timer_closed(retry_timer *t) {
-    aws_call *call = (aws_call *)((char *)t - offsetof(aws_call, timer));
+    aws_call *call = container_of(t, aws_call, timer);
     call_free(call);
 }
 
@@ -530,7 +521,7 @@ static void on_http_done(void *ud, http_response *hr) {
     if (v != RETRY_SUCCESS && (hr->status == 429 || hr->status == 503 || retry_code_is_throttling(code)))
         c->st.throttled++;
     call->creds_expired = 0;
-    if (v == RETRY_FAIL && hr->status == 403 && is_expired_token(code) && !c->fixed_creds) {
+    if (v == RETRY_FAIL && hr->status == 403 && is_expired_token(code)) {
         /* Credentials expired under us: fetch new ones for the next attempt (of this call, once,
          * or of the caller's next call when it retries itself). */
         call->creds_expired = 1;
@@ -735,12 +726,4 @@ void aws_call_cancel(aws_call *call) {
         call->waiting = 0;
         fail_later(call, "cancelled");
     }
-}
-
-int aws_buf_uri_encode(buf *b, const char *s, size_t n, int keep_slash) {
-    if (n > (SIZE_MAX - 1) / 3 || buf_reserve(b, n * 3 + 1) != 0) return -1;
-    long w = sigv4_uri_encode(s, n, b->data + b->len, b->cap - b->len, keep_slash);
-    if (w < 0) return -1;
-    b->len += (size_t)w;
-    return 0;
 }

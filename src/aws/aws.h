@@ -40,13 +40,9 @@ void aws_ctx_free(aws_ctx *c);
 const char *aws_ctx_region(const aws_ctx *c);
 /* The loop the context runs on (for callers that must defer their own callbacks). */
 uv_loop_t *aws_ctx_loop(const aws_ctx *c);
-const aws_profile *aws_ctx_profile(const aws_ctx *c);
 const awsconf_env *aws_ctx_env(const aws_ctx *c);
-http_client *aws_ctx_http(aws_ctx *c);
 /* Endpoint URL for a service id ("s3", "sqs", "cloudsearch", ...), see awsconf_endpoint. */
 int aws_ctx_endpoint(const aws_ctx *c, const char *service_id, const char *region, char *out, size_t cap);
-/* Use these credentials and never fetch (tests, or explicit keys). */
-void aws_ctx_set_credentials(aws_ctx *c, const aws_credentials *cr);
 /* Resolve credentials now (normally lazy). done(ud, ok) runs once, from the loop (never inside
  * this call; aws_ctx_free answers waiting callers with ok = 0). -1 when it cannot be asked
  * (out of memory, context closing): done is then not called. */
@@ -95,9 +91,5 @@ aws_call *aws_send(aws_ctx *c, const aws_request *rq);
 void aws_call_resume(aws_call *call);
 /* on_done follows, from the loop, with result HTTP_ERR_CANCELLED. */
 void aws_call_cancel(aws_call *call);
-
-/* Helpers for building wire URLs: append s percent-encoded (AWS UriEncode; '/' kept when
- * keep_slash) to b. -1 when b is full. */
-int aws_buf_uri_encode(buf *b, const char *s, size_t n, int keep_slash);
 
 #endif

@@ -8,8 +8,24 @@
 #define JSMN_STATIC
 #include <jsmn.h>
 
+#include "base/text.h"
+
+/* json_parse hands d->toks to jsmn as jsmntok_t and callers read them back as json_tok: the
+ * layouts and the type values must agree. Newer jsmn releases number the types as bit flags
+ * (JSMN_STRING = 4, JSMN_PRIMITIVE = 8); without these checks such an upgrade would compile
+ * and silently read strings as primitives. */
 _Static_assert(sizeof(jsmntok_t) == sizeof(json_tok), "json_tok must mirror jsmntok_t");
+_Static_assert(sizeof(jsmntype_t) == sizeof(json_type), "json_type must have jsmntype_t's size");
+_Static_assert(offsetof(jsmntok_t, type) == offsetof(json_tok, type), "json_tok must mirror jsmntok_t");
+_Static_assert(offsetof(jsmntok_t, start) == offsetof(json_tok, start), "json_tok must mirror jsmntok_t");
+_Static_assert(offsetof(jsmntok_t, end) == offsetof(json_tok, end), "json_tok must mirror jsmntok_t");
+_Static_assert(offsetof(jsmntok_t, size) == offsetof(json_tok, size), "json_tok must mirror jsmntok_t");
 _Static_assert(offsetof(jsmntok_t, parent) == offsetof(json_tok, parent), "json_tok must mirror jsmntok_t");
+_Static_assert((int)JSMN_UNDEFINED == (int)JSON_UNDEF, "json_type values must be jsmn's");
+_Static_assert((int)JSMN_OBJECT == (int)JSON_OBJECT, "json_type values must be jsmn's");
+_Static_assert((int)JSMN_ARRAY == (int)JSON_ARRAY, "json_type values must be jsmn's");
+_Static_assert((int)JSMN_STRING == (int)JSON_STRING, "json_type values must be jsmn's");
+_Static_assert((int)JSMN_PRIMITIVE == (int)JSON_PRIMITIVE, "json_type values must be jsmn's");
 
 int json_doc_init(json_doc *d, unsigned max_tokens) {
     memset(d, 0, sizeof *d);
@@ -185,43 +201,6 @@ int json_tok_int64(const json_doc *d, int i, int64_t *out) {
     return 0;
 }
 
-static int hex4(const char *p, unsigned *out) {
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static size_t utf8_put(char *o, unsigned cp) {
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 long json_str_decode(const char *in, size_t n, char *out, size_t cap) {
     size_t o = 0;
     for (size_t i = 0; i < n;) {
@@ -268,15 +247,16 @@ long json_str_decode(const char *in, size_t n, char *out, size_t cap) {
                 w = 1;
                 break;
             case 'u': {
-                unsigned cp, lo;
-                if (i + 4 > n || hex4(in + i, &cp) != 0) return -1;
+                long cp = i + 4 <= n ? text_hex4(in + i) : -1;
+                if (cp < 0) return -1;
                 i += 4;
-                if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= n && in[i] == '\\' && in[i + 1] == 'u' &&
-                    hex4(in + i + 2, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+                int pair = cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= n && in[i] == '\\' && in[i + 1] == 'u';
+                long lo = pair ? text_hex4(in + i + 2) : -1;
+                if (lo >= 0xDC00 && lo <= 0xDFFF) {
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                     i += 6;
                 }
-                w = utf8_put(tmp, cp); /* a lone surrogate is encoded as-is; sanitisers drop it */
+                w = text_utf8_put(tmp, (unsigned)cp); /* a lone surrogate is encoded as-is; sanitisers drop it */
                 break;
             }
             default: return -1;

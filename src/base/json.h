@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The values of jsmn's jsmntype_t (json.c asserts it at compile time). */
 typedef enum { JSON_UNDEF = 0, JSON_OBJECT = 1, JSON_ARRAY = 2, JSON_STRING = 3, JSON_PRIMITIVE = 4 } json_type;
 
 /* Same layout as jsmntok_t with parent links (checked in json.c). For strings, start/end

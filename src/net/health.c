@@ -118,7 +118,6 @@ health *health_start(uv_loop_t *loop, const char *addr, int port, health_status_
     return h;
 }
 
-int health_port(const health *h) { return h->port; }
 void health_set_ready(health *h, int ready) {
     if (h) h->ready = ready;
 }

@@ -11,9 +11,8 @@ typedef struct health health;
 /* Writes a short JSON object describing the state into out (at most cap bytes). */
 typedef void (*health_status_fn)(void *ud, char *out, size_t cap);
 
-/* addr "127.0.0.1" / "0.0.0.0"; port 0 picks a free one (health_port tells). NULL on failure. */
+/* addr "127.0.0.1" / "0.0.0.0"; port 0 picks a free one (logged). NULL on failure. */
 health *health_start(uv_loop_t *loop, const char *addr, int port, health_status_fn fn, void *ud);
-int health_port(const health *h);
 void health_set_ready(health *h, int ready);
 void health_stop(health *h);
 

@@ -3,8 +3,8 @@
 #include <string.h>
 #include <time.h>
 
-/* Codes from botocore's standard retry mode (retries/standard.py) and the AWS docs named in
- * reference/aws-protocols.md 1.5 and 3.4. */
+/* Codes from botocore's standard retry mode (botocore/retries/standard.py), the CloudSearch
+ * Developer Guide ("Handling errors") and the S3 API reference ("Error responses"). */
 static const char *const throttling_codes[] = {
     "Throttling",
     "ThrottlingException",

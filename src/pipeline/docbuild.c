@@ -8,6 +8,7 @@
 #include "base/json.h"
 #include "base/jsonw.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "pipeline/index_pattern.h"
 #include "pipeline/schema.h"
 
@@ -330,11 +331,10 @@ static void make_id(doc_builder *b, docb_result *res) {
     }
     /* No usable eventID: the id must still be a function of the record alone, so that a
      * redelivered log file overwrites its documents instead of adding duplicates. */
-    static const char hex[] = "0123456789abcdef";
     uint64_t h = fnv1a64(d->js + d->toks[0].start, json_tok_len(d, 0));
     res->id[0] = 'h';
     res->id[1] = '_';
-    for (int i = 0; i < 16; i++) res->id[2 + i] = hex[(h >> (60 - 4 * i)) & 0xF];
+    for (int i = 0; i < 16; i++) res->id[2 + i] = text_hex_lower((unsigned)(h >> (60 - 4 * i)));
     res->id[18] = '\0';
     res->id_len = 18;
     res->id_fallback = 1;

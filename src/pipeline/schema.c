@@ -6,7 +6,7 @@
 #define SR (SF_SEARCH | SF_RETURN)
 
 /* Field order is emission order. The first block keeps the original app's fields with
- * their original types (DESIGN.md "Compatibility"), so existing domains keep working.
+ * their original types (README.md, "Documents"), so existing domains keep working.
  * Fields with a trim_rank come last, highest rank first: when a document exceeds the size
  * limit the builder fills them greedily in this order, so `raw` (rank 1, last) is cut first. */
 static const schema_field fields[] = {
@@ -143,7 +143,7 @@ const char *schema_os_type_name(schema_os_type t) {
 
 static const char *tf(unsigned opts, unsigned bit) { return (opts & bit) ? "true" : "false"; }
 
-/* Options member name and the option keys that exist for each type (API_IndexField.md);
+/* Options member name and the option keys that exist for each type (CloudSearch API reference, IndexField);
  * every key is printed explicitly because CloudSearch enables omitted options. */
 void schema_print_cloudsearch(FILE *f) {
     fputs("[\n", f);
@@ -196,10 +196,4 @@ void schema_print_opensearch(FILE *f, const char *index_pattern) {
         fprintf(f, "    \"%s\":{\"type\":\"%s\"}%s\n", fields[i].name, schema_os_type_name(fields[i].os_type),
                 i + 1 < schema_count() ? "," : "");
     fputs("  }\n}}}\n", f);
-}
-
-void schema_print_notes(FILE *f) {
-    for (size_t i = 0; i < schema_count(); i++)
-        if (fields[i].note)
-            fprintf(f, "# %s (%s): %s\n", fields[i].name, schema_cs_type_name(fields[i].cs_type), fields[i].note);
 }

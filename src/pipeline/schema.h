@@ -60,13 +60,11 @@ const char *schema_os_type_name(schema_os_type t); /* "keyword", "long", ... */
 
 /* A JSON array of IndexField structures exactly as DefineIndexField takes them, e.g.
  * {"IndexFieldName":"event_name","IndexFieldType":"literal","LiteralOptions":{"SearchEnabled":true,...}}.
- * It stays strictly machine-readable (no comments), so notes go to schema_print_notes. */
+ * It stays strictly machine-readable (no comments), so the field notes are left out. */
 void schema_print_cloudsearch(FILE *f);
 /* An OpenSearch composable index template. index_pattern is the builder's index name pattern
  * (e.g. "cloudtrail-%Y.%m.%d"): everything from the first '%' on becomes '*'. The field notes
  * travel in mappings._meta. */
 void schema_print_opensearch(FILE *f, const char *index_pattern);
-/* Human-readable notes, one "# name: note" line per field that has one. */
-void schema_print_notes(FILE *f);
 
 #endif

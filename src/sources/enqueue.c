@@ -7,6 +7,7 @@
 #include "aws/sqs.h"
 #include "base/jsonw.h"
 #include "base/log.h"
+#include "base/text.h"
 
 #define MAX_CALLS 16
 #define MAX_ATTEMPTS 3
@@ -43,12 +44,11 @@ struct enqueuer {
 
 /* \uXXXX for a UTF-16 unit */
 static int put_escape(char *out, size_t cap, size_t *pos, unsigned v) {
-    static const char hex[] = "0123456789abcdef";
     if (*pos + 6 > cap) return -1;
     char *p = out + *pos;
     p[0] = '\\';
     p[1] = 'u';
-    for (int i = 0; i < 4; i++) p[2 + i] = hex[(v >> (12 - 4 * i)) & 0xf];
+    for (int i = 0; i < 4; i++) p[2 + i] = text_hex_lower(v >> (12 - 4 * i));
     *pos += 6;
     return 0;
 }

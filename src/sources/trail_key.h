@@ -13,16 +13,5 @@ typedef enum {
 } key_kind;
 
 key_kind key_classify(const char *key, size_t len);
-const char *key_kind_name(key_kind k);
-
-/* Pieces of a CloudTrail key; empty strings when absent. Returns 0 when the key has the
- * AWSLogs/.../CloudTrail.../REGION/YYYY/MM/DD/ layout, -1 otherwise. */
-typedef struct key_parts {
-    char org[40];
-    char account[16];
-    char region[32];
-    char date[11]; /* YYYY-MM-DD */
-} key_parts;
-int key_parse(const char *key, size_t len, key_parts *out);
 
 #endif

@@ -111,7 +111,7 @@ int main(int argc, char **argv) {
     }
     if (define && rc == 0) {
         wait_state w = {0};
-        if (cloudsearch_define_fields(aws, define, on_fields, &w) != 0) return 2;
+        if (cloudsearch_define_some_fields(aws, define, NULL, on_fields, &w) != 0) return 2;
         wait_for(&loop, &w);
         if (w.ok) printf("fields_defined=%s\n", define);
         else rc = 1;

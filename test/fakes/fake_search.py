@@ -23,7 +23,8 @@ For tests only (one Python process; not a benchmark peer).  Routes:
      POST /_fake/reset    forget accepted documents, stats, faults, reject_ids, OpenSearch mappings and templates
      GET  /_fake/health   200
 Startup prints "LISTENING <port>" on stdout; SIGTERM stops the server.
-Rules enforced: aws-protocols.md sections 1.3-1.7 and 6, DESIGN.md; see cloudsearch_docs.py.
+Rules enforced: the CloudSearch Developer Guide and API reference, OpenSearch's `_bulk` API; see
+cloudsearch_docs.py.
 """
 
 import argparse

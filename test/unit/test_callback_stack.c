@@ -264,7 +264,7 @@ static void test_cloudsearch_config_without_credentials(void) {
     env_open(&e, 0);
     START(CHECK_EQ_INT(cloudsearch_describe_domain(e.aws, "trail-one", on_domain, NULL), 0));
     START(CHECK_EQ_INT(cloudsearch_create_domain(e.aws, "trail-one", on_domain, NULL), 0));
-    START(CHECK_EQ_INT(cloudsearch_define_fields(e.aws, "trail-one", on_fields, NULL), 0));
+    START(CHECK_EQ_INT(cloudsearch_define_some_fields(e.aws, "trail-one", NULL, on_fields, NULL), 0));
     wait_for(&e, 3);
     env_close(&e);
 }

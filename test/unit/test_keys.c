@@ -17,23 +17,7 @@ static void test_classify(void) {
     CHECK_EQ_INT(key_classify(K("")), KEY_OTHER);
 }
 
-static void test_parse(void) {
-    key_parts kp;
-    CHECK_EQ_INT(
-        key_parse(K("pre/fix/AWSLogs/o-fxozgwu6rc/123456789016/CloudTrail/ca-central-1/2020/08/30/f.json.gz"), &kp), 0);
-    CHECK_EQ_STR(kp.org, "o-fxozgwu6rc");
-    CHECK_EQ_STR(kp.account, "123456789016");
-    CHECK_EQ_STR(kp.region, "ca-central-1");
-    CHECK_EQ_STR(kp.date, "2020-08-30");
-    CHECK_EQ_INT(key_parse(K("AWSLogs/123456789016/CloudTrail/us-east-1/2020/08/30/f.json.gz"), &kp), 0);
-    CHECK_EQ_STR(kp.org, "");
-    CHECK_EQ_INT(key_parse(K("AWSLogs/12345/CloudTrail/us-east-1/2020/08/30/f.json.gz"), &kp), -1);
-    CHECK_EQ_INT(key_parse(K("AWSLogs/123456789016/CloudTrail/us-east-1/2020/8/30/f.json.gz"), &kp), -1);
-    CHECK_EQ_INT(key_parse(K("nothing/here.json.gz"), &kp), -1);
-}
-
 int main(void) {
     RUN(test_classify);
-    RUN(test_parse);
     TEST_MAIN_END();
 }

@@ -55,7 +55,6 @@ struct cs_sink {
     aws_ctx *aws;
     uploader *up;
     char url[CS_URL_MAX]; /* upload URL; "" while the endpoint is looked up */
-    char endpoint[CS_URL_MAX];
     char region[64];
     int region_given;
     int resolving, resolve_failed;
@@ -325,7 +324,6 @@ static int set_endpoint(cs_sink *s, const char *endpoint) {
         log_error("cloudsearch: '%s' is not a usable document endpoint", endpoint);
         return -1;
     }
-    snprintf(s->endpoint, sizeof s->endpoint, "%s", endpoint);
     if (!s->region_given && cs_region_from_endpoint(endpoint, s->region, sizeof s->region) != 0)
         snprintf(s->region, sizeof s->region, "%s", aws_ctx_region(s->aws));
     log_info("cloudsearch: uploading to %s (region %s, %d at once)", s->url, s->region, s->in_flight_limit);
