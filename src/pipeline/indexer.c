@@ -102,7 +102,7 @@ void indexer_flush(indexer *ix) {
     ix->cur = NULL;
     ix->in_flight++;
     ix->st.batches++;
-    sink_submit(ix->sink, b); /* may complete before it returns */
+    sink_submit(ix->sink, b); /* completes later, from the loop (pipeline/sink.h) */
 }
 
 int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) {
@@ -129,7 +129,7 @@ int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) 
             owner->acked(owner, 1, 1);
             return INDEXER_BAD;
         }
-        batch_commit(b, (size_t)n, owner);
+        batch_commit(b, (size_t)n, owner, owner->source);
         ix->st.docs++;
         ix->st.doc_bytes += (uint64_t)n;
         ix->st.chars_dropped += res.dropped;

@@ -41,7 +41,11 @@ typedef enum ingest_outcome {
  * records delivered before the error are acknowledged). status: 0 when everything the object
  * held is stored (indexed, or in the dead-letter file; a refused file too, once its entry is
  * written), -1 when something failed (a damaged file, a download error, the sink refused a batch,
- * a dead-letter write failed). */
+ * a dead-letter write failed).
+ * Ingest is a synchronous state machine without a loop: done runs inside ingest_end or
+ * ingest_abort when every record was already acknowledged, else inside the indexer's
+ * acknowledgement (which comes from the loop: sinks never complete inside submit). Owners that
+ * offer an asynchronous API on top (s3_fetch) report to their callers from the loop. */
 typedef void (*ingest_done_fn)(ingest_obj *o, int status, void *ud);
 
 struct ingest_obj {

@@ -41,13 +41,14 @@ typedef void (*s3_fetch_done_fn)(void *ud, void *tag, const s3_fetch_result *r);
 void s3_fetch_options_default(s3_fetch_options *o);
 s3_fetch *s3_fetch_new(aws_ctx *aws, indexer *ix, const s3_fetch_options *o, s3_fetch_done_fn done,
                        void (*wake)(void *ud), void *ud);
-/* Frees everything; only once s3_fetch_open() is 0. Gives the indexer's on_space hook back. */
+/* Frees everything; only once s3_fetch_open() is 0. Gives the indexer's on_space hook back.
+ * Closes a uv handle: run the loop afterwards. */
 void s3_fetch_free(s3_fetch *f);
 
 /* How many objects could start now. */
 int s3_fetch_room(const s3_fetch *f);
-/* Start one (room must be > 0). Its result always follows through done, possibly before this
- * returns when the download cannot start. */
+/* Start one (room must be > 0). Its result always follows through done, from the loop: never
+ * inside this call (also when the download cannot start) nor inside s3_fetch_cancel. */
 void s3_fetch_start(s3_fetch *f, const char *bucket, const char *key, void *tag);
 int s3_fetch_flowing(const s3_fetch *f); /* downloads whose bytes are still coming */
 int s3_fetch_open(const s3_fetch *f);    /* started and not yet reported */

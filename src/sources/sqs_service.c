@@ -8,7 +8,6 @@
 #include "aws/sqs.h"
 #include "base/log.h"
 #include "base/serial.h"
-#include "sinks/sinks.h"
 #include "sources/notification.h"
 #include "sources/s3_fetch.h"
 #include "sources/trail_key.h"
@@ -534,20 +533,20 @@ static void pump_once(void *ud) {
 static void print_stats(svc *s, const char *when) {
     const indexer_stats *is = indexer_get_stats(s->ix);
     const service_stats *st = s->st;
-    sinks_counters sc;
-    sinks_get_counters(indexer_sink(s->ix), &sc);
+    const sink_stats *sk = sink_get_stats(indexer_sink(s->ix));
     aws_stats as;
     aws_ctx_stats(s->aws, &as);
     uint64_t now = uv_now(s->loop);
     double secs = (double)(now - s->start_ms) / 1000.0;
     double since = (double)(now - s->last_stats_ms) / 1000.0;
     uint64_t errors = st->receive_errors + st->delete_errors + st->visibility_errors + st->messages_bad +
-                      st->objects_failed + is->batches_failed;
+                      st->objects_failed + is->batches_failed + sk->request_errors;
     log_info("%s: messages=%llu deleted=%llu retried=%llu released=%llu bad=%llu ignored=%llu redelivered=%llu "
              "duplicates=%llu objects=%llu objects_done=%llu objects_failed=%llu objects_skipped=%llu "
              "objects_refused=%llu objects_empty=%llu control_messages=%llu records=%llu "
              "records_failed=%llu bytes_in=%llu bytes_json=%llu batches=%llu batches_failed=%llu dead_lettered=%llu "
-             "retries=%llu errors=%llu visibility_extensions=%llu inflight_messages=%d inflight_objects=%d "
+             "retries=%llu errors=%llu upload_errors=%llu visibility_extensions=%llu inflight_messages=%d "
+             "inflight_objects=%d "
              "inflight_downloads=%d inflight_batches=%d rate=%.0f rate_now=%.0f",
              when, (unsigned long long)st->messages, (unsigned long long)st->messages_deleted,
              (unsigned long long)st->messages_retried, (unsigned long long)st->messages_released,
@@ -558,10 +557,11 @@ static void print_stats(svc *s, const char *when) {
              (unsigned long long)st->objects_empty, (unsigned long long)st->control_messages,
              (unsigned long long)st->records, (unsigned long long)st->records_failed, (unsigned long long)st->bytes_in,
              (unsigned long long)st->bytes_json, (unsigned long long)is->batches,
-             (unsigned long long)is->batches_failed, (unsigned long long)(is->bad_records + sc.dead_lettered),
-             (unsigned long long)(sc.retries + as.retries), (unsigned long long)errors,
-             (unsigned long long)st->visibility_extensions, s->nmsgs, objects_open(s) + s->npending,
-             s3_fetch_flowing(s->fetch), indexer_in_flight(s->ix), secs > 0 ? (double)is->records / secs : 0,
+             (unsigned long long)is->batches_failed, (unsigned long long)(is->bad_records + sk->dead_lettered),
+             (unsigned long long)(sk->retries + as.retries), (unsigned long long)errors,
+             (unsigned long long)sk->request_errors, (unsigned long long)st->visibility_extensions, s->nmsgs,
+             objects_open(s) + s->npending, s3_fetch_flowing(s->fetch), indexer_in_flight(s->ix),
+             secs > 0 ? (double)is->records / secs : 0,
              since > 0 ? (double)(is->records - s->last_stats_records) / since : 0);
     s->last_stats_ms = now;
     s->last_stats_records = is->records;

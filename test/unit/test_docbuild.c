@@ -422,7 +422,7 @@ static void test_with_batch(void) {
             n = docb_build(b, REC, strlen(REC), p, avail, &res);
         }
         CHECK(n > 0);
-        CHECK_EQ_INT(batch_commit(&bt, (size_t)n, &owner), 0);
+        CHECK_EQ_INT(batch_commit(&bt, (size_t)n, &owner, NULL), 0);
     }
     docs += (int)batch_count(&bt);
     CHECK_EQ_INT(docs, 5);
