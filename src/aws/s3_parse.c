@@ -7,8 +7,8 @@
 #include "aws/awsconf.h"
 #include "aws/s3.h"
 #include "aws/sigv4.h"
+#include "base/url.h"
 #include "base/xmlscan.h"
-#include "sources/notification.h"
 
 /* ---- URLs ---- */
 
@@ -147,7 +147,7 @@ static const char *arena_put(s3_list_parsed *p, const xml_span *s, int url, size
     long n = xml_decode(s, dst, room);
     if (n < 0) return NULL;
     if (url) {
-        n = notify_url_decode(dst, (size_t)n, dst, room, 1); /* in place: output never outruns input */
+        n = url_decode(dst, (size_t)n, dst, room, 1); /* in place: output never outruns input */
         if (n < 0) return NULL;
     }
     p->arena_len += (size_t)n + 1;

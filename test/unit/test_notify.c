@@ -1,3 +1,4 @@
+#include "base/url.h"
 #include "sources/notification.h"
 #include "testlib.h"
 
@@ -88,13 +89,13 @@ static void test_bad(void) {
 
 static void test_url_decode(void) {
     char out[8];
-    CHECK_EQ_INT(notify_url_decode("a+b%41", 6, out, sizeof out, 1), 4);
+    CHECK_EQ_INT(url_decode("a+b%41", 6, out, sizeof out, 1), 4);
     CHECK_EQ_STR(out, "a bA");
-    CHECK_EQ_INT(notify_url_decode("a+b", 3, out, sizeof out, 0), 3);
+    CHECK_EQ_INT(url_decode("a+b", 3, out, sizeof out, 0), 3);
     CHECK_EQ_STR(out, "a+b");
-    CHECK_EQ_INT(notify_url_decode("%4", 2, out, sizeof out, 1), -1);
-    CHECK_EQ_INT(notify_url_decode("%", 1, out, sizeof out, 1), -1);
-    CHECK_EQ_INT(notify_url_decode("12345678", 8, out, sizeof out, 1), -1);
+    CHECK_EQ_INT(url_decode("%4", 2, out, sizeof out, 1), -1);
+    CHECK_EQ_INT(url_decode("%", 1, out, sizeof out, 1), -1);
+    CHECK_EQ_INT(url_decode("12345678", 8, out, sizeof out, 1), -1);
 }
 
 int main(void) {
