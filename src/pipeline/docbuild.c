@@ -521,7 +521,9 @@ long docb_build(doc_builder *b, const char *rec, size_t len, char *out, size_t c
     }
     int r = json_parse(&b->doc, rec, len);
     if (r != JSON_OK) {
-        res->error = r == JSON_ENOMEM ? "record has too many JSON tokens" : "record is not valid JSON";
+        res->error = r == JSON_ENOMEM  ? "record has too many JSON tokens"
+                     : r == JSON_EDEEP ? "record is nested too deeply for its size"
+                                       : "record is not valid JSON";
         return DOCB_BAD;
     }
     if (b->doc.toks[0].type != JSON_OBJECT) {

@@ -2,7 +2,8 @@
  * reason, DOCB_NOSPACE) or produce a document that CloudSearch/OpenSearch would accept:
  * valid JSON, a safe id, only schema fields, each at most once, no null, no empty array,
  * strings of valid UTF-8 without characters XML 1.0 forbids, literals <= 4096 code points,
- * size within cap and max_doc_bytes. The SDF builder uses the smallest document limit so
+ * size within cap and max_doc_bytes; jsmn's work on any record it takes stays linear, and a
+ * record nested too deeply for that is refused with a reason. The SDF builder uses the smallest document limit so
  * that trimming is exercised by ordinary inputs. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -130,7 +131,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     const char *rec = (const char *)data;
     docb_result res;
+    /* Nesting: whatever jsmn takes costs linear work; what would not is refused with a reason. */
+    int parsed = json_parse(&doc, rec, size);
+    if (parsed == JSON_OK) REQUIRE(fuzz_jsmn_close_steps(&doc) <= FUZZ_JSMN_STEPS_MAX(size));
     long n = docb_build(sdf, rec, size, out, OUTCAP, &res);
+    if (parsed == JSON_EDEEP) REQUIRE(n == DOCB_BAD && strstr(res.error, "nested too deeply"));
     check_sdf(rec, size, n, &res, OUTCAP);
     if (n > 0) {
         /* deterministic: same input, same bytes */
