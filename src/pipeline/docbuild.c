@@ -11,6 +11,7 @@
 #include "base/text.h"
 #include "pipeline/index_pattern.h"
 #include "pipeline/schema.h"
+#include "pipeline/utc_date.h"
 
 /* Schema paths are compiled once into a tree of object keys, so one walk over the keys of
  * each visited object finds every field of a record: no repeated json_path lookups. A small
@@ -221,32 +222,10 @@ static long put_string_value(wctx *c, int tok, size_t max_chars, int *cut) {
     return (long)st.chars;
 }
 
-static int valid_date(const char *p, size_t n) {
-    /* YYYY-MM-DDTHH:MM:SS[.fraction]Z, the RFC 3339 UTC form CloudSearch dates take */
-    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-    if (n < 20) return 0;
-    for (size_t i = 0; i < 19; i++) {
-        if (shape[i] == 'd' ? (p[i] < '0' || p[i] > '9') : p[i] != shape[i]) return 0;
-    }
-    size_t i = 19;
-    if (p[i] == '.') {
-        size_t s = ++i;
-        while (i < n && p[i] >= '0' && p[i] <= '9') i++;
-        if (i == s || i - s > 9) return 0;
-    }
-    if (i + 1 != n || p[i] != 'Z') return 0;
-#define NUM2(k) ((p[k] - '0') * 10 + (p[k + 1] - '0'))
-    int year = NUM2(0) * 100 + NUM2(2), mon = NUM2(5), day = NUM2(8), hh = NUM2(11), mm = NUM2(14), ss = NUM2(17);
-#undef NUM2
-    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] || hh > 23 || mm > 59 || ss > 59) return 0;
-    /* a date the sink cannot parse would fail the whole batch */
-    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    return !(mon == 2 && day == 29 && !leap);
-}
-
-static int tok_is_date(const json_doc *d, int tok) {
-    return tok >= 0 && d->toks[tok].type == JSON_STRING && valid_date(json_tok_ptr(d, tok), json_tok_len(d, tok));
+/* The RFC 3339 time of a string token, in UTC (utc_date), or 0 when it is none. */
+static size_t tok_utc_date(const json_doc *d, int tok, char out[UTC_DATE_MAX]) {
+    if (tok < 0 || d->toks[tok].type != JSON_STRING) return 0;
+    return utc_date(json_tok_ptr(d, tok), json_tok_len(d, tok), out);
 }
 
 static int is_empty_container(const json_doc *d, int tok) {
@@ -346,8 +325,8 @@ static void make_id(doc_builder *b, docb_result *res) {
  * (deterministic, like the id: a redelivery must land in the same index). */
 static size_t expand_index(const doc_builder *b, char *out, size_t cap) {
     const json_doc *d = &b->doc;
-    int t = b->slot[b->node_event_time];
-    const char *ts = tok_is_date(d, t) ? json_tok_ptr(d, t) : "0000-00-00T00:00:00Z";
+    char utc[UTC_DATE_MAX];
+    const char *ts = tok_utc_date(d, b->slot[b->node_event_time], utc) ? utc : "0000-00-00T00:00:00Z";
     size_t o = 0;
     for (const char *p = b->pattern; *p && o + 4 < cap; p++) {
         if (*p != '%') {
@@ -414,14 +393,15 @@ static long put_bool_value(wctx *c, int tok) {
     return put_bool(c, v) < 0 ? -1 : 1;
 }
 
+/* In UTC whatever the offset it was written with: the sinks take only that form. */
 static long put_date(wctx *c, int tok) {
-    const json_doc *d = &c->b->doc;
-    if (!tok_is_date(d, tok)) {
+    char utc[UTC_DATE_MAX];
+    size_t n = tok_utc_date(&c->b->doc, tok, utc);
+    if (n == 0) {
         c->res->skipped_values++;
         return 0;
     }
-    if (PUT_LIT(c, "\"") < 0 || put(c, json_tok_ptr(d, tok), json_tok_len(d, tok)) < 0 || PUT_LIT(c, "\"") < 0)
-        return -1;
+    if (PUT_LIT(c, "\"") < 0 || put(c, utc, n) < 0 || PUT_LIT(c, "\"") < 0) return -1;
     return 1;
 }
 

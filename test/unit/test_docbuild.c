@@ -332,6 +332,10 @@ static void test_bulk(void) {
     CHECK(b != NULL);
     n = docb_build(b, REC, strlen(REC), out, OUTCAP, &res);
     CHECK(n > 30 && memcmp(out, "{\"index\":{\"_index\":\"ct-20240305-10\"", 34) == 0);
+    /* an eventTime with an offset goes to the index of its UTC date, not cloudtrail-0000.00.00 */
+    rec = "{\"eventID\":\"x2\",\"eventTime\":\"2023-12-31T23:30:00-02:00\"}";
+    n = docb_build(b, rec, strlen(rec), out, OUTCAP, &res);
+    CHECK(n > 30 && memcmp(out, "{\"index\":{\"_index\":\"ct-20240101-01\"", 34) == 0);
     docb_free(b);
     const char *bad[] = {"Upper", "a b", "-x", "a%q", "a\"b", "a/b", "a%%", "a%"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -373,9 +377,13 @@ static void test_insight_and_bad(void) {
         CHECK_EQ_INT(docb_build(b, bad[i], strlen(bad[i]), out, OUTCAP, &res), DOCB_BAD);
         CHECK(res.error != NULL);
     }
-    const char *dates[] = {"2024-13-01T00:00:00Z", "2024-01-01T24:00:00Z",  "2024-01-01 00:00:00Z",
-                           "2024-01-01T00:00:00",  "2024-01-01T00:00:00.Z", "2024-01-01T00:00:00+01:00",
-                           "2024-02-30T00:00:00Z", "2023-02-29T00:00:00Z",  "2024-04-31T00:00:00Z"};
+    /* not dates: out of range, no offset, a day the month lacks (also before the offset),
+     * a malformed offset, a year that leaves 0000-9999 in UTC */
+    const char *dates[] = {"2024-13-01T00:00:00Z",      "2024-01-01T24:00:00Z",      "2024-01-01T00:00:00",
+                           "2024-01-01T00:00:00.Z",     "2024-02-30T00:00:00Z",      "2023-02-29T00:00:00Z",
+                           "2024-04-31T00:00:00Z",      "2024-02-30T00:00:00+01:00", "2024-01-01T00:00:00+24:00",
+                           "2024-01-01T00:00:00+01:60", "2024-01-01T00:00:00+0100",  "2024-01-01T00:00:00+01",
+                           "0000-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00", "2024-01-01T00:00:00Z "};
     for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
         char r[200];
         snprintf(r, sizeof r, "{\"eventName\":\"x\",\"eventTime\":\"%s\"}", dates[i]);
@@ -386,6 +394,20 @@ static void test_insight_and_bad(void) {
     f = parse_sdf(docb_build(b, leap, strlen(leap), out, OUTCAP, &res));
     CHECK(f > 0);
     CHECK_EQ_STR(fstr(f, "event_time"), "2024-02-29T23:59:59.123456789Z");
+    /* RFC 3339 with an offset is the same instant: indexed in UTC (both date fields) */
+    const char *offset = "{\"eventTime\":\"2023-01-10T21:04:02+02:00\",\"userIdentity\":{\"sessionContext\":"
+                         "{\"attributes\":{\"creationDate\":\"2024-02-28T23:30:00.5-01:00\"}}}}";
+    f = parse_sdf(docb_build(b, offset, strlen(offset), out, OUTCAP, &res));
+    CHECK(f > 0 && res.skipped_values == 0);
+    CHECK_EQ_STR(fstr(f, "event_time"), "2023-01-10T19:04:02Z");
+    CHECK_EQ_STR(fstr(f, "user_identity_session_creation_date"), "2024-02-29T00:30:00.5Z");
+    /* RFC 3339 also allows a space for the T; a leap second is indexed as :59 */
+    const char *spaced = "{\"eventTime\":\"2024-01-01 00:00:00Z\",\"userIdentity\":{\"sessionContext\":"
+                         "{\"attributes\":{\"creationDate\":\"2016-12-31T23:59:60Z\"}}}}";
+    f = parse_sdf(docb_build(b, spaced, strlen(spaced), out, OUTCAP, &res));
+    CHECK(f > 0 && res.skipped_values == 0);
+    CHECK_EQ_STR(fstr(f, "event_time"), "2024-01-01T00:00:00Z");
+    CHECK_EQ_STR(fstr(f, "user_identity_session_creation_date"), "2016-12-31T23:59:59Z");
     docb_free(b);
 
     docb_options o;
