@@ -183,6 +183,7 @@ typedef struct wctx {
     char *out;
     size_t len, cap;
     int trim; /* second pass: cut fields to fit instead of failing */
+    int mark; /* a literal value was cut in an earlier pass: emit ctindex_trimmed */
     unsigned nfields;
     docb_result *res;
 } wctx;
@@ -368,7 +369,7 @@ static int field_present(const wctx *c, size_t fi, const schema_field *f, int *t
         *tok = b->slot[b->field_node[fi]];
         return *tok >= 0 && !json_tok_is_null(&b->doc, *tok);
     }
-    if (f->source == SRC_TRIMMED) return c->trim;
+    if (f->source == SRC_TRIMMED) return c->trim || c->mark;
     if (f->source == SRC_RECORD) return b->opt.include_raw;
     return 1;
 }
@@ -484,10 +485,10 @@ static int emit_field(wctx *c, size_t fi) {
 }
 
 /* One attempt at the whole document within cap. Returns length, or -1 if it did not fit. */
-static long build_pass(doc_builder *b, char *out, size_t cap, int trim, docb_result *res) {
+static long build_pass(doc_builder *b, char *out, size_t cap, int trim, int mark, docb_result *res) {
     const size_t closing = 2; /* "}}" (SDF) or "}\n" (BULK) */
     if (cap < closing) return -1;
-    wctx c = {.b = b, .out = out, .len = 0, .cap = cap - closing, .trim = trim, .nfields = 0, .res = res};
+    wctx c = {.b = b, .out = out, .len = 0, .cap = cap - closing, .trim = trim, .mark = mark, .nfields = 0, .res = res};
     if (b->opt.format == BATCH_SDF) {
         if (PUT_LIT(&c, "{\"type\":\"add\",\"id\":\"") < 0 || put(&c, res->id, res->id_len) < 0 ||
             PUT_LIT(&c, "\",\"fields\":{") < 0)
@@ -536,13 +537,20 @@ long docb_build(doc_builder *b, const char *rec, size_t len, char *out, size_t c
     make_id(b, res);
 
     size_t limit = cap < b->opt.max_doc_bytes ? cap : b->opt.max_doc_bytes;
-    long n = build_pass(b, out, limit, 0, res);
+    long n = build_pass(b, out, limit, 0, 0, res);
+    if (n >= 0 && res->truncated_values > 0) {
+        /* A literal value was cut at 4096 characters (or an array at 1000 values): the
+         * document must say so, and its flag comes first. Rare, so built again. */
+        reset_counts(res);
+        n = build_pass(b, out, limit, 0, 1, res);
+        res->trimmed = 1;
+    }
     if (n < 0) {
         /* Too big for cap, or for the document limit. Only the latter is trimmed: a batch
          * that is merely full gets flushed by the caller. */
         if (cap < b->opt.max_doc_bytes) return DOCB_NOSPACE;
         reset_counts(res);
-        n = build_pass(b, out, limit, 1, res);
+        n = build_pass(b, out, limit, 1, 0, res);
         if (n < 0) {
             res->error = "document header does not fit the maximum document size";
             return DOCB_BAD;

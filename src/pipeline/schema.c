@@ -11,7 +11,8 @@
  * limit the builder fills them greedily in this order, so `raw` (rank 1, last) is cut first. */
 static const schema_field fields[] = {
     {"ctindex_trimmed", CS_LITERAL, SFR, OS_BOOLEAN, SRC_TRIMMED, NULL, NULL, 0,
-     "present (true) only on documents the indexer shortened to fit the 1 MB document limit"},
+     "present (true) only on documents the indexer shortened: fields cut to fit the 1 MB document limit, a literal "
+     "value cut at 4096 characters, or an array field at 1000 values"},
 
     /* Original fields. */
     {"event_id", CS_LITERAL, SR, OS_KEYWORD, SRC_VALUE, "eventID", NULL, 0, NULL},

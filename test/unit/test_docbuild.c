@@ -214,6 +214,9 @@ static void test_id_fallback(void) {
     docb_free(b);
 }
 
+/* A literal value longer than CloudSearch's 4096 code points is cut there, and the document
+ * says so (ctindex_trimmed), as when fields are cut to fit the document limit; so does an
+ * array field cut at 1000 values. A document with nothing cut carries no flag. */
 static void test_literal_truncation(void) {
     doc_builder *b = builder(BATCH_SDF, 0);
     docb_result res;
@@ -232,7 +235,36 @@ static void test_literal_truncation(void) {
     CHECK_EQ_INT(strlen(fstr(f, "event_name")), 4096);
     CHECK_EQ_INT(strlen(fstr(f, "event_source")), 8192); /* 4096 code points of 2 bytes */
     CHECK_EQ_INT(strlen(fstr(f, "user_agent")), 5000);   /* text: no limit */
-    CHECK_EQ_INT(res.trimmed, 0);
+    CHECK_EQ_INT(res.trimmed, 1);
+    CHECK_EQ_STR(fstr(f, "ctindex_trimmed"), "true");
+
+    /* exactly 4096: nothing cut, no flag */
+    p = rec + sprintf(rec, "{\"eventName\":\"");
+    for (int i = 0; i < 4096; i++) *p++ = 'a';
+    p += sprintf(p, "\"}");
+    f = parse_sdf(docb_build(b, rec, (size_t)(p - rec), out, OUTCAP, &res));
+    CHECK(f > 0 && res.trimmed == 0 && res.truncated_values == 0 && json_obj_get(&pd, f, "ctindex_trimmed") == -1);
+
+    /* 1001 resources: the array field keeps 1000 values, and the document says so */
+    p = rec + sprintf(rec, "{\"eventName\":\"x\",\"resources\":[");
+    for (int i = 0; i < 1001; i++) p += sprintf(p, "%s{\"type\":\"t%d\"}", i ? "," : "", i);
+    p += sprintf(p, "]}");
+    f = parse_sdf(docb_build(b, rec, (size_t)(p - rec), out, OUTCAP, &res));
+    CHECK(f > 0 && res.trimmed == 1 && res.truncated_values == 1);
+    CHECK_EQ_INT(pd.toks[json_obj_get(&pd, f, "resource_types")].size, 1000);
+    CHECK_EQ_STR(fstr(f, "ctindex_trimmed"), "true");
+    docb_free(b);
+
+    /* OpenSearch: the flag is a JSON boolean there */
+    b = builder(BATCH_BULK, 0);
+    p = rec + sprintf(rec, "{\"eventID\":\"long\",\"userAgent\":\"u\",\"errorCode\":\"");
+    for (int i = 0; i < 5000; i++) *p++ = 'e';
+    p += sprintf(p, "\"}");
+    long n = docb_build(b, rec, (size_t)(p - rec), out, OUTCAP, &res);
+    char *nl = n > 0 ? memchr(out, '\n', (size_t)n) : NULL;
+    CHECK(nl && json_parse(&pd, nl + 1, (size_t)(out + n - nl - 1)) == JSON_OK);
+    CHECK(res.trimmed == 1 && json_tok_bool(&pd, json_obj_get(&pd, 0, "ctindex_trimmed")) == 1);
+    CHECK_EQ_INT(json_tok_len(&pd, json_obj_get(&pd, 0, "error_code")), 4096);
     docb_free(b);
 }
 

@@ -175,10 +175,27 @@ static void test_durable_bounded_and_reentrant(void) {
     rig_close(&r);
 }
 
+/* A literal value cut at 4096 characters counts as a trimmed document, like a cut field. */
+static void test_cut_literal_counted(void) {
+    indexer *ix = new_indexer(NULL);
+    counted c;
+    counted_init(&c, "long.json");
+    static char rec[6000];
+    int n = snprintf(rec, sizeof rec, "{\"eventID\":\"e\",\"eventName\":\"%05000d\"}", 0);
+    CHECK_EQ_INT(indexer_add(ix, rec, (size_t)n, &c.owner), INDEXER_OK);
+    CHECK_EQ_INT(indexer_get_stats(ix)->trimmed, 1);
+    CHECK_EQ_INT(indexer_add(ix, GOOD, strlen(GOOD), &c.owner), INDEXER_OK);
+    CHECK_EQ_INT(indexer_get_stats(ix)->trimmed, 1);
+    indexer_flush(ix);
+    CHECK_EQ_INT(c.ok, 2);
+    indexer_free(ix);
+}
+
 int main(void) {
     RUN(test_full_disk_not_acknowledged);
     RUN(test_written_acknowledged_at_once);
     RUN(test_durable_waits_for_one_sync);
     RUN(test_durable_bounded_and_reentrant);
+    RUN(test_cut_literal_counted);
     TEST_MAIN_END();
 }
