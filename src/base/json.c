@@ -1,7 +1,12 @@
 #include "base/json.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define JSMN_PARENT_LINKS
 #define JSMN_STRICT
@@ -92,12 +97,102 @@ static int validate(const json_doc *d) {
     return 0;
 }
 
+/* ---- nesting cost ----------------------------------------------------------------------
+ * jsmn closes a container by walking parent links up from the last token it made, through
+ * every container closed since then. So a run of k closing brackets costs about k*k steps:
+ * "[[[...]]]" nested n deep costs n*n/2, and a 2 MB record of a million levels took minutes on
+ * the one loop. Before jsmn runs, that cost is bounded: a close is charged 2r+3 steps, r the
+ * closes since the last token began (a key adds a step per level), and a text whose charge
+ * passes JSON_NEST_STEPS_PER_BYTE per byte plus JSON_NEST_STEPS_BASE is refused. Real records
+ * stay far below (a few closes after each value); a deep chain still passes in a large text. */
+#define JSON_NEST_STEPS_PER_BYTE 4u
+#define JSON_NEST_STEPS_BASE 65536u
+
+/* Bytes that are '{' or '[' (ORing 0x20 maps '[' onto '{' and nothing else), strings included:
+ * an upper bound of the containers. Every record pays for this pass, so it goes 64 bytes a
+ * round in byte counters (summed before they can reach 256) and ends with one masked block. */
+static uint64_t count_openers(const char *p, size_t n) {
+    uint64_t count = 0;
+    size_t i = 0;
+#if defined(__SSE2__)
+    if (n >= 16) {
+        static const unsigned char last_k[32] = {0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+                                                 0,    0,    0,    0,    0,    0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                                 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+        const __m128i lower = _mm_set1_epi8(0x20), open = _mm_set1_epi8('{'), zero = _mm_setzero_si128();
+#define OPENERS_AT(q) _mm_cmpeq_epi8(_mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(q)), lower), open)
+        __m128i acc = zero; /* per byte lane: hits, as 0 - (-1) each */
+        int rounds = 0;
+        for (; i + 64 <= n; i += 64) {
+            __m128i hits = _mm_add_epi8(_mm_add_epi8(OPENERS_AT(p + i), OPENERS_AT(p + i + 16)),
+                                        _mm_add_epi8(OPENERS_AT(p + i + 32), OPENERS_AT(p + i + 48)));
+            acc = _mm_sub_epi8(acc, hits);
+            if (++rounds == 63) { /* 63 * 4 = 252 per lane at most */
+                __m128i sums = _mm_sad_epu8(acc, zero);
+                count += (uint64_t)_mm_cvtsi128_si32(sums) + (uint64_t)_mm_extract_epi16(sums, 4);
+                acc = zero;
+                rounds = 0;
+            }
+        }
+        for (; i + 16 <= n; i += 16) acc = _mm_sub_epi8(acc, OPENERS_AT(p + i)); /* + 3 */
+        if (i < n) /* the last n - i bytes, in the block that ends at n: + 1 */
+            acc = _mm_sub_epi8(acc, _mm_and_si128(OPENERS_AT(p + n - 16),
+                                                  _mm_loadu_si128((const __m128i *)(const void *)(last_k + (n - i)))));
+#undef OPENERS_AT
+        __m128i sums = _mm_sad_epu8(acc, zero);
+        return count + (uint64_t)_mm_cvtsi128_si32(sums) + (uint64_t)_mm_extract_epi16(sums, 4);
+    }
+#endif
+    for (; i < n; i++) count += ((unsigned char)p[i] | 0x20) == '{';
+    return count;
+}
+
+/* The charge of the text above, exactly as jsmn will see it (strings skipped with their
+ * escapes, so brackets inside them are not counted); 0 when it stays within budget. */
+static int nesting_too_costly(const char *js, size_t len, uint64_t budget) {
+    uint64_t cost = 0, run = 0;
+    for (size_t i = 0; i < len; i++) {
+        switch (js[i]) {
+        case '"':
+            for (i++; i < len && js[i] != '"'; i++)
+                if (js[i] == '\\') i++;
+            run = 0;
+            break;
+        case '}':
+        case ']':
+            cost += 2 * run + 3;
+            if (cost > budget) return 1;
+            run++;
+            break;
+        case ' ':
+        case '\t':
+        case '\n':
+        case '\r':
+        case ',':
+        case ':': break;
+        default: run = 0; /* an opening bracket or a primitive: a new token */
+        }
+    }
+    return 0;
+}
+
+/* A run of k closes is charged k*k+2k and the runs hold at most count_openers closes in all,
+ * so when that count is small (every ordinary record) the exact walk is not needed. */
+static int nesting_within_budget(const char *js, size_t len) {
+    uint64_t budget = (uint64_t)len * JSON_NEST_STEPS_PER_BYTE + JSON_NEST_STEPS_BASE;
+    if (len <= 254) return 1; /* 254 * 256 < JSON_NEST_STEPS_BASE */
+    uint64_t openers = count_openers(js, len);
+    if (openers * (openers + 2) <= budget) return 1;
+    return !nesting_too_costly(js, len, budget);
+}
+
 int json_parse(json_doc *d, const char *js, size_t len) {
     d->js = js;
     d->len = len;
     d->ntoks = 0;
     /* jsmn keeps offsets in int. */
     if (len > (size_t)0x7fffffff) return JSON_ETOOBIG;
+    if (!nesting_within_budget(js, len)) return JSON_EDEEP;
     jsmn_parser p;
     jsmn_init(&p);
     int r = jsmn_parse(&p, js, len, (jsmntok_t *)d->toks, d->cap);

@@ -18,7 +18,8 @@ const char index_cli_help[] =
     "                        that hold no record (a broken line), go to the dead-letter file with their start\n"
     "  --batch-bytes BYTES   batch size limit (default and CloudSearch maximum 5000000)\n"
     "  --dead-letter FILE    unusable records and documents the sink refused, as JSON lines (default\n"
-    "                        OUT/dead-letter.jsonl; ctindex-dead-letter.jsonl for network sinks)\n"
+    "                        OUT/dead-letter.jsonl; ctindex-dead-letter.jsonl for network sinks; mode 0600).\n"
+    "                        A file with a record that cannot be written there fails (exit 1)\n"
     "  --no-progress         no progress display on stderr\n"
     "  --quiet               only warnings and errors on stderr\n"
     "  --verbose             debug logging\n"
@@ -138,7 +139,7 @@ int index_setup_sink(index_setup *s, index_cli *c) {
         /* The dead-letter file lives beside the batches: create the folder first. */
         if (sink_dir_prepare(dir) != 0) return -1;
     }
-    s->dead = deadletter_open(s->dead_path);
+    s->dead = deadletter_open(s->dead_path, c->durable);
     if (!s->dead) return -1;
     sinks_options so;
     sinks_options_default(&so);

@@ -11,12 +11,14 @@
  * limit the builder fills them greedily in this order, so `raw` (rank 1, last) is cut first. */
 static const schema_field fields[] = {
     {"ctindex_trimmed", CS_LITERAL, SFR, OS_BOOLEAN, SRC_TRIMMED, NULL, NULL, 0,
-     "present (true) only on documents the indexer shortened to fit the 1 MB document limit"},
+     "present (true) only on documents the indexer shortened: fields cut to fit the 1 MB document limit, a literal "
+     "value cut at 4096 characters, or an array field at 1000 values"},
 
     /* Original fields. */
     {"event_id", CS_LITERAL, SR, OS_KEYWORD, SRC_VALUE, "eventID", NULL, 0, NULL},
     {"event_time", CS_DATE, SR | SF_SORT, OS_DATE, SRC_DATE, "eventTime", NULL, 0,
-     "left out when the record has no valid RFC 3339 UTC eventTime; OpenSearch puts such documents in the index "
+     "in UTC (an RFC 3339 time with an offset is converted); left out when the record has no valid RFC 3339 "
+     "eventTime; OpenSearch puts such documents in the index "
      "whose date parts are zeros (cloudtrail-0000.00.00), so a redelivery lands in the same place"},
     {"event_name", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "eventName", NULL, 0, NULL},
     {"event_source", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "eventSource", NULL, 0, NULL},

@@ -26,7 +26,7 @@ enum { SF_SEARCH = 1, SF_FACET = 2, SF_RETURN = 4, SF_SORT = 8, SF_HIGHLIGHT = 1
 typedef enum {
     SRC_VALUE,   /* string (or number/boolean, as text) at `path` */
     SRC_BOOL,    /* JSON boolean (or "true"/"false") at `path`: "true"/"false" (OpenSearch: a boolean) */
-    SRC_DATE,    /* RFC 3339 UTC timestamp at `path`; omitted when malformed */
+    SRC_DATE,    /* RFC 3339 timestamp at `path`, in UTC (utc_date); omitted when it is no real time */
     SRC_INT,     /* 64-bit integer at `path` */
     SRC_JSON,    /* any value at `path`, kept as its JSON text (a string value: its content) */
     SRC_MEMBERS, /* array of objects at `path`: every element's `member` string */

@@ -124,7 +124,7 @@ int main(int argc, char **argv) {
         else rc = 1;
     }
     if (nfiles > 0 && rc == 0) {
-        dead = deadletter_open(dead_path);
+        dead = deadletter_open(dead_path, 0);
         so.loop = &loop;
         so.dead = dead;
         so.endpoint = endpoint;

@@ -171,7 +171,7 @@ static void test_skipped_elements_dead_lettered(void) {
     memset(&hs, 0, sizeof hs);
     hs.base.ops = &held_ops;
     hs.base.max_in_flight = 1;
-    deadletter *dead = deadletter_open(path);
+    deadletter *dead = deadletter_open(path, 0);
     indexer_options io;
     indexer_options_default(&io);
     io.batches = 1;
