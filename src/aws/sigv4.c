@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/crypto.h"
+#include "base/text.h"
 
 /* ---- bounded writer ---- */
 
@@ -41,22 +42,8 @@ static void w_chr(wbuf *w, char c) { w_mem(w, &c, 1); }
 
 /* ---- character classes and percent-encoding ---- */
 
-static int is_unreserved(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-           c == '.' || c == '~';
-}
-
-static int hexval(unsigned char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static const char HEXU[] = "0123456789ABCDEF";
-
 static void w_pct(wbuf *w, unsigned char c) {
-    char e[3] = {'%', HEXU[c >> 4], HEXU[c & 15]};
+    char e[3] = {'%', text_hex_upper(c >> 4), text_hex_upper(c)};
     w_mem(w, e, 3);
 }
 
@@ -64,7 +51,7 @@ static void w_pct(wbuf *w, unsigned char c) {
 static void w_uri_encode(wbuf *w, const char *in, size_t n, int keep_slash) {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
-        if (is_unreserved(c) || (keep_slash && c == '/')) w_chr(w, (char)c);
+        if (text_url_unreserved(c) || (keep_slash && c == '/')) w_chr(w, (char)c);
         else w_pct(w, c);
     }
 }
@@ -75,11 +62,13 @@ static void w_uri_encode(wbuf *w, const char *in, size_t n, int keep_slash) {
 static void w_reencode(wbuf *w, const char *in, size_t n, int keep_slash) {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
-        if (c == '%' && i + 2 < n && hexval((unsigned char)in[i + 1]) >= 0 && hexval((unsigned char)in[i + 2]) >= 0) {
-            c = (unsigned char)(hexval((unsigned char)in[i + 1]) * 16 + hexval((unsigned char)in[i + 2]));
+        int hi = c == '%' && i + 2 < n ? text_hexval((unsigned char)in[i + 1]) : -1;
+        int lo = hi >= 0 ? text_hexval((unsigned char)in[i + 2]) : -1;
+        if (lo >= 0) {
+            c = (unsigned char)(hi * 16 + lo);
             i += 2;
         }
-        if (is_unreserved(c) || (keep_slash && c == '/')) w_chr(w, (char)c);
+        if (text_url_unreserved(c) || (keep_slash && c == '/')) w_chr(w, (char)c);
         else w_pct(w, c);
     }
 }

@@ -1,6 +1,6 @@
 /* libcurl multi driven by libuv: the multi-socket pattern of curl's docs/examples/multi-uv.c,
- * with the fixes from performance.md Part C (error readiness, info_read after every action,
- * no curl calls from the timer callback, deferred pause/cancel). */
+ * with four fixes to it: error readiness, info_read after every action, no curl calls from the
+ * timer callback, and deferred pause/cancel. */
 #include "net/http.h"
 
 #include <curl/curl.h>

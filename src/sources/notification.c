@@ -4,40 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/text.h"
+
 static void bad(notify_result *r, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     r->kind = NOTIFY_BAD;
     vsnprintf(r->why, sizeof r->why, fmt, ap);
     va_end(ap);
-}
-
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-long notify_url_decode(const char *in, size_t n, char *out, size_t cap, int plus_is_space) {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = in[i];
-        if (c == '%') {
-            if (i + 2 >= n) return -1;
-            int h = hexval(in[i + 1]), l = hexval(in[i + 2]);
-            if (h < 0 || l < 0) return -1;
-            c = (char)(h * 16 + l);
-            i += 2;
-        } else if (c == '+' && plus_is_space) {
-            c = ' ';
-        }
-        if (o + 1 >= cap) return -1;
-        out[o++] = c;
-    }
-    if (o >= cap) return -1;
-    out[o] = '\0';
-    return (long)o;
 }
 
 /* Copy a decoded JSON string token into a fixed field; -1 when absent, empty or too long. */
@@ -90,7 +64,7 @@ static void parse_s3_event(json_doc *d, int records, notify_object *objs, int ma
             return bad(r, "Records[%d].s3.bucket.name missing", i);
         if (get_str(d, json_path(d, s3, "object.key"), raw, sizeof raw) != 0)
             return bad(r, "Records[%d].s3.object.key missing", i);
-        if (notify_url_decode(raw, strlen(raw), key, sizeof key, 1) <= 0)
+        if (text_pct_decode(raw, strlen(raw), key, sizeof key, TEXT_PCT_PLUS_SPACE) <= 0)
             return bad(r, "Records[%d].s3.object.key is not a valid URL-encoded key", i);
         add_object(r, objs, max, bucket, key);
     }

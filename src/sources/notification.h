@@ -36,7 +36,4 @@ typedef struct notify_result {
 void notify_parse(json_doc *doc, const char *body, size_t len, char *scratch, size_t scratch_cap,
                   notify_object *objects, int max, notify_result *res);
 
-/* Decodes an S3 event key: '+' is a space, %XX a byte. Returns length or -1 if malformed/too long. */
-long notify_url_decode(const char *in, size_t n, char *out, size_t cap, int plus_is_space);
-
 #endif

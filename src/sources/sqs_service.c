@@ -8,7 +8,6 @@
 #include "aws/sqs.h"
 #include "base/log.h"
 #include "base/serial.h"
-#include "sinks/sinks.h"
 #include "sources/notification.h"
 #include "sources/s3_fetch.h"
 #include "sources/trail_key.h"
@@ -278,8 +277,11 @@ static void on_fetched(void *ud, void *tag, const s3_fetch_result *r) {
     s->st->records_failed += r->records_failed;
     s->st->bytes_in += r->bytes_in;
     s->st->bytes_json += r->bytes_json;
+    s->st->control_messages += r->control_messages;
     if (r->ok) s->st->objects_done++;
     else s->st->objects_failed++;
+    if (r->ok && r->outcome == INGEST_REFUSED) s->st->objects_refused++; /* named by ingest, dead-lettered */
+    if (r->ok && (r->outcome == INGEST_EMPTY || r->outcome == INGEST_DIGEST)) s->st->objects_empty++;
     msg_object_done(tag, r->ok ? 0 : -1);
     pump(s);
 }
@@ -362,12 +364,13 @@ static void msg_link(svc *s, svc_msg *msg) {
 static void queue_objects(svc *s, svc_msg *msg, const notify_result *nr) {
     for (int i = 0; i < nr->n; i++) {
         const char *k = s->nobjs[i].key;
+        /* A named object is read whatever its name, and judged by content; only digests (by
+         * their folder) and folder markers hold nothing to read. */
         key_kind kind = key_classify(k, strlen(k));
-        if (kind == KEY_DIGEST || kind == KEY_OTHER) {
+        if (kind == KEY_DIGEST || kind == KEY_FOLDER) {
             s->st->objects_skipped++;
-            /* A digest is expected; anything else is worth a line: it is not indexed. */
-            if (kind == KEY_DIGEST) log_debug("skipping s3://%s/%s (digest)", s->nobjs[i].bucket, k);
-            else log_info("skipping s3://%s/%s: not a CloudTrail log file name", s->nobjs[i].bucket, k);
+            log_debug("skipping s3://%s/%s (%s)", s->nobjs[i].bucket, k,
+                      kind == KEY_DIGEST ? "a CloudTrail digest" : "a folder marker");
             continue;
         }
         svc_obj *o = calloc(1, sizeof *o);
@@ -560,32 +563,35 @@ static void pump_once(void *ud) {
 static void print_stats(svc *s, const char *when) {
     const indexer_stats *is = indexer_get_stats(s->ix);
     const service_stats *st = s->st;
-    sinks_counters sc;
-    sinks_get_counters(indexer_sink(s->ix), &sc);
+    const sink_stats *sk = sink_get_stats(indexer_sink(s->ix));
     aws_stats as;
     aws_ctx_stats(s->aws, &as);
     uint64_t now = uv_now(s->loop);
     double secs = (double)(now - s->start_ms) / 1000.0;
     double since = (double)(now - s->last_stats_ms) / 1000.0;
     uint64_t errors = st->receive_errors + st->delete_errors + st->visibility_errors + st->messages_bad +
-                      st->objects_failed + is->batches_failed;
+                      st->objects_failed + is->batches_failed + sk->request_errors;
     log_info("%s: messages=%llu deleted=%llu retried=%llu released=%llu bad=%llu ignored=%llu redelivered=%llu "
-             "duplicates=%llu objects=%llu objects_done=%llu objects_failed=%llu objects_skipped=%llu records=%llu "
+             "duplicates=%llu objects=%llu objects_done=%llu objects_failed=%llu objects_skipped=%llu "
+             "objects_refused=%llu objects_empty=%llu control_messages=%llu records=%llu "
              "records_failed=%llu bytes_in=%llu bytes_json=%llu batches=%llu batches_failed=%llu dead_lettered=%llu "
-             "retries=%llu errors=%llu visibility_extensions=%llu inflight_messages=%d inflight_objects=%d "
+             "retries=%llu errors=%llu upload_errors=%llu visibility_extensions=%llu inflight_messages=%d "
+             "inflight_objects=%d "
              "inflight_downloads=%d inflight_batches=%d rate=%.0f rate_now=%.0f",
              when, (unsigned long long)st->messages, (unsigned long long)st->messages_deleted,
              (unsigned long long)st->messages_retried, (unsigned long long)st->messages_released,
              (unsigned long long)st->messages_bad, (unsigned long long)st->messages_ignored,
              (unsigned long long)st->redelivered, (unsigned long long)st->duplicates, (unsigned long long)st->objects,
              (unsigned long long)st->objects_done, (unsigned long long)st->objects_failed,
-             (unsigned long long)st->objects_skipped, (unsigned long long)st->records,
-             (unsigned long long)st->records_failed, (unsigned long long)st->bytes_in,
+             (unsigned long long)st->objects_skipped, (unsigned long long)st->objects_refused,
+             (unsigned long long)st->objects_empty, (unsigned long long)st->control_messages,
+             (unsigned long long)st->records, (unsigned long long)st->records_failed, (unsigned long long)st->bytes_in,
              (unsigned long long)st->bytes_json, (unsigned long long)is->batches,
-             (unsigned long long)is->batches_failed, (unsigned long long)(is->bad_records + sc.dead_lettered),
-             (unsigned long long)(sc.retries + as.retries), (unsigned long long)errors,
-             (unsigned long long)st->visibility_extensions, s->nmsgs, objects_open(s) + s->npending,
-             s3_fetch_flowing(s->fetch), indexer_in_flight(s->ix), secs > 0 ? (double)is->records / secs : 0,
+             (unsigned long long)is->batches_failed, (unsigned long long)(is->bad_records + sk->dead_lettered),
+             (unsigned long long)(sk->retries + as.retries), (unsigned long long)errors,
+             (unsigned long long)sk->request_errors, (unsigned long long)st->visibility_extensions, s->nmsgs,
+             objects_open(s) + s->npending, s3_fetch_flowing(s->fetch), indexer_in_flight(s->ix),
+             secs > 0 ? (double)is->records / secs : 0,
              since > 0 ? (double)(is->records - s->last_stats_records) / since : 0);
     s->last_stats_ms = now;
     s->last_stats_records = is->records;

@@ -61,6 +61,15 @@ def schema_file(tmp):
     return path
 
 
+def dir_ids(out):
+    """Document ids of every SDF batch file a dir: sink wrote into out, in file order (a redelivered
+    record appears twice)."""
+    ids = []
+    for path in sorted(glob.glob(os.path.join(out, "batch-*.json"))):
+        ids.extend(d["id"] for d in json.load(open(path)))
+    return ids
+
+
 def file_ids(path):
     """eventIDs of one (gzip or plain) CloudTrail file; [] for a digest or an empty file."""
     data = open(path, "rb").read()

@@ -11,7 +11,8 @@ Must hold at the end:
   * accepted ids + dead-lettered ids = every eventID of every good file (nothing missing);
   * the dead-letter file holds exactly the rejected documents, with the service's reason;
   * the bad messages (malformed, corrupt, missing, good+missing) went to the DLQ after being
-    retried; every other message was deleted; the main queue is empty;
+    retried; every other message was deleted; the main queue is empty; two uploads answered 200
+    with an HTML page are failed requests (retried, counted in upload_errors and errors);
   * retries show in the periodic stats lines; the final stats line adds up; SIGTERM (once the
     queues show that) stops it with exit 0."""
 import gzip
@@ -68,6 +69,7 @@ def run(tmp):
             fake.fault(reset=2)
             fake.fault(delay_ms=2500, count=2)
             fake.fault(reject_ids=sorted(rejected))
+            fake.fault(body="<html><body>502 Bad Gateway (default page)</body></html>", count=2)
             env = runlib.run_env(moto, akid, secret)
             argv = [BIN, "run", "--queue", stack.queue, "--doc-endpoint", fake.url, "--region", "us-east-1",
                     "--receivers", "2", "--wait", "1", "--visibility", "20", "--retry-visibility", "1",
@@ -112,6 +114,7 @@ def run(tmp):
             fired = stats["faults_fired"]
             check(fired.get("status") == 5 and fired.get("reset") == 2 and fired.get("delay") == 2,
                   "every injected sink fault fired", str(fired))
+            check(fired.get("body") == 2, "the two foreign 200 pages were served", str(fired))
             check(stats["auth_failures"] == 0, "every upload was signed right", str(stats))
             check(stats["max_in_flight"] == 2, "two uploads in flight at once (the default)", str(stats["max_in_flight"]))
 
@@ -141,6 +144,9 @@ def run(tmp):
                       str(f))
                 check(f.get("errors", 0) >= 1 and f.get("dead_lettered") == 3, "errors and dead letters counted",
                       str(f))
+                # the two 200 pages (and the resets that reach the sink): failed uploads, counted as errors
+                check(f.get("upload_errors", 0) >= 2 and f.get("errors", 0) >= 2 + f.get("objects_failed", 0),
+                      "uploads answered with a page that is not CloudSearch's are counted as errors", str(f))
                 check(all(name in f for name in ("messages", "deleted", "bytes_in", "batches", "rate")),
                       "the final line names messages, deletes, bytes, batches and rate", str(f))
     return check.exit_code()
