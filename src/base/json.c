@@ -70,28 +70,44 @@ static int valid_number(const char *p, size_t n) {
     return i == n;
 }
 
+static int valid_primitive(const char *p, size_t n) {
+    return (n == 4 && memcmp(p, "true", 4) == 0) || (n == 5 && memcmp(p, "false", 5) == 0) ||
+           (n == 4 && memcmp(p, "null", 4) == 0) || valid_number(p, n);
+}
+
+/* A non-empty object or array whose last member is followed by a comma: [1,] or {"a":1,}. */
+static int trailing_comma(const char *js, const json_tok *t) {
+    int k = t->end - 2;
+    while (k > t->start && (js[k] == ' ' || js[k] == '\t' || js[k] == '\n' || js[k] == '\r')) k--;
+    return js[k] == ',';
+}
+
 /* jsmn is lenient: it takes any word starting like a literal or number, and trailing commas.
- * Strict JSON matters here because documents built from it are rejected whole by the sink. */
+ * Strict JSON matters here because documents built from it are rejected whole by the sink.
+ * jsmn also takes {"a":1,"b"} and ["a":1]: every member of an object must be a key with exactly
+ * one value, and nothing else may have a value, or walks that step key, value, key... run off
+ * the token array. Every record pays for this walk over its ~90 tokens, so each token costs one
+ * switch: a string's size must be 1 in an object and 0 elsewhere, a primitive (never in an
+ * object) must be a literal or a number, a container (never in an object) must not end in a
+ * comma. */
 static int validate(const json_doc *d) {
+    const json_tok *toks = d->toks;
     for (unsigned i = 0; i < d->ntoks; i++) {
-        const json_tok *t = &d->toks[i];
-        const char *p = d->js + t->start;
-        size_t n = (size_t)(t->end - t->start);
-        /* jsmn also takes {"a":1,"b"} and ["a":1]: every member of an object must be a key
-         * with exactly one value, and nothing else may have a value, or walks that step
-         * key, value, key... run off the token array. */
-        int in_object = t->parent >= 0 && d->toks[t->parent].type == JSON_OBJECT;
-        if (in_object ? (t->type != JSON_STRING || t->size != 1)
-                      : ((t->type == JSON_STRING || t->type == JSON_PRIMITIVE) && t->size != 0))
-            return -1;
-        if (t->type == JSON_PRIMITIVE) {
-            if (!((n == 4 && memcmp(p, "true", 4) == 0) || (n == 5 && memcmp(p, "false", 5) == 0) ||
-                  (n == 4 && memcmp(p, "null", 4) == 0) || valid_number(p, n)))
-                return -1;
-        } else if ((t->type == JSON_OBJECT || t->type == JSON_ARRAY) && t->size > 0) {
-            int k = t->end - 2;
-            while (k > t->start && (d->js[k] == ' ' || d->js[k] == '\t' || d->js[k] == '\n' || d->js[k] == '\r')) k--;
-            if (d->js[k] == ',') return -1;
+        const json_tok *t = &toks[i];
+        int in_object = t->parent >= 0 && toks[t->parent].type == JSON_OBJECT;
+        switch (t->type) {
+        case JSON_STRING:
+            if (t->size != in_object) return -1;
+            break;
+        case JSON_PRIMITIVE:
+            if (in_object || t->size != 0 || !valid_primitive(d->js + t->start, (size_t)(t->end - t->start))) return -1;
+            break;
+        case JSON_OBJECT:
+        case JSON_ARRAY:
+            if (in_object || (t->size > 0 && trailing_comma(d->js, t))) return -1;
+            break;
+        default:
+            if (in_object) return -1;
         }
     }
     return 0;
@@ -202,9 +218,10 @@ int json_parse(json_doc *d, const char *js, size_t len) {
     if (r == 0) return JSON_EPART;
     d->ntoks = (unsigned)r;
     if (validate(d) != 0) return JSON_EINVAL;
-    /* Exactly one root value: jsmn happily parses "1 2" as two roots. */
-    int next = json_next(d, 0);
-    if ((unsigned)next != d->ntoks) return JSON_EINVAL;
+    /* Exactly one root value: jsmn happily parses "1 2" as two roots. Tokens are numbered in
+     * the order they start, so every token is inside the root exactly when the last one starts
+     * before the root ends (what json_next(d, 0) == ntoks says, without walking them all). */
+    if (d->ntoks > 1 && d->toks[d->ntoks - 1].start >= d->toks[0].end) return JSON_EINVAL;
     for (size_t i = p.pos; i < len; i++) {
         char c = js[i];
         if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return JSON_EINVAL;

@@ -1,9 +1,11 @@
 /* The hot loop of the splitter (rsplit.c, its only user): the bytes of one nested JSON value, an
  * object or an array, scanned for the bracket that closes it. Outside strings only `"{}[]`
  * matter, inside them only `"` and `\`; the state (depth, inside a string, a pending escape, the
- * kinds of the open brackets) is saved between chunks. Strings are most of a record's bytes, so
- * they are searched 16 bytes at a time, and blocks without a backslash are taken whole.
- * Everything here is static and inline: the compiler folds it into the state machine. */
+ * kinds of the open brackets) is saved between chunks. Strings are most of a record's bytes:
+ * 64-byte blocks without a backslash are taken whole (scan_blocks64), the rest byte-wise with
+ * 16-byte string searches (scan_bytes). test/fuzz/nest_ref.h holds the plain byte loop both must
+ * agree with. Everything here is static and inline: the compiler folds it into the state
+ * machine. */
 #ifndef CTINDEX_RSPLIT_NEST_H
 #define CTINDEX_RSPLIT_NEST_H
 
@@ -12,6 +14,9 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#endif
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
 #endif
 
 /* Forced inline: the pieces of this scanner, and the few steps of rsplit.c's state machine every
@@ -164,41 +169,186 @@ static inline int scan_blocks(rsplit_nest *n, const unsigned char **pp, const un
 }
 #endif
 
-/* Scans the nested value the saved scanner state is in, from *pp up to end. Returns 1 when the
- * value closed (*pp just past its closing bracket), 0 at end of data (state saved), -1 on a
- * bracket mismatch (*pp at the offending byte). This is the hot loop. */
-static int nest_scan(rsplit_nest *n, const unsigned char **pp, const unsigned char *end) {
-    const unsigned char *p = *pp;
-    uint32_t depth = n->depth;
-    int in_str = n->in_str, r = 0;
-    if (n->esc) {
-        if (p == end) return 0;
-        p++; /* the escaped byte, left over from the previous chunk */
-        n->esc = 0;
+/* One 64-byte block at *p, its masks made: br marks the bytes that may be brackets (a few
+ * others that never stand outside a string in JSON come along and are dropped here), in_block
+ * the prefix XOR of its quotes, *carry all ones when the block began inside a string. Visits
+ * the brackets outside strings in order and returns like bracket() with *p on the bracket that
+ * closed or mismatched, or 0 with *p past the block and *carry for the next one. */
+static inline int block64(rsplit_nest *n, const unsigned char **p, uint64_t br, uint64_t in_block, uint64_t *carry,
+                          uint32_t *depth) {
+    uint64_t inside = in_block ^ *carry;
+    *carry = (uint64_t)((int64_t)inside >> 63); /* the last byte's state goes on */
+    for (uint64_t m = br & ~inside; m; m &= m - 1) {
+        unsigned k = (unsigned)__builtin_ctzll(m);
+        if (k_outside[(*p)[k]] < C_OPEN_OBJ) continue; /* not a bracket after all */
+        int r = bracket(n, depth, (*p)[k]);
+        if (r != 0) {
+            *p += k;
+            return r;
+        }
     }
+    *p += 64;
+    return 0;
+}
+
+#if defined(__SSE2__) && defined(__GNUC__)
+/* Bit i set where byte i of p[0..64) equals c (the four 16-byte lanes already compared). */
+static inline uint64_t mask64(__m128i a, __m128i b, __m128i c, __m128i d) {
+    return (uint64_t)(unsigned)_mm_movemask_epi8(a) | (uint64_t)(unsigned)_mm_movemask_epi8(b) << 16 |
+           (uint64_t)(unsigned)_mm_movemask_epi8(c) << 32 | (uint64_t)(unsigned)_mm_movemask_epi8(d) << 48;
+}
+
+/* 64 bytes a step while a block holds no backslash: then a byte is inside a string exactly when
+ * an odd number of quotes precede it (since the value began), so the prefix XOR of the quote
+ * bits, carried from block to block, gives every string at once, and only the brackets outside
+ * them are visited, one bit each. A record is mostly strings with a bracket every ~80 bytes, so
+ * this is under two instructions per byte. A block with a backslash (rare: escaped quotes in
+ * policy documents, say) is left to the byte-wise scan, which knows escapes. Returns like
+ * bracket() (with *pp on the bracket that closed or mismatched), or 0 when fewer than 64 bytes
+ * are left or the next 64 hold a backslash (*pp there, *in_str as it is there). */
+static inline int scan_blocks64(rsplit_nest *n, const unsigned char **pp, const unsigned char *end, uint32_t *depth,
+                                int *in_str) {
+    const unsigned char *p = *pp;
+    /* ORing 0x26 maps the four brackets onto 0x7f, with four bytes JSON never has outside
+     * strings ('Y', '_', 'y', DEL): one compare finds them all, block64 drops the rest. */
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), fold = _mm_set1_epi8(0x26),
+                  folded = _mm_set1_epi8(0x7f);
+    uint64_t carry = *in_str ? ~(uint64_t)0 : 0; /* all ones while inside a string */
+    while (end - p >= 64) {
+        __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)p),
+                v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16)),
+                v2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 32)),
+                v3 = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
+        __m128i bs = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v0, bslash), _mm_cmpeq_epi8(v1, bslash)),
+                                  _mm_or_si128(_mm_cmpeq_epi8(v2, bslash), _mm_cmpeq_epi8(v3, bslash)));
+        if (_mm_movemask_epi8(bs)) break;
+        uint64_t q = mask64(_mm_cmpeq_epi8(v0, quote), _mm_cmpeq_epi8(v1, quote), _mm_cmpeq_epi8(v2, quote),
+                            _mm_cmpeq_epi8(v3, quote));
+        uint64_t br =
+            mask64(_mm_cmpeq_epi8(_mm_or_si128(v0, fold), folded), _mm_cmpeq_epi8(_mm_or_si128(v1, fold), folded),
+                   _mm_cmpeq_epi8(_mm_or_si128(v2, fold), folded), _mm_cmpeq_epi8(_mm_or_si128(v3, fold), folded));
+        uint64_t inside = q;
+        inside ^= inside << 1;
+        inside ^= inside << 2;
+        inside ^= inside << 4;
+        inside ^= inside << 8;
+        inside ^= inside << 16;
+        inside ^= inside << 32;
+        int r = block64(n, &p, br, inside, &carry, depth);
+        if (r != 0) {
+            *pp = p;
+            return r;
+        }
+    }
+    *in_str = (int)(carry & 1);
+    *pp = p;
+    return 0;
+}
+#endif
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define NEST_HAVE_AVX2 1
+/* scan_blocks64 with AVX2 (two 32-byte loads per block) and the prefix XOR as one carry-less
+ * multiply by all ones; chosen at run time (nest_pick_avx2) where the CPU has both: about half
+ * the instructions of the SSE2 loop. */
+__attribute__((target("avx2,pclmul"))) static int
+scan_blocks64_avx2(rsplit_nest *n, const unsigned char **pp, const unsigned char *end, uint32_t *depth, int *in_str) {
+    const unsigned char *p = *pp;
+    const __m256i quote = _mm256_set1_epi8('"'), bslash = _mm256_set1_epi8('\\'), fold = _mm256_set1_epi8(0x26),
+                  folded = _mm256_set1_epi8(0x7f);
+    const __m128i ones = _mm_set1_epi8(-1);
+    uint64_t carry = *in_str ? ~(uint64_t)0 : 0;
+    while (end - p >= 64) {
+        __m256i lo = _mm256_loadu_si256((const __m256i *)(const void *)p),
+                hi = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+        if (_mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(lo, bslash), _mm256_cmpeq_epi8(hi, bslash)))) break;
+        uint64_t q = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, quote)) |
+                     (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, quote)) << 32;
+        uint64_t br = (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_or_si256(lo, fold), folded)) |
+                      (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_or_si256(hi, fold), folded))
+                          << 32;
+        uint64_t inside = (uint64_t)_mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_cvtsi64_si128((long long)q), ones, 0));
+        int r = block64(n, &p, br, inside, &carry, depth);
+        if (r != 0) {
+            *pp = p;
+            return r;
+        }
+    }
+    *in_str = (int)(carry & 1);
+    *pp = p;
+    return 0;
+}
+
+/* -1 until the first scan asks the CPU; tests set 0 or 1 to run each loop. */
+static int nest_avx2 = -1;
+static int nest_pick_avx2(void) {
+    if (nest_avx2 < 0) {
+        __builtin_cpu_init();
+        nest_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul");
+    }
+    return nest_avx2;
+}
+#endif
+
+/* The byte-wise scan of nest_scan below, over *pp .. end, with the state in *depth, *in_str and
+ * n->esc: 1 or -1 as bracket() (*pp on that bracket), 0 at end. */
+static inline int scan_bytes(rsplit_nest *n, const unsigned char **pp, const unsigned char *end, uint32_t *depth,
+                             int *in_str) {
+    const unsigned char *p = *pp;
+    int r = 0;
     for (;;) {
-        if (in_str) {
+        if (*in_str) {
             const unsigned char *q = nest_string_rest(p, end, &n->esc);
             if (!q) {
                 p = end;
                 break;
             }
             p = q;
-            in_str = 0;
+            *in_str = 0;
         }
 #if defined(__SSE2__) && defined(__GNUC__)
-        if ((r = scan_blocks(n, &p, end, &depth, &in_str)) != 0) break;
-        if (in_str) continue;
+        if ((r = scan_blocks(n, &p, end, depth, in_str)) != 0) break;
+        if (*in_str) continue;
 #endif
         p = find_structural(p, end);
         if (p == end) break;
         if (*p == '"') {
-            in_str = 1;
+            *in_str = 1;
             p++;
             continue;
         }
-        if ((r = bracket(n, &depth, *p)) != 0) break;
+        if ((r = bracket(n, depth, *p)) != 0) break;
         p++;
+    }
+    *pp = p;
+    return r;
+}
+
+/* Scans the nested value the saved scanner state is in, from *pp up to end. Returns 1 when the
+ * value closed (*pp just past its closing bracket), 0 at end of data (state saved), -1 on a
+ * bracket mismatch (*pp at the offending byte). This is the hot loop: 64-byte blocks while they
+ * hold no backslash, the byte-wise scan for a block that does and for the last bytes. */
+static int nest_scan(rsplit_nest *n, const unsigned char **pp, const unsigned char *end) {
+    const unsigned char *p = *pp;
+    uint32_t depth = n->depth;
+    int in_str = n->in_str, r = 0;
+    for (;;) {
+        if (n->esc) {
+            if (p == end) break;
+            p++; /* the escaped byte, left over from the previous chunk or block */
+            n->esc = 0;
+        }
+        const unsigned char *stop = end;
+#if defined(NEST_HAVE_AVX2)
+        r = nest_pick_avx2() ? scan_blocks64_avx2(n, &p, end, &depth, &in_str)
+                             : scan_blocks64(n, &p, end, &depth, &in_str);
+        if (r != 0) break;
+        if (end - p > 64) stop = p + 64; /* a block with a backslash: byte-wise, then blocks again */
+#elif defined(__SSE2__) && defined(__GNUC__)
+        if ((r = scan_blocks64(n, &p, end, &depth, &in_str)) != 0) break;
+        if (end - p > 64) stop = p + 64;
+#endif
+        if ((r = scan_bytes(n, &p, stop, &depth, &in_str)) != 0 || p == end) break;
     }
     if (r != 0) { /* the value closed (p on its bracket) or a bracket mismatched (p on it) */
         n->depth = 0;

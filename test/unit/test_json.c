@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "../fuzz/fuzz_check.h"
@@ -29,7 +30,8 @@ static void test_object_lookup(void) {
 }
 
 static void test_rejects(void) {
-    const char *bad[] = {"{\"a\":1", "{\"a\":tru}", "1 2", "{} x", "", "[1,]"};
+    /* second roots right after the first one ends: {}[] and [0]0 */
+    const char *bad[] = {"{\"a\":1", "{\"a\":tru}", "1 2", "{} x", "", "[1,]", "{}[]", "[]{}", "[0]0 ", "\"a\"\"b\""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECK(json_parse(&doc, bad[i], strlen(bad[i])) != JSON_OK);
 }
 
@@ -119,6 +121,133 @@ static void test_deep_nesting_linear(void) {
     free(text);
 }
 
+/* ---- the strictness pass against the way it was first written ------------------------------
+ * json.c's checks after jsmn (one switch per token, and an O(1) test for a second root) must
+ * accept exactly what the first, plainer version accepted: that version is kept here as the
+ * reference, run on the tokens json_parse leaves behind (jsmn's tokens stay in d->toks when the
+ * checks refuse them). */
+static int ref_valid_number(const char *p, size_t n) {
+    size_t i = 0;
+    if (i < n && p[i] == '-') i++;
+    if (i == n) return 0;
+    if (p[i] == '0') i++;
+    else if (p[i] >= '1' && p[i] <= '9')
+        while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+    else return 0;
+    if (i < n && p[i] == '.') {
+        i++;
+        size_t s = i;
+        while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+        if (i == s) return 0;
+    }
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-')) i++;
+        size_t s = i;
+        while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+        if (i == s) return 0;
+    }
+    return i == n;
+}
+
+static int ref_validate(const json_doc *d) {
+    for (unsigned i = 0; i < d->ntoks; i++) {
+        const json_tok *t = &d->toks[i];
+        const char *p = d->js + t->start;
+        size_t n = (size_t)(t->end - t->start);
+        int in_object = t->parent >= 0 && d->toks[t->parent].type == JSON_OBJECT;
+        if (in_object ? (t->type != JSON_STRING || t->size != 1)
+                      : ((t->type == JSON_STRING || t->type == JSON_PRIMITIVE) && t->size != 0))
+            return -1;
+        if (t->type == JSON_PRIMITIVE) {
+            if (!((n == 4 && memcmp(p, "true", 4) == 0) || (n == 5 && memcmp(p, "false", 5) == 0) ||
+                  (n == 4 && memcmp(p, "null", 4) == 0) || ref_valid_number(p, n)))
+                return -1;
+        } else if ((t->type == JSON_OBJECT || t->type == JSON_ARRAY) && t->size > 0) {
+            int k = t->end - 2;
+            while (k > t->start && (d->js[k] == ' ' || d->js[k] == '\t' || d->js[k] == '\n' || d->js[k] == '\r')) k--;
+            if (d->js[k] == ',') return -1;
+        }
+    }
+    return 0;
+}
+
+/* What json_parse answered, as the reference would have: JSON_OK only when jsmn made tokens
+ * that pass ref_validate and form one root. (The texts below hold no NUL byte, so jsmn reads
+ * them to their end and json_parse's check for bytes after the root has nothing to find.) */
+static int ref_accepts(const json_doc *d) {
+    return d->ntoks > 0 && ref_validate(d) == 0 && (unsigned)json_next(d, 0) == d->ntoks;
+}
+
+static uint64_t diff_rng = 0x243f6a8885a308d3ull;
+static unsigned diff_next(unsigned bound) {
+    diff_rng ^= diff_rng << 13;
+    diff_rng ^= diff_rng >> 7;
+    diff_rng ^= diff_rng << 17;
+    return (unsigned)((diff_rng >> 11) % bound);
+}
+
+static const char *const diff_scalars[] = {"\"a\"", "\"\"", "1",  "-0", "1.5e+3", "true", "false",
+                                           "null",  "01",   "1.", "-",  "tru",    "nul",  "x"};
+
+/* Appends a random JSON value (scalars include a few words that only look like JSON). */
+static void diff_value(char *out, size_t *n, size_t cap, int depth) {
+    unsigned kind = depth > 3 ? 2 : diff_next(5);
+    if (kind >= 2 || *n + 40 > cap) {
+        const char *v = diff_scalars[diff_next(kind >= 4 ? 14 : 8)];
+        size_t m = strlen(v);
+        if (*n + m < cap) memcpy(out + *n, v, m), *n += m;
+        return;
+    }
+    out[(*n)++] = kind == 0 ? '{' : '[';
+    unsigned members = diff_next(4);
+    for (unsigned i = 0; i < members && *n + 40 < cap; i++) {
+        if (i) out[(*n)++] = ',';
+        if (diff_next(3) == 0) out[(*n)++] = ' ';
+        if (kind == 0) {
+            memcpy(out + *n, "\"k\":", 4);
+            *n += 4;
+        }
+        diff_value(out, n, cap, depth + 1);
+    }
+    out[(*n)++] = kind == 0 ? '}' : ']';
+}
+
+static void test_strict_differential(void) {
+    /* Random values, half of them then broken by one edit: a byte dropped, or one of the bytes
+     * the checks care about put in (keys without values, values without keys, trailing commas,
+     * second roots, words that look like literals). */
+    static const char edits[] = "{}[]\":, 1tnx";
+    char text[512];
+    unsigned ok = 0, refused = 0, mismatches = 0;
+    for (int round = 0; round < 300000; round++) {
+        size_t n = 0;
+        diff_value(text, &n, sizeof text - 8, 0);
+        if (diff_next(2)) {
+            size_t at = diff_next((unsigned)n + 1);
+            if (diff_next(2) && at < n) {
+                memmove(text + at, text + at + 1, n - at - 1);
+                n--;
+            } else {
+                memmove(text + at + 1, text + at, n - at);
+                text[at] = edits[diff_next(sizeof edits - 1)];
+                n++;
+            }
+        }
+        int r = json_parse(&doc, text, n);
+        int want = ref_accepts(&doc);
+        if ((r == JSON_OK) != want && mismatches++ < 5)
+            fprintf(stderr, "strictness differs on '%.*s': %d, reference %d\n", (int)n, text, r, want);
+        if (r == JSON_OK) ok++;
+        else refused++;
+    }
+    CHECK_EQ_INT(mismatches, 0);
+    /* The generator must reach both answers often, or the comparison proves little. */
+    CHECK(ok > 30000);
+    CHECK(refused > 30000);
+    fprintf(stderr, "strictness: %u accepted, %u refused, as the reference\n", ok, refused);
+}
+
 int main(void) {
     json_doc_init(&doc, 256);
     RUN(test_object_lookup);
@@ -126,6 +255,7 @@ int main(void) {
     RUN(test_nomem);
     RUN(test_decode);
     RUN(test_deep_nesting_linear);
+    RUN(test_strict_differential);
     json_doc_free(&doc);
     TEST_MAIN_END();
 }

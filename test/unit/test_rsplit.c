@@ -4,6 +4,7 @@
  * byte. */
 #include <stdint.h>
 
+#include "../fuzz/nest_ref.h"
 #include "base/log.h"
 #include "pipeline/rsplit.h"
 #include "testlib.h"
@@ -539,6 +540,54 @@ static void test_refused(void) {
     expect_refused(" \xBB{\"a\":1}", 1, "text that is not JSON"); /* a byte order mark only at the start */
 }
 
+/* The nested-value scanner (64-byte blocks, byte-wise around backslashes) against the plain
+ * byte loop of nest_ref.h, on random texts in random pieces: every answer, every position and
+ * the state saved between pieces must agree (nest_ref_compare aborts otherwise). The texts mix
+ * long runs of string bytes, where the blocks go fast, with dense structure, backslashes at
+ * every density (also last in a piece or a block), bytes above 0x7f, the bytes the block scan
+ * first takes for brackets ('Y', '_', 'y', DEL) and mismatched brackets. */
+static void test_nest_scan_differential(void) {
+    static unsigned char text[1 << 14];
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    unsigned closed = 0;
+    for (int round = 0; round < 3000; round++) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        size_t n = 1 + (size_t)(rng % sizeof text);
+        unsigned backslash_per_mille = (unsigned)(rng >> 20) % 4 == 0 ? 0 : (unsigned)(rng >> 24) % 60;
+        unsigned structure_per_mille = 5 + (unsigned)(rng >> 32) % 300;
+        text[0] = (rng >> 40) & 1 ? '{' : '[';
+        for (size_t i = 1; i < n; i++) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            unsigned roll = (unsigned)(rng % 1000);
+            if (roll < backslash_per_mille) text[i] = '\\';
+            else if (roll < backslash_per_mille + structure_per_mille)
+                text[i] = "\"\"\"{}[]{}:,Y_\x7fy"[(rng >> 12) % 15];
+            else text[i] = (rng >> 16) % 50 == 0 ? (unsigned char)(0x80 + (rng >> 24) % 128) : 'a' + (rng >> 24) % 26;
+        }
+        closed += nest_ref_compare(text, n, 0);
+        closed += nest_ref_compare(text, n, (uint32_t)(rng >> 8) | 1u);
+    }
+    /* A record as CloudTrail writes it, with an escaped policy document, many times over. */
+    const char *rec = "{\"eventVersion\":\"1.08\",\"userIdentity\":{\"type\":\"AssumedRole\",\"arn\":\"arn:aws:sts::1:"
+                      "assumed-role/r/s\"},\"requestParameters\":{\"policy\":\"{\\\"Version\\\":\\\"2012-10-17\\\","
+                      "\\\"Statement\\\":[{\\\"Effect\\\":\\\"Allow\\\",\\\"Resource\\\":\\\"*\\\"}]}\",\"tags\":[]},"
+                      "\"resources\":[{\"ARN\":\"arn:aws:s3:::b\"},{\"ARN\":\"arn:aws:s3:::c\"}],\"x\":\"\\\\\"}";
+    size_t n = 0, m = strlen(rec);
+    while (n + m + 1 < sizeof text) {
+        memcpy(text + n, rec, m);
+        n += m;
+        text[n++] = ',';
+    }
+    unsigned records = nest_ref_compare(text, n, 0);
+    CHECK_EQ_INT(records, n / (m + 1));
+    CHECK_EQ_INT(nest_ref_compare(text, n, 7), records);
+    CHECK(closed > 1000); /* values do close, so both answers are compared, not only "go on" */
+}
+
 int main(void) {
     RUN(test_containers);
     RUN(test_broken_lines);
@@ -550,5 +599,6 @@ int main(void) {
     RUN(test_oversized);
     RUN(test_backpressure);
     RUN(test_many_records);
+    RUN(test_nest_scan_differential);
     TEST_MAIN_END();
 }
