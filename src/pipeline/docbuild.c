@@ -34,6 +34,8 @@ struct doc_builder {
     int *slot;       /* per node: value token of the current record, or -1 */
     int *field_node; /* per schema field: node of its path, or -1 */
     size_t *name_len;
+    unsigned *emit; /* schema indices of the profile's fields, in table order */
+    size_t nemit;
     int node_event_id, node_event_time;
     int hash_head[PATH_HASH];
     char pattern[128];
@@ -46,6 +48,7 @@ void docb_options_default(docb_options *o) {
     o->include_raw = 1;
     o->index_pattern = DOCB_DEFAULT_INDEX_PATTERN;
     o->max_record_bytes = DOCB_DEFAULT_MAX_RECORD;
+    o->profile = SCHEMA_PROFILE_DEFAULT;
 }
 
 /* ---- path tree ---------------------------------------------------------------------- */
@@ -130,6 +133,10 @@ doc_builder *docb_new(const docb_options *o) {
         log_error("docbuild: max record size %zu is too large", opt.max_record_bytes);
         return NULL;
     }
+    if ((unsigned)opt.profile > SCHEMA_FULL) {
+        log_error("docbuild: unknown field profile %d", (int)opt.profile);
+        return NULL;
+    }
     if (opt.format == BATCH_BULK && index_pattern_check(opt.index_pattern, 0, NULL, 0) != 0) {
         log_error("docbuild: invalid index pattern '%s'", opt.index_pattern);
         return NULL;
@@ -149,7 +156,9 @@ doc_builder *docb_new(const docb_options *o) {
     b->slot = calloc(maxnodes, sizeof *b->slot);
     b->field_node = calloc(nf, sizeof *b->field_node);
     b->name_len = calloc(nf, sizeof *b->name_len);
-    if (!b->nodes || !b->slot || !b->field_node || !b->name_len || json_doc_init(&b->doc, opt.max_tokens) != JSON_OK) {
+    b->emit = calloc(nf, sizeof *b->emit);
+    if (!b->nodes || !b->slot || !b->field_node || !b->name_len || !b->emit ||
+        json_doc_init(&b->doc, opt.max_tokens) != JSON_OK) {
         docb_free(b);
         return NULL;
     }
@@ -158,8 +167,11 @@ doc_builder *docb_new(const docb_options *o) {
     b->nnodes = 1;
     for (size_t i = 0; i < nf; i++) {
         const schema_field *f = schema_field_at(i);
-        b->field_node[i] = f->path ? add_path(b, f->path) : -1;
+        b->field_node[i] = -1;
         b->name_len[i] = strlen(f->name);
+        if (!schema_in_profile(f, opt.profile)) continue;
+        if (f->path) b->field_node[i] = add_path(b, f->path); /* only the profile's paths are looked for */
+        b->emit[b->nemit++] = (unsigned)i;
     }
     b->node_event_id = add_path(b, "eventID");
     b->node_event_time = add_path(b, "eventTime");
@@ -173,6 +185,7 @@ void docb_free(doc_builder *b) {
     free(b->slot);
     free(b->field_node);
     free(b->name_len);
+    free(b->emit);
     free(b);
 }
 
@@ -500,8 +513,8 @@ static long build_pass(doc_builder *b, char *out, size_t cap, int trim, int mark
             put(&c, res->id, res->id_len) < 0 || PUT_LIT(&c, "\"}}\n{") < 0)
             return -1;
     }
-    for (size_t i = 0; i < schema_count(); i++)
-        if (emit_field(&c, i) < 0) return -1;
+    for (size_t i = 0; i < b->nemit; i++)
+        if (emit_field(&c, b->emit[i]) < 0) return -1;
     res->fields = c.nfields;
     c.cap += closing;
     if (b->opt.format == BATCH_SDF) PUT_LIT(&c, "}}");
