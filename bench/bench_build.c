@@ -3,12 +3,14 @@
  * the measured loop.
  *
  *   bench_build [SECONDS] [raw|noraw] [sdf|bulk] [original|standard|full] [--corpus DIR]
- *               [--max-records N] [--field-bytes]     (defaults: 3 raw sdf standard)
+ *               [--max-records N] [--field-bytes] [--no-fast-escape]     (defaults: 3 raw sdf standard)
  *
  * Records: 4,000 generated in memory (~1.5 KB each), or those of the CloudTrail files under DIR
  * (a ctgen corpus, e.g. bench_e2e's /tmp/ctindex-bench-40-2-50000-1), at most N (default 100000).
  * --field-bytes: what each field of the documents costs, in bytes per record (its ,"name":value
  * in the document, averaged over every record) and how often it is present, for the chosen profile.
+ * --no-fast-escape: jsonw's SSE2 loop only, without the shuffle path for ASCII (jsonw_fast_path), to
+ * compare the two.
  *
  * Allocation counting wraps the allocator (alloc_wrap.h); it is disabled under AddressSanitizer,
  * which owns the allocator. Measure a non-sanitized build. */
@@ -19,6 +21,7 @@
 #include <time.h>
 
 #include "base/json.h"
+#include "base/jsonw.h"
 #include "benchlib.h"
 #include "pipeline/batch.h"
 #include "pipeline/docbuild.h"
@@ -227,10 +230,11 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--corpus") == 0 && i + 1 < argc) corpus = argv[++i];
         else if (strcmp(a, "--max-records") == 0 && i + 1 < argc) rs.max = (size_t)atol(argv[++i]);
         else if (strcmp(a, "--field-bytes") == 0) want_field_bytes = 1;
+        else if (strcmp(a, "--no-fast-escape") == 0) jsonw_fast_path(0);
         else if (atof(a) > 0) seconds = atof(a);
         else {
             fprintf(stderr, "usage: bench_build [SECONDS] [raw|noraw] [sdf|bulk] [original|standard|full] "
-                            "[--corpus DIR] [--max-records N] [--field-bytes]\n");
+                            "[--corpus DIR] [--max-records N] [--field-bytes] [--no-fast-escape]\n");
             return 2;
         }
     }
@@ -280,9 +284,9 @@ int main(int argc, char **argv) {
     }
     uint64_t allocs = ctalloc_allocs() - allocs_before;
     double el = t - t0;
-    printf("records: %zu distinct (%s), avg %.0f B; format %s, raw %s, fields %s\n", rs.n,
+    printf("records: %zu distinct (%s), avg %.0f B; format %s, raw %s, fields %s, escaping fast path %s\n", rs.n,
            corpus ? corpus : "generated", (double)rs.bytes / (double)rs.n, format == BATCH_SDF ? "SDF" : "BULK",
-           raw ? "on" : "off", schema_profile_name(profile));
+           raw ? "on" : "off", schema_profile_name(profile), jsonw_fast_path(-1) ? "on" : "off");
     printf("built %zu docs in %.2f CPU s: %.0f records/s, %.1f MB/s in, avg doc %.0f B (%.2fx of the record JSON), "
            "%zu full batches, %zu bad\n",
            docs, el, (double)docs / el, (double)in_bytes / el / 1e6, docs ? (double)doc_bytes / (double)docs : 0.0,
