@@ -60,6 +60,7 @@ typedef struct schema_field {
     schema_profile profile; /* the smallest profile that emits it (see schema_in_profile) */
 } schema_field;
 
+#define SCHEMA_NAME_MAX 64            /* CloudSearch: field names hold at most 64 characters */
 #define SCHEMA_MAX_FIELDS 200         /* CloudSearch: 200 index fields per domain and per document */
 #define SCHEMA_LITERAL_MAX_CHARS 4096 /* CloudSearch: literal values hold at most 4096 code points */
 #define SCHEMA_ARRAY_MAX_VALUES 1000  /* CloudSearch: values per array field */
