@@ -117,7 +117,8 @@ static void resolve(doc_builder *b, int obj, int parent) {
             b->slot[c] = v;
             if (b->nodes[c].has_children && d->toks[v].type == JSON_OBJECT) resolve(b, v, c);
         }
-        k = json_next(d, v);
+        /* a string or primitive is one token: no need to scan for the end of the value */
+        k = d->toks[v].type == JSON_OBJECT || d->toks[v].type == JSON_ARRAY ? json_next(d, v) : v + 1;
     }
 }
 
