@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -28,12 +29,30 @@ static uv_timer_t later;
 
 static http_server_stats final_stats, quick_stats;
 
+/* /hold: requests the handler keeps unanswered until the end, so their connections are busy;
+ * the client thread waits for the count to know the server has them. */
+static http_exchange *holding[4];
+static atomic_int nholding;
+
+static void hold(void *ud, http_exchange *x, const http_server_request *rq) {
+    (void)ud;
+    (void)rq;
+    int n = atomic_load(&nholding);
+    if (n == 4) {
+        http_exchange_reply(x, 500, NULL, NULL, "too many", 8);
+        return;
+    }
+    holding[n] = x;
+    atomic_store(&nholding, n + 1);
+}
+
 static void on_done_async(uv_async_t *a) {
     (void)a;
     http_server_get_stats(srv, &final_stats);
     http_server_get_stats(quick_srv, &quick_stats);
     http_server_stop(srv);
     http_server_stop(quick_srv);
+    for (int i = 0; i < atomic_load(&nholding); i++) http_exchange_reply(holding[i], 200, NULL, NULL, "late", 4);
     uv_close((uv_handle_t *)&done_async, NULL);
     uv_close((uv_handle_t *)&later, NULL);
 }
@@ -239,14 +258,17 @@ static void *client(void *arg) {
     close(fd);
     for (int i = 0; i < 4; i++) close(idle[i]);
 
-    /* 10. all four slots busy with requests in progress: the next connection is answered 503. */
-    usleep(100000);
+    /* 10. all four slots busy with requests being handled: the next connection is answered 503.
+     * Each busy connection is known to be in its handler before the next is opened (a fixed
+     * sleep was too short under load: a connection whose request was not read yet counts as
+     * idle, and was evicted for the fifth). */
     int busy[4];
     for (int i = 0; i < 4; i++) {
         busy[i] = dial();
-        send_all(busy[i], "GET /echo HTTP/1.1\r\n"); /* partial: not idle */
+        send_all(busy[i], "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+        for (int waited = 0; atomic_load(&nholding) <= i && waited < 30000; waited += 10) usleep(10000);
     }
-    usleep(50000);
+    CHECK(atomic_load(&nholding) == 4);
     fd = dial();
     recv_responses(fd, buf, sizeof buf, 1, 5000);
     CHECK(strstr(buf, "HTTP/1.1 503 "));
@@ -284,6 +306,7 @@ int main(void) {
     CHECK_EQ_INT(http_server_route(srv, "GET", "/echo", 0, echo, NULL), 0);
     CHECK_EQ_INT(http_server_route(srv, "POST", "/echo", 1000, echo, NULL), 0);
     CHECK_EQ_INT(http_server_route(srv, "GET", "/slow", 0, slow, NULL), 0);
+    CHECK_EQ_INT(http_server_route(srv, "GET", "/hold", 0, hold, NULL), 0);
     port = http_server_port(srv);
     CHECK(port > 0);
     uv_async_init(&loop, &done_async, on_done_async);
