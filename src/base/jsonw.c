@@ -277,13 +277,107 @@ static inline size_t bulk(wstate *w, const unsigned char *in, size_t n, size_t i
 }
 #endif
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <tmmintrin.h>
+#define JSONW_EXPAND 1
+/* Raw text with a quote every few bytes (a record's JSON: about one in ten bytes) spends the
+ * 16-byte loop above in its quote loop, one unpredictable branch per quote. With SSSE3's
+ * byte shuffle a block of pure ASCII takes no branch per quote: each 8-byte half is spread out
+ * by a table entry chosen by its quote/backslash mask (byte j of the half goes where it lands
+ * after the backslashes before it; a slot marked 0x80 reads as 0 and becomes the backslash). */
+typedef struct expand_table {
+    unsigned char shuf[256][16]; /* per 8-bit mask: source byte per output byte, 0x80 = a backslash */
+    unsigned char len[256];      /* output bytes: 8 + bits set */
+} expand_table;
+
+static expand_table xt;
+static int fast_path = -1; /* -1: not chosen yet; 0: the SSE2 loop only; 1: the shuffle path first */
+
+static void expand_table_init(void) {
+    for (unsigned m = 0; m < 256; m++) {
+        unsigned o = 0;
+        memset(xt.shuf[m], 0x80, 16);
+        for (unsigned j = 0; j < 8; j++) {
+            if (m & (1u << j)) o++; /* the backslash slot stays 0x80 */
+            xt.shuf[m][o++] = (unsigned char)j;
+        }
+        xt.len[m] = (unsigned char)o;
+    }
+}
+
+/* Whole blocks of ASCII without controls, from in[i]; stops at the first block holding anything
+ * else (the 16-byte loop and the careful path take it) or when fewer than 16 bytes, 32 bytes of
+ * room or 16 characters are left. Returns where to go on. */
+__attribute__((target("ssse3"))) static size_t bulk_expand(wstate *w, const unsigned char *in, size_t n, size_t i) {
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20),
+                  slot = _mm_set1_epi8((char)0x80), eight = _mm_set1_epi8(8);
+    /* Locals, not w->: the stores through out could alias w and force reloads every block. */
+    size_t blocks = (n - i) / 16, by_chars = (w->max_chars - w->st.chars) / 16;
+    if (blocks > by_chars) blocks = by_chars;
+    if (w->cap - w->o < 32) return i;
+    char *o = w->out + w->o, *o_last = w->out + (w->cap - 32); /* a block writes at most 32 bytes */
+    const unsigned char *p = in + i, *end = p + 16 * blocks;
+    while (p < end && o <= o_last) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* < 0x20 or >= 0x80 in one signed compare */
+        if (_mm_movemask_epi8(_mm_cmplt_epi8(v, space))) break;
+        unsigned mq = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+        if (!mq) {
+            _mm_storeu_si128((__m128i *)(void *)o, v);
+            o += 16;
+        } else {
+            unsigned lo = mq & 0xFF, hi = mq >> 8;
+            __m128i tl = _mm_loadu_si128((const __m128i *)(const void *)xt.shuf[lo]);
+            __m128i th = _mm_loadu_si128((const __m128i *)(const void *)xt.shuf[hi]);
+            __m128i ol = _mm_or_si128(_mm_shuffle_epi8(v, tl), _mm_and_si128(_mm_cmpeq_epi8(tl, slot), bslash));
+            /* the high half reads bytes 8..15: 0x80 + 8 keeps its top bit, so slots stay 0 */
+            __m128i oh = _mm_or_si128(_mm_shuffle_epi8(v, _mm_add_epi8(th, eight)),
+                                      _mm_and_si128(_mm_cmpeq_epi8(th, slot), bslash));
+            _mm_storeu_si128((__m128i *)(void *)o, ol);
+            o += xt.len[lo];
+            _mm_storeu_si128((__m128i *)(void *)o, oh);
+            o += xt.len[hi];
+        }
+        p += 16;
+    }
+    size_t done = (size_t)(p - (in + i));
+    w->o = (size_t)(o - w->out);
+    w->st.chars += done;
+    return i + done;
+}
+
+static int fast_path_on(void) {
+    if (fast_path < 0) jsonw_fast_path(1);
+    return fast_path;
+}
+#endif
+
+int jsonw_fast_path(int enable) {
+#ifdef JSONW_EXPAND
+    if (enable >= 0) {
+        fast_path = enable && __builtin_cpu_supports("ssse3");
+        if (fast_path) expand_table_init();
+    }
+    return fast_path_on();
+#else
+    (void)enable;
+    return 0;
+#endif
+}
+
 static inline long run(const char *in_, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags,
                        jsonw_stats *st, int reescape) {
     const unsigned char *in = (const unsigned char *)in_;
     wstate w = {.out = out, .cap = cap, .o = 0, .max_chars = max_chars, .flags = flags};
     int r = 0;
     size_t i = 0;
+#ifdef JSONW_EXPAND
+    int expand = !reescape && n >= 16 && fast_path_on();
+#endif
     while (i < n) {
+#ifdef JSONW_EXPAND
+        if (expand) i = bulk_expand(&w, in, n, i);
+#endif
 #ifdef JSONW_BULK
         i = bulk(&w, in, n, i, reescape);
         if (i >= n) break;

@@ -44,6 +44,11 @@ long jsonw_escape(const char *in, size_t n, char *out, size_t cap, size_t max_ch
  * Same return convention as jsonw_escape. */
 long jsonw_reescape(const char *in, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags, jsonw_stats *st);
 
+/* jsonw_escape's fast path for ASCII text (x86-64 with SSSE3, chosen at run time): on (1) by
+ * default where the CPU has it. enable 0 turns it off, 1 on where present, -1 asks. Returns
+ * whether it is on. For tests and benchmarks, which compare the paths. */
+int jsonw_fast_path(int enable);
+
 /* Length of the well-formed UTF-8 sequence at p (1..4), or 0 if p starts an invalid one.
  * Exposed for tests and the document builder's truncation. */
 int jsonw_utf8_len(const unsigned char *p, size_t n);

@@ -1,5 +1,5 @@
 /* ctindex domain create|describe: set up the CloudSearch domain the sink writes to, with every
- * index field the document builder emits, and check an existing one. */
+ * index field the document builder emits in the chosen field profile, and check an existing one. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +16,7 @@ typedef struct step {
     int done, ok;
     int have_info;
     cloudsearch_domain_info info;
+    schema_profile profile; /* fields outside it are neither checked nor defined */
     unsigned char todo[SCHEMA_MAX_FIELDS];
     size_t ntodo;
     char error[2400];
@@ -36,8 +37,12 @@ static void on_fields(void *ud, int ok, const unsigned char *todo, size_t n, con
     step *s = ud;
     s->done = 1;
     s->ok = ok;
-    if (todo) memcpy(s->todo, todo, schema_count());
-    s->ntodo = n;
+    (void)n;
+    s->ntodo = 0;
+    for (size_t i = 0; todo && i < schema_count(); i++) {
+        s->todo[i] = todo[i] && schema_in_profile(schema_field_at(i), s->profile);
+        s->ntodo += s->todo[i];
+    }
     snprintf(s->error, sizeof s->error, "%s", error ? error : "");
 }
 
@@ -73,8 +78,9 @@ static void print_domain(const char *name, const char *region, const step *d, co
         printf("needs IndexDocuments: %s\n", d->info.status.requires_index_documents ? "yes" : "no");
     }
     if (f && f->ok) {
-        printf("index fields:  %zu of %zu schema fields defined as ctindex emits them\n", schema_count() - f->ntodo,
-               schema_count());
+        size_t nprofile = schema_profile_count(f->profile);
+        printf("index fields:  %zu of %zu fields of the %s profile defined as ctindex emits them\n",
+               nprofile - f->ntodo, nprofile, schema_profile_name(f->profile));
         if (f->ntodo) {
             printf("missing or different:");
             for (size_t i = 0; i < schema_count(); i++)
@@ -86,14 +92,18 @@ static void print_domain(const char *name, const char *region, const step *d, co
 
 static void domain_usage(FILE *f) {
     fprintf(f,
-            "usage: ctindex domain create --domain NAME [--region R]\n"
-            "       ctindex domain describe --domain NAME [--region R]\n"
+            "usage: ctindex domain create --domain NAME [--region R] [--fields PROFILE]\n"
+            "       ctindex domain describe --domain NAME [--region R] [--fields PROFILE]\n"
             "\n"
             "create    CreateDomain (an existing domain is kept as it is), then defines every index field of\n"
-            "          'ctindex schema' that the domain lacks or defines differently (DefineIndexField), and\n"
-            "          only then IndexDocuments. Running it again changes nothing. A new domain takes about ten\n"
-            "          minutes to become active; 'describe' tells when its document endpoint is there.\n"
-            "describe  the domain's state, its document endpoint, and the schema fields it lacks.\n"
+            "          'ctindex schema --fields PROFILE' that the domain lacks or defines differently\n"
+            "          (DefineIndexField), and only then IndexDocuments. Running it again changes nothing. A new\n"
+            "          domain takes about ten minutes to become active; 'describe' tells when its document\n"
+            "          endpoint is there. Fields the domain has beyond the profile's are left alone.\n"
+            "describe  the domain's state, its document endpoint, and the profile's fields it lacks.\n"
+            "--fields  the field profile the indexing commands use: original, standard (default) or full\n"
+            "          ('ctindex schema --help'). A domain made for a larger profile takes the documents of a\n"
+            "          smaller one.\n"
             "\n"
             "CloudSearch configuration API, signed with SigV4 (service cloudsearch). Credentials: as 'ctindex run';\n"
             "endpoint override: AWS_ENDPOINT_URL_CLOUDSEARCH. CloudSearch is closed to new AWS accounts; new\n"
@@ -105,16 +115,24 @@ int cmd_domain(int argc, char **argv) {
     static const struct option opts[] = {
         {"domain", required_argument, 0, 'd'},
         {"region", required_argument, 0, 'r'},
+        {"fields", required_argument, 0, 'f'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *name = NULL, *region = NULL;
+    schema_profile profile = SCHEMA_PROFILE_DEFAULT;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case 'd': name = optarg; break;
         case 'r': region = optarg; break;
+        case 'f':
+            if (schema_profile_parse(optarg, &profile) != 0) {
+                fprintf(stderr, "ctindex domain: --fields must be original, standard or full\n");
+                return 2;
+            }
+            break;
         case 'h': domain_usage(stdout); return 0;
         default: return 2;
         }
@@ -143,13 +161,14 @@ int cmd_domain(int argc, char **argv) {
     aws_ctx *aws = http ? aws_ctx_new(&loop, http, &ao) : NULL;
     int rc = 2;
     if (aws) {
-        step d = {0}, f = {0}, def = {0};
+        step d = {0}, f = {.profile = profile}, def = {0};
         rc = 1;
         if (create) {
             if (!wait_step(&loop, cloudsearch_create_domain(aws, name, on_domain, &d), &d)) goto out;
             if (!wait_step(&loop, cloudsearch_check_fields(aws, name, on_fields, &f), &f)) goto out;
             if (f.ntodo == 0) {
-                log_info("CloudSearch domain '%s' already defines every schema field: nothing changed", name);
+                log_info("CloudSearch domain '%s' already defines every field of the %s profile: nothing changed", name,
+                         schema_profile_name(profile));
             } else {
                 int started = cloudsearch_define_some_fields(aws, name, f.todo, on_defined, &def);
                 if (!wait_step(&loop, started, &def)) goto out;

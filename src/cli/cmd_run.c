@@ -107,6 +107,8 @@ static void run_usage(FILE *f) {
         "                           refused (default ctindex-dead-letter.jsonl; PATH/dead-letter.jsonl for dir:PATH)\n"
         "  --max-record BYTES       largest record indexed (default 2097152); larger ones go to the dead-letter file\n"
         "  --batch-bytes BYTES      batch size limit (default and CloudSearch maximum 5000000)\n"
+        "  --fields PROFILE         which fields documents carry: original (the original cloudtrail-1\n"
+        "                           domain's 15), standard (default) or full ('ctindex schema --help')\n"
         "  --no-raw                 do not index the whole record as 'raw'\n"
         "  --health-port PORT       answer GET / with 200 and a JSON status once running, 503 before\n"
         "  --health-addr ADDR       address for the health endpoint (default 127.0.0.1)\n"

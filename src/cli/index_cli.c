@@ -13,6 +13,10 @@
 
 const char index_cli_help[] =
     "  --format sdf|bulk     document format: CloudSearch SDF batches (default) or OpenSearch _bulk NDJSON\n"
+    "  --fields PROFILE      which fields documents carry (see 'ctindex schema --help'): original (the\n"
+    "                        original cloudtrail-1 domain's 15 fields), standard (default: original and\n"
+    "                        the literals detection rules filter on) or full (every field, JSON-text\n"
+    "                        copies of requestParameters, responseElements, ... included)\n"
     "  --no-raw              do not index the whole record in the 'raw' field\n"
     "  --max-record BYTES    largest record accepted (default 2097152); larger ones, and parts of a file\n"
     "                        that hold no record (a broken line), go to the dead-letter file with their start\n"
@@ -61,6 +65,12 @@ int index_cli_option(index_cli *c, int ch, const char *arg) {
     case 'o': c->out_dir = arg; return 1;
     case 's': c->sink_spec = arg; return 1;
     case INDEX_CLI_NO_RAW: c->ix.include_raw = 0; return 1;
+    case INDEX_CLI_FIELDS:
+        if (schema_profile_parse(arg, &c->ix.fields) != 0) {
+            fprintf(stderr, "ctindex: --fields must be original, standard or full\n");
+            return -1;
+        }
+        return 1;
     case INDEX_CLI_FORMAT:
         if (strcmp(arg, "bulk") == 0) c->bulk = 1;
         else if (strcmp(arg, "sdf") == 0) c->bulk = 0;

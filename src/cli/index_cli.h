@@ -40,6 +40,7 @@ enum {
     INDEX_CLI_VERBOSE,
     INDEX_CLI_OS_AUTH,
     INDEX_CLI_UPLOADS,
+    INDEX_CLI_FIELDS,
     INDEX_CLI_NEXT
 };
 
@@ -47,6 +48,7 @@ enum {
  * uploads, logging. */
 #define INDEX_CLI_SINK_OPTIONS                                                                                  \
     {"sink", required_argument, 0, 's'}, {"no-raw", no_argument, 0, INDEX_CLI_NO_RAW},                          \
+        {"fields", required_argument, 0, INDEX_CLI_FIELDS},                                                     \
         {"max-record", required_argument, 0, INDEX_CLI_MAX_RECORD},                                             \
         {"batch-bytes", required_argument, 0, INDEX_CLI_BATCH_BYTES},                                           \
         {"dead-letter", required_argument, 0, INDEX_CLI_DEAD}, {"quiet", no_argument, 0, INDEX_CLI_QUIET},      \

@@ -18,9 +18,13 @@ static void usage(FILE *f) {
                "                             index (or enqueue) a date range of a CloudTrail bucket, resumable\n"
                "                             with --checkpoint FILE\n"
                "  domain create|describe --domain NAME\n"
-               "                             create a CloudSearch domain with every index field, or check one\n"
+               "                             create a CloudSearch domain with the index fields of a profile,\n"
+               "                             or check one\n"
                "  schema [--opensearch]      print the index fields (CloudSearch) or an index template\n"
                "  help                       show this text\n"
+               "\n"
+               "Every command that builds or describes documents takes --fields original|standard|full\n"
+               "(default standard): which fields documents carry ('ctindex schema --help').\n"
                "\n"
                "Run 'ctindex COMMAND --help' for the options of a command.\n");
 }

@@ -26,14 +26,26 @@ typedef struct pnode {
 
 #define PATH_HASH 256
 
+/* One field of the profile, in emission order, with what emitting it needs at hand: its
+ * ,"name": written once here, copied with one fixed-size move per document (a call to memcpy
+ * for each of its four pieces cost more than the rest of an absent field's work). */
+#define PREFIX_COPY 64 /* bytes moved at once; a prefix this long or less takes the fixed move */
+typedef struct efield {
+    const schema_field *f;
+    int node;      /* path node of f->path, or -1 */
+    unsigned plen; /* prefix bytes: ,"name": */
+    char prefix[SCHEMA_NAME_MAX + 8];
+} efield;
+_Static_assert(SCHEMA_NAME_MAX + 8 >= PREFIX_COPY + 1, "the fixed move reads PREFIX_COPY bytes from prefix + 1");
+
 struct doc_builder {
     docb_options opt;
     json_doc doc;
     pnode *nodes;
     int nnodes;
-    int *slot;       /* per node: value token of the current record, or -1 */
-    int *field_node; /* per schema field: node of its path, or -1 */
-    size_t *name_len;
+    int *slot;    /* per node: value token of the current record, or -1 */
+    efield *emit; /* the profile's fields, in table order */
+    size_t nemit;
     int node_event_id, node_event_time;
     int hash_head[PATH_HASH];
     char pattern[128];
@@ -46,6 +58,7 @@ void docb_options_default(docb_options *o) {
     o->include_raw = 1;
     o->index_pattern = DOCB_DEFAULT_INDEX_PATTERN;
     o->max_record_bytes = DOCB_DEFAULT_MAX_RECORD;
+    o->profile = SCHEMA_PROFILE_DEFAULT;
 }
 
 /* ---- path tree ---------------------------------------------------------------------- */
@@ -104,7 +117,8 @@ static void resolve(doc_builder *b, int obj, int parent) {
             b->slot[c] = v;
             if (b->nodes[c].has_children && d->toks[v].type == JSON_OBJECT) resolve(b, v, c);
         }
-        k = json_next(d, v);
+        /* a string or primitive is one token: no need to scan for the end of the value */
+        k = d->toks[v].type == JSON_OBJECT || d->toks[v].type == JSON_ARRAY ? json_next(d, v) : v + 1;
     }
 }
 
@@ -130,6 +144,10 @@ doc_builder *docb_new(const docb_options *o) {
         log_error("docbuild: max record size %zu is too large", opt.max_record_bytes);
         return NULL;
     }
+    if ((unsigned)opt.profile > SCHEMA_FULL) {
+        log_error("docbuild: unknown field profile %d", (int)opt.profile);
+        return NULL;
+    }
     if (opt.format == BATCH_BULK && index_pattern_check(opt.index_pattern, 0, NULL, 0) != 0) {
         log_error("docbuild: invalid index pattern '%s'", opt.index_pattern);
         return NULL;
@@ -147,9 +165,8 @@ doc_builder *docb_new(const docb_options *o) {
         if (schema_field_at(i)->path) maxnodes += path_parts(schema_field_at(i)->path);
     b->nodes = calloc(maxnodes, sizeof *b->nodes);
     b->slot = calloc(maxnodes, sizeof *b->slot);
-    b->field_node = calloc(nf, sizeof *b->field_node);
-    b->name_len = calloc(nf, sizeof *b->name_len);
-    if (!b->nodes || !b->slot || !b->field_node || !b->name_len || json_doc_init(&b->doc, opt.max_tokens) != JSON_OK) {
+    b->emit = calloc(nf, sizeof *b->emit);
+    if (!b->nodes || !b->slot || !b->emit || json_doc_init(&b->doc, opt.max_tokens) != JSON_OK) {
         docb_free(b);
         return NULL;
     }
@@ -158,8 +175,11 @@ doc_builder *docb_new(const docb_options *o) {
     b->nnodes = 1;
     for (size_t i = 0; i < nf; i++) {
         const schema_field *f = schema_field_at(i);
-        b->field_node[i] = f->path ? add_path(b, f->path) : -1;
-        b->name_len[i] = strlen(f->name);
+        if (!schema_in_profile(f, opt.profile)) continue;
+        efield *e = &b->emit[b->nemit++];
+        e->f = f;
+        e->node = f->path ? add_path(b, f->path) : -1; /* only the profile's paths are looked for */
+        e->plen = (unsigned)snprintf(e->prefix, sizeof e->prefix, ",\"%s\":", f->name);
     }
     b->node_event_id = add_path(b, "eventID");
     b->node_event_time = add_path(b, "eventTime");
@@ -171,8 +191,7 @@ void docb_free(doc_builder *b) {
     json_doc_free(&b->doc);
     free(b->nodes);
     free(b->slot);
-    free(b->field_node);
-    free(b->name_len);
+    free(b->emit);
     free(b);
 }
 
@@ -360,13 +379,14 @@ static size_t expand_index(const doc_builder *b, char *out, size_t cap) {
 
 /* ---- fields ------------------------------------------------------------------------- */
 
-/* Whether field fi has something to emit in this pass; *tok: its value token (-1 for the fields
+/* Whether field e has something to emit in this pass; *tok: its value token (-1 for the fields
  * that do not come from a path). */
-static int field_present(const wctx *c, size_t fi, const schema_field *f, int *tok) {
+static int field_present(const wctx *c, const efield *e, int *tok) {
     const doc_builder *b = c->b;
+    const schema_field *f = e->f;
     *tok = -1;
-    if (f->path) {
-        *tok = b->slot[b->field_node[fi]];
+    if (e->node >= 0) {
+        *tok = b->slot[e->node];
         return *tok >= 0 && !json_tok_is_null(&b->doc, *tok);
     }
     if (f->source == SRC_TRIMMED) return c->trim || c->mark;
@@ -374,10 +394,14 @@ static int field_present(const wctx *c, size_t fi, const schema_field *f, int *t
     return 1;
 }
 
-/* ,"name": */
-static int put_field_name(wctx *c, size_t fi, const schema_field *f) {
-    if (c->nfields && PUT_LIT(c, ",") < 0) return -1;
-    if (PUT_LIT(c, "\"") < 0 || put(c, f->name, c->b->name_len[fi]) < 0 || PUT_LIT(c, "\":") < 0) return -1;
+/* ,"name": (without the comma before the first field). The bytes the fixed move writes past the
+ * prefix are within cap and overwritten by what follows. */
+static int put_field_name(wctx *c, const efield *e) {
+    const char *p = e->prefix + (c->nfields == 0);
+    size_t n = e->plen - (c->nfields == 0);
+    if (n > PREFIX_COPY || c->cap - c->len < PREFIX_COPY) return put(c, p, n);
+    memcpy(c->out + c->len, p, PREFIX_COPY);
+    c->len += n;
     return 0;
 }
 
@@ -464,14 +488,13 @@ static long put_field_value(wctx *c, const schema_field *f, int tok, int *cut) {
 /* Emits one field, or nothing when the record has no usable value. Returns -1 only in the
  * first pass when the field does not fit; in the trim pass a field that does not fit is cut
  * or left out. */
-static int emit_field(wctx *c, size_t fi) {
-    const schema_field *f = schema_field_at(fi);
+static int emit_field(wctx *c, const efield *e) {
     int tok;
-    if (!field_present(c, fi, f, &tok)) return 0;
+    if (!field_present(c, e, &tok)) return 0;
     size_t mark = c->len;
     size_t saved_cap = c->cap;
     int cut = 0;
-    long n = put_field_name(c, fi, f) < 0 ? -1 : put_field_value(c, f, tok, &cut);
+    long n = put_field_name(c, e) < 0 ? -1 : put_field_value(c, e->f, tok, &cut);
     c->cap = saved_cap;
     if (n < 0 && !c->trim) return -1;
     if (n <= 0) {
@@ -500,8 +523,8 @@ static long build_pass(doc_builder *b, char *out, size_t cap, int trim, int mark
             put(&c, res->id, res->id_len) < 0 || PUT_LIT(&c, "\"}}\n{") < 0)
             return -1;
     }
-    for (size_t i = 0; i < schema_count(); i++)
-        if (emit_field(&c, i) < 0) return -1;
+    for (size_t i = 0; i < b->nemit; i++)
+        if (emit_field(&c, &b->emit[i]) < 0) return -1;
     res->fields = c.nfields;
     c.cap += closing;
     if (b->opt.format == BATCH_SDF) PUT_LIT(&c, "}}");

@@ -1,6 +1,7 @@
 /* The document builder: one CloudTrail record (the exact JSON text of one element of
  * "Records") in, one search document out, written straight into the caller's buffer
- * (normally batch_space). Fields come from the schema table, in its order; missing, null
+ * (normally batch_space). Fields come from the schema table, in its order, those of the chosen
+ * profile only (original, standard, full: schema.h); missing, null
  * and empty values are omitted (CloudSearch forbids null and empty arrays), every string is
  * sanitised by jsonw. No allocation per record: the token array is allocated once. */
 #ifndef CTINDEX_DOCBUILD_H
@@ -9,6 +10,7 @@
 #include <stddef.h>
 
 #include "pipeline/batch.h"
+#include "pipeline/schema.h"
 
 #define DOCB_NOSPACE 0L /* did not fit in cap: flush the batch, retry with an empty one */
 #define DOCB_BAD (-1L)  /* not a JSON object / unparsable / nothing to index: see res->error */
@@ -28,9 +30,10 @@ typedef struct docb_options {
     size_t max_record_bytes;   /* 0 -> DOCB_DEFAULT_MAX_RECORD, at most DOCB_LIMIT_MAX_RECORD;
                                 * longer records are DOCB_BAD */
     unsigned max_tokens;       /* 0 -> max_record_bytes / 2 + 1 (enough for any record of that size) */
+    schema_profile profile;    /* which schema fields documents carry (default SCHEMA_PROFILE_DEFAULT) */
 } docb_options;
 
-/* SDF, 1 MiB documents, raw included, default pattern and limits. */
+/* SDF, 1 MiB documents, raw included, the default field profile, default pattern and limits. */
 void docb_options_default(docb_options *o);
 
 typedef struct docb_result {

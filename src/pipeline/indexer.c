@@ -43,6 +43,7 @@ void indexer_options_default(indexer_options *o) {
     o->batch_docs = 50000;
     o->batches = 3;
     o->include_raw = 1;
+    o->fields = SCHEMA_PROFILE_DEFAULT;
     o->max_record = 2u << 20;
     o->max_doc_bytes = 1u << 20;
     o->index_pattern = "cloudtrail-%Y.%m.%d";
@@ -76,6 +77,7 @@ indexer *indexer_new(const indexer_options *o, sink *s) {
     docb_options_default(&dbo);
     dbo.format = o->bulk ? BATCH_BULK : BATCH_SDF;
     dbo.include_raw = o->include_raw;
+    dbo.profile = o->fields;
     dbo.max_record_bytes = o->max_record;
     if (o->max_doc_bytes) dbo.max_doc_bytes = o->max_doc_bytes;
     if (o->index_pattern) dbo.index_pattern = o->index_pattern;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pipeline/schema.h"
 #include "pipeline/sink.h"
 
 typedef struct indexer indexer;
@@ -29,6 +30,7 @@ typedef struct indexer_options {
     uint32_t batch_docs;       /* documents per batch at most */
     int batches;               /* pool size: batches being built or in flight */
     int include_raw;           /* index the whole record as "raw" */
+    schema_profile fields;     /* which schema fields documents carry (--fields) */
     size_t max_record;         /* bytes; also bounds the token array */
     size_t max_doc_bytes;      /* CloudSearch: 1 MB */
     const char *index_pattern; /* bulk: e.g. "cloudtrail-%Y.%m.%d" */

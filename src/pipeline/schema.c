@@ -4,6 +4,9 @@
 
 #define SFR (SF_SEARCH | SF_FACET | SF_RETURN)
 #define SR (SF_SEARCH | SF_RETURN)
+#define P_ORIG SCHEMA_ORIGINAL
+#define P_STD SCHEMA_STANDARD
+#define P_FULL SCHEMA_FULL
 
 /* Field order is emission order. The first block keeps the original app's fields with
  * their original types (README.md, "Documents"), so existing domains keep working.
@@ -12,100 +15,111 @@
 static const schema_field fields[] = {
     {"ctindex_trimmed", CS_LITERAL, SFR, OS_BOOLEAN, SRC_TRIMMED, NULL, NULL, 0,
      "present (true) only on documents the indexer shortened: fields cut to fit the 1 MB document limit, a literal "
-     "value cut at 4096 characters, or an array field at 1000 values"},
+     "value cut at 4096 characters, or an array field at 1000 values",
+     P_STD},
 
     /* Original fields. */
-    {"event_id", CS_LITERAL, SR, OS_KEYWORD, SRC_VALUE, "eventID", NULL, 0, NULL},
+    {"event_id", CS_LITERAL, SR, OS_KEYWORD, SRC_VALUE, "eventID", NULL, 0, NULL, P_ORIG},
     {"event_time", CS_DATE, SR | SF_SORT, OS_DATE, SRC_DATE, "eventTime", NULL, 0,
      "in UTC (an RFC 3339 time with an offset is converted); left out when the record has no valid RFC 3339 "
      "eventTime; OpenSearch puts such documents in the index "
-     "whose date parts are zeros (cloudtrail-0000.00.00), so a redelivery lands in the same place"},
-    {"event_name", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "eventName", NULL, 0, NULL},
-    {"event_source", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "eventSource", NULL, 0, NULL},
-    {"aws_region", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "awsRegion", NULL, 0, NULL},
+     "whose date parts are zeros (cloudtrail-0000.00.00), so a redelivery lands in the same place",
+     P_ORIG},
+    {"event_name", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "eventName", NULL, 0, NULL, P_ORIG},
+    {"event_source", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "eventSource", NULL, 0, NULL, P_ORIG},
+    {"aws_region", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "awsRegion", NULL, 0, NULL, P_ORIG},
     {"source_ip_address", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "sourceIPAddress", NULL, 0,
-     "literal, not an IP type: CloudTrail also puts service DNS names and 'AWS Internal' here"},
-    {"user_identity_account_id", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.accountId", NULL, 0, NULL},
-    {"user_identity_type", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.type", NULL, 0, NULL},
-    {"user_identity_user_name", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.userName", NULL, 0, NULL},
-    {"request_id", CS_LITERAL, SR, OS_KEYWORD, SRC_VALUE, "requestID", NULL, 0, NULL},
+     "literal, not an IP type: CloudTrail also puts service DNS names and 'AWS Internal' here", P_ORIG},
+    {"user_identity_account_id", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.accountId", NULL, 0, NULL,
+     P_ORIG},
+    {"user_identity_type", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.type", NULL, 0, NULL, P_ORIG},
+    {"user_identity_user_name", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.userName", NULL, 0, NULL, P_ORIG},
+    {"request_id", CS_LITERAL, SR, OS_KEYWORD, SRC_VALUE, "requestID", NULL, 0, NULL, P_ORIG},
     /* The original domain declared error_code as int, but CloudTrail's errorCode is a string
      * ("AccessDenied", "Client.UnauthorizedOperation"): an int field would reject every batch
      * holding a failed call. */
     {"error_code", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "errorCode", NULL, 0,
      "literal, not int as in the original domain: CloudTrail errorCode is a string such as AccessDenied; "
-     "redefine the field as literal on existing domains"},
+     "redefine the field as literal on existing domains",
+     P_ORIG},
 
     /* Added top-level fields. */
-    {"event_type", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "eventType", NULL, 0, NULL},
-    {"event_category", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "eventCategory", NULL, 0, NULL},
-    {"event_version", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "eventVersion", NULL, 0, NULL},
-    {"recipient_account_id", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "recipientAccountId", NULL, 0, NULL},
+    {"event_type", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "eventType", NULL, 0, NULL, P_STD},
+    {"event_category", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "eventCategory", NULL, 0, NULL, P_FULL},
+    {"event_version", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "eventVersion", NULL, 0, NULL, P_FULL},
+    {"recipient_account_id", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "recipientAccountId", NULL, 0, NULL, P_STD},
     {"read_only", CS_LITERAL, SFR, OS_BOOLEAN, SRC_BOOL, "readOnly", NULL, 0,
-     "true or false, as text (OpenSearch: boolean)"},
+     "true or false, as text (OpenSearch: boolean)", P_FULL},
     {"management_event", CS_LITERAL, SFR, OS_BOOLEAN, SRC_BOOL, "managementEvent", NULL, 0,
-     "true or false, as text (OpenSearch: boolean)"},
+     "true or false, as text (OpenSearch: boolean)", P_FULL},
     {"session_credential_from_console", CS_LITERAL, SFR, OS_BOOLEAN, SRC_BOOL, "sessionCredentialFromConsole", NULL, 0,
-     "true or false, as text (OpenSearch: boolean)"},
-    {"api_version", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "apiVersion", NULL, 0, NULL},
-    {"shared_event_id", CS_LITERAL, SR, OS_KEYWORD, SRC_VALUE, "sharedEventID", NULL, 0, NULL},
-    {"vpc_endpoint_id", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "vpcEndpointId", NULL, 0, NULL},
+     "true or false, as text (OpenSearch: boolean)", P_FULL},
+    {"api_version", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "apiVersion", NULL, 0, NULL, P_FULL},
+    {"shared_event_id", CS_LITERAL, SR, OS_KEYWORD, SRC_VALUE, "sharedEventID", NULL, 0, NULL, P_FULL},
+    {"vpc_endpoint_id", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "vpcEndpointId", NULL, 0, NULL, P_FULL},
 
     /* userIdentity details. */
-    {"user_identity_principal_id", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.principalId", NULL, 0, NULL},
-    {"user_identity_access_key_id", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.accessKeyId", NULL, 0, NULL},
-    {"user_identity_invoked_by", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.invokedBy", NULL, 0, NULL},
+    {"user_identity_principal_id", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.principalId", NULL, 0, NULL,
+     P_FULL},
+    {"user_identity_access_key_id", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.accessKeyId", NULL, 0, NULL,
+     P_STD},
+    {"user_identity_invoked_by", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.invokedBy", NULL, 0, NULL,
+     P_STD},
     {"user_identity_identity_provider", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "userIdentity.identityProvider", NULL,
-     0, NULL},
+     0, NULL, P_FULL},
     {"user_identity_session_issuer_arn", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE,
-     "userIdentity.sessionContext.sessionIssuer.arn", NULL, 0, NULL},
+     "userIdentity.sessionContext.sessionIssuer.arn", NULL, 0, NULL, P_FULL},
     {"user_identity_session_issuer_user_name", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE,
-     "userIdentity.sessionContext.sessionIssuer.userName", NULL, 0, NULL},
+     "userIdentity.sessionContext.sessionIssuer.userName", NULL, 0, NULL, P_STD},
     {"user_identity_session_issuer_type", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE,
-     "userIdentity.sessionContext.sessionIssuer.type", NULL, 0, NULL},
+     "userIdentity.sessionContext.sessionIssuer.type", NULL, 0, NULL, P_FULL},
     {"user_identity_session_issuer_account_id", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE,
-     "userIdentity.sessionContext.sessionIssuer.accountId", NULL, 0, NULL},
+     "userIdentity.sessionContext.sessionIssuer.accountId", NULL, 0, NULL, P_FULL},
     {"user_identity_mfa_authenticated", CS_LITERAL, SFR, OS_BOOLEAN, SRC_BOOL,
-     "userIdentity.sessionContext.attributes.mfaAuthenticated", NULL, 0,
-     "true or false, as text (OpenSearch: boolean)"},
+     "userIdentity.sessionContext.attributes.mfaAuthenticated", NULL, 0, "true or false, as text (OpenSearch: boolean)",
+     P_FULL},
     {"user_identity_session_creation_date", CS_DATE, SR | SF_SORT, OS_DATE, SRC_DATE,
-     "userIdentity.sessionContext.attributes.creationDate", NULL, 0, NULL},
+     "userIdentity.sessionContext.attributes.creationDate", NULL, 0, NULL, P_FULL},
     {"user_identity_source_identity", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE,
-     "userIdentity.sessionContext.sourceIdentity", NULL, 0, NULL},
+     "userIdentity.sessionContext.sourceIdentity", NULL, 0, NULL, P_FULL},
 
     /* resources[]: one value per element. */
-    {"resource_arns", CS_LITERAL_ARRAY, SFR, OS_KEYWORD, SRC_MEMBERS, "resources", "ARN", 0, NULL},
-    {"resource_types", CS_LITERAL_ARRAY, SFR, OS_KEYWORD, SRC_MEMBERS, "resources", "type", 0, NULL},
-    {"resource_account_ids", CS_LITERAL_ARRAY, SFR, OS_KEYWORD, SRC_MEMBERS, "resources", "accountId", 0, NULL},
+    {"resource_arns", CS_LITERAL_ARRAY, SFR, OS_KEYWORD, SRC_MEMBERS, "resources", "ARN", 0, NULL, P_FULL},
+    {"resource_types", CS_LITERAL_ARRAY, SFR, OS_KEYWORD, SRC_MEMBERS, "resources", "type", 0, NULL, P_FULL},
+    {"resource_account_ids", CS_LITERAL_ARRAY, SFR, OS_KEYWORD, SRC_MEMBERS, "resources", "accountId", 0, NULL, P_FULL},
 
-    {"tls_version", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "tlsDetails.tlsVersion", NULL, 0, NULL},
-    {"tls_cipher_suite", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "tlsDetails.cipherSuite", NULL, 0, NULL},
+    {"tls_version", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "tlsDetails.tlsVersion", NULL, 0, NULL, P_FULL},
+    {"tls_cipher_suite", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "tlsDetails.cipherSuite", NULL, 0, NULL, P_FULL},
     {"tls_client_provided_host_header", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "tlsDetails.clientProvidedHostHeader",
-     NULL, 0, NULL},
+     NULL, 0, NULL, P_FULL},
 
     /* Insights events carry their subject in insightDetails instead of the top level. */
-    {"insight_type", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "insightDetails.insightType", NULL, 0, NULL},
-    {"insight_state", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "insightDetails.state", NULL, 0, NULL},
-    {"insight_event_name", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "insightDetails.eventName", NULL, 0, NULL},
-    {"insight_event_source", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "insightDetails.eventSource", NULL, 0, NULL},
+    {"insight_type", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "insightDetails.insightType", NULL, 0, NULL, P_STD},
+    {"insight_state", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "insightDetails.state", NULL, 0, NULL, P_STD},
+    {"insight_event_name", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "insightDetails.eventName", NULL, 0, NULL, P_STD},
+    {"insight_event_source", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "insightDetails.eventSource", NULL, 0, NULL,
+     P_STD},
     {"insight_duration", CS_INT, SFR | SF_SORT, OS_LONG, SRC_INT,
-     "insightDetails.insightContext.statistics.insightDuration", NULL, 0, "minutes"},
+     "insightDetails.insightContext.statistics.insightDuration", NULL, 0, "minutes", P_STD},
 
-    {"addendum_reason", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "addendum.reason", NULL, 0, NULL},
-    {"addendum_original_event_id", CS_LITERAL, SR, OS_KEYWORD, SRC_VALUE, "addendum.originalEventID", NULL, 0, NULL},
+    {"addendum_reason", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "addendum.reason", NULL, 0, NULL, P_FULL},
+    {"addendum_original_event_id", CS_LITERAL, SR, OS_KEYWORD, SRC_VALUE, "addendum.originalEventID", NULL, 0, NULL,
+     P_FULL},
 
     /* Trimmable text, highest rank first (cut last). Original: user_identity_arn, user_agent,
      * error_message, raw. */
-    {"user_identity_arn", CS_TEXT, SF_RETURN, OS_TEXT, SRC_VALUE, "userIdentity.arn", NULL, 9, NULL},
-    {"user_agent", CS_TEXT, SF_RETURN, OS_TEXT, SRC_VALUE, "userAgent", NULL, 8, NULL},
-    {"error_message", CS_TEXT, SF_RETURN | SF_SORT, OS_TEXT, SRC_VALUE, "errorMessage", NULL, 7, NULL},
-    {"edge_device_details", CS_TEXT, SF_RETURN, OS_TEXT, SRC_JSON, "edgeDeviceDetails", NULL, 6, "JSON text"},
-    {"additional_event_data", CS_TEXT, SF_RETURN, OS_TEXT, SRC_JSON, "additionalEventData", NULL, 5, "JSON text"},
-    {"service_event_details", CS_TEXT, SF_RETURN, OS_TEXT, SRC_JSON, "serviceEventDetails", NULL, 4, "JSON text"},
-    {"response_elements", CS_TEXT, SF_RETURN, OS_TEXT, SRC_JSON, "responseElements", NULL, 3, "JSON text"},
-    {"request_parameters", CS_TEXT, SF_RETURN, OS_TEXT, SRC_JSON, "requestParameters", NULL, 2, "JSON text"},
+    {"user_identity_arn", CS_TEXT, SF_RETURN, OS_TEXT, SRC_VALUE, "userIdentity.arn", NULL, 9, NULL, P_ORIG},
+    {"user_agent", CS_TEXT, SF_RETURN, OS_TEXT, SRC_VALUE, "userAgent", NULL, 8, NULL, P_ORIG},
+    {"error_message", CS_TEXT, SF_RETURN | SF_SORT, OS_TEXT, SRC_VALUE, "errorMessage", NULL, 7, NULL, P_ORIG},
+    {"edge_device_details", CS_TEXT, SF_RETURN, OS_TEXT, SRC_JSON, "edgeDeviceDetails", NULL, 6, "JSON text", P_FULL},
+    {"additional_event_data", CS_TEXT, SF_RETURN, OS_TEXT, SRC_JSON, "additionalEventData", NULL, 5, "JSON text",
+     P_FULL},
+    {"service_event_details", CS_TEXT, SF_RETURN, OS_TEXT, SRC_JSON, "serviceEventDetails", NULL, 4, "JSON text",
+     P_FULL},
+    {"response_elements", CS_TEXT, SF_RETURN, OS_TEXT, SRC_JSON, "responseElements", NULL, 3, "JSON text", P_FULL},
+    {"request_parameters", CS_TEXT, SF_RETURN, OS_TEXT, SRC_JSON, "requestParameters", NULL, 2, "JSON text", P_FULL},
     {"raw", CS_TEXT, SF_RETURN | SF_HIGHLIGHT, OS_TEXT, SRC_RECORD, NULL, NULL, 1,
-     "the whole record as JSON text; cut first when a document exceeds 1 MB"},
+     "the whole record as JSON text; cut first when a document exceeds 1 MB", P_ORIG},
 };
 
 _Static_assert(sizeof fields / sizeof fields[0] <= SCHEMA_MAX_FIELDS, "CloudSearch allows 200 index fields");
@@ -118,6 +132,27 @@ const schema_field *schema_find(const char *name) {
     for (size_t i = 0; i < schema_count(); i++)
         if (strcmp(fields[i].name, name) == 0) return &fields[i];
     return NULL;
+}
+
+size_t schema_profile_count(schema_profile p) {
+    size_t n = 0;
+    for (size_t i = 0; i < schema_count(); i++) n += schema_in_profile(&fields[i], p);
+    return n;
+}
+
+static const char *const profile_names[] = {"original", "standard", "full"};
+
+const char *schema_profile_name(schema_profile p) {
+    return (unsigned)p < sizeof profile_names / sizeof profile_names[0] ? profile_names[p] : "?";
+}
+
+int schema_profile_parse(const char *s, schema_profile *p) {
+    for (unsigned i = 0; i < sizeof profile_names / sizeof profile_names[0]; i++)
+        if (strcmp(s, profile_names[i]) == 0) {
+            *p = (schema_profile)i;
+            return 0;
+        }
+    return -1;
 }
 
 const char *schema_cs_type_name(schema_cs_type t) {
@@ -147,10 +182,12 @@ static const char *tf(unsigned opts, unsigned bit) { return (opts & bit) ? "true
 
 /* Options member name and the option keys that exist for each type (CloudSearch API reference, IndexField);
  * every key is printed explicitly because CloudSearch enables omitted options. */
-void schema_print_cloudsearch(FILE *f) {
+void schema_print_cloudsearch(FILE *f, schema_profile p) {
     fputs("[\n", f);
+    size_t left = schema_profile_count(p);
     for (size_t i = 0; i < schema_count(); i++) {
         const schema_field *s = &fields[i];
+        if (!schema_in_profile(s, p)) continue;
         unsigned o = s->options;
         fprintf(f, "  {\"IndexFieldName\":\"%s\",\"IndexFieldType\":\"%s\",", s->name, schema_cs_type_name(s->cs_type));
         switch (s->cs_type) {
@@ -176,26 +213,28 @@ void schema_print_cloudsearch(FILE *f) {
                     tf(o, SF_HIGHLIGHT));
             break;
         }
-        fprintf(f, "}%s\n", i + 1 < schema_count() ? "," : "");
+        fprintf(f, "}%s\n", --left ? "," : "");
     }
     fputs("]\n", f);
 }
 
 /* Notes are fixed ASCII text without quotes or backslashes (checked by test_schema). */
-void schema_print_opensearch(FILE *f, const char *index_pattern) {
+void schema_print_opensearch(FILE *f, const char *index_pattern, schema_profile pr) {
     const char *p = index_pattern ? index_pattern : "cloudtrail-%Y.%m.%d";
     size_t prefix = strcspn(p, "%");
     fprintf(f, "{\"index_patterns\":[\"%.*s%s\"],\"template\":{\"mappings\":{\n", (int)prefix, p, p[prefix] ? "*" : "");
     fputs("  \"_meta\":{\"generator\":\"ctindex\",\"notes\":{", f);
     int first = 1;
     for (size_t i = 0; i < schema_count(); i++) {
-        if (!fields[i].note) continue;
+        if (!fields[i].note || !schema_in_profile(&fields[i], pr)) continue;
         fprintf(f, "%s\"%s\":\"%s\"", first ? "" : ",", fields[i].name, fields[i].note);
         first = 0;
     }
     fputs("}},\n  \"properties\":{\n", f);
+    size_t left = schema_profile_count(pr);
     for (size_t i = 0; i < schema_count(); i++)
-        fprintf(f, "    \"%s\":{\"type\":\"%s\"}%s\n", fields[i].name, schema_os_type_name(fields[i].os_type),
-                i + 1 < schema_count() ? "," : "");
+        if (schema_in_profile(&fields[i], pr))
+            fprintf(f, "    \"%s\":{\"type\":\"%s\"}%s\n", fields[i].name, schema_os_type_name(fields[i].os_type),
+                    --left ? "," : "");
     fputs("  }\n}}}\n", f);
 }

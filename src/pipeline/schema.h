@@ -19,6 +19,17 @@ typedef enum {
 
 typedef enum { OS_KEYWORD, OS_TEXT, OS_DATE, OS_BOOLEAN, OS_LONG } schema_os_type;
 
+/* Field profiles (--fields): which fields the documents carry. Each profile holds the one before
+ * it; the table below holds every field of every profile, so a reader of documents (a CloudSearch
+ * domain, an index template, the embedded index) that knows the whole table takes any of them. */
+typedef enum {
+    SCHEMA_ORIGINAL = 0, /* the original application's domain (cloudtrail-1): its 15 fields, raw included */
+    SCHEMA_STANDARD = 1, /* original + the literals detection rules and investigations filter on most */
+    SCHEMA_FULL = 2,     /* every field, JSON-text copies of sub-objects included: the documents of
+                          * ctindex before profiles existed, byte for byte */
+} schema_profile;
+#define SCHEMA_PROFILE_DEFAULT SCHEMA_STANDARD
+
 /* CloudSearch index options (which ones apply depends on the type, see schema_print_cloudsearch). */
 enum { SF_SEARCH = 1, SF_FACET = 2, SF_RETURN = 4, SF_SORT = 8, SF_HIGHLIGHT = 16 };
 
@@ -45,9 +56,11 @@ typedef struct schema_field {
     /* 0: never shortened. Otherwise the field may be cut when a document is too big; the
      * table keeps these last, highest rank first, so rank 1 (raw) is cut first. */
     unsigned trim_rank;
-    const char *note; /* why the field is the way it is, when not obvious; may be NULL */
+    const char *note;       /* why the field is the way it is, when not obvious; may be NULL */
+    schema_profile profile; /* the smallest profile that emits it (see schema_in_profile) */
 } schema_field;
 
+#define SCHEMA_NAME_MAX 64            /* CloudSearch: field names hold at most 64 characters */
 #define SCHEMA_MAX_FIELDS 200         /* CloudSearch: 200 index fields per domain and per document */
 #define SCHEMA_LITERAL_MAX_CHARS 4096 /* CloudSearch: literal values hold at most 4096 code points */
 #define SCHEMA_ARRAY_MAX_VALUES 1000  /* CloudSearch: values per array field */
@@ -58,13 +71,22 @@ const schema_field *schema_find(const char *name);
 const char *schema_cs_type_name(schema_cs_type t); /* "literal", "text-array", ... */
 const char *schema_os_type_name(schema_os_type t); /* "keyword", "long", ... */
 
+/* 1 when documents of profile p carry field f. */
+static inline int schema_in_profile(const schema_field *f, schema_profile p) { return f->profile <= p; }
+/* Fields of profile p. */
+size_t schema_profile_count(schema_profile p);
+/* "original", "standard", "full". */
+const char *schema_profile_name(schema_profile p);
+/* A --fields argument: 0 and *p set, or -1 when s names no profile. */
+int schema_profile_parse(const char *s, schema_profile *p);
+
 /* A JSON array of IndexField structures exactly as DefineIndexField takes them, e.g.
  * {"IndexFieldName":"event_name","IndexFieldType":"literal","LiteralOptions":{"SearchEnabled":true,...}}.
  * It stays strictly machine-readable (no comments), so the field notes are left out. */
-void schema_print_cloudsearch(FILE *f);
+void schema_print_cloudsearch(FILE *f, schema_profile p);
 /* An OpenSearch composable index template. index_pattern is the builder's index name pattern
  * (e.g. "cloudtrail-%Y.%m.%d"): everything from the first '%' on becomes '*'. The field notes
- * travel in mappings._meta. */
-void schema_print_opensearch(FILE *f, const char *index_pattern);
+ * travel in mappings._meta. Both print the fields of profile p only. */
+void schema_print_opensearch(FILE *f, const char *index_pattern, schema_profile p);
 
 #endif

@@ -1,8 +1,10 @@
 """`ctindex domain create|describe` against the strict fake's CloudSearch configuration API (SigV4
 checked): create defines every schema field with the types and options `ctindex schema` prints and
 runs IndexDocuments; a second create changes nothing (no field redefined); a field changed behind
-its back is reported by describe and is the only one create redefines; bad names and a missing
-domain fail clearly."""
+its back is reported by describe and is the only one create redefines; --fields chooses the
+profile whose fields are defined and checked (original: the original domain's 15 fields; a domain
+made for a smaller profile gets only the missing ones); bad names and a missing domain fail
+clearly."""
 import json
 import os
 import shutil
@@ -88,7 +90,40 @@ def main():
             rc, out, err = domain(env, "describe", "--domain", "trail-new", "--region", REGION)
             check(rc == 0 and "state:         active" in out, f"describe: active, every field ({rc})", out)
 
-            # 4. errors
+            # 4. field profiles: original defines the original domain's fields; full adds only the rest
+            def profile_schema(profile):
+                out = subprocess.run([BIN, "schema", "--fields", profile], check=True, capture_output=True,
+                                     text=True).stdout
+                return {f["IndexFieldName"]: f for f in json.loads(out)}
+            original, full = profile_schema("original"), profile_schema("full")
+            check(len(original) == 15 and set(original) < set(want) < set(full),
+                  "schema --fields: original (15) < standard < full", f"{len(original)} {len(want)} {len(full)}")
+
+            def fields_of(name):
+                return {f["Options"]["IndexFieldName"]: f for f in
+                        cfg.describe_index_fields(DomainName=name)["IndexFields"]}
+            rc, out, err = domain(env, "create", "--domain", "trail-orig", "--region", REGION, "--fields", "original")
+            check(rc == 0 and set(fields_of("trail-orig")) == set(original) and "index fields:  15 of 15 fields of the "
+                  "original profile" in out, f"create --fields original defines the 15 original fields ({rc})",
+                  out + err[-800:])
+            rc, out, err = domain(env, "describe", "--domain", "trail-orig", "--region", REGION)
+            check(rc == 1 and f"index fields:  15 of {len(want)} fields of the standard profile" in out,
+                  f"describe (standard) reports what the original domain lacks ({rc})", out)
+            time.sleep(1.1)
+            before = fields_of("trail-orig")
+            rc, out, err = domain(env, "create", "--domain", "trail-orig", "--region", REGION, "--fields", "full")
+            after = fields_of("trail-orig")
+            changed = {n for n in after if n not in before or after[n]["Status"]["UpdateDate"] !=
+                       before[n]["Status"]["UpdateDate"]}
+            check(rc == 0 and set(after) == set(full) and changed == set(full) - set(original),
+                  f"create --fields full adds only the fields the domain lacks ({rc})",
+                  f"changed {sorted(changed)[:5]}... {err[-500:]}")
+            rc, out, err = domain(env, "describe", "--domain", "trail-orig", "--region", REGION, "--fields", "standard")
+            check(rc == 0, f"a full domain has every field of the standard profile ({rc})", out)
+            rc, out, err = domain(env, "create", "--domain", "trail-orig", "--region", REGION, "--fields", "all")
+            check(rc == 2 and "--fields must be original, standard or full" in err, f"a bad profile is refused ({rc})")
+
+            # 5. errors
             rc, out, err = domain(env, "describe", "--domain", "absent-domain", "--region", REGION)
             check(rc == 1 and "does not exist" in err, f"a missing domain is reported ({rc})", err[-500:])
             rc, out, err = domain(env, "create", "--domain", "Bad_Name", "--region", REGION)

@@ -2,9 +2,11 @@
  * reason, DOCB_NOSPACE) or produce a document that CloudSearch/OpenSearch would accept:
  * valid JSON, a safe id, only schema fields, each at most once, no null, no empty array,
  * strings of valid UTF-8 without characters XML 1.0 forbids, literals <= 4096 code points,
- * dates in UTC, size within cap and max_doc_bytes. jsmn's work on any record it takes stays
- * linear; a record nested too deeply for that is refused with a reason. The SDF builder uses
- * the smallest document limit so that trimming is exercised by ordinary inputs. */
+ * dates in UTC, size within cap and max_doc_bytes, only the fields of the builder's profile.
+ * jsmn's work on any record it takes stays linear; a record nested too deeply for that is
+ * refused with a reason. The SDF builders use the smallest document limit so that trimming is
+ * exercised by ordinary inputs: the full profile (every field), and the original one, which
+ * has no field to mark a trimmed document with. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,7 @@
 #include "pipeline/schema.h"
 #include "pipeline/utc_date.h"
 
-static doc_builder *sdf, *bulk;
+static doc_builder *sdf, *orig, *bulk;
 static json_doc doc;
 static char *out, *dec;
 #define OUTCAP (1u << 21)
@@ -39,7 +41,7 @@ static void check_id(int t, const docb_result *res) {
 }
 
 /* Checks the fields object; returns the number of fields. */
-static int check_fields(int obj, int booleans_as_json) {
+static int check_fields(int obj, int booleans_as_json, schema_profile profile) {
     REQUIRE(doc.toks[obj].type == JSON_OBJECT);
     int n = doc.toks[obj].size;
     REQUIRE(n >= 1 && n <= SCHEMA_MAX_FIELDS);
@@ -53,6 +55,7 @@ static int check_fields(int obj, int booleans_as_json) {
         REQUIRE(idx < schema_count() && !seen[idx]);
         seen[idx] = 1;
         const schema_field *f = schema_field_at(idx);
+        REQUIRE(schema_in_profile(f, profile));
         size_t max = f->cs_type == CS_LITERAL || f->cs_type == CS_LITERAL_ARRAY ? SCHEMA_LITERAL_MAX_CHARS : (size_t)-1;
         const json_tok *t = &doc.toks[v];
         if (f->cs_type == CS_LITERAL_ARRAY || f->cs_type == CS_TEXT_ARRAY) {
@@ -82,7 +85,7 @@ static int check_fields(int obj, int booleans_as_json) {
     return n;
 }
 
-static void check_sdf(const char *rec, size_t len, long n, const docb_result *res, size_t cap) {
+static void check_sdf(long n, const docb_result *res, size_t cap, schema_profile profile) {
     if (n == DOCB_BAD) {
         REQUIRE(res->error != NULL);
         return;
@@ -96,11 +99,10 @@ static void check_sdf(const char *rec, size_t len, long n, const docb_result *re
     REQUIRE(doc.toks[0].size == 3);
     REQUIRE(json_tok_streq(&doc, json_obj_get(&doc, 0, "type"), "add"));
     check_id(json_obj_get(&doc, 0, "id"), res);
-    int nf = check_fields(json_obj_get(&doc, 0, "fields"), 0);
+    int nf = check_fields(json_obj_get(&doc, 0, "fields"), 0, profile);
     REQUIRE((unsigned)nf == res->fields);
-    REQUIRE((json_obj_get(&doc, json_obj_get(&doc, 0, "fields"), "ctindex_trimmed") >= 0) == (res->trimmed != 0));
-    (void)rec;
-    (void)len;
+    int marked = json_obj_get(&doc, json_obj_get(&doc, 0, "fields"), "ctindex_trimmed") >= 0;
+    REQUIRE(marked == (res->trimmed && profile != SCHEMA_ORIGINAL));
 }
 
 static void check_bulk(long n, const docb_result *res) {
@@ -117,7 +119,7 @@ static void check_bulk(long n, const docb_result *res) {
     int idx = json_path(&doc, 0, "index._index");
     REQUIRE(idx > 0 && json_tok_len(&doc, idx) >= 1);
     REQUIRE(json_parse(&doc, nl + 1, (size_t)(out + n - nl - 2)) == JSON_OK);
-    check_fields(0, 1);
+    check_fields(0, 1, SCHEMA_PROFILE_DEFAULT);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -126,7 +128,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         docb_options_default(&o);
         o.max_doc_bytes = SDF_MAX_DOC;
         o.max_record_bytes = 1u << 20;
+        o.profile = SCHEMA_FULL;
         sdf = docb_new(&o);
+        o.profile = SCHEMA_ORIGINAL;
+        orig = docb_new(&o);
+        o.profile = SCHEMA_PROFILE_DEFAULT;
         o.format = BATCH_BULK;
         o.max_doc_bytes = 0;
         o.include_raw = 0;
@@ -134,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         json_doc_init(&doc, 1u << 14);
         out = malloc(OUTCAP);
         dec = malloc(OUTCAP);
-        REQUIRE(sdf && bulk && out && dec);
+        REQUIRE(sdf && orig && bulk && out && dec);
     }
     const char *rec = (const char *)data;
     docb_result res;
@@ -143,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (parsed == JSON_OK) REQUIRE(fuzz_jsmn_close_steps(&doc) <= FUZZ_JSMN_STEPS_MAX(size));
     long n = docb_build(sdf, rec, size, out, OUTCAP, &res);
     if (parsed == JSON_EDEEP) REQUIRE(n == DOCB_BAD && strstr(res.error, "nested too deeply"));
-    check_sdf(rec, size, n, &res, OUTCAP);
+    check_sdf(n, &res, OUTCAP, SCHEMA_FULL);
     if (n > 0) {
         /* deterministic: same input, same bytes */
         char *copy = malloc((size_t)n);
@@ -154,7 +160,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* a nearly full batch */
     size_t cap = size ? (size_t)data[size - 1] * 40 : 0;
     n = docb_build(sdf, rec, size, out, cap, &res);
-    check_sdf(rec, size, n, &res, cap);
+    check_sdf(n, &res, cap, SCHEMA_FULL);
+
+    n = docb_build(orig, rec, size, out, OUTCAP, &res);
+    check_sdf(n, &res, OUTCAP, SCHEMA_ORIGINAL);
 
     n = docb_build(bulk, rec, size, out, OUTCAP, &res);
     check_bulk(n, &res);

@@ -3,7 +3,9 @@
  * - '"' + output + '"' is a JSON string that json_parse accepts and whose decoded value is
  *   valid UTF-8 made of XML 1.0 characters only, with exactly st.chars code points;
  * - a smaller cap (JSONW_TRUNCATE) or a max_chars limit yields a prefix of the full output;
- *   without JSONW_TRUNCATE a smaller cap either fails (-1) or gives the full output. */
+ *   without JSONW_TRUNCATE a smaller cap either fails (-1) or gives the full output;
+ * - jsonw_escape gives the same bytes and stats with its ASCII fast path (jsonw_fast_path) as
+ *   without, at any cap. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +56,28 @@ static void check_mode(jsonw_fn fn, const char *in, size_t n, uint8_t sel) {
     free(full);
 }
 
+/* The fast path against the SSE2 loop, with room for everything and with a cap cut by sel. */
+static void check_fast_path(const char *in, size_t n, uint8_t sel) {
+    size_t full = 2 * n + 8;
+    char *a = malloc(full), *b = malloc(full);
+    for (int round = 0; round < 2; round++) {
+        size_t cap = round ? (size_t)sel * n / 255 : full;
+        unsigned flags = round ? JSONW_TRUNCATE : 0;
+        jsonw_stats sa, sb;
+        jsonw_fast_path(0);
+        long la = jsonw_escape(in, n, a, cap, JSONW_NO_LIMIT, flags, &sa);
+        jsonw_fast_path(1);
+        long lb = jsonw_escape(in, n, b, cap, JSONW_NO_LIMIT, flags, &sb);
+        REQUIRE(la == lb && sa.chars == sb.chars && sa.dropped == sb.dropped && sa.truncated == sb.truncated);
+        REQUIRE(la <= 0 || memcmp(a, b, (size_t)la) == 0);
+    }
+    free(a);
+    free(b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t sel = size ? data[0] : 0;
+    check_fast_path((const char *)data, size, sel);
     check_mode(jsonw_escape, (const char *)data, size, sel);
     check_mode(jsonw_reescape, (const char *)data, size, sel);
     return 0;

@@ -73,13 +73,17 @@ static const char *fstr(int fields, const char *name) {
     return json_tok_decode(&pd, t, val, sizeof val) < 0 ? NULL : val;
 }
 
-static doc_builder *builder(int format, int raw) {
+static doc_builder *builder_profile(int format, int raw, schema_profile profile) {
     docb_options o;
     docb_options_default(&o);
     o.format = format;
     o.include_raw = raw;
+    o.profile = profile;
     return docb_new(&o);
 }
+
+/* The full profile: every field, so the tests below see each value source at work. */
+static doc_builder *builder(int format, int raw) { return builder_profile(format, raw, SCHEMA_FULL); }
 
 static void test_realistic(void) {
     doc_builder *b = builder(BATCH_SDF, 1);
@@ -268,17 +272,25 @@ static void test_literal_truncation(void) {
     docb_free(b);
 }
 
+/* head, `big` letters a..z over and over, tail: a record too big for one document (malloc'ed,
+ * room for big + 200 bytes). */
+static char *big_record(const char *head, size_t big, const char *tail, size_t *len) {
+    char *rec = malloc(big + 200);
+    char *p = rec + sprintf(rec, "%s", head);
+    for (size_t i = 0; i < big; i++) *p++ = (char)('a' + i % 26);
+    p += sprintf(p, "%s", tail);
+    *len = (size_t)(p - rec);
+    return rec;
+}
+
 /* A record with a huge requestParameters string: raw goes first, then request_parameters is cut. */
 static void test_trim(void) {
     doc_builder *b = builder(BATCH_SDF, 1);
     docb_result res;
-    size_t big = 1500000;
-    char *rec = malloc(big + 200);
-    char *p = rec;
-    p += sprintf(p, "{\"eventID\":\"big1\",\"eventName\":\"Big\",\"requestParameters\":\"");
-    for (size_t i = 0; i < big; i++) *p++ = (char)('a' + i % 26);
-    p += sprintf(p, "\",\"eventTime\":\"2024-01-02T03:04:05Z\"}");
-    size_t len = (size_t)(p - rec);
+    size_t big = 1500000, len;
+    char *rec = big_record("{\"eventID\":\"big1\",\"eventName\":\"Big\",\"requestParameters\":\"", big,
+                           "\",\"eventTime\":\"2024-01-02T03:04:05Z\"}", &len);
+    char *p;
     long n = docb_build(b, rec, len, out, OUTCAP, &res);
     CHECK(n > 0 && n <= 1048576);
     CHECK(n > 1048576 - 64); /* filled, not emptied */
@@ -453,6 +465,73 @@ static void test_insight_and_bad(void) {
     CHECK(docb_new(&o) == NULL);
 }
 
+/* Each profile emits its fields and only them, with the same values as the full profile; the
+ * default is standard; the original profile trims without a marker field (the original domain
+ * has none). */
+static void test_profiles(void) {
+    docb_options o;
+    docb_options_default(&o);
+    CHECK_EQ_INT(o.profile, SCHEMA_STANDARD);
+    docb_result res;
+    doc_builder *full = builder(BATCH_SDF, 1);
+    long n = docb_build(full, REC, strlen(REC), out, OUTCAP, &res);
+    CHECK(n > 0);
+    char *full_doc = malloc((size_t)n);
+    memcpy(full_doc, out, (size_t)n);
+    size_t full_len = (size_t)n;
+    static const unsigned expect_fields[] = {12, 16, 34}; /* REC: no user_name, error_code, error_message */
+    for (int p = SCHEMA_ORIGINAL; p <= SCHEMA_FULL; p++) {
+        doc_builder *b = builder_profile(BATCH_SDF, 1, (schema_profile)p);
+        n = docb_build(b, REC, strlen(REC), out, OUTCAP, &res);
+        int f = parse_sdf(n);
+        CHECK(f > 0);
+        CHECK_EQ_INT(res.fields, expect_fields[p]);
+        /* every field of the profile, and nothing else; values as in the full document */
+        json_doc fd;
+        json_doc_init(&fd, 1u << 12);
+        CHECK_EQ_INT(json_parse(&fd, full_doc, full_len), JSON_OK);
+        int ff = json_obj_get(&fd, 0, "fields");
+        for (size_t i = 0; i < schema_count(); i++) {
+            const schema_field *sf = schema_field_at(i);
+            int v = json_obj_get(&pd, f, sf->name), fv = json_obj_get(&fd, ff, sf->name);
+            if (!schema_in_profile(sf, (schema_profile)p)) {
+                CHECK_EQ_INT(v, -1);
+                continue;
+            }
+            CHECK((v >= 0) == (fv >= 0));
+            if (v >= 0 && fv >= 0)
+                CHECK(json_tok_len(&pd, v) == json_tok_len(&fd, fv) &&
+                      memcmp(json_tok_ptr(&pd, v), json_tok_ptr(&fd, fv), json_tok_len(&pd, v)) == 0);
+        }
+        json_doc_free(&fd);
+        CHECK_EQ_STR(fstr(f, "raw"), REC);
+        if (p == SCHEMA_STANDARD) {
+            CHECK_EQ_STR(fstr(f, "user_identity_access_key_id"), "ASIAEXAMPLE");
+            CHECK_EQ_STR(fstr(f, "recipient_account_id"), "123456789012");
+            CHECK_EQ_INT(json_obj_get(&pd, f, "request_parameters"), -1);
+        }
+        docb_free(b);
+    }
+    free(full_doc);
+    docb_free(full);
+
+    /* a record too big for one document: trimmed in every profile, marked where the profile can */
+    size_t len;
+    char *rec = big_record("{\"eventID\":\"big3\",\"eventName\":\"Big\",\"requestParameters\":{\"k\":\"", 1200000,
+                           "\"}}", &len);
+    for (int p = SCHEMA_ORIGINAL; p <= SCHEMA_FULL; p++) {
+        doc_builder *b = builder_profile(BATCH_SDF, 1, (schema_profile)p);
+        int f = parse_sdf(docb_build(b, rec, len, out, OUTCAP, &res));
+        CHECK(f > 0 && res.trimmed == 1);
+        CHECK((json_obj_get(&pd, f, "ctindex_trimmed") >= 0) == (p != SCHEMA_ORIGINAL));
+        CHECK_EQ_STR(fstr(f, "event_name"), "Big");
+        docb_free(b);
+    }
+    free(rec);
+    o.profile = (schema_profile)3;
+    CHECK(docb_new(&o) == NULL);
+}
+
 /* The intended use: documents written straight into a batch, flushed on NOSPACE. */
 static void test_with_batch(void) {
     doc_builder *b = builder(BATCH_SDF, 1);
@@ -498,6 +577,7 @@ int main(void) {
     RUN(test_bulk);
     RUN(test_insight_and_bad);
     RUN(test_with_batch);
+    RUN(test_profiles);
     json_doc_free(&pd);
     free(out);
     TEST_MAIN_END();

@@ -1,3 +1,7 @@
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "base/jsonw.h"
 #include "testlib.h"
 
@@ -205,7 +209,54 @@ static void test_short_against_reference(void) {
     CHECK_EQ_INT(bad, 0);
 }
 
-int main(void) {
+/* The ASCII fast path (jsonw_fast_path) against the SSE2 loop on record-like text: long runs of
+ * ASCII with quotes and backslashes at every density (none, some, every byte), UTF-8, controls and
+ * bad bytes between them, every cap around the full length and char limits. Same bytes, same
+ * stats, and nothing written at or past cap. */
+static void test_fast_path_same_output(void) {
+    if (!jsonw_fast_path(1)) {
+        fprintf(stderr, "     (this CPU has no fast path: compared the SSE2 loop with itself)\n");
+    }
+    static const char *const pieces[] = {"abcdefgh", "\"",   "\\",   "{\"k\":\"v\"},", "0123456789ABCDEF",   "\xc3\xa9",
+                                         "\n",       "\x01", "\xff", "\xef\xbf\xbe",   "\"\"\"\"\"\"\"\"\"", "\t"};
+    uint32_t r = 7;
+    int bad = 0, compared = 0;
+    for (int iter = 0; iter < 4000; iter++) {
+        char in[700], a[1500], b[1500];
+        size_t n = 0;
+        int count = 1 + iter % 60;
+        for (int k = 0; k < count && n < sizeof in - 20; k++) {
+            r = r * 1103515245u + 12345u;
+            /* mostly ASCII pieces, as in records; one in eight is one of the others */
+            size_t p = ((r >> 16) & 7) ? (r >> 20) % 5 : 5 + (r >> 20) % 7;
+            memcpy(in + n, pieces[p], strlen(pieces[p]));
+            n += strlen(pieces[p]);
+        }
+        r = r * 1103515245u + 12345u;
+        size_t caps[] = {sizeof a, 2 * n, n + (r >> 16) % (n + 1), (r >> 8) % (2 * n + 1)};
+        size_t limit = iter % 5 == 0 ? (r >> 4) % (n + 1) : JSONW_NO_LIMIT;
+        for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+            size_t cap = caps[c] < sizeof a ? caps[c] : sizeof a;
+            for (unsigned flags = 0; flags <= JSONW_TRUNCATE; flags += JSONW_TRUNCATE) {
+                jsonw_stats sa, sb;
+                memset(a, 'Z', sizeof a);
+                memset(b, 'Z', sizeof b);
+                jsonw_fast_path(0);
+                long la = jsonw_escape(in, n, a, cap, limit, flags, &sa);
+                jsonw_fast_path(1);
+                long lb = jsonw_escape(in, n, b, cap, limit, flags, &sb);
+                for (size_t k = cap; k < sizeof b; k++) bad += b[k] != 'Z';
+                bad += la != lb || sa.chars != sb.chars || sa.dropped != sb.dropped || sa.truncated != sb.truncated ||
+                       (la > 0 && memcmp(a, b, (size_t)la) != 0);
+                compared++;
+            }
+        }
+    }
+    CHECK(compared == 32000);
+    CHECK_EQ_INT(bad, 0);
+}
+
+static void run_all(void) {
     RUN(test_escape_basic);
     RUN(test_escape_utf8);
     RUN(test_reescape);
@@ -213,5 +264,16 @@ int main(void) {
     RUN(test_bulk_bounds);
     RUN(test_short_against_reference);
     RUN(test_long_bulk);
+}
+
+int main(void) {
+    /* every test with the fast path (where the CPU has it) and without */
+    int fast = jsonw_fast_path(-1);
+    fprintf(stderr, "fast path %s\n", fast ? "on" : "absent");
+    run_all();
+    jsonw_fast_path(0);
+    fprintf(stderr, "fast path off\n");
+    run_all();
+    RUN(test_fast_path_same_output);
     TEST_MAIN_END();
 }

@@ -117,22 +117,89 @@ static void test_opensearch_types(void) {
     }
 }
 
-static char *capture(void (*fn)(FILE *, const char *), const char *arg, size_t *len) {
+static char *capture(void (*fn)(FILE *, const char *, schema_profile), const char *arg, schema_profile p, size_t *len) {
     char *text = NULL;
     FILE *f = open_memstream(&text, len);
-    fn(f, arg);
+    fn(f, arg, p);
     fclose(f);
     return text;
 }
 
-static void print_cs(FILE *f, const char *unused) {
+static void print_cs(FILE *f, const char *unused, schema_profile p) {
     (void)unused;
-    schema_print_cloudsearch(f);
+    schema_print_cloudsearch(f, p);
+}
+
+/* The profiles: original is exactly the original domain's fields; each profile holds the one
+ * before it; only full carries JSON-text copies of sub-objects (their bytes are in raw). */
+static void test_profiles(void) {
+    static const char *const original[] = {"event_id",
+                                           "event_time",
+                                           "event_name",
+                                           "event_source",
+                                           "aws_region",
+                                           "source_ip_address",
+                                           "user_identity_account_id",
+                                           "user_identity_type",
+                                           "user_identity_user_name",
+                                           "request_id",
+                                           "error_code",
+                                           "user_identity_arn",
+                                           "user_agent",
+                                           "error_message",
+                                           "raw"};
+    size_t norig = sizeof original / sizeof original[0];
+    CHECK_EQ_INT(norig, 15);
+    CHECK_EQ_INT(schema_profile_count(SCHEMA_ORIGINAL), (long)norig);
+    for (size_t i = 0; i < norig; i++) CHECK(schema_in_profile(schema_find(original[i]), SCHEMA_ORIGINAL));
+    CHECK_EQ_INT(schema_profile_count(SCHEMA_FULL), (long)schema_count());
+    CHECK(schema_profile_count(SCHEMA_STANDARD) > norig && schema_profile_count(SCHEMA_STANDARD) < schema_count());
+    for (size_t i = 0; i < schema_count(); i++) {
+        const schema_field *f = schema_field_at(i);
+        CHECK(!schema_in_profile(f, SCHEMA_ORIGINAL) || schema_in_profile(f, SCHEMA_STANDARD));
+        CHECK(schema_in_profile(f, SCHEMA_FULL));
+        if (f->source == SRC_JSON) CHECK(!schema_in_profile(f, SCHEMA_STANDARD));
+    }
+    /* the marker of shortened documents: not a field of the original domain */
+    CHECK(!schema_in_profile(schema_find("ctindex_trimmed"), SCHEMA_ORIGINAL));
+    CHECK(schema_in_profile(schema_find("ctindex_trimmed"), SCHEMA_STANDARD));
+    CHECK_EQ_INT(SCHEMA_PROFILE_DEFAULT, SCHEMA_STANDARD);
+    const char *names[] = {"original", "standard", "full"};
+    for (int p = SCHEMA_ORIGINAL; p <= SCHEMA_FULL; p++) {
+        schema_profile got = SCHEMA_FULL;
+        CHECK_EQ_STR(schema_profile_name((schema_profile)p), names[p]);
+        CHECK(schema_profile_parse(names[p], &got) == 0 && got == (schema_profile)p);
+    }
+    schema_profile got = SCHEMA_STANDARD;
+    CHECK(schema_profile_parse("Full", &got) == -1 && got == SCHEMA_STANDARD);
+    CHECK(schema_profile_parse("", &got) == -1);
+
+    /* the printed schemas hold the profile's fields, and only them */
+    for (int p = SCHEMA_ORIGINAL; p <= SCHEMA_FULL; p++) {
+        size_t len;
+        char *text = capture(print_cs, NULL, (schema_profile)p, &len);
+        CHECK_EQ_INT(json_parse(&doc, text, len), JSON_OK);
+        CHECK_EQ_INT(doc.toks[0].size, (long)schema_profile_count((schema_profile)p));
+        for (int i = 0; i < doc.toks[0].size; i++) {
+            char name[80];
+            CHECK(json_tok_decode(&doc, json_obj_get(&doc, json_array_at(&doc, 0, i), "IndexFieldName"), name,
+                                  sizeof name) > 0);
+            CHECK(schema_find(name) && schema_in_profile(schema_find(name), (schema_profile)p));
+        }
+        free(text);
+        text = capture(schema_print_opensearch, "cloudtrail-%Y", (schema_profile)p, &len);
+        CHECK_EQ_INT(json_parse(&doc, text, len), JSON_OK);
+        int props = json_path(&doc, 0, "template.mappings.properties");
+        CHECK_EQ_INT(doc.toks[props].size, (long)schema_profile_count((schema_profile)p));
+        CHECK((json_path(&doc, props, "request_parameters") > 0) == (p == SCHEMA_FULL));
+        CHECK((json_path(&doc, 0, "template.mappings._meta.notes.ctindex_trimmed") > 0) == (p != SCHEMA_ORIGINAL));
+        free(text);
+    }
 }
 
 static void test_print_cloudsearch(void) {
     size_t len;
-    char *text = capture(print_cs, NULL, &len);
+    char *text = capture(print_cs, NULL, SCHEMA_FULL, &len);
     CHECK_EQ_INT(json_parse(&doc, text, len), JSON_OK);
     CHECK(doc.toks[0].type == JSON_ARRAY);
     CHECK_EQ_INT(doc.toks[0].size, (long)schema_count());
@@ -169,7 +236,7 @@ static void test_print_cloudsearch(void) {
 
 static void test_print_opensearch(void) {
     size_t len;
-    char *text = capture(schema_print_opensearch, "ct-%Y.%m", &len);
+    char *text = capture(schema_print_opensearch, "ct-%Y.%m", SCHEMA_FULL, &len);
     CHECK_EQ_INT(json_parse(&doc, text, len), JSON_OK);
     CHECK(json_tok_streq(&doc, json_array_at(&doc, json_obj_get(&doc, 0, "index_patterns"), 0), "ct-*"));
     int props = json_path(&doc, 0, "template.mappings.properties");
@@ -182,7 +249,7 @@ static void test_print_opensearch(void) {
     CHECK(json_tok_streq(&doc, json_path(&doc, props, "insight_duration.type"), "long"));
     CHECK(json_path(&doc, 0, "template.mappings._meta.notes.error_code") > 0);
     free(text);
-    text = capture(schema_print_opensearch, "fixed-name", &len);
+    text = capture(schema_print_opensearch, "fixed-name", SCHEMA_STANDARD, &len);
     CHECK_EQ_INT(json_parse(&doc, text, len), JSON_OK);
     CHECK(json_tok_streq(&doc, json_array_at(&doc, json_obj_get(&doc, 0, "index_patterns"), 0), "fixed-name"));
     free(text);
@@ -194,6 +261,7 @@ int main(void) {
     RUN(test_original_fields);
     RUN(test_trim_order);
     RUN(test_opensearch_types);
+    RUN(test_profiles);
     RUN(test_print_cloudsearch);
     RUN(test_print_opensearch);
     json_doc_free(&doc);
