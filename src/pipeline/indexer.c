@@ -130,6 +130,11 @@ int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) 
             return INDEXER_BAD;
         }
         batch_commit(b, (size_t)n, owner);
+        /* Nothing of the record was dropped or cut, and the builder runs with the defaults: the
+         * document is docb_build(raw), which a store may rely on (the index sink keeps raw alone). */
+        if (!ix->opt.bulk && ix->opt.include_raw && !res.dropped && !res.trimmed &&
+            ix->opt.max_doc_bytes == DOCB_DEFAULT_MAX_DOC)
+            batch_flag_last(b, BATCH_DOC_DERIVED);
         ix->st.docs++;
         ix->st.doc_bytes += (uint64_t)n;
         ix->st.chars_dropped += res.dropped;
@@ -160,3 +165,16 @@ void indexer_on_space(indexer *ix, void (*fn)(void *ud), void *ud) {
 
 const indexer_stats *indexer_get_stats(const indexer *ix) { return &ix->st; }
 sink *indexer_sink(const indexer *ix) { return ix->sink; }
+
+const char *indexer_doc_source(const batch *b, uint32_t doc) {
+    uint32_t nruns = 0, at = 0;
+    const batch_owner_run *runs = batch_owners(b, &nruns);
+    for (uint32_t i = 0; i < nruns; i++) {
+        at += runs[i].count;
+        if (doc < at) {
+            const indexer_owner *o = runs[i].owner;
+            return o && o->source ? o->source : "?";
+        }
+    }
+    return "?";
+}

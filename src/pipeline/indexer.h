@@ -69,5 +69,8 @@ uint32_t indexer_pending_docs(const indexer *ix);
 void indexer_on_space(indexer *ix, void (*fn)(void *ud), void *ud);
 const indexer_stats *indexer_get_stats(const indexer *ix);
 sink *indexer_sink(const indexer *ix);
+/* Where document i of a batch came from (its owner's source: a path or s3://bucket/key), for
+ * dead-letter entries; "?" when unknown. */
+const char *indexer_doc_source(const struct batch *b, uint32_t i);
 
 #endif
