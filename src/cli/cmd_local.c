@@ -89,19 +89,17 @@ int cmd_replay(int argc, char **argv) {
     char what[2048];
     snprintf(what, sizeof what,
              "Indexes every CloudTrail log file under the given folders (recursively, in name order),\n"
-             "skipping CloudTrail-Digest files, and shows progress. Sinks:\n%s",
+             "skipping CloudTrail-Digest files, and shows progress. Without --sink the records go into\n"
+             "the embedded index index:" CTINDEX_DEFAULT_INDEX " in the current folder. Sinks:\n%s",
              index_cli_sinks);
     what[strlen(what) - 1] = '\0'; /* parse_local adds the line break */
     index_cli c;
-    int rc = parse_local(&c, argc, argv, "usage: ctindex replay DIR... --sink SINK [options]", what);
+    int rc = parse_local(&c, argc, argv, "usage: ctindex replay DIR... [--sink SINK] [options]", what);
     if (help) {
         replay_s3_help(stdout);
         return 0;
     }
     if (rc >= 0) return rc;
-    if (!c.sink_spec && !c.out_dir) {
-        fprintf(stderr, "ctindex replay: --sink is required (e.g. --sink dir:out)\n");
-        return 2;
-    }
+    if (!c.sink_spec && !c.out_dir) c.sink_spec = "index:" CTINDEX_DEFAULT_INDEX;
     return run_local(&c, argv + optind, argc - optind);
 }

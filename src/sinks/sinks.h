@@ -1,5 +1,5 @@
-/* Builds the sink named on the command line: dir:PATH, cloudsearch:URL (or a CloudSearch domain
- * name / document endpoint), opensearch:URL. Also tells the indexer which document format and
+/* Builds the sink named on the command line: index:FILE, dir:PATH, cloudsearch:URL (or a
+ * CloudSearch domain name / document endpoint), opensearch:URL. Also tells the indexer which document format and
  * index pattern the sink needs. */
 #ifndef CTINDEX_SINKS_H
 #define CTINDEX_SINKS_H

@@ -265,19 +265,6 @@ static void next_piece(cs_slot *sl) {
     start_piece(sl, sl->stack[--sl->depth]);
 }
 
-static const char *owner_source(const batch *b, uint32_t doc) {
-    uint32_t nruns = 0, at = 0;
-    const batch_owner_run *runs = batch_owners(b, &nruns);
-    for (uint32_t i = 0; i < nruns; i++) {
-        at += runs[i].count;
-        if (doc < at) {
-            const indexer_owner *o = runs[i].owner;
-            return o && o->source ? o->source : "?";
-        }
-    }
-    return "?";
-}
-
 static void on_message(void *ud, int is_error, const char *msg) {
     cs_slot *sl = ud;
     if (is_error) return;
@@ -315,7 +302,7 @@ static void rejected(cs_slot *sl, const char *reason) {
     if (n == 1) {
         size_t len = 0;
         const char *doc = batch_doc(sl->b, sl->cur.lo, &len);
-        deadletter_write(s->dead, "document", owner_source(sl->b, sl->cur.lo), reason, doc, len);
+        deadletter_write(s->dead, "document", indexer_doc_source(sl->b, sl->cur.lo), reason, doc, len);
         sl->dead++;
         s->st.dead_lettered++;
         s->base.dead_lettered++;
