@@ -15,6 +15,7 @@ int cmd_run(int argc, char **argv);
 int cmd_replay_s3(int argc, char **argv);
 int cmd_domain(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* The S3 part of 'ctindex replay --help'. */
 void replay_s3_help(FILE *f);
