@@ -4,7 +4,7 @@
 
 #include "base/jsonw.h"
 
-static int put_string(buf *o, const char *s, size_t n) {
+int search_json_string(buf *o, const char *s, size_t n) {
     if (buf_append(o, "\"", 1) || buf_reserve(o, n * 6 + 2)) return -1;
     long w = jsonw_escape(s, n, o->data + o->len, o->cap - o->len, JSONW_NO_LIMIT, 0, NULL);
     if (w < 0) return -1;
@@ -19,7 +19,7 @@ int search_json_result(const ix_request *r, const ix_result *res, const char *ri
     for (int i = 0; i < res->nhits; i++) {
         const ix_hit *h = &res->hits[i];
         rc |= buf_append_str(out, i ? ",{\"id\":" : "{\"id\":");
-        rc |= put_string(out, h->id, strlen(h->id));
+        rc |= search_json_string(out, h->id, strlen(h->id));
         if (r->return_mode != IXR_RETURN_NONE || r->ret_score) {
             rc |= buf_append_str(out, ",\"fields\":");
             rc |= buf_append(out, res->text.data + h->fields_off, h->fields_len);
@@ -34,7 +34,7 @@ int search_json_result(const ix_request *r, const ix_result *res, const char *ri
             rc |= buf_printf(out, "%s\"%s\":{\"buckets\":[", i ? "," : "", f->f->sf->name);
             for (int b = 0; b < f->nbuckets; b++) {
                 rc |= buf_append_str(out, b ? ",{\"value\":" : "{\"value\":");
-                rc |= put_string(out, res->text.data + f->buckets[b].value_off, f->buckets[b].value_len);
+                rc |= search_json_string(out, res->text.data + f->buckets[b].value_off, f->buckets[b].value_len);
                 rc |= buf_printf(out, ",\"count\":%lld}", (long long)f->buckets[b].count);
             }
             rc |= buf_append_str(out, "]}");
@@ -47,11 +47,11 @@ int search_json_result(const ix_request *r, const ix_result *res, const char *ri
 
 int search_json_error(const char *code, const char *msg, buf *out) {
     int rc = buf_append_str(out, "{\"error\":{\"code\":");
-    rc |= put_string(out, code, strlen(code));
+    rc |= search_json_string(out, code, strlen(code));
     rc |= buf_append_str(out, ",\"msg\":");
-    rc |= put_string(out, msg, strlen(msg));
+    rc |= search_json_string(out, msg, strlen(msg));
     rc |= buf_append_str(out, "},\"message\":");
-    rc |= put_string(out, msg, strlen(msg));
+    rc |= search_json_string(out, msg, strlen(msg));
     rc |= buf_append(out, "}", 1);
     return rc ? -1 : 0;
 }

@@ -16,5 +16,7 @@
 /* rid: the request id (any short token). 0, or -1 when out is full. */
 int search_json_result(const ix_request *r, const ix_result *res, const char *rid, long ms, buf *out);
 int search_json_error(const char *code, const char *msg, buf *out);
+/* s[0..n) as a JSON string (quotes included; invalid characters dropped). 0 or -1. */
+int search_json_string(buf *out, const char *s, size_t n);
 
 #endif

@@ -239,19 +239,22 @@ static void on_search(void *ud, http_exchange *x, const http_server_request *rq)
 
 /* ---- document batches ---------------------------------------------------------------------- */
 
+/* CloudSearch's error answer; the outer message (what SDKs show) carries the first error. */
 static void batch_errors(job *j, char msgs[][512], int n, int more) {
     buf_clear(&j->out);
     buf_append_str(&j->out, "{\"status\":\"error\",\"adds\":0,\"deletes\":0,\"errors\":[");
     for (int i = 0; i < n; i++) {
-        buf_append_str(&j->out, i ? ",{\"message\":\"" : "{\"message\":\"");
-        for (const char *c = msgs[i]; *c; c++) {
-            if (*c == '"' || *c == '\\') buf_append(&j->out, "\\", 1);
-            if ((unsigned char)*c >= 0x20) buf_append(&j->out, c, 1);
-        }
-        buf_append_str(&j->out, "\"}");
+        buf_append_str(&j->out, i ? ",{\"message\":" : "{\"message\":");
+        search_json_string(&j->out, msgs[i], strlen(msgs[i]));
+        buf_append_str(&j->out, "}");
     }
     if (more) buf_printf(&j->out, ",{\"message\":\"%d more errors\"}", more);
-    buf_printf(&j->out, "],\"message\":\"%s\"}", n ? "The batch has invalid documents: nothing was stored" : "");
+    char outer[700];
+    snprintf(outer, sizeof outer, "%s (%d invalid document%s: nothing was stored)", n ? msgs[0] : "invalid batch",
+             n + more, n + more == 1 ? "" : "s");
+    buf_append_str(&j->out, "],\"message\":");
+    search_json_string(&j->out, outer, strlen(outer));
+    buf_append_str(&j->out, "}");
 }
 
 /* On a worker: check every operation first (CloudSearch stores a batch whole or not at all), then

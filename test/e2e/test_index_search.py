@@ -19,22 +19,13 @@ import uuid
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fakelib  # noqa: E402
+from serve_lib import load_records  # noqa: E402
 
 BIN = os.environ["CTINDEX_BIN"]
 BUILD = os.environ["CTINDEX_BUILD"]
 check = fakelib.Checks()
-
-
-def load_records(root):
-    recs = []
-    for dirpath, _, names in os.walk(root):
-        for n in sorted(names):
-            if "CloudTrail-Digest" in dirpath or not n.endswith(".json.gz"):
-                continue
-            with gzip.open(os.path.join(dirpath, n)) as f:
-                recs.extend(json.load(f)["Records"])
-    return recs
 
 
 def add_sqs_file(root, recs, count=150, seed=5):

@@ -18,29 +18,9 @@ import sys
 import time
 
 import runlib
-from runlib import BIN, BUILD, fakelib
+from runlib import BIN, BUILD, fakelib, read, start, stop_children
 
 check = fakelib.Checks()
-children = []
-
-
-def start(argv, env, log):
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
-    children.append(proc)
-    return proc
-
-
-def stop_children():
-    """Whatever a failed check left running (the fakes stop themselves)."""
-    for proc in children:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def read(path):
-    with open(path, errors="replace") as f:
-        return f.read()
 
 
 def run(tmp):
