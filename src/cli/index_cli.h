@@ -24,7 +24,7 @@ typedef struct index_cli {
     int uploads;
     int bulk;
     int progress;
-    int durable; /* dir sink: synced before acknowledged (a checkpoint relies on it) */
+    int durable; /* dir and index sinks: synced before acknowledged (run and a checkpoint rely on it) */
     indexer_options ix;
 } index_cli;
 

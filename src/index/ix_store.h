@@ -22,11 +22,12 @@
 
 typedef struct ix_store ix_store;
 
-enum { IX_READ = 0, IX_WRITE = 1 };
+enum { IX_READ = 0, IX_WRITE = 1, IX_DURABLE = 2 };
 
-/* Opens the index file at path (IX_WRITE creates it when missing). NULL with err filled: the
- * file is not an index, was made by an incompatible ctindex (another field table), or cannot be
- * opened. */
+/* Opens the index file at path (IX_WRITE creates it when missing; IX_WRITE | IX_DURABLE also
+ * syncs every commit: without it a commit survives the process, not the machine). NULL with err
+ * filled: the file is not an index, was made by an incompatible ctindex (another field table),
+ * or cannot be opened. */
 ix_store *ix_open(const char *path, int mode, char *err, size_t errcap);
 void ix_close(ix_store *s);
 
@@ -41,7 +42,7 @@ enum { IX_APPLY_DERIVED = 1 };
  * failed (err; call ix_rollback). */
 int ix_apply(ix_store *s, json_doc *doc, const sdf_op *op, const char *js, size_t len, unsigned flags, char *err,
              size_t errcap);
-/* Commits and syncs. 0, or -1 (err; the transaction was rolled back). */
+/* Commits (and syncs when durable). 0, or -1 (err; the transaction was rolled back). */
 int ix_commit(ix_store *s, char *err, size_t errcap);
 void ix_rollback(ix_store *s);
 const ix_write_stats *ix_get_write_stats(const ix_store *s);

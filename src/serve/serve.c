@@ -411,7 +411,7 @@ serve *serve_start(uv_loop_t *loop, const serve_options *o) {
     sv->loop = loop;
     snprintf(sv->path, sizeof sv->path, "%s", o->index_path);
     char err[512];
-    sv->writer = ix_open(sv->path, IX_WRITE, err, sizeof err);
+    sv->writer = ix_open(sv->path, IX_WRITE | IX_DURABLE, err, sizeof err); /* batches are acknowledged */
     if (!sv->writer) {
         log_error("serve: %s", err);
         free(sv);

@@ -34,7 +34,7 @@ int sinks_create(uv_loop_t *loop, aws_ctx *aws, const sinks_options *o, sinks_re
     if (spec && strncmp(spec, "dir:", 4) == 0 && spec[4]) {
         out->sink = sink_dir_open(spec + 4, 0, o->durable);
     } else if (spec && strncmp(spec, "index:", 6) == 0 && spec[6]) {
-        out->sink = sink_index_open(loop, spec + 6, o->dead); /* SDF documents, like CloudSearch */
+        out->sink = sink_index_open(loop, spec + 6, o->durable, o->dead); /* SDF documents, like CloudSearch */
     } else if (spec && strncmp(spec, "dir-bulk:", 9) == 0 && spec[9]) {
         out->bulk = 1;
         out->sink = sink_dir_open(spec + 9, 1, o->durable);

@@ -18,7 +18,7 @@ typedef struct sinks_options {
     const char *doc_endpoint; /* --doc-endpoint */
     int uploads;              /* requests in flight */
     const char *os_auth;      /* --os-auth for opensearch: none|basic|sigv4 (NULL: auto) */
-    int durable;              /* dir sink: sync each batch before acknowledging it */
+    int durable;              /* dir and index sinks: sync each batch before acknowledging it */
     struct deadletter *dead;
 } sinks_options;
 

@@ -191,11 +191,11 @@ static void index_close(sink *base) {
 
 static const sink_ops index_ops = {"index", index_submit, index_close};
 
-sink *sink_index_open(uv_loop_t *loop, const char *path, deadletter *dead) {
+sink *sink_index_open(uv_loop_t *loop, const char *path, int durable, deadletter *dead) {
     ix_sink *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     char err[512];
-    s->store = ix_open(path, IX_WRITE, err, sizeof err);
+    s->store = ix_open(path, durable ? IX_WRITE | IX_DURABLE : IX_WRITE, err, sizeof err);
     if (!s->store) {
         log_error("%s", err);
         free(s);

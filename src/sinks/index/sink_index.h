@@ -1,5 +1,5 @@
 /* The index sink: batches go into the embedded index (src/index), one SQLite transaction each.
- * A batch is done (ok) only once its transaction committed and synced; a document the index
+ * A batch is done (ok) only once its transaction committed (and, durable, synced); a document the index
  * refuses goes to the dead-letter file with the reason, the others are stored. The commit runs on
  * libuv's work queue, so the loop keeps downloading and building documents meanwhile; a batch
  * waits while the previous one is being written (one writer per file). */
@@ -13,8 +13,11 @@
 
 struct deadletter;
 
-/* Opens (creating when missing) the index file at path. NULL with the reason logged. */
-sink *sink_index_open(uv_loop_t *loop, const char *path, struct deadletter *dead);
+/* Opens (creating when missing) the index file at path. durable: a commit is synced to disk
+ * before its batch is acknowledged (run, a replay with a checkpoint); otherwise a committed batch
+ * survives a crash of the process, not of the machine (SQLite's WAL with synchronous=NORMAL), as
+ * the dir sink's files without --durable. NULL with the reason logged. */
+sink *sink_index_open(uv_loop_t *loop, const char *path, int durable, struct deadletter *dead);
 
 typedef struct sink_index_stats {
     uint64_t batches, batches_failed;
