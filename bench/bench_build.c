@@ -136,7 +136,7 @@ int main(int argc, char **argv) {
                 bad++;
                 continue;
             }
-            batch_commit(&bt, (size_t)n, NULL);
+            batch_commit(&bt, (size_t)n, NULL, NULL);
             docs++;
             in_bytes += lens[i];
             doc_bytes += (size_t)n;

@@ -312,8 +312,10 @@ static void sizes(const char *path, uint64_t records) {
 
 int main(int argc, char **argv) {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); /* as the index does (ix_store.c) */
-    options o = {.files = 180, .min_records = 3000, .max_records = 10000, .seed = 7, .days = 10, .reps = 100};
-    static const struct option opts[] = {{"files", required_argument, 0, 'f'},
+    options o = {.files = 0, .min_records = 3000, .max_records = 10000, .seed = 7, .days = 10, .reps = 100};
+    long want_records = 1050000;
+    static const struct option opts[] = {{"records", required_argument, 0, 'n'},
+                                         {"files", required_argument, 0, 'f'},
                                          {"min-records", required_argument, 0, 'a'},
                                          {"max-records", required_argument, 0, 'b'},
                                          {"seed", required_argument, 0, 's'},
@@ -328,6 +330,7 @@ int main(int argc, char **argv) {
     int ch;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
+        case 'n': want_records = atol(optarg) > 0 ? atol(optarg) : 1; break;
         case 'f': o.files = atoi(optarg); break;
         case 'a': o.min_records = atoi(optarg); break;
         case 'b': o.max_records = atoi(optarg); break;
@@ -339,15 +342,20 @@ int main(int argc, char **argv) {
         case 'k': o.skip_index = 1; break;
         case 'C': o.ceiling_only = 1; break;
         case 'h':
-            printf("usage: bench_index [--files N] [--min-records A] [--max-records B] [--seed S] [--days D]\n"
-                   "                   [--corpus DIR] [--index FILE] [--reps N] [--skip-index]\n"
-                   "Defaults: 180 files of 3000..10000 records (about 1.05M), seed 7, 10 days, 100 searches per\n"
-                   "kind; corpus /tmp/ctindex-bench-index-F-A-B-S, index /tmp/ctindex-bench-index.db.\n"
-                   "--skip-index measures the searches on an index already built.\n");
+            printf("usage: bench_index [--records N] [--files N] [--min-records A] [--max-records B] [--seed S]\n"
+                   "                   [--days D] [--corpus DIR] [--index FILE] [--reps N] [--skip-index]\n"
+                   "                   [--ceiling-only]\n"
+                   "Defaults: about 1,050,000 records (--records: files of 3000..10000 records, log-uniform, about\n"
+                   "5,550 a file; --files sets the count instead), seed 7, 10 days from 2024-05-01, 100 searches\n"
+                   "per kind; corpus /tmp/ctindex-bench-index-F-A-B-S (generated once, reused), index\n"
+                   "/tmp/ctindex-bench-index.db. --records 50000 is a quick check.\n"
+                   "--skip-index measures the searches on an index already built; --ceiling-only runs the\n"
+                   "ceiling alone (for callgrind --toggle-collect=fts_insert_batch*).\n");
             return 0;
         default: return 2;
         }
     }
+    if (o.files <= 0) o.files = (int)((want_records + 5549) / 5550);
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) die("%s", "cannot find myself");

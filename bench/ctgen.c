@@ -3,6 +3,10 @@
  * Tests, the README demo and the benchmarks need CloudTrail files we may ship and regenerate,
  * so this program invents them: the real S3 key layout, gzip level 6, one compact line
  * {"Records":[...]} per file, a realistic mix of services and identities (~1.5 KB a record).
+ * --shape writes the same records in the other shapes users hold them in (a top-level array,
+ * JSON lines, back-to-back JSON, EventBridge events, CloudWatch Logs subscription payloads as
+ * multi-member gzip, lookup-events output), --layout firehose the way Firehose names its
+ * objects, --crlf and --broken-line the awkward variants of the line shapes.
  * --edge-cases adds the awkward inputs the indexer must survive, --digest the digest files it
  * must skip, --insights files of Insights events (CloudTrail-Insight/), --ids the list of every
  * eventID so a test can prove nothing was lost.
@@ -25,6 +29,7 @@
 #include <zlib.h>
 
 #include "base/buf.h"
+#include "base/date.h"
 
 /* ---------------------------------------------------------------- limits */
 
@@ -91,15 +96,6 @@ static void fill_rand(char *dst, rng *r, const char *alpha, unsigned alen, size_
 
 /* ---------------------------------------------------------------- time */
 
-static int64_t days_from_civil(int y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 typedef struct civil {
     int y;
     unsigned mo, d, h, mi, s;
@@ -111,15 +107,12 @@ static civil civil_from_time(int64_t t) {
     c.h = (unsigned)(sod / 3600);
     c.mi = (unsigned)(sod / 60 % 60);
     c.s = (unsigned)(sod % 60);
-    days += 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    unsigned doe = (unsigned)(days - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    c.d = doy - (153 * mp + 2) / 5 + 1;
-    c.mo = mp < 10 ? mp + 3 : mp - 9;
-    c.y = (int)((int64_t)yoe + era * 400 + (c.mo <= 2));
+    int64_t y;
+    int m, d;
+    date_civil_from_days(days, &y, &m, &d);
+    c.y = (int)y;
+    c.mo = (unsigned)m;
+    c.d = (unsigned)d;
     return c;
 }
 
@@ -391,12 +384,38 @@ typedef struct file_meta {
     unsigned key_len;
 } file_meta;
 
+/* The shapes a file's records can be written in (--shape). */
+typedef enum shape {
+    SHAPE_S3,           /* {"Records":[...]}, as CloudTrail delivers */
+    SHAPE_ARRAY,        /* [record,\nrecord,...] */
+    SHAPE_NDJSON,       /* one record a line */
+    SHAPE_CONCAT,       /* records back to back, no separator (Firehose's default) */
+    SHAPE_EVENTBRIDGE,  /* one EventBridge event a line, "detail" before "detail-type" in every other one */
+    SHAPE_CWLOGS,       /* CloudWatch Logs subscription payloads, one gzip member each, a CONTROL_MESSAGE first */
+    SHAPE_LOOKUP,       /* `aws cloudtrail lookup-events` output, as the CLI prints it */
+    SHAPE_LOOKUP_LINES, /* its Events one a line (jq -c '.Events[]') */
+    SHAPE_STRINGS,      /* each record as a JSON string, one a line (jq '.Events[].CloudTrailEvent') */
+    SHAPE_COUNT
+} shape;
+
+static const char *const SHAPE_NAMES[SHAPE_COUNT] = {"s3",     "array",  "ndjson",       "concat", "eventbridge",
+                                                     "cwlogs", "lookup", "lookup-lines", "strings"};
+
+/* Shapes with one value a line: they can have CRLF line ends and a broken line. */
+static int shape_has_lines(shape s) {
+    return s == SHAPE_NDJSON || s == SHAPE_EVENTBRIDGE || s == SHAPE_LOOKUP_LINES || s == SHAPE_STRINGS;
+}
+
 typedef struct options {
     const char *out;
     const char *ids_path;
+    const char *broken_ids_path;
     uint64_t files, min_records, max_records, seed, accounts, regions, days, insights;
     int64_t start; /* epoch seconds of --start, midnight UTC */
     int plain, edge_cases, digest;
+    shape shape;
+    int firehose; /* --layout firehose */
+    int crlf, broken_line;
 } options;
 
 typedef struct gen {
@@ -409,6 +428,13 @@ typedef struct gen {
     char external_account[13];
     char bucket_suffix[9];
     buf json, gz, keys;
+    buf shaped;    /* the file in its --shape, when not s3 */
+    size_t *spans; /* [start, end) of every record of the current file in json */
+    size_t nspans, capspans;
+    size_t *members; /* cwlogs: where each payload (gzip member) ends in shaped */
+    size_t nmembers, capmembers;
+    FILE *broken_ids;
+    uint64_t broken;
     jw w;
     z_stream zs;
     FILE *ids;
@@ -1878,6 +1904,21 @@ static enum ev_kind pick_kind(gen *g) {
     return EV_MISC;
 }
 
+/* The record written since start (after its separating comma) is one of the file's records. */
+static void note_span(gen *g, size_t start) {
+    if (start < g->json.len && g->json.data[start] == ',') start++;
+    if (g->nspans == g->capspans) {
+        size_t cap = g->capspans ? g->capspans * 2 : 1024;
+        size_t *p = realloc(g->spans, cap * 2 * sizeof *p);
+        if (!p) die("out of memory");
+        g->spans = p;
+        g->capspans = cap;
+    }
+    g->spans[2 * g->nspans] = start;
+    g->spans[2 * g->nspans + 1] = g->json.len;
+    g->nspans++;
+}
+
 static void add_record(gen *g, rec *r) {
     if (g->deliver > g->hour_start)
         r->t = g->hour_start + (int64_t)rng_below(&g->r, (unsigned)(g->deliver - g->hour_start));
@@ -1897,6 +1938,7 @@ static void add_record(gen *g, rec *r) {
     default: ev_misc(g, r); break;
     }
     if (g->w.err) die("a log file passed its size limit (1 GiB); lower --max-records");
+    note_span(g, g->record_start);
     if (g->oldest < 0 || r->t < g->oldest) g->oldest = r->t;
     if (r->t > g->newest) g->newest = r->t;
     g->records++;
@@ -1957,19 +1999,256 @@ static void gzip_member(gen *g, const char *p, size_t n) {
     g->gz.len += bound - g->zs.avail_out;
 }
 
-/* Writes the JSON in g->json; `members` > 1 splits it across that many gzip members. */
+/* ---------------------------------------------------------------- shapes */
+
+static void out_bytes(gen *g, const void *p, size_t n) {
+    if (buf_append(&g->shaped, p, n) != 0) die("a file passed its size limit (1 GiB); lower --max-records");
+}
+static void out_str(gen *g, const char *str) { out_bytes(g, str, strlen(str)); }
+static void out_eol(gen *g) { out_str(g, g->o.crlf ? "\r\n" : "\n"); }
+
+/* p[0..n) as the content of a JSON string. */
+static void out_escaped(gen *g, const char *p, size_t n) {
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c != '"' && c != '\\' && c >= 0x20) continue;
+        out_bytes(g, p + run, i - run);
+        char e[8];
+        if (c == '"' || c == '\\') snprintf(e, sizeof e, "\\%c", c);
+        else snprintf(e, sizeof e, "\\u%04x", c);
+        out_str(g, e);
+        run = i + 1;
+    }
+    out_bytes(g, p + run, n - run);
+}
+
+/* The first "key":"value" of a record (what the wrappers' own fields repeat); its length. */
+static size_t record_field(const char *record, size_t n, const char *key, const char **val) {
+    char pat[48];
+    int pl = snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = memmem(record, n, pat, (size_t)pl);
+    *val = "";
+    if (!p) return 0;
+    p += pl;
+    const char *e = p;
+    while (e < record + n && *e != '"') e += *e == '\\' ? 2 : 1;
+    *val = p;
+    return (size_t)(e - p);
+}
+
+static void out_field(gen *g, const char *record, size_t n, const char *key) {
+    const char *v;
+    size_t vn = record_field(record, n, key, &v);
+    out_bytes(g, v, vn);
+}
+
+/* Record i of the current file. */
+static const char *span_rec(const gen *g, size_t i, size_t *n) {
+    *n = g->spans[2 * i + 1] - g->spans[2 * i];
+    return g->json.data + g->spans[2 * i];
+}
+
+/* --broken-line: the middle record of a file of three or more. */
+static int is_broken(const gen *g, size_t i) { return g->o.broken_line && g->nspans >= 3 && i == g->nspans / 2; }
+
+/* The record will not arrive whole: its eventID goes to --broken-ids instead of counting as indexed. */
+static void note_broken(gen *g, const char *record, size_t n) {
+    const char *id;
+    size_t idn = record_field(record, n, "eventID", &id);
+    g->broken++;
+    if (g->broken_ids && idn && (fwrite(id, 1, idn, g->broken_ids) != idn || fputc('\n', g->broken_ids) == EOF))
+        die("cannot write the --broken-ids file");
+}
+
+static void out_eventbridge(gen *g, size_t i, const char *record, size_t n) {
+    const char *type, *src;
+    size_t tn = record_field(record, n, "eventType", &type), sn = record_field(record, n, "eventSource", &src);
+    const char *dt = "AWS API Call via CloudTrail";
+    if (tn == 16 && !memcmp(type, "AwsConsoleSignIn", 16)) dt = "AWS Console Sign In via CloudTrail";
+    else if (tn == 15 && !memcmp(type, "AwsServiceEvent", 15)) dt = "AWS Service Event via CloudTrail";
+    else if (tn == 20 && !memcmp(type, "AwsCloudTrailInsight", 20)) dt = "AWS Insight via CloudTrail";
+    const char *dot = memchr(src, '.', sn);
+    char id[40];
+    uint64_t u = mix64(g->o.seed ^ (g->files * 1000003u + i));
+    snprintf(id, sizeof id, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(u >> 32), (unsigned)(u >> 16) & 0xffff,
+             (unsigned)u & 0xffff, (unsigned)(u >> 48), (unsigned long long)(mix64(u) & 0xffffffffffffull));
+    int detail_first = i & 1; /* keys in any order: the detail before the detail-type */
+    out_str(g, "{");
+    if (detail_first) {
+        out_str(g, "\"detail\":");
+        out_bytes(g, record, n);
+        out_str(g, ",");
+    }
+    out_str(g, "\"version\":\"0\",\"id\":\"");
+    out_str(g, id);
+    out_str(g, "\",\"detail-type\":\"");
+    out_str(g, dt);
+    out_str(g, "\",\"source\":\"aws.");
+    out_bytes(g, src, dot ? (size_t)(dot - src) : sn);
+    out_str(g, "\",\"account\":\"");
+    out_field(g, record, n, "recipientAccountId");
+    out_str(g, "\",\"time\":\"");
+    out_field(g, record, n, "eventTime");
+    out_str(g, "\",\"region\":\"");
+    out_field(g, record, n, "awsRegion");
+    out_str(g, "\",\"resources\":[]");
+    if (!detail_first) {
+        out_str(g, ",\"detail\":");
+        out_bytes(g, record, n);
+    }
+    out_str(g, "}");
+}
+
+/* One entry of lookup-events output; pretty as the AWS CLI prints it, or compact. */
+static void out_lookup_event(gen *g, const char *record, size_t n, int pretty) {
+    const char *nl = pretty ? "\n            " : "", *sp = pretty ? " " : "";
+    const char *t;
+    size_t tn = record_field(record, n, "eventTime", &t);
+    char when[40];
+    snprintf(when, sizeof when, "%.*s+00:00", (int)(tn ? tn - 1 : 0), t); /* the CLI prints an offset */
+    out_str(g, "{");
+    static const char *const FIELDS[][2] = {{"EventId", "eventID"},
+                                            {"EventName", "eventName"},
+                                            {"AccessKeyId", "accessKeyId"},
+                                            {"EventSource", "eventSource"},
+                                            {"Username", "userName"}};
+    for (unsigned f = 0; f < COUNT(FIELDS); f++) {
+        buf_printf(&g->shaped, "%s%s\"%s\":%s\"", f ? "," : "", nl, FIELDS[f][0], sp);
+        out_field(g, record, n, FIELDS[f][1]);
+        out_str(g, "\"");
+    }
+    buf_printf(&g->shaped,
+               ",%s\"ReadOnly\":%s\"%s\",%s\"EventTime\":%s\"%s\",%s\"Resources\":%s[],%s\"CloudTrailEvent\":%s\"", nl,
+               sp, memmem(record, n, "\"readOnly\":true", 15) ? "true" : "false", nl, sp, when, nl, sp, nl, sp);
+    out_escaped(g, record, n);
+    out_str(g, pretty ? "\"\n        }" : "\"}");
+}
+
+/* CloudWatch Logs subscription payloads of up to 40 records, each a gzip member, after a
+ * CONTROL_MESSAGE; messageType comes last in every other payload. */
+static void end_member(gen *g) {
+    if (g->nmembers == g->capmembers) {
+        size_t cap = g->capmembers ? g->capmembers * 2 : 64;
+        size_t *m = realloc(g->members, cap * sizeof *m);
+        if (!m) die("out of memory");
+        g->members = m;
+        g->capmembers = cap;
+    }
+    g->members[g->nmembers++] = g->shaped.len;
+}
+
+static void out_cwlogs(gen *g) {
+    const char *acct = acct_id(g, g->acct), *reg = region_name(g);
+    int64_t ms = g->deliver * 1000;
+    buf_printf(&g->shaped,
+               "{\"messageType\":\"CONTROL_MESSAGE\",\"owner\":\"CloudwatchLogs\",\"logGroup\":\"\","
+               "\"logStream\":\"\",\"subscriptionFilters\":[],\"logEvents\":[{\"id\":\"\",\"timestamp\":%lld,"
+               "\"message\":\"CWL CONTROL MESSAGE: Checking health of destination Firehose.\"}]}",
+               (long long)ms);
+    end_member(g);
+    for (size_t first = 0, payload = 0; first < g->nspans; first += 40, payload++) {
+        int type_last = payload & 1;
+        buf_printf(&g->shaped,
+                   "{%s\"owner\":\"%s\",\"logGroup\":\"aws-cloudtrail-logs-%s\",\"logStream\":\"%s_CloudTrail_%s\","
+                   "\"subscriptionFilters\":[\"ctindex\"],\"logEvents\":[",
+                   type_last ? "" : "\"messageType\":\"DATA_MESSAGE\",", acct, acct, acct, reg);
+        for (size_t i = first; i < g->nspans && i < first + 40; i++) {
+            size_t n;
+            const char *record = span_rec(g, i, &n);
+            buf_printf(&g->shaped, "%s{\"id\":\"%020llu%020llu\",\"timestamp\":%lld,\"message\":\"",
+                       i > first ? "," : "", (unsigned long long)(mix64(g->files ^ i) % 100000000000000000ull),
+                       (unsigned long long)i, (long long)(ms + (int64_t)i));
+            size_t at = g->shaped.len;
+            out_escaped(g, record, n);
+            if (is_broken(g, i)) { /* a message cut in half: that log event holds no record */
+                g->shaped.len = at + (g->shaped.len - at) / 2;
+                while (g->shaped.len > at && g->shaped.data[g->shaped.len - 1] == '\\') g->shaped.len--;
+                note_broken(g, record, n);
+            }
+            out_str(g, "\"}");
+        }
+        out_str(g, type_last ? "],\"messageType\":\"DATA_MESSAGE\"}" : "]}");
+        if (g->shaped.len > g->shaped.max) die("a file passed its size limit");
+        end_member(g);
+    }
+}
+
+/* The current file's records in --shape, into g->shaped; 0 when the shape has nothing to write
+ * for a file without records (JSON lines of nothing is an empty file, which is no shape). */
+static int build_shape(gen *g) {
+    buf_clear(&g->shaped);
+    g->nmembers = 0;
+    shape sh = g->o.shape;
+    if (g->nspans == 0 && sh != SHAPE_ARRAY && sh != SHAPE_LOOKUP && sh != SHAPE_CWLOGS) return 0;
+    if (sh == SHAPE_CWLOGS) {
+        out_cwlogs(g);
+        return 1;
+    }
+    if (sh == SHAPE_ARRAY) out_str(g, "[\n");
+    if (sh == SHAPE_LOOKUP) out_str(g, "{\n    \"Events\": [");
+    for (size_t i = 0; i < g->nspans; i++) {
+        size_t n, line = g->shaped.len;
+        const char *record = span_rec(g, i, &n);
+        switch (sh) {
+        case SHAPE_ARRAY:
+            out_str(g, i ? ",\n" : "");
+            out_bytes(g, record, n);
+            break;
+        case SHAPE_NDJSON:
+        case SHAPE_CONCAT: out_bytes(g, record, n); break;
+        case SHAPE_EVENTBRIDGE: out_eventbridge(g, i, record, n); break;
+        case SHAPE_LOOKUP:
+            out_str(g, i ? ",\n        " : "\n        ");
+            out_lookup_event(g, record, n, 1);
+            break;
+        case SHAPE_LOOKUP_LINES: out_lookup_event(g, record, n, 0); break;
+        case SHAPE_STRINGS:
+            out_str(g, "\"");
+            out_escaped(g, record, n);
+            out_str(g, "\"");
+            break;
+        default: break;
+        }
+        if (shape_has_lines(sh) && is_broken(g, i)) { /* cut the line in half, keep its end */
+            g->shaped.len = line + (g->shaped.len - line) / 2;
+            note_broken(g, record, n);
+        }
+        if (shape_has_lines(sh)) out_eol(g);
+    }
+    if (sh == SHAPE_ARRAY) out_str(g, "\n]\n");
+    if (sh == SHAPE_LOOKUP) {
+        char token[40];
+        fill_rand(token, &g->dr, ALNUM, 62, 32);
+        token[32] = '\0';
+        buf_printf(&g->shaped, "%s],\n    \"NextToken\": \"%s\"\n}\n", g->nspans ? "\n    " : "", token);
+    }
+    if (g->shaped.len >= g->shaped.max) die("a file passed its size limit");
+    return 1;
+}
+
+/* Writes the file (g->json, or g->shaped for another --shape); `members` > 1 splits it across that
+ * many gzip members; CloudWatch Logs payloads are one member each. */
 static size_t emit(gen *g, const char *key, unsigned members) {
+    const buf *src = g->o.shape == SHAPE_S3 ? &g->json : &g->shaped;
     if (g->o.plain) {
-        write_out(g, key, g->json.data, g->json.len);
+        write_out(g, key, src->data, src->len);
         return 0;
     }
     buf_clear(&g->gz);
     size_t done = 0;
-    for (unsigned i = 1; i <= members; i++) {
-        size_t upto = g->json.len / members * i;
-        if (i == members) upto = g->json.len;
-        gzip_member(g, g->json.data + done, upto - done);
-        done = upto;
+    if (g->o.shape == SHAPE_CWLOGS) {
+        for (size_t i = 0; i < g->nmembers; i++) {
+            gzip_member(g, src->data + done, g->members[i] - done);
+            done = g->members[i];
+        }
+    } else {
+        for (unsigned i = 1; i <= members; i++) {
+            size_t upto = src->len / members * i;
+            if (i == members) upto = src->len;
+            gzip_member(g, src->data + done, upto - done);
+            done = upto;
+        }
     }
     write_out(g, key, g->gz.data, g->gz.len);
     return g->gz.len;
@@ -1989,6 +2268,9 @@ static void make_log_key(gen *g, char *out, size_t cap, const char *dir) {
     const char *a = acct_id(g, g->acct), *reg = region_name(g);
     int n = snprintf(out, cap, "AWSLogs/%s/%s/%s/%04d/%02u/%02u/%s_%s_%s_%04d%02u%02uT%02u%02uZ_%s.%s", a, dir, reg,
                      c.y, c.mo, c.d, a, dir, reg, c.y, c.mo, c.d, c.h, c.mi, uniq, g->o.plain ? "json" : "json.gz");
+    if (g->o.firehose) /* as Firehose names objects: YYYY/MM/DD/HH/STREAM-VERSION-DATE-TIME-RANDOM, no extension */
+        n = snprintf(out, cap, "%04d/%02u/%02u/%02u/ctgen-stream-1-%04d-%02u-%02u-%02u-%02u-%02u-%s", c.y, c.mo, c.d,
+                     c.h, c.y, c.mo, c.d, c.h, c.mi, c.s, uniq);
     if (n < 0 || (size_t)n >= cap) die("key too long");
 }
 
@@ -2000,6 +2282,7 @@ static void begin_file(gen *g, unsigned acct, unsigned region, unsigned day, uns
     g->hour_start = g->o.start + (int64_t)day * 86400 + (int64_t)hour * 3600;
     g->deliver = g->hour_start + (int64_t)minute * 60;
     g->oldest = g->newest = -1;
+    g->nspans = 0;
     buf_clear(&g->json);
     jw_reset(&g->w, &g->json);
     OBJ(&g->w);
@@ -2012,12 +2295,13 @@ static void end_file(gen *g, const char *dir, unsigned members) {
     END_ARR(&g->w);
     END_OBJ(&g->w);
     if (g->w.err) die("a log file passed its size limit");
-    make_log_key(g, key, sizeof key, dir);
+    make_log_key(g, key, sizeof key, dir); /* always: the random stream stays the same for every shape */
+    if (g->o.shape != SHAPE_S3 && !build_shape(g)) return;
     size_t gz = emit(g, key, members);
     g->files++;
-    g->json_bytes += g->json.len;
+    g->json_bytes += g->o.shape == SHAPE_S3 ? g->json.len : g->shaped.len;
     g->gz_bytes += gz;
-    if (strcmp(dir, "CloudTrail") != 0) return;
+    if (strcmp(dir, "CloudTrail") != 0 || g->o.firehose) return;
     if (g->nmeta == g->capmeta) {
         size_t cap = g->capmeta ? g->capmeta * 2 : 1024;
         file_meta *m = realloc(g->meta, cap * sizeof *m);
@@ -2076,6 +2360,7 @@ static void add_s3_with(gen *g, const char *ua_json, const char *key_json) {
 static void insight_record(gen *g, int start, const char *shared, int error_rate) {
     jw *w = &g->w;
     rng *R = &g->r;
+    size_t span_start = g->json.len;
     int64_t t = g->hour_start + (start ? 60 : 1800);
     char id[36];
     const char *a = acct_id(g, g->acct);
@@ -2158,6 +2443,7 @@ static void insight_record(gen *g, int start, const char *shared, int error_rate
     KS(w, "eventCategory", "Insight");
     END_OBJ(w);
     if (w->err) die("insight record too large");
+    note_span(g, span_start);
     if (g->oldest < 0 || t < g->oldest) g->oldest = t;
     if (t > g->newest) g->newest = t;
     g->records++;
@@ -2392,6 +2678,7 @@ static const char USAGE[] =
     "usage: ctgen --out DIR [--files N] [--min-records A] [--max-records B] [--seed S]\n"
     "             [--accounts K] [--regions R] [--start YYYY-MM-DD] [--days D]\n"
     "             [--plain] [--edge-cases] [--insights N] [--digest] [--ids FILE]\n"
+    "             [--shape S] [--layout cloudtrail|firehose] [--crlf] [--broken-line] [--broken-ids FILE]\n"
     "\n"
     "Writes a deterministic corpus of CloudTrail log files under DIR/AWSLogs/ACCOUNT/CloudTrail/...\n"
     "  --out DIR          output directory (created if missing)\n"
@@ -2411,7 +2698,26 @@ static const char USAGE[] =
     "                     spread over the accounts, regions and days like the ordinary files)\n"
     "  --digest           also write one digest file per account/region/day (CloudTrail-Digest/)\n"
     "  --ids FILE         write every generated eventID to FILE, one a line\n"
-    "Prints one summary line: files records json_bytes gzip_bytes digest_files.\n";
+    "  --shape S          the records of each file written as (default s3):\n"
+    "                       s3            {\"Records\":[...]}, as CloudTrail delivers them\n"
+    "                       array         a top-level JSON array, one record a line\n"
+    "                       ndjson        JSON lines, one record a line\n"
+    "                       concat        records back to back without a separator (Firehose's default)\n"
+    "                       eventbridge   EventBridge events, one a line, \"detail\" first in every other one\n"
+    "                       cwlogs        CloudWatch Logs subscription payloads of up to 40 records, one gzip\n"
+    "                                     member each (a multi-member file), a CONTROL_MESSAGE first, messageType\n"
+    "                                     last in every other one\n"
+    "                       lookup        `aws cloudtrail lookup-events` output as the CLI prints it\n"
+    "                       lookup-lines  its Events one a line (jq -c '.Events[]')\n"
+    "                       strings       each record as a JSON string, one a line (jq '.Events[].CloudTrailEvent')\n"
+    "                     A file without records is not written in the line shapes (it would be empty).\n"
+    "  --layout L         cloudtrail (default): AWSLogs/... keys; firehose: YYYY/MM/DD/HH/ctgen-stream-1-...\n"
+    "                     names without an extension, as Firehose writes them (no digests)\n"
+    "  --crlf             end lines with CRLF (line shapes)\n"
+    "  --broken-line      cut the middle record of every file of three or more in half (line shapes: the\n"
+    "                     line; cwlogs: the log event's message); those records are counted as broken\n"
+    "  --broken-ids FILE  write the eventIDs of the cut records to FILE (they stay in --ids)\n"
+    "Prints one summary line: files records json_bytes gzip_bytes digest_files broken.\n";
 
 static _Noreturn void usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, "ctgen: ");
@@ -2439,11 +2745,15 @@ static int64_t parse_date(const char *s) {
     char tail;
     if (!s || sscanf(s, "%4d-%2u-%2u%c", &y, &m, &d, &tail) != 3 || strlen(s) != 10)
         usage_error("--start needs a date YYYY-MM-DD, got '%s'", s ? s : "");
-    if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > 31) usage_error("--start: no such date '%s'", s);
-    int64_t days = days_from_civil(y, m, d);
-    civil c = civil_from_time(days * 86400);
-    if (c.y != y || c.mo != m || c.d != d) usage_error("--start: no such date '%s'", s);
-    return days * 86400;
+    if (y < 1970 || y > 9999 || !date_valid(y, (int)m, (int)d)) usage_error("--start: no such date '%s'", s);
+    return date_days_from_civil(y, (int)m, (int)d) * 86400;
+}
+
+static shape parse_shape(const char *v) {
+    for (int i = 0; i < SHAPE_COUNT; i++)
+        if (!strcmp(v, SHAPE_NAMES[i])) return (shape)i;
+    usage_error(
+        "--shape: one of s3, array, ndjson, concat, eventbridge, cwlogs, lookup, lookup-lines, strings, not '%s'", v);
 }
 
 static void parse_args(int argc, char **argv, options *o) {
@@ -2474,10 +2784,14 @@ static void parse_args(int argc, char **argv, options *o) {
             o->digest = 1;
             continue;
         }
+        if (!strcmp(a, "--crlf") || !strcmp(a, "--broken-line")) {
+            *(a[2] == 'c' ? &o->crlf : &o->broken_line) = 1;
+            continue;
+        }
         /* options with a value: "--opt value" or "--opt=value" */
-        static const char *const WITH_VALUE[] = {"--out",  "--files",    "--min-records", "--max-records",
-                                                 "--seed", "--accounts", "--regions",     "--start",
-                                                 "--days", "--ids",      "--insights"};
+        static const char *const WITH_VALUE[] = {"--out",      "--files",   "--min-records", "--max-records", "--seed",
+                                                 "--accounts", "--regions", "--start",       "--days",        "--ids",
+                                                 "--insights", "--shape",   "--layout",      "--broken-ids"};
         const char *eq = strchr(a, '=');
         size_t name_len = eq ? (size_t)(eq - a) : strlen(a);
         const char *name = NULL;
@@ -2488,7 +2802,13 @@ static void parse_args(int argc, char **argv, options *o) {
         if (!v) usage_error("%s needs a value", name);
         if (!strcmp(name, "--out")) o->out = v;
         else if (!strcmp(name, "--ids")) o->ids_path = v;
-        else if (!strcmp(name, "--files")) o->files = parse_num(name, v, 0, MAX_FILES);
+        else if (!strcmp(name, "--broken-ids")) o->broken_ids_path = v;
+        else if (!strcmp(name, "--shape")) o->shape = parse_shape(v);
+        else if (!strcmp(name, "--layout")) {
+            if (strcmp(v, "cloudtrail") && strcmp(v, "firehose"))
+                usage_error("--layout: cloudtrail or firehose, not '%s'", v);
+            o->firehose = !strcmp(v, "firehose");
+        } else if (!strcmp(name, "--files")) o->files = parse_num(name, v, 0, MAX_FILES);
         else if (!strcmp(name, "--min-records")) o->min_records = parse_num(name, v, 1, MAX_RECORDS_PER_FILE);
         else if (!strcmp(name, "--max-records")) o->max_records = parse_num(name, v, 1, MAX_RECORDS_PER_FILE);
         else if (!strcmp(name, "--seed")) o->seed = parse_num(name, v, 0, UINT64_MAX);
@@ -2501,6 +2821,10 @@ static void parse_args(int argc, char **argv, options *o) {
     if (!o->out || !*o->out) usage_error("%s", "--out DIR is required");
     if (strlen(o->out) > PATH_MAX_LEN - KEY_MAX - 2) usage_error("--out path too long: %s", o->out);
     if (o->min_records > o->max_records) usage_error("%s", "--min-records must not exceed --max-records");
+    if (o->crlf && !shape_has_lines(o->shape)) usage_error("--crlf needs a line shape, not %s", SHAPE_NAMES[o->shape]);
+    if (o->broken_line && !shape_has_lines(o->shape) && o->shape != SHAPE_CWLOGS)
+        usage_error("--broken-line needs a line shape or cwlogs, not %s", SHAPE_NAMES[o->shape]);
+    if (o->digest && o->firehose) usage_error("%s", "--digest needs the cloudtrail layout");
 }
 
 /* ---------------------------------------------------------------- main */
@@ -2539,6 +2863,7 @@ int main(int argc, char **argv) {
     buf_init(&g.json, FILE_BUF_MAX);
     buf_init(&g.gz, FILE_BUF_MAX);
     buf_init(&g.keys, KEYS_BUF_MAX);
+    buf_init(&g.shaped, FILE_BUF_MAX);
     if (buf_reserve(&g.json, 1 << 20) != 0) die("out of memory");
     if (deflateInit2(&g.zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) die("deflateInit2 failed");
     if (mkdir(g.o.out, 0755) != 0 && errno != EEXIST) die_errno("cannot create directory", g.o.out);
@@ -2546,6 +2871,8 @@ int main(int argc, char **argv) {
         g.ids = fopen(g.o.ids_path, "w");
         if (!g.ids) die_errno("cannot create", g.o.ids_path);
     }
+    if (g.o.broken_ids_path && !(g.broken_ids = fopen(g.o.broken_ids_path, "w")))
+        die_errno("cannot create", g.o.broken_ids_path);
 
     gen_normal_files(&g);
     if (g.o.edge_cases) gen_edge_files(&g);
@@ -2553,17 +2880,21 @@ int main(int argc, char **argv) {
     if (g.o.digest) gen_digests(&g);
 
     if (g.ids && fclose(g.ids) != 0) die_errno("cannot write", g.o.ids_path);
+    if (g.broken_ids && fclose(g.broken_ids) != 0) die_errno("cannot write", g.o.broken_ids_path);
     deflateEnd(&g.zs);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     printf("ctgen: files=%" PRIu64 " records=%" PRIu64 " json_bytes=%" PRIu64 " gzip_bytes=%" PRIu64
-           " digest_files=%" PRIu64 "\n",
-           g.files, g.records, g.json_bytes, g.gz_bytes, g.digests);
+           " digest_files=%" PRIu64 " broken=%" PRIu64 "\n",
+           g.files, g.records, g.json_bytes, g.gz_bytes, g.digests, g.broken);
     fprintf(stderr, "ctgen: %.2f s, %.0f records/s, %.1f MB/s of JSON\n", secs,
             secs > 0 ? (double)g.records / secs : 0.0, secs > 0 ? (double)g.json_bytes / secs / 1e6 : 0.0);
     buf_free(&g.json);
     buf_free(&g.gz);
     buf_free(&g.keys);
+    buf_free(&g.shaped);
+    free(g.spans);
+    free(g.members);
     free(g.meta);
     free(g.accounts);
     return 0;

@@ -30,6 +30,7 @@
 #include "base/buf.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/text.h"
 
 /* ---- limits ---------------------------------------------------------------------------- */
 #define HDR_MAX (64u * 1024)                  /* request line + headers */
@@ -215,12 +216,11 @@ static int xml_escape_append(buf *b, const char *s, size_t n) {
 /* Percent-encode all but unreserved characters and '/'; space becomes '+' when form_style
  * (S3 event notifications) and %20 otherwise (ListObjectsV2 encoding-type=url). */
 static int url_encode_append(buf *b, const char *s, size_t n, int form_style) {
-    static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         char e[3];
         size_t el;
-        if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~' || ch == '/') {
+        if (text_url_unreserved(ch) || ch == '/') {
             e[0] = (char)ch;
             el = 1;
         } else if (ch == ' ' && form_style) {
@@ -228,42 +228,13 @@ static int url_encode_append(buf *b, const char *s, size_t n, int form_style) {
             el = 1;
         } else {
             e[0] = '%';
-            e[1] = hex[ch >> 4];
-            e[2] = hex[ch & 15];
+            e[1] = text_hex_upper(ch >> 4);
+            e[2] = text_hex_upper(ch);
             el = 3;
         }
         if (buf_append(b, e, el) != 0) return -1;
     }
     return 0;
-}
-
-static int hexval(int ch) {
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
-
-/* Decode %XX (and '+' as space when plus_space). Returns decoded length, -1 if malformed or
- * longer than cap - 1. NUL-terminates. */
-static long url_decode(const char *s, size_t n, int plus_space, char *out, size_t cap) {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int ch = (unsigned char)s[i];
-        if (ch == '%') {
-            if (i + 2 >= n) return -1;
-            int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
-            if (hi < 0 || lo < 0) return -1;
-            ch = hi * 16 + lo;
-            i += 2;
-        } else if (ch == '+' && plus_space) {
-            ch = ' ';
-        }
-        if (o + 1 >= cap) return -1;
-        out[o++] = (char)ch;
-    }
-    out[o] = '\0';
-    return (long)o;
 }
 
 static void format_times(time_t t, char *iso, size_t iso_cap, char *http, size_t http_cap) {
@@ -550,7 +521,7 @@ static int receipt_parse(const char *s, size_t n, uint32_t *idx, uint32_t *gen) 
     for (int k = 0; k < 3; k++) {
         uint32_t x = 0;
         for (int i = 0; i < 8; i++) {
-            int h = hexval((unsigned char)s[4 + 8 * k + i]);
+            int h = text_hexval((unsigned char)s[4 + 8 * k + i]);
             if (h < 0 || (h >= 10 && s[4 + 8 * k + i] < 'a')) return -1;
             x = x * 16 + (uint32_t)h;
         }
@@ -837,10 +808,10 @@ static void conn_close(conn *c) {
 enum { PARSE_OK, PARSE_MORE, PARSE_BAD };
 
 /* Reject a malformed request: answer it and close after the answer. */
-static int parse_fail(conn *c, int status, const char *msg) {
+static int parse_fail(conn *c, int status, const char *why) {
     g.st.bad_requests++;
     char body[256];
-    snprintf(body, sizeof body, "{\"message\":\"%s\"}", msg);
+    snprintf(body, sizeof body, "{\"message\":\"%s\"}", why);
     respond_text(c, 0, status, "application/json", body);
     return PARSE_BAD;
 }
@@ -1168,7 +1139,7 @@ static int list_parse_query(const req *r, list_params *lp) {
             cap = sizeof num;
         }
         if (dst) {
-            if (url_decode(val, vlen, 1, dst, cap) < 0) return -1;
+            if (text_pct_decode(val, vlen, dst, cap, TEXT_PCT_PLUS_SPACE) < 0) return -1;
             if (dst == num && name[0] == 'm') {
                 char *endp;
                 lp->max_keys = strtol(num, &endp, 10);
@@ -1206,7 +1177,7 @@ static void s3_list(conn *c, const req *r) {
             return;
         }
         for (size_t i = 1; i < tl; i += 2) {
-            int hi = hexval((unsigned char)lp.token[i]), lo = hexval((unsigned char)lp.token[i + 1]);
+            int hi = text_hexval((unsigned char)lp.token[i]), lo = text_hexval((unsigned char)lp.token[i + 1]);
             if (hi < 0 || lo < 0) {
                 s3_error(c, r, 400, "InvalidArgument", "The continuation token provided is incorrect", NULL, 0);
                 return;
@@ -1328,7 +1299,7 @@ static void handle_s3(conn *c, const req *r) {
         klen = slash ? plen - blen - 1 : 0;
     }
     char kbuf[KEY_MAX + 1];
-    long kl = url_decode(key, klen, 0, kbuf, sizeof kbuf);
+    long kl = text_pct_decode(key, klen, kbuf, sizeof kbuf, 0);
     if (kl < 0) {
         g.st.s3_other++;
         s3_error(c, r, 400, "InvalidURI", "Could not parse the specified URI, or the key is too long.", NULL, 0);
@@ -1792,13 +1763,13 @@ static void handle_sqs(conn *c, const req *r) {
 }
 
 /* ---- handlers: document sinks ---------------------------------------------------------- */
-static void cs_reply(conn *c, const req *r, int status, const char *msg, long adds, long deletes) {
+static void cs_reply(conn *c, const req *r, int status, const char *why, long adds, long deletes) {
     char body[512];
-    if (msg) {
+    if (why) {
         g.st.rejected_batches++;
         snprintf(body, sizeof body,
                  "{\"status\":\"error\",\"adds\":0,\"deletes\":0,\"message\":\"%s\",\"errors\":[{\"message\":\"%s\"}]}",
-                 msg, msg);
+                 why, why);
     } else {
         snprintf(body, sizeof body, "{\"status\":\"success\",\"adds\":%ld,\"deletes\":%ld}", adds, deletes);
     }

@@ -99,7 +99,7 @@ static int on_build(void *ud, const char *rec, size_t len) {
             continue;
         }
         if (n <= 0) break;
-        batch_commit(&c->bt, (size_t)n, NULL);
+        batch_commit(&c->bt, (size_t)n, NULL, NULL);
         c->t->doc_bytes += (uint64_t)n;
         return 0;
     }

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "aws/sigv4.h"
+#include "base/container_of.h"
 #include "base/crypto.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -35,12 +36,16 @@ struct aws_call {
     int delivered; /* a streaming byte reached the caller: no retry */
     int cancelled;
     int refreshed_creds; /* one retry after an expired-token answer */
+    int creds_expired;   /* the last answer said the credentials expired */
     http_req *req;
     retry_timer timer;
     int timer_live;
     aws_call *prev, *next; /* calls alive (for cancel on free) */
     aws_call *wait_next;   /* waiting for credentials */
     int waiting;
+    aws_call *defer_next; /* failed without an answer: reported from the loop (see fail_later) */
+    int deferred;
+    char defer_msg[160];
 };
 
 struct aws_ctx {
@@ -52,7 +57,6 @@ struct aws_ctx {
     int anonymous;
     aws_credentials creds;
     cred_state cstate;
-    int fixed_creds;         /* set by aws_ctx_set_credentials: never fetch */
     uint64_t cred_failed_at; /* loop ms */
     cred_waiter *cwaiters;
     aws_call *waiting_head, *waiting_tail;
@@ -73,6 +77,12 @@ struct aws_ctx {
     int closing;
     int fetch_inflight;
     int refresh_is_closed;
+    /* Work that must not run inside the call that caused it: failures of calls that got no
+     * answer, a credential fetch, resolve_credentials callbacks. */
+    uv_timer_t kick;
+    int kick_is_closed;
+    int fetch_pending;
+    aws_call *deferred_head, *deferred_tail;
 };
 
 /* ---------- context ---------- */
@@ -101,13 +111,14 @@ aws_ctx *aws_ctx_new(uv_loop_t *loop, http_client *http, const aws_ctx_options *
     uv_timer_init(loop, &c->refresh);
     c->refresh.data = c;
     uv_unref((uv_handle_t *)&c->refresh);
+    uv_timer_init(loop, &c->kick);
+    c->kick.data = c;
     return c;
 }
 
 const char *aws_ctx_region(const aws_ctx *c) { return c->region; }
-const aws_profile *aws_ctx_profile(const aws_ctx *c) { return &c->profile; }
+uv_loop_t *aws_ctx_loop(const aws_ctx *c) { return c->loop; }
 const awsconf_env *aws_ctx_env(const aws_ctx *c) { return &c->env; }
-http_client *aws_ctx_http(aws_ctx *c) { return c->http; }
 
 int aws_ctx_endpoint(const aws_ctx *c, const char *service_id, const char *region, char *out, size_t cap) {
     return awsconf_endpoint(&c->env, &c->profile, service_id, region ? region : c->region, out, cap);
@@ -116,7 +127,7 @@ int aws_ctx_endpoint(const aws_ctx *c, const char *service_id, const char *regio
 void aws_ctx_stats(const aws_ctx *c, aws_stats *out) { *out = c->st; }
 
 static void ctx_release(aws_ctx *c) {
-    if (!c->refresh_is_closed || c->fetch_inflight) return;
+    if (!c->refresh_is_closed || !c->kick_is_closed || c->fetch_inflight) return;
     sigv4_key_cache_wipe(&c->keys);
     memset(&c->creds, 0, sizeof c->creds);
     free(c->signed_scratch);
@@ -129,11 +140,59 @@ static void refresh_closed(uv_handle_t *h) {
     ctx_release(c);
 }
 
+static void kick_closed(uv_handle_t *h) {
+    aws_ctx *c = h->data;
+    c->kick_is_closed = 1;
+    ctx_release(c);
+}
+
 static void finish(aws_call *call, http_response *hr, const char *errmsg);
+static void notify_cred_waiters(aws_ctx *c);
+static void on_kick(uv_timer_t *t);
+
+static void kick(aws_ctx *c) {
+    if (!c->closing) uv_timer_start(&c->kick, on_kick, 0, 0);
+}
+
+/* A call that ends without an answer (no credentials, cannot sign, cannot start, cancelled
+ * while not on the wire) is reported from the loop, never from inside aws_send or
+ * aws_call_cancel: its caller may still be writing the handle aws_send returns. c is the call's
+ * context and going says whether it is NULL or closing (see start_attempt for why the caller
+ * may read that itself). */
+static void fail_later_in(aws_ctx *c, int going, aws_call *call, const char *why) {
+    if (call->deferred) return;
+    if (going) { /* the context is going: its timer runs no more (see aws_ctx_free) */
+        finish(call, NULL, why);
+        return;
+    }
+    call->deferred = 1;
+    snprintf(call->defer_msg, sizeof call->defer_msg, "%s", why);
+    call->defer_next = NULL;
+    if (c->deferred_tail) c->deferred_tail->defer_next = call;
+    else c->deferred_head = call;
+    c->deferred_tail = call;
+    kick(c);
+}
+
+static void fail_later(aws_call *call, const char *why) {
+    fail_later_in(call->ctx, !call->ctx || call->ctx->closing, call, why);
+}
+
+static void finish_deferred(aws_ctx *c) {
+    aws_call *call = c->deferred_head;
+    c->deferred_head = c->deferred_tail = NULL;
+    while (call) {
+        aws_call *next = call->defer_next;
+        finish(call, NULL, call->defer_msg);
+        call = next;
+    }
+}
 
 void aws_ctx_free(aws_ctx *c) {
     if (!c) return;
     c->closing = 1;
+    uv_timer_stop(&c->kick);
+    finish_deferred(c);                       /* like the calls below: reported before this returns */
     c->waiting_head = c->waiting_tail = NULL; /* those calls are also on c->calls */
     while (c->calls) {
         aws_call *call = c->calls;
@@ -149,7 +208,9 @@ void aws_ctx_free(aws_ctx *c) {
             finish(call, NULL, "AWS context closed");
         }
     }
+    notify_cred_waiters(c); /* those still waiting hear "no credentials" */
     uv_close((uv_handle_t *)&c->refresh, refresh_closed);
+    uv_close((uv_handle_t *)&c->kick, kick_closed);
 }
 
 /* ---------- credentials ---------- */
@@ -185,6 +246,13 @@ static void cred_done(aws_ctx *c, int ok) {
                                   "instance metadata all failed)");
         }
     }
+    notify_cred_waiters(c);
+}
+
+/* resolve_credentials callers, once the state is settled (or the context closes). */
+static void notify_cred_waiters(aws_ctx *c) {
+    int ok = c->anonymous || c->cstate == CRED_READY;
+    if (!ok && c->cstate != CRED_FAILED && !c->closing) return; /* still fetching */
     cred_waiter *w = c->cwaiters;
     c->cwaiters = NULL;
     while (w) {
@@ -195,9 +263,19 @@ static void cred_done(aws_ctx *c, int ok) {
     }
 }
 
+static void on_kick(uv_timer_t *t) {
+    aws_ctx *c = t->data;
+    if (c->fetch_pending) {
+        c->fetch_pending = 0;
+        fetch_credentials(c);
+    }
+    notify_cred_waiters(c);
+    finish_deferred(c);
+}
+
 static void refresh_tick(uv_timer_t *t) {
     aws_ctx *c = t->data;
-    if (c->cstate == CRED_READY && !c->fixed_creds) {
+    if (c->cstate == CRED_READY) {
         log_info("refreshing AWS credentials before they expire");
         c->cstate = CRED_FETCHING;
         fetch_credentials(c);
@@ -323,35 +401,32 @@ static void fetch_credentials(aws_ctx *c) {
     cred_done(c, 0);
 }
 
+/* The fetch starts from the loop: its outcome (even one known at once, such as keys in the
+ * environment) never reaches callers from inside aws_send or aws_ctx_resolve_credentials. */
 static void ensure_credentials(aws_ctx *c) {
     if (c->cstate == CRED_FETCHING || c->cstate == CRED_READY) return;
     c->cstate = CRED_FETCHING;
-    fetch_credentials(c);
+    c->fetch_pending = 1;
+    kick(c);
 }
 
-void aws_ctx_set_credentials(aws_ctx *c, const aws_credentials *cr) {
-    c->creds = *cr;
-    c->fixed_creds = 1;
-    c->cstate = CRED_READY;
-    start_waiting_calls(c);
-}
-
-void aws_ctx_resolve_credentials(aws_ctx *c, void (*done)(void *ud, int ok), void *ud) {
-    if (c->anonymous || c->cstate == CRED_READY) {
-        done(ud, 1);
-        return;
-    }
+int aws_ctx_resolve_credentials(aws_ctx *c, void (*done)(void *ud, int ok), void *ud) {
     cred_waiter *w = calloc(1, sizeof *w);
-    if (!w) {
-        done(ud, 0);
-        return;
+    if (!w || c->closing) {
+        free(w);
+        return -1;
     }
     w->done = done;
     w->ud = ud;
     w->next = c->cwaiters;
     c->cwaiters = w;
+    if (c->anonymous || c->cstate == CRED_READY) {
+        kick(c); /* answered from the loop */
+        return 0;
+    }
     if (c->cstate == CRED_FAILED) c->cstate = CRED_NONE;
     ensure_credentials(c);
+    return 0;
 }
 
 /* ---------- calls ---------- */
@@ -374,7 +449,7 @@ static void call_free(aws_call *call) {
 }
 
 static void timer_closed(retry_timer *t) {
-    aws_call *call = (aws_call *)((char *)t - offsetof(aws_call, timer));
+    aws_call *call = container_of(t, aws_call, timer);
     call_free(call);
 }
 
@@ -407,6 +482,7 @@ static void finish(aws_call *call, http_response *hr, const char *errmsg) {
     memset(&r, 0, sizeof r);
     buf_init(&r.body, 0);
     r.attempts = call->attempts;
+    r.credentials_expired = call->creds_expired;
     if (hr) {
         r.result = hr->result;
         r.status = hr->status;
@@ -449,11 +525,16 @@ static void on_http_done(void *ud, http_response *hr) {
     if (v != RETRY_SUCCESS) retry_aws_error_code(hr, code, sizeof code);
     if (v != RETRY_SUCCESS && (hr->status == 429 || hr->status == 503 || retry_code_is_throttling(code)))
         c->st.throttled++;
-    if (v == RETRY_FAIL && hr->status == 403 && is_expired_token(code) && !call->refreshed_creds && !c->fixed_creds) {
-        /* Credentials expired under us: fetch new ones and try once more. */
-        call->refreshed_creds = 1;
-        c->cstate = CRED_NONE;
-        v = RETRY_AGAIN;
+    call->creds_expired = 0;
+    if (v == RETRY_FAIL && hr->status == 403 && is_expired_token(code)) {
+        /* Credentials expired under us: fetch new ones for the next attempt (of this call, once,
+         * or of the caller's next call when it retries itself). */
+        call->creds_expired = 1;
+        if (c->cstate == CRED_READY) c->cstate = CRED_NONE;
+        if (!call->refreshed_creds) {
+            call->refreshed_creds = 1;
+            v = RETRY_AGAIN;
+        }
     }
     int max = call->rq.max_attempts > 0 ? call->rq.max_attempts : DEFAULT_ATTEMPTS;
     if (v == RETRY_AGAIN && !call->delivered && call->attempts < max && !c->closing) {
@@ -496,7 +577,10 @@ static int signer_headers(aws_call *call, sigv4_header *out, char names[][SIGV4_
 
 static void start_attempt(aws_call *call) {
     aws_ctx *c = call->ctx;
-    if (!c) return finish(call, NULL, "AWS context closed");
+    if (!c) return fail_later(call, "AWS context closed");
+    /* Read now for the failures below: the calls in between get call, and through it c, so
+     * scan-build takes c->closing as changed by them, and then sees aws_send's call freed. */
+    const int going = c->closing;
     if (!call->rq.anonymous && !c->anonymous && c->cstate != CRED_READY) {
         /* Wait for credentials (first call, or a refresh after an expired token). */
         call->waiting = 1;
@@ -542,7 +626,7 @@ static void start_attempt(aws_call *call) {
         if (rc != SIGV4_OK) {
             char msg[128];
             snprintf(msg, sizeof msg, "cannot sign the request: %s", sigv4_strerror(rc));
-            return finish(call, NULL, msg);
+            return fail_later_in(c, going, call, msg);
         }
         /* The signed lines point into the shared scratch: http_start copies them at once. */
         for (size_t i = 0; i < c->signed_scratch->nlines; i++) lines[nl++] = c->signed_scratch->lines[i];
@@ -563,7 +647,7 @@ static void start_attempt(aws_call *call) {
     call->attempts++;
     c->st.attempts++;
     call->req = http_start(c->http, &hq);
-    if (!call->req) finish(call, NULL, "the HTTP request could not start");
+    if (!call->req) fail_later_in(c, going, call, "the HTTP request could not start");
 }
 
 static void start_waiting_calls(aws_ctx *c) {
@@ -583,7 +667,7 @@ static void fail_waiting_calls(aws_ctx *c, const char *why) {
     while (call) {
         aws_call *next = call->wait_next;
         call->waiting = 0;
-        finish(call, NULL, why);
+        fail_later(call, why);
         call = next;
     }
 }
@@ -593,7 +677,6 @@ aws_call *aws_send(aws_ctx *c, const aws_request *rq) {
         return NULL;
     aws_call *call = calloc(1, sizeof *call);
     if (!call) return NULL;
-    call->ctx = c;
     call->rq = *rq;
     call->url = strdup(rq->url);
     buf_init(&call->hdrs, 64 * 1024);
@@ -616,6 +699,9 @@ aws_call *aws_send(aws_ctx *c, const aws_request *rq) {
         call_free(call);
         return NULL;
     }
+    /* The context only now: set before the calls above, scan-build takes it as changed by them
+     * (they write into *call), and then sees start_attempt finish the call at once. */
+    call->ctx = c;
     call->next = c->calls;
     if (c->calls) c->calls->prev = call;
     c->calls = call;
@@ -634,7 +720,7 @@ void aws_call_cancel(aws_call *call) {
         http_cancel(call->req);
     } else if (call->timer_live && retry_timer_pending(&call->timer)) {
         retry_timer_stop(&call->timer);
-        finish(call, NULL, "cancelled");
+        fail_later(call, "cancelled");
     } else if (call->waiting) {
         /* unlink from the waiting list */
         aws_ctx *c = call->ctx;
@@ -648,14 +734,6 @@ void aws_call_cancel(aws_call *call) {
             if (c->waiting_tail == call) c->waiting_tail = prev;
         }
         call->waiting = 0;
-        finish(call, NULL, "cancelled");
+        fail_later(call, "cancelled");
     }
-}
-
-int aws_buf_uri_encode(buf *b, const char *s, size_t n, int keep_slash) {
-    if (n > (SIZE_MAX - 1) / 3 || buf_reserve(b, n * 3 + 1) != 0) return -1;
-    long w = sigv4_uri_encode(s, n, b->data + b->len, b->cap - b->len, keep_slash);
-    if (w < 0) return -1;
-    b->len += (size_t)w;
-    return 0;
 }

@@ -33,19 +33,20 @@ typedef struct aws_stats {
 } aws_stats;
 
 aws_ctx *aws_ctx_new(uv_loop_t *loop, http_client *http, const aws_ctx_options *o);
-/* Cancels running calls (their on_done runs with an error) and frees the context after
- * its handles close; run the loop afterwards. */
+/* Cancels running calls (their on_done runs with an error: before this returns for calls not
+ * on the wire, like http_client_close) and frees the context after its handles close; run the
+ * loop afterwards. */
 void aws_ctx_free(aws_ctx *c);
 const char *aws_ctx_region(const aws_ctx *c);
-const aws_profile *aws_ctx_profile(const aws_ctx *c);
+/* The loop the context runs on (for callers that must defer their own callbacks). */
+uv_loop_t *aws_ctx_loop(const aws_ctx *c);
 const awsconf_env *aws_ctx_env(const aws_ctx *c);
-http_client *aws_ctx_http(aws_ctx *c);
 /* Endpoint URL for a service id ("s3", "sqs", "cloudsearch", ...), see awsconf_endpoint. */
 int aws_ctx_endpoint(const aws_ctx *c, const char *service_id, const char *region, char *out, size_t cap);
-/* Use these credentials and never fetch (tests, or explicit keys). */
-void aws_ctx_set_credentials(aws_ctx *c, const aws_credentials *cr);
-/* Resolve credentials now (normally lazy). done(ud, ok) runs from the loop. */
-void aws_ctx_resolve_credentials(aws_ctx *c, void (*done)(void *ud, int ok), void *ud);
+/* Resolve credentials now (normally lazy). done(ud, ok) runs once, from the loop (never inside
+ * this call; aws_ctx_free answers waiting callers with ok = 0). -1 when it cannot be asked
+ * (out of memory, context closing): done is then not called. */
+int aws_ctx_resolve_credentials(aws_ctx *c, void (*done)(void *ud, int ok), void *ud);
 void aws_ctx_stats(const aws_ctx *c, aws_stats *out);
 
 typedef struct aws_response {
@@ -55,6 +56,7 @@ typedef struct aws_response {
     char code[128];     /* AWS error code ("SlowDown", "QueueDoesNotExist", ...), "" if none */
     char message[512];  /* AWS error message or transport error text */
     int attempts;
+    int credentials_expired;   /* the answer said the credentials expired: new ones are fetched for the next call */
     buf body;                  /* collected body (non-streaming calls, or the error body) */
     const http_response *http; /* headers of the last attempt; valid during on_done only */
 } aws_response;
@@ -81,14 +83,13 @@ typedef struct aws_request {
     void *ud;
 } aws_request;
 
-/* NULL when the call cannot start (bad URL, too large, context closing): on_done not called. */
+/* NULL when the call cannot start (bad URL, too large, context closing): on_done not called.
+ * Otherwise on_done runs exactly once, always from the loop: never from inside aws_send (also
+ * when credentials cannot be found, signing fails or the HTTP request cannot start), nor from
+ * inside aws_call_cancel or aws_call_resume. */
 aws_call *aws_send(aws_ctx *c, const aws_request *rq);
 void aws_call_resume(aws_call *call);
-/* on_done follows with result HTTP_ERR_CANCELLED. */
+/* on_done follows, from the loop, with result HTTP_ERR_CANCELLED. */
 void aws_call_cancel(aws_call *call);
-
-/* Helpers for building wire URLs: append s percent-encoded (AWS UriEncode; '/' kept when
- * keep_slash) to b. -1 when b is full. */
-int aws_buf_uri_encode(buf *b, const char *s, size_t n, int keep_slash);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/date.h"
 #include "base/ini.h"
 #include "base/log.h"
 
@@ -189,7 +190,7 @@ int awsconf_static_credentials(const awsconf_env *env, const aws_profile *p, aws
         int rc = fill_credentials(out, id, secret, token, "env");
         if (rc) return rc;
         const char *exp = awsconf_getenv(env, "AWS_CREDENTIAL_EXPIRATION");
-        if (exp && awsconf_parse_rfc3339(exp, strlen(exp), &out->expiration) != 0) {
+        if (exp && date_rfc3339_epoch(exp, strlen(exp), &out->expiration) != 0) {
             log_warn("AWS_CREDENTIAL_EXPIRATION is not an RFC 3339 time: ignored");
             out->expiration = 0;
         }

@@ -97,10 +97,6 @@ int awsconf_endpoint(const awsconf_env *env, const aws_profile *p, const char *s
  * now is stored as obtained_at. */
 int awsconf_parse_credentials_json(const char *js, size_t len, int64_t now, const char *source, aws_credentials *out);
 
-/* RFC 3339 / ISO 8601 UTC time ("2020-11-05T02:02:26Z", fraction and +hh:mm offsets
- * accepted) to epoch seconds. 0 on success, -1 if malformed. */
-int awsconf_parse_rfc3339(const char *s, size_t n, int64_t *epoch);
-
 /* When to refresh: when less than max(5 minutes, 10% of the lifetime) remains.
  * Returns the epoch second from which credentials should be refreshed, or 0 for never. */
 int64_t awsconf_refresh_at(const aws_credentials *c);

@@ -1,5 +1,6 @@
 /* Temporary credentials: the JSON documents of the ECS container endpoint and EC2 IMDS,
- * their expiry and refresh, where to fetch them, and a log-safe description. */
+ * their expiry and refresh, where to fetch them, and a log-safe description. The second half
+ * of awsconf.h: it reads the environment through awsconf.c, which never calls into this file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,67 +8,10 @@
 #include <time.h>
 
 #include "aws/awsconf.h"
+#include "base/date.h"
 #include "base/ini.h"
 #include "base/json.h"
 #include "base/log.h"
-
-/* ---- time ---- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static int digits(const char *s, size_t n, size_t at, size_t count, int *out) {
-    if (at + count > n) return -1;
-    int v = 0;
-    for (size_t i = 0; i < count; i++) {
-        char c = s[at + i];
-        if (c < '0' || c > '9') return -1;
-        v = v * 10 + (c - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-int awsconf_parse_rfc3339(const char *s, size_t n, int64_t *epoch) {
-    int Y, M, D, h, m, sec;
-    if (digits(s, n, 0, 4, &Y) || n < 19 || s[4] != '-' || digits(s, n, 5, 2, &M) || s[7] != '-' ||
-        digits(s, n, 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || digits(s, n, 11, 2, &h) ||
-        s[13] != ':' || digits(s, n, 14, 2, &m) || s[16] != ':' || digits(s, n, 17, 2, &sec))
-        return -1;
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || m > 59 || sec > 60) return -1;
-    if (M == 2 && D == 29 && !((Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0)) return -1;
-    size_t i = 19;
-    if (i < n && s[i] == '.') { /* fraction: ignored */
-        i++;
-        size_t start = i;
-        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-        if (i == start) return -1;
-    }
-    int64_t offset = 0;
-    if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
-        i++;
-    } else if (i < n && (s[i] == '+' || s[i] == '-')) {
-        int oh, om;
-        if (digits(s, n, i + 1, 2, &oh) || i + 3 >= n || s[i + 3] != ':' || digits(s, n, i + 4, 2, &om) || oh > 23 ||
-            om > 59)
-            return -1;
-        offset = (int64_t)(oh * 3600 + om * 60) * (s[i] == '+' ? 1 : -1);
-        i += 6;
-    } else {
-        return -1;
-    }
-    if (i != n) return -1;
-    *epoch = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + h * 3600 + m * 60 + (sec > 59 ? 59 : sec) - offset;
-    return 0;
-}
 
 /* ---- credential documents ---- */
 
@@ -107,7 +51,7 @@ int awsconf_parse_credentials_json(const char *js, size_t len, int64_t now, cons
         get_string(&d, "Expiration", expiration, sizeof expiration, &rc))
         goto done;
     if (!out->access_key_id[0] || !out->secret_access_key[0] ||
-        awsconf_parse_rfc3339(expiration, strlen(expiration), &out->expiration) != 0) {
+        date_rfc3339_epoch(expiration, strlen(expiration), &out->expiration) != 0) {
         rc = AWSCONF_EINVAL;
         goto done;
     }

@@ -49,7 +49,8 @@ s3_call *s3_get(aws_ctx *aws, const char *bucket, const char *key, int (*on_data
 
 /* Resume a transfer paused by on_data. */
 void s3_call_resume(s3_call *c);
-/* Stop a get or list: its callback follows with code "Cancelled" (it may run before this returns). */
+/* Stop a get or list: its callback follows, from the loop, with code "Cancelled". Callbacks of
+ * s3_get and s3_list never run inside the call that started them or inside this one. */
 void s3_call_cancel(s3_call *c);
 
 /* ---- ListObjectsV2 ---- */

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws/awsconf.h"
 #include "aws/s3.h"
 #include "aws/sigv4.h"
-#include "base/url.h"
+#include "base/date.h"
+#include "base/text.h"
 #include "base/xmlscan.h"
 
 /* ---- URLs ---- */
@@ -147,7 +147,7 @@ static const char *arena_put(s3_list_parsed *p, const xml_span *s, int url, size
     long n = xml_decode(s, dst, room);
     if (n < 0) return NULL;
     if (url) {
-        n = url_decode(dst, (size_t)n, dst, room, 1); /* in place: output never outruns input */
+        n = text_pct_decode(dst, (size_t)n, dst, room, TEXT_PCT_PLUS_SPACE); /* in place */
         if (n < 0) return NULL;
     }
     p->arena_len += (size_t)n + 1;
@@ -208,7 +208,7 @@ int s3_list_parse(const char *xml, size_t len, s3_list_parsed *p, char *why, siz
             return fail(why, why_cap, "Contents without a valid Size");
         }
         o->last_modified = 0;
-        if (xml_child(&c, "LastModified", &s) == 0 && awsconf_parse_rfc3339(s.p, s.n, &o->last_modified) != 0)
+        if (xml_child(&c, "LastModified", &s) == 0 && date_rfc3339_epoch(s.p, s.n, &o->last_modified) != 0)
             o->last_modified = 0;
         o->etag = "";
         if (xml_child(&c, "ETag", &s) == 0) {

@@ -81,7 +81,8 @@ sqs_call *sqs_send_batch(aws_ctx *aws, const char *queue_url, const char *const 
 /* GetQueueUrl for a queue name. */
 sqs_call *sqs_get_queue_url(aws_ctx *aws, const char *name, sqs_value_fn cb, void *ud);
 
-/* Stop a call: its callback follows with code "Cancelled" (it may run before this returns). */
+/* Stop a call: its callback follows, from the loop, with code "Cancelled". No callback of this
+ * module runs inside the call that started it or inside this one. */
 void sqs_call_cancel(sqs_call *c);
 
 /* ---- pure helpers (exposed for tests) ---- */

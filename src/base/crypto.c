@@ -10,6 +10,8 @@
 #include <mbedtls/md.h>
 #include <openssl/evp.h>
 
+#include "base/text.h"
+
 _Static_assert(sizeof(EVP_MD_CTX *) <= sizeof(((crypto_sha256_ctx *)0)->opaque),
                "crypto_sha256_ctx storage too small for a context pointer");
 
@@ -71,10 +73,9 @@ int crypto_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n
 }
 
 void crypto_hex(const uint8_t *in, size_t n, char *out) {
-    static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
+        out[2 * i] = text_hex_lower(in[i] >> 4);
+        out[2 * i + 1] = text_hex_lower(in[i]);
     }
     out[2 * n] = '\0';
 }

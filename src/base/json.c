@@ -1,15 +1,36 @@
 #include "base/json.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define JSMN_PARENT_LINKS
 #define JSMN_STRICT
 #define JSMN_STATIC
 #include <jsmn.h>
 
+#include "base/text.h"
+
+/* json_parse hands d->toks to jsmn as jsmntok_t and callers read them back as json_tok: the
+ * layouts and the type values must agree. Newer jsmn releases number the types as bit flags
+ * (JSMN_STRING = 4, JSMN_PRIMITIVE = 8); without these checks such an upgrade would compile
+ * and silently read strings as primitives. */
 _Static_assert(sizeof(jsmntok_t) == sizeof(json_tok), "json_tok must mirror jsmntok_t");
+_Static_assert(sizeof(jsmntype_t) == sizeof(json_type), "json_type must have jsmntype_t's size");
+_Static_assert(offsetof(jsmntok_t, type) == offsetof(json_tok, type), "json_tok must mirror jsmntok_t");
+_Static_assert(offsetof(jsmntok_t, start) == offsetof(json_tok, start), "json_tok must mirror jsmntok_t");
+_Static_assert(offsetof(jsmntok_t, end) == offsetof(json_tok, end), "json_tok must mirror jsmntok_t");
+_Static_assert(offsetof(jsmntok_t, size) == offsetof(json_tok, size), "json_tok must mirror jsmntok_t");
 _Static_assert(offsetof(jsmntok_t, parent) == offsetof(json_tok, parent), "json_tok must mirror jsmntok_t");
+_Static_assert((int)JSMN_UNDEFINED == (int)JSON_UNDEF, "json_type values must be jsmn's");
+_Static_assert((int)JSMN_OBJECT == (int)JSON_OBJECT, "json_type values must be jsmn's");
+_Static_assert((int)JSMN_ARRAY == (int)JSON_ARRAY, "json_type values must be jsmn's");
+_Static_assert((int)JSMN_STRING == (int)JSON_STRING, "json_type values must be jsmn's");
+_Static_assert((int)JSMN_PRIMITIVE == (int)JSON_PRIMITIVE, "json_type values must be jsmn's");
 
 int json_doc_init(json_doc *d, unsigned max_tokens) {
     memset(d, 0, sizeof *d);
@@ -76,12 +97,102 @@ static int validate(const json_doc *d) {
     return 0;
 }
 
+/* ---- nesting cost ----------------------------------------------------------------------
+ * jsmn closes a container by walking parent links up from the last token it made, through
+ * every container closed since then. So a run of k closing brackets costs about k*k steps:
+ * "[[[...]]]" nested n deep costs n*n/2, and a 2 MB record of a million levels took minutes on
+ * the one loop. Before jsmn runs, that cost is bounded: a close is charged 2r+3 steps, r the
+ * closes since the last token began (a key adds a step per level), and a text whose charge
+ * passes JSON_NEST_STEPS_PER_BYTE per byte plus JSON_NEST_STEPS_BASE is refused. Real records
+ * stay far below (a few closes after each value); a deep chain still passes in a large text. */
+#define JSON_NEST_STEPS_PER_BYTE 4u
+#define JSON_NEST_STEPS_BASE 65536u
+
+/* Bytes that are '{' or '[' (ORing 0x20 maps '[' onto '{' and nothing else), strings included:
+ * an upper bound of the containers. Every record pays for this pass, so it goes 64 bytes a
+ * round in byte counters (summed before they can reach 256) and ends with one masked block. */
+static uint64_t count_openers(const char *p, size_t n) {
+    uint64_t count = 0;
+    size_t i = 0;
+#if defined(__SSE2__)
+    if (n >= 16) {
+        static const unsigned char last_k[32] = {0,    0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+                                                 0,    0,    0,    0,    0,    0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                                 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+        const __m128i lower = _mm_set1_epi8(0x20), open = _mm_set1_epi8('{'), zero = _mm_setzero_si128();
+#define OPENERS_AT(q) _mm_cmpeq_epi8(_mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(q)), lower), open)
+        __m128i acc = zero; /* per byte lane: hits, as 0 - (-1) each */
+        int rounds = 0;
+        for (; i + 64 <= n; i += 64) {
+            __m128i hits = _mm_add_epi8(_mm_add_epi8(OPENERS_AT(p + i), OPENERS_AT(p + i + 16)),
+                                        _mm_add_epi8(OPENERS_AT(p + i + 32), OPENERS_AT(p + i + 48)));
+            acc = _mm_sub_epi8(acc, hits);
+            if (++rounds == 63) { /* 63 * 4 = 252 per lane at most */
+                __m128i sums = _mm_sad_epu8(acc, zero);
+                count += (uint64_t)_mm_cvtsi128_si32(sums) + (uint64_t)_mm_extract_epi16(sums, 4);
+                acc = zero;
+                rounds = 0;
+            }
+        }
+        for (; i + 16 <= n; i += 16) acc = _mm_sub_epi8(acc, OPENERS_AT(p + i)); /* + 3 */
+        if (i < n) /* the last n - i bytes, in the block that ends at n: + 1 */
+            acc = _mm_sub_epi8(acc, _mm_and_si128(OPENERS_AT(p + n - 16),
+                                                  _mm_loadu_si128((const __m128i *)(const void *)(last_k + (n - i)))));
+#undef OPENERS_AT
+        __m128i sums = _mm_sad_epu8(acc, zero);
+        return count + (uint64_t)_mm_cvtsi128_si32(sums) + (uint64_t)_mm_extract_epi16(sums, 4);
+    }
+#endif
+    for (; i < n; i++) count += ((unsigned char)p[i] | 0x20) == '{';
+    return count;
+}
+
+/* The charge of the text above, exactly as jsmn will see it (strings skipped with their
+ * escapes, so brackets inside them are not counted); 0 when it stays within budget. */
+static int nesting_too_costly(const char *js, size_t len, uint64_t budget) {
+    uint64_t cost = 0, run = 0;
+    for (size_t i = 0; i < len; i++) {
+        switch (js[i]) {
+        case '"':
+            for (i++; i < len && js[i] != '"'; i++)
+                if (js[i] == '\\') i++;
+            run = 0;
+            break;
+        case '}':
+        case ']':
+            cost += 2 * run + 3;
+            if (cost > budget) return 1;
+            run++;
+            break;
+        case ' ':
+        case '\t':
+        case '\n':
+        case '\r':
+        case ',':
+        case ':': break;
+        default: run = 0; /* an opening bracket or a primitive: a new token */
+        }
+    }
+    return 0;
+}
+
+/* A run of k closes is charged k*k+2k and the runs hold at most count_openers closes in all,
+ * so when that count is small (every ordinary record) the exact walk is not needed. */
+static int nesting_within_budget(const char *js, size_t len) {
+    uint64_t budget = (uint64_t)len * JSON_NEST_STEPS_PER_BYTE + JSON_NEST_STEPS_BASE;
+    if (len <= 254) return 1; /* 254 * 256 < JSON_NEST_STEPS_BASE */
+    uint64_t openers = count_openers(js, len);
+    if (openers * (openers + 2) <= budget) return 1;
+    return !nesting_too_costly(js, len, budget);
+}
+
 int json_parse(json_doc *d, const char *js, size_t len) {
     d->js = js;
     d->len = len;
     d->ntoks = 0;
     /* jsmn keeps offsets in int. */
     if (len > (size_t)0x7fffffff) return JSON_ETOOBIG;
+    if (!nesting_within_budget(js, len)) return JSON_EDEEP;
     jsmn_parser p;
     jsmn_init(&p);
     int r = jsmn_parse(&p, js, len, (jsmntok_t *)d->toks, d->cap);
@@ -185,43 +296,6 @@ int json_tok_int64(const json_doc *d, int i, int64_t *out) {
     return 0;
 }
 
-static int hex4(const char *p, unsigned *out) {
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static size_t utf8_put(char *o, unsigned cp) {
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 long json_str_decode(const char *in, size_t n, char *out, size_t cap) {
     size_t o = 0;
     for (size_t i = 0; i < n;) {
@@ -273,15 +347,16 @@ long json_str_decode(const char *in, size_t n, char *out, size_t cap) {
                 w = 1;
                 break;
             case 'u': {
-                unsigned cp, lo;
-                if (i + 4 > n || hex4(in + i, &cp) != 0) return -1;
+                long cp = i + 4 <= n ? text_hex4(in + i) : -1;
+                if (cp < 0) return -1;
                 i += 4;
-                if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= n && in[i] == '\\' && in[i + 1] == 'u' &&
-                    hex4(in + i + 2, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+                int pair = cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= n && in[i] == '\\' && in[i + 1] == 'u';
+                long lo = pair ? text_hex4(in + i + 2) : -1;
+                if (lo >= 0xDC00 && lo <= 0xDFFF) {
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                     i += 6;
                 }
-                w = utf8_put(tmp, cp); /* a lone surrogate is encoded as-is; sanitisers drop it */
+                w = text_utf8_put(tmp, (unsigned)cp); /* a lone surrogate is encoded as-is; sanitisers drop it */
                 break;
             }
             default: return -1;

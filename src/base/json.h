@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The values of jsmn's jsmntype_t (json.c asserts it at compile time). */
 typedef enum { JSON_UNDEF = 0, JSON_OBJECT = 1, JSON_ARRAY = 2, JSON_STRING = 3, JSON_PRIMITIVE = 4 } json_type;
 
 /* Same layout as jsmntok_t with parent links (checked in json.c). For strings, start/end
@@ -29,13 +30,16 @@ typedef struct json_doc {
     unsigned cap;
 } json_doc;
 
-enum { JSON_OK = 0, JSON_ENOMEM = -1, JSON_EINVAL = -2, JSON_EPART = -3, JSON_ETOOBIG = -4 };
+/* JSON_EDEEP: nested so deeply for its size that jsmn would need more than linear time (see
+ * json.c); CloudTrail records are shallow, so such a text is refused before it is tokenized. */
+enum { JSON_OK = 0, JSON_ENOMEM = -1, JSON_EINVAL = -2, JSON_EPART = -3, JSON_ETOOBIG = -4, JSON_EDEEP = -5 };
 
 int json_doc_init(json_doc *d, unsigned max_tokens);
 void json_doc_free(json_doc *d);
 
 /* Parse exactly one complete JSON value (surrounding whitespace allowed). Token 0 is the
- * root. Returns JSON_OK or a negative JSON_E* code; strict JSON (no bare words). */
+ * root. Returns JSON_OK or a negative JSON_E* code; strict JSON (no bare words). The cost is
+ * linear in len whatever the shape (JSON_EDEEP otherwise). */
 int json_parse(json_doc *d, const char *js, size_t len);
 
 /* Index of the first token after the subtree rooted at i (its next sibling, if any). */

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "base/text.h"
+
 /* Bytes that leave the bulk-copy path: C0 controls, '"', '\\' and anything non-ASCII. */
 static inline int is_special(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c >= 0x80; }
 
@@ -55,23 +57,10 @@ int jsonw_utf8_len(const unsigned char *p, size_t n) {
     return len;
 }
 
-static int hexval(unsigned char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* \uXXXX at p (6 bytes available): code unit, or -1 if malformed. */
 static long u_escape(const unsigned char *p) {
     if (p[0] != '\\' || p[1] != 'u') return -1;
-    long v = 0;
-    for (int k = 2; k < 6; k++) {
-        int h = hexval(p[k]);
-        if (h < 0) return -1;
-        v = (v << 4) | h;
-    }
-    return v;
+    return text_hex4((const char *)p + 2);
 }
 
 /* One output unit is written whole or not at all, so truncation never splits a character

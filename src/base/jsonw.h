@@ -1,7 +1,8 @@
 /* Writing JSON string bodies that CloudSearch (and OpenSearch) accept.
  *
  * CloudSearch rejects a whole batch when one document holds invalid UTF-8 or a character
- * that XML 1.0 forbids, *after* JSON decoding (aws-protocols.md §1.3). Allowed code points:
+ * that XML 1.0 forbids, *after* JSON decoding (CloudSearch Developer Guide, "Preparing your
+ * data"). Allowed code points:
  * U+0009, U+000A, U+000D, U+0020..U+D7FF, U+E000..U+FFFD, U+10000..U+10FFFF. Everything else
  * is dropped here and counted, so callers can report it.
  *

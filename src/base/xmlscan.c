@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "base/text.h"
+
 int xml_next(const char *xml, size_t len, size_t *pos, const char *tag, xml_span *out) {
     size_t tl = strlen(tag);
     size_t i = *pos;
@@ -47,29 +49,6 @@ int xml_child(const xml_span *in, const char *tag, xml_span *out) {
     return xml_next(in->p, in->n, &pos, tag, out);
 }
 
-static size_t put_utf8(char *o, unsigned long cp) {
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 long xml_decode(const xml_span *in, char *out, size_t cap) {
     size_t o = 0;
     const char *p = in->p, *end = in->p + in->n;
@@ -94,17 +73,14 @@ long xml_decode(const xml_span *in, char *out, size_t cap) {
                 size_t k = hex ? 2 : 1;
                 if (k >= n) return -1;
                 for (; k < n; k++) {
-                    char c = e[k];
-                    int d;
-                    if (c >= '0' && c <= '9') d = c - '0';
-                    else if (hex && c >= 'a' && c <= 'f') d = c - 'a' + 10;
-                    else if (hex && c >= 'A' && c <= 'F') d = c - 'A' + 10;
-                    else return -1;
+                    unsigned char c = (unsigned char)e[k];
+                    int d = hex ? text_hexval(c) : c >= '0' && c <= '9' ? c - '0' : -1;
+                    if (d < 0) return -1;
                     cp = cp * (hex ? 16u : 10u) + (unsigned long)d;
                     if (cp > 0x10FFFF) return -1;
                 }
                 if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;
-                w = put_utf8(tmp, cp);
+                w = text_utf8_put(tmp, (unsigned)cp);
             } else {
                 return -1;
             }

@@ -8,9 +8,14 @@
 #include "sources/local_source.h"
 
 static void print_summary(const local_stats *st, const indexer *ix, double wall, double cpu, long rss_kb) {
-    printf("files:   %llu indexed, %llu failed, %llu without records, %llu digests skipped, %llu other files skipped\n",
-           (unsigned long long)(st->files_done - st->files_failed), (unsigned long long)st->files_failed,
-           (unsigned long long)st->files_empty, (unsigned long long)st->digests, (unsigned long long)st->others);
+    printf("files:   %llu indexed, %llu failed, %llu refused (not CloudTrail records), %llu without records, %llu "
+           "digests skipped, %llu other files skipped",
+           (unsigned long long)st->files_indexed, (unsigned long long)st->files_failed,
+           (unsigned long long)st->files_refused, (unsigned long long)st->files_empty, (unsigned long long)st->digests,
+           (unsigned long long)st->others);
+    if (st->control_messages)
+        printf("; %llu CloudWatch Logs control messages (no records)", (unsigned long long)st->control_messages);
+    printf("\n");
     index_print_totals(ix, st->records, st->records_failed, st->bytes_in, st->bytes_json, wall, cpu, rss_kb);
 }
 
@@ -67,10 +72,17 @@ static int parse_local(index_cli *c, int argc, char **argv, const char *usage_li
 int cmd_convert(int argc, char **argv) {
     index_cli c;
     int rc = parse_local(&c, argc, argv, "usage: ctindex convert FILE... -o DIR [options]",
-                         "Converts CloudTrail log files (.json.gz or .json) into CloudSearch document batch files\n"
+                         "Converts files of CloudTrail records into CloudSearch document batch files\n"
                          "DIR/batch-NNNNNN.json (at most 5 MB each), ready for 'aws cloudsearchdomain\n"
                          "upload-documents'; with --format bulk, OpenSearch _bulk bodies DIR/batch-NNNNNN.ndjson,\n"
-                         "each ready for POST /_bulk. Folders given are walked; digest files are skipped and counted.");
+                         "each ready for POST /_bulk. Each file is judged by its content, whatever its name:\n"
+                         "CloudTrail's {\"Records\":[...]} files, JSON arrays, JSON lines or back-to-back JSON of\n"
+                         "records, EventBridge events or CloudWatch Logs subscription payloads, and lookup-events\n"
+                         "output, plain or gzipped (multi-member too). Folders given are walked: names ending in\n"
+                         ".json, .json.gz, .gz, .jsonl, .ndjson or .log, or without an extension, are read (--verbose\n"
+                         "names the others); digest files are skipped and counted. A file that holds none of the\n"
+                         "shapes is named with the reason and recorded in the dead-letter file; exit 1 when a file\n"
+                         "was not indexed (refused, damaged, or skipped by its name).");
     if (rc >= 0) return rc;
     if (!c.out_dir) {
         fprintf(stderr, "ctindex convert: -o DIR is required\n");
@@ -88,9 +100,14 @@ int cmd_replay(int argc, char **argv) {
     }
     char what[2048];
     snprintf(what, sizeof what,
-             "Indexes every CloudTrail log file under the given folders (recursively, in name order),\n"
-             "skipping CloudTrail-Digest files, and shows progress. Without --sink the records go into\n"
-             "the embedded index index:" CTINDEX_DEFAULT_INDEX " in the current folder. Sinks:\n%s",
+             "Indexes every file of CloudTrail records under the given folders (recursively, in name order),\n"
+             "skipping CloudTrail-Digest files, and shows progress. A walk reads names ending in .json,\n"
+             ".json.gz, .gz, .jsonl, .ndjson or .log, or without an extension (--verbose names the others),\n"
+             "and judges each file by content: CloudTrail's {\"Records\":[...]} files, JSON arrays, JSON lines\n"
+             "or back-to-back JSON of records, EventBridge events or CloudWatch Logs subscription payloads,\n"
+             "and lookup-events output, plain or gzipped. A broken line is dead-lettered on its own; a file\n"
+             "of none of these shapes is named and dead-lettered, and makes the exit status 1. Without --sink\n"
+             "the records go into the embedded index index:" CTINDEX_DEFAULT_INDEX " in the current folder. Sinks:\n%s",
              index_cli_sinks);
     what[strlen(what) - 1] = '\0'; /* parse_local adds the line break */
     index_cli c;

@@ -63,8 +63,14 @@ static void run_usage(FILE *f) {
         "Understands CloudTrail SNS notifications (with or without raw delivery), S3 event notifications\n"
         "and EventBridge Object Created events. SIGTERM/SIGINT: stop receiving, finish in-flight work (what\n"
         "is left after --drain-timeout goes back to the queue), exit 0. A file that fails (missing, corrupt,\n"
-        "or in a batch the sink would not store) makes its message come back for a retry, until the queue's\n"
-        "redrive policy moves it; a single document the sink rejects goes to the dead-letter file.\n"
+        "in a batch the sink would not store, or with a record the dead-letter file could not take) makes\n"
+        "its message come back for a retry, until the queue's redrive policy moves it; a single document\n"
+        "the sink rejects goes to the dead-letter file (synced to disk before the message is deleted).\n"
+        "Every object a message names is read whatever its name (digests, by their folder, are skipped) and\n"
+        "judged by content: CloudTrail files, JSON arrays, JSON lines or back-to-back JSON of records,\n"
+        "EventBridge events or CloudWatch Logs subscription payloads, lookup-events output. One that holds\n"
+        "none of these (a 0-byte object too) is named, recorded in the dead-letter file and counted\n"
+        "(objects_refused), and its message is deleted.\n"
         "Logs a stats line (name=value) every --stats-interval seconds and at exit.\n"
         "\n"
         "where to index (one of):\n"
@@ -200,7 +206,7 @@ int cmd_run(int argc, char **argv) {
     http_client_options ho = {0};
     ho.max_host_connections = so.max_objects + 4;
     ho.max_total_connections = so.max_objects + so.receivers + 8;
-    c.durable = 1; /* a dir sink's batch is acknowledged to SQS (deleted there): it must survive a crash */
+    c.durable = 1; /* a dir batch or a dead letter is acknowledged to SQS (deleted there): it must survive a crash */
     index_setup s;
     int rc = 2;
     health *hl = NULL;

@@ -14,11 +14,12 @@
 const char index_cli_help[] =
     "  --format sdf|bulk     document format: CloudSearch SDF batches (default) or OpenSearch _bulk NDJSON\n"
     "  --no-raw              do not index the whole record in the 'raw' field\n"
-    "  --max-record BYTES    largest record accepted (default 2097152); larger ones, and elements of\n"
-    "                        Records that are not objects, go to the dead-letter file with their start\n"
+    "  --max-record BYTES    largest record accepted (default 2097152); larger ones, and parts of a file\n"
+    "                        that hold no record (a broken line), go to the dead-letter file with their start\n"
     "  --batch-bytes BYTES   batch size limit (default and CloudSearch maximum 5000000)\n"
     "  --dead-letter FILE    unusable records and documents the sink refused, as JSON lines (default\n"
-    "                        OUT/dead-letter.jsonl; ctindex-dead-letter.jsonl for network sinks)\n"
+    "                        OUT/dead-letter.jsonl; ctindex-dead-letter.jsonl for network sinks; mode 0600).\n"
+    "                        A file with a record that cannot be written there fails (exit 1)\n"
     "  --no-progress         no progress display on stderr\n"
     "  --quiet               only warnings and errors on stderr\n"
     "  --verbose             debug logging\n"
@@ -35,7 +36,9 @@ const char index_cli_sinks[] =
     "                             (pattern default cloudtrail-%Y.%m.%d from eventTime, zeros when a\n"
     "                             record has none: cloudtrail-0000.00.00; [,auth=none|basic|sigv4]\n"
     "                             [,service=es|aoss][,region=R][,inflight=N][,attempts=N]\n"
-    "                             [,max-request=BYTES]); see 'ctindex run --help'\n";
+    "                             [,max-request=BYTES]); see 'ctindex run --help'\n"
+    "  network sinks: inflight=N requests at once (default --uploads); attempts=N: a batch fails after\n"
+    "  N failed requests in a row (default: retried with backoff until it is stored)\n";
 
 void index_cli_init(index_cli *c) {
     memset(c, 0, sizeof *c);
@@ -136,11 +139,9 @@ int index_setup_sink(index_setup *s, index_cli *c) {
     const char *dir = sink_dir_path(s->spec);
     if (dir) {
         /* The dead-letter file lives beside the batches: create the folder first. */
-        sink *probe = sink_dir_new(dir, 0);
-        if (!probe) return -1;
-        sink_close(probe);
+        if (sink_dir_prepare(dir) != 0) return -1;
     }
-    s->dead = deadletter_open(s->dead_path);
+    s->dead = deadletter_open(s->dead_path, c->durable);
     if (!s->dead) return -1;
     sinks_options so;
     sinks_options_default(&so);
@@ -198,7 +199,7 @@ void index_print_totals(const indexer *ix, uint64_t records, uint64_t records_fa
                         uint64_t bytes_json, double wall, double cpu, long rss_kb) {
     const indexer_stats *is = indexer_get_stats(ix);
     /* the builder dead-letters unusable records, the sink the documents the service refused */
-    uint64_t refused = indexer_sink(ix)->dead_lettered;
+    uint64_t refused = sink_get_stats(indexer_sink(ix))->dead_lettered;
     printf("records: %llu read, %llu documents, %llu trimmed to fit, %llu dead-lettered (%llu unusable, %llu refused "
            "by the sink), %llu not stored, %llu invalid characters removed\n",
            (unsigned long long)records, (unsigned long long)is->docs, (unsigned long long)is->trimmed,

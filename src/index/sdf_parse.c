@@ -105,15 +105,15 @@ static int check_value(const json_doc *d, int tok, const ixf_field *f, sdf_op *o
     /* a string */
     switch (f->kind) {
     case IXF_INT: { /* XML batches carry numbers as text; accept the same in JSON */
-        char buf[24];
-        if (n == 0 || n >= sizeof buf || json_tok_decode(d, tok, buf, sizeof buf) < 0 || ixvalue_int(buf, NULL) != 0)
+        char num[24];
+        if (n == 0 || n >= sizeof num || json_tok_decode(d, tok, num, sizeof num) < 0 || ixvalue_int(num, NULL) != 0)
             return *why = "an int value must be a 64-bit integer", -1;
         return 0;
     }
     case IXF_DATE: {
-        char buf[64];
+        char date[64];
         int64_t ms;
-        if (n >= sizeof buf || json_tok_decode(d, tok, buf, sizeof buf) < 0 || ixvalue_date(buf, strlen(buf), &ms))
+        if (n >= sizeof date || json_tok_decode(d, tok, date, sizeof date) < 0 || ixvalue_date(date, strlen(date), &ms))
             return *why = "a date must be RFC 3339 in UTC (yyyy-mm-ddTHH:mm:ss[.SSS]Z)", -1;
         if (f->is_time) {
             op->time_ms = ms;

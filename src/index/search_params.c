@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/url.h"
+#include "base/text.h"
 #include "net/http_parse.h"
 
 static int rerr(ix_request *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -280,8 +280,8 @@ int ixr_parse_form(ix_request *r, const char *s, size_t n) {
     int rc = 0;
     while (rc == 0 && httpp_form_next(s, n, &pos, &k, &v)) {
         if (!val && !(val = malloc(QP_MAX_QUERY * 3 + 16))) return rerr(r, "out of memory");
-        long kl = url_decode(k.p, k.n, key, sizeof key, 1);
-        long vl = url_decode(v.p, v.n, val, QP_MAX_QUERY * 3 + 16, 1);
+        long kl = text_pct_decode(k.p, k.n, key, sizeof key, TEXT_PCT_PLUS_SPACE | TEXT_PCT_NO_NUL);
+        long vl = text_pct_decode(v.p, v.n, val, QP_MAX_QUERY * 3 + 16, TEXT_PCT_PLUS_SPACE | TEXT_PCT_NO_NUL);
         if (kl < 0) rc = rerr(r, "a malformed or too long parameter name");
         else if (vl < 0) rc = rerr(r, "%s: malformed percent-encoding, or longer than %d bytes", key, QP_MAX_QUERY * 3);
         else rc = ixr_param(r, key, (size_t)kl, val, (size_t)vl);

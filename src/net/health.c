@@ -44,8 +44,6 @@ health *health_start(uv_loop_t *loop, const char *addr, int port, health_status_
     return h;
 }
 
-int health_port(const health *h) { return http_server_port(h->srv); }
-
 void health_set_ready(health *h, int ready) {
     if (h) h->ready = ready;
 }

@@ -19,9 +19,8 @@ typedef void (*health_status_fn)(void *ud, char *out, size_t cap);
 #define HEALTH_MAX_CONNECTIONS 32
 #define HEALTH_TIMEOUT_MS 5000
 
-/* addr "127.0.0.1" / "0.0.0.0"; port 0 picks a free one (health_port tells). NULL on failure. */
+/* addr "127.0.0.1" / "0.0.0.0"; port 0 picks a free one (logged). NULL on failure. */
 health *health_start(uv_loop_t *loop, const char *addr, int port, health_status_fn fn, void *ud);
-int health_port(const health *h);
 void health_set_ready(health *h, int ready);
 /* The server under the endpoint, to add routes before the catch-all status route, e.g.
  * http_server_route(health_server(h), "GET", "/metrics", 0, fn, ud). Routes added later are

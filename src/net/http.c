@@ -1,6 +1,6 @@
 /* libcurl multi driven by libuv: the multi-socket pattern of curl's docs/examples/multi-uv.c,
- * with the fixes from performance.md Part C (error readiness, info_read after every action,
- * no curl calls from the timer callback, deferred pause/cancel). */
+ * with four fixes to it: error readiness, info_read after every action, no curl calls from the
+ * timer callback, and deferred pause/cancel. */
 #include "net/http.h"
 
 #include <curl/curl.h>
@@ -373,8 +373,9 @@ static void req_put(http_client *c, http_req *r) {
 }
 
 static void active_unlink(http_client *c, http_req *r) {
-    if (r->prev) r->prev->next = r->next;
-    else c->active = r->next;
+    /* The head has no prev. (Said this way, scan-build can follow it: it forgets r->prev == NULL.) */
+    if (c->active == r) c->active = r->next;
+    else r->prev->next = r->next;
     if (r->next) r->next->prev = r->prev;
     r->prev = r->next = NULL;
 }

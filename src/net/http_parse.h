@@ -66,7 +66,7 @@ int httpp_span_eq(httpp_span s, const char *lit);
 
 /* Iterate over key=value pairs of a query string or a form body: *pos starts at 0; returns 1 and
  * fills key/value (raw, still percent-encoded; value.n == 0 when there is no '='), or 0 at the
- * end. Empty pairs ("a=1&&b=2") are skipped. Decode keys and values with base/url.h. */
+ * end. Empty pairs ("a=1&&b=2") are skipped. Decode keys and values with text_pct_decode (base/text.h). */
 int httpp_form_next(const char *s, size_t n, size_t *pos, httpp_span *key, httpp_span *value);
 
 #endif

@@ -3,8 +3,8 @@
 #include <string.h>
 #include <time.h>
 
-/* Codes from botocore's standard retry mode (retries/standard.py) and the AWS docs named in
- * reference/aws-protocols.md 1.5 and 3.4. */
+/* Codes from botocore's standard retry mode (botocore/retries/standard.py), the CloudSearch
+ * Developer Guide ("Handling errors") and the S3 API reference ("Error responses"). */
 static const char *const throttling_codes[] = {
     "Throttling",
     "ThrottlingException",
@@ -145,6 +145,37 @@ size_t retry_aws_error_code(const http_response *r, char *out, size_t cap) {
     if (!n) n = json_member_code(b, len, "\"code\"", out, cap);
     if (!n) n = json_member_code(b, len, "\"Code\"", out, cap);
     return n;
+}
+
+/* ---------- Retry-After ---------- */
+
+#define RETRY_AFTER_MAX_S 3600
+
+uint64_t retry_after_parse(const char *value, int64_t now) {
+    if (!value) return 0;
+    while (*value == ' ' || *value == '\t') value++;
+    if (*value >= '0' && *value <= '9') {
+        uint64_t sec = 0;
+        const char *p = value;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            sec = sec * 10 + (uint64_t)(*p - '0');
+            if (sec > RETRY_AFTER_MAX_S) return 0;
+        }
+        while (*p == ' ' || *p == '\t') p++;
+        return *p == '\0' ? sec * 1000 : 0;
+    }
+    /* IMF-fixdate, the form RFC 9110 requires senders to use. */
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!end || *end != '\0') return 0;
+    int64_t at = (int64_t)timegm(&tm);
+    if (at <= now || at - now > RETRY_AFTER_MAX_S) return 0;
+    return (uint64_t)(at - now) * 1000;
+}
+
+uint64_t retry_after_ms(const http_response *r) {
+    return r ? retry_after_parse(http_response_header(r, "Retry-After"), (int64_t)time(NULL)) : 0;
 }
 
 /* ---------- backoff ---------- */

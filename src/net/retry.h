@@ -35,6 +35,13 @@ retry_verdict retry_classify_response(const http_response *r);
  * Writes a NUL-terminated code into out (truncated to cap-1) and returns its length, 0 if none. */
 size_t retry_aws_error_code(const http_response *r, char *out, size_t cap);
 
+/* How long a Retry-After value asks to wait, in ms: delta-seconds ("120") or an HTTP-date
+ * ("Wed, 21 Oct 2015 07:28:00 GMT", against now, epoch seconds). 0 when absent, unreadable or in
+ * the past; at most 3600 s (a longer wish is not honoured). */
+uint64_t retry_after_parse(const char *value, int64_t now);
+/* retry_after_parse of r's Retry-After header at the current time (r may be NULL). */
+uint64_t retry_after_ms(const http_response *r);
+
 typedef struct retry_policy {
     int max_attempts;             /* attempts in all, first included; <= 0 = unlimited */
     uint64_t base_ms;             /* first retry waits up to base_ms */

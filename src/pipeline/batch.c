@@ -59,7 +59,7 @@ char *batch_space(batch *b, size_t *avail) {
     return *avail ? b->data + b->len + sep_len(b) : NULL;
 }
 
-int batch_commit(batch *b, size_t n, void *owner) {
+int batch_commit(batch *b, size_t n, void *owner, const char *source) {
     if (n == 0 || n > room(b)) return -1;
     if (sep_len(b)) b->data[b->len++] = ',';
     b->doc_off[b->ndocs] = (uint32_t)b->len;
@@ -71,6 +71,7 @@ int batch_commit(batch *b, size_t n, void *owner) {
         b->runs[b->nruns - 1].count++;
     } else {
         b->runs[b->nruns].owner = owner;
+        b->runs[b->nruns].source = source;
         b->runs[b->nruns].count = 1;
         b->nruns++;
     }
@@ -104,4 +105,13 @@ int batch_full(const batch *b) { return room(b) == 0; }
 const batch_owner_run *batch_owners(const batch *b, uint32_t *nruns) {
     *nruns = b->nruns;
     return b->runs;
+}
+
+const char *batch_doc_source(const batch *b, uint32_t i) {
+    uint32_t first = 0;
+    for (uint32_t r = 0; r < b->nruns; r++) {
+        if (i < first + b->runs[r].count) return b->runs[r].source ? b->runs[r].source : "?";
+        first += b->runs[r].count;
+    }
+    return "?";
 }

@@ -6,7 +6,8 @@
  *
  * Per-document offsets let a rejected batch be split and retried in halves; a run-length
  * list of owners (consecutive documents of the same owner share one entry) lets the caller
- * acknowledge the records of an accepted batch. */
+ * acknowledge the records of an accepted batch, and tells a sink where each document came from
+ * (for its dead-letter entries) without knowing who the owners are. */
 #ifndef CTINDEX_BATCH_H
 #define CTINDEX_BATCH_H
 
@@ -25,7 +26,8 @@ enum { BATCH_DOC_DERIVED = 1 };
 
 typedef struct batch_owner_run {
     void *owner;
-    uint32_t count; /* consecutive documents */
+    const char *source; /* where the owner's records come from (s3://bucket/key, a path); not owned */
+    uint32_t count;     /* consecutive documents */
 } batch_owner_run;
 
 typedef struct batch {
@@ -52,9 +54,10 @@ void batch_reset(batch *b);
 /* Where the next document goes and how many bytes it may take (room for its separator and
  * the closing bracket is already held back). NULL with *avail = 0 when full or closed. */
 char *batch_space(batch *b, size_t *avail);
-/* Appends the n bytes written at batch_space as one document of `owner`. 0, or -1 when
- * n is 0, larger than the space, or the batch is full/closed. */
-int batch_commit(batch *b, size_t n, void *owner);
+/* Appends the n bytes written at batch_space as one document of `owner`, whose records come from
+ * `source` (may be NULL; must outlive the batch's use). 0, or -1 when n is 0, larger than the
+ * space, or the batch is full/closed. */
+int batch_commit(batch *b, size_t n, void *owner, const char *source);
 /* The finished body (closes it; idempotent). An SDF batch without documents is "[]", which
  * CloudSearch rejects: callers do not upload empty batches. */
 const char *batch_body(batch *b, size_t *len);
@@ -68,5 +71,7 @@ int batch_full(const batch *b);
 static inline uint32_t batch_count(const batch *b) { return b->ndocs; }
 /* Owner runs in document order. */
 const batch_owner_run *batch_owners(const batch *b, uint32_t *nruns);
+/* The source of document i ("?" when unknown or i is out of range); walks the runs. */
+const char *batch_doc_source(const batch *b, uint32_t i);
 
 #endif

@@ -8,8 +8,10 @@
 #include "base/json.h"
 #include "base/jsonw.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "pipeline/index_pattern.h"
 #include "pipeline/schema.h"
+#include "pipeline/utc_date.h"
 
 /* Schema paths are compiled once into a tree of object keys, so one walk over the keys of
  * each visited object finds every field of a record: no repeated json_path lookups. A small
@@ -181,6 +183,7 @@ typedef struct wctx {
     char *out;
     size_t len, cap;
     int trim; /* second pass: cut fields to fit instead of failing */
+    int mark; /* a literal value was cut in an earlier pass: emit ctindex_trimmed */
     unsigned nfields;
     docb_result *res;
 } wctx;
@@ -220,32 +223,10 @@ static long put_string_value(wctx *c, int tok, size_t max_chars, int *cut) {
     return (long)st.chars;
 }
 
-static int valid_date(const char *p, size_t n) {
-    /* YYYY-MM-DDTHH:MM:SS[.fraction]Z, the RFC 3339 UTC form CloudSearch dates take */
-    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-    if (n < 20) return 0;
-    for (size_t i = 0; i < 19; i++) {
-        if (shape[i] == 'd' ? (p[i] < '0' || p[i] > '9') : p[i] != shape[i]) return 0;
-    }
-    size_t i = 19;
-    if (p[i] == '.') {
-        size_t s = ++i;
-        while (i < n && p[i] >= '0' && p[i] <= '9') i++;
-        if (i == s || i - s > 9) return 0;
-    }
-    if (i + 1 != n || p[i] != 'Z') return 0;
-#define NUM2(k) ((p[k] - '0') * 10 + (p[k + 1] - '0'))
-    int year = NUM2(0) * 100 + NUM2(2), mon = NUM2(5), day = NUM2(8), hh = NUM2(11), mm = NUM2(14), ss = NUM2(17);
-#undef NUM2
-    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] || hh > 23 || mm > 59 || ss > 59) return 0;
-    /* a date the sink cannot parse would fail the whole batch */
-    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    return !(mon == 2 && day == 29 && !leap);
-}
-
-static int tok_is_date(const json_doc *d, int tok) {
-    return tok >= 0 && d->toks[tok].type == JSON_STRING && valid_date(json_tok_ptr(d, tok), json_tok_len(d, tok));
+/* The RFC 3339 time of a string token, in UTC (utc_date), or 0 when it is none. */
+static size_t tok_utc_date(const json_doc *d, int tok, char out[UTC_DATE_MAX]) {
+    if (tok < 0 || d->toks[tok].type != JSON_STRING) return 0;
+    return utc_date(json_tok_ptr(d, tok), json_tok_len(d, tok), out);
 }
 
 static int is_empty_container(const json_doc *d, int tok) {
@@ -266,13 +247,13 @@ static int put_bool(wctx *c, int v) {
     return v ? PUT_LIT(c, "\"true\"") : PUT_LIT(c, "\"false\"");
 }
 
-/* Array of every element's `member`, at most SCHEMA_ARRAY_MAX_VALUES, without the closing
- * bracket. Returns values written, or -1 when they do not fit (first pass only). */
+/* Array of every element's `member`, at most SCHEMA_ARRAY_MAX_VALUES. Returns values written
+ * (0: the caller leaves the field out), or -1 when they do not fit (first pass only). */
 static long put_members(wctx *c, int arr, const char *member, size_t max_chars, int *cut) {
     const json_doc *d = &c->b->doc;
     if (c->cap - c->len < 2) return -1;
     c->out[c->len++] = '[';
-    c->cap--; /* hold back the closing bracket; emit_field restores cap */
+    c->cap--; /* hold back the closing bracket */
     long nvals = 0;
     int saved_trim = c->trim;
     c->trim = 0; /* values are never cut mid-way: a shortened ARN would be a wrong ARN */
@@ -297,6 +278,8 @@ static long put_members(wctx *c, int arr, const char *member, size_t max_chars, 
         else nvals++;
     }
     c->trim = saved_trim;
+    c->cap++;
+    if (nvals > 0) c->out[c->len++] = ']';
     return nvals;
 }
 
@@ -330,11 +313,10 @@ static void make_id(doc_builder *b, docb_result *res) {
     }
     /* No usable eventID: the id must still be a function of the record alone, so that a
      * redelivered log file overwrites its documents instead of adding duplicates. */
-    static const char hex[] = "0123456789abcdef";
     uint64_t h = fnv1a64(d->js + d->toks[0].start, json_tok_len(d, 0));
     res->id[0] = 'h';
     res->id[1] = '_';
-    for (int i = 0; i < 16; i++) res->id[2 + i] = hex[(h >> (60 - 4 * i)) & 0xF];
+    for (int i = 0; i < 16; i++) res->id[2 + i] = text_hex_lower((unsigned)(h >> (60 - 4 * i)));
     res->id[18] = '\0';
     res->id_len = 18;
     res->id_fallback = 1;
@@ -344,8 +326,8 @@ static void make_id(doc_builder *b, docb_result *res) {
  * (deterministic, like the id: a redelivery must land in the same index). */
 static size_t expand_index(const doc_builder *b, char *out, size_t cap) {
     const json_doc *d = &b->doc;
-    int t = b->slot[b->node_event_time];
-    const char *ts = tok_is_date(d, t) ? json_tok_ptr(d, t) : "0000-00-00T00:00:00Z";
+    char utc[UTC_DATE_MAX];
+    const char *ts = tok_utc_date(d, b->slot[b->node_event_time], utc) ? utc : "0000-00-00T00:00:00Z";
     size_t o = 0;
     for (const char *p = b->pattern; *p && o + 4 < cap; p++) {
         if (*p != '%') {
@@ -376,100 +358,120 @@ static size_t expand_index(const doc_builder *b, char *out, size_t cap) {
     return o;
 }
 
+/* ---- fields ------------------------------------------------------------------------- */
+
+/* Whether field fi has something to emit in this pass; *tok: its value token (-1 for the fields
+ * that do not come from a path). */
+static int field_present(const wctx *c, size_t fi, const schema_field *f, int *tok) {
+    const doc_builder *b = c->b;
+    *tok = -1;
+    if (f->path) {
+        *tok = b->slot[b->field_node[fi]];
+        return *tok >= 0 && !json_tok_is_null(&b->doc, *tok);
+    }
+    if (f->source == SRC_TRIMMED) return c->trim || c->mark;
+    if (f->source == SRC_RECORD) return b->opt.include_raw;
+    return 1;
+}
+
+/* ,"name": */
+static int put_field_name(wctx *c, size_t fi, const schema_field *f) {
+    if (c->nfields && PUT_LIT(c, ",") < 0) return -1;
+    if (PUT_LIT(c, "\"") < 0 || put(c, f->name, c->b->name_len[fi]) < 0 || PUT_LIT(c, "\":") < 0) return -1;
+    return 0;
+}
+
+/* The value functions below return > 0 when they wrote a value, 0 when the record holds
+ * nothing usable (a value of the wrong type is counted in skipped_values), -1 when it does not
+ * fit. */
+
+static long put_bool_value(wctx *c, int tok) {
+    int v = tok_bool(&c->b->doc, tok);
+    if (v < 0) {
+        c->res->skipped_values++;
+        return 0;
+    }
+    return put_bool(c, v) < 0 ? -1 : 1;
+}
+
+/* In UTC whatever the offset it was written with: the sinks take only that form. */
+static long put_date(wctx *c, int tok) {
+    char utc[UTC_DATE_MAX];
+    size_t n = tok_utc_date(&c->b->doc, tok, utc);
+    if (n == 0) {
+        c->res->skipped_values++;
+        return 0;
+    }
+    if (PUT_LIT(c, "\"") < 0 || put(c, utc, n) < 0 || PUT_LIT(c, "\"") < 0) return -1;
+    return 1;
+}
+
+static long put_int(wctx *c, int tok) {
+    const json_doc *d = &c->b->doc;
+    int64_t v;
+    if (json_tok_int64(d, tok, &v) != 0) {
+        c->res->skipped_values++;
+        return 0;
+    }
+    return put(c, json_tok_ptr(d, tok), json_tok_len(d, tok)) < 0 ? -1 : 1;
+}
+
+/* The whole record's text. The root token spans the object, so surrounding whitespace is not
+ * indexed. */
+static long put_record(wctx *c, int *cut) {
+    const json_doc *d = &c->b->doc;
+    if (PUT_LIT(c, "\"") < 0 || c->len >= c->cap) return -1;
+    jsonw_stats st;
+    long w = jsonw_escape(json_tok_ptr(d, 0), json_tok_len(d, 0), c->out + c->len, c->cap - c->len - 1, JSONW_NO_LIMIT,
+                          c->trim ? JSONW_TRUNCATE : 0, &st);
+    if (w < 0) return -1;
+    c->len += (size_t)w;
+    c->out[c->len++] = '"';
+    c->res->dropped += st.dropped;
+    if (st.truncated) *cut = 1;
+    return (long)st.chars;
+}
+
+/* Field f's value from token tok, as its source says. *cut: the value was shortened. */
+static long put_field_value(wctx *c, const schema_field *f, int tok, int *cut) {
+    const json_doc *d = &c->b->doc;
+    size_t max_chars =
+        f->cs_type == CS_LITERAL || f->cs_type == CS_LITERAL_ARRAY ? SCHEMA_LITERAL_MAX_CHARS : JSONW_NO_LIMIT;
+    json_type ty = tok >= 0 ? d->toks[tok].type : JSON_UNDEF;
+    switch (f->source) {
+    case SRC_VALUE:
+        if (ty == JSON_OBJECT || ty == JSON_ARRAY) {
+            c->res->skipped_values++;
+            return 0;
+        }
+        return put_string_value(c, tok, max_chars, cut);
+    case SRC_BOOL: return put_bool_value(c, tok);
+    case SRC_DATE: return put_date(c, tok);
+    case SRC_INT: return put_int(c, tok);
+    case SRC_JSON: return is_empty_container(d, tok) ? 0 : put_string_value(c, tok, max_chars, cut);
+    case SRC_MEMBERS:
+        if (ty != JSON_ARRAY) {
+            c->res->skipped_values++;
+            return 0;
+        }
+        return put_members(c, tok, f->member, max_chars, cut);
+    case SRC_RECORD: return put_record(c, cut);
+    case SRC_TRIMMED: return put_bool(c, 1) < 0 ? -1 : 1;
+    }
+    return 0;
+}
+
 /* Emits one field, or nothing when the record has no usable value. Returns -1 only in the
  * first pass when the field does not fit; in the trim pass a field that does not fit is cut
  * or left out. */
 static int emit_field(wctx *c, size_t fi) {
-    doc_builder *b = c->b;
-    const json_doc *d = &b->doc;
     const schema_field *f = schema_field_at(fi);
-    int tok = -1;
-    if (f->path) {
-        tok = b->slot[b->field_node[fi]];
-        if (tok < 0 || json_tok_is_null(d, tok)) return 0;
-    } else if (f->source == SRC_TRIMMED) {
-        if (!c->trim) return 0;
-    } else if (f->source == SRC_RECORD) {
-        if (!b->opt.include_raw) return 0;
-    }
-
+    int tok;
+    if (!field_present(c, fi, f, &tok)) return 0;
     size_t mark = c->len;
     size_t saved_cap = c->cap;
     int cut = 0;
-    long n = 0; /* > 0 when a value was written */
-    if ((c->nfields && PUT_LIT(c, ",") < 0) || PUT_LIT(c, "\"") < 0 || put(c, f->name, b->name_len[fi]) < 0 ||
-        PUT_LIT(c, "\":") < 0) {
-        n = -1;
-    } else {
-        size_t max_chars =
-            f->cs_type == CS_LITERAL || f->cs_type == CS_LITERAL_ARRAY ? SCHEMA_LITERAL_MAX_CHARS : JSONW_NO_LIMIT;
-        json_type ty = tok >= 0 ? d->toks[tok].type : JSON_UNDEF;
-        switch (f->source) {
-        case SRC_VALUE:
-            if (ty == JSON_OBJECT || ty == JSON_ARRAY) {
-                c->res->skipped_values++;
-                break;
-            }
-            n = put_string_value(c, tok, max_chars, &cut);
-            break;
-        case SRC_BOOL: {
-            int v = tok_bool(d, tok);
-            if (v < 0) c->res->skipped_values++;
-            else n = put_bool(c, v) < 0 ? -1 : 1;
-            break;
-        }
-        case SRC_DATE:
-            if (!tok_is_date(d, tok)) c->res->skipped_values++;
-            else if (PUT_LIT(c, "\"") < 0 || put(c, json_tok_ptr(d, tok), json_tok_len(d, tok)) < 0 ||
-                     PUT_LIT(c, "\"") < 0)
-                n = -1;
-            else n = 1;
-            break;
-        case SRC_INT: {
-            int64_t v;
-            if (json_tok_int64(d, tok, &v) != 0) c->res->skipped_values++;
-            else n = put(c, json_tok_ptr(d, tok), json_tok_len(d, tok)) < 0 ? -1 : 1;
-            break;
-        }
-        case SRC_JSON:
-            if (is_empty_container(d, tok)) break;
-            n = put_string_value(c, tok, max_chars, &cut);
-            break;
-        case SRC_MEMBERS:
-            if (ty != JSON_ARRAY) {
-                c->res->skipped_values++;
-                break;
-            }
-            n = put_members(c, tok, f->member, max_chars, &cut);
-            if (n >= 0) {
-                c->cap = saved_cap;
-                if (n > 0) c->out[c->len++] = ']';
-            }
-            break;
-        case SRC_RECORD: {
-            /* The root token spans the object, so surrounding whitespace is not indexed. */
-            jsonw_stats st;
-            unsigned flags = c->trim ? JSONW_TRUNCATE : 0;
-            if (PUT_LIT(c, "\"") < 0 || c->len >= c->cap) {
-                n = -1;
-                break;
-            }
-            long w = jsonw_escape(json_tok_ptr(d, 0), json_tok_len(d, 0), c->out + c->len, c->cap - c->len - 1,
-                                  JSONW_NO_LIMIT, flags, &st);
-            if (w < 0) {
-                n = -1;
-                break;
-            }
-            c->len += (size_t)w;
-            c->out[c->len++] = '"';
-            c->res->dropped += st.dropped;
-            if (st.truncated) cut = 1;
-            n = (long)st.chars;
-            break;
-        }
-        case SRC_TRIMMED: n = put_bool(c, 1) < 0 ? -1 : 1; break;
-        }
-    }
+    long n = put_field_name(c, fi, f) < 0 ? -1 : put_field_value(c, f, tok, &cut);
     c->cap = saved_cap;
     if (n < 0 && !c->trim) return -1;
     if (n <= 0) {
@@ -483,10 +485,10 @@ static int emit_field(wctx *c, size_t fi) {
 }
 
 /* One attempt at the whole document within cap. Returns length, or -1 if it did not fit. */
-static long build_pass(doc_builder *b, char *out, size_t cap, int trim, docb_result *res) {
+static long build_pass(doc_builder *b, char *out, size_t cap, int trim, int mark, docb_result *res) {
     const size_t closing = 2; /* "}}" (SDF) or "}\n" (BULK) */
     if (cap < closing) return -1;
-    wctx c = {.b = b, .out = out, .len = 0, .cap = cap - closing, .trim = trim, .nfields = 0, .res = res};
+    wctx c = {.b = b, .out = out, .len = 0, .cap = cap - closing, .trim = trim, .mark = mark, .nfields = 0, .res = res};
     if (b->opt.format == BATCH_SDF) {
         if (PUT_LIT(&c, "{\"type\":\"add\",\"id\":\"") < 0 || put(&c, res->id, res->id_len) < 0 ||
             PUT_LIT(&c, "\",\"fields\":{") < 0)
@@ -521,7 +523,9 @@ long docb_build(doc_builder *b, const char *rec, size_t len, char *out, size_t c
     }
     int r = json_parse(&b->doc, rec, len);
     if (r != JSON_OK) {
-        res->error = r == JSON_ENOMEM ? "record has too many JSON tokens" : "record is not valid JSON";
+        res->error = r == JSON_ENOMEM  ? "record has too many JSON tokens"
+                     : r == JSON_EDEEP ? "record is nested too deeply for its size"
+                                       : "record is not valid JSON";
         return DOCB_BAD;
     }
     if (b->doc.toks[0].type != JSON_OBJECT) {
@@ -533,13 +537,20 @@ long docb_build(doc_builder *b, const char *rec, size_t len, char *out, size_t c
     make_id(b, res);
 
     size_t limit = cap < b->opt.max_doc_bytes ? cap : b->opt.max_doc_bytes;
-    long n = build_pass(b, out, limit, 0, res);
+    long n = build_pass(b, out, limit, 0, 0, res);
+    if (n >= 0 && res->truncated_values > 0) {
+        /* A literal value was cut at 4096 characters (or an array at 1000 values): the
+         * document must say so, and its flag comes first. Rare, so built again. */
+        reset_counts(res);
+        n = build_pass(b, out, limit, 0, 1, res);
+        res->trimmed = 1;
+    }
     if (n < 0) {
         /* Too big for cap, or for the document limit. Only the latter is trimmed: a batch
          * that is merely full gets flushed by the caller. */
         if (cap < b->opt.max_doc_bytes) return DOCB_NOSPACE;
         reset_counts(res);
-        n = build_pass(b, out, limit, 1, res);
+        n = build_pass(b, out, limit, 1, 0, res);
         if (n < 0) {
             res->error = "document header does not fit the maximum document size";
             return DOCB_BAD;

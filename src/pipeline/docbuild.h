@@ -37,7 +37,8 @@ typedef struct docb_result {
     char id[132]; /* document id, NUL-terminated */
     size_t id_len;
     int id_fallback;         /* 1: eventID missing or unusable, id is "h_" + hash of the record */
-    int trimmed;             /* 1: fields were cut to respect max_doc_bytes (ctindex_trimmed=true) */
+    int trimmed;             /* 1: fields were cut to respect max_doc_bytes, or a literal value at
+                              * 4096 code points, or an array at 1000 values (ctindex_trimmed=true) */
     size_t dropped;          /* invalid bytes / forbidden characters removed, summed over fields */
     size_t truncated_values; /* literal values cut at 4096 code points, array values past 1000 */
     size_t skipped_values;   /* values present but unusable (wrong JSON type, malformed date) */

@@ -8,6 +8,16 @@
 #include "pipeline/deadletter.h"
 #include "pipeline/docbuild.h"
 
+/* Dead-lettered records waiting, in durable mode, for the dead-letter file's sync: a count per
+ * owner, acknowledged together at the next indexer_flush (or when DEAD_WAIT_RUNS owners wait),
+ * so a file of many bad records pays one fsync, not one per record. */
+#define DEAD_WAIT_RUNS 64
+
+typedef struct dead_wait {
+    indexer_owner *owner;
+    uint32_t n;
+} dead_wait;
+
 struct indexer {
     indexer_options opt;
     sink *sink;
@@ -21,6 +31,10 @@ struct indexer {
     void (*space_fn)(void *);
     void *space_ud;
     deadletter *dead;
+    dead_wait waiting[DEAD_WAIT_RUNS];
+    int nwaiting;
+    uint32_t waiting_records;
+    uint64_t waiting_first; /* dead-letter entry number of the first waiting record */
 };
 
 void indexer_options_default(indexer_options *o) {
@@ -96,13 +110,63 @@ static batch *take_batch(indexer *ix) {
     return ix->cur;
 }
 
+static void settle_dead_letters(indexer *ix, indexer_owner *owner, uint32_t n, int ok) {
+    if (ok) ix->st.bad_records += n;
+    else ix->st.dead_failed += n;
+    owner->acked(owner, n, ok);
+}
+
+/* Acknowledges the waiting records once their entries are on disk; when the sync failed, tells
+ * their owners they were not stored. An owner may start more work from its callback (even add
+ * records here): the list is emptied before the first call. */
+static void release_dead_letters(indexer *ix) {
+    if (ix->nwaiting == 0) return;
+    dead_wait runs[DEAD_WAIT_RUNS];
+    int n = ix->nwaiting;
+    memcpy(runs, ix->waiting, (size_t)n * sizeof *runs);
+    ix->nwaiting = 0;
+    ix->waiting_records = 0;
+    int ok = deadletter_sync(ix->dead, ix->waiting_first) == 0; /* before any callback can add more */
+    for (int i = 0; i < n; i++) settle_dead_letters(ix, runs[i].owner, runs[i].n, ok);
+}
+
+/* A record that cannot become a document: acknowledged once its dead-letter entry is written
+ * (and synced, in durable mode), never before; not stored when the entry cannot be written.
+ * part: where a record the producer could not hand over whole was, or NULL. */
+static void dead_letter_record(indexer *ix, indexer_owner *owner, const char *why, const deadletter_part *part,
+                               const char *data, size_t len) {
+    if (!ix->dead) {
+        if (part)
+            log_warn("unusable record from %s at byte %llu: %s", owner->source, (unsigned long long)part->offset, why);
+        else log_warn("unusable record from %s: %s", owner->source, why);
+        settle_dead_letters(ix, owner, 1, 1);
+        return;
+    }
+    if (deadletter_append(ix->dead, "record", owner->source, why, part, data, len) != 0) {
+        settle_dead_letters(ix, owner, 1, 0);
+        return;
+    }
+    if (!deadletter_durable(ix->dead)) {
+        settle_dead_letters(ix, owner, 1, 1);
+        return;
+    }
+    if (ix->nwaiting == 0) ix->waiting_first = deadletter_count(ix->dead);
+    int i = 0;
+    while (i < ix->nwaiting && ix->waiting[i].owner != owner) i++;
+    if (i < ix->nwaiting) ix->waiting[i].n++;
+    else ix->waiting[ix->nwaiting++] = (dead_wait){owner, 1};
+    ix->waiting_records++;
+    if (ix->nwaiting == DEAD_WAIT_RUNS) release_dead_letters(ix);
+}
+
 void indexer_flush(indexer *ix) {
+    release_dead_letters(ix);
     batch *b = ix->cur;
     if (!b || batch_count(b) == 0) return;
     ix->cur = NULL;
     ix->in_flight++;
     ix->st.batches++;
-    sink_submit(ix->sink, b); /* may complete before it returns */
+    sink_submit(ix->sink, b); /* completes later, from the loop (pipeline/sink.h) */
 }
 
 int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) {
@@ -123,13 +187,10 @@ int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) 
         ix->st.records++;
         if (n <= 0) {
             const char *why = n == DOCB_NOSPACE ? "document larger than an empty batch" : res.error;
-            if (ix->dead) deadletter_write(ix->dead, "record", owner->source, why ? why : "unusable record", rec, len);
-            else log_warn("unusable record from %s: %s", owner->source, why ? why : "?");
-            ix->st.bad_records++;
-            owner->acked(owner, 1, 1);
+            dead_letter_record(ix, owner, why ? why : "unusable record", NULL, rec, len);
             return INDEXER_BAD;
         }
-        batch_commit(b, (size_t)n, owner);
+        batch_commit(b, (size_t)n, owner, owner->source);
         /* Nothing of the record was dropped or cut, and the builder runs with the defaults: the
          * document is docb_build(raw), which a store may rely on (the index sink keeps raw alone). */
         if (!ix->opt.bulk && ix->opt.include_raw && !res.dropped && !res.trimmed &&
@@ -149,14 +210,18 @@ int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) 
 void indexer_reject(indexer *ix, indexer_owner *owner, const char *why, uint64_t offset, uint64_t size,
                     const char *head, size_t head_len) {
     ix->st.records++;
-    ix->st.bad_records++;
-    if (ix->dead) deadletter_write_part(ix->dead, "record", owner->source, why, offset, size, head, head_len);
-    else log_warn("unusable record from %s at byte %llu: %s", owner->source, (unsigned long long)offset, why);
-    owner->acked(owner, 1, 1);
+    const deadletter_part part = {offset, size};
+    dead_letter_record(ix, owner, why, &part, head, head_len);
+}
+
+int indexer_reject_file(indexer *ix, const char *source, const char *why, uint64_t size, const char *head,
+                        size_t head_len) {
+    if (!ix->dead) return 0; /* ingest logged it */
+    return deadletter_write_part(ix->dead, "file", source, why, 0, size, head, head_len);
 }
 
 int indexer_in_flight(const indexer *ix) { return ix->in_flight; }
-uint32_t indexer_pending_docs(const indexer *ix) { return ix->cur ? batch_count(ix->cur) : 0; }
+uint32_t indexer_pending_docs(const indexer *ix) { return (ix->cur ? batch_count(ix->cur) : 0) + ix->waiting_records; }
 
 void indexer_on_space(indexer *ix, void (*fn)(void *ud), void *ud) {
     ix->space_fn = fn;
@@ -165,16 +230,3 @@ void indexer_on_space(indexer *ix, void (*fn)(void *ud), void *ud) {
 
 const indexer_stats *indexer_get_stats(const indexer *ix) { return &ix->st; }
 sink *indexer_sink(const indexer *ix) { return ix->sink; }
-
-const char *indexer_doc_source(const batch *b, uint32_t doc) {
-    uint32_t nruns = 0, at = 0;
-    const batch_owner_run *runs = batch_owners(b, &nruns);
-    for (uint32_t i = 0; i < nruns; i++) {
-        at += runs[i].count;
-        if (doc < at) {
-            const indexer_owner *o = runs[i].owner;
-            return o && o->source ? o->source : "?";
-        }
-    }
-    return "?";
-}

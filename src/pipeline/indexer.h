@@ -2,8 +2,10 @@
  * sink. It keeps a fixed pool of batches: when all are in flight it answers INDEXER_BUSY and the
  * producers wait (backpressure), so memory stays bounded whatever the input rate.
  * Every record added is eventually acknowledged to its owner, exactly once: when the batch that
- * holds its document is done (ok or failed), or at once when the record is unusable and was
- * written to the dead-letter file. */
+ * holds its document is done (ok or failed), or, when the record is unusable, once its
+ * dead-letter entry is written: at once, or in durable mode at the next indexer_flush, after one
+ * sync for all the entries written since the last. When the entry cannot be written (a full
+ * disk), the record is acknowledged as not stored. */
 #ifndef CTINDEX_INDEXER_H
 #define CTINDEX_INDEXER_H
 
@@ -40,6 +42,7 @@ typedef struct indexer_stats {
     uint64_t docs;          /* documents built */
     uint64_t trimmed;       /* documents trimmed to fit max_doc_bytes */
     uint64_t bad_records;   /* unusable records, dead-lettered */
+    uint64_t dead_failed;   /* unusable records whose dead-letter entry could not be written: not stored */
     uint64_t chars_dropped; /* invalid UTF-8 / XML-forbidden characters removed */
     uint64_t batches;       /* batches submitted */
     uint64_t batches_failed;
@@ -55,22 +58,27 @@ void indexer_free(indexer *ix);
 int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner);
 /* A record the producer could not hand over whole (larger than the record limit, or an element
  * of Records that is not an object): dead-lettered with where it was and its first bytes,
- * counted as unusable, acknowledged to its owner at once. The owner counts it as one record. */
+ * counted as unusable, acknowledged to its owner like any unusable record (see the top). The
+ * owner counts it as one record. */
 void indexer_reject(indexer *ix, indexer_owner *owner, const char *why, uint64_t offset, uint64_t size,
                     const char *head, size_t head_len);
-/* Submit the batch being built, if it holds anything (end of input, or a linger timer). */
+/* A whole file that holds nothing to index and is none of the accepted shapes (refused by
+ * ingest): dead-lettered as kind "file" with its size and first bytes. Counts no record and
+ * acknowledges nothing. 0 when the entry was written (or logged, without a dead-letter file). */
+int indexer_reject_file(indexer *ix, const char *source, const char *why, uint64_t size, const char *head,
+                        size_t head_len);
+/* Submit the batch being built, if it holds anything (end of input, or a linger timer), and
+ * acknowledge the dead-lettered records that wait for a sync. */
 void indexer_flush(indexer *ix);
 /* Number of batches submitted and not yet done. */
 int indexer_in_flight(const indexer *ix);
-/* Documents waiting in the batch being built. */
+/* Documents waiting in the batch being built, and dead-lettered records waiting for their sync:
+ * what only indexer_flush sends or acknowledges. */
 uint32_t indexer_pending_docs(const indexer *ix);
 /* Called (from the sink's completion) every time a batch becomes free again, so producers
  * that saw INDEXER_BUSY, or wait for acknowledgements, can go on. */
 void indexer_on_space(indexer *ix, void (*fn)(void *ud), void *ud);
 const indexer_stats *indexer_get_stats(const indexer *ix);
 sink *indexer_sink(const indexer *ix);
-/* Where document i of a batch came from (its owner's source: a path or s3://bucket/key), for
- * dead-letter entries; "?" when unknown. */
-const char *indexer_doc_source(const struct batch *b, uint32_t i);
 
 #endif

@@ -6,17 +6,19 @@
 #define SR (SF_SEARCH | SF_RETURN)
 
 /* Field order is emission order. The first block keeps the original app's fields with
- * their original types (DESIGN.md "Compatibility"), so existing domains keep working.
+ * their original types (README.md, "Documents"), so existing domains keep working.
  * Fields with a trim_rank come last, highest rank first: when a document exceeds the size
  * limit the builder fills them greedily in this order, so `raw` (rank 1, last) is cut first. */
 static const schema_field fields[] = {
     {"ctindex_trimmed", CS_LITERAL, SFR, OS_BOOLEAN, SRC_TRIMMED, NULL, NULL, 0,
-     "present (true) only on documents the indexer shortened to fit the 1 MB document limit"},
+     "present (true) only on documents the indexer shortened: fields cut to fit the 1 MB document limit, a literal "
+     "value cut at 4096 characters, or an array field at 1000 values"},
 
     /* Original fields. */
     {"event_id", CS_LITERAL, SR, OS_KEYWORD, SRC_VALUE, "eventID", NULL, 0, NULL},
     {"event_time", CS_DATE, SR | SF_SORT, OS_DATE, SRC_DATE, "eventTime", NULL, 0,
-     "left out when the record has no valid RFC 3339 UTC eventTime; OpenSearch puts such documents in the index "
+     "in UTC (an RFC 3339 time with an offset is converted); left out when the record has no valid RFC 3339 "
+     "eventTime; OpenSearch puts such documents in the index "
      "whose date parts are zeros (cloudtrail-0000.00.00), so a redelivery lands in the same place"},
     {"event_name", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "eventName", NULL, 0, NULL},
     {"event_source", CS_LITERAL, SFR, OS_KEYWORD, SRC_VALUE, "eventSource", NULL, 0, NULL},
@@ -143,7 +145,7 @@ const char *schema_os_type_name(schema_os_type t) {
 
 static const char *tf(unsigned opts, unsigned bit) { return (opts & bit) ? "true" : "false"; }
 
-/* Options member name and the option keys that exist for each type (API_IndexField.md);
+/* Options member name and the option keys that exist for each type (CloudSearch API reference, IndexField);
  * every key is printed explicitly because CloudSearch enables omitted options. */
 void schema_print_cloudsearch(FILE *f) {
     fputs("[\n", f);
@@ -196,10 +198,4 @@ void schema_print_opensearch(FILE *f, const char *index_pattern) {
         fprintf(f, "    \"%s\":{\"type\":\"%s\"}%s\n", fields[i].name, schema_os_type_name(fields[i].os_type),
                 i + 1 < schema_count() ? "," : "");
     fputs("  }\n}}}\n", f);
-}
-
-void schema_print_notes(FILE *f) {
-    for (size_t i = 0; i < schema_count(); i++)
-        if (fields[i].note)
-            fprintf(f, "# %s (%s): %s\n", fields[i].name, schema_cs_type_name(fields[i].cs_type), fields[i].note);
 }

@@ -26,7 +26,7 @@ enum { SF_SEARCH = 1, SF_FACET = 2, SF_RETURN = 4, SF_SORT = 8, SF_HIGHLIGHT = 1
 typedef enum {
     SRC_VALUE,   /* string (or number/boolean, as text) at `path` */
     SRC_BOOL,    /* JSON boolean (or "true"/"false") at `path`: "true"/"false" (OpenSearch: a boolean) */
-    SRC_DATE,    /* RFC 3339 UTC timestamp at `path`; omitted when malformed */
+    SRC_DATE,    /* RFC 3339 timestamp at `path`, in UTC (utc_date); omitted when it is no real time */
     SRC_INT,     /* 64-bit integer at `path` */
     SRC_JSON,    /* any value at `path`, kept as its JSON text (a string value: its content) */
     SRC_MEMBERS, /* array of objects at `path`: every element's `member` string */
@@ -60,13 +60,11 @@ const char *schema_os_type_name(schema_os_type t); /* "keyword", "long", ... */
 
 /* A JSON array of IndexField structures exactly as DefineIndexField takes them, e.g.
  * {"IndexFieldName":"event_name","IndexFieldType":"literal","LiteralOptions":{"SearchEnabled":true,...}}.
- * It stays strictly machine-readable (no comments), so notes go to schema_print_notes. */
+ * It stays strictly machine-readable (no comments), so the field notes are left out. */
 void schema_print_cloudsearch(FILE *f);
 /* An OpenSearch composable index template. index_pattern is the builder's index name pattern
  * (e.g. "cloudtrail-%Y.%m.%d"): everything from the first '%' on becomes '*'. The field notes
  * travel in mappings._meta. */
 void schema_print_opensearch(FILE *f, const char *index_pattern);
-/* Human-readable notes, one "# name: note" line per field that has one. */
-void schema_print_notes(FILE *f);
 
 #endif

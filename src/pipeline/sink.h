@@ -9,27 +9,49 @@
 struct batch;
 typedef struct sink sink;
 
-/* Called exactly once per submitted batch. ok == 0 means the batch could not be stored at all
- * (e.g. the sink gave up after its retries): its records must not be acknowledged. */
+/* Called exactly once per submitted batch, always from the loop: never from inside submit (nor
+ * close). ok == 0 means the batch could not be stored at all (the service refused it, the sink
+ * gave up after its retries, a dead-letter entry could not be written): its records must not be
+ * acknowledged. */
 typedef void (*sink_done_fn)(void *ud, struct batch *b, int ok);
 
 typedef struct sink_ops {
     const char *name;
-    /* Take ownership of b until done is called (possibly before submit returns). */
+    /* Take ownership of b until done is called (later, from the loop). */
     void (*submit)(sink *s, struct batch *b);
-    /* Stop: no more submits; pending batches still complete. Frees the sink after the last one. */
+    /* Stop: no more submits; pending batches still complete. Frees the sink after the last one
+     * (sinks with loop handles need the loop to run until it is empty afterwards). */
     void (*close)(sink *s);
 } sink_ops;
+
+/* What every sink counts, in one shape, for stats lines and whoever reports on sinks. */
+typedef struct sink_stats {
+    uint64_t batches;        /* batches done, ok or not */
+    uint64_t batches_failed; /* done with ok = 0: their records are not acknowledged */
+    uint64_t docs_accepted;  /* documents the service (or the folder) stored */
+    uint64_t docs_retried;   /* documents sent again alone after the service refused them for now */
+    uint64_t dead_lettered;  /* documents refused for good, kept in the dead-letter file */
+    uint64_t requests;       /* requests sent: every attempt, split parts included */
+    uint64_t request_errors; /* requests not accepted for a reason other than throttling: transport trouble,
+                                an error status, an answer that is not the service's */
+    uint64_t retries;        /* requests sent again after a backoff */
+    uint64_t throttled;      /* answers asking to slow down (429/503/507/509, throttling codes, item 429s) */
+    uint64_t splits;         /* requests split in halves to isolate refused documents */
+    uint64_t bytes;          /* request body bytes sent (or written) */
+    uint64_t upload_ns;      /* time requests were on the wire, summed over requests */
+    uint64_t warnings;       /* warnings in accepted answers */
+} sink_stats;
 
 struct sink {
     const sink_ops *ops;
     sink_done_fn done;
     void *done_ud;
-    int max_in_flight;      /* batches the sink wants at once */
-    uint64_t dead_lettered; /* documents written to the dead-letter file */
+    int max_in_flight; /* batches the sink wants at once */
+    sink_stats stats;  /* kept by the sink; read with sink_get_stats */
 };
 
 static inline void sink_submit(sink *s, struct batch *b) { s->ops->submit(s, b); }
 static inline void sink_close(sink *s) { s->ops->close(s); }
+static inline const sink_stats *sink_get_stats(const sink *s) { return &s->stats; }
 
 #endif

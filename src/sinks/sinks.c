@@ -14,30 +14,16 @@ void sinks_options_default(sinks_options *o) {
     o->uploads = 2;
 }
 
-void sinks_get_counters(const sink *s, sinks_counters *out) {
-    memset(out, 0, sizeof *out);
-    if (!s) return;
-    out->dead_lettered = s->dead_lettered;
-    sink_cloudsearch_counters cs;
-    if (sink_cloudsearch_stats(s, &cs) == 0) {
-        out->retries = cs.retries;
-        return;
-    }
-    sink_opensearch_stats os;
-    sink_opensearch_get_stats(s, &os);
-    out->retries = os.request_retries + os.retried_items;
-}
-
 int sinks_create(uv_loop_t *loop, aws_ctx *aws, const sinks_options *o, sinks_result *out) {
     memset(out, 0, sizeof *out);
     const char *spec = o->spec;
     if (spec && strncmp(spec, "dir:", 4) == 0 && spec[4]) {
-        out->sink = sink_dir_open(spec + 4, 0, o->durable);
+        out->sink = sink_dir_open(loop, spec + 4, 0, o->durable);
     } else if (spec && strncmp(spec, "index:", 6) == 0 && spec[6]) {
         out->sink = sink_index_open(loop, spec + 6, o->durable, o->dead); /* SDF documents, like CloudSearch */
     } else if (spec && strncmp(spec, "dir-bulk:", 9) == 0 && spec[9]) {
         out->bulk = 1;
-        out->sink = sink_dir_open(spec + 9, 1, o->durable);
+        out->sink = sink_dir_open(loop, spec + 9, 1, o->durable);
     } else if (spec && strncmp(spec, "cloudsearch:", 12) == 0) {
         out->sink = sink_cloudsearch_from_spec(loop, aws, spec, o->uploads, o->dead);
     } else if (spec && sink_opensearch_is_spec(spec)) {
@@ -52,7 +38,7 @@ int sinks_create(uv_loop_t *loop, aws_ctx *aws, const sinks_options *o, sinks_re
         co.loop = loop;
         co.endpoint = o->doc_endpoint;
         co.domain = o->doc_endpoint ? NULL : o->domain;
-        co.max_in_flight = o->uploads;
+        if (o->uploads > 0) co.upload.max_in_flight = o->uploads;
         co.dead = o->dead;
         out->sink = sink_cloudsearch_new(aws, &co);
     } else {

@@ -28,14 +28,7 @@ typedef struct sinks_result {
     char index_pattern[256]; /* "" unless the sink chose one */
 } sinks_result;
 
-/* What any sink reports, for stats lines. */
-typedef struct sinks_counters {
-    uint64_t retries;       /* requests (or documents) sent again after a transient failure */
-    uint64_t dead_lettered; /* documents the service refused for good, kept in the dead-letter file */
-} sinks_counters;
-
 void sinks_options_default(sinks_options *o);
-void sinks_get_counters(const sink *s, sinks_counters *out);
 /* 0 on success; -1 with the reason logged. May run the loop (domain lookup). */
 int sinks_create(uv_loop_t *loop, aws_ctx *aws, const sinks_options *o, sinks_result *out);
 

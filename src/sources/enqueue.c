@@ -7,12 +7,15 @@
 #include "aws/sqs.h"
 #include "base/jsonw.h"
 #include "base/log.h"
+#include "base/text.h"
 
 #define MAX_CALLS 16
 #define MAX_ATTEMPTS 3
 
 typedef struct entry {
     void *tag;
+    struct entry *next_failed; /* failed before any call: reported from the loop */
+    const char *fail_why;
     int attempts;
     size_t len;
     char body[ENQUEUE_MAX_BODY];
@@ -35,16 +38,17 @@ struct enqueuer {
     entry **pending;
     int npending, cap;
     int open;
+    uv_timer_t kick; /* reports failed entries from the loop, never inside enqueuer_add */
+    entry *failed_head, *failed_tail;
 };
 
 /* \uXXXX for a UTF-16 unit */
 static int put_escape(char *out, size_t cap, size_t *pos, unsigned v) {
-    static const char hex[] = "0123456789abcdef";
     if (*pos + 6 > cap) return -1;
     char *p = out + *pos;
     p[0] = '\\';
     p[1] = 'u';
-    for (int i = 0; i < 4; i++) p[2 + i] = hex[(v >> (12 - 4 * i)) & 0xf];
+    for (int i = 0; i < 4; i++) p[2 + i] = text_hex_lower(v >> (12 - 4 * i));
     *pos += 6;
     return 0;
 }
@@ -110,18 +114,32 @@ enqueuer *enqueuer_new(aws_ctx *aws, const char *queue_url, int calls, enqueue_d
     e->queue_url = strdup(queue_url);
     e->pending = calloc((size_t)e->cap, sizeof *e->pending);
     if (!e->queue_url || !e->pending) {
-        enqueuer_free(e);
+        free(e->pending);
+        free(e->queue_url);
+        free(e);
         return NULL;
     }
+    uv_timer_init(aws_ctx_loop(aws), &e->kick);
+    e->kick.data = e;
     return e;
+}
+
+static void on_closed(uv_handle_t *h) {
+    enqueuer *e = h->data;
+    free(e->pending);
+    free(e->queue_url);
+    free(e);
 }
 
 void enqueuer_free(enqueuer *e) {
     if (!e) return;
     for (int i = 0; i < e->npending; i++) free(e->pending[i]);
-    free(e->pending);
-    free(e->queue_url);
-    free(e);
+    for (entry *it = e->failed_head, *next; it; it = next) {
+        next = it->next_failed;
+        free(it);
+    }
+    e->npending = 0;
+    uv_close((uv_handle_t *)&e->kick, on_closed);
 }
 
 int enqueuer_room(const enqueuer *e) {
@@ -139,6 +157,27 @@ static void finish(enqueuer *e, entry *it, int ok, const char *why) {
 }
 
 static void send_some(enqueuer *e, int partial_ok);
+
+static void on_kick(uv_timer_t *t) {
+    enqueuer *e = t->data;
+    entry *it = e->failed_head;
+    e->failed_head = e->failed_tail = NULL;
+    while (it) {
+        entry *next = it->next_failed;
+        finish(e, it, 0, it->fail_why);
+        it = next;
+    }
+    if (e->wake) e->wake(e->ud);
+}
+
+static void fail_later(enqueuer *e, entry *it, const char *why) {
+    it->fail_why = why;
+    it->next_failed = NULL;
+    if (e->failed_tail) e->failed_tail->next_failed = it;
+    else e->failed_head = it;
+    e->failed_tail = it;
+    uv_timer_start(&e->kick, on_kick, 0, 0);
+}
 
 /* Back into the queue for another attempt, or failed for good. */
 static void retry_or_fail(enqueuer *e, entry *it, const char *why) {
@@ -192,8 +231,8 @@ static void start_call(enqueuer *e, int n) {
         e->calls--;
         free(c);
     }
-    /* Could not even start: nothing will answer, so report each entry now. */
-    for (int i = 0; i < n; i++) finish(e, items[i], 0, "cannot send SendMessageBatch");
+    /* Could not even start: nothing will answer, so report each entry (from the loop). */
+    for (int i = 0; i < n; i++) fail_later(e, items[i], "cannot send SendMessageBatch");
 }
 
 static void send_some(enqueuer *e, int partial_ok) {
@@ -203,15 +242,18 @@ static void send_some(enqueuer *e, int partial_ok) {
 
 void enqueuer_add(enqueuer *e, const char *bucket, const char *key, void *tag) {
     entry *it = malloc(sizeof *it);
+    if (!it) {
+        /* Without the entry nothing can report the object from the loop; nothing was sent yet. */
+        log_error("enqueue: out of memory");
+        abort();
+    }
     e->open++;
-    long len = it ? enqueue_body(bucket, key, it->body, sizeof it->body) : -1;
-    if (!it || len < 0 || e->npending >= e->cap) {
-        free(it);
-        e->open--;
-        e->done(e->ud, tag, 0, !it ? "out of memory" : len < 0 ? "the key is not valid UTF-8" : "internal: queue full");
+    it->tag = tag;
+    long len = enqueue_body(bucket, key, it->body, sizeof it->body);
+    if (len < 0 || e->npending >= e->cap) {
+        fail_later(e, it, len < 0 ? "the key is not valid UTF-8" : "internal: queue full");
         return;
     }
-    it->tag = tag;
     it->attempts = 0;
     it->len = (size_t)len;
     e->pending[e->npending++] = it;

@@ -20,12 +20,13 @@ typedef void (*enqueue_done_fn)(void *ud, void *tag, int ok, const char *why);
 /* calls: SendMessageBatch calls in flight at once (1..16). wake() runs when room may have grown. */
 enqueuer *enqueuer_new(aws_ctx *aws, const char *queue_url, int calls, enqueue_done_fn done, void (*wake)(void *ud),
                        void *ud);
-/* Only once enqueuer_open() is 0. */
+/* Only once enqueuer_open() is 0. Closes a uv handle: run the loop afterwards. */
 void enqueuer_free(enqueuer *e);
 /* Objects that can be added now. */
 int enqueuer_room(const enqueuer *e);
 /* Queue one object (room must be > 0); a full batch of 10 is sent at once. The result always
- * follows through done, possibly before this returns (a key that cannot be sent). */
+ * follows through done, from the loop (never inside this call, also for a key that cannot be
+ * sent). */
 void enqueuer_add(enqueuer *e, const char *bucket, const char *key, void *tag);
 /* Send the partial batch now (no more input for a while). */
 void enqueuer_flush(enqueuer *e);

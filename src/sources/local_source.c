@@ -64,8 +64,15 @@ static int walk_one(const char *path, const struct stat *sb, int type, struct FT
     (void)ftw;
     if (type != FTW_F) return 0;
     switch (key_classify(path, strlen(path))) {
-    case KEY_DIGEST: walk_stats->digests++; return 0;
-    case KEY_OTHER: walk_stats->others++; return 0;
+    case KEY_DIGEST:
+        walk_stats->digests++;
+        log_debug("%s: skipped: a CloudTrail digest (by its folder)", path);
+        return 0;
+    case KEY_OTHER:
+    case KEY_FOLDER:
+        walk_stats->others++;
+        log_debug("%s: not read: a walk reads names with " KEY_READ_NAMES " (give the file by name to read it)", path);
+        return 0;
     default: return list_add(walk_list, path) == 0 ? 0 : -1;
     }
 }
@@ -87,7 +94,8 @@ static int collect(local_run *r, char **paths, int npaths) {
                 log_error("%s: cannot walk the folder", paths[i]);
                 return -1;
             }
-            qsort(r->files.paths + before, r->files.n - before, sizeof(char *), cmp_str);
+            /* An empty folder adds nothing, and paths may still be NULL (qsort wants an array). */
+            if (r->files.n > before) qsort(r->files.paths + before, r->files.n - before, sizeof(char *), cmp_str);
         } else if (list_add(&r->files, paths[i]) != 0) {
             return -1;
         }
@@ -102,10 +110,17 @@ static void on_obj_done(ingest_obj *o, int status, void *ud) {
     local_run *r = ud;
     r->st->records += o->records;
     r->st->records_failed += o->failed;
+    r->st->control_messages += o->control_messages;
     r->st->bytes_in += o->bytes_in;
     r->st->bytes_json += o->bytes_out;
+    switch (o->outcome) {
+    case INGEST_READ: r->st->files_indexed += status == 0; break;
+    case INGEST_REFUSED: r->st->files_refused++; break;
+    case INGEST_EMPTY: r->st->files_empty++; break;
+    case INGEST_DIGEST: r->st->digests++; break;
+    default: break;
+    }
     if (status != 0) r->st->files_failed++;
-    else if (o->digest_like) r->st->files_empty++;
     r->st->files_done++;
     r->free_slots[r->nfree++] = (int)(o - r->objs);
     progress_update(&r->prog, r->st->files_done, r->st->records);
@@ -228,7 +243,13 @@ int local_source_run(uv_loop_t *loop, indexer *ix, char **paths, int npaths, con
     uv_run(loop, UV_RUN_DEFAULT);
     if (st->files_done < st->files_total)
         log_error("%llu file(s) were not finished", (unsigned long long)(st->files_total - st->files_done));
-    rc = (st->files_failed || st->records_failed || st->files_done < st->files_total) ? 1 : 0;
+    if (st->others)
+        log_warn("%llu file(s) in the folders were not read: a walk reads names with " KEY_READ_NAMES
+                 " (--verbose names them)",
+                 (unsigned long long)st->others);
+    rc = (st->files_failed || st->files_refused || st->others || st->records_failed || st->files_done < st->files_total)
+             ? 1
+             : 0;
 out:
     for (int i = 0; r.objs && i < MAX_OBJECTS; i++) ingest_obj_free(&r.objs[i]);
     free(r.objs);

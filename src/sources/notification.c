@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/url.h"
+#include "base/text.h"
 
 static void bad(notify_result *r, const char *fmt, ...) {
     va_list ap;
@@ -64,7 +64,7 @@ static void parse_s3_event(json_doc *d, int records, notify_object *objs, int ma
             return bad(r, "Records[%d].s3.bucket.name missing", i);
         if (get_str(d, json_path(d, s3, "object.key"), raw, sizeof raw) != 0)
             return bad(r, "Records[%d].s3.object.key missing", i);
-        if (url_decode(raw, strlen(raw), key, sizeof key, 1) <= 0)
+        if (text_pct_decode(raw, strlen(raw), key, sizeof key, TEXT_PCT_PLUS_SPACE) <= 0)
             return bad(r, "Records[%d].s3.object.key is not a valid URL-encoded key", i);
         add_object(r, objs, max, bucket, key);
     }

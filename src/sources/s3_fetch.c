@@ -17,7 +17,10 @@ typedef struct fetch_obj {
     int paused;        /* the transfer is paused until the indexer has room */
     int download_done; /* the transfer ended while input was still kept back */
     int on_stalled, cancel_asked;
+    int status;           /* ingest's verdict, kept until the object is reported */
+    const char *fail_why; /* the download could not start (reported without ingest) */
     struct fetch_obj *stall_next;
+    struct fetch_obj *next_report; /* finished, waiting to be reported from the loop */
     struct fetch_obj *prev, *next; /* objects whose input has not ended */
     char *key;
     char bucket[S3_MAX_BUCKET + 1];
@@ -34,10 +37,14 @@ struct s3_fetch {
     int npipes_free;
     int open;
     int cancelling;
-    serial space;       /* on_space, which a sink that completes at once re-enters */
+    serial space;       /* on_space must not nest (see on_space) */
     fetch_obj *flowing; /* list head */
     int nflowing;
     fetch_obj *stalled; /* waiting for the indexer, oldest first */
+    /* Objects are reported from this timer only: never inside s3_fetch_start or
+     * s3_fetch_cancel, whatever made them finish. */
+    uv_timer_t kick;
+    fetch_obj *report_head, *report_tail;
 };
 
 void s3_fetch_options_default(s3_fetch_options *o) {
@@ -79,26 +86,54 @@ static void add_stalled(s3_fetch *f, fetch_obj *o) {
     *pp = o;
 }
 
-static void on_obj_done(ingest_obj *io, int status, void *ud) {
-    fetch_obj *o = ud;
-    s3_fetch *f = o->f;
+static void report(s3_fetch *f, fetch_obj *o) {
+    ingest_obj *io = &o->io;
     s3_fetch_result r = {
         .bucket = o->bucket,
         .key = o->key,
-        .ok = status == 0,
-        .digest_like = io->digest_like,
-        .error = io->error ? io->errmsg : "",
-        .records = io->records,
-        .records_failed = io->failed,
-        .bytes_in = io->bytes_in,
-        .bytes_json = io->bytes_out,
+        .ok = !o->fail_why && o->status == 0,
+        .outcome = o->fail_why ? INGEST_FAILED : io->outcome,
+        .error = o->fail_why ? o->fail_why
+                 : io->error ? io->errmsg
+                             : "",
+        .records = o->fail_why ? 0 : io->records,
+        .records_failed = o->fail_why ? 0 : io->failed,
+        .bytes_in = o->fail_why ? 0 : io->bytes_in,
+        .bytes_json = o->fail_why ? 0 : io->bytes_out,
+        .control_messages = o->fail_why ? 0 : io->control_messages,
     };
     f->open--;
-    void *tag = o->tag;
-    f->done(f->ud, tag, &r);
+    f->done(f->ud, o->tag, &r);
     ingest_obj_free(&o->io);
     free(o->key);
     free(o);
+}
+
+static void on_kick(uv_timer_t *t) {
+    s3_fetch *f = t->data;
+    fetch_obj *o = f->report_head;
+    f->report_head = f->report_tail = NULL;
+    while (o) {
+        fetch_obj *next = o->next_report;
+        report(f, o);
+        o = next;
+    }
+    wake(f);
+}
+
+static void report_later(s3_fetch *f, fetch_obj *o) {
+    o->next_report = NULL;
+    if (f->report_tail) f->report_tail->next_report = o;
+    else f->report_head = o;
+    f->report_tail = o;
+    uv_timer_start(&f->kick, on_kick, 0, 0);
+}
+
+static void on_obj_done(ingest_obj *io, int status, void *ud) {
+    (void)io;
+    fetch_obj *o = ud;
+    o->status = status;
+    report_later(o->f, o);
 }
 
 /* The object's input is over (complete, failed or cancelled): give its pipe back. */
@@ -108,7 +143,7 @@ static void end_input(fetch_obj *o, const char *abort_why) {
     unlink_flowing(f, o);
     ingest_pipe *p = NULL;
     if (abort_why) ingest_abort(&o->io, abort_why, &p);
-    else ingest_end(&o->io, &p); /* may report the object, which frees it */
+    else ingest_end(&o->io, &p); /* may queue the object's report */
     if (p) f->pipes[f->npipes_free++] = p;
 }
 
@@ -157,8 +192,9 @@ static void resume_stalled(void *ud) {
 
 static void on_space(void *ud) {
     s3_fetch *f = ud;
-    /* A sink that completes at once calls back from inside ingest_resume, into the splitter
-     * that is calling out: the outer call goes on instead, and wakes the owner once. */
+    /* Sinks complete from the loop (pipeline/sink.h), so this should never nest inside
+     * ingest_resume; if a sink broke that rule, the outer call would go on instead of
+     * re-entering the splitter that is calling out, and wake the owner once. */
     int outer = !f->space.running;
     serial_run(&f->space, resume_stalled, f, &f->cancelling);
     if (outer) wake(f);
@@ -168,6 +204,8 @@ s3_fetch *s3_fetch_new(aws_ctx *aws, indexer *ix, const s3_fetch_options *o, s3_
                        void (*wake_fn)(void *ud), void *ud) {
     s3_fetch *f = calloc(1, sizeof *f);
     if (!f) return NULL;
+    uv_timer_init(aws_ctx_loop(aws), &f->kick);
+    f->kick.data = f;
     f->aws = aws;
     f->ix = ix;
     f->o = *o;
@@ -191,13 +229,16 @@ fail:
     return NULL;
 }
 
+static void on_closed(uv_handle_t *h) { free(h->data); }
+
 void s3_fetch_free(s3_fetch *f) {
     if (!f) return;
     if (f->open) log_error("s3 downloads: freed with %d object(s) open", f->open);
     if (f->pipes && f->ix) indexer_on_space(f->ix, NULL, NULL);
-    for (int i = 0; i < f->npipes_free; i++) ingest_pipe_free(f->pipes[i]);
+    for (int i = 0; f->pipes && i < f->npipes_free; i++) ingest_pipe_free(f->pipes[i]);
     free(f->pipes);
-    free(f);
+    f->pipes = NULL;
+    uv_close((uv_handle_t *)&f->kick, on_closed);
 }
 
 int s3_fetch_room(const s3_fetch *f) {
@@ -210,28 +251,35 @@ void s3_fetch_start(s3_fetch *f, const char *bucket, const char *key, void *tag)
     size_t bl = strlen(bucket);
     fetch_obj *o = calloc(1, sizeof *o);
     char *k = strdup(key);
-    if (!o || !k || bl > S3_MAX_BUCKET || f->npipes_free == 0) {
-        /* Report it like any failed object, so the caller's accounting stays in one place. */
-        s3_fetch_result r = {.bucket = bucket, .key = key, .error = "cannot start the download (out of memory)"};
-        free(o);
-        free(k);
-        f->done(f->ud, tag, &r);
-        return;
+    if (!o || !k) {
+        /* Without the object nothing can report it from the loop; nothing was read yet. */
+        log_error("s3 downloads: out of memory");
+        abort();
     }
-    memcpy(o->bucket, bucket, bl + 1);
+    snprintf(o->bucket, sizeof o->bucket, "%s", bucket);
     o->key = k;
     o->f = f;
     o->tag = tag;
+    f->open++;
+    /* Report it like any failed object, so the caller's accounting stays in one place. */
+    if (bl > S3_MAX_BUCKET || f->npipes_free == 0) {
+        o->fail_why = "cannot start the download (bad bucket name, or no download free)";
+        report_later(f, o);
+        return;
+    }
+    o->call = s3_get(f->aws, bucket, key, on_data, on_get_done, o); /* answers from the loop */
+    if (!o->call) {
+        o->fail_why = "cannot start the download";
+        report_later(f, o);
+        return;
+    }
     o->next = f->flowing;
     if (f->flowing) f->flowing->prev = o;
     f->flowing = o;
     f->nflowing++;
-    f->open++;
     char name[S3_MAX_BUCKET + S3_MAX_KEY + 8];
     snprintf(name, sizeof name, "s3://%s/%s", bucket, key);
     ingest_begin(&o->io, f->ix, f->pipes[--f->npipes_free], name, on_obj_done, o);
-    o->call = s3_get(f->aws, bucket, key, on_data, on_get_done, o);
-    if (!o->call) end_input(o, "cannot start the download");
 }
 
 int s3_fetch_flowing(const s3_fetch *f) { return f->nflowing; }

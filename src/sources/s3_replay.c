@@ -137,7 +137,9 @@ static void on_fetched(void *ud, void *tag, const s3_fetch_result *res) {
     r->st->records_failed += res->records_failed;
     r->st->bytes_in += res->bytes_in;
     r->st->bytes_json += res->bytes_json;
-    if (res->ok && res->digest_like) r->st->files_empty++;
+    r->st->control_messages += res->control_messages;
+    if (res->ok && (res->outcome == INGEST_EMPTY || res->outcome == INGEST_DIGEST)) r->st->files_empty++;
+    if (res->ok && res->outcome == INGEST_REFUSED) r->st->files_refused++;
     /* A download or data error was logged where it happened; only the sink's refusal is news here. */
     const char *why = res->ok || (res->error && *res->error) ? NULL : "the sink could not store some of its records";
     file_done(r, tag, res->ok, res->key, why);
@@ -357,11 +359,16 @@ static void begin_days(src *r) {
     char a[11], b[11];
     trail_format_day(r->o.since, a);
     trail_format_day(r->o.until, b);
-    log_info("s3://%s/%s: %zu trail series (account x region, %llu of them Insights events), %s to %s: %llu day "
-             "partitions, %llu already finished%s",
-             r->o.bucket, r->o.prefix, r->nseries, (unsigned long long)r->st->series_insight, a, b,
-             (unsigned long long)r->st->days_total, (unsigned long long)r->st->days_skipped,
-             r->o.cp ? " (checkpoint)" : "");
+    if (r->o.dated)
+        log_info("s3://%s/%sYYYY/MM/DD/, %s to %s: %llu day folders, %llu already finished%s", r->o.bucket, r->o.prefix,
+                 a, b, (unsigned long long)r->st->days_total, (unsigned long long)r->st->days_skipped,
+                 r->o.cp ? " (checkpoint)" : "");
+    else
+        log_info("s3://%s/%s: %zu trail series (account x region, %llu of them Insights events), %s to %s: %llu day "
+                 "partitions, %llu already finished%s",
+                 r->o.bucket, r->o.prefix, r->nseries, (unsigned long long)r->st->series_insight, a, b,
+                 (unsigned long long)r->st->days_total, (unsigned long long)r->st->days_skipped,
+                 r->o.cp ? " (checkpoint)" : "");
     r->it_day = r->o.since;
     r->it_series = 0;
     progress_set_total(&r->prog, r->st->days_total - r->st->days_skipped);
@@ -382,8 +389,10 @@ static day_task *next_day(src *r) {
         if (s->cs && checkpoint_is_done(s->cs, r->it_day)) continue;
         day_task *d = calloc(1, sizeof *d);
         char sp[PREFIX_CAP];
-        if (!d || trail_series_prefix(r->o.prefix, s->org, s->account, s->region, s->insight, sp, sizeof sp) != 0 ||
-            trail_day_prefix(sp, r->it_day, d->prefix, sizeof d->prefix) != 0) {
+        int bad = r->o.dated
+                      ? snprintf(sp, sizeof sp, "%s", r->o.prefix) >= (int)sizeof sp
+                      : trail_series_prefix(r->o.prefix, s->org, s->account, s->region, s->insight, sp, sizeof sp) != 0;
+        if (!d || bad || trail_day_prefix(sp, r->it_day, d->prefix, sizeof d->prefix) != 0) {
             log_error("out of memory (or a prefix too long) for the listing of %s", s->name);
             free(d);
             r->rc = 1;
@@ -399,6 +408,26 @@ static day_task *next_day(src *r) {
 
 static int keys_left(const day_task *d) { return d->keys && d->next_key < d->keys_len; }
 static int day_active(const day_task *d) { return !d->list_done || keys_left(d); }
+
+/* Whether a listed object is read; the others are counted, and named at debug level. */
+static int wanted_key(src *r, const s3_object_info *ob) {
+    key_kind k = key_classify(ob->key, ob->key_len);
+    if (memchr(ob->key, '\0', ob->key_len)) k = KEY_OTHER;
+    switch (k) {
+    case KEY_LOG:
+    case KEY_INSIGHT: return 1;
+    case KEY_FOLDER: return 0; /* a folder marker: no file */
+    case KEY_DIGEST:
+        r->st->digests++;
+        log_debug("s3://%s/%.*s: not read: a CloudTrail digest", r->o.bucket, (int)ob->key_len, ob->key);
+        return 0;
+    default:
+        r->st->others++;
+        log_debug("s3://%s/%.*s: not read: a listing reads names with " KEY_READ_NAMES, r->o.bucket, (int)ob->key_len,
+                  ob->key);
+        return 0;
+    }
+}
 
 static void on_day_list(void *ud, const s3_result *res, const s3_list_page *page) {
     day_task *d = ud;
@@ -421,9 +450,9 @@ static void on_day_list(void *ud, const s3_result *res, const s3_list_page *page
     size_t bytes = 0;
     for (size_t i = 0; i < page->nobjects; i++) bytes += page->objects[i].key_len + 1;
     free(d->keys);
-    d->keys = bytes ? malloc(bytes) : NULL;
+    d->keys = malloc(bytes + 1); /* never NULL on success, even for a page without keys */
     d->keys_len = d->next_key = 0;
-    if (bytes && !d->keys) {
+    if (!d->keys) {
         log_error("out of memory for a page of keys of s3://%s/%s", r->o.bucket, d->prefix);
         d->list_failed = d->list_done = 1;
         pump(r);
@@ -431,11 +460,7 @@ static void on_day_list(void *ud, const s3_result *res, const s3_list_page *page
     }
     for (size_t i = 0; i < page->nobjects; i++) {
         const s3_object_info *ob = &page->objects[i];
-        key_kind k = key_classify(ob->key, ob->key_len);
-        if ((k != KEY_LOG && k != KEY_INSIGHT) || memchr(ob->key, '\0', ob->key_len)) {
-            r->st->others++;
-            continue;
-        }
+        if (!wanted_key(r, ob)) continue;
         memcpy(d->keys + d->keys_len, ob->key, ob->key_len);
         d->keys_len += ob->key_len;
         d->keys[d->keys_len++] = '\0';
@@ -556,9 +581,32 @@ static void pump_days(src *r) {
 
 /* ---------- the pump, timers and signals ---------- */
 
+/* Dated mode has nothing to discover: one series, the prefix's day folders. */
+static void use_dated_series(src *r) {
+    r->series = calloc(1, sizeof *r->series);
+    if (!r->series) {
+        log_error("out of memory");
+        r->disc_failed = 1;
+        return;
+    }
+    series *s = &r->series[0];
+    snprintf(s->name, sizeof s->name, "%s", TRAIL_DATED_SERIES);
+    if (r->o.cp && !(s->cs = checkpoint_series_get(r->o.cp, s->name))) {
+        log_error("checkpoint: cannot track the day folders");
+        r->disc_failed = 1;
+        return;
+    }
+    r->nseries = 1;
+}
+
 static void pump_once(void *ud) {
     src *r = ud;
     if (r->stopped) return;
+    if (r->discovering && r->o.dated) {
+        use_dated_series(r);
+        begin_days(r);
+        if (r->stopped) return;
+    }
     if (r->discovering) {
         while (r->jobs && r->listings < r->o.listings && !r->interrupted && !r->disc_failed) start_disc_job(r);
         if (r->listings == 0 && (!r->jobs || r->interrupted || r->disc_failed)) begin_days(r);
@@ -642,7 +690,7 @@ int s3_source_run(uv_loop_t *loop, aws_ctx *aws, const s3_source_options *o, s3_
         r.fetch = s3_fetch_new(aws, r.o.ix, &fo, on_fetched, wake, &r);
     }
     if (!r.enq && !r.fetch) goto out;
-    push_job(&r, JOB_ROOT, NULL, NULL, 0);
+    if (!r.o.dated) push_job(&r, JOB_ROOT, NULL, NULL, 0);
     progress_init(&r.prog, loop, r.o.progress, "days", 0);
     r.progress_on = 1;
     uv_timer_init(loop, &r.tick);
@@ -663,7 +711,10 @@ int s3_source_run(uv_loop_t *loop, aws_ctx *aws, const s3_source_options *o, s3_
     uv_close((uv_handle_t *)&r.sigint, NULL);
     if (!st->forced) uv_run(loop, UV_RUN_NOWAIT);
     rc = r.rc;
-    if (rc == 0 && (st->interrupted || st->days_failed || st->checkpoint_failed ||
+    if (st->others)
+        log_warn("%llu listed object(s) not read: a listing reads names with " KEY_READ_NAMES " (--verbose names them)",
+                 (unsigned long long)st->others);
+    if (rc == 0 && (st->interrupted || st->days_failed || st->checkpoint_failed || st->files_refused || st->others ||
                     st->days_done + st->days_open + st->days_skipped < st->days_total))
         rc = 1;
 out:

@@ -1,5 +1,10 @@
 /* A CloudTrail bucket as a source: replay of a date range.
  *
+ * Dated mode (o->dated, `--prefix`): a bucket not laid out like CloudTrail's, such as Firehose's
+ * PREFIX/YYYY/MM/DD/HH/: no discovery, one series (TRAIL_DATED_SERIES) whose day partitions are
+ * PREFIX/YYYY/MM/DD/, listed recursively; everything below is the same. In both modes a listed
+ * key is read when key_classify reads its name, and every file is judged by content.
+ *
  * Finds the trail series (ACCOUNT x REGION, under an optional o-ORG level, for the log files in
  * CloudTrail/ and the Insights events in CloudTrail-Insight/) with delimiter listings of
  * PREFIX/AWSLogs/, keeps those the filters name, then lists the day partitions
@@ -37,6 +42,7 @@ typedef struct s3_source_options {
     int listings;  /* ListObjectsV2 calls in flight (default 8) */
     int downloads; /* concurrent GetObject (default 8) */
     int insights;  /* also replay CloudTrail-Insight/ */
+    int dated;     /* PREFIX/YYYY/MM/DD/ instead of the CloudTrail layout */
     size_t max_record;
     indexer *ix;             /* download mode */
     const char *enqueue_url; /* enqueue mode (ix unused) */
@@ -53,16 +59,22 @@ typedef struct s3_source_stats {
     uint64_t days_skipped;                      /* finished in an earlier run (checkpoint) */
     uint64_t days_done, days_failed, days_open; /* open: finished but too recent to record */
     uint64_t list_calls, list_errors;
-    uint64_t files, files_done, files_failed, files_empty, others;
+    uint64_t files, files_done, files_failed;
+    uint64_t files_refused; /* of files_done: none of the shapes, recorded in the dead-letter file */
+    uint64_t files_empty;   /* of files_done: no records (one of the shapes, or a digest) */
+    uint64_t others;        /* listed and not read: another extension (named with --verbose) */
+    uint64_t digests;       /* listed and not read: a CloudTrail-Digest key */
     uint64_t records, records_failed, bytes_in, bytes_json;
-    int interrupted;       /* stopped by a signal */
-    int forced;            /* second signal: work was still in flight */
-    int checkpoint_failed; /* the last save failed */
+    uint64_t control_messages; /* CloudWatch Logs CONTROL_MESSAGEs: no records */
+    int interrupted;           /* stopped by a signal */
+    int forced;                /* second signal: work was still in flight */
+    int checkpoint_failed;     /* the last save failed */
 } s3_source_stats;
 
 /* Runs the loop until the range is done or a signal stops it. Returns 0 when every day was
- * finished, 1 when some were not (failed files, interrupted, checkpoint not saved), 2 when the
- * bucket could not be explored (nothing indexed: the reason is logged). */
+ * finished and every listed file indexed, 1 when some were not (failed files, interrupted,
+ * checkpoint not saved, files refused or not read by their name), 2 when the bucket could not be
+ * explored (nothing indexed: the reason is logged). */
 int s3_source_run(uv_loop_t *loop, aws_ctx *aws, const s3_source_options *o, s3_source_stats *st);
 
 #endif

@@ -8,7 +8,6 @@
 #include "aws/sqs.h"
 #include "base/log.h"
 #include "base/serial.h"
-#include "sinks/sinks.h"
 #include "sources/notification.h"
 #include "sources/s3_fetch.h"
 #include "sources/trail_key.h"
@@ -278,8 +277,11 @@ static void on_fetched(void *ud, void *tag, const s3_fetch_result *r) {
     s->st->records_failed += r->records_failed;
     s->st->bytes_in += r->bytes_in;
     s->st->bytes_json += r->bytes_json;
+    s->st->control_messages += r->control_messages;
     if (r->ok) s->st->objects_done++;
     else s->st->objects_failed++;
+    if (r->ok && r->outcome == INGEST_REFUSED) s->st->objects_refused++; /* named by ingest, dead-lettered */
+    if (r->ok && (r->outcome == INGEST_EMPTY || r->outcome == INGEST_DIGEST)) s->st->objects_empty++;
     msg_object_done(tag, r->ok ? 0 : -1);
     pump(s);
 }
@@ -310,70 +312,70 @@ static int adopt_redelivery(svc *s, const sqs_message *m) {
     return 1;
 }
 
-static void handle_message(svc *s, const sqs_message *m) {
-    s->st->messages++;
-    if (m->receive_count > 1) {
-        s->st->redelivered++;
-        log_info("message %s delivered again (receive count %d)", m->message_id, m->receive_count);
+/* Room for the parser's decoded copy of a message body; -1 (logged) when out of memory. */
+static int notify_scratch_fit(svc *s, const sqs_message *m) {
+    if (m->body_len + 1 <= s->notify_scratch_cap) return 0;
+    char *p = realloc(s->notify_scratch, m->body_len + 1);
+    if (!p) {
+        log_error("message %s: no memory for its %zu bytes; it will be delivered again", m->message_id, m->body_len);
+        return -1;
     }
-    if (adopt_redelivery(s, m)) return;
-    if (m->body_len + 1 > s->notify_scratch_cap) {
-        char *p = realloc(s->notify_scratch, m->body_len + 1);
-        if (!p) {
-            log_error("message %s: no memory for its %zu bytes; it will be delivered again", m->message_id,
-                      m->body_len);
-            return;
-        }
-        s->notify_scratch = p;
-        s->notify_scratch_cap = m->body_len + 1;
-    }
-    notify_result nr;
-    notify_parse(&s->notify_doc, m->body, m->body_len, s->notify_scratch, s->notify_scratch_cap, s->nobjs,
-                 MAX_OBJECTS_PER_MESSAGE, &nr);
-    if (nr.kind == NOTIFY_BAD) {
-        /* Never deleted: it comes back after retry_visibility_s until the redrive policy moves it. */
-        const char *h[1] = {m->receipt_handle};
-        s->st->messages_bad++;
-        log_warn("message %s (receive count %d) not understood: %s; left for the queue's redrive policy", m->message_id,
-                 m->receive_count, nr.why);
-        change_visibility(s, h, NULL, 1, s->o.retry_visibility_s);
-        return;
-    }
-    char *receipt = strdup(m->receipt_handle);
-    if (!receipt) {
-        log_error("message %s: out of memory; it will be delivered again", m->message_id);
-        return;
-    }
-    if (nr.kind == NOTIFY_IGNORE) {
-        s->st->messages_ignored++;
-        log_info("message %s: %s, deleted", m->message_id, nr.why);
-        queue_delete(s, receipt);
-        return;
-    }
+    s->notify_scratch = p;
+    s->notify_scratch_cap = m->body_len + 1;
+    return 0;
+}
+
+/* A message that is not a notification is never deleted: it comes back after
+ * retry_visibility_s until the queue's redrive policy moves it. */
+static void leave_bad_message(svc *s, const sqs_message *m, const char *why) {
+    const char *h[1] = {m->receipt_handle};
+    s->st->messages_bad++;
+    log_warn("message %s (receive count %d) not understood: %s; left for the queue's redrive policy", m->message_id,
+             m->receive_count, why);
+    change_visibility(s, h, NULL, 1, s->o.retry_visibility_s);
+}
+
+/* A message in flight, owning receipt; NULL (logged) when out of memory. */
+static svc_msg *msg_new(svc *s, const sqs_message *m, char *receipt) {
     svc_msg *msg = calloc(1, sizeof *msg);
     if (!msg) {
         log_error("message %s: out of memory; it will be delivered again", m->message_id);
-        free(receipt);
-        return;
+        return NULL;
     }
+    /* The id first: scan-build forgets every field set before a call that writes into *msg, and
+     * then reports a use after free in msg_finish (it no longer knows msg->s and msg->prev). */
+    snprintf(msg->id, sizeof msg->id, "%s", m->message_id);
     msg->s = s;
     msg->receipt = receipt;
     msg->receive_count = m->receive_count;
     msg->extend_due_ms = uv_now(s->loop) + (uint64_t)s->o.visibility_s * 500;
-    snprintf(msg->id, sizeof msg->id, "%s", m->message_id);
-    for (int i = 0; i < nr.n; i++) {
+    return msg;
+}
+
+static void msg_link(svc *s, svc_msg *msg) {
+    msg->next = s->msgs;
+    if (s->msgs) s->msgs->prev = msg;
+    s->msgs = msg;
+    s->nmsgs++;
+}
+
+/* The message's log files join the pending queue (digests and other names are skipped). An
+ * object without memory counts as failed at once, so the message is retried. */
+static void queue_objects(svc *s, svc_msg *msg, const notify_result *nr) {
+    for (int i = 0; i < nr->n; i++) {
         const char *k = s->nobjs[i].key;
+        /* A named object is read whatever its name, and judged by content; only digests (by
+         * their folder) and folder markers hold nothing to read. */
         key_kind kind = key_classify(k, strlen(k));
-        if (kind == KEY_DIGEST || kind == KEY_OTHER) {
+        if (kind == KEY_DIGEST || kind == KEY_FOLDER) {
             s->st->objects_skipped++;
-            /* A digest is expected; anything else is worth a line: it is not indexed. */
-            if (kind == KEY_DIGEST) log_debug("skipping s3://%s/%s (digest)", s->nobjs[i].bucket, k);
-            else log_info("skipping s3://%s/%s: not a CloudTrail log file name", s->nobjs[i].bucket, k);
+            log_debug("skipping s3://%s/%s (%s)", s->nobjs[i].bucket, k,
+                      kind == KEY_DIGEST ? "a CloudTrail digest" : "a folder marker");
             continue;
         }
         svc_obj *o = calloc(1, sizeof *o);
         if (!o) {
-            log_error("message %s: out of memory; it will be retried", m->message_id);
+            log_error("message %s: out of memory; it will be retried", msg->id);
             msg->failed++; /* counted as a failed object: the message is retried */
             continue;
         }
@@ -389,10 +391,41 @@ static void handle_message(svc *s, const sqs_message *m) {
     }
     msg->nobjs += msg->failed;
     msg->done = msg->failed;
-    msg->next = s->msgs;
-    if (s->msgs) s->msgs->prev = msg;
-    s->msgs = msg;
-    s->nmsgs++;
+}
+
+static void handle_message(svc *s, const sqs_message *m) {
+    s->st->messages++;
+    if (m->receive_count > 1) {
+        s->st->redelivered++;
+        log_info("message %s delivered again (receive count %d)", m->message_id, m->receive_count);
+    }
+    if (adopt_redelivery(s, m)) return;
+    if (notify_scratch_fit(s, m) != 0) return;
+    notify_result nr;
+    notify_parse(&s->notify_doc, m->body, m->body_len, s->notify_scratch, s->notify_scratch_cap, s->nobjs,
+                 MAX_OBJECTS_PER_MESSAGE, &nr);
+    if (nr.kind == NOTIFY_BAD) {
+        leave_bad_message(s, m, nr.why);
+        return;
+    }
+    char *receipt = strdup(m->receipt_handle);
+    if (!receipt) {
+        log_error("message %s: out of memory; it will be delivered again", m->message_id);
+        return;
+    }
+    if (nr.kind == NOTIFY_IGNORE) {
+        s->st->messages_ignored++;
+        log_info("message %s: %s, deleted", m->message_id, nr.why);
+        queue_delete(s, receipt);
+        return;
+    }
+    svc_msg *msg = msg_new(s, m, receipt);
+    if (!msg) {
+        free(receipt);
+        return;
+    }
+    queue_objects(s, msg, &nr);
+    msg_link(s, msg);
     if (msg->done == msg->nobjs) msg_finish(msg); /* nothing to index (digests only) or all failed */
 }
 
@@ -530,32 +563,35 @@ static void pump_once(void *ud) {
 static void print_stats(svc *s, const char *when) {
     const indexer_stats *is = indexer_get_stats(s->ix);
     const service_stats *st = s->st;
-    sinks_counters sc;
-    sinks_get_counters(indexer_sink(s->ix), &sc);
+    const sink_stats *sk = sink_get_stats(indexer_sink(s->ix));
     aws_stats as;
     aws_ctx_stats(s->aws, &as);
     uint64_t now = uv_now(s->loop);
     double secs = (double)(now - s->start_ms) / 1000.0;
     double since = (double)(now - s->last_stats_ms) / 1000.0;
     uint64_t errors = st->receive_errors + st->delete_errors + st->visibility_errors + st->messages_bad +
-                      st->objects_failed + is->batches_failed;
+                      st->objects_failed + is->batches_failed + sk->request_errors;
     log_info("%s: messages=%llu deleted=%llu retried=%llu released=%llu bad=%llu ignored=%llu redelivered=%llu "
-             "duplicates=%llu objects=%llu objects_done=%llu objects_failed=%llu objects_skipped=%llu records=%llu "
+             "duplicates=%llu objects=%llu objects_done=%llu objects_failed=%llu objects_skipped=%llu "
+             "objects_refused=%llu objects_empty=%llu control_messages=%llu records=%llu "
              "records_failed=%llu bytes_in=%llu bytes_json=%llu batches=%llu batches_failed=%llu dead_lettered=%llu "
-             "retries=%llu errors=%llu visibility_extensions=%llu inflight_messages=%d inflight_objects=%d "
+             "retries=%llu errors=%llu upload_errors=%llu visibility_extensions=%llu inflight_messages=%d "
+             "inflight_objects=%d "
              "inflight_downloads=%d inflight_batches=%d rate=%.0f rate_now=%.0f",
              when, (unsigned long long)st->messages, (unsigned long long)st->messages_deleted,
              (unsigned long long)st->messages_retried, (unsigned long long)st->messages_released,
              (unsigned long long)st->messages_bad, (unsigned long long)st->messages_ignored,
              (unsigned long long)st->redelivered, (unsigned long long)st->duplicates, (unsigned long long)st->objects,
              (unsigned long long)st->objects_done, (unsigned long long)st->objects_failed,
-             (unsigned long long)st->objects_skipped, (unsigned long long)st->records,
-             (unsigned long long)st->records_failed, (unsigned long long)st->bytes_in,
+             (unsigned long long)st->objects_skipped, (unsigned long long)st->objects_refused,
+             (unsigned long long)st->objects_empty, (unsigned long long)st->control_messages,
+             (unsigned long long)st->records, (unsigned long long)st->records_failed, (unsigned long long)st->bytes_in,
              (unsigned long long)st->bytes_json, (unsigned long long)is->batches,
-             (unsigned long long)is->batches_failed, (unsigned long long)(is->bad_records + sc.dead_lettered),
-             (unsigned long long)(sc.retries + as.retries), (unsigned long long)errors,
-             (unsigned long long)st->visibility_extensions, s->nmsgs, objects_open(s) + s->npending,
-             s3_fetch_flowing(s->fetch), indexer_in_flight(s->ix), secs > 0 ? (double)is->records / secs : 0,
+             (unsigned long long)is->batches_failed, (unsigned long long)(is->bad_records + sk->dead_lettered),
+             (unsigned long long)(sk->retries + as.retries), (unsigned long long)errors,
+             (unsigned long long)sk->request_errors, (unsigned long long)st->visibility_extensions, s->nmsgs,
+             objects_open(s) + s->npending, s3_fetch_flowing(s->fetch), indexer_in_flight(s->ix),
+             secs > 0 ? (double)is->records / secs : 0,
              since > 0 ? (double)(is->records - s->last_stats_records) / since : 0);
     s->last_stats_ms = now;
     s->last_stats_records = is->records;

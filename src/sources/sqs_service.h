@@ -38,7 +38,10 @@ typedef struct service_stats {
     uint64_t redelivered; /* ApproximateReceiveCount > 1 */
     uint64_t duplicates;  /* received again while still in progress here: the newest receipt handle is kept */
     uint64_t objects, objects_done, objects_failed, objects_skipped;
+    uint64_t objects_refused; /* of objects_done: none of the shapes (0 bytes too), recorded in the dead-letter file */
+    uint64_t objects_empty;   /* of objects_done: one of the shapes without records ({"Records":[]}), or a digest */
     uint64_t records, records_failed, bytes_in, bytes_json;
+    uint64_t control_messages; /* CloudWatch Logs CONTROL_MESSAGEs: no records */
     uint64_t delete_errors, visibility_errors, visibility_extensions;
     int forced; /* stopped with work still in flight: exit the process without cleanup */
 } service_stats;

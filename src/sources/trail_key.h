@@ -1,28 +1,23 @@
-/* What an S3 key (or a local path) of a CloudTrail bucket holds, judged by its path:
- * AWSLogs/[o-ORG/]ACCOUNT/CloudTrail[-Digest or -Insight]/REGION/YYYY/MM/DD/FILE. */
+/* What an S3 key (or a local path) holds, judged by its path, for listings and folder walks
+ * (what a notification or the command line names is read whatever its name):
+ * AWSLogs/[o-ORG/]ACCOUNT/CloudTrail[-Digest or -Insight]/REGION/YYYY/MM/DD/FILE in a CloudTrail
+ * bucket, and names a file of records may have elsewhere (a Firehose bucket writes names without
+ * an extension). What a file really holds is judged by its content (pipeline/ingest.h). */
 #ifndef CTINDEX_KEYS_H
 #define CTINDEX_KEYS_H
 
 #include <stddef.h>
 
 typedef enum {
-    KEY_LOG = 0, /* a CloudTrail log file: index it */
-    KEY_INSIGHT, /* CloudTrail-Insight: Insights events, index them too */
+    KEY_LOG = 0, /* may hold records (.json, .json.gz, .gz, .jsonl, .ndjson, .log or no extension): read it */
+    KEY_INSIGHT, /* CloudTrail-Insight: Insights events, read them too */
     KEY_DIGEST,  /* CloudTrail-Digest: integrity digests, no records: skip */
-    KEY_OTHER,   /* not a log file (folder marker, other data): skip */
+    KEY_OTHER,   /* another extension (.txt, .csv, ...): skip */
+    KEY_FOLDER,  /* an empty key or a folder marker ("a/b/"): nothing to read */
 } key_kind;
 
 key_kind key_classify(const char *key, size_t len);
-const char *key_kind_name(key_kind k);
-
-/* Pieces of a CloudTrail key; empty strings when absent. Returns 0 when the key has the
- * AWSLogs/.../CloudTrail.../REGION/YYYY/MM/DD/ layout, -1 otherwise. */
-typedef struct key_parts {
-    char org[40];
-    char account[16];
-    char region[32];
-    char date[11]; /* YYYY-MM-DD */
-} key_parts;
-int key_parse(const char *key, size_t len, key_parts *out);
+/* What key_classify reads, for messages. */
+#define KEY_READ_NAMES ".json, .json.gz, .gz, .jsonl, .ndjson, .log or no extension"
 
 #endif

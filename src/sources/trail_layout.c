@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/date.h"
+
 static int fail(char *why, size_t cap, const char *msg) {
     if (why && cap) snprintf(why, cap, "%s", msg);
     return -1;
@@ -39,28 +41,6 @@ int trail_parse_s3_url(const char *url, char *bucket, size_t bucket_cap, char *p
     return 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (eras of 400 years, March-based years). */
-static int32_t days_from_date(int y, int m, int d) {
-    y -= m <= 2;
-    int era = y / 400; /* y >= 1969 here, so no negative division */
-    int yoe = y - era * 400;
-    int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return (int32_t)(era * 146097 + doe - 719468);
-}
-
-static void date_from_days(int32_t z, int *y, int *m, int *d) {
-    z += 719468;
-    int era = z / 146097;
-    int doe = z - era * 146097;
-    int yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 static int digits(const char *s, int n, int *out) {
     int v = 0;
     for (int i = 0; i < n; i++) {
@@ -75,20 +55,18 @@ int32_t trail_parse_day(const char *s) {
     int y, m, d;
     if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-') return -1;
     if (digits(s, 4, &y) || digits(s + 5, 2, &m) || digits(s + 8, 2, &d)) return -1;
-    if (y < 1970 || m < 1 || m > 12 || d < 1 || d > 31) return -1;
-    int32_t day = days_from_date(y, m, d);
-    int y2, m2, d2;
-    date_from_days(day, &y2, &m2, &d2);
-    return (y2 == y && m2 == m && d2 == d) ? day : -1; /* 2023-02-30 comes back as March */
+    if (y < 1970 || !date_valid(y, m, d)) return -1;
+    return (int32_t)date_days_from_civil(y, m, d); /* four-digit years: fits */
 }
 
 void trail_format_day(int32_t day, char out[11]) {
-    int y, m, d;
+    int64_t y;
+    int m, d;
     if (day < TRAIL_DAY_MIN) day = TRAIL_DAY_MIN;
     if (day > TRAIL_DAY_MAX) day = TRAIL_DAY_MAX;
-    date_from_days(day, &y, &m, &d);
+    date_civil_from_days(day, &y, &m, &d);
     /* By hand: the compiler cannot see that y has four digits once day is clamped. */
-    const int parts[3] = {y, m, d}, widths[3] = {4, 2, 2};
+    const int parts[3] = {(int)y, m, d}, widths[3] = {4, 2, 2};
     char *p = out;
     for (int i = 0; i < 3; i++) {
         for (int k = widths[i] - 1, v = parts[i]; k >= 0; k--, v /= 10) p[k] = (char)('0' + v % 10);
@@ -130,6 +108,7 @@ int trail_series_name(const char *org, const char *account, const char *region, 
 }
 
 int trail_is_series_name(const char *name, size_t n) {
+    if (n == sizeof TRAIL_DATED_SERIES - 1 && memcmp(name, TRAIL_DATED_SERIES, n) == 0) return 1;
     if (n == 0 || n > TRAIL_MAX_SERIES) return 0;
     enum { MAX_SEG = 4 };
     const char *seg[MAX_SEG + 1];

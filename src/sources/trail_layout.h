@@ -19,6 +19,8 @@
 /* A series name "[o-ORG/]ACCOUNT/REGION", or "[o-ORG/]ACCOUNT/CloudTrail-Insight/REGION" for
  * the Insights events: what a checkpoint records days of. */
 #define TRAIL_MAX_SERIES (TRAIL_MAX_ORG + 1 + TRAIL_ACCOUNT_LEN + 1 + sizeof TRAIL_INSIGHT_FOLDER + TRAIL_MAX_REGION)
+/* The one series of a dated replay (--prefix: PREFIX/YYYY/MM/DD/..., a Firehose bucket's layout). */
+#define TRAIL_DATED_SERIES "YYYY/MM/DD"
 #define TRAIL_DAY_MIN 0       /* 1970-01-01 */
 #define TRAIL_DAY_MAX 2932896 /* 9999-12-31 */
 
@@ -45,7 +47,7 @@ int trail_series_prefix(const char *prefix, const char *org, const char *account
 int trail_day_prefix(const char *series_prefix, int32_t day, char *out, size_t cap);
 /* "[ORG/]ACCOUNT/REGION", or "[ORG/]ACCOUNT/CloudTrail-Insight/REGION" when insight */
 int trail_series_name(const char *org, const char *account, const char *region, int insight, char *out, size_t cap);
-/* Whether name is one trail_series_name makes. */
+/* Whether name is one trail_series_name makes, or TRAIL_DATED_SERIES. */
 int trail_is_series_name(const char *name, size_t n);
 
 /* The last folder name of a listed CommonPrefix ("a/AWSLogs/o-x1/" -> "o-x1"); NULL when the

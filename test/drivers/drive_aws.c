@@ -301,8 +301,7 @@ int main(int argc, char **argv) {
         rc = cmd_get(argc, argv);
     } else if (strcmp(cmd, "list") == 0) rc = cmd_list(argc, argv);
     else if (strcmp(cmd, "creds") == 0) {
-        aws_ctx_resolve_credentials(aws, creds_done, NULL);
-        rc = 0;
+        rc = aws_ctx_resolve_credentials(aws, creds_done, NULL) == 0 ? 0 : 1;
     } else rc = cmd_sqs(argc, argv);
     if (rc != 0) {
         fprintf(stderr, "usage: see the comment at the top of drive_aws.c\n");

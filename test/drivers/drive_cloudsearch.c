@@ -85,9 +85,9 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--domain") == 0) domain = argv[++i];
         else if (strcmp(a, "--spec") == 0) spec = argv[++i];
         else if (strcmp(a, "--dead-letter") == 0) dead_path = argv[++i];
-        else if (strcmp(a, "--inflight") == 0) so.max_in_flight = (int)arg_num(argv[++i]);
-        else if (strcmp(a, "--attempts") == 0) so.max_attempts = (int)arg_num(argv[++i]);
-        else if (strcmp(a, "--retry-max-ms") == 0) so.retry_max_ms = (uint64_t)arg_num(argv[++i]);
+        else if (strcmp(a, "--inflight") == 0) so.upload.max_in_flight = (int)arg_num(argv[++i]);
+        else if (strcmp(a, "--attempts") == 0) so.upload.max_attempts = (int)arg_num(argv[++i]);
+        else if (strcmp(a, "--retry-max-ms") == 0) so.upload.backoff_cap_ms = (uint64_t)arg_num(argv[++i]);
         else if (strcmp(a, "--batch-docs") == 0) batch_docs = arg_num(argv[++i]);
         else {
             fprintf(stderr, "unknown argument %s\n", a);
@@ -111,7 +111,7 @@ int main(int argc, char **argv) {
     }
     if (define && rc == 0) {
         wait_state w = {0};
-        if (cloudsearch_define_fields(aws, define, on_fields, &w) != 0) return 2;
+        if (cloudsearch_define_some_fields(aws, define, NULL, on_fields, &w) != 0) return 2;
         wait_for(&loop, &w);
         if (w.ok) printf("fields_defined=%s\n", define);
         else rc = 1;
@@ -124,7 +124,7 @@ int main(int argc, char **argv) {
         else rc = 1;
     }
     if (nfiles > 0 && rc == 0) {
-        dead = deadletter_open(dead_path);
+        dead = deadletter_open(dead_path, 0);
         so.loop = &loop;
         so.dead = dead;
         so.endpoint = endpoint;
@@ -141,19 +141,19 @@ int main(int argc, char **argv) {
         local_options lo = {.max_record = io.max_record, .progress = 0};
         local_stats ls;
         int lrc = local_source_run(&loop, ix, files, nfiles, &lo, &ls);
-        sink_cloudsearch_counters st;
-        sink_cloudsearch_stats(s, &st);
+        const sink_stats *st = sink_get_stats(s);
         const indexer_stats *is = indexer_get_stats(ix);
         printf("local_rc=%d\nrecords=%llu\nrecords_failed=%llu\ndocs=%llu\nbad_records=%llu\n", lrc,
                (unsigned long long)ls.records, (unsigned long long)ls.records_failed, (unsigned long long)is->docs,
                (unsigned long long)is->bad_records);
+        /* batches= counts the batches stored (done ok) */
         printf("batches=%llu\nbatches_failed=%llu\nuploads=%llu\naccepted=%llu\nretries=%llu\nthrottled=%llu\n"
-               "splits=%llu\ndead_lettered=%llu\nbytes_uploaded=%llu\nupload_ms=%.1f\n",
-               (unsigned long long)st.batches, (unsigned long long)st.batches_failed, (unsigned long long)st.uploads,
-               (unsigned long long)st.docs_accepted, (unsigned long long)st.retries, (unsigned long long)st.throttled,
-               (unsigned long long)st.splits, (unsigned long long)st.dead_lettered,
-               (unsigned long long)st.bytes_uploaded, (double)st.upload_ns / 1e6);
-        if (lrc != 0 || st.batches_failed) rc = 1;
+               "splits=%llu\ndead_lettered=%llu\nrequest_errors=%llu\nbytes_uploaded=%llu\nupload_ms=%.1f\n",
+               (unsigned long long)(st->batches - st->batches_failed), (unsigned long long)st->batches_failed,
+               (unsigned long long)st->requests, (unsigned long long)st->docs_accepted, (unsigned long long)st->retries,
+               (unsigned long long)st->throttled, (unsigned long long)st->splits, (unsigned long long)st->dead_lettered,
+               (unsigned long long)st->request_errors, (unsigned long long)st->bytes, (double)st->upload_ns / 1e6);
+        if (lrc != 0 || st->batches_failed) rc = 1;
         indexer_free(ix); /* closes the sink: its timers close on the next loop run */
     }
     aws_ctx_free(aws);

@@ -155,6 +155,35 @@ def run(tmp, driver, ctgen):
               and "credentials" in errors[0], "\n".join(errors) or err[-1500:])
         check("403: not retried", num(v, "retries") == 0, str(v))
 
+        # 4b. a 200 that is not CloudSearch's answer for the documents sent stores nothing: retried
+        fake.reset()
+        fake.fault(body="<html><body>It works!</body></html>", count=2)
+        fake.fault(body=json.dumps({"status": "success", "adds": 1, "deletes": 0}), content_type="application/json")
+        rc, v, err = drive(driver, upload + ["--endpoint", fake.url], env)
+        acc = fake.accepted()["cloudsearch"]
+        check("foreign 200: the fake answered 3 times with a page", fake.stats()["faults_fired"].get("body") == 3,
+              str(fake.stats()["faults_fired"]))
+        check("foreign 200: exit 0, every eventID accepted once all the same",
+              rc == 0 and set(acc["ids"]) == all_ids and acc["adds"] == len(all_ids), f"rc={rc} {err[-1500:]}")
+        check("foreign 200: three failed requests, retried, counted as errors",
+              num(v, "retries") == 3 and num(v, "request_errors") == 3 and num(v, "throttled") == 0, str(v))
+        retry_lines = [l for l in err.splitlines() if "retrying in" in l]
+        check("foreign 200: each logged with what came back",
+              sum("not a CloudSearch result" in l and "It works!" in l for l in retry_lines) == 2 and
+              sum("1 added, 0 deleted" in l for l in retry_lines) == 1, "\n".join(retry_lines))
+
+        # 4c. a rejected document that cannot be written to the dead-letter file is not stored:
+        # its batch fails, its records are not acknowledged
+        fake.reset()
+        fake.fault(reject_ids=[ids[5]])
+        rc, v, err = drive(driver, upload + ["--endpoint", fake.url, "--dead-letter", "/dev/full"], env)
+        acc = fake.accepted()["cloudsearch"]
+        check("dead letter not written: the run fails", rc == 1, f"rc={rc}")
+        check("dead letter not written: its batch is not acknowledged",
+              num(v, "batches_failed") == 1 and 0 < num(v, "records_failed") <= 150 and num(v, "dead_lettered") == 0,
+              str(v))
+        check("dead letter not written: said so", "could not be written to the dead-letter file" in err, err[-1500:])
+
         # 5. configuration API: create, define every field, index, describe; then upload by name
         fake.reset()
         rc, v, err = drive(driver, ["--create-domain", "trail-new", "--define-fields", "trail-new",

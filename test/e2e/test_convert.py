@@ -156,6 +156,13 @@ def main():
         p = subprocess.run([BIN, "replay", corpus, "--no-progress"], capture_output=True, text=True, cwd=tmp)
         check(p.returncode == 0 and os.path.exists(os.path.join(tmp, "ctindex.db")),
               "replay without --sink writes ./ctindex.db")
+        # an empty folder is nothing to do, not an error (its empty file list used to reach qsort as NULL)
+        empty = os.path.join(tmp, "empty")
+        os.makedirs(empty)
+        p = run([BIN, "replay", empty, "--sink", "dir:" + os.path.join(tmp, "out4"), "--no-progress"], expect=0)
+        check("files:   0 indexed, 0 failed" in p.stdout + p.stderr and "runtime error" not in p.stderr,
+              "an empty folder replays to nothing")
+
         # usage errors are clear and exit 2
         p = run([BIN, "replay", os.path.join(tmp, "nope"), "--sink", "dir:" + out], expect=2)
         check("nope" in p.stderr, "a missing folder is named")

@@ -24,7 +24,7 @@ def check(cond, what):
         print("FAIL:", what, file=sys.stderr)
 
 
-# aws-protocols.md §5.1
+# CloudTrail User Guide, "Finding your CloudTrail log files" and "CloudTrail digest file structure"
 LOG_NAME = re.compile(r"^\d{12}_CloudTrail_[a-z0-9-]+_\d{8}T\d{4}Z_[A-Za-z0-9]{16}\.json\.gz$")
 INSIGHT_NAME = re.compile(r"^\d{12}_CloudTrail-Insight_[a-z0-9-]+_\d{8}T\d{4}Z_[A-Za-z0-9]{16}\.json\.gz$")
 DIGEST_NAME = re.compile(r"^\d{12}_CloudTrail-Digest_[a-z0-9-]+_trail_[a-z0-9-]+_\d{8}T\d{6}Z\.json\.gz$")

@@ -259,6 +259,53 @@ def test_wrong_credentials(corpus, records, tmp):
         check("Zq9-not-it" not in p.stderr + p.stdout, "wrong password: password not logged")
 
 
+def test_answers_that_are_not_bulk_results(corpus, records, tmp):
+    """A 200 whose body is not the `_bulk` answer for the documents sent (a proxy's HTML page, an
+    answer without items, items for other documents) stores nothing: retried, never taken as
+    stored, counted as failed requests."""
+    foreign = json.dumps({"took": 1, "errors": False, "items": [{"index": {"_id": "not-ours", "status": 201}}]})
+    with fakelib.FakeSearch(os_auth="none") as fake:
+        fake.fault(body="<html><body>Welcome to nginx!</body></html>", count=2)
+        fake.fault(body=json.dumps({"took": 1, "errors": False}), content_type="application/json")
+        p, st, dead = replay(f"opensearch:http://127.0.0.1:{fake.port},inflight=1", corpus, tmp)
+        ids, acc = accepted(fake)
+        check(fake.stats()["faults_fired"].get("body") == 3, "foreign 200: the fake answered 3 times with a page")
+        check(p.returncode == 0 and sorted(ids) == sorted(records) and acc["adds"] == len(records) and not dead,
+              f"foreign 200: every document stored once all the same ({len(ids)}/{len(records)})", p.stderr[-400:])
+        check(st.get("request_retries", 0) >= 3 and st.get("stored") == len(records),
+              f"foreign 200: the three requests were sent again ({st})")
+        check(p.stderr.count("not taken as stored") == 3, "foreign 200: each one logged as a failed request",
+              p.stderr[-800:])
+    with fakelib.FakeSearch(os_auth="none") as fake:
+        # one document per request, so an answer for one item fits the count but names another id
+        fake.fault(body=foreign, content_type="application/json")
+        p, st, dead = replay(f"opensearch:http://127.0.0.1:{fake.port},inflight=1,max-request=65536", corpus, tmp)
+        ids, acc = accepted(fake)
+        check(p.returncode == 0 and sorted(ids) == sorted(records) and not dead,
+              "foreign items: nothing lost", p.stderr[-400:])
+
+
+def test_dead_letter_write_fails(corpus, records, tmp):
+    """Documents refused one by one must reach the dead-letter file before their records are
+    acknowledged: with a file that cannot be written (/dev/full), their batches fail."""
+    some = [sorted(k for k in records if not k.startswith("no-event-id-"))[5]]
+    with fakelib.FakeSearch(os_auth="none") as fake:
+        fake.fault(reject_ids=some)
+        argv = [BIN, "replay", corpus, "--sink", f"opensearch:http://127.0.0.1:{fake.port}", "--dead-letter",
+                "/dev/full", "--no-progress", "--batch-bytes", "2097152",
+                "--no-raw"]  # an entry shorter than stdio's buffer: its failure shows at the flush
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        st = fakelib.opensearch_counters(p.stderr)
+        ids, _ = accepted(fake)
+        check(p.returncode == 1, f"dead letter not written: exit 1 ({p.returncode})", p.stderr[-600:])
+        check(st.get("batches_failed", 0) >= 1 and st.get("dead_lettered") == 0,
+              f"dead letter not written: the batches holding refused documents failed ({st})")
+        check("could not be written to the dead-letter file" in p.stderr, "dead letter not written: said so",
+              p.stderr[-600:])
+        check(not set(some) & set(ids) and "0 not stored" not in p.stdout,
+              "dead letter not written: the summary counts records not stored", p.stdout)
+
+
 def put_template(fake, name, template):
     return fakelib.raw_request(f"{fake.url}/_index_template/{name}", "PUT", json.dumps(template).encode(),
                                {"Content-Type": "application/json"})
@@ -347,7 +394,8 @@ def main():
         os.mkdir(runs)
         for test in (test_sigv4_es_default_pattern, test_pattern_from_url_no_auth, test_item_and_request_faults,
                      test_type_conflict_basic_env, test_split_on_413, test_aoss_and_basic_url,
-                     test_wrong_credentials, test_convert_files_are_bulk_bodies):
+                     test_wrong_credentials, test_convert_files_are_bulk_bodies,
+                     test_answers_that_are_not_bulk_results, test_dead_letter_write_fails):
             print(f"--- {test.__name__}", flush=True)
             test(corpus, records, runs)
         print("--- test_index_template", flush=True)

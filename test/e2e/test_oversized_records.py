@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Records larger than --max-record, and elements of Records that are not objects, are never
+"""Records larger than --max-record, and elements of Records that hold no record, are never
 dropped silently: `ctindex replay DIR` writes one dead-letter entry for each (source path, offset
 in the inflated stream, size, first bytes), counts them as dead-lettered in the summary, stores
 every other record, and still counts the file as indexed (exit 0). One record is longer than the
@@ -53,8 +53,9 @@ def main():
         with open(os.path.join(out, "dead-letter.jsonl")) as f:
             dead = [json.loads(line) for line in f]
         check(len(dead) == 4, "one dead-letter entry per skipped element", len(dead))
-        want = [(medium, "larger than the record limit (2048 bytes)"), ('"not a record"', "not an object"),
-                (huge, "larger than the record limit (2048 bytes)"), ("[1, 2]", "not an object")]
+        want = [(medium, "larger than the record limit (2048 bytes)"),
+                ('"not a record"', "a string holding text that is not a JSON object"),
+                (huge, "larger than the record limit (2048 bytes)"), ("[1, 2]", "is an array, not a record")]
         for entry, (elem, why) in zip(dead, want):
             name = elem[:20]
             offset = text.index(elem)

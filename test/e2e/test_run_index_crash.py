@@ -16,6 +16,9 @@ import runlib
 from runlib import BIN, BUILD, fakelib, read, start, stop_children
 
 check = fakelib.Checks()
+# How long a wait may take before the test gives up: reached only when it fails; generous for a
+# loaded machine (ctest -j8 on two cores).
+BUDGET_S = 300
 
 
 def search(db, query, *args):
@@ -55,7 +58,7 @@ def run(tmp):
             proc = start(base, env, log)
             # once this run has committed a batch, at a random moment: mid-transaction, between
             # a commit and the deletes, or after
-            runlib.wait_for(lambda: count(db) > before, 60, step=0.05)
+            runlib.wait_for(lambda: count(db) > before, BUDGET_S, step=0.05)
             time.sleep(rnd.uniform(0.0, 1.0))
             alive = proc.poll() is None
             proc.kill()
@@ -63,9 +66,12 @@ def run(tmp):
             check(alive, f"round {i + 1}: killed with -9 while running ({count(db)} documents)", read(log)[-800:])
         log = os.path.join(tmp, "final.log")
         proc = start(base + ["--stats-interval", "5"], env, log)
-        emptied = runlib.wait_for(lambda: stack.counts() == (0, 0), 180, step=0.5)
+        # Until the service has its signal handlers: a SIGINT before that just ends the process
+        # (the queue may already look empty while the killed runs' messages are invisible).
+        check(runlib.wait_for(lambda: "consuming" in read(log), BUDGET_S), "the last run started", read(log)[-1000:])
+        emptied = runlib.wait_for(lambda: stack.counts() == (0, 0), BUDGET_S, step=0.5)
         proc.send_signal(signal.SIGINT)
-        rc = proc.wait(timeout=60)
+        rc = proc.wait(timeout=BUDGET_S)
         check(emptied, "the queue was emptied after the crashes", str(stack.counts()))
         check(rc == 0, f"the last run stops on SIGINT with 0 ({rc})", read(log)[-1000:])
     got = search(db, "matchall", "--size", "10000", "--return", "_no_fields")

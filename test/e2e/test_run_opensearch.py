@@ -4,7 +4,7 @@ injected: 429 and 503 items, rejected ids, a 503 answer and a dropped connection
 
 Two recording proxies (fakelib.RecordingProxy, one counter for both) sit in front of SQS and of the
 fake, so the test sees, in one order, every ReceiveMessage answer, every bulk item outcome and
-every DeleteMessageBatch request. It proves the acknowledgement rule of DESIGN.md for this sink:
+every DeleteMessageBatch request. It proves the acknowledgement rule (README.md, `ctindex run`) for this sink:
   * a message is deleted only after every record of every log file it names was accepted by the
     fake or refused for good (dead-lettered): its final bulk answers come before the delete;
   * every message is deleted exactly once, except a malformed one, which stays in the queue;

@@ -66,6 +66,19 @@ def main():
         check(not os.path.exists(os.path.join(cwd, "nope")), "its folder is not created")
         check(not os.path.exists(out) or not os.listdir(out), "no batch was written")
 
+        # No credentials anywhere: the first S3 call fails from the loop, after s3_list returned
+        # (it used to call back from inside the call, which then wrote into freed memory).
+        cwd = os.path.join(tmp, "no-credentials")
+        os.makedirs(cwd)
+        bare = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        bare.update(AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+                    AWS_REGION="us-east-1", AWS_ENDPOINT_URL="http://127.0.0.1:9", HOME=cwd)
+        p = subprocess.run([BIN, "replay", "s3://bucket", "--since", "2024-05-01", "--sink", "dir:" + os.path.join(cwd, "o"),
+                            "--no-progress"], cwd=cwd, env=bare, capture_output=True, text=True, timeout=60)
+        check(p.returncode == 2 and "no AWS credentials" in p.stderr and "Sanitizer" not in p.stderr,
+              "replay of a bucket without credentials: exit 2, says so, no memory error",
+              f"rc {p.returncode}: {p.stderr[-1500:]}")
+
         cwd = os.path.join(tmp, "clean")
         os.makedirs(cwd)
         out = os.path.join(cwd, "out")

@@ -1,7 +1,7 @@
 """CloudSearch configuration API (Query protocol, 2013-01-01) over in-memory domains.
 
 Actions: CreateDomain (idempotent), DescribeDomains, DefineIndexField, DescribeIndexFields,
-IndexDocuments.  Responses use the XML shapes of aws-protocols.md section 1.7, so botocore's
+IndexDocuments.  Responses use the XML shapes of the CloudSearch API reference, so botocore's
 `cloudsearch` client parses them; errors use the generic Query ErrorResponse.
 """
 

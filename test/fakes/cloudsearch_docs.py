@@ -1,8 +1,9 @@
 """Validation of CloudSearch 2013-01-01 document batches (JSON and XML SDF), strictest reading.
 
-Rules: /work/shared/reference/aws-protocols.md sections 1.3-1.6.  validate_batch() returns the list
-of operations or raises BatchError with one message per problem; every message names the document
-(by id, or by position when the id itself is unusable) and the problem.
+Rules: the CloudSearch Developer Guide ("documents/batch", "Preparing your data", "Limits").
+validate_batch() returns the list of operations or raises BatchError with one message per problem;
+every message names the document (by id, or by position when the id itself is unusable) and the
+problem.
 """
 
 import datetime

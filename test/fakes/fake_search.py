@@ -12,6 +12,9 @@ For tests only (one Python process; not a benchmark peer).  Routes:
                           optional "target": "upload" (default: both upload APIs), "cloudsearch",
                           "opensearch" or "config"; optional "retry_after" (seconds) for status faults;
                           "rst": true makes a reset abortive (TCP RST instead of FIN).
+                          | {"body":"<html>..</html>","count":2} answers with that body instead of
+                          handling the request (nothing is stored); optional "status" (default 200) and
+                          "content_type" (default text/html): a proxy's page, a foreign answer.
      GET  /_fake/accepted {"cloudsearch":{"ids":[...],"adds":N,"deletes":D,"batches":B},
                            "opensearch":{...same...},"rejected":R,"rejected_batches":..,"rejected_items":..}
      GET  /_fake/stats    request/response counters, connections, max uploads in flight, faults fired
@@ -20,7 +23,8 @@ For tests only (one Python process; not a benchmark peer).  Routes:
      POST /_fake/reset    forget accepted documents, stats, faults, reject_ids, OpenSearch mappings and templates
      GET  /_fake/health   200
 Startup prints "LISTENING <port>" on stdout; SIGTERM stops the server.
-Rules enforced: aws-protocols.md sections 1.3-1.7 and 6, DESIGN.md; see cloudsearch_docs.py.
+Rules enforced: the CloudSearch Developer Guide and API reference, OpenSearch's `_bulk` API; see
+cloudsearch_docs.py.
 """
 
 import argparse
@@ -115,7 +119,11 @@ class FakeState:
             if "delay_ms" in spec:
                 added.append({"kind": "delay", "delay_ms": int(spec["delay_ms"]), "count": int(spec.get("count", 1)),
                               "target": target})
-            if "status" in spec:
+            if "body" in spec:
+                added.append({"kind": "body", "status": int(spec.get("status", 200)), "body": str(spec["body"]),
+                              "content_type": str(spec.get("content_type", "text/html")),
+                              "count": int(spec.get("count", 1)), "target": target})
+            elif "status" in spec:
                 added.append({"kind": "status", "status": int(spec["status"]), "count": int(spec.get("count", 1)),
                               "target": target, "retry_after": spec.get("retry_after")})
             if "reset" in spec:
@@ -355,6 +363,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             raise _Dropped()
+        if outcome["kind"] == "body":
+            raise Refusal(outcome["status"], outcome["body"], outcome["content_type"])
         status = outcome["status"]
         headers = {"Retry-After": outcome["retry_after"]} if outcome.get("retry_after") is not None else {}
         if service == "opensearch":

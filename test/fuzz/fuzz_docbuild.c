@@ -2,8 +2,9 @@
  * reason, DOCB_NOSPACE) or produce a document that CloudSearch/OpenSearch would accept:
  * valid JSON, a safe id, only schema fields, each at most once, no null, no empty array,
  * strings of valid UTF-8 without characters XML 1.0 forbids, literals <= 4096 code points,
- * size within cap and max_doc_bytes. The SDF builder uses the smallest document limit so
- * that trimming is exercised by ordinary inputs. */
+ * dates in UTC, size within cap and max_doc_bytes. jsmn's work on any record it takes stays
+ * linear; a record nested too deeply for that is refused with a reason. The SDF builder uses
+ * the smallest document limit so that trimming is exercised by ordinary inputs. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "fuzz_check.h"
 #include "pipeline/docbuild.h"
 #include "pipeline/schema.h"
+#include "pipeline/utc_date.h"
 
 static doc_builder *sdf, *bulk;
 static json_doc doc;
@@ -62,6 +64,12 @@ static int check_fields(int obj, int booleans_as_json) {
         } else if (f->cs_type == CS_INT) {
             int64_t x;
             REQUIRE(json_tok_int64(&doc, v, &x) == 0);
+        } else if (f->cs_type == CS_DATE) {
+            /* RFC 3339 in UTC, a real calendar time: converting it again changes nothing */
+            char utc[UTC_DATE_MAX];
+            size_t len = json_tok_len(&doc, v);
+            REQUIRE(t->type == JSON_STRING && utc_date(json_tok_ptr(&doc, v), len, utc) == len);
+            REQUIRE(memcmp(utc, json_tok_ptr(&doc, v), len) == 0 && utc[len - 1] == 'Z');
         } else if (booleans_as_json && f->os_type == OS_BOOLEAN) {
             REQUIRE(json_tok_bool(&doc, v) >= 0);
         } else {
@@ -130,7 +138,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     const char *rec = (const char *)data;
     docb_result res;
+    /* Nesting: whatever jsmn takes costs linear work; what would not is refused with a reason. */
+    int parsed = json_parse(&doc, rec, size);
+    if (parsed == JSON_OK) REQUIRE(fuzz_jsmn_close_steps(&doc) <= FUZZ_JSMN_STEPS_MAX(size));
     long n = docb_build(sdf, rec, size, out, OUTCAP, &res);
+    if (parsed == JSON_EDEEP) REQUIRE(n == DOCB_BAD && strstr(res.error, "nested too deeply"));
     check_sdf(rec, size, n, &res, OUTCAP);
     if (n > 0) {
         /* deterministic: same input, same bytes */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/url.h"
+#include "base/text.h"
 #include "fuzz_check.h"
 #include "net/http_parse.h"
 
@@ -39,9 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     httpp_span k, v;
     while (httpp_form_next(h.query.p, h.query.n, &pos, &k, &v)) {
         REQUIRE(++pairs <= h.query.n);
-        long n = url_decode(v.p, v.n, out, sizeof out, 1);
+        long n = text_pct_decode(v.p, v.n, out, sizeof out, TEXT_PCT_PLUS_SPACE);
         REQUIRE(n < (long)sizeof out && (n < 0 || out[n] == '\0'));
-        n = url_decode(k.p, k.n, out, sizeof out, 0);
+        n = text_pct_decode(k.p, k.n, out, sizeof out, 0);
         REQUIRE(n < (long)sizeof out);
     }
     return 0;

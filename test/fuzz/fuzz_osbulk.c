@@ -33,6 +33,12 @@ static void on_item(void *ud, const os_bulk_item *it) {
     REQUIRE((it->verdict == OS_ITEM_OK) == (it->reason[0] == '\0'));
 }
 
+static const char *fuzz_id(void *ud, uint32_t i, size_t *len) {
+    (void)ud;
+    *len = 1;
+    return i % 2 ? "b" : "a";
+}
+
 static void check_spec(const uint8_t *data, size_t size) {
     char url[1024];
     if (size >= sizeof url) size = sizeof url - 1;
@@ -62,6 +68,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int rc = os_bulk_parse_response(&doc, s.body, s.len, expected, &errors, on_item, &s);
     if (rc == OS_BULK_OK) REQUIRE(s.n == (errors ? expected : 0) && (errors == 0 || errors == 1));
     else REQUIRE(s.n == 0 && (rc == OS_BULK_ETOKENS || rc == OS_BULK_EINVAL || rc == OS_BULK_ECOUNT));
+
+    /* The checked parse is stricter: it may refuse what the lenient one took, never the reverse. */
+    seen c = {s.body, s.len, 0};
+    int rc2 = os_bulk_parse_checked(&doc, c.body, c.len, expected, &errors, fuzz_id, NULL, on_item, &c);
+    if (rc2 == OS_BULK_OK) REQUIRE(rc == OS_BULK_OK && c.n == s.n);
+    else REQUIRE(c.n == 0);
 
     char reason[64];
     os_bulk_error_reason(&doc, s.body, s.len, reason, sizeof reason);

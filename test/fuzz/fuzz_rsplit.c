@@ -1,9 +1,9 @@
 /* Fuzzes rsplit: input = [chunk seed][max_record byte][refusal byte][JSON]. The JSON is split
  * twice, once in random chunks with the callback sometimes refusing (backpressure) and once in
- * one piece; both runs must deliver the same records (count, sizes, bytes hashed) with the
- * same stats and outcome. Every record must be {...} and within max_record. Skipped elements
- * must be reported alike in both runs (offset, size), inside the input, with heads that are
- * the input's own bytes there. */
+ * one piece; both runs must deliver the same elements (count, sizes, bytes and containers
+ * hashed) with the same stats and outcome. Every element must be {...} or "..." and within
+ * max_record. Skipped elements and broken stretches must be reported alike in both runs
+ * (offset, size), inside the input, with heads that are the input's own bytes there. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,16 +11,20 @@
 #include "base/log.h"
 #include "pipeline/rsplit.h"
 
+#include "fuzz_check.h"
+
 typedef struct tally {
     uint64_t count, hash;
     size_t max_record;
     unsigned refuse_mask, calls;
     int refused_last;
+    rsplit *s;
 } tally;
 
 static int on_record(void *ud, const char *rec, size_t len) {
     tally *t = ud;
-    if (len < 2 || rec[0] != '{' || rec[len - 1] != '}' || len > t->max_record) abort();
+    int obj = len >= 2 && rec[0] == '{' && rec[len - 1] == '}', str = len >= 2 && rec[0] == '"' && rec[len - 1] == '"';
+    if ((!obj && !str) || len > t->max_record) abort();
     t->calls++;
     /* Refuse some first offers (never the same record twice in a row, so it always ends). */
     if (!t->refused_last && (t->refuse_mask >> (t->calls % 8)) & 1) {
@@ -31,6 +35,8 @@ static int on_record(void *ud, const char *rec, size_t len) {
     t->count++;
     for (size_t i = 0; i < len; i++) t->hash = (t->hash ^ (unsigned char)rec[i]) * 1099511628211ull;
     t->hash = (t->hash ^ len) * 1099511628211ull;
+    t->hash = (t->hash ^ (unsigned)rsplit_container_of(t->s)) * 1099511628211ull;
+    t->hash = (t->hash ^ rsplit_element_offset(t->s)) * 1099511628211ull;
     return 0;
 }
 
@@ -64,6 +70,7 @@ static outcome run(const uint8_t *data, size_t size, size_t max_record, uint32_t
     o.t.max_record = max_record;
     o.t.refuse_mask = refuse_mask;
     rsplit *s = rsplit_new(max_record);
+    o.t.s = s;
     o.k.input = data;
     o.k.input_len = size;
     rsplit_on_skip(s, on_skip, &o.k);
@@ -88,8 +95,9 @@ static outcome run(const uint8_t *data, size_t size, size_t max_record, uint32_t
     if (o.rc == RSPLIT_OK) o.rc = rsplit_finish(s);
     if (o.rc == RSPLIT_ERR && rsplit_error(s)[0] == '\0') abort();
     o.st = *rsplit_get_stats(s);
-    if (o.st.records != o.t.count) abort();
-    if (o.rc == RSPLIT_OK && o.k.count != o.st.oversized + o.st.non_objects) abort();
+    if (o.st.elements != o.t.count) abort();
+    if (o.rc == RSPLIT_OK && o.k.count != o.st.oversized + o.st.non_objects + o.st.broken) abort();
+    if (o.rc == RSPLIT_ERR && rsplit_refused(s) && (o.t.count || o.k.count)) abort(); /* refused before anything */
     rsplit_free(s);
     return o;
 }
@@ -106,8 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     outcome b = run(data, size, max_record, 0, 0);
     if (a.rc != b.rc || a.t.count != b.t.count || a.t.hash != b.t.hash) abort();
     if (a.rc == RSPLIT_OK && (a.k.count != b.k.count || a.k.hash != b.k.hash)) abort();
-    if (a.st.oversized != b.st.oversized || a.st.non_objects != b.st.non_objects ||
-        a.st.largest_record != b.st.largest_record || a.st.saw_records != b.st.saw_records)
+    if (a.st.oversized != b.st.oversized || a.st.non_objects != b.st.non_objects || a.st.broken != b.st.broken ||
+        a.st.largest != b.st.largest || a.st.containers != b.st.containers || a.st.values != b.st.values)
         abort();
     return 0;
 }

@@ -346,21 +346,6 @@ static void test_imds_and_ecs_documents(void) {
     CHECK_EQ_INT(awsconf_parse_credentials_json(big, strlen(big), 0, "ecs", &c), AWSCONF_ETOOBIG);
 }
 
-static void test_rfc3339(void) {
-    int64_t t = -1;
-    CHECK_EQ_INT(awsconf_parse_rfc3339("1970-01-01T00:00:00Z", 20, &t), 0);
-    CHECK_EQ_INT(t, 0);
-    CHECK_EQ_INT(awsconf_parse_rfc3339("2015-08-30T12:36:00Z", 20, &t), 0);
-    CHECK_EQ_INT(t, 1440938160);
-    CHECK_EQ_INT(awsconf_parse_rfc3339("2000-03-01T00:00:00.5-00:30", 27, &t), 0);
-    CHECK_EQ_INT(t, 951868800 + 1800);
-    CHECK_EQ_INT(awsconf_parse_rfc3339("2100-02-29T00:00:00Z", 20, &t), -1); /* not a leap year */
-    CHECK_EQ_INT(awsconf_parse_rfc3339("2024-13-01T00:00:00Z", 20, &t), -1);
-    CHECK_EQ_INT(awsconf_parse_rfc3339("2024-01-01T00:00:00", 19, &t), -1); /* no zone */
-    CHECK_EQ_INT(awsconf_parse_rfc3339("2024-01-01T00:00:00Zjunk", 24, &t), -1);
-    CHECK_EQ_INT(awsconf_parse_rfc3339("2024-01-01", 10, &t), -1);
-}
-
 static void test_refresh_decision(void) {
     aws_credentials c;
     memset(&c, 0, sizeof c);
@@ -470,7 +455,6 @@ int main(void) {
     RUN(test_oversized_secret_rejected);
     RUN(test_endpoints);
     RUN(test_imds_and_ecs_documents);
-    RUN(test_rfc3339);
     RUN(test_refresh_decision);
     RUN(test_describe_never_leaks);
     RUN(test_fetch_targets);

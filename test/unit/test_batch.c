@@ -7,7 +7,7 @@ static int add(batch *b, const char *doc, void *owner) {
     size_t n = strlen(doc);
     if (!p || n > avail) return -1;
     memcpy(p, doc, n);
-    return batch_commit(b, n, owner);
+    return batch_commit(b, n, owner, NULL);
 }
 
 static void test_sdf(void) {
@@ -54,8 +54,8 @@ static void test_sdf_limits(void) {
     size_t avail;
     CHECK(batch_space(&b, &avail) != NULL);
     CHECK_EQ_INT(avail, 10);
-    CHECK_EQ_INT(batch_commit(&b, 11, NULL), -1);
-    CHECK_EQ_INT(batch_commit(&b, 0, NULL), -1);
+    CHECK_EQ_INT(batch_commit(&b, 11, NULL, NULL), -1);
+    CHECK_EQ_INT(batch_commit(&b, 0, NULL, NULL), -1);
     CHECK_EQ_INT(add(&b, "12345", NULL), 0);
     batch_space(&b, &avail);
     CHECK_EQ_INT(avail, 4); /* 12 - "[12345" (6) - "," - "]" */
@@ -99,8 +99,37 @@ static void test_bulk(void) {
     batch_free(&b);
 }
 
+/* Each owner run carries its source, so a sink can name where a document came from. */
+static void test_doc_source(void) {
+    batch b;
+    CHECK_EQ_INT(batch_init(&b, BATCH_SDF, 1000, 0), 0);
+    int o1, o2;
+    size_t avail;
+    const char *docs[] = {"{\"a\":1}", "{\"a\":2}", "{\"a\":3}"};
+    void *owners[] = {&o1, &o1, &o2};
+    const char *sources[] = {"s3://b/one", "s3://b/one", "/tmp/two.json"};
+    for (int i = 0; i < 3; i++) {
+        char *space = batch_space(&b, &avail);
+        size_t n = strlen(docs[i]);
+        memcpy(space, docs[i], n);
+        CHECK_EQ_INT(batch_commit(&b, n, owners[i], sources[i]), 0);
+    }
+    CHECK_EQ_STR(batch_doc_source(&b, 0), "s3://b/one");
+    CHECK_EQ_STR(batch_doc_source(&b, 1), "s3://b/one");
+    CHECK_EQ_STR(batch_doc_source(&b, 2), "/tmp/two.json");
+    CHECK_EQ_STR(batch_doc_source(&b, 3), "?");
+    {
+        char *space = batch_space(&b, &avail);
+        memcpy(space, "{}", 2);
+        CHECK_EQ_INT(batch_commit(&b, 2, &o1, NULL), 0);
+        CHECK_EQ_STR(batch_doc_source(&b, 3), "?");
+    }
+    batch_free(&b);
+}
+
 int main(void) {
     RUN(test_sdf);
+    RUN(test_doc_source);
     RUN(test_sdf_limits);
     RUN(test_bulk);
     TEST_MAIN_END();

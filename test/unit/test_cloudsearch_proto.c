@@ -109,7 +109,7 @@ static void test_forms(void) {
     if (name) {
         CHECK_EQ_INT(cs_form_define_field(&b, "cloudtrail-1", name), 0);
         CHECK_EQ_INT(buf_terminate(&b), 0);
-        /* DESIGN.md: event_name is literal (search, facet, return). */
+        /* the original domain's event_name: literal (search, facet, return); README.md, Documents */
         CHECK_EQ_STR(b.data, "Action=DefineIndexField&Version=2013-01-01&DomainName=cloudtrail-1"
                              "&IndexField.IndexFieldName=event_name&IndexField.IndexFieldType=literal"
                              "&IndexField.LiteralOptions.SearchEnabled=true"

@@ -214,6 +214,9 @@ static void test_id_fallback(void) {
     docb_free(b);
 }
 
+/* A literal value longer than CloudSearch's 4096 code points is cut there, and the document
+ * says so (ctindex_trimmed), as when fields are cut to fit the document limit; so does an
+ * array field cut at 1000 values. A document with nothing cut carries no flag. */
 static void test_literal_truncation(void) {
     doc_builder *b = builder(BATCH_SDF, 0);
     docb_result res;
@@ -232,7 +235,36 @@ static void test_literal_truncation(void) {
     CHECK_EQ_INT(strlen(fstr(f, "event_name")), 4096);
     CHECK_EQ_INT(strlen(fstr(f, "event_source")), 8192); /* 4096 code points of 2 bytes */
     CHECK_EQ_INT(strlen(fstr(f, "user_agent")), 5000);   /* text: no limit */
-    CHECK_EQ_INT(res.trimmed, 0);
+    CHECK_EQ_INT(res.trimmed, 1);
+    CHECK_EQ_STR(fstr(f, "ctindex_trimmed"), "true");
+
+    /* exactly 4096: nothing cut, no flag */
+    p = rec + sprintf(rec, "{\"eventName\":\"");
+    for (int i = 0; i < 4096; i++) *p++ = 'a';
+    p += sprintf(p, "\"}");
+    f = parse_sdf(docb_build(b, rec, (size_t)(p - rec), out, OUTCAP, &res));
+    CHECK(f > 0 && res.trimmed == 0 && res.truncated_values == 0 && json_obj_get(&pd, f, "ctindex_trimmed") == -1);
+
+    /* 1001 resources: the array field keeps 1000 values, and the document says so */
+    p = rec + sprintf(rec, "{\"eventName\":\"x\",\"resources\":[");
+    for (int i = 0; i < 1001; i++) p += sprintf(p, "%s{\"type\":\"t%d\"}", i ? "," : "", i);
+    p += sprintf(p, "]}");
+    f = parse_sdf(docb_build(b, rec, (size_t)(p - rec), out, OUTCAP, &res));
+    CHECK(f > 0 && res.trimmed == 1 && res.truncated_values == 1);
+    CHECK_EQ_INT(pd.toks[json_obj_get(&pd, f, "resource_types")].size, 1000);
+    CHECK_EQ_STR(fstr(f, "ctindex_trimmed"), "true");
+    docb_free(b);
+
+    /* OpenSearch: the flag is a JSON boolean there */
+    b = builder(BATCH_BULK, 0);
+    p = rec + sprintf(rec, "{\"eventID\":\"long\",\"userAgent\":\"u\",\"errorCode\":\"");
+    for (int i = 0; i < 5000; i++) *p++ = 'e';
+    p += sprintf(p, "\"}");
+    long n = docb_build(b, rec, (size_t)(p - rec), out, OUTCAP, &res);
+    char *nl = n > 0 ? memchr(out, '\n', (size_t)n) : NULL;
+    CHECK(nl && json_parse(&pd, nl + 1, (size_t)(out + n - nl - 1)) == JSON_OK);
+    CHECK(res.trimmed == 1 && json_tok_bool(&pd, json_obj_get(&pd, 0, "ctindex_trimmed")) == 1);
+    CHECK_EQ_INT(json_tok_len(&pd, json_obj_get(&pd, 0, "error_code")), 4096);
     docb_free(b);
 }
 
@@ -332,6 +364,10 @@ static void test_bulk(void) {
     CHECK(b != NULL);
     n = docb_build(b, REC, strlen(REC), out, OUTCAP, &res);
     CHECK(n > 30 && memcmp(out, "{\"index\":{\"_index\":\"ct-20240305-10\"", 34) == 0);
+    /* an eventTime with an offset goes to the index of its UTC date, not cloudtrail-0000.00.00 */
+    rec = "{\"eventID\":\"x2\",\"eventTime\":\"2023-12-31T23:30:00-02:00\"}";
+    n = docb_build(b, rec, strlen(rec), out, OUTCAP, &res);
+    CHECK(n > 30 && memcmp(out, "{\"index\":{\"_index\":\"ct-20240101-01\"", 34) == 0);
     docb_free(b);
     const char *bad[] = {"Upper", "a b", "-x", "a%q", "a\"b", "a/b", "a%%", "a%"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -373,9 +409,13 @@ static void test_insight_and_bad(void) {
         CHECK_EQ_INT(docb_build(b, bad[i], strlen(bad[i]), out, OUTCAP, &res), DOCB_BAD);
         CHECK(res.error != NULL);
     }
-    const char *dates[] = {"2024-13-01T00:00:00Z", "2024-01-01T24:00:00Z",  "2024-01-01 00:00:00Z",
-                           "2024-01-01T00:00:00",  "2024-01-01T00:00:00.Z", "2024-01-01T00:00:00+01:00",
-                           "2024-02-30T00:00:00Z", "2023-02-29T00:00:00Z",  "2024-04-31T00:00:00Z"};
+    /* not dates: out of range, no offset, a day the month lacks (also before the offset),
+     * a malformed offset, a year that leaves 0000-9999 in UTC */
+    const char *dates[] = {"2024-13-01T00:00:00Z",      "2024-01-01T24:00:00Z",      "2024-01-01T00:00:00",
+                           "2024-01-01T00:00:00.Z",     "2024-02-30T00:00:00Z",      "2023-02-29T00:00:00Z",
+                           "2024-04-31T00:00:00Z",      "2024-02-30T00:00:00+01:00", "2024-01-01T00:00:00+24:00",
+                           "2024-01-01T00:00:00+01:60", "2024-01-01T00:00:00+0100",  "2024-01-01T00:00:00+01",
+                           "0000-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00", "2024-01-01T00:00:00Z "};
     for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
         char r[200];
         snprintf(r, sizeof r, "{\"eventName\":\"x\",\"eventTime\":\"%s\"}", dates[i]);
@@ -386,6 +426,20 @@ static void test_insight_and_bad(void) {
     f = parse_sdf(docb_build(b, leap, strlen(leap), out, OUTCAP, &res));
     CHECK(f > 0);
     CHECK_EQ_STR(fstr(f, "event_time"), "2024-02-29T23:59:59.123456789Z");
+    /* RFC 3339 with an offset is the same instant: indexed in UTC (both date fields) */
+    const char *offset = "{\"eventTime\":\"2023-01-10T21:04:02+02:00\",\"userIdentity\":{\"sessionContext\":"
+                         "{\"attributes\":{\"creationDate\":\"2024-02-28T23:30:00.5-01:00\"}}}}";
+    f = parse_sdf(docb_build(b, offset, strlen(offset), out, OUTCAP, &res));
+    CHECK(f > 0 && res.skipped_values == 0);
+    CHECK_EQ_STR(fstr(f, "event_time"), "2023-01-10T19:04:02Z");
+    CHECK_EQ_STR(fstr(f, "user_identity_session_creation_date"), "2024-02-29T00:30:00.5Z");
+    /* RFC 3339 also allows a space for the T; a leap second is indexed as :59 */
+    const char *spaced = "{\"eventTime\":\"2024-01-01 00:00:00Z\",\"userIdentity\":{\"sessionContext\":"
+                         "{\"attributes\":{\"creationDate\":\"2016-12-31T23:59:60Z\"}}}}";
+    f = parse_sdf(docb_build(b, spaced, strlen(spaced), out, OUTCAP, &res));
+    CHECK(f > 0 && res.skipped_values == 0);
+    CHECK_EQ_STR(fstr(f, "event_time"), "2024-01-01T00:00:00Z");
+    CHECK_EQ_STR(fstr(f, "user_identity_session_creation_date"), "2016-12-31T23:59:59Z");
     docb_free(b);
 
     docb_options o;
@@ -422,7 +476,7 @@ static void test_with_batch(void) {
             n = docb_build(b, REC, strlen(REC), p, avail, &res);
         }
         CHECK(n > 0);
-        CHECK_EQ_INT(batch_commit(&bt, (size_t)n, &owner), 0);
+        CHECK_EQ_INT(batch_commit(&bt, (size_t)n, &owner, NULL), 0);
     }
     docs += (int)batch_count(&bt);
     CHECK_EQ_INT(docs, 5);

@@ -171,7 +171,7 @@ static void test_skipped_elements_dead_lettered(void) {
     memset(&hs, 0, sizeof hs);
     hs.base.ops = &held_ops;
     hs.base.max_in_flight = 1;
-    deadletter *dead = deadletter_open(path);
+    deadletter *dead = deadletter_open(path, 0);
     indexer_options io;
     indexer_options_default(&io);
     io.batches = 1;
@@ -223,7 +223,8 @@ static void test_skipped_elements_dead_lettered(void) {
     snprintf(head + hl, sizeof head - hl, "\"}\n");
     CHECK(strstr(text, head) != NULL);
     snprintf(want, sizeof want,
-             "\"reason\":\"element of Records is not an object\",\"offset\":%zu,\"size\":2,\"data\":\"42\"}\n", at42);
+             "\"reason\":\"element of Records is a number, not a record\",\"offset\":%zu,\"size\":2,\"data\":\"42\"}\n",
+             at42);
     CHECK(strstr(text, want) != NULL);
     int lines = 0;
     for (const char *p = text; *p; p++) lines += *p == '\n';
@@ -234,7 +235,123 @@ static void test_skipped_elements_dead_lettered(void) {
     indexer_free(ix);
 }
 
+/* The ids of the documents in a held batch, appended to ids as "id," each. */
+static void held_ids(held_sink *h, int i, char *ids, size_t cap) {
+    for (uint32_t d = 0; d < batch_count(h->held[i]); d++) {
+        size_t len;
+        const char *doc = batch_doc(h->held[i], d, &len);
+        const char *id = strstr(doc, "\"id\":\"");
+        if (!id || (size_t)(id - doc) > len) continue;
+        id += 6;
+        size_t n = strcspn(id, "\"");
+        size_t at = strlen(ids);
+        snprintf(ids + at, cap - at, "%.*s,", (int)n, id);
+    }
+}
+
+/* A CloudWatch Logs payload holds several records: a busy indexer stops it between two of them,
+ * and the rest follows on resume, each record once and in order, the bad log event dead-lettered
+ * once. */
+static void test_busy_inside_an_element(void) {
+    static rig r;
+    memset(&r, 0, sizeof r);
+    r.hs.base.ops = &held_ops;
+    r.hs.base.max_in_flight = 1;
+    indexer_options io;
+    indexer_options_default(&io);
+    io.batches = 1;
+    io.batch_docs = 2;
+    r.ix = indexer_new(&io, &r.hs.base);
+    r.pipe = ingest_pipe_new(io.max_record);
+    ingest_begin(&r.obj, r.ix, r.pipe, "cwl-object", on_done, &r.out);
+    size_t len = (size_t)snprintf(r.file, sizeof r.file, "{\"owner\":\"1\",\"logEvents\":[");
+    char rec[512];
+    for (int i = 0; i < 6; i++) {
+        len += (size_t)snprintf(r.file + len, sizeof r.file - len, "%s{\"id\":\"%d\",\"message\":\"", i ? "," : "", i);
+        if (i == 3) {
+            len += (size_t)snprintf(r.file + len, sizeof r.file - len, "not a record");
+        } else {
+            record(i, rec, sizeof rec);
+            for (const char *p = rec; *p; p++) { /* as a JSON string */
+                if (*p == '"' || *p == '\\') r.file[len++] = '\\';
+                r.file[len++] = *p;
+            }
+        }
+        len += (size_t)snprintf(r.file + len, sizeof r.file - len, "\"}");
+    }
+    len += (size_t)snprintf(r.file + len, sizeof r.file - len, "],\"messageType\":\"DATA_MESSAGE\"}\n");
+    char ids[256] = "";
+    CHECK_EQ_INT(ingest_feed(&r.obj, (const uint8_t *)r.file, len), INGEST_FULL); /* records 0 and 1 fill the batch */
+    CHECK_EQ_INT(r.hs.nheld, 1);
+    held_ids(&r.hs, 0, ids, sizeof ids);
+    held_complete(&r.hs, 1);
+    CHECK_EQ_INT(ingest_resume(&r.obj), INGEST_FULL); /* 2, the bad one, 4 */
+    held_ids(&r.hs, 0, ids, sizeof ids);
+    held_complete(&r.hs, 1);
+    CHECK_EQ_INT(ingest_resume(&r.obj), INGEST_OK); /* 5, in the batch being built */
+    ingest_pipe *back = NULL;
+    CHECK_EQ_INT(ingest_end(&r.obj, &back), INGEST_OK);
+    indexer_flush(r.ix);
+    held_ids(&r.hs, 0, ids, sizeof ids);
+    held_complete(&r.hs, 1);
+    CHECK_EQ_STR(ids, "id-0000,id-0001,id-0002,id-0004,id-0005,");
+    CHECK_EQ_INT(r.obj.records, 6);
+    CHECK_EQ_INT(r.obj.dead_lettered, 1);
+    CHECK_EQ_INT(r.obj.acked, 6);
+    CHECK_EQ_INT(r.out.calls, 1);
+    CHECK_EQ_INT(r.out.status, 0);
+    CHECK_EQ_INT(r.obj.outcome, INGEST_READ);
+    CHECK(r.obj.kinds & (1u << SHAPE_CWL_DATA));
+    rig_free(&r);
+}
+
+/* A file of none of the shapes is refused whole and counts as handled once dead-lettered; one
+ * without any JSON too; {"Records":[]} is an ordinary empty file. */
+static void test_outcomes(void) {
+    static const struct {
+        const char *text;
+        ingest_outcome outcome;
+        const char *why;
+    } cases[] = {
+        {"{\"name\":\"pkg\",\"version\":\"1\"}", INGEST_REFUSED, "its first value is an object with keys \"name\""},
+        {"", INGEST_REFUSED, "an empty file (0 bytes)"},
+        {" \r\n", INGEST_REFUSED, "whitespace only"},
+        {"hello", INGEST_REFUSED, "text that is not JSON ('hello')"},
+        {"{\"Records\":[]}", INGEST_EMPTY, NULL},
+        {"{\"messageType\":\"CONTROL_MESSAGE\",\"logEvents\":[]}", INGEST_EMPTY, NULL},
+        {"{\"digestStartTime\":\"x\",\"logFiles\":[]}", INGEST_DIGEST, NULL},
+        {"{\"Records\":[{\"a\":1}", INGEST_FAILED, "truncated"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        static rig r;
+        memset(&r, 0, sizeof r);
+        r.hs.base.ops = &held_ops;
+        r.hs.base.max_in_flight = 1;
+        indexer_options io;
+        indexer_options_default(&io);
+        r.ix = indexer_new(&io, &r.hs.base);
+        r.pipe = ingest_pipe_new(io.max_record);
+        ingest_begin(&r.obj, r.ix, r.pipe, "obj", on_done, &r.out);
+        ingest_feed(&r.obj, (const uint8_t *)cases[i].text, strlen(cases[i].text));
+        ingest_pipe *back = NULL;
+        ingest_end(&r.obj, &back);
+        indexer_flush(r.ix); /* the records read before an error */
+        while (r.hs.nheld) held_complete(&r.hs, 1);
+        CHECK_EQ_INT(r.obj.outcome, cases[i].outcome);
+        CHECK_EQ_INT(r.out.calls, 1);
+        CHECK_EQ_INT(r.out.status, (cases[i].outcome == INGEST_FAILED ? -1 : 0));
+        if (cases[i].why && !strstr(r.obj.errmsg, cases[i].why)) {
+            fprintf(stderr, "case %zu: \"%s\" lacks \"%s\"\n", i, r.obj.errmsg, cases[i].why);
+            test_failures++;
+        }
+        if (cases[i].outcome == INGEST_REFUSED) CHECK(strstr(r.obj.errmsg, shape_accepted) != NULL);
+        rig_free(&r);
+    }
+}
+
 int main(void) {
+    RUN(test_busy_inside_an_element);
+    RUN(test_outcomes);
     RUN(test_backpressure_then_done);
     RUN(test_error_while_resuming_is_not_stalled);
     RUN(test_failed_batch_fails_object);

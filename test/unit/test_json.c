@@ -1,3 +1,6 @@
+#include <stdlib.h>
+
+#include "../fuzz/fuzz_check.h"
 #include "base/json.h"
 #include "testlib.h"
 
@@ -53,12 +56,76 @@ static void test_decode(void) {
     CHECK_EQ_INT(json_tok_int64(&doc, 4, &v), -1);
 }
 
+/* text = prefix, then `reps` times: `depth` x open, leaf, `depth` x close (comma-separated),
+ * then suffix. obj: {"k": levels instead of [ levels. */
+static size_t nested(char *out, const char *prefix, int reps, int depth, int obj, const char *suffix) {
+    size_t n = (size_t)sprintf(out, "%s", prefix);
+    for (int r = 0; r < reps; r++) {
+        if (r) out[n++] = ',';
+        for (int i = 0; i < depth; i++) n += (size_t)sprintf(out + n, "%s", obj ? "{\"k\":" : "[");
+        out[n++] = '1';
+        for (int i = 0; i < depth; i++) out[n++] = obj ? '}' : ']';
+    }
+    n += (size_t)sprintf(out + n, "%s", suffix);
+    return n;
+}
+
+/* jsmn walks parent links on every close, so nesting is quadratic there. Texts whose nesting
+ * would cost more than linear time are refused before jsmn sees them; before that check, the
+ * first one here took about 17 minutes of CPU (the test would hit its timeout). Ordinary
+ * nesting, even a deep chain in a text of ordinary size, is still parsed, and jsmn's steps for
+ * what is parsed (counted from the tokens) stay within 4 a byte. */
+static void test_deep_nesting_linear(void) {
+    size_t cap = 7u << 20;
+    char *text = malloc(cap);
+    json_doc big;
+    CHECK_EQ_INT(json_doc_init(&big, 3u << 20), JSON_OK);
+    /* a million levels (2 MB, under the default record limit) and a third as many objects */
+    size_t n = nested(text, "{\"a\":", 1, 1000000, 0, "}");
+    CHECK_EQ_INT(json_parse(&big, text, n), JSON_EDEEP);
+    n = nested(text, "{\"a\":", 1, 350000, 1, "}");
+    CHECK_EQ_INT(json_parse(&big, text, n), JSON_EDEEP);
+    /* 2 MB of 64-level runs, and of 8-level runs: each costs 8 to 40 steps per byte in jsmn */
+    n = nested(text, "[", 16000, 64, 0, "]");
+    CHECK_EQ_INT(json_parse(&big, text, n), JSON_EDEEP);
+    n = nested(text, "[", 120000, 8, 0, "]");
+    CHECK_EQ_INT(json_parse(&big, text, n), JSON_EDEEP);
+    /* 2 MB of 4-level runs costs about what a flat array does: parsed */
+    n = nested(text, "[", 200000, 4, 0, "]");
+    CHECK_EQ_INT(json_parse(&big, text, n), JSON_OK);
+    CHECK_EQ_INT(big.ntoks, 1 + 200000 * 5);
+    CHECK(fuzz_jsmn_close_steps(&big) <= FUZZ_JSMN_STEPS_MAX(n));
+    /* a chain 200 levels deep in a small record, and 100 deep objects: parsed */
+    n = nested(text, "{\"eventID\":\"x\",\"a\":", 1, 200, 0, "}");
+    CHECK_EQ_INT(json_parse(&big, text, n), JSON_OK);
+    /* level k (depth k+1) climbs from the leaf at depth 202: 202-k steps; the root 203 */
+    CHECK_EQ_INT(fuzz_jsmn_close_steps(&big), 200 * 202 - 200 * 201 / 2 + 203);
+    CHECK(fuzz_jsmn_close_steps(&big) <= FUZZ_JSMN_STEPS_MAX(n));
+    n = nested(text, "{\"eventID\":\"x\",\"a\":", 1, 100, 1, "}");
+    CHECK_EQ_INT(json_parse(&big, text, n), JSON_OK);
+    CHECK_EQ_INT(big.ntoks, 4 + 100 * 2 + 1);
+    CHECK(fuzz_jsmn_close_steps(&big) <= FUZZ_JSMN_STEPS_MAX(n));
+    /* brackets inside strings cost nothing: a million of them, and 100k empty arrays side by side */
+    n = (size_t)sprintf(text, "{\"s\":\"");
+    memset(text + n, '[', 1000000);
+    n += 1000000;
+    n += (size_t)sprintf(text + n, "\\\"]]\",\"t\":[");
+    for (int i = 0; i < 100000; i++) n += (size_t)sprintf(text + n, "%s[]", i ? "," : "");
+    n += (size_t)sprintf(text + n, "]}");
+    CHECK_EQ_INT(json_parse(&big, text, n), JSON_OK);
+    CHECK_EQ_INT(big.ntoks, 5 + 100000);
+    CHECK(fuzz_jsmn_close_steps(&big) <= FUZZ_JSMN_STEPS_MAX(n));
+    json_doc_free(&big);
+    free(text);
+}
+
 int main(void) {
     json_doc_init(&doc, 256);
     RUN(test_object_lookup);
     RUN(test_rejects);
     RUN(test_nomem);
     RUN(test_decode);
+    RUN(test_deep_nesting_linear);
     json_doc_free(&doc);
     TEST_MAIN_END();
 }

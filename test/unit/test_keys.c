@@ -11,29 +11,25 @@ static void test_classify(void) {
                  KEY_DIGEST);
     CHECK_EQ_INT(key_classify(K("AWSLogs/111122223333/CloudTrail-Insight/us-east-2/2015/08/01/x.json.gz")),
                  KEY_INSIGHT);
-    CHECK_EQ_INT(key_classify(K("AWSLogs/111122223333/CloudTrail/us-east-2/2015/08/01/")), KEY_OTHER);
+    CHECK_EQ_INT(key_classify(K("AWSLogs/111122223333/CloudTrail/us-east-2/2015/08/01/")), KEY_FOLDER);
     CHECK_EQ_INT(key_classify(K("AWSLogs/111122223333/Config/us-east-2/x.txt")), KEY_OTHER);
     CHECK_EQ_INT(key_classify(K("local/file.json")), KEY_LOG);
-    CHECK_EQ_INT(key_classify(K("")), KEY_OTHER);
-}
-
-static void test_parse(void) {
-    key_parts kp;
-    CHECK_EQ_INT(
-        key_parse(K("pre/fix/AWSLogs/o-fxozgwu6rc/123456789016/CloudTrail/ca-central-1/2020/08/30/f.json.gz"), &kp), 0);
-    CHECK_EQ_STR(kp.org, "o-fxozgwu6rc");
-    CHECK_EQ_STR(kp.account, "123456789016");
-    CHECK_EQ_STR(kp.region, "ca-central-1");
-    CHECK_EQ_STR(kp.date, "2020-08-30");
-    CHECK_EQ_INT(key_parse(K("AWSLogs/123456789016/CloudTrail/us-east-1/2020/08/30/f.json.gz"), &kp), 0);
-    CHECK_EQ_STR(kp.org, "");
-    CHECK_EQ_INT(key_parse(K("AWSLogs/12345/CloudTrail/us-east-1/2020/08/30/f.json.gz"), &kp), -1);
-    CHECK_EQ_INT(key_parse(K("AWSLogs/123456789016/CloudTrail/us-east-1/2020/8/30/f.json.gz"), &kp), -1);
-    CHECK_EQ_INT(key_parse(K("nothing/here.json.gz"), &kp), -1);
+    CHECK_EQ_INT(key_classify(K("")), KEY_FOLDER);
+    /* Names that may hold records, whatever the shape inside: read and judged by content. */
+    CHECK_EQ_INT(key_classify(K("export/events.jsonl")), KEY_LOG);
+    CHECK_EQ_INT(key_classify(K("export/events.NDJSON")), KEY_LOG);
+    CHECK_EQ_INT(key_classify(K("export/events.ndjson.gz")), KEY_LOG);
+    CHECK_EQ_INT(key_classify(K("cloudtrail.log")), KEY_LOG);
+    CHECK_EQ_INT(key_classify(K("fh/2024/05/01/10/ct-stream-1-2024-05-01-10-00-00-0a1b2c3d-4e5f")), KEY_LOG);
+    CHECK_EQ_INT(key_classify(K("fh/2024/05/01/10/my.stream-1-2024-05-01-10-00-00-0a1b2c3d-4e5f")), KEY_LOG);
+    CHECK_EQ_INT(key_classify(K("README")), KEY_LOG);
+    CHECK_EQ_INT(key_classify(K("notes/a.csv")), KEY_OTHER);
+    CHECK_EQ_INT(key_classify(K("notes/a.json.bz2")), KEY_OTHER);
+    CHECK_EQ_INT(key_classify(K("logs/.DS_Store")), KEY_OTHER);
+    CHECK_EQ_INT(key_classify(K("v1.2/x.json")), KEY_LOG);
 }
 
 int main(void) {
     RUN(test_classify);
-    RUN(test_parse);
     TEST_MAIN_END();
 }

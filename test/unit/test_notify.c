@@ -1,4 +1,3 @@
-#include "base/url.h"
 #include "sources/notification.h"
 #include "testlib.h"
 
@@ -87,17 +86,6 @@ static void test_bad(void) {
     }
 }
 
-static void test_url_decode(void) {
-    char out[8];
-    CHECK_EQ_INT(url_decode("a+b%41", 6, out, sizeof out, 1), 4);
-    CHECK_EQ_STR(out, "a bA");
-    CHECK_EQ_INT(url_decode("a+b", 3, out, sizeof out, 0), 3);
-    CHECK_EQ_STR(out, "a+b");
-    CHECK_EQ_INT(url_decode("%4", 2, out, sizeof out, 1), -1);
-    CHECK_EQ_INT(url_decode("%", 1, out, sizeof out, 1), -1);
-    CHECK_EQ_INT(url_decode("12345678", 8, out, sizeof out, 1), -1);
-}
-
 int main(void) {
     json_doc_init(&doc, 4096);
     RUN(test_cloudtrail_sns);
@@ -106,7 +94,6 @@ int main(void) {
     RUN(test_eventbridge);
     RUN(test_ignored);
     RUN(test_bad);
-    RUN(test_url_decode);
     json_doc_free(&doc);
     TEST_MAIN_END();
 }

@@ -237,6 +237,49 @@ static void test_parse_all_ok_and_bad(void) {
     json_doc_free(&d);
 }
 
+static const char *ids_e(void *ud, uint32_t i, size_t *len) {
+    static const char *const ids[] = {"e1", "e2", "e3", "e4"};
+    (void)ud;
+    *len = 2;
+    return i < 4 ? ids[i] : NULL;
+}
+
+/* The checked parse decides acknowledgements: items must be there (also with errors:false), each
+ * with a status, each for the document sent at its place; otherwise nothing is reported. */
+static void test_parse_checked(void) {
+    json_doc d;
+    CHECK_EQ_INT(json_doc_init(&d, os_bulk_tokens_for(4)), JSON_OK);
+    seen s;
+    memset(&s, 0, sizeof s);
+    int errors = -1;
+    CHECK_EQ_INT(os_bulk_parse_checked(&d, MIXED, strlen(MIXED), 4, &errors, ids_e, NULL, collect, &s), OS_BULK_OK);
+    CHECK_EQ_INT(errors, 1);
+    CHECK_EQ_INT(s.n, 4);
+    const char *ok = "{\"took\":1,\"errors\":false,\"items\":[{\"index\":{\"_id\":\"e1\",\"status\":201}},"
+                     "{\"index\":{\"_id\":\"e2\",\"status\":200}}]}";
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(os_bulk_parse_checked(&d, ok, strlen(ok), 2, &errors, ids_e, NULL, collect, &s), OS_BULK_OK);
+    CHECK_EQ_INT(s.n, 0);
+    const char *swapped = "{\"took\":1,\"errors\":false,\"items\":[{\"index\":{\"_id\":\"e2\",\"status\":201}},"
+                          "{\"index\":{\"_id\":\"e1\",\"status\":200}}]}";
+    CHECK_EQ_INT(os_bulk_parse_checked(&d, swapped, strlen(swapped), 2, NULL, ids_e, NULL, collect, &s),
+                 OS_BULK_EORDER);
+    /* the lenient parse takes the same answer */
+    CHECK_EQ_INT(os_bulk_parse_response(&d, swapped, strlen(swapped), 2, NULL, collect, &s), OS_BULK_OK);
+    const char *no_items = "{\"took\":1,\"errors\":false}";
+    CHECK_EQ_INT(os_bulk_parse_checked(&d, no_items, strlen(no_items), 2, NULL, ids_e, NULL, collect, &s),
+                 OS_BULK_EINVAL);
+    const char *no_status = "{\"took\":1,\"errors\":false,\"items\":[{\"index\":{\"_id\":\"e1\"}},"
+                            "{\"index\":{\"_id\":\"e2\",\"status\":200}}]}";
+    CHECK_EQ_INT(os_bulk_parse_checked(&d, no_status, strlen(no_status), 2, NULL, ids_e, NULL, collect, &s),
+                 OS_BULK_EINVAL);
+    const char *html = "<html><body>Welcome to nginx!</body></html>";
+    CHECK_EQ_INT(os_bulk_parse_checked(&d, html, strlen(html), 2, NULL, ids_e, NULL, collect, &s), OS_BULK_EINVAL);
+    CHECK_EQ_INT(os_bulk_parse_checked(&d, ok, strlen(ok), 3, NULL, ids_e, NULL, collect, &s), OS_BULK_ECOUNT);
+    CHECK_EQ_INT(s.n, 0);
+    json_doc_free(&d);
+}
+
 static void test_error_reason(void) {
     json_doc d;
     json_doc_init(&d, 64);
@@ -254,6 +297,8 @@ static void test_error_reason(void) {
     os_bulk_error_reason(&d, multi, strlen(multi), out, sizeof out);
     CHECK_EQ_STR(out, "line one line two");
     os_bulk_error_reason(&d, NULL, 0, out, sizeof out);
+    CHECK_EQ_STR(out, "");
+    os_bulk_error_reason(&d, NULL, 5, out, sizeof out); /* no body, whatever the length says */
     CHECK_EQ_STR(out, "");
     json_doc_free(&d);
 }
@@ -294,6 +339,7 @@ int main(void) {
     RUN(test_verdicts);
     RUN(test_parse_mixed);
     RUN(test_parse_all_ok_and_bad);
+    RUN(test_parse_checked);
     RUN(test_error_reason);
     RUN(test_doc_id);
     RUN(test_base64);

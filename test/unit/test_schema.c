@@ -28,7 +28,7 @@ static void test_names(void) {
         CHECK((f->member != NULL) == (f->source == SRC_MEMBERS));
         CHECK((f->source == SRC_MEMBERS) == (f->cs_type == CS_LITERAL_ARRAY || f->cs_type == CS_TEXT_ARRAY));
         if (f->path) CHECK(f->path[0] != '.' && strstr(f->path, "..") == NULL && f->path[strlen(f->path) - 1] != '.');
-        /* text cannot facet; arrays cannot sort (configuring-index-fields.md) */
+        /* text cannot facet; arrays cannot sort (CloudSearch Developer Guide, "Configuring index fields") */
         if (f->cs_type == CS_TEXT || f->cs_type == CS_TEXT_ARRAY) CHECK(!(f->options & SF_FACET));
         if (f->cs_type == CS_LITERAL_ARRAY || f->cs_type == CS_TEXT_ARRAY) CHECK(!(f->options & SF_SORT));
         if (f->note) CHECK(strchr(f->note, '"') == NULL && strchr(f->note, '\\') == NULL);

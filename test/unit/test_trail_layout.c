@@ -81,7 +81,7 @@ static void test_prefixes(void) {
     /* every name it makes is a series name; nothing else is */
     CHECK(trail_is_series_name(out, strlen(out)));
     static const char *const good[] = {"111122223333/us-east-1", "o-abcdefghij/111122223333/us-east-1",
-                                       "111122223333/CloudTrail-Insight/us-east-1"};
+                                       "111122223333/CloudTrail-Insight/us-east-1", TRAIL_DATED_SERIES};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) CHECK(trail_is_series_name(good[i], strlen(good[i])));
     static const char *const bad[] = {"",
                                       "111122223333",
@@ -94,7 +94,9 @@ static void test_prefixes(void) {
                                       "111122223333/us-east-1/CloudTrail-Insight",
                                       "CloudTrail-Insight/us-east-1",
                                       "o-abcdefghij/111122223333/CloudTrail-Insight/us-east-1/x",
-                                      "o-abcdefghij/CloudTrail-Insight/us-east-1"};
+                                      "o-abcdefghij/CloudTrail-Insight/us-east-1",
+                                      "YYYY/MM/DD/x",
+                                      "YYYY/MM"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         if (trail_is_series_name(bad[i], strlen(bad[i]))) fprintf(stderr, "taken for a series name: %s\n", bad[i]);
         CHECK(!trail_is_series_name(bad[i], strlen(bad[i])));

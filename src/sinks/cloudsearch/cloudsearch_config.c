@@ -269,10 +269,6 @@ int cloudsearch_define_some_fields(aws_ctx *aws, const char *name, const unsigne
     return 0;
 }
 
-int cloudsearch_define_fields(aws_ctx *aws, const char *name, cloudsearch_done_cb cb, void *ud) {
-    return cloudsearch_define_some_fields(aws, name, NULL, cb, ud);
-}
-
 int cloudsearch_check_fields(aws_ctx *aws, const char *name, cloudsearch_fields_cb cb, void *ud) {
     cs_config_call *c = call_new(aws, OP_FIELDS, name);
     if (!c) return -1;

@@ -26,12 +26,10 @@ int cloudsearch_describe_domain(aws_ctx *aws, const char *name, cloudsearch_doma
 /* CreateDomain (idempotent in AWS: an existing domain is returned as it is). The endpoint may
  * still be empty: a new domain takes minutes to become active. */
 int cloudsearch_create_domain(aws_ctx *aws, const char *name, cloudsearch_domain_cb cb, void *ud);
-/* DefineIndexField for every field of schema.h (an upsert, so running it again is harmless),
- * then IndexDocuments so the domain builds its index with them. */
-int cloudsearch_define_fields(aws_ctx *aws, const char *name, cloudsearch_done_cb cb, void *ud);
-/* The same for the fields flagged in which (schema_count() entries; NULL: all). Returns 1 and
- * sends nothing when none is flagged: IndexDocuments rebuilds the whole index, so a domain
- * that already has the schema is left alone. */
+/* DefineIndexField for the fields of schema.h flagged in which (schema_count() entries; NULL:
+ * all), an upsert, so running it again is harmless; then IndexDocuments so the domain builds
+ * its index with them. Returns 1 and sends nothing when none is flagged: IndexDocuments
+ * rebuilds the whole index, so a domain that already has the schema is left alone. */
 int cloudsearch_define_some_fields(aws_ctx *aws, const char *name, const unsigned char *which, cloudsearch_done_cb cb,
                                    void *ud);
 

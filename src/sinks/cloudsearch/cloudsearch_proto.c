@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "base/xmlscan.h"
 
 /* ---- documents/batch response ------------------------------------------------------------ */
@@ -102,15 +103,12 @@ int cs_batch_url(const char *endpoint, const char *default_scheme, char *out, si
 /* ---- Query protocol forms ----------------------------------------------------------------- */
 
 static int form_encode(buf *b, const char *s) {
-    static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         unsigned char c = *p;
-        int keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-                   c == '.' || c == '~';
-        if (keep) {
+        if (text_url_unreserved(c)) {
             if (buf_append(b, p, 1) != 0) return -1;
         } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            char e[3] = {'%', text_hex_upper(c >> 4), text_hex_upper(c)};
             if (buf_append(b, e, 3) != 0) return -1;
         }
     }
@@ -123,7 +121,7 @@ int cs_form_add(buf *b, const char *key, const char *value) {
     return 0;
 }
 
-/* Options block name and which option keys exist for each type (API_IndexField.md). */
+/* Options block name and which option keys exist for each type (CloudSearch API reference, IndexField). */
 static const char *options_block(schema_cs_type t, unsigned *allowed) {
     switch (t) {
     case CS_LITERAL: *allowed = SF_SEARCH | SF_FACET | SF_RETURN | SF_SORT; return "LiteralOptions";

@@ -1,5 +1,6 @@
 /* The CloudSearch sink: uploads each batch to POST /2013-01-01/documents/batch (SigV4 service
- * "cloudsearch"), the batch body sent as it is, without a copy.
+ * "cloudsearch"), the batch body sent as it is, without a copy. When and whether a request is
+ * sent again is the uploader's business (sinks/upload/uploader.h); this sink says what an answer means.
  *
  * - Throttling and transient failures (connection errors, timeouts, 5xx, 429, throttling
  *   codes) are retried with exponential backoff and full jitter, without limit by default:
@@ -22,6 +23,7 @@
 #include "aws/aws.h"
 #include "pipeline/deadletter.h"
 #include "pipeline/sink.h"
+#include "sinks/upload/uploader.h"
 
 typedef struct sink_cloudsearch_options {
     uv_loop_t *loop; /* required: the loop the aws context runs on */
@@ -29,15 +31,12 @@ typedef struct sink_cloudsearch_options {
      * (https is assumed) or http://127.0.0.1:PORT. NULL: look it up with DescribeDomains
      * for `domain` before the first upload (batches wait meanwhile). */
     const char *endpoint;
-    const char *domain;     /* used when endpoint is NULL */
-    const char *region;     /* signing region; NULL: the endpoint's ".REGION.cloudsearch." label,
-                               else the context's region */
-    int max_in_flight;      /* uploads at once; 0: 2 (a domain takes ~1 batch / 10 s) */
-    deadletter *dead;       /* rejected documents go here; NULL: they are only logged */
-    int max_attempts;       /* per upload, first included; 0: unlimited */
-    uint64_t retry_base_ms; /* 0: 200 */
-    uint64_t retry_max_ms;  /* longest wait between attempts; 0: 20000 */
-    long timeout_ms;        /* per attempt; 0: 120000 */
+    const char *domain;    /* used when endpoint is NULL */
+    const char *region;    /* signing region; NULL: the endpoint's ".REGION.cloudsearch." label,
+                              else the context's region */
+    upload_options upload; /* in flight (default 2: a domain takes ~1 batch / 10 s), attempts, backoff */
+    long timeout_ms;       /* per request; 0: 120000 */
+    deadletter *dead;      /* rejected documents go here; NULL: they are only logged */
 } sink_cloudsearch_options;
 
 void sink_cloudsearch_options_default(sink_cloudsearch_options *o);
@@ -51,25 +50,5 @@ sink *sink_cloudsearch_new(aws_ctx *aws, const sink_cloudsearch_options *o);
  * in_flight (e.g. from --uploads; 0 = the sink's default) applies unless the spec has inflight=.
  * NULL when the spec is not understood (logged). */
 sink *sink_cloudsearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, int in_flight, deadletter *dead);
-
-typedef struct sink_cloudsearch_counters {
-    uint64_t batches;        /* batches completed ok */
-    uint64_t batches_failed; /* completed with ok = 0 */
-    uint64_t uploads;        /* HTTP uploads sent, retries and split halves included */
-    uint64_t docs_accepted;
-    uint64_t retries;
-    uint64_t throttled;      /* retries caused by 429/503/507/509 or a throttling code */
-    uint64_t splits;         /* rejected (sub-)batches split in halves */
-    uint64_t dead_lettered;  /* documents rejected alone */
-    uint64_t warnings;       /* warnings[] in accepted answers */
-    uint64_t adds_mismatch;  /* answers whose adds differed from the documents sent */
-    uint64_t bytes_uploaded; /* request body bytes sent, all attempts */
-    uint64_t upload_ns;      /* time uploads were on the wire, summed over uploads */
-} sink_cloudsearch_counters;
-
-/* 0, or -1 when s is not a CloudSearch sink. */
-int sink_cloudsearch_stats(const sink *s, sink_cloudsearch_counters *out);
-/* The document endpoint in use ("" while it is being looked up). */
-const char *sink_cloudsearch_endpoint(const sink *s);
 
 #endif

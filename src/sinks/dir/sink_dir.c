@@ -4,7 +4,9 @@
  * then never lose a batch that was reported stored. It costs system time (about 30% more CPU for
  * a local replay), so only they ask for it.
  * Numbering continues after the batch files already in the folder: a resumed replay into the
- * same folder never overwrites the batches of the days it recorded as finished. */
+ * same folder never overwrites the batches of the days it recorded as finished.
+ * Submitted batches are written from the loop (a zero-delay timer), so their completion never
+ * runs inside submit, as pipeline/sink.h requires. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +26,10 @@ typedef struct dir_sink {
     int bulk;
     int durable;
     unsigned long seq;
+    uv_timer_t kick;
+    struct batch **queue; /* FIFO ring of submitted batches not yet written */
+    size_t qcap, qhead, qlen;
+    int closing;
 } dir_sink;
 
 static int write_all(const char *path, const char *data, size_t len, int durable) {
@@ -60,8 +66,8 @@ static unsigned long last_batch(const char *dir) {
     return max;
 }
 
-static void dir_submit(sink *s, struct batch *b) {
-    dir_sink *d = (dir_sink *)s;
+static void write_batch(dir_sink *d, struct batch *b) {
+    sink *s = &d->base;
     size_t len = 0;
     const char *body = batch_body(b, &len);
     char tmp[4300], path[4200];
@@ -74,10 +80,63 @@ static void dir_submit(sink *s, struct batch *b) {
         log_error("cannot write %s: %s", path, strerror(errno));
         unlink(tmp);
     }
+    s->stats.batches++;
+    if (ok) {
+        s->stats.docs_accepted += batch_count(b);
+        s->stats.bytes += len;
+    } else {
+        s->stats.batches_failed++;
+    }
     s->done(s->done_ud, b, ok);
 }
 
-static void dir_close(sink *s) { free(s); }
+static void on_closed(uv_handle_t *h) {
+    dir_sink *d = h->data;
+    free(d->queue);
+    free(d);
+}
+
+/* Write what was submitted, oldest first; done may submit more (written on the next turn). */
+static void on_kick(uv_timer_t *t) {
+    dir_sink *d = t->data;
+    size_t n = d->qlen;
+    while (n-- > 0) {
+        struct batch *b = d->queue[d->qhead];
+        d->qhead = (d->qhead + 1) % d->qcap;
+        d->qlen--;
+        write_batch(d, b);
+    }
+    if (d->qlen > 0) uv_timer_start(&d->kick, on_kick, 0, 0);
+    else if (d->closing) uv_close((uv_handle_t *)&d->kick, on_closed);
+}
+
+static void dir_submit(sink *s, struct batch *b) {
+    dir_sink *d = (dir_sink *)s;
+    if (d->qlen == d->qcap) {
+        size_t ncap = d->qcap ? d->qcap * 2 : 8;
+        struct batch **q = malloc(ncap * sizeof *q);
+        if (!q) {
+            /* No room to remember the batch: nothing else can complete it from the loop. */
+            log_error("dir sink: out of memory");
+            abort();
+        }
+        for (size_t i = 0; i < d->qlen; i++) q[i] = d->queue[(d->qhead + i) % d->qcap];
+        free(d->queue);
+        d->queue = q;
+        d->qcap = ncap;
+        d->qhead = 0;
+    }
+    d->queue[(d->qhead + d->qlen) % d->qcap] = b;
+    d->qlen++;
+    uv_timer_start(&d->kick, on_kick, 0, 0);
+}
+
+static void dir_close(sink *s) {
+    dir_sink *d = (dir_sink *)s;
+    if (d->closing) return;
+    d->closing = 1;
+    if (d->qlen == 0) uv_close((uv_handle_t *)&d->kick, on_closed); /* else once written */
+}
 
 static const sink_ops dir_ops = {"dir", dir_submit, dir_close};
 
@@ -94,17 +153,20 @@ static int mkdirs(const char *path) {
     return 0;
 }
 
-sink *sink_dir_new(const char *dir, int bulk_format) { return sink_dir_open(dir, bulk_format, 0); }
-
-sink *sink_dir_open(const char *dir, int bulk_format, int durable) {
+int sink_dir_prepare(const char *dir) {
     if (strlen(dir) >= 4000) {
         log_error("output directory name too long");
-        return NULL;
+        return -1;
     }
     if (mkdirs(dir) != 0) {
         log_error("cannot create %s: %s", dir, strerror(errno));
-        return NULL;
+        return -1;
     }
+    return 0;
+}
+
+sink *sink_dir_open(uv_loop_t *loop, const char *dir, int bulk_format, int durable) {
+    if (sink_dir_prepare(dir) != 0) return NULL;
     dir_sink *d = calloc(1, sizeof *d);
     if (!d) return NULL;
     d->base.ops = &dir_ops;
@@ -113,5 +175,7 @@ sink *sink_dir_open(const char *dir, int bulk_format, int durable) {
     d->bulk = bulk_format;
     d->durable = durable;
     d->seq = last_batch(dir);
+    uv_timer_init(loop, &d->kick);
+    d->kick.data = d;
     return &d->base;
 }

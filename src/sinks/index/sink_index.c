@@ -110,17 +110,26 @@ static void batch_written(uv_work_t *w, int status) {
     s->st.batches++;
     s->st.work_s += s->job_s;
     if (!ok) {
-        s->st.batches_failed++;
         log_error("index %s: batch of %u documents not stored: %s", s->path, batch_count(b),
                   status ? uv_strerror(status) : s->err);
     } else {
-        /* Refused documents are kept in the dead-letter file before the batch is acknowledged. */
-        for (uint32_t i = 0; i < s->nrefused; i++) {
+        /* Refused documents are kept in the dead-letter file before the batch is acknowledged;
+         * one that cannot be written there fails the batch: its records come back, and the
+         * documents already stored are found by id and left alone then. */
+        for (uint32_t i = 0; i < s->nrefused && ok; i++) {
             size_t len = 0;
             const char *doc = batch_doc(b, s->refused[i].doc, &len);
-            deadletter_write(s->dead, "document", indexer_doc_source(b, s->refused[i].doc), s->refused[i].why, doc,
-                             len);
-            s->base.dead_lettered++;
+            const char *src = batch_doc_source(b, s->refused[i].doc);
+            if (!s->dead) {
+                log_warn("index %s: document from %s refused: %s", s->path, src, s->refused[i].why);
+            } else if (deadletter_write(s->dead, "document", src, s->refused[i].why, doc, len) != 0) {
+                log_error("index %s: a document from %s was refused (%s) and could not be written to the "
+                          "dead-letter file: its batch is not acknowledged",
+                          s->path, src, s->refused[i].why);
+                ok = 0;
+                break;
+            }
+            s->base.stats.dead_lettered++;
             s->st.refused++;
         }
         const ix_write_stats *ws = ix_get_write_stats(s->store);
@@ -128,6 +137,10 @@ static void batch_written(uv_work_t *w, int status) {
         s->st.unchanged = ws->unchanged;
         s->st.stored_bytes = ws->stored_bytes;
     }
+    s->st.batches_failed += !ok;
+    s->base.stats.batches++;
+    if (ok) s->base.stats.docs_accepted += batch_count(b) - s->nrefused;
+    else s->base.stats.batches_failed++;
     s->base.done(s->base.done_ud, b, ok);
     start_next(s);
 }

@@ -94,8 +94,30 @@ static int read_item(const json_doc *d, int el, os_bulk_item *it) {
     return 0;
 }
 
-int os_bulk_parse_response(json_doc *d, const char *body, size_t len, uint32_t expected, int *errors,
-                           os_bulk_item_fn fn, void *ud) {
+/* Every item is {"op":{...}}; strict: each has an integer status, and its _id (when it has one)
+ * is the id of the document sent at its place. */
+static int check_items(const json_doc *d, int items, uint32_t expected, int strict, os_bulk_id_fn id_of, void *id_ud) {
+    int el = items + 1;
+    for (uint32_t i = 0; i < expected; i++, el = json_next(d, el)) {
+        if (d->toks[el].type != JSON_OBJECT || d->toks[el].size < 1 || d->toks[el + 2].type != JSON_OBJECT)
+            return OS_BULK_EINVAL;
+        if (!strict) continue;
+        int val = el + 2;
+        int st = json_obj_get(d, val, "status");
+        int64_t v;
+        if (st < 0 || json_tok_int64(d, st, &v) != 0 || v < 100 || v >= 1000) return OS_BULK_EINVAL;
+        int id = json_obj_get(d, val, "_id");
+        if (!id_of || id < 0 || d->toks[id].type != JSON_STRING) continue;
+        size_t want_len = 0;
+        const char *want = id_of(id_ud, i, &want_len);
+        if (want && (json_tok_len(d, id) != want_len || memcmp(json_tok_ptr(d, id), want, want_len) != 0))
+            return OS_BULK_EORDER;
+    }
+    return OS_BULK_OK;
+}
+
+static int parse(json_doc *d, const char *body, size_t len, uint32_t expected, int *errors, int strict,
+                 os_bulk_id_fn id_of, void *id_ud, os_bulk_item_fn fn, void *ud) {
     int rc = json_parse(d, body, len);
     if (rc == JSON_ENOMEM) return OS_BULK_ETOKENS;
     if (rc != JSON_OK || d->toks[0].type != JSON_OBJECT) return OS_BULK_EINVAL;
@@ -105,16 +127,14 @@ int os_bulk_parse_response(json_doc *d, const char *body, size_t len, uint32_t e
     if (errors) *errors = flag;
     int items = json_obj_get(d, 0, "items");
     if (items >= 0 && d->toks[items].type != JSON_ARRAY) return OS_BULK_EINVAL;
-    if (items < 0) return flag ? OS_BULK_EINVAL : OS_BULK_OK; /* e.g. trimmed by filter_path */
+    if (items < 0) return flag || strict ? OS_BULK_EINVAL : OS_BULK_OK; /* e.g. trimmed by filter_path */
     if ((uint32_t)d->toks[items].size != expected) return OS_BULK_ECOUNT;
-    if (!flag) return OS_BULK_OK;
-    /* Check every item's shape first, so a malformed answer changes nothing. */
-    int el = items + 1;
-    for (uint32_t i = 0; i < expected; i++, el = json_next(d, el))
-        if (d->toks[el].type != JSON_OBJECT || d->toks[el].size < 1 || d->toks[el + 2].type != JSON_OBJECT)
-            return OS_BULK_EINVAL;
+    if (!flag && !strict) return OS_BULK_OK;
+    /* Check every item first, so a malformed answer changes nothing. */
+    rc = check_items(d, items, expected, strict, id_of, id_ud);
+    if (rc != OS_BULK_OK || !flag) return rc;
     os_bulk_item it;
-    el = items + 1;
+    int el = items + 1;
     for (uint32_t i = 0; i < expected; i++, el = json_next(d, el)) {
         it.index = i;
         if (read_item(d, el, &it) != 0) return OS_BULK_EINVAL;
@@ -123,11 +143,22 @@ int os_bulk_parse_response(json_doc *d, const char *body, size_t len, uint32_t e
     return OS_BULK_OK;
 }
 
+int os_bulk_parse_response(json_doc *d, const char *body, size_t len, uint32_t expected, int *errors,
+                           os_bulk_item_fn fn, void *ud) {
+    return parse(d, body, len, expected, errors, 0, NULL, NULL, fn, ud);
+}
+
+int os_bulk_parse_checked(json_doc *d, const char *body, size_t len, uint32_t expected, int *errors,
+                          os_bulk_id_fn id_of, void *id_ud, os_bulk_item_fn fn, void *ud) {
+    return parse(d, body, len, expected, errors, 1, id_of, id_ud, fn, ud);
+}
+
 void os_bulk_error_reason(json_doc *d, const char *body, size_t len, char *out, size_t cap) {
     if (cap == 0) return;
     out[0] = '\0';
+    if (!body) len = 0; /* an empty buffer (buf data NULL) */
     size_t n = 0;
-    if (body && len && json_parse(d, body, len) == JSON_OK && d->toks[0].type == JSON_OBJECT) {
+    if (len && json_parse(d, body, len) == JSON_OK && d->toks[0].type == JSON_OBJECT) {
         int err = json_obj_get(d, 0, "error");
         if (err < 0) err = json_obj_get(d, 0, "message");
         if (err < 0) err = json_obj_get(d, 0, "Message");

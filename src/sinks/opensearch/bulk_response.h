@@ -38,7 +38,8 @@ enum {
     OS_BULK_OK = 0,
     OS_BULK_ETOKENS = -1, /* the token array is too small: grow it and parse again */
     OS_BULK_EINVAL = -2,  /* not a bulk response (no "errors"/"items", invalid JSON, bad item) */
-    OS_BULK_ECOUNT = -3   /* the number of items differs from the number of documents sent */
+    OS_BULK_ECOUNT = -3,  /* the number of items differs from the number of documents sent */
+    OS_BULK_EORDER = -4   /* (checked) an item answers for another _id than the document at its place */
 };
 
 /* Tokens enough for a response to n documents in the usual shapes (about 25 per success
@@ -51,9 +52,19 @@ static inline unsigned os_bulk_tokens_for(uint32_t n) { return 64u + 40u * n; }
 int os_bulk_parse_response(json_doc *d, const char *body, size_t len, uint32_t expected, int *errors,
                            os_bulk_item_fn fn, void *ud);
 
+/* The raw _id of the document sent at place i of the request (NULL when it has none). */
+typedef const char *(*os_bulk_id_fn)(void *ud, uint32_t i, size_t *len);
+
+/* os_bulk_parse_response for an answer that decides what is acknowledged: besides the above, the
+ * answer must hold "items" (also with "errors":false), one per document, each with a status, and
+ * an item's _id, when it has one, must be the id of the document sent at its place (id_of, may be
+ * NULL to skip that). Nothing is reported through fn unless all of it holds. */
+int os_bulk_parse_checked(json_doc *d, const char *body, size_t len, uint32_t expected, int *errors,
+                          os_bulk_id_fn id_of, void *id_ud, os_bulk_item_fn fn, void *ud);
+
 /* A one-line reason for a failed whole request, from an Elasticsearch error body
  * {"error":{"type":T,"reason":R},"status":S}, {"error":"text"}, or an AWS {"message":M}
- * (else the start of the body). Always NUL-terminates out (cap > 0). */
+ * (else the start of the body). body may be NULL (no body). Always NUL-terminates out (cap > 0). */
 void os_bulk_error_reason(json_doc *d, const char *body, size_t len, char *out, size_t cap);
 
 /* The raw _id of a BULK document "{"index":{"_index":"..","_id":"ID"}}\n{...}\n" as written by

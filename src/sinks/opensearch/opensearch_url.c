@@ -3,37 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "pipeline/index_pattern.h"
 #include "sinks/opensearch/sink_opensearch.h"
 
 static int fail(char *err, size_t cap, const char *msg) {
     if (err && cap) snprintf(err, cap, "%s", msg);
     return -1;
-}
-
-static int hexval(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Percent-decode s[0..n) into out (NUL-terminated); -1 on a bad escape, a NUL byte, or overflow. */
-static int pct_decode(const char *s, size_t n, char *out, size_t cap) {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '%') {
-            if (i + 2 >= n) return -1;
-            int a = hexval((unsigned char)s[i + 1]), b = hexval((unsigned char)s[i + 2]);
-            if (a < 0 || b < 0) return -1;
-            c = a * 16 + b;
-            i += 2;
-        }
-        if (c == 0 || o + 1 >= cap) return -1;
-        out[o++] = (char)c;
-    }
-    out[o] = '\0';
-    return 0;
 }
 
 /* Region and signing service from a managed endpoint's name:
@@ -113,10 +89,10 @@ int sink_opensearch_parse_spec(const char *url, os_spec *o, char *err, size_t er
     const char *host = p;
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
-        size_t ulen = colon ? (size_t)(colon - p) : (size_t)(at - p);
-        if (ulen == 0 || pct_decode(p, ulen, o->user, sizeof o->user) != 0)
+        size_t user_len = colon ? (size_t)(colon - p) : (size_t)(at - p);
+        if (user_len == 0 || text_pct_decode(p, user_len, o->user, sizeof o->user, TEXT_PCT_NO_NUL) < 0)
             return fail(err, errcap, "bad user name in the OpenSearch URL");
-        if (colon && pct_decode(colon + 1, (size_t)(at - colon - 1), o->pass, sizeof o->pass) != 0)
+        if (colon && text_pct_decode(colon + 1, (size_t)(at - colon - 1), o->pass, sizeof o->pass, TEXT_PCT_NO_NUL) < 0)
             return fail(err, errcap, "bad password in the OpenSearch URL");
         o->has_userinfo = 1;
         host = at + 1;

@@ -1,7 +1,8 @@
 /* The OpenSearch / Elasticsearch sink: each batch (BATCH_BULK) is sent as `POST /_bulk`
  * (application/x-ndjson, body straight from the batch buffer), several requests in flight.
  *
- * Per-item results decide each document: 2xx accepted; 429 and 5xx sent again alone (a
+ * When and whether a request is sent again is the uploader's business (sinks/upload/uploader.h); this
+ * sink says what an answer means. Per-item results decide each document: 2xx accepted; 429 and 5xx sent again alone (a
  * follow-up body of just those documents, after a backoff); any other item status is final and
  * the document goes to the dead-letter file with the reason. A batch is done (ok) once every
  * document is accepted or dead-lettered. Whole-request failures: 429/5xx/connection trouble are
@@ -27,6 +28,7 @@
 #include "aws/aws.h"
 #include "pipeline/deadletter.h"
 #include "pipeline/sink.h"
+#include "sinks/upload/uploader.h"
 
 #define OS_SPEC_HOST_MAX 256
 #define OS_SPEC_PATTERN_MAX 256
@@ -70,41 +72,23 @@ int sink_opensearch_parse_auth(const char *name);
 os_auth sink_opensearch_resolve_auth(os_auth requested, const os_spec *sp, int given_user, int env_user);
 
 typedef struct sink_opensearch_options {
-    uv_loop_t *loop; /* required: backoff timers run on it */
+    uv_loop_t *loop; /* required: the uploader's timers run on it */
     const char *url; /* https://HOST[/PATTERN]; http:// for local peers */
     os_auth auth;
     const char *service;  /* SigV4 service; NULL: from the host ("es" or "aoss"), else "es" */
     const char *region;   /* NULL: from the host, else the context's region */
     const char *username; /* Basic; NULL: URL user info, else $OPENSEARCH_USERNAME/$OPENSEARCH_PASSWORD */
     const char *password;
-    int max_in_flight;        /* requests at once; 0: 2 */
+    upload_options upload;    /* requests in flight (default 2), attempts, backoff: see sinks/upload/uploader.h */
     size_t max_request_bytes; /* larger batches go out in several requests; 0: no limit but the batch's */
-    int max_attempts;         /* consecutive failed rounds per batch before it fails; 0: unlimited */
-    uint64_t backoff_base_ms; /* 0: 200 */
-    uint64_t backoff_cap_ms;  /* 0: 20000 */
     long timeout_ms;          /* per request; 0: 300000 */
     deadletter *dead;         /* rejected documents go here (not owned); NULL: they are only logged */
 } sink_opensearch_options;
 
 void sink_opensearch_options_default(sink_opensearch_options *o);
 
-typedef struct sink_opensearch_stats {
-    uint64_t batches;         /* submitted */
-    uint64_t batches_failed;  /* completed with ok = 0 */
-    uint64_t documents;       /* accepted by the service */
-    uint64_t retried_items;   /* documents sent again after a 429/5xx item status */
-    uint64_t dead_lettered;   /* documents rejected for good */
-    uint64_t requests;        /* HTTP requests sent */
-    uint64_t request_retries; /* whole requests sent again (429/5xx/connection) */
-    uint64_t splits;          /* requests split in halves after 400/413 */
-    uint64_t bytes;           /* request body bytes sent */
-    uint64_t id_mismatches;   /* items whose _id differed from the document sent at that place */
-} sink_opensearch_stats;
-
 /* NULL on a bad URL or options (logged). aws is borrowed: it must outlive the sink. */
 sink *sink_opensearch_new(aws_ctx *aws, const sink_opensearch_options *o);
-/* Counters of an OpenSearch sink (zeros for other sinks). */
-void sink_opensearch_get_stats(const sink *s, sink_opensearch_stats *out);
 /* The index pattern taken from the URL path, or NULL when the URL had none; valid while the
  * sink lives. Hand it to the document builder (indexer_options.index_pattern). */
 const char *sink_opensearch_index_pattern(const sink *s);

@@ -1,0 +1,201 @@
+/* indexer: an unusable record is acknowledged only once its dead-letter entry is written (and,
+ * in durable mode, synced: once for many records, at the next flush); when the entry cannot be
+ * written (a full disk), the record is acknowledged as not stored, so its message comes back. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pipeline/batch.h"
+#include "pipeline/deadletter.h"
+#include "pipeline/indexer.h"
+#include "testlib.h"
+
+/* ---- a sink that stores every batch at once ---- */
+
+static void ok_submit(sink *s, batch *b) { s->done(s->done_ud, b, 1); }
+static void ok_close(sink *s) { (void)s; }
+static const sink_ops ok_ops = {"ok", ok_submit, ok_close};
+static sink ok_sink = {.ops = &ok_ops, .max_in_flight = 1};
+
+/* ---- an owner that counts its acknowledgements ---- */
+
+typedef struct counted {
+    indexer_owner owner;
+    uint32_t ok, not_ok;
+    int calls;
+    /* when set, the first acknowledgement adds one more unusable record (an owner that starts
+     * new work from its callback) */
+    indexer *reenter;
+} counted;
+
+static void on_acked(indexer_owner *o, uint32_t n, int ok) {
+    counted *c = (counted *)o;
+    c->calls++;
+    if (ok) c->ok += n;
+    else c->not_ok += n;
+    if (c->reenter) {
+        indexer *ix = c->reenter;
+        c->reenter = NULL;
+        CHECK_EQ_INT(indexer_add(ix, "not json", 8, o), INDEXER_BAD);
+    }
+}
+
+static void counted_init(counted *c, const char *source) {
+    memset(c, 0, sizeof *c);
+    c->owner.acked = on_acked;
+    c->owner.source = source;
+}
+
+static indexer *new_indexer(deadletter *dead) {
+    indexer_options io;
+    indexer_options_default(&io);
+    io.batches = 2;
+    io.dead = dead;
+    return indexer_new(&io, &ok_sink);
+}
+
+/* A dead-letter file in a fresh temporary file, and the indexer writing to it. */
+typedef struct rig {
+    char path[64];
+    deadletter *dead;
+    indexer *ix;
+} rig;
+
+static void rig_open(rig *r, int durable) {
+    snprintf(r->path, sizeof r->path, "/tmp/ctindex-ix-dl-XXXXXX");
+    int fd = mkstemp(r->path);
+    CHECK(fd >= 0);
+    close(fd);
+    r->dead = deadletter_open(r->path, durable);
+    r->ix = new_indexer(r->dead);
+}
+
+static void rig_close(rig *r) {
+    indexer_free(r->ix);
+    deadletter_close(r->dead);
+    unlink(r->path);
+}
+
+static const char *GOOD = "{\"eventID\":\"e1\",\"eventName\":\"GetObject\",\"eventTime\":\"2024-05-01T00:00:00Z\"}";
+
+/* The dead-letter file is on a full disk: unusable and rejected records are not acknowledged
+ * as stored; good records beside them are. */
+static void test_full_disk_not_acknowledged(void) {
+    if (access("/dev/full", W_OK) != 0) {
+        fprintf(stderr, "skip: no /dev/full\n");
+        return;
+    }
+    for (int durable = 0; durable < 2; durable++) {
+        deadletter *dead = deadletter_open("/dev/full", durable);
+        indexer *ix = new_indexer(dead);
+        counted c;
+        counted_init(&c, "s3://bucket/full.json.gz");
+        CHECK_EQ_INT(indexer_add(ix, GOOD, strlen(GOOD), &c.owner), INDEXER_OK);
+        CHECK_EQ_INT(indexer_add(ix, "{\"a\":", 5, &c.owner), INDEXER_BAD);
+        indexer_reject(ix, &c.owner, "element of Records is not an object", 100, 2, "42", 2);
+        indexer_flush(ix);
+        CHECK_EQ_INT(c.ok, 1);
+        CHECK_EQ_INT(c.not_ok, 2);
+        CHECK_EQ_INT(indexer_get_stats(ix)->dead_failed, 2);
+        CHECK_EQ_INT(indexer_get_stats(ix)->bad_records, 0);
+        CHECK_EQ_INT(indexer_pending_docs(ix), 0);
+        indexer_free(ix);
+        deadletter_close(dead);
+    }
+}
+
+/* Not durable: an unusable record is acknowledged as soon as its entry is written. */
+static void test_written_acknowledged_at_once(void) {
+    rig r;
+    rig_open(&r, 0);
+    indexer *ix = r.ix;
+    counted c;
+    counted_init(&c, "f.json");
+    CHECK_EQ_INT(indexer_add(ix, "[1]", 3, &c.owner), INDEXER_BAD);
+    CHECK_EQ_INT(c.ok, 1);
+    CHECK_EQ_INT(indexer_get_stats(ix)->bad_records, 1);
+    CHECK_EQ_INT(indexer_pending_docs(ix), 0);
+    rig_close(&r);
+}
+
+/* Durable: unusable records wait for the next flush, which syncs once for all of them and
+ * then acknowledges them; the producers see them as pending, so they do flush. */
+static void test_durable_waits_for_one_sync(void) {
+    rig r;
+    rig_open(&r, 1);
+    indexer *ix = r.ix;
+    deadletter *dead = r.dead;
+    counted a, b;
+    counted_init(&a, "a.json");
+    counted_init(&b, "b.json");
+    for (int i = 0; i < 300; i++) CHECK_EQ_INT(indexer_add(ix, "nope", 4, i % 3 ? &a.owner : &b.owner), INDEXER_BAD);
+    CHECK_EQ_INT(indexer_add(ix, GOOD, strlen(GOOD), &a.owner), INDEXER_OK);
+    CHECK_EQ_INT(a.calls + b.calls, 0);
+    CHECK_EQ_INT(indexer_pending_docs(ix), 301);
+    CHECK_EQ_INT(deadletter_get_stats(dead)->syncs, 0);
+    indexer_flush(ix);
+    CHECK_EQ_INT(a.ok, 201);
+    CHECK_EQ_INT(b.ok, 100);
+    CHECK_EQ_INT(a.not_ok + b.not_ok, 0);
+    CHECK_EQ_INT(deadletter_get_stats(dead)->syncs, 1);
+    CHECK_EQ_INT(indexer_get_stats(ix)->bad_records, 300);
+    CHECK_EQ_INT(indexer_pending_docs(ix), 0);
+    indexer_flush(ix); /* nothing new: no sync */
+    CHECK_EQ_INT(deadletter_get_stats(dead)->syncs, 1);
+    rig_close(&r);
+}
+
+/* The list of waiting owners is bounded: when it fills, it is synced and acknowledged without
+ * waiting for a flush. An owner that adds a record from its callback is served too. */
+static void test_durable_bounded_and_reentrant(void) {
+    rig r;
+    rig_open(&r, 1);
+    indexer *ix = r.ix;
+    deadletter *dead = r.dead;
+    static counted owners[200];
+    for (int i = 0; i < 200; i++) {
+        counted_init(&owners[i], "many.json");
+        owners[i].reenter = i == 0 ? ix : NULL;
+        CHECK_EQ_INT(indexer_add(ix, "nope", 4, &owners[i].owner), INDEXER_BAD);
+    }
+    /* 64 runs each: owners 0-63, then the record owner 0 added from its callback and 64-126,
+     * then 127-190; 191-199 wait for the flush. */
+    CHECK_EQ_INT(deadletter_get_stats(dead)->syncs, 3);
+    CHECK_EQ_INT(owners[0].ok, 2);
+    CHECK_EQ_INT(owners[190].ok, 1);
+    CHECK_EQ_INT(owners[191].ok, 0);
+    CHECK_EQ_INT(indexer_pending_docs(ix), 9);
+    indexer_flush(ix);
+    CHECK_EQ_INT(deadletter_get_stats(dead)->syncs, 4);
+    uint32_t total = 0;
+    for (int i = 0; i < 200; i++) total += owners[i].ok;
+    CHECK_EQ_INT(total, 201); /* 200 + the one added from a callback */
+    CHECK_EQ_INT(indexer_pending_docs(ix), 0);
+    rig_close(&r);
+}
+
+/* A literal value cut at 4096 characters counts as a trimmed document, like a cut field. */
+static void test_cut_literal_counted(void) {
+    indexer *ix = new_indexer(NULL);
+    counted c;
+    counted_init(&c, "long.json");
+    static char rec[6000];
+    int n = snprintf(rec, sizeof rec, "{\"eventID\":\"e\",\"eventName\":\"%05000d\"}", 0);
+    CHECK_EQ_INT(indexer_add(ix, rec, (size_t)n, &c.owner), INDEXER_OK);
+    CHECK_EQ_INT(indexer_get_stats(ix)->trimmed, 1);
+    CHECK_EQ_INT(indexer_add(ix, GOOD, strlen(GOOD), &c.owner), INDEXER_OK);
+    CHECK_EQ_INT(indexer_get_stats(ix)->trimmed, 1);
+    indexer_flush(ix);
+    CHECK_EQ_INT(c.ok, 2);
+    indexer_free(ix);
+}
+
+int main(void) {
+    RUN(test_full_disk_not_acknowledged);
+    RUN(test_written_acknowledged_at_once);
+    RUN(test_durable_waits_for_one_sync);
+    RUN(test_durable_bounded_and_reentrant);
+    RUN(test_cut_literal_counted);
+    TEST_MAIN_END();
+}
