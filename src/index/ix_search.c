@@ -286,6 +286,14 @@ static int parse_scalar(cctx *cc, const ixf_field *f, qp_str s, int64_t *out) {
     return 0;
 }
 
+/* The first row id of an hour (row ids are hour << IX_SEQ_BITS | sequence), hours clamped to
+ * [0, IX_MAX_HOUR]. */
+static int64_t hour_row(int64_t hour) {
+    if (hour < 0) hour = 0;
+    if (hour > IX_MAX_HOUR) hour = IX_MAX_HOUR;
+    return (int64_t)((uint64_t)hour << IX_SEQ_BITS);
+}
+
 static int slot_leaf(cctx *cc, const qnode *nd, const ixf_field *f, frag *out) {
     int64_t lo = INT64_MIN, hi = INT64_MAX;
     if (nd->kind == QN_RANGE) {
@@ -320,11 +328,11 @@ static int slot_leaf(cctx *cc, const qnode *nd, const ixf_field *f, frag *out) {
         int64_t full_lo = (lo > 0 && lo % H == 0) ? hlo : hlo + 1;
         int64_t full_hi = (hi >= 0 && hi % H == H - 1 && hhi < IX_MAX_HOUR) ? hhi : hhi - 1;
         if (full_lo < 1) full_lo = 1;
-        int brl = add_bind_int(cc, hhi < 0 ? 0 : hlo << IX_SEQ_BITS),
-            brh = add_bind_int(cc, hhi < 0 ? -1 : (hhi << IX_SEQ_BITS) | mask);
+        int brl = add_bind_int(cc, hhi < 0 ? 0 : hour_row(hlo)),
+            brh = add_bind_int(cc, hhi < 0 ? -1 : hour_row(hhi) | mask);
         if (brl < 0 || brh < 0) return -1;
         if (full_lo <= full_hi) {
-            int bfl = add_bind_int(cc, full_lo << IX_SEQ_BITS), bfh = add_bind_int(cc, (full_hi << IX_SEQ_BITS) | mask);
+            int bfl = add_bind_int(cc, hour_row(full_lo)), bfh = add_bind_int(cc, hour_row(full_hi) | mask);
             if (bfl < 0 || bfh < 0) return -1;
             rc = buf_printf(
                 &out->b, "(d.rowid BETWEEN ?%d AND ?%d AND (d.rowid BETWEEN ?%d AND ?%d OR d.t BETWEEN ?%d AND ?%d))",
@@ -1097,7 +1105,7 @@ static int counter_add(counter *c, int64_t key) {
 }
 
 static int64_t counter_get(const counter *c, int64_t key) {
-    if (!c->cap) return 0;
+    if (!c || !c->cap) return 0; /* no counter: counts come from the dictionary */
     size_t j = ((uint64_t)key * 0x9E3779B97F4A7C15ULL) & (c->cap - 1);
     while (c->keys[j] != INT64_MIN) {
         if (c->keys[j] == key) return c->counts[j];
@@ -1208,7 +1216,7 @@ static int explicit_buckets(run *rn, const ixr_facet *fc, ix_facet_result *fr, c
             int64_t lo = INT64_MIN, hi = INT64_MAX;
             int bad = (nd->lo.present && ixvalue_int(qp_s(t, nd->lo), &lo)) ||
                       (nd->hi.present && ixvalue_int(qp_s(t, nd->hi), &hi));
-            for (size_t j = 0; !bad && j < c->cap; j++) {
+            for (size_t j = 0; !bad && c && j < c->cap; j++) {
                 int64_t k = c->keys[j];
                 if (k == INT64_MIN) continue;
                 if ((nd->lo_incl ? k >= lo : k > lo) && (nd->hi_incl ? k <= hi : k < hi)) count += c->counts[j];
@@ -1278,14 +1286,14 @@ static int facet_from_dict(run *rn, const ixr_facet *fc, ix_facet_result *fr) {
     sqlite3_bind_int(st, 1, fc->f->fid);
     sqlite3_bind_int(st, 2, fc->size);
     fr->buckets = calloc((size_t)fc->size + 1, sizeof *fr->buckets);
-    int rc;
+    int rc = SQLITE_NOMEM;
     while (fr->buckets && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         size_t off = rn->res->text.len, len = (size_t)sqlite3_column_bytes(st, 0);
         if (buf_append(&rn->res->text, sqlite3_column_blob(st, 0), len)) break;
         fr->buckets[fr->nbuckets++] = (ix_bucket){off, len, sqlite3_column_int64(st, 1)};
     }
     sqlite3_finalize(st);
-    return fr->buckets ? 0 : -1;
+    return rc == SQLITE_DONE ? 0 : -1; /* a read error or no memory fails the search, not a short list */
 }
 
 static int run_facets(run *rn) {

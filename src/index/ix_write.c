@@ -230,8 +230,7 @@ static int64_t alloc_rowid(ix_store *s, int has_time, int64_t t_ms, char *err, s
             next = (sqlite3_column_int64(s->q_row_max, 0) & ((INT64_C(1) << IX_SEQ_BITS) - 1)) + 1;
         sqlite3_reset(s->q_row_max);
         if (s->nhours < IX_HOURS_CACHED) i = s->nhours++;
-        else {
-            i = 0; /* replace the oldest entry */
+        else { /* replace the oldest entry */
             memmove(s->hours, s->hours + 1, (IX_HOURS_CACHED - 1) * sizeof s->hours[0]);
             i = IX_HOURS_CACHED - 1;
         }
