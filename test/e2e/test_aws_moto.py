@@ -237,7 +237,8 @@ def signed_moto_tests():
         check(rc == 2 and error_of(lines).get("code") == "NotStarted", "receive of 11 messages is refused")
 
         # ---- endpoint overrides ----
-        dead = f"http://127.0.0.1:{fakelib.free_port()}"
+        refusing = fakelib.RefusingPort()  # lives as long as the test
+        dead = refusing.url
         only_s3 = base_env(AWS_ACCESS_KEY_ID=akid, AWS_SECRET_ACCESS_KEY=secret, AWS_ENDPOINT_URL=dead,
                            AWS_ENDPOINT_URL_S3=moto.url)
         rc, keys, _, _, _, _ = list_keys(only_s3, bucket, "plain")

@@ -124,6 +124,21 @@ def free_port():
         return sock.getsockname()[1]
 
 
+class RefusingPort:
+    """A port where connections are refused, for as long as this object lives: bound, never
+    listening, so no other server started meanwhile can take it (a port from free_port() can
+    be taken by a test running beside this one; with ctest -j8, one was)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def close(self):
+        self.sock.close()
+
+
 class _Child:
     """A background process with a log file, stopped exactly once."""
 
