@@ -9,6 +9,7 @@ as the project's rule says), and fails, naming file:line, for
     rules as the folders' README.md files);
   * an include that names no file under SRC_DIR (includes are written from src/);
   * a folder that has no rule yet (a new folder must say where it sits);
+  * a system header of a library one folder owns (SQLite, zstd: src/index) included elsewhere;
   * an include cycle between modules, where a module is a file name without its extension
     (x.c and x.h are one module): x includes y and y includes x, directly or through others;
   * an allowance below that is no longer needed (so it cannot outlive the code it excused).
@@ -27,23 +28,32 @@ import tempfile
 # builds every family, and one folder per family (sinks/X), which implements pipeline/sink.h
 # and never includes the registry or another family. "sinks/*" is the rule of every family.
 # sinks/upload is not a family: the upload scheduler every network family uses.
+# index (the embedded search index) sits on pipeline (the schema, the document builder) and
+# net's form parser, below the sinks and cli that use it; serve (ctindex serve) puts it on net's
+# HTTP server, beside sources and sinks, and only cli includes it.
 LOWER_THAN_SOURCES = {"base", "net", "aws", "pipeline"}
 RULES = {
     "base": set(),
     "net": {"base"},
     "aws": {"base", "net"},
     "pipeline": {"base"},
+    "index": {"base", "net", "pipeline"},
     "sources": LOWER_THAN_SOURCES,
     "sinks": LOWER_THAN_SOURCES | {"sinks/*"},
     "sinks/upload": LOWER_THAN_SOURCES,
-    "sinks/*": LOWER_THAN_SOURCES | {"sinks/upload"},
-    "cli": LOWER_THAN_SOURCES | {"sources", "sinks", "sinks/*"},
+    "sinks/*": LOWER_THAN_SOURCES | {"sinks/upload", "index"},
+    "serve": {"base", "net", "pipeline", "index"},
+    "cli": LOWER_THAN_SOURCES | {"sources", "sinks", "sinks/*", "index", "serve"},
 }
+
+# System headers only one folder may include: the library behind them is that folder's alone.
+OWNED_HEADERS = {"sqlite3.h": "index", "sqlite3ext.h": "index", "zstd.h": "index", "zdict.h": "index"}
 
 # Known edges that break the rules, each with the reason and who removes it. Keep this short.
 ALLOWANCES = set()
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
+SYSTEM_INCLUDE = re.compile(r'^\s*#\s*include\s*<([^>]+)>')
 
 
 def folder_of(rel):
@@ -68,8 +78,9 @@ def may_include(src_folder, dst_folder):
     return dst_folder in allowed or (rule_name(dst_folder) == "sinks/*" and "sinks/*" in allowed)
 
 
-def read_tree(src):
-    """rel path -> list of (line number, included rel path)."""
+def read_tree(src, system=None):
+    """rel path -> list of (line number, included rel path); system, when given, gets
+    (rel path, line number, header) of every owned system header included."""
     files = {}
     for root, dirs, names in os.walk(src):
         dirs.sort()
@@ -84,6 +95,9 @@ def read_tree(src):
                     m = INCLUDE.match(line)
                     if m:
                         incs.append((n, m.group(1)))
+                    m = SYSTEM_INCLUDE.match(line)
+                    if m and system is not None and m.group(1) in OWNED_HEADERS:
+                        system.append((rel, n, m.group(1)))
             files[rel] = incs
     return files
 
@@ -170,9 +184,13 @@ def find_cycles(files):
 def check(src, use_allowances=True, allowances=None):
     """The findings for the tree under src, one line each, sorted (allowances: ALLOWANCES)."""
     allowances = ALLOWANCES if allowances is None else allowances
-    files = read_tree(src)
+    system = []
+    files = read_tree(src, system)
     problems = []
     used = set()
+    for rel, line, header in system:
+        if folder_of(rel) != OWNED_HEADERS[header]:
+            problems.append(f"{rel}:{line}: includes <{header}>: only {OWNED_HEADERS[header]}/ may use it")
     for folder in sorted({folder_of(rel) for rel in files}):
         if rule_name(folder) is None:
             problems.append(f"{folder or '.'}/: no layer rule for this folder "
@@ -237,6 +255,14 @@ def self_test():
            ['sinks/e/e.c:1: includes "sinks/d/d.h"'])
     expect("sink family includes the registry", {**ok, "sinks/e/e.c": '#include "sinks/sinks.h"\n',
                                                   "sinks/sinks.h": ""}, ['sinks/e/e.c:1'])
+    expect("index in its place", {**ok, "index/i.h": '#include "pipeline/p.h"\n#include <sqlite3.h>\n',
+                                  "sinks/e/e.c": '#include "index/i.h"\n', "serve/v.c": '#include "index/i.h"\n',
+                                  "cli/s.c": '#include "serve/v.h"\n', "serve/v.h": ""}, [])
+    expect("index includes a sink", {**ok, "index/i.c": '#include "sinks/d/d.h"\n'}, ["index/i.c:1"])
+    expect("a sink includes serve", {**ok, "sinks/e/e.c": '#include "serve/v.h"\n', "serve/v.h": ""},
+           ["sinks/e/e.c:1"])
+    expect("sqlite outside index", {**ok, "sinks/e/e.c": '#include <stdio.h>\n#include <sqlite3.h>\n'},
+           ["sinks/e/e.c:2: includes <sqlite3.h>: only index/"])
     expect("pipeline includes aws", {**ok, "pipeline/p.c": '#include "aws/s.h"\n'}, ["pipeline/p.c:1"])
     expect("not written from src/", {**ok, "net/m.c": '#include "n.h"\n'}, ['net/m.c:1: includes "n.h", which'])
     expect("folder without a rule", {**ok, "extra/x.c": ""}, ["extra/: no layer rule"])

@@ -4,7 +4,9 @@
 set -eu
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
-PKGS="build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libssl-dev libmbedtls-dev zlib1g-dev libjsmn-dev libisal-dev"
+PKGS="build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev libssl-dev libmbedtls-dev zlib1g-dev libjsmn-dev libisal-dev libsqlite3-dev libzstd-dev"
+# What the end-to-end tests drive: the search page in a headless browser, serve with the AWS CLI.
+PKGS="$PKGS chromium awscli"
 # --checks: also what test/ci-checks.sh uses (clang, its static analyzer, clang-format, libFuzzer).
 [ "${1:-}" = "--checks" ] && PKGS="$PKGS clang clang-tools clang-format libclang-rt-dev"
 missing=""

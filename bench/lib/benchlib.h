@@ -77,6 +77,10 @@ void ceiling_free(ceiling *c);
 int ceiling_pass(ceiling *c, ceil_mode mode, const bench_corpus *corpus, ceil_totals *t);
 /* One warm-up pass, then reps timed passes (CPU time of this process). */
 int ceiling_measure(ceiling *c, ceil_mode mode, const bench_corpus *corpus, int reps, ceil_result *r);
+/* CEIL_BUILD calls fn with every full batch (and the last one at the end of a pass) before it
+ * is emptied: a consumer of the documents (bench_index) sees exactly what the engine builds. */
+struct batch;
+void ceiling_on_batch(ceiling *c, void (*fn)(void *ud, struct batch *b), void *ud);
 /* "zlib" or "isa-l": the inflater the passes (and the engine, by default) use. */
 const char *ceiling_inflater(const ceiling *c);
 /* Inflated copies of every file (for CEIL_SPLIT_PLAIN). */

@@ -23,7 +23,14 @@ struct ceiling {
     doc_builder *db;
     batch bt;
     ceil_totals *t; /* of the pass running */
+    void (*on_batch)(void *ud, batch *b);
+    void *on_batch_ud;
 };
+
+void ceiling_on_batch(ceiling *c, void (*fn)(void *ud, batch *b), void *ud) {
+    c->on_batch = fn;
+    c->on_batch_ud = ud;
+}
 
 const char *ceil_mode_name(ceil_mode m) {
     static const char *const names[CEIL_NMODES] = {
@@ -87,6 +94,7 @@ static int on_build(void *ud, const char *rec, size_t len) {
         char *p = batch_space(&c->bt, &avail);
         long n = p ? docb_build(c->db, rec, len, p, avail, &res) : DOCB_NOSPACE;
         if (n == DOCB_NOSPACE && attempt == 0) {
+            if (c->on_batch) c->on_batch(c->on_batch_ud, &c->bt);
             batch_reset(&c->bt); /* "uploaded" */
             continue;
         }
@@ -150,6 +158,7 @@ int ceiling_pass(ceiling *c, ceil_mode mode, const bench_corpus *corpus, ceil_to
     batch_reset(&c->bt);
     for (size_t i = 0; i < corpus->n; i++)
         if (one_file(c, mode, &corpus->files[i]) != 0) return -1;
+    if (mode == CEIL_BUILD && c->on_batch && batch_count(&c->bt)) c->on_batch(c->on_batch_ud, &c->bt);
     return 0;
 }
 

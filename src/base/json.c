@@ -318,9 +318,14 @@ long json_str_decode(const char *in, size_t n, char *out, size_t cap) {
     for (size_t i = 0; i < n;) {
         char tmp[4];
         size_t w;
-        if (in[i] != '\\') {
-            tmp[0] = in[i++];
-            w = 1;
+        if (in[i] != '\\') { /* a run without escapes: copied whole (raw records have one every few bytes) */
+            const char *bs = memchr(in + i, '\\', n - i);
+            size_t run = bs ? (size_t)(bs - (in + i)) : n - i;
+            if (o + run + 1 > cap) return -1;
+            memcpy(out + o, in + i, run);
+            o += run;
+            i += run;
+            continue;
         } else {
             if (i + 1 >= n) return -1;
             char e = in[i + 1];

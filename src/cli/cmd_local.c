@@ -106,19 +106,17 @@ int cmd_replay(int argc, char **argv) {
              "and judges each file by content: CloudTrail's {\"Records\":[...]} files, JSON arrays, JSON lines\n"
              "or back-to-back JSON of records, EventBridge events or CloudWatch Logs subscription payloads,\n"
              "and lookup-events output, plain or gzipped. A broken line is dead-lettered on its own; a file\n"
-             "of none of these shapes is named and dead-lettered, and makes the exit status 1. Sinks:\n%s",
+             "of none of these shapes is named and dead-lettered, and makes the exit status 1. Without --sink\n"
+             "the records go into the embedded index index:" CTINDEX_DEFAULT_INDEX " in the current folder. Sinks:\n%s",
              index_cli_sinks);
     what[strlen(what) - 1] = '\0'; /* parse_local adds the line break */
     index_cli c;
-    int rc = parse_local(&c, argc, argv, "usage: ctindex replay DIR... --sink SINK [options]", what);
+    int rc = parse_local(&c, argc, argv, "usage: ctindex replay DIR... [--sink SINK] [options]", what);
     if (help) {
         replay_s3_help(stdout);
         return 0;
     }
     if (rc >= 0) return rc;
-    if (!c.sink_spec && !c.out_dir) {
-        fprintf(stderr, "ctindex replay: --sink is required (e.g. --sink dir:out)\n");
-        return 2;
-    }
+    if (!c.sink_spec && !c.out_dir) c.sink_spec = "index:" CTINDEX_DEFAULT_INDEX;
     return run_local(&c, argv + optind, argc - optind);
 }

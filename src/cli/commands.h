@@ -5,12 +5,17 @@
 
 #include <stdio.h>
 
+/* Where `replay DIR` indexes when no --sink is given, and where `search` and `serve` look. */
+#define CTINDEX_DEFAULT_INDEX "ctindex.db"
+
 int cmd_convert(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_replay_s3(int argc, char **argv);
 int cmd_domain(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* The S3 part of 'ctindex replay --help'. */
 void replay_s3_help(FILE *f);

@@ -31,6 +31,8 @@ const char index_cli_help[] =
     "  --uploads N           uploads in flight for network sinks (default 2)\n";
 
 const char index_cli_sinks[] =
+    "  index:FILE                 the embedded search index (SQLite + FTS5) in FILE, created when missing;\n"
+    "                             search it with 'ctindex search' and 'ctindex serve'\n"
     "  dir:OUT                    write batch files OUT/batch-NNNNNN.json (.ndjson with --format bulk)\n"
     "  cloudsearch:URL|DOMAIN     upload to a CloudSearch document endpoint, or a domain looked up\n"
     "                             with DescribeDomains ([,inflight=N][,region=R][,attempts=N])\n"
@@ -160,6 +162,10 @@ int index_setup_sink(index_setup *s, index_cli *c) {
     so.os_auth = c->os_auth;
     so.durable = c->durable;
     if (c->uploads) so.uploads = c->uploads;
+    if (c->bulk && strncmp(s->spec, "index:", 6) == 0) {
+        log_error("the index sink takes CloudSearch documents: drop --format bulk");
+        return -1;
+    }
     sinks_result sr;
     if (sinks_create(&s->loop, s->aws, &so, &sr) != 0) return -1;
     c->ix.bulk = sr.bulk;

@@ -24,7 +24,8 @@ typedef struct index_cli {
     int uploads;
     int bulk;
     int progress;
-    int durable; /* dir sink and dead-letter file: synced before acknowledged (a queue or checkpoint relies on it) */
+    int durable; /* dir and index sinks, dead-letter file: synced before acknowledged (a queue or checkpoint relies on
+                    it) */
     indexer_options ix;
 } index_cli;
 

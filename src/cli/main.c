@@ -7,13 +7,17 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: ctindex COMMAND [OPTIONS]\n"
                "\n"
-               "Makes AWS CloudTrail logs searchable: reads CloudTrail log files and writes or uploads\n"
-               "search documents (Amazon CloudSearch batches or OpenSearch _bulk).\n"
+               "Makes AWS CloudTrail logs searchable: reads CloudTrail log files into an embedded search index\n"
+               "(or writes or uploads search documents: Amazon CloudSearch batches, OpenSearch _bulk).\n"
                "\n"
                "commands:\n"
                "  run --queue URL ...        the indexing service: SQS notifications -> S3 -> search sink\n"
                "  convert FILE... -o DIR     convert log files into CloudSearch batch files (or _bulk bodies)\n"
-               "  replay DIR --sink SINK     index every log file under a local folder\n"
+               "  replay DIR [--sink SINK]   index every log file under a local folder (default sink: the\n"
+               "                             embedded index " CTINDEX_DEFAULT_INDEX " in the current folder)\n"
+               "  search QUERY               search the embedded index (CloudSearch query syntax, facets)\n"
+               "  serve                      the embedded index over CloudSearch's search and document APIs,\n"
+               "                             and a search page (http://127.0.0.1:8080/)\n"
                "  replay s3://BUCKET[/PREFIX] --since DATE (--sink SINK | --enqueue QUEUE_URL)\n"
                "                             index (or enqueue) a date range of a CloudTrail bucket, resumable\n"
                "                             with --checkpoint FILE\n"
@@ -44,6 +48,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "schema") == 0) return cmd_schema(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "domain") == 0) return cmd_domain(argc - 1, argv + 1);
+    if (strcmp(cmd, "search") == 0) return cmd_search(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1);
     fprintf(stderr, "ctindex: unknown command '%s' (try 'ctindex help')\n", cmd);
     return 2;
 }

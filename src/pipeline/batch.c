@@ -16,8 +16,9 @@ int batch_init(batch *b, int format, size_t max_bytes, uint32_t max_docs) {
     b->data = malloc(max_bytes);
     b->doc_off = malloc(sizeof(uint32_t) * max_docs);
     b->doc_len = malloc(sizeof(uint32_t) * max_docs);
+    b->doc_flags = malloc(max_docs);
     b->runs = malloc(sizeof(batch_owner_run) * max_docs);
-    if (!b->data || !b->doc_off || !b->doc_len || !b->runs) {
+    if (!b->data || !b->doc_off || !b->doc_len || !b->doc_flags || !b->runs) {
         batch_free(b);
         return -1;
     }
@@ -29,6 +30,7 @@ void batch_free(batch *b) {
     free(b->data);
     free(b->doc_off);
     free(b->doc_len);
+    free(b->doc_flags);
     free(b->runs);
     memset(b, 0, sizeof *b);
 }
@@ -62,6 +64,7 @@ int batch_commit(batch *b, size_t n, void *owner, const char *source) {
     if (sep_len(b)) b->data[b->len++] = ',';
     b->doc_off[b->ndocs] = (uint32_t)b->len;
     b->doc_len[b->ndocs] = (uint32_t)n;
+    b->doc_flags[b->ndocs] = 0;
     b->ndocs++;
     b->len += n;
     if (b->nruns > 0 && b->runs[b->nruns - 1].owner == owner) {
@@ -73,6 +76,10 @@ int batch_commit(batch *b, size_t n, void *owner, const char *source) {
         b->nruns++;
     }
     return 0;
+}
+
+void batch_flag_last(batch *b, uint8_t flags) {
+    if (b->ndocs) b->doc_flags[b->ndocs - 1] = flags;
 }
 
 const char *batch_body(batch *b, size_t *len) {

@@ -16,6 +16,11 @@
 
 enum { BATCH_SDF = 1, BATCH_BULK = 2 };
 
+/* Per-document flags. DERIVED: the document is exactly what the builder makes from its own raw
+ * field (raw holds the whole record, nothing was dropped or trimmed), so a store may keep raw
+ * alone and rebuild the rest (the index sink does). */
+enum { BATCH_DOC_DERIVED = 1 };
+
 #define BATCH_DEFAULT_MAX_BYTES 5000000u /* CloudSearch batch limit */
 #define BATCH_DEFAULT_MAX_DOCS 100000u
 
@@ -34,6 +39,7 @@ typedef struct batch {
     uint32_t ndocs;
     uint32_t *doc_off; /* start of each document */
     uint32_t *doc_len;
+    uint8_t *doc_flags;
     batch_owner_run *runs;
     uint32_t nruns;
     int closed; /* batch_body was called: no more documents until batch_reset */
@@ -55,6 +61,9 @@ int batch_commit(batch *b, size_t n, void *owner, const char *source);
 /* The finished body (closes it; idempotent). An SDF batch without documents is "[]", which
  * CloudSearch rejects: callers do not upload empty batches. */
 const char *batch_body(batch *b, size_t *len);
+/* Flags of the last committed document (BATCH_DOC_*), and of document i (0 when out of range). */
+void batch_flag_last(batch *b, uint8_t flags);
+static inline uint8_t batch_doc_flags(const batch *b, uint32_t i) { return i < b->ndocs ? b->doc_flags[i] : 0; }
 /* Bytes of document i (without separators), or NULL when i is out of range. */
 const char *batch_doc(const batch *b, uint32_t i, size_t *len);
 /* 1 when no further document can be committed. */

@@ -193,6 +193,11 @@ int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) 
             return INDEXER_BAD;
         }
         batch_commit(b, (size_t)n, owner, owner->source);
+        /* Nothing of the record was dropped or cut, and the builder runs with the defaults: the
+         * document is docb_build(raw), which a store may rely on (the index sink keeps raw alone). */
+        if (!ix->opt.bulk && ix->opt.include_raw && !res.dropped && !res.trimmed &&
+            ix->opt.max_doc_bytes == DOCB_DEFAULT_MAX_DOC)
+            batch_flag_last(b, BATCH_DOC_DERIVED);
         ix->st.docs++;
         ix->st.doc_bytes += (uint64_t)n;
         ix->st.chars_dropped += res.dropped;

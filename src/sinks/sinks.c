@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "sinks/cloudsearch/sink_cloudsearch.h"
 #include "sinks/dir/sink_dir.h"
+#include "sinks/index/sink_index.h"
 #include "sinks/opensearch/sink_opensearch.h"
 
 void sinks_options_default(sinks_options *o) {
@@ -18,6 +19,8 @@ int sinks_create(uv_loop_t *loop, aws_ctx *aws, const sinks_options *o, sinks_re
     const char *spec = o->spec;
     if (spec && strncmp(spec, "dir:", 4) == 0 && spec[4]) {
         out->sink = sink_dir_open(loop, spec + 4, 0, o->durable);
+    } else if (spec && strncmp(spec, "index:", 6) == 0 && spec[6]) {
+        out->sink = sink_index_open(loop, spec + 6, o->durable, o->dead); /* SDF documents, like CloudSearch */
     } else if (spec && strncmp(spec, "dir-bulk:", 9) == 0 && spec[9]) {
         out->bulk = 1;
         out->sink = sink_dir_open(loop, spec + 9, 1, o->durable);
@@ -39,7 +42,8 @@ int sinks_create(uv_loop_t *loop, aws_ctx *aws, const sinks_options *o, sinks_re
         co.dead = o->dead;
         out->sink = sink_cloudsearch_new(aws, &co);
     } else {
-        log_error("unknown sink '%s' (expected dir:PATH, cloudsearch:URL|DOMAIN or opensearch:URL)", spec ? spec : "");
+        log_error("unknown sink '%s' (expected index:FILE, dir:PATH, cloudsearch:URL|DOMAIN or opensearch:URL)",
+                  spec ? spec : "");
         return -1;
     }
     return out->sink ? 0 : -1;

@@ -1,5 +1,5 @@
-/* Builds the sink named on the command line: dir:PATH, cloudsearch:URL (or a CloudSearch domain
- * name / document endpoint), opensearch:URL. Also tells the indexer which document format and
+/* Builds the sink named on the command line: index:FILE, dir:PATH, cloudsearch:URL (or a
+ * CloudSearch domain name / document endpoint), opensearch:URL. Also tells the indexer which document format and
  * index pattern the sink needs. */
 #ifndef CTINDEX_SINKS_H
 #define CTINDEX_SINKS_H
@@ -18,7 +18,7 @@ typedef struct sinks_options {
     const char *doc_endpoint; /* --doc-endpoint */
     int uploads;              /* requests in flight */
     const char *os_auth;      /* --os-auth for opensearch: none|basic|sigv4 (NULL: auto) */
-    int durable;              /* dir sink: sync each batch before acknowledging it */
+    int durable;              /* dir and index sinks: sync each batch before acknowledging it */
     struct deadletter *dead;
 } sinks_options;
 

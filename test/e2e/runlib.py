@@ -53,6 +53,29 @@ def main(run, prefix, cleanup=None):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+_children = []
+
+
+def start(argv, env, log):
+    """A child (ctindex run) with stderr into log; stop_children() kills what is left."""
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    _children.append(proc)
+    return proc
+
+
+def stop_children():
+    """Whatever a failed check left running (the fakes stop themselves)."""
+    for proc in _children:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def read(path):
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
 def schema_file(tmp):
     """`ctindex schema` in a file, for the fake's --schema."""
     path = os.path.join(tmp, "schema.json")
@@ -70,14 +93,19 @@ def dir_ids(out):
     return ids
 
 
-def file_ids(path):
-    """eventIDs of one (gzip or plain) CloudTrail file; [] for a digest or an empty file."""
+def file_records(path):
+    """The records of one (gzip or plain) CloudTrail file; [] for a digest or an empty file."""
     data = open(path, "rb").read()
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
     if not data.strip():
         return []
-    return [r["eventID"] for r in json.loads(data).get("Records", []) if r.get("eventID")]
+    return json.loads(data).get("Records", [])
+
+
+def file_ids(path):
+    """eventIDs of one (gzip or plain) CloudTrail file; [] for a digest or an empty file."""
+    return [r["eventID"] for r in file_records(path) if r.get("eventID")]
 
 
 class Corpus:

@@ -19,33 +19,13 @@ import sys
 import time
 
 import runlib
-from runlib import BIN, BUILD, fakelib
+from runlib import BIN, BUILD, fakelib, read, start, stop_children
 
 check = fakelib.Checks()
-children = []
 # How long a step that waits for a condition may take before the test gives up. Reached only
 # when the test fails; on a loaded machine (ctest -j16 on two cores) the service, moto and the
 # fake are many times slower than idle, so the budgets are generous.
 BUDGET_S = 300
-
-
-def start(argv, env, log):
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
-    children.append(proc)
-    return proc
-
-
-def stop_children():
-    """Whatever a failed check left running (the fakes stop themselves)."""
-    for proc in children:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def read(path):
-    with open(path, errors="replace") as f:
-        return f.read()
 
 
 def run(tmp):

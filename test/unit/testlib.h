@@ -43,6 +43,16 @@ static int test_failures;
         fprintf(stderr, "%s %s\n", test_failures == before_ ? "ok  " : "FAIL", #fn); \
     } while (0)
 
+/* Removes an SQLite file and its -wal and -shm companions. */
+static inline void test_remove_db(const char *path) {
+    char p[4200];
+    const char *suffix[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
+        remove(p);
+    }
+}
+
 #define TEST_MAIN_END() return test_failures > 100 ? 100 : test_failures
 
 #endif

@@ -1,0 +1,184 @@
+/* Inside the embedded index: the store's state, shared by its files (ix_store.c opens and
+ * creates, ix_dict.c keeps the value dictionary, ix_doc.c stores and rebuilds documents,
+ * ix_write.c applies batches, ix_search.c runs queries). Not for use outside src/index/.
+ *
+ * Tables:
+ *   docs(rowid, t, p)       one row per document: t = event_time in ms, p = packed slots
+ *                           (dictionary ids, dates, ints: index_fields.h). The row id is
+ *                           (hour of event_time << 24) | sequence: every table and both
+ *                           full-text indexes iterate documents in hour order, so "the newest
+ *                           hits" reads from the end and stops after one or two hours.
+ *   store(rowid, z)         the document, compressed (ix_doc.c)
+ *   ids(h, doc)             document id -> row id, keyed by a 63-bit hash of the id (20 B a
+ *                           document instead of 54 for the text): a hit is checked against the
+ *                           stored document's id; a collision moves on to h+1 (a row with doc 0
+ *                           keeps such a chain walkable after a delete)
+ *   vals(id, fid, h, n, v)  the dictionary of literal values: field, hash, documents holding
+ *                           the value (matchall facets), the value; index (fid, h)
+ *   dicts(id, d)            zstd dictionaries trained on the first documents
+ *   meta(k, v)              format, field table, document count
+ *   text                    FTS5, contentless: raw, user_identity_arn, user_agent,
+ *                           error_message, other (unicode61, positions for phrases)
+ *   lit                     FTS5, contentless, no positions: one token per literal value */
+#ifndef CTINDEX_IX_INTERNAL_H
+#define CTINDEX_IX_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+#include <zstd.h>
+
+#include "base/buf.h"
+#include "base/json.h"
+#include "index/index_fields.h"
+#include "index/ix_stats.h"
+#include "index/sdf_parse.h"
+#include "pipeline/docbuild.h"
+
+typedef struct ix_store ix_store;
+
+#define IX_FORMAT "ctindex-index-1"
+#define IX_SEQ_BITS 24
+#define IX_MAX_HOUR ((INT64_C(1) << 38) - 1)
+#define IX_DICT_BYTES 32768
+#define IX_ZSTD_LEVEL 1
+
+/* A cached dictionary entry: (fid, value) -> id. */
+typedef struct ix_dent {
+    uint64_t h;
+    int64_t id;
+    uint32_t off, len; /* value bytes in the arena */
+    int32_t fid;
+    int32_t delta; /* documents added minus removed in this transaction */
+    int is_new;    /* not in vals yet: inserted at commit */
+} ix_dent;
+
+typedef struct ix_hourseq {
+    int64_t hour;
+    int64_t next;
+} ix_hourseq;
+
+#define IX_HOURS_CACHED 64
+
+struct ix_store {
+    sqlite3 *db;
+    int mode;
+    fts5_tokenizer tk_api;
+    Fts5Tokenizer *tk;
+    /* statements */
+    sqlite3_stmt *q_id_get, *q_id_put, *q_id_del;
+    sqlite3_stmt *q_doc_put, *q_doc_del, *q_doc_get;
+    sqlite3_stmt *q_store_put, *q_store_del, *q_store_get;
+    sqlite3_stmt *q_text_put, *q_text_del, *q_lit_put, *q_lit_del;
+    sqlite3_stmt *q_val_find, *q_val_put, *q_val_add, *q_val_get, *q_val_max, *q_row_max;
+    sqlite3_stmt *q_count_get, *q_count_put, *q_dict_get, *q_dict_put, *q_datav;
+    /* dictionary cache: open addressing over ents */
+    ix_dent *ents;
+    uint32_t nents, cap_ents;
+    int32_t *slots; /* index into ents, -1 empty */
+    uint32_t nslots;
+    buf arena;
+    int64_t next_val_id;
+    /* compression */
+    ZSTD_CCtx *cctx;
+    ZSTD_DCtx *dctx;
+    ZSTD_CDict *cdict;
+    int cdict_id;   /* dictionary used for new documents, 0 = none yet */
+    int dict_in_tx; /* it was trained in the open transaction (dropped on rollback) */
+    int sampling_done;
+    ZSTD_DDict *ddicts[8];
+    buf samples; /* raw records kept to train the first dictionary */
+    size_t *sample_sizes;
+    unsigned nsamples;
+    /* rebuilding documents from raw */
+    doc_builder *builder;
+    json_doc jd;        /* stored documents as they are loaded */
+    sdf_op old;         /* the stored document an add replaces, or a delete removes */
+    const char *loaded; /* its text (in unz or built) */
+    size_t loaded_len;
+    int loaded_derived;
+    /* scratch */
+    char *raw; /* a decoded raw record */
+    size_t raw_cap;
+    char *built; /* docb_build output */
+    size_t built_cap;
+    char *z; /* compressed document */
+    size_t z_cap;
+    char *unz; /* decompressed document */
+    size_t unz_cap;
+    buf cols[IXT_COLUMNS]; /* text column values of one document */
+    const char *raw_col;   /* raw, when it was decoded before (into s->raw) */
+    size_t raw_col_len;
+    buf lit;     /* lit tokens of one document */
+    buf packed;  /* packed slots of one document */
+    buf scratch; /* a decoded value */
+    /* transaction */
+    int in_tx;
+    int64_t data_version;
+    int64_t doc_delta;
+    ix_hourseq hours[IX_HOURS_CACHED];
+    unsigned nhours;
+    void *search_ctx;  /* the query being run (ix_search.c's ctv function reads it) */
+    ix_write_stats ws; /* committed */
+    ix_write_stats tx; /* in the open transaction */
+};
+
+/* ix_store.c */
+int ix__exec(ix_store *s, const char *sql, char *err, size_t errcap);
+int ix__sqlerr(ix_store *s, char *err, size_t errcap, const char *what);
+/* Tokenize text with the `text` table's tokenizer; cb gets each token (folded). */
+int ix__tokenize(ix_store *s, const char *text, size_t n,
+                 int (*cb)(void *ud, const char *tok, int len, int start, int end), void *ud);
+
+/* ix_write.c: the row id of document id (0 when none); *slot gets the ids key it has, or the
+ * first free one. -1 on error. */
+int64_t ix__find_id(ix_store *s, const char *id, size_t n, int64_t *slot, char *err, size_t errcap);
+int64_t ix__id_hash(const char *id, size_t n);
+
+/* ix_search.c: registers ctv, ctslot and ctkey on the connection */
+int ix__search_functions(ix_store *s);
+
+/* ix_dict.c: the value dictionary */
+void ix__dict_reset(ix_store *s); /* forget the cache (another writer committed, or it grew too big) */
+/* Id of (fid, value), creating it when create (in a transaction); delta (+1, -1, 0) is added to
+ * the count of documents holding it. 0 when absent (!create), -1 on error. */
+int64_t ix__dict_id(ix_store *s, int fid, const char *v, size_t n, int create, int delta);
+/* Writes new values and count changes; part of ix_commit. */
+int ix__dict_flush(ix_store *s, char *err, size_t errcap);
+/* Value of id (its field in *fid) into out; length or -1. */
+long ix__dict_value(ix_store *s, int64_t id, int *fid, char *out, size_t cap);
+uint64_t ix__hash(int fid, const char *v, size_t n);
+
+/* ix_doc.c: stored documents */
+/* Compress the document for the store: derived (only raw, which the fields are rebuilt from) when
+ * docb_build(raw) gives back exactly js, else the whole operation. *derived: in, 1 when the caller
+ * vouches for it (no rebuild); out, which it is. Returns the compressed length (in s->z) or -1.
+ * raw: the decoded raw field or NULL. */
+long ix__doc_pack(ix_store *s, const char *js, size_t len, const char *raw, size_t raw_len, int *derived);
+/* Load the document at rowid and parse it into op (s->jd); s->loaded and s->loaded_derived tell
+ * its text and kind. 0, 1 when there is none, -1 on error. */
+int ix__doc_load(ix_store *s, int64_t rowid, sdf_op *op, char *err, size_t errcap);
+/* Decompress a stored blob into the operation's JSON text (rebuilt from raw when derived). */
+int ix__doc_unpack(ix_store *s, const void *blob, size_t n, const char **text, size_t *len, char *err, size_t errcap);
+/* Use the newest compression dictionary of the file (at the start of a transaction); forget it
+ * (when the transaction that trained it is rolled back). */
+int ix__doc_use_dict(ix_store *s);
+void ix__doc_drop_dict(ix_store *s);
+/* Keeps raw records until there are enough to train the compression dictionary. */
+void ix__doc_sample(ix_store *s, const char *raw, size_t n);
+int ix__doc_init(ix_store *s);
+void ix__doc_free(ix_store *s);
+
+/* lit tokens: "v<id>" for dictionary values, "h<hash>" for search-only literals, base 36; out
+ * needs 16 bytes. Returns the length. */
+#define IX_HASH_TOKEN_MASK ((UINT64_C(1) << 60) - 1)
+/* The 60-bit hash of a field's value: its "h" token and, for nearly unique literals, its slot. */
+uint64_t ix__value_hash(int fid, const char *v, size_t n);
+size_t ix__token(char kind, uint64_t v, char *out);
+
+/* packed slots */
+size_t ix__varint_put(uint8_t *p, uint64_t v);
+int ix__varint_get(const uint8_t *p, size_t n, size_t *pos, uint64_t *v);
+static inline uint64_t ix__zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static inline int64_t ix__unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+#endif

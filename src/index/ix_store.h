@@ -1,0 +1,55 @@
+/* The embedded index: one SQLite file with FTS5 (the only module that includes sqlite3.h, with
+ * its helpers in src/index/). A store is used by one thread at a time; several stores (in one
+ * process or several) may open the same file: readers never wait for the writer (WAL), writers
+ * take turns.
+ *
+ * Writing is one transaction per batch: ix_begin, ix_apply for each operation, ix_commit. A
+ * batch is stored only once ix_commit returned 0 (the transaction is on disk, synced): that is
+ * when its records may be acknowledged. Documents are keyed by id: an add replaces the stored
+ * document with that id (an identical one is left alone and counted as unchanged), so a
+ * redelivered file never duplicates.
+ *
+ * How fields are kept is in index_fields.h; how searches run is in ix_search.h. */
+#ifndef CTINDEX_IX_STORE_H
+#define CTINDEX_IX_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/json.h"
+#include "index/ix_stats.h"
+#include "index/sdf_parse.h"
+
+typedef struct ix_store ix_store;
+
+enum { IX_READ = 0, IX_WRITE = 1, IX_DURABLE = 2 };
+
+/* Opens the index file at path (IX_WRITE creates it when missing; IX_WRITE | IX_DURABLE also
+ * syncs every commit: without it a commit survives the process, not the machine). NULL with err
+ * filled: the file is not an index, was made by an incompatible ctindex (another field table),
+ * or cannot be opened. */
+ix_store *ix_open(const char *path, int mode, char *err, size_t errcap);
+void ix_close(ix_store *s);
+
+/* Starts a write transaction (waits up to 10 s for another writer). 0 or -1 (err). */
+int ix_begin(ix_store *s, char *err, size_t errcap);
+/* IX_APPLY_DERIVED: the caller knows the document is exactly what the document builder makes from
+ * its raw field (BATCH_DOC_DERIVED): it is stored as raw alone without rebuilding it to check. */
+enum { IX_APPLY_DERIVED = 1 };
+
+/* Applies one operation parsed by sdf_parse_op from js[0..len) (doc still holds its tokens).
+ * 0 applied; -1 the document is refused (err says why, the transaction goes on); -2 storage
+ * failed (err; call ix_rollback). */
+int ix_apply(ix_store *s, json_doc *doc, const sdf_op *op, const char *js, size_t len, unsigned flags, char *err,
+             size_t errcap);
+/* Commits (and syncs when durable). 0, or -1 (err; the transaction was rolled back). */
+int ix_commit(ix_store *s, char *err, size_t errcap);
+void ix_rollback(ix_store *s);
+const ix_write_stats *ix_get_write_stats(const ix_store *s);
+
+/* Documents in the index. */
+int64_t ix_doc_count(ix_store *s);
+/* The file's pages in use, in bytes (for the size report). */
+int64_t ix_size_bytes(ix_store *s);
+
+#endif

@@ -1,0 +1,410 @@
+/* Applying document operations: what one document puts in each table, and how it is taken out
+ * again. Both directions go through doc_columns, so a contentless FTS5 'delete' gets exactly
+ * the values that were inserted. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index/ix_internal.h"
+#include "index/ix_store.h"
+#include "index/ixvalue.h"
+
+size_t ix__varint_put(uint8_t *p, uint64_t v) {
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+int ix__varint_get(const uint8_t *p, size_t n, size_t *pos, uint64_t *v) {
+    uint64_t x = 0;
+    for (int shift = 0; *pos < n && shift < 64; shift += 7) {
+        uint8_t b = p[(*pos)++];
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int put_varint(buf *b, uint64_t v) {
+    uint8_t tmp[10];
+    return buf_append(b, tmp, ix__varint_put(tmp, v));
+}
+
+size_t ix__token(char kind, uint64_t v, char *out) {
+    char digits[16];
+    int d = 0;
+    do {
+        digits[d++] = "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36];
+        v /= 36;
+    } while (v);
+    size_t n = 0;
+    out[n++] = kind;
+    while (d) out[n++] = digits[--d];
+    out[n] = '\0';
+    return n;
+}
+
+static int put_token(buf *b, char kind, uint64_t v) {
+    char tmp[24];
+    tmp[0] = ' ';
+    return buf_append(b, tmp, 1 + ix__token(kind, v, tmp + 1));
+}
+
+/* Decode a string token into b (replacing its content); NUL-terminated. */
+static int decode_into(buf *b, const json_doc *doc, int tok) {
+    size_t n = json_tok_len(doc, tok);
+    buf_clear(b);
+    if (buf_reserve(b, n + 1) != 0) return -1;
+    long r = json_tok_decode(doc, tok, b->data, b->cap);
+    if (r < 0) return -1;
+    b->len = (size_t)r;
+    return 0;
+}
+
+static int append_decoded(buf *b, const json_doc *doc, int tok) {
+    size_t n = json_tok_len(doc, tok);
+    if (b->len && buf_append(b, "\n", 1) != 0) return -1;
+    if (buf_reserve(b, n + 1) != 0) return -1;
+    long r = json_tok_decode(doc, tok, b->data + b->len, b->cap - b->len);
+    if (r < 0) return -1;
+    b->len += (size_t)r;
+    return 0;
+}
+
+/* The decoded bytes of a string token: the token itself when it holds no escape (the common
+ * case), else decoded into scratch. NULL on error. */
+static const char *token_value(const json_doc *doc, int tok, buf *scratch, size_t *len) {
+    const char *p = json_tok_ptr(doc, tok);
+    size_t n = json_tok_len(doc, tok);
+    if (!memchr(p, '\\', n)) {
+        *len = n;
+        return p;
+    }
+    if (decode_into(scratch, doc, tok) != 0) return NULL;
+    *len = scratch->len;
+    return scratch->data;
+}
+
+/* A literal value's dictionary id (counting delta documents), from a string token. */
+static int64_t literal_id(ix_store *s, const json_doc *doc, int tok, int fid, int create, int delta) {
+    size_t len;
+    const char *v = token_value(doc, tok, &s->scratch, &len);
+    return v ? ix__dict_id(s, fid, v, len, create, delta) : -1;
+}
+
+uint64_t ix__value_hash(int fid, const char *v, size_t n) { return ix__hash(fid, v, n) & IX_HASH_TOKEN_MASK; }
+
+static uint64_t literal_hash(const json_doc *doc, int tok, int fid, buf *scratch) {
+    size_t len;
+    const char *v = token_value(doc, tok, scratch, &len);
+    return v ? ix__value_hash(fid, v, len) : 0;
+}
+
+/* Fills s->cols (text columns), s->lit (tokens) and s->packed for op, whose tokens are in doc.
+ * delta: +1 when the document goes in, -1 when it comes out (dictionary counts); values are
+ * created only going in. */
+static int doc_columns(ix_store *s, const json_doc *doc, const sdf_op *op, int derived, int delta, const char *raw,
+                       size_t raw_len) {
+    int slot_of[IXF_MAX];
+    int nslots = ixf_slots();
+    for (int k = 0; k < nslots; k++) slot_of[k] = -1;
+    for (int c = 0; c < IXT_COLUMNS; c++) buf_clear(&s->cols[c]);
+    buf_clear(&s->lit);
+    buf_clear(&s->packed);
+    int rc = -1;
+    /* Covered text is found through raw, unless raw has \u escapes: then its tokens differ from
+     * the decoded text ("u00e9" against "é"), and the text goes to `other` too. */
+    int covered_in_other = !derived;
+    s->raw_col = raw;
+    s->raw_col_len = raw_len;
+    if (raw && derived && memmem(raw, raw_len, "\\u", 2)) covered_in_other = 1;
+    for (int i = 0; i < op->nfields; i++) {
+        const ixf_field *f = op->fields[i].f;
+        int tok = op->fields[i].tok;
+        if (f->slot >= 0) slot_of[f->slot] = i;
+        if (f->kind == IXF_TEXT) {
+            if (f->column == IXT_RAW && raw) continue; /* decoded already */
+            if (decode_into(&s->cols[f->column], doc, tok) != 0) goto out;
+            if (f->column == IXT_RAW && derived && memmem(json_tok_ptr(doc, tok), json_tok_len(doc, tok), "\\\\u", 3))
+                covered_in_other = 1;
+        }
+    }
+    /* Search-only literals (event ids, request ids: unique values) are found through raw when raw
+     * holds them; only documents without it get a hashed token (about 20 B each). */
+    for (int i = 0; covered_in_other && i < op->nfields; i++)
+        if (op->fields[i].f->kind == IXF_LITERAL_HASH &&
+            put_token(&s->lit, 'h', literal_hash(doc, op->fields[i].tok, op->fields[i].f->fid, &s->scratch)) != 0)
+            goto out;
+    for (int i = 0; covered_in_other && i < op->nfields; i++)
+        if (op->fields[i].f->kind == IXF_TEXT_COVERED) {
+            int tok = op->fields[i].tok;
+            if (doc->toks[tok].type == JSON_ARRAY) {
+                for (int e = tok + 1, k = 0; k < doc->toks[tok].size; e = json_next(doc, e), k++)
+                    if (append_decoded(&s->cols[IXT_OTHER], doc, e) != 0) goto out;
+            } else if (append_decoded(&s->cols[IXT_OTHER], doc, tok) != 0) {
+                goto out;
+            }
+        }
+    int last_nonzero = 0;
+    for (int k = 0; k < nslots; k++) {
+        int i = slot_of[k];
+        if (i < 0) {
+            if (put_varint(&s->packed, 0) != 0) goto out;
+            continue;
+        }
+        const ixf_field *f = op->fields[i].f;
+        int tok = op->fields[i].tok;
+        if (f->kind == IXF_LITERAL) {
+            int64_t id = literal_id(s, doc, tok, f->fid, delta > 0, delta);
+            if (id <= 0 || put_varint(&s->packed, (uint64_t)id + 1) != 0 || put_token(&s->lit, 'v', (uint64_t)id) != 0)
+                goto out;
+        } else if (f->kind == IXF_LITERAL_UNIQUE) {
+            uint64_t hs[SDF_MAX_VALUES];
+            int n = 0;
+            if (f->is_array) {
+                for (int e = tok + 1, k2 = 0; k2 < doc->toks[tok].size; e = json_next(doc, e), k2++) {
+                    uint64_t h = literal_hash(doc, e, f->fid, &s->scratch);
+                    int dup = 0;
+                    for (int j = 0; j < n && !dup; j++) dup = hs[j] == h;
+                    if (!dup) hs[n++] = h;
+                }
+                if (put_varint(&s->packed, (uint64_t)n + 1) != 0) goto out;
+            } else {
+                hs[n++] = literal_hash(doc, tok, f->fid, &s->scratch);
+            }
+            for (int j = 0; j < n; j++)
+                if (put_varint(&s->packed, f->is_array ? hs[j] : hs[j] + 1) != 0 || put_token(&s->lit, 'h', hs[j]) != 0)
+                    goto out;
+        } else if (f->kind == IXF_LITERAL_ARRAY) {
+            int64_t ids[SDF_MAX_VALUES];
+            int n = 0;
+            for (int e = tok + 1, k2 = 0; k2 < doc->toks[tok].size; e = json_next(doc, e), k2++) {
+                int64_t id = literal_id(s, doc, e, f->fid, delta > 0, delta);
+                if (id <= 0) goto out;
+                int dup = 0;
+                for (int j = 0; j < n && !dup; j++) dup = ids[j] == id;
+                if (dup) literal_id(s, doc, e, f->fid, 0, -delta); /* a document counts once per value */
+                else ids[n++] = id;
+            }
+            if (put_varint(&s->packed, (uint64_t)n + 1) != 0) goto out;
+            for (int j = 0; j < n; j++)
+                if (put_varint(&s->packed, (uint64_t)ids[j]) != 0 || put_token(&s->lit, 'v', (uint64_t)ids[j]) != 0)
+                    goto out;
+        } else {
+            int64_t v = 0;
+            char small[64];
+            if (doc->toks[tok].type == JSON_STRING) {
+                if (json_tok_decode(doc, tok, small, sizeof small) < 0) goto out;
+                if (f->kind == IXF_DATE ? ixvalue_date(small, strlen(small), &v) : ixvalue_int(small, &v)) goto out;
+            } else if (json_tok_int64(doc, tok, &v) != 0) {
+                goto out;
+            }
+            if (put_varint(&s->packed, ix__zigzag(v) + 1) != 0) goto out;
+        }
+        last_nonzero = (int)s->packed.len;
+    }
+    s->packed.len = (size_t)last_nonzero; /* absent trailing slots cost nothing */
+    rc = 0;
+out:
+    return rc;
+}
+
+/* Row ids: (hour << 24) | sequence within the hour, so documents sort by hour everywhere. */
+static int64_t alloc_rowid(ix_store *s, int has_time, int64_t t_ms, char *err, size_t errcap) {
+    int64_t hour = has_time && t_ms >= 0 ? t_ms / 3600000 : 0;
+    if (hour > IX_MAX_HOUR) hour = IX_MAX_HOUR;
+    unsigned i;
+    for (i = 0; i < s->nhours && s->hours[i].hour != hour; i++) {}
+    if (i == s->nhours) {
+        int64_t base = hour << IX_SEQ_BITS, next = 1; /* sequences start at 1: row id 0 is never used */
+        sqlite3_bind_int64(s->q_row_max, 1, base);
+        sqlite3_bind_int64(s->q_row_max, 2, base | ((INT64_C(1) << IX_SEQ_BITS) - 1));
+        if (sqlite3_step(s->q_row_max) == SQLITE_ROW && sqlite3_column_type(s->q_row_max, 0) != SQLITE_NULL)
+            next = (sqlite3_column_int64(s->q_row_max, 0) & ((INT64_C(1) << IX_SEQ_BITS) - 1)) + 1;
+        sqlite3_reset(s->q_row_max);
+        if (s->nhours < IX_HOURS_CACHED) i = s->nhours++;
+        else { /* replace the oldest entry */
+            memmove(s->hours, s->hours + 1, (IX_HOURS_CACHED - 1) * sizeof s->hours[0]);
+            i = IX_HOURS_CACHED - 1;
+        }
+        s->hours[i] = (ix_hourseq){hour, next};
+    }
+    if (s->hours[i].next >= (INT64_C(1) << IX_SEQ_BITS)) {
+        snprintf(err, errcap, "more than %lld documents with an eventTime in the same hour",
+                 (long long)((INT64_C(1) << IX_SEQ_BITS) - 1));
+        return -1;
+    }
+    return (hour << IX_SEQ_BITS) | s->hours[i].next++;
+}
+
+static int step_done(ix_store *s, sqlite3_stmt *st, char *err, size_t errcap, const char *what) {
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : ix__sqlerr(s, err, errcap, what);
+}
+
+static void bind_columns(ix_store *s, sqlite3_stmt *st, int64_t rowid) {
+    sqlite3_bind_int64(st, 1, rowid);
+    for (int c = 0; c < IXT_COLUMNS; c++) {
+        const char *p = s->cols[c].data;
+        size_t n = s->cols[c].len;
+        if (c == IXT_RAW && s->raw_col) {
+            p = s->raw_col;
+            n = s->raw_col_len;
+        }
+        if (n) sqlite3_bind_text(st, 2 + c, p, (int)n, SQLITE_STATIC);
+        else sqlite3_bind_null(st, 2 + c);
+    }
+}
+
+int64_t ix__find_id(ix_store *s, const char *id, size_t n, int64_t *slot, char *err, size_t errcap) {
+    int64_t h = ix__id_hash(id, n), free_slot = -1;
+    for (int probe = 0; probe < 64; probe++, h = (h + 1) & INT64_MAX) {
+        int64_t row = -1;
+        sqlite3_bind_int64(s->q_id_get, 1, h);
+        int rc = sqlite3_step(s->q_id_get);
+        if (rc == SQLITE_ROW) row = sqlite3_column_int64(s->q_id_get, 0);
+        sqlite3_reset(s->q_id_get);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return ix__sqlerr(s, err, errcap, "reading ids");
+        if (row < 0) { /* end of the chain */
+            if (slot) *slot = free_slot >= 0 ? free_slot : h;
+            return 0;
+        }
+        if (row == 0) { /* a deleted entry inside a chain */
+            if (free_slot < 0) free_slot = h;
+            continue;
+        }
+        int lrc = ix__doc_load(s, row, &s->old, err, errcap);
+        if (lrc < 0) return -1;
+        if (lrc == 0 && s->old.id_len == n && memcmp(s->old.id, id, n) == 0) {
+            if (slot) *slot = h;
+            return row;
+        }
+    }
+    snprintf(err, errcap, "index: the ids of the index are damaged (a chain of 64 collisions)");
+    return -1;
+}
+
+/* Takes the stored document at rowid out of every table but ids. */
+static int remove_doc(ix_store *s, int64_t rowid, char *err, size_t errcap) {
+    int rc = ix__doc_load(s, rowid, &s->old, err, errcap);
+    if (rc == 1) return 0;
+    if (rc != 0) return -2;
+    if (doc_columns(s, &s->jd, &s->old, s->loaded_derived, -1, NULL, 0) != 0) {
+        snprintf(err, errcap, "index: cannot take out the stored document %s", s->old.id);
+        return -2;
+    }
+    bind_columns(s, s->q_text_del, rowid);
+    if (step_done(s, s->q_text_del, err, errcap, "deleting text") != 0) return -2;
+    sqlite3_bind_int64(s->q_lit_del, 1, rowid);
+    sqlite3_bind_text(s->q_lit_del, 2, s->lit.data ? s->lit.data : "", (int)s->lit.len, SQLITE_STATIC);
+    if (step_done(s, s->q_lit_del, err, errcap, "deleting values") != 0) return -2;
+    sqlite3_bind_int64(s->q_doc_del, 1, rowid);
+    if (step_done(s, s->q_doc_del, err, errcap, "deleting a document") != 0) return -2;
+    sqlite3_bind_int64(s->q_store_del, 1, rowid);
+    if (step_done(s, s->q_store_del, err, errcap, "deleting a document") != 0) return -2;
+    return 0;
+}
+
+/* 1 when the stored blob at rowid is byte for byte z[0..n). */
+static int same_blob(ix_store *s, int64_t rowid, const char *z, size_t n) {
+    int same = 0;
+    sqlite3_bind_int64(s->q_store_get, 1, rowid);
+    if (sqlite3_step(s->q_store_get) == SQLITE_ROW)
+        same = (size_t)sqlite3_column_bytes(s->q_store_get, 0) == n &&
+               memcmp(sqlite3_column_blob(s->q_store_get, 0), z, n) == 0;
+    sqlite3_reset(s->q_store_get);
+    return same;
+}
+
+int ix_apply(ix_store *s, json_doc *doc, const sdf_op *op, const char *js, size_t len, unsigned flags, char *err,
+             size_t errcap) {
+    if (!s->in_tx) {
+        snprintf(err, errcap, "index: no transaction");
+        return -2;
+    }
+    int64_t slot = 0;
+    int64_t old = ix__find_id(s, op->id, op->id_len, &slot, err, errcap);
+    if (old < 0) return -2;
+    if (op->is_delete) {
+        s->tx.deletes++;
+        if (!old) return 0;
+        if (remove_doc(s, old, err, errcap) != 0) return -2;
+        /* A row after this one may belong to the same chain of collisions: keep it walkable. */
+        sqlite3_bind_int64(s->q_id_get, 1, (slot + 1) & INT64_MAX);
+        int next = sqlite3_step(s->q_id_get) == SQLITE_ROW;
+        sqlite3_reset(s->q_id_get);
+        sqlite3_stmt *st = next ? s->q_id_put : s->q_id_del;
+        sqlite3_bind_int64(st, 1, slot);
+        if (next) sqlite3_bind_int64(st, 2, 0);
+        if (step_done(s, st, err, errcap, "deleting an id") != 0) return -2;
+        s->doc_delta--;
+        return 0;
+    }
+    const char *raw = NULL;
+    size_t raw_len = 0;
+    for (int i = 0; i < op->nfields; i++)
+        if (op->fields[i].f->column == IXT_RAW && doc->toks[op->fields[i].tok].type == JSON_STRING) {
+            const char *p = json_tok_ptr(doc, op->fields[i].tok);
+            size_t n = json_tok_len(doc, op->fields[i].tok);
+            if (!memchr(p, '\\', n)) { /* nothing to decode: use it where it is */
+                raw = p;
+                raw_len = n;
+                continue;
+            }
+            long r = json_tok_decode(doc, op->fields[i].tok, s->raw, s->raw_cap);
+            if (r >= 0) {
+                raw = s->raw;
+                raw_len = (size_t)r;
+            }
+        }
+    int derived;
+    derived = raw && (flags & IX_APPLY_DERIVED);
+    long zn = ix__doc_pack(s, js, len, raw, raw_len, &derived);
+    if (zn < 0) {
+        snprintf(err, errcap, "index: cannot compress document %s", op->id);
+        return -2;
+    }
+    if (old) {
+        if (same_blob(s, old, s->z, (size_t)zn)) {
+            s->tx.adds++;
+            s->tx.unchanged++;
+            return 0;
+        }
+        if (remove_doc(s, old, err, errcap) != 0) return -2;
+    }
+    int64_t rowid = alloc_rowid(s, op->has_time, op->time_ms, err, errcap);
+    if (rowid < 0) return old ? -2 : -1; /* the old one is already out: do not commit half */
+    if (doc_columns(s, doc, op, derived, +1, raw, raw_len) != 0) {
+        snprintf(err, errcap, "index: cannot index document %s", op->id);
+        return -2;
+    }
+    sqlite3_bind_int64(s->q_doc_put, 1, rowid);
+    if (op->has_time) sqlite3_bind_int64(s->q_doc_put, 2, op->time_ms);
+    sqlite3_bind_blob(s->q_doc_put, 3, s->packed.data ? s->packed.data : "", (int)s->packed.len, SQLITE_STATIC);
+    if (step_done(s, s->q_doc_put, err, errcap, "writing a document") != 0) return -2;
+    sqlite3_bind_int64(s->q_store_put, 1, rowid);
+    sqlite3_bind_blob(s->q_store_put, 2, s->z, (int)zn, SQLITE_STATIC);
+    if (step_done(s, s->q_store_put, err, errcap, "writing a document") != 0) return -2;
+    sqlite3_bind_int64(s->q_id_put, 1, slot);
+    sqlite3_bind_int64(s->q_id_put, 2, rowid);
+    if (step_done(s, s->q_id_put, err, errcap, "writing an id") != 0) return -2;
+    bind_columns(s, s->q_text_put, rowid);
+    if (step_done(s, s->q_text_put, err, errcap, "indexing text") != 0) return -2;
+    sqlite3_bind_int64(s->q_lit_put, 1, rowid);
+    sqlite3_bind_text(s->q_lit_put, 2, s->lit.data ? s->lit.data : "", (int)s->lit.len, SQLITE_STATIC);
+    if (step_done(s, s->q_lit_put, err, errcap, "indexing values") != 0) return -2;
+    s->tx.adds++;
+    s->tx.derived += derived;
+    s->tx.stored_bytes += (uint64_t)zn;
+    if (!old) s->doc_delta++;
+    return 0;
+}

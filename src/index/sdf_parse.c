@@ -1,0 +1,245 @@
+#include "index/sdf_parse.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/jsonw.h"
+#include "index/ixvalue.h"
+
+static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static size_t skip_ws(const char *s, size_t n, size_t i) {
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+    return i;
+}
+
+/* End of the JSON value starting at i (one past it), or 0 when it does not end inside s. Only
+ * brackets and strings are tracked: the value is parsed properly later. Depth is bounded. */
+static size_t value_end(const char *s, size_t n, size_t i) {
+    int depth = 0, in_str = 0;
+    for (; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') {
+                in_str = 0;
+                if (depth == 0) return i + 1;
+            }
+            continue;
+        }
+        if (c == '"') in_str = 1;
+        else if (c == '{' || c == '[') {
+            if (++depth > 64) return 0;
+        } else if (c == '}' || c == ']') {
+            if (--depth < 0) return 0;
+            if (depth == 0) return i + 1;
+        } else if (depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+            return i; /* end of a bare number or word */
+        }
+    }
+    return depth == 0 && !in_str ? n : 0;
+}
+
+int sdf_next(const char *s, size_t n, size_t *pos, const char **elem, size_t *elem_len, char *err, size_t errcap) {
+    size_t i = *pos;
+    if (i == 0) {
+        i = skip_ws(s, n, 0);
+        if (i >= n || s[i] != '[') return fail(err, errcap, "The batch must be a JSON array of document operations");
+        i = skip_ws(s, n, i + 1);
+        if (i < n && s[i] == ']') return fail(err, errcap, "The batch must contain at least one document operation");
+    } else {
+        i = skip_ws(s, n, i);
+        if (i < n && s[i] == ']') {
+            if (skip_ws(s, n, i + 1) != n) return fail(err, errcap, "Invalid JSON: data after the closing ']'");
+            *pos = n + 1; /* done */
+            return 0;
+        }
+        if (i >= n || s[i] != ',') return fail(err, errcap, "Invalid JSON: expected ',' or ']' at offset %zu", i);
+        i = skip_ws(s, n, i + 1);
+    }
+    if (*pos > n) return 0;
+    size_t e = i < n ? value_end(s, n, i) : 0;
+    if (!e || e == i) return fail(err, errcap, "Invalid JSON: unterminated or empty element at offset %zu", i);
+    *elem = s + i;
+    *elem_len = e - i;
+    *pos = e;
+    return 1;
+}
+
+/* A string value (escaped, as in the token) that CloudSearch takes: its decoded characters all
+ * allowed by XML 1.0 (jsonw_reescape drops, and counts, any other) and at most max_cp of them. */
+static const char *check_string(const char *p, size_t n, size_t max_cp, buf *scratch) {
+    if (!scratch) return NULL; /* trusted documents: the builder guarantees it */
+    jsonw_stats st;
+    buf_clear(scratch);
+    if (buf_reserve(scratch, n + 8) != 0) return "a value too large";
+    long w =
+        jsonw_reescape(p, n, scratch->data, scratch->cap, max_cp == (size_t)-1 ? JSONW_NO_LIMIT : max_cp + 1, 0, &st);
+    if (w < 0 || st.dropped) return "invalid UTF-8, a malformed escape or a character XML 1.0 does not allow";
+    if (max_cp != (size_t)-1 && st.chars > max_cp) return "a value longer than 4096 characters";
+    return NULL;
+}
+
+static int check_value(const json_doc *d, int tok, const ixf_field *f, sdf_op *op, buf *scratch, const char **why) {
+    const json_tok *t = &d->toks[tok];
+    const char *p = json_tok_ptr(d, tok);
+    size_t n = json_tok_len(d, tok);
+    if (t->type == JSON_OBJECT) return *why = "an object is not a valid value", -1;
+    if (t->type == JSON_ARRAY) return *why = "nested arrays are not valid values", -1;
+    if (t->type == JSON_PRIMITIVE) {
+        if (json_tok_is_null(d, tok)) return *why = "null is not allowed (omit the field instead)", -1;
+        if (json_tok_bool(d, tok) >= 0) return *why = "boolean values are not supported", -1;
+        if (f->kind != IXF_INT) return *why = "the value must be a string", -1;
+        int64_t v;
+        if (json_tok_int64(d, tok, &v) != 0) return *why = "an int value must be a 64-bit integer", -1;
+        return 0;
+    }
+    /* a string */
+    switch (f->kind) {
+    case IXF_INT: { /* XML batches carry numbers as text; accept the same in JSON */
+        char num[24];
+        if (n == 0 || n >= sizeof num || json_tok_decode(d, tok, num, sizeof num) < 0 || ixvalue_int(num, NULL) != 0)
+            return *why = "an int value must be a 64-bit integer", -1;
+        return 0;
+    }
+    case IXF_DATE: {
+        char date[64];
+        int64_t ms;
+        if (n >= sizeof date || json_tok_decode(d, tok, date, sizeof date) < 0 || ixvalue_date(date, strlen(date), &ms))
+            return *why = "a date must be RFC 3339 in UTC (yyyy-mm-ddTHH:mm:ss[.SSS]Z)", -1;
+        if (f->is_time) {
+            op->time_ms = ms;
+            op->has_time = 1;
+        }
+        return 0;
+    }
+    default: break;
+    }
+    int literal = f->kind == IXF_LITERAL || f->kind == IXF_LITERAL_ARRAY || f->kind == IXF_LITERAL_HASH;
+    *why = check_string(p, n, literal ? SCHEMA_LITERAL_MAX_CHARS : (size_t)-1, scratch);
+    return *why ? -1 : 0;
+}
+
+static int id_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("_-=#;:/?@&", c);
+}
+
+int sdf_parse_op(json_doc *doc, const char *js, size_t len, unsigned index, int trusted, buf *scratch, sdf_op *op,
+                 char *err, size_t errcap) {
+    op->nfields = 0;
+    op->is_delete = 0;
+    op->id[0] = '\0';
+    op->id_len = 0;
+    op->has_time = 0;
+    if (len > SDF_MAX_DOC_BYTES)
+        return fail(err, errcap, "document %u: %zu bytes, larger than the 1 MB document limit", index, len);
+    int rc = json_parse(doc, js, len);
+    if (rc != JSON_OK)
+        return fail(err, errcap, "document %u: %s", index, rc == JSON_ENOMEM ? "too many values" : "invalid JSON");
+    if (doc->toks[0].type != JSON_OBJECT)
+        return fail(err, errcap, "document %u: an operation must be an object", index);
+    int type = json_obj_get(doc, 0, "type"), id = json_obj_get(doc, 0, "id"), fields = json_obj_get(doc, 0, "fields");
+    if (id < 0 || doc->toks[id].type != JSON_STRING)
+        return fail(err, errcap, "document %u: missing \"id\" (a string)", index);
+    long idn = json_tok_decode(doc, id, op->id, sizeof op->id);
+    if (idn <= 0 || idn > SDF_MAX_ID)
+        return fail(err, errcap, "document %u: the id must be 1 to 128 characters", index);
+    for (long i = 0; i < idn; i++)
+        if (!id_char(op->id[i]))
+            return fail(err, errcap, "document %u: invalid character in document id \"%.40s\"", index, op->id);
+    op->id_len = (size_t)idn;
+    if (type < 0 || (!json_tok_streq(doc, type, "add") && !json_tok_streq(doc, type, "delete")))
+        return fail(err, errcap, "%s: \"type\" must be \"add\" or \"delete\"", op->id);
+    /* unknown members: CloudSearch refuses them */
+    for (int k = 1, seen = 0; k < (int)doc->ntoks && seen < doc->toks[0].size; k = json_next(doc, k + 1), seen++) {
+        if (!json_tok_streq(doc, k, "type") && !json_tok_streq(doc, k, "id") && !json_tok_streq(doc, k, "fields") &&
+            !json_tok_streq(doc, k, "version") && !json_tok_streq(doc, k, "lang"))
+            return fail(err, errcap, "%s: unexpected member \"%.*s\"", op->id, (int)json_tok_len(doc, k),
+                        json_tok_ptr(doc, k));
+    }
+    if (json_tok_streq(doc, type, "delete")) {
+        op->is_delete = 1;
+        return 0;
+    }
+    if (fields < 0 || doc->toks[fields].type != JSON_OBJECT)
+        return fail(err, errcap, "%s: an add needs a \"fields\" object", op->id);
+    int nkeys = doc->toks[fields].size;
+    if (nkeys == 0) return fail(err, errcap, "%s: an add needs at least one field", op->id);
+    if (nkeys > SDF_MAX_FIELDS) return fail(err, errcap, "%s: %d fields, more than 200", op->id, nkeys);
+    uint64_t seen_mask[(IXF_MAX + 63) / 64] = {0};
+    for (int k = fields + 1, seen = 0; seen < nkeys; seen++) {
+        int v = k + 1;
+        const char *name = json_tok_ptr(doc, k);
+        size_t nlen = json_tok_len(doc, k);
+        const ixf_field *f = ixf_find_next(name, nlen, op->nfields ? op->fields[op->nfields - 1].f : NULL);
+        if (!f) return fail(err, errcap, "%s: field '%.*s' is not defined in the schema", op->id, (int)nlen, name);
+        if (seen_mask[f->fid / 64] & (UINT64_C(1) << (f->fid % 64)))
+            return fail(err, errcap, "%s: field '%s' appears twice", op->id, f->sf->name);
+        seen_mask[f->fid / 64] |= UINT64_C(1) << (f->fid % 64);
+        const char *why = NULL;
+        if (doc->toks[v].type == JSON_ARRAY) {
+            int is_array = f->sf->cs_type == CS_LITERAL_ARRAY || f->sf->cs_type == CS_TEXT_ARRAY;
+            int nv = doc->toks[v].size;
+            if (!is_array) why = "multiple values for a single-valued field";
+            else if (nv == 0) why = "multi-valued fields must contain at least one value";
+            else if (nv > SDF_MAX_VALUES) why = "more than 1000 values";
+            for (int e = v + 1, i = 0; !why && i < nv; e = json_next(doc, e), i++)
+                if (!trusted || doc->toks[e].type != JSON_STRING || f->kind == IXF_DATE)
+                    check_value(doc, e, f, op, trusted ? NULL : scratch, &why);
+        } else if (!trusted || doc->toks[v].type != JSON_STRING || f->kind == IXF_DATE || f->kind == IXF_INT) {
+            check_value(doc, v, f, op, trusted ? NULL : scratch, &why);
+        }
+        if (why) return fail(err, errcap, "%s: field '%s': %s", op->id, f->sf->name, why);
+        op->fields[op->nfields].f = f;
+        op->fields[op->nfields].tok = v;
+        op->nfields++;
+        k = json_next(doc, v);
+    }
+    return 0;
+}
+
+/* 1 when the quote at q (inside s) is escaped: an odd number of backslashes before it. */
+static int escaped_at(const char *s, const char *q) {
+    size_t n = 0;
+    while (q > s && q[-1] == '\\') {
+        q--;
+        n++;
+    }
+    return (int)(n & 1);
+}
+
+int sdf_parse_trusted(json_doc *doc, const char *js, size_t len, unsigned index, buf *scratch, sdf_op *op, char *err,
+                      size_t errcap) {
+    static const char key[] = ",\"raw\":\"";
+    const char *k = len > 16 ? memmem(js, len, key, sizeof key - 1) : NULL;
+    size_t vstart = k ? (size_t)(k - js) + sizeof key - 1 : 0, vend = len >= 3 ? len - 3 : 0;
+    int fast = k && vend >= vstart && js[len - 1] == '}' && js[len - 2] == '}' && js[vend] == '"' &&
+               !escaped_at(js, js + vend);
+    /* raw's text must be one string: every quote in it escaped */
+    for (const char *q = fast ? js + vstart : NULL; q && fast;) {
+        q = memchr(q, '"', (size_t)(js + vend - q));
+        if (!q) break;
+        if (!escaped_at(js, q)) fast = 0;
+        q++;
+    }
+    size_t pre = fast ? vstart : 0;
+    if (!fast || buf_reserve(scratch, pre + 4) != 0) return sdf_parse_op(doc, js, len, index, 1, NULL, op, err, errcap);
+    buf_clear(scratch);
+    buf_append(scratch, js, pre);
+    buf_append(scratch, "\"}}", 3);
+    if (sdf_parse_op(doc, scratch->data, scratch->len, index, 1, NULL, op, err, errcap) != 0) return -1;
+    /* The copy is js byte for byte up to raw's text: the tokens' offsets hold for js; raw's token
+     * (the last one, empty in the copy) now ends where raw ends in js. */
+    doc->js = js;
+    doc->len = len;
+    doc->toks[doc->ntoks - 1].end = (int)vend;
+    return 0;
+}

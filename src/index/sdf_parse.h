@@ -1,0 +1,65 @@
+/* CloudSearch document batches (SDF, JSON form) read and checked the way CloudSearch's document
+ * service does, for the embedded index: the `index:` sink (ctindex's own documents) and
+ * `serve`'s POST /2013-01-01/documents/batch (any client's). Pure: no allocation beyond the
+ * caller's json_doc; every message names the document (by id, or by position) and the problem.
+ *
+ * Rules (aws-protocols.md 1.3-1.6): a JSON array of at least one operation; each is
+ * {"type":"add","id":ID,"fields":{...}} or {"type":"delete","id":ID}; ids are 1-128 of
+ * [A-Za-z0-9_-=#;:/?@&]; an add has 1-200 fields, each defined by the schema; values are a
+ * string or a number or (array fields only) a non-empty array of at most 1000 of them; null,
+ * objects and booleans are refused; literal values hold at most 4096 code points; dates are RFC
+ * 3339 UTC; ints fit 64 bits; text must be valid UTF-8 of characters XML 1.0 allows; a document
+ * is at most 1 MB. */
+#ifndef CTINDEX_SDF_PARSE_H
+#define CTINDEX_SDF_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/json.h"
+#include "index/index_fields.h"
+
+#define SDF_MAX_DOC_BYTES (1024 * 1024)
+#define SDF_MAX_ID 128
+#define SDF_MAX_FIELDS 200
+#define SDF_MAX_VALUES 1000
+/* Tokens for the largest document SDF allows: 200 fields of 1000 values, plus keys. */
+#define SDF_MAX_TOKENS (SDF_MAX_FIELDS * (SDF_MAX_VALUES + 2) + 16)
+
+typedef struct sdf_field {
+    const ixf_field *f;
+    int tok; /* the value token: a string, a number, or an array of them */
+} sdf_field;
+
+typedef struct sdf_op {
+    int is_delete;
+    char id[SDF_MAX_ID + 1];
+    size_t id_len;
+    sdf_field fields[SDF_MAX_FIELDS]; /* in document order */
+    int nfields;
+    int64_t time_ms; /* event_time, when present and valid */
+    int has_time;
+} sdf_op;
+
+/* Walks the top-level array of a batch: *pos starts at 0. Returns 1 with the next element's
+ * JSON text, 0 after the last one, -1 (err filled) when the batch is not a JSON array, is empty,
+ * or is malformed between elements. Element contents are not validated here. */
+int sdf_next(const char *s, size_t n, size_t *pos, const char **elem, size_t *elem_len, char *err, size_t errcap);
+
+/* Parses and checks one operation (JSON text js[0..len), the index-th of its batch, from 1). doc
+ * must hold SDF_MAX_TOKENS tokens; scratch (bounded by SDF_MAX_DOC_BYTES) checks string values,
+ * unused when trusted (then it may be NULL). trusted: the document comes from ctindex's own builder, which
+ * already guarantees valid characters and literal lengths: those string checks are skipped
+ * (structure, field names, types and dates are still checked). 0, or -1 with err ("document
+ * ID: problem"). On success the tokens in op refer to doc, valid until doc is reused. */
+int sdf_parse_op(json_doc *doc, const char *js, size_t len, unsigned index, int trusted, buf *scratch, sdf_op *op,
+                 char *err, size_t errcap);
+/* The same for a trusted document, faster: the builder writes raw last, so when the document ends
+ * with a well-formed "raw" string, everything before it is tokenized from a copy in scratch and
+ * raw's token is made to span its text in js (the tokenizer never walks the 1-2 KB of the record).
+ * Tokens then refer to js (doc->js is js), as with sdf_parse_op. */
+int sdf_parse_trusted(json_doc *doc, const char *js, size_t len, unsigned index, buf *scratch, sdf_op *op, char *err,
+                      size_t errcap);
+
+#endif

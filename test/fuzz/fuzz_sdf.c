@@ -1,0 +1,54 @@
+/* Any bytes as a CloudSearch document batch: the array walk ends, each operation is read or
+ * refused with a message naming it, kept fields are defined ones with tokens inside the
+ * document, and the trusted fast path reads a document exactly as the full parse does. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_check.h"
+#include "index/sdf_parse.h"
+
+static json_doc a, b;
+static sdf_op oa, ob;
+static buf scratch;
+static int ready;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (!ready) {
+        json_doc_init(&a, SDF_MAX_TOKENS);
+        json_doc_init(&b, SDF_MAX_TOKENS);
+        buf_init(&scratch, SDF_MAX_DOC_BYTES + 16);
+        ready = 1;
+    }
+    const char *s = (const char *)data;
+    size_t pos = 0, elen;
+    const char *e;
+    char err[256];
+    int guard = 0;
+    int rc;
+    while ((rc = sdf_next(s, size, &pos, &e, &elen, err, sizeof err)) == 1) {
+        REQUIRE(e >= s && e + elen <= s + size && elen > 0);
+        REQUIRE(++guard <= (int)size + 1);
+        if (sdf_parse_op(&a, e, elen, (unsigned)guard, 0, &scratch, &oa, err, sizeof err) != 0) {
+            REQUIRE(err[0] != '\0');
+            continue;
+        }
+        REQUIRE(oa.id_len >= 1 && oa.id_len <= SDF_MAX_ID && oa.nfields >= 0 && oa.nfields <= SDF_MAX_FIELDS);
+        for (int i = 0; i < oa.nfields; i++) {
+            REQUIRE(oa.fields[i].f != NULL && oa.fields[i].tok > 0 && (unsigned)oa.fields[i].tok < a.ntoks);
+        }
+        /* the fast path agrees with the full parse, value by value */
+        REQUIRE(sdf_parse_trusted(&b, e, elen, 1, &scratch, &ob, err, sizeof err) == 0);
+        REQUIRE(ob.nfields == oa.nfields && ob.id_len == oa.id_len && !memcmp(ob.id, oa.id, oa.id_len));
+        for (int i = 0; i < oa.nfields; i++) {
+            REQUIRE(ob.fields[i].f == oa.fields[i].f);
+            size_t la = json_tok_len(&a, oa.fields[i].tok), lb = json_tok_len(&b, ob.fields[i].tok);
+            if (a.toks[oa.fields[i].tok].type == JSON_STRING) {
+                REQUIRE(la == lb &&
+                        !memcmp(json_tok_ptr(&a, oa.fields[i].tok), json_tok_ptr(&b, ob.fields[i].tok), la));
+            }
+        }
+    }
+    if (rc < 0) REQUIRE(err[0] != '\0');
+    return 0;
+}

@@ -1,0 +1,173 @@
+/* The embedded index's write path: documents built by the document builder go in (stored as
+ * their raw record only), come back field for field, an identical add is left alone, a changed
+ * add replaces, a delete removes, and what a rolled-back transaction did is gone. Documents from
+ * another client (no raw) are stored whole. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "index/ix_store.h"
+#include "index/sdf_parse.h"
+#include "pipeline/docbuild.h"
+#include "testlib.h"
+
+static char path[256];
+static json_doc jd;
+static buf scratch;
+static sdf_op op;
+static doc_builder *builder;
+static char docbuf[1 << 20];
+
+static const char *record(int i, const char *name, const char *ip) {
+    static char r[2048];
+    snprintf(r, sizeof r,
+             "{\"eventVersion\":\"1.08\",\"userIdentity\":{\"type\":\"IAMUser\",\"accountId\":\"111122223333\","
+             "\"arn\":\"arn:aws:iam::111122223333:user/alice\",\"userName\":\"alice\"},"
+             "\"eventTime\":\"2024-05-01T0%d:00:0%dZ\",\"eventSource\":\"iam.amazonaws.com\",\"eventName\":\"%s\","
+             "\"awsRegion\":\"us-east-1\",\"sourceIPAddress\":\"%s\",\"userAgent\":\"aws-cli/2.15 Python/3.11\","
+             "\"requestParameters\":{\"userName\":\"bob\",\"policyArn\":\"arn:aws:iam::aws:policy/Admin\"},"
+             "\"responseElements\":null,\"requestID\":\"req-%d\",\"eventID\":\"ev-%04d\",\"readOnly\":false,"
+             "\"resources\":[{\"ARN\":\"arn:aws:iam::111122223333:user/bob\",\"type\":\"AWS::IAM::User\"},"
+             "{\"ARN\":\"arn:aws:iam::111122223333:user/bob\",\"type\":\"AWS::IAM::User\"}],"
+             "\"eventType\":\"AwsApiCall\",\"managementEvent\":true,\"recipientAccountId\":\"111122223333\"}",
+             i % 10, i % 10, name, ip, i, i);
+    return r;
+}
+
+/* Builds the document of a record and applies it; returns ix_apply's answer. */
+static int add_record(ix_store *s, const char *rec) {
+    docb_result res;
+    long n = docb_build(builder, rec, strlen(rec), docbuf, sizeof docbuf, &res);
+    if (n <= 0) return -9;
+    char err[256];
+    if (sdf_parse_op(&jd, docbuf, (size_t)n, 1, 1, &scratch, &op, err, sizeof err) != 0) {
+        fprintf(stderr, "parse: %s\n", err);
+        return -9;
+    }
+    int rc = ix_apply(s, &jd, &op, docbuf, (size_t)n, 0, err, sizeof err);
+    if (rc) fprintf(stderr, "apply: %s\n", err);
+    return rc;
+}
+
+static int apply_json(ix_store *s, const char *js, char *err, size_t cap) {
+    if (sdf_parse_op(&jd, js, strlen(js), 1, 0, &scratch, &op, err, cap) != 0) return -9;
+    return ix_apply(s, &jd, &op, js, strlen(js), 0, err, cap);
+}
+
+static void test_write_read(void) {
+    char err[256];
+    ix_store *s = ix_open(path, IX_WRITE, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) {
+        fprintf(stderr, "%s\n", err);
+        return;
+    }
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    for (int i = 0; i < 20; i++)
+        CHECK_EQ_INT(add_record(s, record(i, i % 2 ? "CreateUser" : "AttachUserPolicy", "10.0.0.1")), 0);
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    const ix_write_stats *ws = ix_get_write_stats(s);
+    CHECK_EQ_INT(ws->adds, 20);
+    CHECK_EQ_INT(ws->derived, 20);
+    CHECK_EQ_INT(ix_doc_count(s), 20);
+
+    /* the same documents again: unchanged, nothing added */
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    for (int i = 0; i < 20; i++)
+        CHECK_EQ_INT(add_record(s, record(i, i % 2 ? "CreateUser" : "AttachUserPolicy", "10.0.0.1")), 0);
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    CHECK_EQ_INT(ws->unchanged, 20);
+    CHECK_EQ_INT(ix_doc_count(s), 20);
+
+    /* changed: replaced, still 20 */
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    CHECK_EQ_INT(add_record(s, record(3, "DeleteUser", "192.0.2.9")), 0);
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    CHECK_EQ_INT(ix_doc_count(s), 20);
+
+    /* a delete, and a delete of an id that does not exist */
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    CHECK_EQ_INT(apply_json(s, "{\"type\":\"delete\",\"id\":\"ev-0004\"}", err, sizeof err), 0);
+    CHECK_EQ_INT(apply_json(s, "{\"type\":\"delete\",\"id\":\"nope\"}", err, sizeof err), 0);
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    CHECK_EQ_INT(ix_doc_count(s), 19);
+
+    /* a rolled-back batch leaves nothing */
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    CHECK_EQ_INT(add_record(s, record(50, "NewInRollback", "203.0.113.5")), 0);
+    ix_rollback(s);
+    CHECK_EQ_INT(ix_doc_count(s), 19);
+
+    /* another client's document: no raw, stored whole; a refused one */
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    CHECK_EQ_INT(
+        apply_json(s,
+                   "{\"type\":\"add\",\"id\":\"other-1\",\"fields\":{\"event_name\":\"PutObject\","
+                   "\"event_time\":\"2024-05-02T10:00:00.250Z\",\"request_parameters\":\"bucket \\u00e9t\\u00e9\","
+                   "\"resource_types\":[\"AWS::S3::Object\",\"AWS::S3::Bucket\"],\"insight_duration\":5}}",
+                   err, sizeof err),
+        0);
+    CHECK_EQ_INT(apply_json(s, "{\"type\":\"add\",\"id\":\"bad\",\"fields\":{\"nosuchfield\":\"x\"}}", err, sizeof err),
+                 -9);
+    CHECK(strstr(err, "nosuchfield") != NULL);
+    /* another client's values are checked as CloudSearch checks them */
+    CHECK_EQ_INT(
+        apply_json(s, "{\"type\":\"add\",\"id\":\"c1\",\"fields\":{\"event_name\":\"a\\u0001b\"}}", err, sizeof err),
+        -9);
+    CHECK(strstr(err, "XML") != NULL);
+    CHECK_EQ_INT(apply_json(s, "{\"type\":\"add\",\"id\":\"c2\",\"fields\":{\"event_time\":\"2024-13-01T00:00:00Z\"}}",
+                            err, sizeof err),
+                 -9);
+    CHECK(strstr(err, "RFC 3339") != NULL);
+    CHECK_EQ_INT(
+        apply_json(s, "{\"type\":\"add\",\"id\":\"c3\",\"fields\":{\"event_name\":[\"a\",\"b\"]}}", err, sizeof err),
+        -9);
+    CHECK(strstr(err, "single-valued") != NULL);
+    static char big[6000];
+    int o = snprintf(big, sizeof big, "{\"type\":\"add\",\"id\":\"c4\",\"fields\":{\"event_name\":\"");
+    memset(big + o, 'x', 4097);
+    snprintf(big + o + 4097, sizeof big - (size_t)o - 4097, "\"}}");
+    CHECK_EQ_INT(apply_json(s, big, err, sizeof err), -9);
+    CHECK(strstr(err, "4096") != NULL);
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    CHECK_EQ_INT(ix_doc_count(s), 20);
+    CHECK_EQ_INT(ws->derived, 21);
+    ix_close(s);
+
+    /* reopen read-only */
+    s = ix_open(path, IX_READ, err, sizeof err);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_EQ_INT(ix_doc_count(s), 20);
+        CHECK(ix_size_bytes(s) > 0);
+        ix_close(s);
+    }
+}
+
+static void test_refuse_foreign_file(void) {
+    char err[256], other[300];
+    snprintf(other, sizeof other, "%s.other", path);
+    FILE *f = fopen(other, "w");
+    fputs("not a database at all, just text", f);
+    fclose(f);
+    ix_store *s = ix_open(other, IX_READ, err, sizeof err);
+    CHECK(s == NULL);
+    CHECK(strstr(err, "index") != NULL);
+    unlink(other);
+}
+
+int main(void) {
+    snprintf(path, sizeof path, "/tmp/ctindex-test-store-%d.db", (int)getpid());
+    unlink(path);
+    json_doc_init(&jd, SDF_MAX_TOKENS);
+    buf_init(&scratch, SDF_MAX_DOC_BYTES + 16);
+    builder = docb_new(NULL);
+    RUN(test_write_read);
+    RUN(test_refuse_foreign_file);
+    docb_free(builder);
+    json_doc_free(&jd);
+    buf_free(&scratch);
+    test_remove_db(path);
+    TEST_MAIN_END();
+}
