@@ -204,6 +204,8 @@ class FakeState:
                 bucket["at"] = now
                 if bucket["tokens"] < nbytes:
                     stats["throttled"] += 1
+                    stats.setdefault("throttled_at", []).append([round(now - stats["first"], 3), nbytes,
+                                                                 round(bucket["tokens"])])
                     return bucket["status"], bucket["retry_after"]
                 bucket["tokens"] -= nbytes
             stats["accepted_bytes"] += nbytes

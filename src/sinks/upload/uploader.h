@@ -21,8 +21,9 @@
  *   their recent baseline, and is cut multiplicatively on throttling answers or on latency well
  *   above that baseline; it never passes max_in_flight. uploader_set_limit fixes it instead;
  * - the byte-rate cap (upload_options.max_rate_bps): a request leaves only once a token bucket
- *   refilled at that rate holds its body's bytes (the bucket holds one second of the rate, or the
- *   largest body, whichever is more), so a sink that takes "5 MB per 10 s" gets exactly that;
+ *   refilled at 95% of that rate holds its body's bytes (the bucket holds the largest body: no
+ *   burst beyond one request), so a sink that takes "5 MB per 10 s" is never sent more, even as
+ *   measured on its own clock;
  * - Retry-After: a throttling answer that carries it stops every new request until it passes
  *   (up to backoff_cap_ms);
  * - every retry: one attempt per aws_send (max_attempts 1, re-signed each time), exponential
