@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsonw.h"
 #include "base/log.h"
 
 #define HEALTH_BODY_MAX 2048
@@ -17,23 +18,6 @@ struct health {
     buf scratch; /* the metrics body, reused */
 };
 
-/* reason as the body of a JSON string (quotes, backslashes and controls escaped). */
-static void json_text(char *out, size_t cap, const char *s) {
-    size_t n = 0;
-    for (; *s && n + 7 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[n++] = '\\';
-            out[n++] = (char)c;
-        } else if (c < 0x20) {
-            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
-        } else {
-            out[n++] = (char)c;
-        }
-    }
-    out[n] = '\0';
-}
-
 static void health_answer(void *ud, http_exchange *x, const http_server_request *rq) {
     health *h = ud;
     (void)rq;
@@ -44,7 +28,7 @@ static void health_answer(void *ud, http_exchange *x, const http_server_request 
         status = h->status(h->ud, body, sizeof body);
     } else {
         char reason[512];
-        json_text(reason, sizeof reason, h->starting);
+        jsonw_text(h->starting, reason, sizeof reason);
         snprintf(body, sizeof body, "{\"status\":\"starting\",\"reason\":\"%s\"}", reason);
     }
     http_exchange_reply(x, status, "application/json", NULL, body, strlen(body));

@@ -772,12 +772,6 @@ static void ask_redrive(svc *s) {
 
 /* ---------- health and metrics ---------- */
 
-/* text as the body of a JSON string, NUL-terminated in out. */
-static void json_text(char *out, size_t cap, const char *text) {
-    long n = jsonw_escape(text, strlen(text), out, cap - 1, JSONW_NO_LIMIT, JSONW_TRUNCATE, NULL);
-    out[n > 0 ? n : 0] = '\0';
-}
-
 /* GET /: 200 only while work can flow. 503 before the first successful receive, while receives
  * keep failing, while the sink refuses or cannot be reached, and while stopping. */
 static int svc_health(void *ud, char *out, size_t cap) {
@@ -805,7 +799,7 @@ static int svc_health(void *ud, char *out, size_t cap) {
         snprintf(reason, sizeof reason, "waiting for the first successful ReceiveMessage");
     }
     char why[900];
-    json_text(why, sizeof why, reason);
+    jsonw_text(reason, why, sizeof why);
     const service_stats *st = s->st;
     snprintf(out, cap,
              "{\"status\":\"%s\",\"reason\":\"%s\",\"sink\":\"%s\",\"sink_condition\":\"%s\",\"upload_limit\":%d,"

@@ -205,6 +205,16 @@ static void test_short_against_reference(void) {
     CHECK_EQ_INT(bad, 0);
 }
 
+/* A status reason as a JSON string body: escaped, NUL-terminated, cut to fit. */
+static void test_text(void) {
+    char text[16];
+    CHECK_EQ_INT((int)jsonw_text("a \"b\"\\\n", text, sizeof text), 11);
+    CHECK_EQ_STR(text, "a \\\"b\\\"\\\\\\n");
+    CHECK(jsonw_text("0123456789abcdefghij", text, sizeof text) == 15 && strlen(text) == 15);
+    char one[1];
+    CHECK(jsonw_text("x", one, sizeof one) == 0 && one[0] == '\0');
+}
+
 int main(void) {
     RUN(test_escape_basic);
     RUN(test_escape_utf8);
@@ -213,5 +223,6 @@ int main(void) {
     RUN(test_bulk_bounds);
     RUN(test_short_against_reference);
     RUN(test_long_bulk);
+    RUN(test_text);
     TEST_MAIN_END();
 }
