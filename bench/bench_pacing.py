@@ -13,7 +13,8 @@
 
 Figures: accepted bytes per second against the allowed rate (accepted / (burst + rate x the time
 from the first request to the last)), requests throttled, most uploads in flight at once seen by
-the fake, wall time. The last line is the same as JSON, for test/e2e/test_bench_pacing.py.
+the fake, wall time; for the byte-rate runs also the sustained figures, from 5 s after the first
+request on (adaptive pacing learns the rate from the first throttles). The last line is the same as JSON, for test/e2e/test_bench_pacing.py.
 
   bench/bench_pacing.py [--build build] [--files 40] [--records 400] [--rate 2000000]
                         [--batch-bytes 2097152] [--only NAME,...]
@@ -33,6 +34,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "test", "fakes"))
 import fakelib  # noqa: E402
 
 AKID, SECRET = "AKIDBENCHPACING00000", "bench-pacing-secret"
+WARMUP_S = 5.0  # the sustained figures leave out the first seconds (a learned rate is not known yet)
 
 
 def replay(binary, corpus, spec, args, timeout):
@@ -67,6 +69,12 @@ def one_run(o, name, corpus, schema, spec_of, args, fault, target):
         r["accepted_rate"] = round(r["accepted_bytes"] / span)
         r["allowed_rate"] = fault["rate"]
         r["accepted_share"] = round(r["accepted_bytes"] / allowed, 4)
+        # sustained: from WARMUP_S after the first request to the last
+        acc = [b for t, b in pacing.get("accepted_at", []) if t >= WARMUP_S]
+        thr = [t for t, _, _ in pacing.get("throttled_at", []) if t >= WARMUP_S]
+        if span > 2 * WARMUP_S and acc:
+            r["sustained_accepted_share"] = round(sum(acc) / (fault["burst"] + fault["rate"] * (span - WARMUP_S)), 4)
+            r["sustained_throttled_share"] = round(len(thr) / (len(acc) + len(thr)), 4)
     if rc != 0:
         r["stderr"] = err[-2000:]
     return r
@@ -124,6 +132,9 @@ def main():
         if "accepted_share" in r:
             line += (f"  accepted {r['accepted_rate']} B/s of {r['allowed_rate']} allowed "
                      f"({100 * r['accepted_share']:.1f}% of what the bucket allowed)")
+        if "sustained_accepted_share" in r:
+            line += (f"\n{'':22s} sustained (after {WARMUP_S:.0f} s): accepted {100 * r['sustained_accepted_share']:.1f}%"
+                     f" of the allowed bytes, {100 * r['sustained_throttled_share']:.1f}% of the requests throttled")
         print(line, flush=True)
         if r["rc"] != 0:
             print(r.get("stderr", ""), file=sys.stderr)

@@ -68,7 +68,7 @@ typedef struct sink_state {
     int limit;         /* requests allowed on the wire now (adaptive concurrency) */
     int max_limit;     /* the configured most (--uploads, inflight=) */
     int in_flight;     /* requests on the wire */
-    uint64_t rate_bps; /* byte-rate cap (--max-upload-rate); 0: none */
+    uint64_t rate_bps; /* bytes/s requests are paced at now (--max-upload-rate less 5%, or learned); 0: none */
 } sink_state;
 
 static inline const char *sink_condition_name(sink_condition c) {

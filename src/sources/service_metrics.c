@@ -129,7 +129,9 @@ static void upload_metrics(prom_writer *w, const service_metrics_view *v, const 
     one(w, "gauge", "ctindex_upload_concurrency_max", "The most requests the sink may have on the wire (--uploads).",
         label, (uint64_t)(ks->max_limit > 0 ? ks->max_limit : 0));
     one(w, "gauge", "ctindex_upload_rate_limit_bytes_per_second",
-        "The byte-rate cap of uploads (--max-upload-rate); 0 when there is none.", label, ks->rate_bps);
+        "Bytes per second uploads are paced at now: --max-upload-rate less 5%, or the rate learned after "
+        "throttling at one request at a time; 0 when not paced.",
+        label, ks->rate_bps);
     prom_family(w, "ctindex_sink_condition", "gauge",
                 "1 for the sink's condition now: ok (documents are taken), refusing (whole requests refused: "
                 "receiving pauses), unreachable (requests fail in a row: receiving pauses).");

@@ -25,7 +25,8 @@ For tests only (one Python process; not a benchmark peer).  Routes:
      GET  /_fake/accepted {"cloudsearch":{"ids":[...],"adds":N,"deletes":D,"batches":B},
                            "opensearch":{...same...},"rejected":R,"rejected_batches":..,"rejected_items":..}
      GET  /_fake/stats    request/response counters, connections, max uploads in flight, faults fired,
-                          "pacing": {TARGET: {"accepted_bytes","throttled","requests","first","last"}}
+                          "pacing": {TARGET: {"accepted_bytes","throttled","requests","first","last",
+                          "accepted_at":[[s,bytes]..],"throttled_at":[[s,bytes,tokens]..]}} (s from the first)
      GET  /_fake/mappings {INDEX: {"template":NAME|null,"dynamic":..,"documents":N,
                            "fields":{PATH:{"type":T,"origin":"template"|"dynamic"}}}}
      POST /_fake/reset    forget accepted documents, stats, faults, reject_ids, OpenSearch mappings and templates
@@ -209,6 +210,7 @@ class FakeState:
                     return bucket["status"], bucket["retry_after"]
                 bucket["tokens"] -= nbytes
             stats["accepted_bytes"] += nbytes
+            stats.setdefault("accepted_at", []).append([round(now - stats["first"], 3), nbytes])
             return None
 
     def load_delay(self, service):

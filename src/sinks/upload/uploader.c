@@ -23,6 +23,12 @@
 
 enum { JOB_IDLE = 0, JOB_READY, JOB_BACKOFF, JOB_WIRE };
 
+/* Pacing below one request (adaptive): accepted answers remembered to measure the service's rate. */
+#define LEARN_WINDOW 8
+#define LEARN_MAX_AGE_MS 60000 /* older answers say nothing about the service now */
+#define LEARN_GROWTH 1.003     /* per accepted answer: about +35% after 100 */
+#define LEARN_FORGET 200       /* accepted answers in a row after which the learned rate is dropped */
+
 struct uploader {
     uv_loop_t *loop;
     aws_ctx *aws;
@@ -47,8 +53,16 @@ struct uploader {
     void *closed_ud;
     upload_observer observer;
     void *observer_ud;
-    /* byte-rate cap: a token bucket refilled at rate_bps (bytes), up to bucket_cap */
+    /* byte-rate pacing: a token bucket refilled at rate_bps (bytes), up to bucket_cap; rate_bps
+     * is the lower of the cap (cap_bps) and the rate learned below one request (learned_bps) */
     double rate_bps, tokens, bucket_cap;
+    double cap_bps, learned_bps;
+    int learned_quiet;   /* accepted answers in a row since the last throttle, while learned_bps is set */
+    int throttle_streak; /* throttling answers in a row (any batch) */
+    /* the last accepted answers (loop time, bytes), oldest first: what the service took lately */
+    uint64_t acc_ms[LEARN_WINDOW];
+    size_t acc_bytes[LEARN_WINDOW];
+    int nacc;
     uint64_t tokens_ms;
     int tokens_started;
     /* Retry-After: no request starts before this loop time */
@@ -183,6 +197,64 @@ static void rate_spend(uploader *u, size_t len) {
     if (u->rate_bps > 0) u->tokens -= (double)len;
 }
 
+static void rate_apply(uploader *u) {
+    double r = u->cap_bps;
+    if (u->learned_bps > 0 && (r <= 0 || u->learned_bps < r)) r = u->learned_bps;
+    u->rate_bps = r;
+    u->state->rate_bps = (uint64_t)r;
+}
+
+/* ---------- pacing below one request ----------
+ * Concurrency cannot go below one request; a service that meters bytes (CloudSearch: about 5 MB
+ * per 10 s) still throttles one request at a time when each goes as soon as the last is answered.
+ * So a throttling answer while the limit is already 1 sets a byte rate: 95% of what the service
+ * accepted over the last answers (it throttled beyond that), or half the last rate when that
+ * cannot be measured. Each accepted answer raises it a little (LEARN_GROWTH) to find room again;
+ * after LEARN_FORGET accepted answers in a row it is dropped. */
+
+static void learn_accepted(uploader *u, size_t bytes) {
+    uint64_t now = uv_now(u->loop);
+    if (u->nacc == LEARN_WINDOW) {
+        memmove(u->acc_ms, u->acc_ms + 1, (LEARN_WINDOW - 1) * sizeof u->acc_ms[0]);
+        memmove(u->acc_bytes, u->acc_bytes + 1, (LEARN_WINDOW - 1) * sizeof u->acc_bytes[0]);
+        u->nacc--;
+    }
+    u->acc_ms[u->nacc] = now;
+    u->acc_bytes[u->nacc++] = bytes;
+    if (u->learned_bps <= 0) return;
+    if (++u->learned_quiet >= LEARN_FORGET) {
+        log_info("%s: no throttling for %d answers: requests are no longer paced (was %.0f bytes/s)", u->name,
+                 u->learned_quiet, u->learned_bps);
+        u->learned_bps = 0;
+    } else {
+        u->learned_bps *= LEARN_GROWTH;
+    }
+    rate_apply(u);
+}
+
+/* Bytes per second the service accepted between the oldest recent answer and now; 0 when fewer
+ * than two recent answers say. */
+static double learn_measure(const uploader *u, uint64_t now) {
+    int first = 0;
+    while (first < u->nacc && now - u->acc_ms[first] > LEARN_MAX_AGE_MS) first++;
+    if (u->nacc - first < 2 || now <= u->acc_ms[first]) return 0;
+    double bytes = 0;
+    for (int i = first + 1; i < u->nacc; i++) bytes += (double)u->acc_bytes[i];
+    return bytes * 1000.0 / (double)(now - u->acc_ms[first]);
+}
+
+static void learn_throttled(uploader *u) {
+    double measured = learn_measure(u, uv_now(u->loop)), was = u->learned_bps;
+    if (measured > 0) u->learned_bps = measured * RATE_HEADROOM;
+    else if (was > 0) u->learned_bps = was / 2;
+    else return;                                               /* nothing measured yet: the retry backoff alone */
+    if (was > 0 && u->learned_bps > was) u->learned_bps = was; /* a throttle never raises it */
+    u->learned_quiet = 0;
+    rate_apply(u);
+    if (was <= 0)
+        log_info("%s: throttled at one request at a time: pacing requests at %.0f bytes/s", u->name, u->learned_bps);
+}
+
 static int degraded(const uploader *u) { return u->state->condition != SINK_OK; }
 
 /* The next probe's wait: about probe_base_ms doubling per probe up to probe_cap_ms, the upper
@@ -226,6 +298,9 @@ static void become_ok(uploader *u) {
     if (u->adaptive) { /* what the sink takes now is unknown: start low again */
         aimd_reset(&u->aimd);
         u->limit = aimd_limit(&u->aimd);
+        u->learned_bps = 0;
+        u->nacc = 0;
+        rate_apply(u);
     }
     publish_limit(u);
 }
@@ -449,6 +524,17 @@ static void retry_later(uploader *u, upload_job *j, const upload_answer *a) {
     log_warn("%s: upload of %" PRIu32 " documents (%zu bytes) failed: %s; attempt %d, retrying in %" PRIu64 " ms",
              u->name, j->docs, j->bytes, a->why, j->fails, delay);
     j->due_ms = uv_now(u->loop) + delay;
+    /* Throttled at one request at a time: the place this job leaves must not go to the next
+     * batch at once (every batch would be throttled in turn, each on its own timer): all wait,
+     * for a pause that doubles with the throttles in a row, whichever batch they hit. */
+    if (a->throttled && u->adaptive && u->limit == 1) {
+        int shift = u->throttle_streak > 1 ? u->throttle_streak - 1 : 0;
+        uint64_t pause = u->policy.base_ms << (shift < 16 ? shift : 16);
+        if (pause > u->policy.cap_ms) pause = u->policy.cap_ms;
+        uint64_t until = uv_now(u->loop) + pause;
+        if (j->due_ms > until) until = j->due_ms;
+        if (until > u->quiet_until_ms) u->quiet_until_ms = until;
+    }
     j->where = JOB_BACKOFF;
     j->next_wait = u->backoff;
     u->backoff = j;
@@ -480,7 +566,7 @@ static void on_refused(uploader *u, upload_job *j, const aws_response *r, const 
     retry_later(u, j, a);
 }
 
-static void adapt(uploader *u, upload_verdict v, const upload_answer *a, uint64_t latency_ns) {
+static void adapt(uploader *u, upload_verdict v, const upload_answer *a, uint64_t latency_ns, size_t bytes) {
     uint64_t now = uv_now(u->loop);
     if (a->throttled && a->retry_after_ms > 0) {
         uint64_t wait = a->retry_after_ms < u->policy.cap_ms ? a->retry_after_ms : u->policy.cap_ms;
@@ -488,6 +574,10 @@ static void adapt(uploader *u, upload_verdict v, const upload_answer *a, uint64_
     }
     if (!u->adaptive) return;
     int accepted = v == UPLOAD_OK && !a->throttled;
+    if (a->throttled) u->throttle_streak++;
+    else if (accepted) u->throttle_streak = 0;
+    if (a->throttled && u->limit == 1) learn_throttled(u);
+    else if (accepted) learn_accepted(u, bytes);
     int limit = aimd_answer(&u->aimd, now, (double)latency_ns / 1e6, accepted, a->throttled);
     if (limit != u->limit) {
         log_debug("%s: %d request(s) at once (was %d)%s", u->name, limit, u->limit, a->throttled ? ": throttled" : "");
@@ -518,7 +608,7 @@ static void on_answer(void *ud, aws_response *r) {
         upload_outcome o = {v, a.throttled, r->result != HTTP_OK, r->status, j->docs, j->bytes, latency, u->in_flight};
         u->observer(u->observer_ud, &o);
     }
-    adapt(u, v, &a, latency);
+    adapt(u, v, &a, latency, j->bytes);
     /* No answer, or a server error that is not throttling: counts toward "unreachable". */
     int failed = v == UPLOAD_RETRY && !a.throttled && (r->result != HTTP_OK || r->status >= 500);
     if (v == UPLOAD_OK) {
@@ -570,13 +660,13 @@ uploader *uploader_new(uv_loop_t *loop, aws_ctx *aws, const char *name, const up
     aimd_options ao = {.initial = 1, .max = u->max_limit};
     aimd_init(&u->aimd, &ao);
     u->limit = u->adaptive ? aimd_limit(&u->aimd) : u->max_limit;
-    u->rate_bps = (double)o->max_rate_bps * RATE_HEADROOM;
+    u->cap_bps = (double)o->max_rate_bps * RATE_HEADROOM;
+    rate_apply(u);
     u->bucket_cap = 0; /* raised to the largest body: no burst beyond one request */
     u->hold_refused = o->hold_refused;
     u->unreachable_after = o->unreachable_after > 0 ? o->unreachable_after : 3;
     histogram_init(&u->st->latency, histogram_upload_seconds, histogram_upload_seconds_n);
     u->state->max_limit = u->max_limit;
-    u->state->rate_bps = o->max_rate_bps;
     publish_limit(u);
     uv_timer_init(loop, &u->timer);
     u->timer.data = u;

@@ -24,6 +24,10 @@
  *   refilled at 95% of that rate holds its body's bytes (the bucket holds the largest body: no
  *   burst beyond one request), so a sink that takes "5 MB per 10 s" is never sent more, even as
  *   measured on its own clock;
+ * - pacing below one request (adaptive): a throttling answer while the limit is already 1 sets
+ *   a byte rate, 95% of what the service accepted over its last answers (half the last one when
+ *   that cannot be measured), raised by 0.3% per accepted answer and dropped after 200 accepted
+ *   answers in a row; the lower of it and max_rate_bps paces requests (sink_state.rate_bps);
  * - Retry-After: a throttling answer that carries it stops every new request until it passes
  *   (up to backoff_cap_ms);
  * - every retry: one attempt per aws_send (max_attempts 1, re-signed each time), exponential
