@@ -2,10 +2,10 @@
 then back on the same port, against moto (signatures checked) and the strict fake CloudSearch
 endpoint (issue 12).
 
-"Minutes" on the service's own clocks: --visibility 20 (messages held are extended every 10 s;
-10 s of slack for a loaded machine) and the queue's maxReceiveCount 2, so one missed extension,
-or one message received again, would show; the sink stays down for 60 s, three visibility
-timeouts, and is probed at most every 4 s (--sink-probe-max 4). The mechanism is the real one: the same code paths as with the
+"Minutes" on the service's own clocks: --visibility 30 (messages held are extended every 15 s;
+15 s of slack for moto on a loaded machine) and the queue's maxReceiveCount 2, so one missed
+extension, or one message received again, would show; the sink stays down for 60 s, two
+visibility timeouts, and is probed at most every 4 s (--sink-probe-max 4). The mechanism is the real one: the same code paths as with the
 defaults (visibility 300 s, probes up to 60 s apart), only the clocks are shorter.
 
 Must hold:
@@ -51,7 +51,7 @@ def run(tmp):
         env = runlib.run_env(moto, akid, secret)
         log_path = os.path.join(tmp, "run.log")
         argv = [BIN, "run", "--queue", stack.queue, "--doc-endpoint", fake.url, "--region", "us-east-1",
-                "--receivers", "2", "--wait", "1", "--visibility", "20", "--linger-ms", "300",
+                "--receivers", "2", "--wait", "1", "--visibility", "30", "--linger-ms", "300",
                 "--stats-interval", "5", "--sink-probe-max", "4", "--batch-bytes", str(2 << 20),
                 "--health-port", str(hport), "--dead-letter", os.path.join(tmp, "dead.jsonl")]
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=open(log_path, "w"))
