@@ -325,7 +325,7 @@ static void test_adaptive_settles_under_load(void) {
     teardown(&f);
 }
 
-static int limit_is_4(fixture *f) { return uploader_limit(f->u) == 4; }
+static int limit_at_least_3(fixture *f) { return uploader_limit(f->u) >= 3; }
 
 /* A throttling answer cuts the limit by half at once. */
 static void test_throttling_cuts_the_limit(void) {
@@ -334,14 +334,17 @@ static void test_throttling_cuts_the_limit(void) {
     fixture f;
     setup_with(&f, &o);
     fake_job grow[8];
-    jobs_for(grow, 8, "/delay/10", 200);
+    /* 50 ms answers and a goal of 3: with 10 ms and a goal of 4 a loaded machine's noise could
+     * undo the growth until every request was sent, and the test waited for minutes */
+    jobs_for(grow, 8, "/delay/50", 200);
     for (int i = 0; i < 8; i++) submit(&f, &grow[i]);
-    CHECK(run_until(&f, limit_is_4));
+    CHECK(run_until(&f, limit_at_least_3));
+    int grown = uploader_limit(f.u);
     for (int i = 0; i < 8; i++) grow[i].path = "/throttle"; /* the service starts throttling */
     uint64_t throttled = f.snk.stats.throttled;
     for (int guard = 0; guard < 100000 && f.snk.stats.throttled == throttled; guard++) uv_run(&f.loop, UV_RUN_ONCE);
     CHECK(f.snk.stats.throttled > throttled);
-    CHECK(uploader_limit(f.u) <= 2);
+    CHECK(uploader_limit(f.u) <= grown / 2); /* halved at once */
     for (int i = 0; i < 8; i++) grow[i].path = "/hello", grow[i].requests_left = 1;
     run_until_finished(&f, grow, 8);
     teardown(&f);
