@@ -9,11 +9,19 @@
 #include "base/jsonw.h"
 #include "base/log.h"
 
-enum sqs_op { OP_RECEIVE, OP_DELETE_BATCH, OP_VISIBILITY_BATCH, OP_SEND, OP_SEND_BATCH, OP_GET_QUEUE_URL };
+enum sqs_op {
+    OP_RECEIVE,
+    OP_DELETE_BATCH,
+    OP_VISIBILITY_BATCH,
+    OP_SEND,
+    OP_SEND_BATCH,
+    OP_GET_QUEUE_URL,
+    OP_GET_REDRIVE
+};
 
 static const char *const op_target[] = {
-    "ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibilityBatch",
-    "SendMessage",    "SendMessageBatch",   "GetQueueUrl",
+    "ReceiveMessage",   "DeleteMessageBatch", "ChangeMessageVisibilityBatch", "SendMessage",
+    "SendMessageBatch", "GetQueueUrl",        "GetQueueAttributes",
 };
 
 /* Request bodies: 10 messages of 1 MiB escaped (\" \\ \n grow by 2x at most) plus the envelope. */
@@ -29,6 +37,7 @@ struct sqs_call {
     sqs_receive_fn on_receive;
     sqs_batch_fn on_batch;
     sqs_value_fn on_value;
+    sqs_redrive_fn on_redrive;
     void *ud;
 };
 
@@ -81,6 +90,7 @@ static void deliver_failure(sqs_call *c, const sqs_result *res) {
     case OP_SEND_BATCH: c->on_batch(c->ud, res, NULL, 0); break;
     case OP_SEND:
     case OP_GET_QUEUE_URL: c->on_value(c->ud, res, NULL); break;
+    case OP_GET_REDRIVE: c->on_redrive(c->ud, res, NULL); break;
     }
 }
 
@@ -147,6 +157,19 @@ static void deliver_value(sqs_call *c, sqs_result *res, const aws_response *r) {
     json_doc_free(&doc);
 }
 
+static void deliver_redrive(sqs_call *c, sqs_result *res, const aws_response *r) {
+    json_doc doc;
+    sqs_redrive policy;
+    if (json_doc_init(&doc, 64) != JSON_OK) {
+        bad_answer(c, res, "out of memory");
+        return;
+    }
+    if (sqs_parse_redrive(&doc, r->body.data ? r->body.data : "", r->body.len, &policy) < 0)
+        bad_answer(c, res, "a RedrivePolicy that is not understood");
+    else c->on_redrive(c->ud, res, &policy);
+    json_doc_free(&doc);
+}
+
 static void call_done(void *ud, aws_response *r) {
     sqs_call *c = ud;
     c->call = NULL;
@@ -172,6 +195,8 @@ static void call_done(void *ud, aws_response *r) {
         deliver_receive(c, &res, r);
     } else if (c->op == OP_SEND || c->op == OP_GET_QUEUE_URL) {
         deliver_value(c, &res, r);
+    } else if (c->op == OP_GET_REDRIVE) {
+        deliver_redrive(c, &res, r);
     } else {
         deliver_batch(c, &res, r);
     }
@@ -343,6 +368,19 @@ sqs_call *sqs_get_queue_url(aws_ctx *aws, const char *name, sqs_value_fn cb, voi
         return NULL;
     }
     return call_start(c, NULL, 30000, SQS_MAX_ANSWER_BODY);
+}
+
+sqs_call *sqs_get_redrive(aws_ctx *aws, const char *queue_url, sqs_redrive_fn cb, void *ud) {
+    if (!aws || !cb || !queue_ok(queue_url)) return NULL;
+    sqs_call *c = call_new(aws, OP_GET_REDRIVE, 1, ud);
+    if (!c) return NULL;
+    c->on_redrive = cb;
+    if (begin_body(&c->body, queue_url) != 0 ||
+        buf_append_str(&c->body, ",\"AttributeNames\":[\"RedrivePolicy\"]") != 0) {
+        call_free(c);
+        return NULL;
+    }
+    return call_start(c, queue_url, 30000, SQS_MAX_ANSWER_BODY);
 }
 
 void sqs_call_cancel(sqs_call *c) {

@@ -85,6 +85,18 @@ sqs_call *sqs_get_queue_url(aws_ctx *aws, const char *name, sqs_value_fn cb, voi
  * module runs inside the call that started it or inside this one. */
 void sqs_call_cancel(sqs_call *c);
 
+/* The queue's redrive policy: after max_receive_count receives a message goes to dlq_arn. */
+#define SQS_REDRIVE_MAX 2048
+typedef struct sqs_redrive {
+    int max_receive_count; /* 0: the queue has no redrive policy (or it could not be read) */
+    char dlq_arn[512];
+} sqs_redrive;
+typedef void (*sqs_redrive_fn)(void *ud, const sqs_result *r, const sqs_redrive *policy);
+
+/* GetQueueAttributes for RedrivePolicy. policy is filled (max_receive_count 0 without a policy)
+ * when r->ok. */
+sqs_call *sqs_get_redrive(aws_ctx *aws, const char *queue_url, sqs_redrive_fn cb, void *ud);
+
 /* ---- pure helpers (exposed for tests) ---- */
 
 /* Error of an answer (JSON or XML body, optional x-amzn-query-error header value). Fields not
@@ -103,5 +115,10 @@ int sqs_parse_batch(json_doc *doc, const char *js, size_t len, sqs_entry_result 
 
 /* A value of a one-field answer ({"MessageId":..} / {"QueueUrl":..}) decoded into out. */
 int sqs_parse_value(json_doc *doc, const char *js, size_t len, const char *field, char *out, size_t cap);
+
+/* GetQueueAttributes answer {"Attributes":{"RedrivePolicy":"{\"deadLetterTargetArn\":..,
+ * \"maxReceiveCount\":N}"}} (N a number or a numeric string, 1..1000). 0 with out filled, 1 when the
+ * queue has no redrive policy, -1 when the answer is not understood. */
+int sqs_parse_redrive(json_doc *doc, const char *js, size_t len, sqs_redrive *out);
 
 #endif

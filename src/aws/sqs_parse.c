@@ -1,6 +1,7 @@
 /* Pure parts of the SQS client: the JSON answers of ReceiveMessage, the batch calls and the
  * one-value calls, and errors (JSON or Query-style XML). No loop, no network. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aws/sqs.h"
@@ -203,4 +204,41 @@ int sqs_parse_value(json_doc *doc, const char *js, size_t len, const char *field
     int t = json_obj_get(doc, 0, field);
     if (t < 0 || doc->toks[t].type != JSON_STRING) return -1;
     return json_tok_decode(doc, t, out, cap) > 0 ? 0 : -1;
+}
+
+int sqs_parse_redrive(json_doc *doc, const char *js, size_t len, sqs_redrive *out) {
+    memset(out, 0, sizeof *out);
+    if (json_parse(doc, js, len) != JSON_OK || doc->toks[0].type != JSON_OBJECT) return -1;
+    int attrs = json_obj_get(doc, 0, "Attributes");
+    if (attrs < 0) return 1; /* no attribute asked for is set */
+    if (doc->toks[attrs].type != JSON_OBJECT) return -1;
+    int t = json_obj_get(doc, attrs, "RedrivePolicy");
+    if (t < 0) return 1;
+    if (doc->toks[t].type != JSON_STRING) return -1;
+    /* The policy is JSON held in a string: decode it, then parse it on its own. */
+    char policy[SQS_REDRIVE_MAX];
+    long n = json_tok_decode(doc, t, policy, sizeof policy);
+    if (n <= 0) return -1;
+    if (json_parse(doc, policy, (size_t)n) != JSON_OK || doc->toks[0].type != JSON_OBJECT) return -1;
+    int arn = json_obj_get(doc, 0, "deadLetterTargetArn");
+    int count = json_obj_get(doc, 0, "maxReceiveCount");
+    if (arn < 0 || count < 0 || doc->toks[arn].type != JSON_STRING) return -1;
+    int64_t v = 0;
+    if (doc->toks[count].type == JSON_PRIMITIVE) { /* a number, as the API documents */
+        if (json_tok_int64(doc, count, &v) != 0) return -1;
+    } else if (doc->toks[count].type == JSON_STRING) { /* "3", as CloudFormation and the console write it */
+        char num[24];
+        long k = json_tok_decode(doc, count, num, sizeof num);
+        char *end = NULL;
+        if (k <= 0) return -1;
+        long long x = strtoll(num, &end, 10);
+        if (end != num + k) return -1;
+        v = x;
+    } else {
+        return -1;
+    }
+    if (v < 1 || v > 1000) return -1; /* SQS's range */
+    if (json_tok_decode(doc, arn, out->dlq_arn, sizeof out->dlq_arn) <= 0) return -1;
+    out->max_receive_count = (int)v;
+    return 0;
 }

@@ -404,3 +404,10 @@ long jsonw_reescape(const char *in, size_t n, char *out, size_t cap, size_t max_
                     jsonw_stats *st) {
     return run(in, n, out, cap, max_chars, flags, st, 1);
 }
+
+size_t jsonw_text(const char *text, char *out, size_t cap) {
+    long n = jsonw_escape(text, strlen(text), out, cap - 1, JSONW_NO_LIMIT, JSONW_TRUNCATE, NULL);
+    size_t len = n > 0 ? (size_t)n : 0;
+    out[len] = '\0';
+    return len;
+}

@@ -37,6 +37,10 @@ typedef struct jsonw_stats {
  * `st` may be NULL; it is overwritten, not accumulated. */
 long jsonw_escape(const char *in, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags, jsonw_stats *st);
 
+/* A NUL-terminated text as a JSON string body (jsonw_escape, cut to fit), NUL-terminated in out
+ * (cap >= 1): for short messages such as a health status reason. Returns its length. */
+size_t jsonw_text(const char *text, char *out, size_t cap);
+
 /* Re-emit the content of a JSON string token (bytes between the quotes, still escaped) so
  * that its *decoded* value is valid: valid escapes are kept, \b \f and \u0000-\u001f (except
  * tab, LF, CR) are dropped, as are lone surrogate escapes and \uFFFE \uFFFF; surrogate pairs

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -29,7 +30,8 @@ enum {
     OPT_WAIT,
     OPT_HEALTH_PORT,
     OPT_HEALTH_ADDR,
-    OPT_RETRY_VISIBILITY
+    OPT_RETRY_VISIBILITY,
+    OPT_SINK_PROBE_MAX
 };
 
 static const struct option run_opts[] = {
@@ -50,6 +52,7 @@ static const struct option run_opts[] = {
     {"drain-timeout", required_argument, 0, OPT_DRAIN},
     {"health-port", required_argument, 0, OPT_HEALTH_PORT},
     {"health-addr", required_argument, 0, OPT_HEALTH_ADDR},
+    {"sink-probe-max", required_argument, 0, OPT_SINK_PROBE_MAX},
     INDEX_CLI_END,
 };
 
@@ -66,6 +69,15 @@ static void run_usage(FILE *f) {
         "in a batch the sink would not store, or with a record the dead-letter file could not take) makes\n"
         "its message come back for a retry, until the queue's redrive policy moves it; a single document\n"
         "the sink rejects goes to the dead-letter file (synced to disk before the message is deleted).\n"
+        "\n"
+        "When the sink cannot take documents - it refuses whole requests (401/403, a missing domain or index,\n"
+        "the same refusal for every batch) or is unreachable (requests fail in a row) - the queue is held, not\n"
+        "drained: no more messages are received, the messages held keep their visibility extended (so their\n"
+        "receive count does not grow), the sink is probed with one request at a time after a growing wait (up\n"
+        "to --sink-probe-max), and everything resumes on its own once it accepts again. A batch refused again\n"
+        "while the sink accepts others is at fault itself: it fails and its messages come back as above.\n"
+        "Poison messages (a corrupt or missing file, a body that is no notification) still reach the queue's\n"
+        "dead-letter queue by its redrive policy; the log says which cause held or returned a message.\n"
         "Every object a message names is read whatever its name (digests, by their folder, are skipped) and\n"
         "judged by content: CloudTrail files, JSON arrays, JSON lines or back-to-back JSON of records,\n"
         "EventBridge events or CloudWatch Logs subscription payloads, lookup-events output. One that holds\n"
@@ -92,7 +104,17 @@ static void run_usage(FILE *f) {
         "  --region R               AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, profile, us-east-1)\n"
         "  --receivers N            long polls in flight (default 2)\n"
         "  --downloads N            concurrent S3 downloads (default 8)\n"
-        "  --uploads N              concurrent uploads to the sink (default 2; ,inflight=N in a --sink spec wins)\n"
+        "  --uploads N              concurrent uploads to the sink, at most (default 2; ,inflight=N in a --sink\n"
+        "                           spec wins); how many go at once adapts below it: it starts at 1, grows by one\n"
+        "                           while answers come back accepted and no slower than their recent average, and\n"
+        "                           is cut on throttling (429/503/507/509) or on latency well above that average;\n"
+        "                           Retry-After is honoured; throttled at one request, requests are paced at\n"
+        "                           the byte rate the sink accepted lately (,adaptive=0 in the spec: always N)\n"
+        "  --max-upload-rate BYTES[/SECONDS]  request bytes per second to the sink, at most: a CloudSearch domain\n"
+        "                           of the default size takes about one 5 MB batch per 10 s: 5000000/10\n"
+        "                           (default: no cap)\n"
+        "  --sink-probe-max SECONDS longest wait between probes of a refusing or unreachable sink (default 60;\n"
+        "                           the first comes after about 1 s, each next one after about twice as long)\n"
         "  --os-auth MODE           opensearch sink: none, basic or sigv4 (default: from the URL, see above)\n"
         "  --max-messages N         messages in flight at most (default 64)\n"
         "  --visibility SECONDS     visibility timeout held while working, extended at half of it (default 300)\n"
@@ -111,10 +133,21 @@ static void run_usage(FILE *f) {
         "  --fields PROFILE         which fields documents carry: original (the original cloudtrail-1\n"
         "                           domain's 15), standard (default) or full ('ctindex schema --help')\n"
         "  --no-raw                 do not index the whole record as 'raw'\n"
-        "  --health-port PORT       answer GET / with 200 and a JSON status once running, 503 before (at most\n"
-        "                           32 connections; idle ones and unfinished requests closed after 5 s)\n"
+        "  --health-port PORT       health endpoint (see below; at most 32 connections, idle ones and\n"
+        "                           unfinished requests closed after 5 s); 0 picks a free port (logged)\n"
         "  --health-addr ADDR       address for the health endpoint (default 127.0.0.1)\n"
         "  --verbose / --quiet      more / less logging\n"
+        "\n"
+        "Health endpoint (--health-port): GET / answers a JSON object with \"status\", \"reason\" and counters:\n"
+        "  200 ok        messages are received and the sink takes documents\n"
+        "  503 starting  the sink is being set up, or no ReceiveMessage has succeeded yet\n"
+        "  503 degraded  the sink refuses requests or cannot be reached (receiving paused), or ReceiveMessage\n"
+        "                keeps failing (3 in a row, or every one so far: wrong credentials, a missing queue)\n"
+        "  503 stopping  after SIGTERM/SIGINT or --exit-when-idle, while in-flight work finishes\n"
+        "GET /metrics answers Prometheus text format 0.0.4: ctindex_* counters of messages, objects, bytes,\n"
+        "records and upload requests (by sink and outcome), gauges of the work in flight, the upload\n"
+        "concurrency limit, the sink's condition and the age of the oldest message held, and histograms of\n"
+        "upload latency and record delay (eventTime to acknowledgement).\n"
         "\n"
         "Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ~/.aws profiles (AWS_PROFILE), the ECS container\n"
         "endpoint or EC2 instance metadata. Endpoints: AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SQS, _S3, _CLOUDSEARCH.\n");
@@ -131,15 +164,7 @@ static int parse_int(const char *name, const char *v, int lo, int hi, int *out) 
     return 0;
 }
 
-static void health_status(void *ud, char *out, size_t cap) {
-    const service_stats *st = ud;
-    snprintf(out, cap,
-             "{\"messages\":%llu,\"messages_deleted\":%llu,\"objects_done\":%llu,\"objects_failed\":%llu,"
-             "\"records\":%llu,\"receive_errors\":%llu}",
-             (unsigned long long)st->messages, (unsigned long long)st->messages_deleted,
-             (unsigned long long)st->objects_done, (unsigned long long)st->objects_failed,
-             (unsigned long long)st->records, (unsigned long long)st->receive_errors);
-}
+static int64_t wall_clock_s(void) { return (int64_t)time(NULL); }
 
 /* CPU per record is the figure that matters on a burstable instance: report it at exit. */
 static void report_usage(const service_stats *st) {
@@ -156,6 +181,7 @@ int cmd_run(int argc, char **argv) {
     index_cli_init(&c);
     c.progress = 0;
     int health_port_opt = -1;
+    int probe_max_s = 60;
     const char *health_addr = "127.0.0.1";
     int ch;
     optind = 1;
@@ -183,6 +209,7 @@ int cmd_run(int argc, char **argv) {
         case OPT_DRAIN: bad = parse_int("--drain-timeout", optarg, 1, 86400, &so.drain_timeout_s); break;
         case OPT_HEALTH_PORT: bad = parse_int("--health-port", optarg, 0, 65535, &health_port_opt); break;
         case OPT_HEALTH_ADDR: health_addr = optarg; break;
+        case OPT_SINK_PROBE_MAX: bad = parse_int("--sink-probe-max", optarg, 1, 3600, &probe_max_s); break;
         case 'h': run_usage(stdout); return 0;
         default: return 2;
         }
@@ -209,6 +236,9 @@ int cmd_run(int argc, char **argv) {
     ho.max_host_connections = so.max_objects + 4;
     ho.max_total_connections = so.max_objects + so.receivers + 8;
     c.durable = 1; /* a dir batch or a dead letter is acknowledged to SQS (deleted there): it must survive a crash */
+    c.hold_refused = 1; /* a refusing sink holds the queue instead of draining it into the DLQ */
+    c.probe_cap_ms = (uint64_t)probe_max_s * 1000;
+    c.ix.clock_s = wall_clock_s; /* record delay, for /metrics */
     index_setup s;
     int rc = 2;
     health *hl = NULL;
@@ -216,12 +246,13 @@ int cmd_run(int argc, char **argv) {
     memset(&st, 0, sizeof st);
     if (index_setup_base(&s, &c, &ho) != 0) goto out;
     if (health_port_opt >= 0) { /* 503 while the sink is set up (a domain lookup may take a while) */
-        hl = health_start(&s.loop, health_addr, health_port_opt, health_status, &st);
+        hl = health_start(&s.loop, health_addr, health_port_opt);
         if (!hl) goto out;
+        health_set_starting(hl, "setting up the sink");
     }
     if (index_setup_sink(&s, &c) != 0) goto out;
     so.max_record = c.ix.max_record;
-    health_set_ready(hl, 1);
+    so.health = hl;
     int src = service_run(&s.loop, s.aws, s.ix, &so, &st);
     report_usage(&st);
     if (st.forced) {

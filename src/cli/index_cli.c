@@ -1,5 +1,6 @@
 #include "cli/index_cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,12 @@ const char index_cli_help[] =
     "  --quiet               only warnings and errors on stderr\n"
     "  --verbose             debug logging\n"
     "  --os-auth MODE        opensearch sink: none, basic (OPENSEARCH_USERNAME/PASSWORD) or sigv4\n"
-    "  --uploads N           uploads in flight for network sinks (default 2)\n";
+    "  --uploads N           uploads in flight for network sinks, at most (default 2); the number in\n"
+    "                        flight adapts below it: it starts at 1, grows while the sink answers fast,\n"
+    "                        and is cut when it throttles or slows down (,adaptive=0 in the spec: fixed)\n"
+    "  --max-upload-rate BYTES[/SECONDS]  request bytes per second to a network sink, at most; e.g.\n"
+    "                        5000000/10 for a CloudSearch domain of the default size (one 5 MB batch per\n"
+    "                        10 s); default: no cap\n";
 
 const char index_cli_sinks[] =
     "  index:FILE                 the embedded search index (SQLite + FTS5) in FILE, created when missing;\n"
@@ -41,8 +47,9 @@ const char index_cli_sinks[] =
     "                             record has none: cloudtrail-0000.00.00; [,auth=none|basic|sigv4]\n"
     "                             [,service=es|aoss][,region=R][,inflight=N][,attempts=N]\n"
     "                             [,max-request=BYTES]); see 'ctindex run --help'\n"
-    "  network sinks: inflight=N requests at once (default --uploads); attempts=N: a batch fails after\n"
-    "  N failed requests in a row (default: retried with backoff until it is stored)\n";
+    "  network sinks: inflight=N requests at once, at most (default --uploads); adaptive=0: always\n"
+    "  that many (default 1: adaptive); attempts=N: a batch fails after N failed requests in a row\n"
+    "  (default: retried with backoff until it is stored)\n";
 
 void index_cli_init(index_cli *c) {
     memset(c, 0, sizeof *c);
@@ -58,6 +65,22 @@ int index_cli_number(const char *name, const char *arg, long lo, long hi, long *
         return -1;
     }
     *out = (long)v;
+    return 0;
+}
+
+int index_cli_rate(const char *arg, uint64_t *bytes_per_s) {
+    char *end;
+    errno = 0;
+    unsigned long long bytes = strtoull(arg, &end, 10);
+    if (end == arg || *arg == '-' || errno || bytes == 0 || bytes > (1ull << 40)) return -1;
+    unsigned long long secs = 1;
+    if (*end == '/') {
+        const char *p = end + 1;
+        secs = strtoull(p, &end, 10);
+        if (end == p || *p == '-' || errno || secs == 0 || secs > 86400) return -1;
+    }
+    if (*end) return -1;
+    *bytes_per_s = bytes / secs ? bytes / secs : 1;
     return 0;
 }
 
@@ -106,6 +129,13 @@ int index_cli_option(index_cli *c, int ch, const char *arg) {
     case INDEX_CLI_UPLOADS:
         if (index_cli_number("--uploads", arg, 1, 16, &v) != 0) return -1;
         c->uploads = (int)v;
+        return 1;
+    case INDEX_CLI_MAX_UPLOAD_RATE:
+        if (index_cli_rate(arg, &c->max_upload_rate) != 0) {
+            fprintf(stderr, "ctindex: --max-upload-rate must be BYTES or BYTES/SECONDS (e.g. 5000000/10), both "
+                            "whole numbers above 0\n");
+            return -1;
+        }
         return 1;
     default: return 0;
     }
@@ -166,6 +196,9 @@ int index_setup_sink(index_setup *s, index_cli *c) {
         log_error("the index sink takes CloudSearch documents: drop --format bulk");
         return -1;
     }
+    so.max_upload_rate = c->max_upload_rate;
+    so.hold_refused = c->hold_refused;
+    so.probe_cap_ms = c->probe_cap_ms;
     sinks_result sr;
     if (sinks_create(&s->loop, s->aws, &so, &sr) != 0) return -1;
     c->ix.bulk = sr.bulk;

@@ -22,6 +22,9 @@ typedef struct index_cli {
     const char *region;       /* signing region; NULL: the environment's */
     const char *os_auth;
     int uploads;
+    uint64_t max_upload_rate; /* --max-upload-rate, bytes per second (0: no cap) */
+    int hold_refused;         /* run: a refused batch waits while the sink is probed */
+    uint64_t probe_cap_ms;    /* run: --sink-probe-max */
     int bulk;
     int progress;
     int durable; /* dir and index sinks, dead-letter file: synced before acknowledged (a queue or checkpoint relies on
@@ -42,19 +45,21 @@ enum {
     INDEX_CLI_OS_AUTH,
     INDEX_CLI_UPLOADS,
     INDEX_CLI_FIELDS,
+    INDEX_CLI_MAX_UPLOAD_RATE,
     INDEX_CLI_NEXT
 };
 
 /* Entries of a struct option table. Every indexing command: -s/--sink, documents, dead letters,
  * uploads, logging. */
-#define INDEX_CLI_SINK_OPTIONS                                                                                  \
-    {"sink", required_argument, 0, 's'}, {"no-raw", no_argument, 0, INDEX_CLI_NO_RAW},                          \
-        {"fields", required_argument, 0, INDEX_CLI_FIELDS},                                                     \
-        {"max-record", required_argument, 0, INDEX_CLI_MAX_RECORD},                                             \
-        {"batch-bytes", required_argument, 0, INDEX_CLI_BATCH_BYTES},                                           \
-        {"dead-letter", required_argument, 0, INDEX_CLI_DEAD}, {"quiet", no_argument, 0, INDEX_CLI_QUIET},      \
-        {"verbose", no_argument, 0, INDEX_CLI_VERBOSE}, {"os-auth", required_argument, 0, INDEX_CLI_OS_AUTH}, { \
-        "uploads", required_argument, 0, INDEX_CLI_UPLOADS                                                      \
+#define INDEX_CLI_SINK_OPTIONS                                                                                \
+    {"sink", required_argument, 0, 's'}, {"no-raw", no_argument, 0, INDEX_CLI_NO_RAW},                        \
+        {"fields", required_argument, 0, INDEX_CLI_FIELDS},                                                   \
+        {"max-record", required_argument, 0, INDEX_CLI_MAX_RECORD},                                           \
+        {"batch-bytes", required_argument, 0, INDEX_CLI_BATCH_BYTES},                                         \
+        {"dead-letter", required_argument, 0, INDEX_CLI_DEAD}, {"quiet", no_argument, 0, INDEX_CLI_QUIET},    \
+        {"verbose", no_argument, 0, INDEX_CLI_VERBOSE}, {"os-auth", required_argument, 0, INDEX_CLI_OS_AUTH}, \
+        {"uploads", required_argument, 0, INDEX_CLI_UPLOADS}, {                                               \
+        "max-upload-rate", required_argument, 0, INDEX_CLI_MAX_UPLOAD_RATE                                    \
     }
 /* The commands that index files: also -o/--output, --format and --no-progress. */
 #define INDEX_CLI_OPTIONS                                                                                              \
@@ -76,6 +81,9 @@ int index_cli_option(index_cli *c, int ch, const char *arg);
 void index_cli_sink_spec(const index_cli *c, char *out, size_t cap);
 /* Parse a bounded number option; prints "ctindex: NAME must be ..." and returns -1 when bad. */
 int index_cli_number(const char *name, const char *arg, long lo, long hi, long *out);
+/* A byte rate "BYTES" or "BYTES/SECONDS" ("5000000/10": 5 MB per 10 s) in bytes per second
+ * (rounded down, at least 1). 0, or -1 when it is not one (nothing printed). */
+int index_cli_rate(const char *arg, uint64_t *bytes_per_s);
 
 typedef struct index_setup {
     uv_loop_t loop;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/date.h"
 #include "base/json.h"
 #include "base/jsonw.h"
 #include "base/log.h"
@@ -246,6 +247,15 @@ static long put_string_value(wctx *c, int tok, size_t max_chars, int *cut) {
 static size_t tok_utc_date(const json_doc *d, int tok, char out[UTC_DATE_MAX]) {
     if (tok < 0 || d->toks[tok].type != JSON_STRING) return 0;
     return utc_date(json_tok_ptr(d, tok), json_tok_len(d, tok), out);
+}
+
+/* Seconds since 1970 of an RFC 3339 time (any offset, the fraction dropped); 0 for another token,
+ * and for a time before 1970 or past 9999 in UTC (no delay is measured from those). */
+static int64_t tok_epoch(const json_doc *d, int tok) {
+    int64_t epoch = 0;
+    if (tok < 0 || d->toks[tok].type != JSON_STRING) return 0;
+    if (date_rfc3339_epoch(json_tok_ptr(d, tok), json_tok_len(d, tok), &epoch) != 0) return 0;
+    return epoch > 0 && epoch <= 253402300799 ? epoch : 0; /* 9999-12-31T23:59:59Z */
 }
 
 static int is_empty_container(const json_doc *d, int tok) {
@@ -558,6 +568,7 @@ long docb_build(doc_builder *b, const char *rec, size_t len, char *out, size_t c
     for (int i = 0; i < b->nnodes; i++) b->slot[i] = -1;
     resolve(b, 0, 0);
     make_id(b, res);
+    res->event_time = tok_epoch(&b->doc, b->slot[b->node_event_time]);
 
     size_t limit = cap < b->opt.max_doc_bytes ? cap : b->opt.max_doc_bytes;
     long n = build_pass(b, out, limit, 0, 0, res);

@@ -8,6 +8,7 @@
 #define CTINDEX_DOCBUILD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pipeline/batch.h"
 #include "pipeline/schema.h"
@@ -46,6 +47,7 @@ typedef struct docb_result {
     size_t truncated_values; /* literal values cut at 4096 code points, array values past 1000 */
     size_t skipped_values;   /* values present but unusable (wrong JSON type, malformed date) */
     unsigned fields;         /* fields emitted */
+    int64_t event_time;      /* eventTime, seconds since 1970; 0 when none usable (or before 1970) */
     const char *error;       /* DOCB_BAD: why (static string) */
 } docb_result;
 

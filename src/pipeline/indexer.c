@@ -35,6 +35,7 @@ struct indexer {
     int nwaiting;
     uint32_t waiting_records;
     uint64_t waiting_first; /* dead-letter entry number of the first waiting record */
+    int64_t *event_times;   /* with clock_s: batch i's document k at [i * batch_docs + k] */
 };
 
 void indexer_options_default(indexer_options *o) {
@@ -49,8 +50,18 @@ void indexer_options_default(indexer_options *o) {
     o->index_pattern = "cloudtrail-%Y.%m.%d";
 }
 
+/* Each stored document's delay since its record's eventTime (0 when it had none). */
+static void observe_delays(indexer *ix, const batch *b) {
+    const int64_t *t = ix->event_times + (size_t)(b - ix->pool) * ix->opt.batch_docs;
+    int64_t now = ix->opt.clock_s();
+    uint32_t n = batch_count(b);
+    for (uint32_t i = 0; i < n; i++)
+        if (t[i] > 0) histogram_observe(&ix->st.record_delay, now > t[i] ? (double)(now - t[i]) : 0.0);
+}
+
 static void on_batch_done(void *ud, batch *b, int ok) {
     indexer *ix = ud;
+    if (ok && ix->event_times) observe_delays(ix, b);
     /* Acknowledge in the order the records arrived; an owner may finish (and be reused) here. */
     uint32_t nruns = 0;
     const batch_owner_run *runs = batch_owners(b, &nruns);
@@ -85,7 +96,11 @@ indexer *indexer_new(const indexer_options *o, sink *s) {
     ix->pool = calloc((size_t)ix->opt.batches, sizeof *ix->pool);
     ix->free_batches = calloc((size_t)ix->opt.batches, sizeof *ix->free_batches);
     ix->dead = o->dead;
-    if (!ix->db || !ix->pool || !ix->free_batches) goto fail;
+    histogram_init(&ix->st.record_delay, histogram_delay_seconds, histogram_delay_seconds_n);
+    if (o->clock_s && ix->opt.batch_docs > 0)
+        ix->event_times = calloc((size_t)ix->opt.batches * ix->opt.batch_docs, sizeof *ix->event_times);
+    if (!ix->db || !ix->pool || !ix->free_batches || (o->clock_s && ix->opt.batch_docs > 0 && !ix->event_times))
+        goto fail;
     for (int i = 0; i < ix->opt.batches; i++) {
         if (batch_init(&ix->pool[i], o->bulk ? BATCH_BULK : BATCH_SDF, o->batch_bytes, o->batch_docs) != 0) goto fail;
         ix->free_batches[ix->nfree++] = &ix->pool[i];
@@ -103,6 +118,7 @@ void indexer_free(indexer *ix) {
     for (int i = 0; ix->pool && i < ix->opt.batches; i++) batch_free(&ix->pool[i]);
     free(ix->pool);
     free(ix->free_batches);
+    free(ix->event_times);
     docb_free(ix->db);
     free(ix);
 }
@@ -192,6 +208,8 @@ int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) 
             dead_letter_record(ix, owner, why ? why : "unusable record", NULL, rec, len);
             return INDEXER_BAD;
         }
+        if (ix->event_times)
+            ix->event_times[(size_t)(b - ix->pool) * ix->opt.batch_docs + batch_count(b)] = res.event_time;
         batch_commit(b, (size_t)n, owner, owner->source);
         /* Nothing of the record was dropped or cut, and the builder runs with the defaults: the
          * document is docb_build(raw), which a store may rely on (the index sink keeps raw alone). */

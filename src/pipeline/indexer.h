@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/histogram.h"
 #include "pipeline/schema.h"
 #include "pipeline/sink.h"
 
@@ -35,6 +36,10 @@ typedef struct indexer_options {
     size_t max_doc_bytes;      /* CloudSearch: 1 MB */
     const char *index_pattern; /* bulk: e.g. "cloudtrail-%Y.%m.%d" */
     struct deadletter *dead;   /* where unusable records go (not owned); NULL: logged only */
+    /* The wall clock, seconds since 1970; NULL: no record delay is measured. When set, each stored
+     * document's delay (now - its record's eventTime) is observed into indexer_stats.record_delay
+     * when its batch is acknowledged. */
+    int64_t (*clock_s)(void);
 } indexer_options;
 
 void indexer_options_default(indexer_options *o);
@@ -48,8 +53,9 @@ typedef struct indexer_stats {
     uint64_t chars_dropped; /* invalid UTF-8 / XML-forbidden characters removed */
     uint64_t batches;       /* batches submitted */
     uint64_t batches_failed;
-    uint64_t doc_bytes; /* bytes of documents built */
-    uint64_t busy;      /* times a producer had to wait */
+    uint64_t doc_bytes;     /* bytes of documents built */
+    uint64_t busy;          /* times a producer had to wait */
+    histogram record_delay; /* seconds from eventTime to acknowledgement (with options.clock_s) */
 } indexer_stats;
 
 enum { INDEXER_OK = 0, INDEXER_BUSY = 1, INDEXER_BAD = 2, INDEXER_ERR = -1 };

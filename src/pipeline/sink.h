@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "base/histogram.h"
+
 struct batch;
 typedef struct sink sink;
 
@@ -40,7 +42,38 @@ typedef struct sink_stats {
     uint64_t bytes;          /* request body bytes sent (or written) */
     uint64_t upload_ns;      /* time requests were on the wire, summed over requests */
     uint64_t warnings;       /* warnings in accepted answers */
+    /* requests by what their answer meant (they add up to requests once every answer is in) */
+    uint64_t answers_accepted; /* settled: stored, or refused one by one and dead-lettered */
+    uint64_t answers_retry;    /* to send again: throttled, transient failure, not the service's answer */
+    uint64_t answers_refused;  /* refused as a whole (401/403, missing domain or index, ...) */
+    uint64_t answers_failed;   /* the sink could not go on (a dead-letter write failed, memory) */
+    histogram latency;         /* seconds on the wire per request (network sinks) */
 } sink_stats;
+
+/* Whether the service behind a sink takes documents now (network sinks; a folder always does). */
+typedef enum sink_condition {
+    SINK_OK = 0,      /* answers come back and are accepted */
+    SINK_REFUSING,    /* the service refuses whole requests (credentials, policy, missing domain or index) */
+    SINK_UNREACHABLE, /* requests fail in a row without an answer, or with server errors */
+} sink_condition;
+
+/* What the sink's pacing sees now, for the service (hold the queue while the sink cannot take
+ * documents), the health endpoint and metrics. Kept by the sink. */
+typedef struct sink_state {
+    sink_condition condition;
+    uint64_t since_ms; /* loop time the condition began */
+    char why[256];     /* the refusal or failure behind a degraded condition ("" when OK) */
+    uint64_t degraded; /* times the sink became refusing or unreachable */
+    uint64_t probes;   /* requests sent to probe a degraded sink */
+    int limit;         /* requests allowed on the wire now (adaptive concurrency) */
+    int max_limit;     /* the configured most (--uploads, inflight=) */
+    int in_flight;     /* requests on the wire */
+    uint64_t rate_bps; /* bytes/s requests are paced at now (--max-upload-rate less 5%, or learned); 0: none */
+} sink_state;
+
+static inline const char *sink_condition_name(sink_condition c) {
+    return c == SINK_REFUSING ? "refusing" : c == SINK_UNREACHABLE ? "unreachable" : "ok";
+}
 
 struct sink {
     const sink_ops *ops;
@@ -48,10 +81,13 @@ struct sink {
     void *done_ud;
     int max_in_flight; /* batches the sink wants at once */
     sink_stats stats;  /* kept by the sink; read with sink_get_stats */
+    sink_state state;  /* kept by the sink; read with sink_get_state */
 };
 
 static inline void sink_submit(sink *s, struct batch *b) { s->ops->submit(s, b); }
 static inline void sink_close(sink *s) { s->ops->close(s); }
 static inline const sink_stats *sink_get_stats(const sink *s) { return &s->stats; }
+static inline const sink_state *sink_get_state(const sink *s) { return &s->state; }
+static inline int sink_degraded(const sink *s) { return s->state.condition != SINK_OK; }
 
 #endif

@@ -17,6 +17,13 @@ void sinks_options_default(sinks_options *o) {
 int sinks_create(uv_loop_t *loop, aws_ctx *aws, const sinks_options *o, sinks_result *out) {
     memset(out, 0, sizeof *out);
     const char *spec = o->spec;
+    upload_options up;
+    upload_options_default(&up);
+    up.max_in_flight = o->uploads > 0 ? o->uploads : 0; /* 0: the sink's own default */
+    up.max_rate_bps = o->max_upload_rate;
+    up.hold_refused = o->hold_refused;
+    if (o->probe_cap_ms) up.probe_cap_ms = o->probe_cap_ms;
+    if (up.probe_base_ms > up.probe_cap_ms) up.probe_base_ms = up.probe_cap_ms;
     if (spec && strncmp(spec, "dir:", 4) == 0 && spec[4]) {
         out->sink = sink_dir_open(loop, spec + 4, 0, o->durable);
     } else if (spec && strncmp(spec, "index:", 6) == 0 && spec[6]) {
@@ -25,10 +32,10 @@ int sinks_create(uv_loop_t *loop, aws_ctx *aws, const sinks_options *o, sinks_re
         out->bulk = 1;
         out->sink = sink_dir_open(loop, spec + 9, 1, o->durable);
     } else if (spec && strncmp(spec, "cloudsearch:", 12) == 0) {
-        out->sink = sink_cloudsearch_from_spec(loop, aws, spec, o->uploads, o->dead);
+        out->sink = sink_cloudsearch_from_spec(loop, aws, spec, &up, o->dead);
     } else if (spec && sink_opensearch_is_spec(spec)) {
         out->bulk = 1;
-        out->sink = sink_opensearch_from_spec(loop, aws, spec, o->os_auth, o->uploads, o->dead);
+        out->sink = sink_opensearch_from_spec(loop, aws, spec, o->os_auth, &up, o->dead);
         const char *pattern = out->sink ? sink_opensearch_index_pattern(out->sink) : NULL;
         if (pattern) snprintf(out->index_pattern, sizeof out->index_pattern, "%s", pattern);
     } else if (!spec && (o->domain || o->doc_endpoint)) {
@@ -38,7 +45,8 @@ int sinks_create(uv_loop_t *loop, aws_ctx *aws, const sinks_options *o, sinks_re
         co.loop = loop;
         co.endpoint = o->doc_endpoint;
         co.domain = o->doc_endpoint ? NULL : o->domain;
-        if (o->uploads > 0) co.upload.max_in_flight = o->uploads;
+        if (up.max_in_flight <= 0) up.max_in_flight = co.upload.max_in_flight;
+        co.upload = up;
         co.dead = o->dead;
         out->sink = sink_cloudsearch_new(aws, &co);
     } else {

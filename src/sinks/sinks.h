@@ -16,7 +16,10 @@ typedef struct sinks_options {
     const char *spec;         /* --sink */
     const char *domain;       /* --domain: CloudSearch domain name, endpoint looked up */
     const char *doc_endpoint; /* --doc-endpoint */
-    int uploads;              /* requests in flight */
+    int uploads;              /* requests in flight, at most (0: the sink's default) */
+    uint64_t max_upload_rate; /* network sinks: request bytes per second, at most (0: no cap) */
+    int hold_refused;         /* network sinks: a refused batch waits while the sink is probed (run) */
+    uint64_t probe_cap_ms;    /* network sinks: longest wait between probes of a degraded sink (0: 60 s) */
     const char *os_auth;      /* --os-auth for opensearch: none|basic|sigv4 (NULL: auto) */
     int durable;              /* dir and index sinks: sync each batch before acknowledging it */
     struct deadletter *dead;

@@ -4,12 +4,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aws/sqs.h"
+#include "base/jsonw.h"
 #include "base/log.h"
 #include "base/serial.h"
 #include "sources/notification.h"
 #include "sources/s3_fetch.h"
+#include "sources/service_metrics.h"
 #include "sources/trail_key.h"
 
 #define MAX_OBJECTS_PER_MESSAGE 1000
@@ -19,6 +22,7 @@
 #define MAX_OPEN_OBJECTS 2048
 #define EXTEND_RETRY_MS 5000   /* a failed visibility extension is tried again this soon */
 #define GIVE_BACK_WAIT_MS 5000 /* after the drain timeout: time for the give-back calls */
+#define RECEIVE_FAILING 3      /* failed receives in a row after which health says so */
 
 void service_options_default(service_options *o) {
     memset(o, 0, sizeof *o);
@@ -45,6 +49,8 @@ typedef struct svc_msg {
     int nobjs, done, failed;
     int released;           /* objects given back unstarted (stopping) */
     uint64_t extend_due_ms; /* when its visibility must be extended next */
+    int64_t sent_ms;        /* SentTimestamp (epoch ms), 0 when absent */
+    uint64_t received_ms;   /* loop time it was received */
 } svc_msg;
 
 /* A ChangeMessageVisibilityBatch that extends work in progress: on failure the same messages
@@ -59,6 +65,12 @@ typedef struct recv_slot {
     svc *s;
     sqs_call *call;
 } recv_slot;
+
+/* The GetQueueAttributes call for the redrive policy; it may answer after the service is gone
+ * (s is then NULL), so it owns itself. */
+typedef struct redrive_ask {
+    svc *s;
+} redrive_ask;
 
 #define MAX_RECEIVERS 16
 
@@ -107,6 +119,13 @@ struct svc {
     int stopped;
     int rc;
     uint64_t last_receive_error_log_ms;
+    int received_ok;       /* a ReceiveMessage succeeded at least once */
+    int receive_streak;    /* receives failed in a row */
+    char receive_why[320]; /* the last receive failure */
+    int held_for_sink;     /* receiving is paused: the sink cannot take documents */
+    uint64_t held_since_ms;
+    sqs_redrive redrive; /* the queue's redrive policy (max_receive_count 0: none or unknown) */
+    redrive_ask *redrive_ask;
 };
 
 static void pump(svc *s);
@@ -239,6 +258,18 @@ static void msg_unlink(svc *s, svc_msg *m) {
     s->nmsgs--;
 }
 
+/* A message given back for a cause of its own (an object failed, a body that is no notification)
+ * comes back until the queue's redrive policy moves it to its dead-letter queue: say when this
+ * was its last receive. (A message held while the sink cannot take documents is never given
+ * back: its visibility is extended instead.) */
+static void note_poison(svc *s, const char *id, int receive_count) {
+    if (s->redrive.max_receive_count <= 0 || receive_count < s->redrive.max_receive_count) return;
+    s->st->messages_dead_lettered++;
+    log_warn("message %s: receive count %d reached the queue's maxReceiveCount %d: SQS moves it to the dead-letter "
+             "queue %s",
+             id, receive_count, s->redrive.max_receive_count, s->redrive.dlq_arn);
+}
+
 static void msg_finish(svc_msg *m) {
     svc *s = m->s;
     msg_unlink(s, m);
@@ -249,6 +280,7 @@ static void msg_finish(svc_msg *m) {
                  m->failed, m->nobjs, s->o.retry_visibility_s, m->receive_count);
         change_visibility(s, h, NULL, 1, s->o.retry_visibility_s);
         s->st->messages_retried++;
+        note_poison(s, m->id, m->receive_count);
     } else if (m->released) {
         /* Stopping before some of its objects started: another consumer may take it now. */
         change_visibility(s, h, NULL, 1, 0);
@@ -333,6 +365,7 @@ static void leave_bad_message(svc *s, const sqs_message *m, const char *why) {
     log_warn("message %s (receive count %d) not understood: %s; left for the queue's redrive policy", m->message_id,
              m->receive_count, why);
     change_visibility(s, h, NULL, 1, s->o.retry_visibility_s);
+    note_poison(s, m->message_id, m->receive_count);
 }
 
 /* A message in flight, owning receipt; NULL (logged) when out of memory. */
@@ -349,6 +382,8 @@ static svc_msg *msg_new(svc *s, const sqs_message *m, char *receipt) {
     msg->receipt = receipt;
     msg->receive_count = m->receive_count;
     msg->extend_due_ms = uv_now(s->loop) + (uint64_t)s->o.visibility_s * 500;
+    msg->sent_ms = m->sent_timestamp;
+    msg->received_ms = uv_now(s->loop);
     return msg;
 }
 
@@ -453,6 +488,9 @@ static void on_receive(void *ud, const sqs_result *r, const sqs_message *msgs, i
     if (!r->ok) {
         if (strcmp(r->code, "Cancelled") != 0 && !s->draining) {
             s->st->receive_errors++;
+            s->receive_streak++;
+            snprintf(s->receive_why, sizeof s->receive_why, "%.100s %.180s (status %d)", r->code, r->message,
+                     r->status);
             uint64_t now = uv_now(s->loop);
             if (now - s->last_receive_error_log_ms > 10000) {
                 s->last_receive_error_log_ms = now;
@@ -466,6 +504,8 @@ static void on_receive(void *ud, const sqs_result *r, const sqs_message *msgs, i
         pump(s);
         return;
     }
+    s->received_ok = 1;
+    s->receive_streak = 0;
     /* Idle means empty answers while nothing is in flight: a poll that came back empty while
      * a message was still being worked on says nothing about what that message will do. */
     if (n == 0 && s->nmsgs == 0 && objects_open(s) == 0 && !s->pending_head) s->empty_polls++;
@@ -490,11 +530,41 @@ static int idle(const svc *s) {
 static void stop(svc *s) {
     if (s->stopped) return;
     s->stopped = 1;
+    if (s->redrive_ask) s->redrive_ask->s = NULL; /* its answer finds no one */
     indexer_on_space(s->ix, NULL, NULL);
     uv_timer_stop(&s->tick);
     uv_timer_stop(&s->receive_backoff);
     uv_signal_stop(&s->sigterm);
     uv_signal_stop(&s->sigint);
+}
+
+/* ---------- the sink's condition ---------- */
+
+/* Receiving pauses while the sink cannot take documents: what would be received could only wait,
+ * and a message that waits past its visibility timeout comes back with a higher receive count
+ * (and, at the queue's maxReceiveCount, goes to its dead-letter queue). The messages held keep
+ * their visibility extended meanwhile. Logs each change once. */
+static int watch_sink(svc *s) {
+    const sink_state *ks = sink_get_state(indexer_sink(s->ix));
+    /* The sink is probed with the batches it holds: once none is left (a spec's attempts=N
+     * failed them), new messages must bring one, or nothing would ever tell that it is back. */
+    int held = ks->condition != SINK_OK && indexer_in_flight(s->ix) > 0;
+    if (held == s->held_for_sink) return held;
+    uint64_t now = uv_now(s->loop);
+    s->held_for_sink = held;
+    if (held) {
+        s->held_since_ms = now;
+        s->st->receive_pauses++;
+        log_warn("receiving paused: the sink is %s (%s); %d message(s) held, their visibility extended every %d s; "
+                 "receiving resumes once the sink accepts documents again",
+                 sink_condition_name(ks->condition), ks->why, s->nmsgs, (s->o.visibility_s + 1) / 2);
+    } else {
+        log_info("receiving resumed: %s (paused for %llu s)",
+                 ks->condition == SINK_OK ? "the sink accepts documents again"
+                                          : "no batch is left to probe the sink with",
+                 (unsigned long long)((now - s->held_since_ms) / 1000));
+    }
+    return held;
 }
 
 static void pump_once(void *ud);
@@ -529,12 +599,13 @@ static void pump_once(void *ud) {
     }
     /* No input is flowing: a partial batch would only wait. */
     if (s3_fetch_flowing(s->fetch) == 0 && !s->pending_head && indexer_pending_docs(s->ix) > 0) indexer_flush(s->ix);
+    int sink_held = watch_sink(s);
     if (!s->draining) {
         /* Bounded work in flight whatever the queue depth: messages, objects (a receive may
          * bring up to 10 messages, so room for 10 is kept per receive), batches (the indexer). */
         int room = s->o.max_messages - s->nmsgs;
         while (s->receives < s->o.receivers && room >= (s->receives + 1) * SQS_MAX_RECEIVE && !s->backoff_active &&
-               !s->pending_head && objects_open(s) + s->npending < MAX_OPEN_OBJECTS) {
+               !sink_held && !s->pending_head && objects_open(s) + s->npending < MAX_OPEN_OBJECTS) {
             recv_slot *slot = NULL;
             for (int i = 0; i < MAX_RECEIVERS && !slot; i++)
                 if (!s->slots[i].call) slot = &s->slots[i];
@@ -571,28 +642,29 @@ static void print_stats(svc *s, const char *when) {
     double since = (double)(now - s->last_stats_ms) / 1000.0;
     uint64_t errors = st->receive_errors + st->delete_errors + st->visibility_errors + st->messages_bad +
                       st->objects_failed + is->batches_failed + sk->request_errors;
-    log_info("%s: messages=%llu deleted=%llu retried=%llu released=%llu bad=%llu ignored=%llu redelivered=%llu "
-             "duplicates=%llu objects=%llu objects_done=%llu objects_failed=%llu objects_skipped=%llu "
-             "objects_refused=%llu objects_empty=%llu control_messages=%llu records=%llu "
-             "records_failed=%llu bytes_in=%llu bytes_json=%llu batches=%llu batches_failed=%llu dead_lettered=%llu "
-             "retries=%llu errors=%llu upload_errors=%llu visibility_extensions=%llu inflight_messages=%d "
-             "inflight_objects=%d "
-             "inflight_downloads=%d inflight_batches=%d rate=%.0f rate_now=%.0f",
-             when, (unsigned long long)st->messages, (unsigned long long)st->messages_deleted,
-             (unsigned long long)st->messages_retried, (unsigned long long)st->messages_released,
-             (unsigned long long)st->messages_bad, (unsigned long long)st->messages_ignored,
-             (unsigned long long)st->redelivered, (unsigned long long)st->duplicates, (unsigned long long)st->objects,
-             (unsigned long long)st->objects_done, (unsigned long long)st->objects_failed,
-             (unsigned long long)st->objects_skipped, (unsigned long long)st->objects_refused,
-             (unsigned long long)st->objects_empty, (unsigned long long)st->control_messages,
-             (unsigned long long)st->records, (unsigned long long)st->records_failed, (unsigned long long)st->bytes_in,
-             (unsigned long long)st->bytes_json, (unsigned long long)is->batches,
-             (unsigned long long)is->batches_failed, (unsigned long long)(is->bad_records + sk->dead_lettered),
-             (unsigned long long)(sk->retries + as.retries), (unsigned long long)errors,
-             (unsigned long long)sk->request_errors, (unsigned long long)st->visibility_extensions, s->nmsgs,
-             objects_open(s) + s->npending, s3_fetch_flowing(s->fetch), indexer_in_flight(s->ix),
-             secs > 0 ? (double)is->records / secs : 0,
-             since > 0 ? (double)(is->records - s->last_stats_records) / since : 0);
+    log_info(
+        "%s: messages=%llu deleted=%llu retried=%llu released=%llu bad=%llu ignored=%llu redelivered=%llu "
+        "duplicates=%llu objects=%llu objects_done=%llu objects_failed=%llu objects_skipped=%llu "
+        "objects_refused=%llu objects_empty=%llu control_messages=%llu records=%llu "
+        "records_failed=%llu bytes_in=%llu bytes_json=%llu batches=%llu batches_failed=%llu dead_lettered=%llu "
+        "retries=%llu errors=%llu upload_errors=%llu throttled=%llu visibility_extensions=%llu receive_pauses=%llu "
+        "inflight_messages=%d inflight_objects=%d inflight_downloads=%d inflight_batches=%d upload_limit=%d "
+        "rate=%.0f rate_now=%.0f",
+        when, (unsigned long long)st->messages, (unsigned long long)st->messages_deleted,
+        (unsigned long long)st->messages_retried, (unsigned long long)st->messages_released,
+        (unsigned long long)st->messages_bad, (unsigned long long)st->messages_ignored,
+        (unsigned long long)st->redelivered, (unsigned long long)st->duplicates, (unsigned long long)st->objects,
+        (unsigned long long)st->objects_done, (unsigned long long)st->objects_failed,
+        (unsigned long long)st->objects_skipped, (unsigned long long)st->objects_refused,
+        (unsigned long long)st->objects_empty, (unsigned long long)st->control_messages,
+        (unsigned long long)st->records, (unsigned long long)st->records_failed, (unsigned long long)st->bytes_in,
+        (unsigned long long)st->bytes_json, (unsigned long long)is->batches, (unsigned long long)is->batches_failed,
+        (unsigned long long)(is->bad_records + sk->dead_lettered), (unsigned long long)(sk->retries + as.retries),
+        (unsigned long long)errors, (unsigned long long)sk->request_errors, (unsigned long long)sk->throttled,
+        (unsigned long long)st->visibility_extensions, (unsigned long long)st->receive_pauses, s->nmsgs,
+        objects_open(s) + s->npending, s3_fetch_flowing(s->fetch), indexer_in_flight(s->ix),
+        sink_get_state(indexer_sink(s->ix))->limit, secs > 0 ? (double)is->records / secs : 0,
+        since > 0 ? (double)(is->records - s->last_stats_records) / since : 0);
     s->last_stats_ms = now;
     s->last_stats_records = is->records;
 }
@@ -665,6 +737,119 @@ static void on_signal(uv_signal_t *h, int signum) {
     start_drain(s, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* ---------- the queue's redrive policy ---------- */
+
+static void on_redrive(void *ud, const sqs_result *r, const sqs_redrive *policy) {
+    redrive_ask *ask = ud;
+    svc *s = ask->s;
+    free(ask);
+    if (!s) return;
+    s->redrive_ask = NULL;
+    if (!r->ok) {
+        log_warn("cannot read the queue's redrive policy (GetQueueAttributes: %s %s); messages given back are not "
+                 "told apart when they reach the dead-letter queue (allow sqs:GetQueueAttributes to see it)",
+                 r->code, r->message);
+    } else if (policy->max_receive_count == 0) {
+        log_warn("the queue has no redrive policy: a message that keeps failing (a corrupt or missing file) comes "
+                 "back forever; give it a dead-letter queue");
+    } else {
+        s->redrive = *policy;
+        log_info("the queue's redrive policy: after %d receives a message goes to %s", policy->max_receive_count,
+                 policy->dlq_arn);
+    }
+}
+
+static void ask_redrive(svc *s) {
+    redrive_ask *ask = calloc(1, sizeof *ask);
+    if (!ask) return;
+    ask->s = s;
+    s->redrive_ask = ask;
+    if (!sqs_get_redrive(s->aws, s->o.queue_url, on_redrive, ask)) {
+        s->redrive_ask = NULL;
+        free(ask);
+    }
+}
+
+/* ---------- health and metrics ---------- */
+
+/* GET /: 200 only while work can flow. 503 before the first successful receive, while receives
+ * keep failing, while the sink refuses or cannot be reached, and while stopping. */
+static int svc_health(void *ud, char *out, size_t cap) {
+    svc *s = ud;
+    watch_sink(s); /* the sink's condition may have changed since the last pump */
+    const sink *k = indexer_sink(s->ix);
+    const sink_state *ks = sink_get_state(k);
+    uint64_t now = uv_now(s->loop);
+    const char *status = "ok";
+    char reason[700] = "";
+    if (s->draining) {
+        status = "stopping";
+        snprintf(reason, sizeof reason, "stopping: finishing the work in flight");
+    } else if (ks->condition != SINK_OK) {
+        status = "degraded";
+        snprintf(reason, sizeof reason, "the sink is %s (for %llu s): %s; %s, %d message(s) held",
+                 sink_condition_name(ks->condition), (unsigned long long)((now - ks->since_ms) / 1000), ks->why,
+                 s->held_for_sink ? "receiving paused" : "receiving until a batch can probe it", s->nmsgs);
+    } else if (s->receive_streak >= RECEIVE_FAILING || (!s->received_ok && s->receive_streak > 0)) {
+        status = "degraded";
+        snprintf(reason, sizeof reason, "ReceiveMessage keeps failing (%d in a row): %s", s->receive_streak,
+                 s->receive_why);
+    } else if (!s->received_ok) {
+        status = "starting";
+        snprintf(reason, sizeof reason, "waiting for the first successful ReceiveMessage");
+    }
+    char why[900];
+    jsonw_text(reason, why, sizeof why);
+    const service_stats *st = s->st;
+    snprintf(out, cap,
+             "{\"status\":\"%s\",\"reason\":\"%s\",\"sink\":\"%s\",\"sink_condition\":\"%s\",\"upload_limit\":%d,"
+             "\"messages_in_flight\":%d,\"messages\":%llu,\"messages_deleted\":%llu,\"objects_done\":%llu,"
+             "\"objects_failed\":%llu,\"records\":%llu,\"receive_errors\":%llu}",
+             status, why, k->ops->name, sink_condition_name(ks->condition), ks->limit, s->nmsgs,
+             (unsigned long long)st->messages, (unsigned long long)st->messages_deleted,
+             (unsigned long long)st->objects_done, (unsigned long long)st->objects_failed,
+             (unsigned long long)st->records, (unsigned long long)st->receive_errors);
+    return strcmp(status, "ok") == 0 ? 200 : 503;
+}
+
+/* Seconds since the oldest message held was sent to the queue (SentTimestamp; since it was
+ * received when the queue did not say). */
+static double oldest_message_age_s(const svc *s) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t wall_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    uint64_t now = uv_now(s->loop);
+    double oldest = 0;
+    for (const svc_msg *m = s->msgs; m; m = m->next) {
+        int64_t age = m->sent_ms > 0 ? wall_ms - m->sent_ms : (int64_t)(now - m->received_ms);
+        if (age > 0 && (double)age / 1000.0 > oldest) oldest = (double)age / 1000.0;
+    }
+    return oldest;
+}
+
+static int svc_metrics(void *ud, buf *out) {
+    svc *s = ud;
+    watch_sink(s); /* ctindex_receiving agrees with ctindex_sink_condition */
+    const sink *k = indexer_sink(s->ix);
+    aws_stats as;
+    aws_ctx_stats(s->aws, &as);
+    service_metrics_view v = {
+        .svc = s->st,
+        .ix = indexer_get_stats(s->ix),
+        .sink_name = k->ops->name,
+        .sink = sink_get_stats(k),
+        .sink_state = sink_get_state(k),
+        .aws = &as,
+        .messages_in_flight = s->nmsgs,
+        .objects_in_flight = objects_open(s) + s->npending,
+        .downloads_in_flight = s3_fetch_flowing(s->fetch),
+        .batches_in_flight = indexer_in_flight(s->ix),
+        .oldest_message_age_s = oldest_message_age_s(s),
+        .receiving = !s->draining && !s->held_for_sink,
+    };
+    return service_metrics_write(out, &v);
+}
+
 int service_run(uv_loop_t *loop, aws_ctx *aws, indexer *ix, const service_options *o, service_stats *st) {
     svc s;
     memset(&s, 0, sizeof s);
@@ -700,8 +885,11 @@ int service_run(uv_loop_t *loop, aws_ctx *aws, indexer *ix, const service_option
     uv_timer_start(&s.tick, on_tick, 100, 100);
     log_info("consuming %s (%d receivers, %d concurrent downloads, visibility %d s)", s.o.queue_url, s.o.receivers,
              s.o.max_objects, s.o.visibility_s);
+    health_set_provider(s.o.health, svc_health, svc_metrics, &s);
+    ask_redrive(&s);
     pump(&s);
     while (!s.stopped && uv_run(loop, UV_RUN_ONCE)) {}
+    health_set_provider(s.o.health, NULL, NULL, NULL); /* s is about to go */
     print_stats(&s, "final");
     rc = s.rc;
     uv_close((uv_handle_t *)&s.tick, NULL);

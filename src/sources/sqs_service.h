@@ -1,7 +1,13 @@
 /* ctindex run: the SQS-driven indexing service. Long-polls the queue, downloads every object a
  * notification names (streamed through the CPU path), and deletes a message only after every
  * record of every object it names was accepted by the sink. Visibility is extended while work
- * is in progress; a message whose objects failed is made visible again for a retry. */
+ * is in progress; a message whose objects failed is made visible again for a retry.
+ *
+ * While the sink cannot take documents (refusing or unreachable: pipeline/sink.h sink_state) no
+ * message is received: the messages held keep their visibility extended, so their receive count
+ * does not grow and the queue is not drained into its dead-letter queue; receiving resumes on its
+ * own once the sink accepts again. With a health endpoint, GET / says which of these states the
+ * service is in (200 only when work flows) and GET /metrics gives its counters. */
 #ifndef CTINDEX_SERVICE_H
 #define CTINDEX_SERVICE_H
 
@@ -9,7 +15,9 @@
 #include <uv.h>
 
 #include "aws/aws.h"
+#include "net/health.h"
 #include "pipeline/indexer.h"
+#include "sources/service_stats.h"
 
 typedef struct service_options {
     const char *queue_url;
@@ -24,27 +32,10 @@ typedef struct service_options {
     int exit_when_idle;     /* exit after this many empty receives with nothing in flight (0 = never) */
     int drain_timeout_s;    /* on SIGTERM: time to finish in-flight work (default 60) */
     size_t max_record;      /* record size limit */
+    health *health;         /* answers GET / and GET /metrics from the service while it runs; may be NULL */
 } service_options;
 
 void service_options_default(service_options *o);
-
-typedef struct service_stats {
-    uint64_t receives, receive_errors;
-    uint64_t messages;          /* received, duplicates included */
-    uint64_t messages_deleted;  /* confirmed by DeleteMessageBatch */
-    uint64_t messages_retried;  /* an object failed: made visible again after retry_visibility_s */
-    uint64_t messages_released; /* given back unfinished when stopping (visible again at once) */
-    uint64_t messages_bad, messages_ignored;
-    uint64_t redelivered; /* ApproximateReceiveCount > 1 */
-    uint64_t duplicates;  /* received again while still in progress here: the newest receipt handle is kept */
-    uint64_t objects, objects_done, objects_failed, objects_skipped;
-    uint64_t objects_refused; /* of objects_done: none of the shapes (0 bytes too), recorded in the dead-letter file */
-    uint64_t objects_empty;   /* of objects_done: one of the shapes without records ({"Records":[]}), or a digest */
-    uint64_t records, records_failed, bytes_in, bytes_json;
-    uint64_t control_messages; /* CloudWatch Logs CONTROL_MESSAGEs: no records */
-    uint64_t delete_errors, visibility_errors, visibility_extensions;
-    int forced; /* stopped with work still in flight: exit the process without cleanup */
-} service_stats;
 
 /* Runs until SIGTERM/SIGINT (then drains) or exit_when_idle. Returns 0 on a clean stop. */
 int service_run(uv_loop_t *loop, aws_ctx *aws, indexer *ix, const service_options *o, service_stats *st);

@@ -129,7 +129,7 @@ int main(int argc, char **argv) {
         so.dead = dead;
         so.endpoint = endpoint;
         so.domain = domain;
-        sink *s = spec ? sink_cloudsearch_from_spec(&loop, aws, spec, 0, dead) : sink_cloudsearch_new(aws, &so);
+        sink *s = spec ? sink_cloudsearch_from_spec(&loop, aws, spec, NULL, dead) : sink_cloudsearch_new(aws, &so);
         if (!s) return 2;
         indexer_options io;
         indexer_options_default(&io);

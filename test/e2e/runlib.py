@@ -10,6 +10,9 @@ missing, and puts test/fakes on the path.
     stack.notify_all_shapes(keys)     # SNS envelope, raw, S3 event, EventBridge, test/validation
     runlib.run_env(moto, akid, secret)   # environment for ctindex: moto's key, endpoints
     runlib.stats_lines(stderr)        # the service's stats lines, parsed
+    runlib.health(port), runlib.get(port, "/metrics"), runlib.sample(text, 'name{l="v"}')
+    runlib.promtool_check(text)       # (ok, output) of `promtool check metrics`
+    runlib.stop(proc)                 # SIGTERM, then wait (kill after a timeout)
     sys.exit(runlib.main(run, "prefix-"))   # run(tmp) in a fresh temporary folder, removed after
 
 Everything here talks to 127.0.0.1 only."""
@@ -19,11 +22,14 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
@@ -270,3 +276,48 @@ def wait_for(pred, timeout, step=0.2):
             return True
         time.sleep(step)
     return pred()
+
+
+def get(port, path, timeout=5):
+    """(status, body text) of GET http://127.0.0.1:port/path; (None, error) when nothing answers."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except OSError as e:
+        return None, str(e)
+
+
+def health(port):
+    """(status, JSON object) of the health endpoint's GET /."""
+    status, body = get(port, "/")
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, {"raw": body}
+
+
+def sample(text, name):
+    """The value of one sample of a Prometheus exposition, name with its labels as written
+    ('ctindex_x_total{sink="cloudsearch"}'), or None."""
+    m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def promtool_check(text):
+    """(ok, output) of `promtool check metrics` on an exposition."""
+    p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    return p.returncode == 0, p.stdout + p.stderr
+
+
+def stop(proc, timeout=60):
+    """SIGTERM a service started with Popen and wait for it (killed after timeout); its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode

@@ -119,7 +119,8 @@ def botocore_agrees(ex, service):
 def test_sigv4_es_default_pattern(corpus, records, tmp):
     with fakelib.FakeSearch(access_key=AKID, secret_key=SECRET) as fake, fakelib.RecordingProxy(fake.port) as proxy:
         fake.fault(delay_ms=1500, count=3)  # slow answers: the next requests go out meanwhile
-        p, st, dead = replay(f"opensearch:http://127.0.0.1:{proxy.port}", corpus, tmp, sigv4_env(),
+        # adaptive=0: exactly --uploads at once (adaptive concurrency would start at one)
+        p, st, dead = replay(f"opensearch:http://127.0.0.1:{proxy.port},adaptive=0", corpus, tmp, sigv4_env(),
                              ["--os-auth", "sigv4", "--uploads", "3"])
         ids, acc = accepted(fake)
         seen = stored_items(proxy)

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import runlib
@@ -81,16 +82,22 @@ def run(tmp):
                                  "--dead-letter", os.path.join(tmp, "dead2.jsonl")], env=bad_env, stderr=subprocess.PIPE,
                                 text=True)
         try:
+            # Every receive fails: the health endpoint must not say OK (issue 12).
             health = None
-            for _ in range(50):
+            for _ in range(100):
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{hport}/", timeout=2) as r:
                         health = (r.status, json.loads(r.read()))
-                    break
+                except urllib.error.HTTPError as e:
+                    health = (e.code, json.loads(e.read()))
                 except Exception:
-                    time.sleep(0.1)
-            check(health is not None and health[0] == 200 and "receive_errors" in health[1],
-                  f"health endpoint answers 200 with a status: {health}")
+                    health = None
+                if health and health[1].get("status") == "degraded":
+                    break
+                time.sleep(0.1)
+            check(health is not None and health[0] == 503 and health[1].get("status") == "degraded" and
+                  health[1].get("receive_errors", 0) >= 1,
+                  f"health endpoint answers 503 degraded with the receive errors: {health}")
             try:
                 proc.wait(timeout=3)
             except subprocess.TimeoutExpired:

@@ -48,13 +48,21 @@ def main():
         for args, message in [(q + ["--max-record", "10"], "--max-record (bytes) must be a number from 1024"),
                               (q + ["--os-auth", "magic"], "--os-auth must be none, basic, sigv4 or auto"),
                               (["replay", logs, "--sink", "dir:x", "--os-auth", "magic"], "--os-auth must be"),
-                              (q + ["--batch-bytes", "9"], "--batch-bytes must be a number")]:
+                              (q + ["--batch-bytes", "9"], "--batch-bytes must be a number"),
+                              (q + ["--max-upload-rate", "0"], "--max-upload-rate must be BYTES or BYTES/SECONDS"),
+                              (q + ["--max-upload-rate", "5000000/0"], "--max-upload-rate must be"),
+                              (q + ["--max-upload-rate", "-5"], "--max-upload-rate must be"),
+                              (q + ["--max-upload-rate", "5MB"], "--max-upload-rate must be"),
+                              (["replay", logs, "--sink", "dir:x", "--max-upload-rate", "1/x"],
+                               "--max-upload-rate must be"),
+                              (q + ["--sink-probe-max", "0"], "--sink-probe-max")]:
             p = run(tmp, args)
             check(p.returncode == 2 and message in p.stderr, f"{args[0]} {' '.join(args[-2:])}: exit 2, '{message}'",
                   f"rc {p.returncode}: {p.stderr[-300:]}")
         p = run(tmp, ["run", "--help"])
         check(p.returncode == 0 and all(o in p.stdout for o in ("--max-record", "--batch-bytes", "--dead-letter",
-                                                                "--verbose")),
+                                                                "--verbose", "--max-upload-rate",
+                                                                "--sink-probe-max", "503 degraded", "/metrics")),
               "run --help names the shared options")
 
         cwd = os.path.join(tmp, "bad-dead-letter")

@@ -15,9 +15,18 @@ For tests only (one Python process; not a benchmark peer).  Routes:
                           | {"body":"<html>..</html>","count":2} answers with that body instead of
                           handling the request (nothing is stored); optional "status" (default 200) and
                           "content_type" (default text/html): a proxy's page, a foreign answer.
+                          | {"clear":true} drops every pending fault (reject_ids stay)
+                          | {"rate":BYTES_PER_S,"burst":BYTES} a token bucket on upload bytes (per target):
+                          a request finding fewer tokens than its body is answered "throttle_status"
+                          (default 429; optional "retry_after") and takes none; {"rate":0} removes it
+                          | {"load_ms":MS,"capacity":C,"throttle_above":M} latency that grows with the
+                          uploads in flight: MS while at most C are, MS * (1 + in_flight - C) beyond;
+                          429 when more than M are in flight (0: never); {"load_ms":0} removes it
      GET  /_fake/accepted {"cloudsearch":{"ids":[...],"adds":N,"deletes":D,"batches":B},
                            "opensearch":{...same...},"rejected":R,"rejected_batches":..,"rejected_items":..}
-     GET  /_fake/stats    request/response counters, connections, max uploads in flight, faults fired
+     GET  /_fake/stats    request/response counters, connections, max uploads in flight, faults fired,
+                          "pacing": {TARGET: {"accepted_bytes","throttled","requests","first","last",
+                          "accepted_at":[[s,bytes]..],"throttled_at":[[s,bytes,tokens]..]}} (s from the first)
      GET  /_fake/mappings {INDEX: {"template":NAME|null,"dynamic":..,"documents":N,
                            "fields":{PATH:{"type":T,"origin":"template"|"dynamic"}}}}
      POST /_fake/reset    forget accepted documents, stats, faults, reject_ids, OpenSearch mappings and templates
@@ -96,7 +105,10 @@ class FakeState:
             self.item_faults = []     # dicts: status, count
             self.reject_ids = set()
             self.stats = {"requests": {}, "responses": {}, "bytes_in": 0, "connections": 0,
-                          "in_flight": 0, "max_in_flight": 0, "auth_failures": 0, "faults_fired": {}}
+                          "in_flight": 0, "max_in_flight": 0, "auth_failures": 0, "faults_fired": {},
+                          "pacing": {}}
+            self.buckets = {}  # target -> {"rate", "burst", "tokens", "at", "status", "retry_after"}
+            self.load = None   # {"ms", "capacity", "throttle_above", "target"}
 
     def count(self, group, key, amount=1):
         with self.lock:
@@ -131,12 +143,31 @@ class FakeState:
                               "target": target})
             if "bulk_item_status" in spec:
                 self.item_faults.append({"status": int(spec["bulk_item_status"]), "count": int(spec.get("count", 1))})
+            if spec.get("clear"):
+                self.faults, self.item_faults = [], []
+                added.append({"kind": "clear", "count": 0})
+            if "rate" in spec:
+                rate = float(spec["rate"])
+                if rate <= 0:
+                    self.buckets.pop(target, None)
+                else:
+                    burst = float(spec.get("burst", rate))
+                    self.buckets[target] = {"rate": rate, "burst": burst, "tokens": burst, "at": time.monotonic(),
+                                            "status": int(spec.get("throttle_status", 429)),
+                                            "retry_after": spec.get("retry_after")}
+                added.append({"kind": "rate", "count": 0})
+            if "load_ms" in spec:
+                ms = float(spec["load_ms"])
+                self.load = None if ms <= 0 else {"ms": ms, "capacity": int(spec.get("capacity", 1)),
+                                                  "throttle_above": int(spec.get("throttle_above", 0)),
+                                                  "target": target}
+                added.append({"kind": "load", "count": 0})
             if "reject_ids" in spec:
                 ids = spec["reject_ids"]
                 if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
                     raise ValueError("reject_ids must be a list of strings")
                 self.reject_ids = set(ids) if not ids else self.reject_ids | set(ids)
-            self.faults.extend(added)
+            self.faults.extend(a for a in added if a["count"] > 0)
         if not added and not {"bulk_item_status", "reject_ids"} & set(spec):
             raise ValueError("no known fault in spec")
 
@@ -158,6 +189,41 @@ class FakeState:
             for fired in (["delay"] if delay else []) + ([outcome["kind"]] if outcome else []):
                 self.stats["faults_fired"][fired] = self.stats["faults_fired"].get(fired, 0) + 1
         return delay, outcome
+
+    def pace(self, service, nbytes):
+        """The byte-rate bucket of service (or "upload"): None when the request may go on, else the
+        (status, retry_after) to throttle it with.  Counts what it sees per service."""
+        now = time.monotonic()
+        with self.lock:
+            stats = self.stats["pacing"].setdefault(service, {"accepted_bytes": 0, "throttled": 0, "requests": 0,
+                                                              "first": now, "last": now})
+            stats["requests"] += 1
+            stats["last"] = now
+            bucket = self.buckets.get(service) or self.buckets.get("upload")
+            if bucket:
+                bucket["tokens"] = min(bucket["burst"], bucket["tokens"] + (now - bucket["at"]) * bucket["rate"])
+                bucket["at"] = now
+                if bucket["tokens"] < nbytes:
+                    stats["throttled"] += 1
+                    stats.setdefault("throttled_at", []).append([round(now - stats["first"], 3), nbytes,
+                                                                 round(bucket["tokens"])])
+                    return bucket["status"], bucket["retry_after"]
+                bucket["tokens"] -= nbytes
+            stats["accepted_bytes"] += nbytes
+            stats.setdefault("accepted_at", []).append([round(now - stats["first"], 3), nbytes])
+            return None
+
+    def load_delay(self, service):
+        """Seconds to wait before answering, and whether to throttle, from the load fault (the
+        request is already counted in in_flight)."""
+        with self.lock:
+            load = self.load
+            if not load or load["target"] not in ("upload", service):
+                return 0.0, False
+            in_flight = self.stats["in_flight"]
+            if load["throttle_above"] and in_flight > load["throttle_above"]:
+                return 0.0, True
+            return load["ms"] * (1 + max(0, in_flight - load["capacity"])) / 1000.0, False
 
     def bulk_item_fault(self, doc_id):
         with self.lock:
@@ -351,6 +417,27 @@ class Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _dispatch
 
+    def _apply_pacing(self, service, nbytes):
+        """The load and rate faults: latency that grows with load, throttling beyond a byte rate."""
+        state = self.server.state
+        delay, overloaded = state.load_delay(service)
+        if overloaded:
+            self._throttle(service, 429, None)
+        if delay:
+            time.sleep(delay)
+        verdict = state.pace(service, nbytes)
+        if verdict:
+            self._throttle(service, *verdict)
+
+    def _throttle(self, service, status, retry_after):
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        if service == "opensearch":
+            raise Refusal(status, json.dumps({"error": {"type": "es_rejected_execution_exception",
+                                                        "reason": "rejected execution: too many requests"},
+                                              "status": status}), headers=headers)
+        raise Refusal(status, json.dumps({"status": "error", "message": "Rate exceeded (fake byte rate)"}),
+                      headers=headers)
+
     def _apply_faults(self, service):
         """Run injected faults; returns normally when the request should proceed."""
         delay, outcome = self.server.state.take_faults(service)
@@ -402,6 +489,7 @@ class Handler(BaseHTTPRequestHandler):
             accept_xml = self._cs_accept(is_xml)
             try:
                 self._apply_faults("cloudsearch")
+                self._apply_pacing("cloudsearch", len(body))
                 text = self._cs_decode(body, charset)
                 operations = cloudsearch_docs.validate_batch(
                     text, is_xml, self.server.config.schema_for_host(self.headers.get("Host")),
@@ -535,6 +623,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise Refusal(406, json.dumps({"error": f"Content-Type header [{self.headers.get('Content-Type')}]"
                                                         " is not supported", "status": 406}))
             self._apply_faults("opensearch")
+            self._apply_pacing("opensearch", len(body))
             path_index = path[1:-len("/_bulk")] or None
             try:
                 response, outcomes = self.server.bulk.handle(body, path_index, state.bulk_item_fault)

@@ -45,6 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         in_arena(m[i].body, arena, cap);
         if (m[i].body[m[i].body_len] != '\0') abort();
     }
+    sqs_redrive rd;
+    int rc = sqs_parse_redrive(&doc, in, size, &rd);
+    if (rc == 0 && (rd.max_receive_count < 1 || rd.max_receive_count > 1000 || !rd.dlq_arn[0] ||
+                    strlen(rd.dlq_arn) >= sizeof rd.dlq_arn))
+        abort();
+    if (rc != 0 && rd.max_receive_count != 0) abort();
     sqs_entry_result e[SQS_MAX_BATCH];
     if (sqs_parse_batch(&doc, in, size, e, 3, why, sizeof why) == 0)
         for (int i = 0; i < 3; i++)

@@ -9,6 +9,10 @@
  *   /stall           never answers
  *   /bytes/N         200 with N pattern bytes (ts_pattern), written as fast as possible
  *   /slow/N          same, 64 KiB per write with a 1 ms pause between writes
+ *   /delay/MS        200 "delayed" after MS milliseconds
+ *   /retry-after/S   429 with Retry-After: S, then 200 "ok", alternating
+ *   /load/MS/CAP     200 "loaded" after MS milliseconds while at most CAP such requests are being
+ *                    answered, MS * (1 + active - CAP) beyond: latency that grows with load
  * The server counts accepted connections and requests. Chunked request bodies get 411. */
 #ifndef CTINDEX_HTTP_TEST_SERVER_H
 #define CTINDEX_HTTP_TEST_SERVER_H
@@ -56,6 +60,7 @@ typedef struct ts_conn {
     int stalled;    /* /stall: ignore everything */
     uint64_t stream_left, stream_pos;
     int stream_slow;
+    int loaded; /* this connection's request counts in s->loaded */
 } ts_conn;
 
 struct ts_server {
@@ -65,7 +70,10 @@ struct ts_server {
     int accepted;
     int requests;
     int flaky_hits;
+    int retry_after_hits;
     int listener_open;
+    int loaded;     /* /load requests being answered */
+    int max_loaded; /* the most at once */
     ts_conn *conns;
     char rbuf[TS_CHUNK];
     uint64_t ignored_bytes;
@@ -92,6 +100,8 @@ static inline void ts_conn_close(ts_conn *c) {
     if (c->closing) return;
     c->closing = 1;
     ts_server *s = c->s;
+    if (c->loaded) s->loaded--;
+    c->loaded = 0;
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
@@ -170,6 +180,17 @@ static inline void ts_stream_next(ts_conn *c) {
     if (w) w->continue_stream = 1; /* next chunk once this one is written */
 }
 
+static inline void ts_on_delay(uv_timer_t *t) {
+    ts_conn *c = t->data;
+    if (c->loaded) {
+        c->loaded = 0;
+        c->s->loaded--;
+        ts_reply(c, 200, "OK", "Content-Type: text/plain\r\n", "loaded", 6);
+    } else {
+        ts_reply(c, 200, "OK", "Content-Type: text/plain\r\n", "delayed", 7);
+    }
+}
+
 static inline void ts_respond(ts_conn *c) {
     ts_server *s = c->s;
     s->requests++;
@@ -199,6 +220,24 @@ static inline void ts_respond(ts_conn *c) {
         memset(msg + n, 'x', 100);
         ts_send(c, msg, (size_t)n + 100, 1);
         c->busy = 1;
+    } else if (strncmp(path, "/retry-after/", 13) == 0) {
+        if (s->retry_after_hits++ % 2 == 0) {
+            char h[64];
+            snprintf(h, sizeof h, "Retry-After: %d\r\n", atoi(path + 13));
+            ts_reply(c, 429, "Too Many Requests", h, "slow down", 9);
+        } else {
+            ts_reply(c, 200, "OK", NULL, "ok", 2);
+        }
+    } else if (strncmp(path, "/delay/", 7) == 0) {
+        uv_timer_start(&c->timer, ts_on_delay, strtoull(path + 7, NULL, 10), 0);
+    } else if (strncmp(path, "/load/", 6) == 0) {
+        char *end = NULL;
+        uint64_t ms = strtoull(path + 6, &end, 10);
+        int cap = end && *end == '/' ? atoi(end + 1) : 1;
+        c->loaded = 1;
+        if (++s->loaded > s->max_loaded) s->max_loaded = s->loaded;
+        uint64_t over = s->loaded > cap ? (uint64_t)(s->loaded - cap) : 0;
+        uv_timer_start(&c->timer, ts_on_delay, ms * (1 + over), 0);
     } else if (strcmp(path, "/stall") == 0) {
         c->stalled = 1;
     } else if (strncmp(path, "/bytes/", 7) == 0 || strncmp(path, "/slow/", 6) == 0) {

@@ -433,6 +433,7 @@ static void test_insight_and_bad(void) {
         snprintf(r, sizeof r, "{\"eventName\":\"x\",\"eventTime\":\"%s\"}", dates[i]);
         f = parse_sdf(docb_build(b, r, strlen(r), out, OUTCAP, &res));
         CHECK(f > 0 && json_obj_get(&pd, f, "event_time") == -1 && res.skipped_values == 1);
+        CHECK(res.event_time == 0);
     }
     const char *leap = "{\"eventTime\":\"2024-02-29T23:59:59.123456789Z\"}";
     f = parse_sdf(docb_build(b, leap, strlen(leap), out, OUTCAP, &res));
@@ -445,6 +446,7 @@ static void test_insight_and_bad(void) {
     CHECK(f > 0 && res.skipped_values == 0);
     CHECK_EQ_STR(fstr(f, "event_time"), "2023-01-10T19:04:02Z");
     CHECK_EQ_STR(fstr(f, "user_identity_session_creation_date"), "2024-02-29T00:30:00.5Z");
+    CHECK(res.event_time == 1673377442); /* 2023-01-10T19:04:02Z, for the record delay */
     /* RFC 3339 also allows a space for the T; a leap second is indexed as :59 */
     const char *spaced = "{\"eventTime\":\"2024-01-01 00:00:00Z\",\"userIdentity\":{\"sessionContext\":"
                          "{\"attributes\":{\"creationDate\":\"2016-12-31T23:59:60Z\"}}}}";

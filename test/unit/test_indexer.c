@@ -79,6 +79,31 @@ static void rig_close(rig *r) {
 
 static const char *GOOD = "{\"eventID\":\"e1\",\"eventName\":\"GetObject\",\"eventTime\":\"2024-05-01T00:00:00Z\"}";
 
+static int64_t fixed_clock(void) { return 1714521600 + 90; } /* 2024-05-01T00:01:30Z */
+
+/* With a clock, each stored document's delay since its eventTime is observed when its batch is
+ * acknowledged; a record without a usable eventTime is not observed. */
+static void test_record_delay(void) {
+    indexer_options io;
+    indexer_options_default(&io);
+    io.batches = 2;
+    io.clock_s = fixed_clock;
+    indexer *ix = indexer_new(&io, &ok_sink);
+    CHECK(ix != NULL);
+    counted c;
+    counted_init(&c, "test");
+    const char *none = "{\"eventID\":\"e2\",\"eventName\":\"GetObject\"}";
+    CHECK_EQ_INT(indexer_add(ix, GOOD, strlen(GOOD), &c.owner), INDEXER_OK);
+    CHECK_EQ_INT(indexer_add(ix, none, strlen(none), &c.owner), INDEXER_OK);
+    const histogram *h = &indexer_get_stats(ix)->record_delay;
+    CHECK(h->count == 0); /* nothing acknowledged yet */
+    indexer_flush(ix);
+    CHECK_EQ_INT((int)c.ok, 2);
+    CHECK(h->count == 1 && h->sum == 90.0);
+    CHECK(histogram_cumulative(h, 4) == 0 && histogram_cumulative(h, 5) == 1); /* above le 60, in le 120 */
+    indexer_free(ix);
+}
+
 /* The dead-letter file is on a full disk: unusable and rejected records are not acknowledged
  * as stored; good records beside them are. */
 static void test_full_disk_not_acknowledged(void) {
@@ -192,6 +217,7 @@ static void test_cut_literal_counted(void) {
 }
 
 int main(void) {
+    RUN(test_record_delay);
     RUN(test_full_disk_not_acknowledged);
     RUN(test_written_acknowledged_at_once);
     RUN(test_durable_waits_for_one_sync);

@@ -256,6 +256,16 @@ static void test_fast_path_same_output(void) {
     CHECK_EQ_INT(bad, 0);
 }
 
+/* A status reason as a JSON string body: escaped, NUL-terminated, cut to fit. */
+static void test_text(void) {
+    char text[16];
+    CHECK_EQ_INT((int)jsonw_text("a \"b\"\\\n", text, sizeof text), 11);
+    CHECK_EQ_STR(text, "a \\\"b\\\"\\\\\\n");
+    CHECK(jsonw_text("0123456789abcdefghij", text, sizeof text) == 15 && strlen(text) == 15);
+    char one[1];
+    CHECK(jsonw_text("x", one, sizeof one) == 0 && one[0] == '\0');
+}
+
 static void run_all(void) {
     RUN(test_escape_basic);
     RUN(test_escape_utf8);
@@ -275,5 +285,6 @@ int main(void) {
     fprintf(stderr, "fast path off\n");
     run_all();
     RUN(test_fast_path_same_output);
+    RUN(test_text);
     TEST_MAIN_END();
 }

@@ -276,6 +276,47 @@ static void test_sqs_batch(void) {
     json_doc_free(&doc);
 }
 
+static int redrive(const char *js, sqs_redrive *out) {
+    json_doc doc;
+    CHECK_EQ_INT(json_doc_init(&doc, 64), JSON_OK);
+    int rc = sqs_parse_redrive(&doc, js, strlen(js), out);
+    json_doc_free(&doc);
+    return rc;
+}
+
+/* GetQueueAttributes(RedrivePolicy): the policy is JSON inside a string; maxReceiveCount comes as a
+ * number (the API) or a string (CloudFormation, the console). */
+static void test_sqs_redrive(void) {
+    sqs_redrive r;
+    CHECK_EQ_INT(redrive("{\"Attributes\":{\"RedrivePolicy\":\"{\\\"deadLetterTargetArn\\\":\\\"arn:aws:sqs:us-east-1:"
+                         "123456789012:ct-dlq\\\",\\\"maxReceiveCount\\\":3}\"}}",
+                         &r),
+                 0);
+    CHECK_EQ_INT(r.max_receive_count, 3);
+    CHECK_EQ_STR(r.dlq_arn, "arn:aws:sqs:us-east-1:123456789012:ct-dlq");
+    CHECK_EQ_INT(
+        redrive("{\"Attributes\":{\"RedrivePolicy\":\"{\\\"maxReceiveCount\\\":\\\"5\\\",\\\"deadLetterTargetArn\\\":"
+                "\\\"arn:x\\\"}\"}}",
+                &r),
+        0);
+    CHECK_EQ_INT(r.max_receive_count, 5);
+    CHECK_EQ_INT(redrive("{}", &r), 1); /* no policy */
+    CHECK_EQ_INT(r.max_receive_count, 0);
+    CHECK_EQ_INT(redrive("{\"Attributes\":{}}", &r), 1);
+    CHECK_EQ_INT(redrive("{\"Attributes\":{\"RedrivePolicy\":\"{\\\"deadLetterTargetArn\\\":\\\"a\\\"}\"}}", &r), -1);
+    CHECK_EQ_INT(redrive("{\"Attributes\":{\"RedrivePolicy\":\"{\\\"deadLetterTargetArn\\\":\\\"a\\\","
+                         "\\\"maxReceiveCount\\\":0}\"}}",
+                         &r),
+                 -1); /* out of SQS's range */
+    CHECK_EQ_INT(redrive("{\"Attributes\":{\"RedrivePolicy\":\"{\\\"deadLetterTargetArn\\\":\\\"a\\\","
+                         "\\\"maxReceiveCount\\\":\\\"3x\\\"}\"}}",
+                         &r),
+                 -1);
+    CHECK_EQ_INT(redrive("{\"Attributes\":{\"RedrivePolicy\":\"not json\"}}", &r), -1);
+    CHECK_EQ_INT(redrive("{\"Attributes\":{\"RedrivePolicy\":3}}", &r), -1);
+    CHECK_EQ_INT(redrive("[]", &r), -1);
+}
+
 int main(void) {
     RUN(test_object_url);
     RUN(test_list_query);
@@ -284,5 +325,6 @@ int main(void) {
     RUN(test_sqs_error);
     RUN(test_sqs_receive);
     RUN(test_sqs_batch);
+    RUN(test_sqs_redrive);
     TEST_MAIN_END();
 }

@@ -230,6 +230,20 @@ static upload_verdict accepted(cs_job *j, const aws_response *r, upload_answer *
 static upload_verdict rejected(cs_job *j, const char *reason, upload_answer *a) {
     cs_sink *s = j->s;
     uint32_t n = j->cur.hi - j->cur.lo;
+    if (n == 1 && j->dead >= CS_MAX_DEAD_PER_BATCH) {
+        /* So many bad documents means the domain, not the data, is wrong (undefined fields): stop
+         * instead of uploading every document alone. This document is not dead-lettered: the piece
+         * stays ready, so a batch held while the sink is refusing sends it again once the domain
+         * is fixed. */
+        char text[CS_MESSAGE_MAX + 256];
+        snprintf(text, sizeof text,
+                 "cloudsearch: more than %d documents of one batch rejected one by one (last: %s); the domain's "
+                 "index fields probably do not match 'ctindex schema'",
+                 CS_MAX_DEAD_PER_BATCH, reason);
+        log_once(s, text);
+        snprintf(a->why, sizeof a->why, "too many documents rejected one by one (%.400s)", reason);
+        return UPLOAD_REFUSED;
+    }
     j->piece_ready = 0;
     if (n == 1) {
         size_t len = 0;
@@ -247,18 +261,6 @@ static upload_verdict rejected(cs_job *j, const char *reason, upload_answer *a) 
         }
         j->dead++;
         a->refused = 1;
-        if (j->dead > CS_MAX_DEAD_PER_BATCH) {
-            /* So many bad documents means the domain, not the data, is wrong (undefined fields):
-             * stop instead of uploading every document alone. */
-            char text[CS_MESSAGE_MAX + 256];
-            snprintf(text, sizeof text,
-                     "cloudsearch: more than %d documents of one batch rejected one by one (last: %s); the domain's "
-                     "index fields probably do not match 'ctindex schema': batch failed",
-                     CS_MAX_DEAD_PER_BATCH, reason);
-            log_once(s, text);
-            snprintf(a->why, sizeof a->why, "too many documents rejected one by one");
-            return UPLOAD_REFUSED;
-        }
         return UPLOAD_OK;
     }
     if (j->depth + 2 > CS_SPLIT_DEPTH) { /* cannot happen: depth <= log2(n) + 1 */
@@ -294,8 +296,8 @@ static upload_verdict cs_judge(upload_job *uj, const aws_response *r, upload_ans
     snprintf(a->why, sizeof a->why, "HTTP %d%s%s: %.*s", r->status, r->code[0] ? " " : "", r->code, first,
              r->message[0] ? r->message : "(no message)");
     char text[1900];
-    snprintf(text, sizeof text, "cloudsearch: upload to %s refused: %s%s; the batch's records are not acknowledged",
-             s->url, a->why, r->status == 403 ? " (check the credentials, region and the domain's access policy)" : "");
+    snprintf(text, sizeof text, "cloudsearch: upload to %s refused: %s%s", s->url, a->why,
+             r->status == 403 ? " (check the credentials, region and the domain's access policy)" : "");
     log_once(s, text);
     return UPLOAD_REFUSED;
 }
@@ -403,7 +405,7 @@ sink *sink_cloudsearch_new(aws_ctx *aws, const sink_cloudsearch_options *o) {
         free(s);
         return NULL;
     }
-    s->up = uploader_new(o->loop, aws, "cloudsearch", &uo, &cs_upload_ops, &s->base.stats);
+    s->up = uploader_new(o->loop, aws, "cloudsearch", &uo, &cs_upload_ops, &s->base);
     if (!s->up) {
         json_doc_free(&s->jd);
         free(s);
@@ -431,12 +433,17 @@ sink *sink_cloudsearch_new(aws_ctx *aws, const sink_cloudsearch_options *o) {
 
 /* ---- spec --------------------------------------------------------------------------------- */
 
-sink *sink_cloudsearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, int in_flight, deadletter *dead) {
+sink *sink_cloudsearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, const upload_options *up,
+                                 deadletter *dead) {
     sink_cloudsearch_options o;
     sink_cloudsearch_options_default(&o);
     o.loop = loop;
     o.dead = dead;
-    if (in_flight > 0) o.upload.max_in_flight = in_flight;
+    if (up) {
+        int in_flight = o.upload.max_in_flight;
+        o.upload = *up;
+        if (up->max_in_flight <= 0) o.upload.max_in_flight = in_flight;
+    }
     if (strncmp(spec, "cloudsearch:", 12) == 0) spec += 12;
     char copy[CS_URL_MAX + 256];
     if (snprintf(copy, sizeof copy, "%s", spec) >= (int)sizeof copy) {
@@ -450,9 +457,9 @@ sink *sink_cloudsearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec
         return NULL;
     }
     for (char *kv; (kv = strtok_r(NULL, ",", &save));) {
-        int up = upload_options_parse(&o.upload, "cloudsearch", kv);
-        if (up < 0) return NULL;
-        if (up > 0) continue;
+        int known = upload_options_parse(&o.upload, "cloudsearch", kv);
+        if (known < 0) return NULL;
+        if (known > 0) continue;
         if (strncmp(kv, "region=", 7) == 0 && kv[7]) {
             o.region = kv + 7;
         } else {

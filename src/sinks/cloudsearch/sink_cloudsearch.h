@@ -47,8 +47,10 @@ sink *sink_cloudsearch_new(aws_ctx *aws, const sink_cloudsearch_options *o);
 /* From a command-line spec, "cloudsearch:" prefix optional:
  *   cloudsearch:URL_OR_HOST[,inflight=N][,region=R][,attempts=N]   a document endpoint
  *   cloudsearch:DOMAIN[,...]                                         looked up with DescribeDomains
- * in_flight (e.g. from --uploads; 0 = the sink's default) applies unless the spec has inflight=.
- * NULL when the spec is not understood (logged). */
-sink *sink_cloudsearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, int in_flight, deadletter *dead);
+ * up (may be NULL): the uploader's options from the command line (--uploads, --max-upload-rate, ...;
+ * max_in_flight 0 = the sink's default); options in the spec win. NULL when the spec is not
+ * understood (logged). */
+sink *sink_cloudsearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, const upload_options *up,
+                                 deadletter *dead);
 
 #endif

@@ -171,6 +171,7 @@ sink *sink_dir_open(uv_loop_t *loop, const char *dir, int bulk_format, int durab
     if (!d) return NULL;
     d->base.ops = &dir_ops;
     d->base.max_in_flight = 1;
+    d->base.state.limit = d->base.state.max_limit = 1; /* one file at a time */
     snprintf(d->dir, sizeof d->dir, "%s", dir);
     d->bulk = bulk_format;
     d->durable = durable;

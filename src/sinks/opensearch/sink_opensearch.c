@@ -320,8 +320,7 @@ static upload_verdict os_judge(upload_job *uj, const aws_response *r, upload_ans
                   : s->auth == OS_AUTH_BASIC ? "basic"
                                              : "none",
                   s->auth == OS_AUTH_SIGV4 ? s->service : "", a->why);
-    batch_failed_log(j, a->why);
-    return UPLOAD_REFUSED;
+    return UPLOAD_REFUSED; /* the uploader says what becomes of the batch */
 }
 
 static void os_finished(upload_job *uj, int ok) {
@@ -473,7 +472,7 @@ sink *sink_opensearch_new(aws_ctx *aws, const sink_opensearch_options *o) {
     }
     if (json_doc_init(&s->jd, os_bulk_tokens_for(1000)) != JSON_OK) goto fail;
     s->dead = o->dead;
-    s->up = uploader_new(o->loop, aws, "opensearch", &uo, &os_upload_ops, &s->base.stats);
+    s->up = uploader_new(o->loop, aws, "opensearch", &uo, &os_upload_ops, &s->base);
     if (!s->up) goto fail;
     log_info("opensearch: %s, auth %s%s%s%s, %d requests in flight", s->bulk_url,
              s->auth == OS_AUTH_SIGV4   ? "sigv4 "
@@ -497,13 +496,17 @@ const char *sink_opensearch_index_pattern(const sink *base) {
 
 int sink_opensearch_is_spec(const char *arg) { return arg && strncmp(arg, "opensearch:", 11) == 0; }
 
-sink *sink_opensearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, const char *auth_name, int in_flight,
-                                deadletter *dead) {
+sink *sink_opensearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, const char *auth_name,
+                                const upload_options *up, deadletter *dead) {
     sink_opensearch_options o;
     sink_opensearch_options_default(&o);
     o.loop = loop;
     o.dead = dead;
-    if (in_flight > 0) o.upload.max_in_flight = in_flight;
+    if (up) {
+        int in_flight = o.upload.max_in_flight;
+        o.upload = *up;
+        if (up->max_in_flight <= 0) o.upload.max_in_flight = in_flight;
+    }
     o.url = spec;
     char err[200], opts[512];
     os_spec sp;
@@ -522,9 +525,9 @@ sink *sink_opensearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec,
         char *end = NULL;
         long long v = eq ? strtoll(eq + 1, &end, 10) : 0;
         int num_ok = eq && end != eq + 1 && *end == '\0';
-        int up = upload_options_parse(&o.upload, "opensearch", kv);
-        if (up < 0) return NULL;
-        if (up > 0) continue;
+        int known = upload_options_parse(&o.upload, "opensearch", kv);
+        if (known < 0) return NULL;
+        if (known > 0) continue;
         if (strncmp(kv, "auth=", 5) == 0) auth = sink_opensearch_parse_auth(kv + 5);
         else if (strncmp(kv, "service=", 8) == 0 && (strcmp(kv + 8, "es") == 0 || strcmp(kv + 8, "aoss") == 0))
             o.service = kv + 8;

@@ -96,12 +96,13 @@ const char *sink_opensearch_index_pattern(const sink *s);
 /* Factory for the command line: `--sink SPEC` with SPEC
  *   opensearch:URL[,auth=none|basic|sigv4][,service=es|aoss][,region=R][,inflight=N][,attempts=N]
  *                 [,max-request=BYTES]
- * auth_name (e.g. from --os-auth; NULL = auto) applies unless the spec has auth=, in_flight
- * (e.g. from --uploads; 0 = 2) unless it has inflight=. The "opensearch:" prefix is optional.
+ * auth_name (e.g. from --os-auth; NULL = auto) applies unless the spec has auth=; up (may be NULL)
+ * holds the uploader's options from the command line (--uploads, --max-upload-rate, ...;
+ * max_in_flight 0 = 2), which options in the spec override. The "opensearch:" prefix is optional.
  * NULL when the spec is not understood (logged). Uses uv handles: after sink_close run the
  * loop until it is empty before uv_loop_close. */
-sink *sink_opensearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, const char *auth_name, int in_flight,
-                                deadletter *dead);
+sink *sink_opensearch_from_spec(uv_loop_t *loop, aws_ctx *aws, const char *spec, const char *auth_name,
+                                const upload_options *up, deadletter *dead);
 /* 1 when arg names this sink ("opensearch:..."). */
 int sink_opensearch_is_spec(const char *arg);
 

@@ -3,18 +3,31 @@
  * Jobs wait in two lists: `ready` (FIFO, waiting for a place on the wire) and `backoff` (unsorted:
  * a handful of batches at most, each with the loop time of its next attempt). One uv timer serves
  * both: armed at 0 ms to pump from a fresh stack after a submit or a release, otherwise at the
- * earliest backoff. */
+ * earliest moment something can go: a backoff that ends, the byte-rate cap's next room, the end of
+ * a Retry-After pause, the next probe of a degraded sink.
+ *
+ * pump() is the one place a request leaves. It asks next() for the head job's request once and
+ * keeps it in the job (`prepared`) while the cap or a probe makes it wait, so the cap knows the
+ * body's length before it lets the request go. */
 #include "sinks/upload/uploader.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
 #include "net/retry.h"
+#include "sinks/upload/aimd.h"
 
 enum { JOB_IDLE = 0, JOB_READY, JOB_BACKOFF, JOB_WIRE };
+
+/* Pacing below one request (adaptive): accepted answers remembered to measure the service's rate. */
+#define LEARN_WINDOW 8
+#define LEARN_MAX_AGE_MS 60000 /* older answers say nothing about the service now */
+#define LEARN_GROWTH 1.003     /* per accepted answer: about +35% after 100 */
+#define LEARN_FORGET 200       /* accepted answers in a row after which the learned rate is dropped */
 
 struct uploader {
     uv_loop_t *loop;
@@ -22,9 +35,13 @@ struct uploader {
     char name[32];
     upload_ops ops;
     sink_stats *st;
+    sink_state *state;
     retry_policy policy;
     int max_attempts;
+    int max_limit;
     int limit;
+    int adaptive;
+    aimd aimd;
     int in_flight;
     int jobs;
     int holds;
@@ -36,13 +53,40 @@ struct uploader {
     void *closed_ud;
     upload_observer observer;
     void *observer_ud;
+    /* byte-rate pacing: a token bucket refilled at rate_bps (bytes), up to bucket_cap; rate_bps
+     * is the lower of the cap (cap_bps) and the rate learned below one request (learned_bps) */
+    double rate_bps, tokens, bucket_cap;
+    double cap_bps, learned_bps;
+    int learned_quiet;   /* accepted answers in a row since the last throttle, while learned_bps is set */
+    int throttle_streak; /* throttling answers in a row (any batch) */
+    /* the last accepted answers (loop time, bytes), oldest first: what the service took lately */
+    uint64_t acc_ms[LEARN_WINDOW];
+    size_t acc_bytes[LEARN_WINDOW];
+    int nacc;
+    uint64_t tokens_ms;
+    int tokens_started;
+    /* Retry-After: no request starts before this loop time */
+    uint64_t quiet_until_ms;
+    /* the sink's condition */
+    int hold_refused;
+    int unreachable_after;
+    int failed_in_row;     /* requests failed in a row without an answer, or with a server error */
+    uint64_t accepted_seq; /* accepted answers so far */
+    retry_policy probe_policy;
+    int probe_round;       /* probes sent in this degraded spell */
+    int probing;           /* a probe is on the wire */
+    uint64_t probe_due_ms; /* the next probe may leave at this loop time */
 };
 
 void upload_options_default(upload_options *o) {
     memset(o, 0, sizeof *o);
     o->max_in_flight = 2;
+    o->adaptive = 1;
     o->backoff_base_ms = 200;
     o->backoff_cap_ms = 20000;
+    o->probe_base_ms = 1000;
+    o->probe_cap_ms = 60000;
+    o->unreachable_after = 3;
 }
 
 int upload_options_parse(upload_options *o, const char *sink_name, const char *kv) {
@@ -51,7 +95,8 @@ int upload_options_parse(upload_options *o, const char *sink_name, const char *k
     size_t klen = (size_t)(eq - kv);
     int inflight = klen == 8 && strncmp(kv, "inflight", 8) == 0;
     int attempts = klen == 8 && strncmp(kv, "attempts", 8) == 0;
-    if (!inflight && !attempts) return 0;
+    int adaptive = klen == 8 && strncmp(kv, "adaptive", 8) == 0;
+    if (!inflight && !attempts && !adaptive) return 0;
     char *end = NULL;
     long v = strtol(eq + 1, &end, 10);
     int num_ok = end != eq + 1 && *end == '\0';
@@ -61,6 +106,10 @@ int upload_options_parse(upload_options *o, const char *sink_name, const char *k
     }
     if (attempts && num_ok && v >= 0 && v <= 1000000) {
         o->max_attempts = (int)v;
+        return 1;
+    }
+    if (adaptive && num_ok && (v == 0 || v == 1)) {
+        o->adaptive = (int)v;
         return 1;
     }
     log_error("%s: bad value in sink option '%s' (%s)", sink_name, kv, UPLOAD_SPEC_HELP);
@@ -103,13 +152,186 @@ static upload_job *ready_pop(uploader *u) {
     return j;
 }
 
+/* ---------- limit, byte rate, condition ---------- */
+
+static void publish_limit(uploader *u) {
+    u->state->limit = u->limit;
+    u->state->in_flight = u->in_flight;
+}
+
+/* The byte-rate cap is paced 5% below the rate given: the service measures on its own clock, and a
+ * request that reaches it a little later than the one after it must not look like a burst. With
+ * no headroom a fake CloudSearch with a bucket of one batch throttled 5 of 22 requests
+ * (bench/bench_pacing.py). */
+#define RATE_HEADROOM 0.95
+
+static void rate_refill(uploader *u, uint64_t now) {
+    if (now > u->tokens_ms) {
+        u->tokens += u->rate_bps * (double)(now - u->tokens_ms) / 1000.0;
+        if (u->tokens > u->bucket_cap) u->tokens = u->bucket_cap;
+    }
+    u->tokens_ms = now;
+}
+
+/* Loop time at which a body of len bytes may leave under the cap (now when there is no cap). The
+ * bucket holds the largest body seen, so any body fits once it is full, and no more: after a pause
+ * one request leaves at once, the next ones at the rate. It starts full. */
+static uint64_t rate_due(uploader *u, size_t len, uint64_t now) {
+    if (u->rate_bps <= 0) return now;
+    if ((double)len > u->bucket_cap) {
+        if (!u->tokens_started) u->tokens = (double)len;
+        u->bucket_cap = (double)len;
+    }
+    if (!u->tokens_started) {
+        u->tokens_started = 1;
+        u->tokens = u->bucket_cap;
+        u->tokens_ms = now;
+    }
+    rate_refill(u, now);
+    if (u->tokens >= (double)len) return now;
+    /* +1 ms: whole milliseconds of the loop clock never leave the bucket short at the due time */
+    return now + (uint64_t)ceil(((double)len - u->tokens) * 1000.0 / u->rate_bps) + 1;
+}
+
+static void rate_spend(uploader *u, size_t len) {
+    if (u->rate_bps > 0) u->tokens -= (double)len;
+}
+
+static void rate_apply(uploader *u) {
+    double r = u->cap_bps;
+    if (u->learned_bps > 0 && (r <= 0 || u->learned_bps < r)) r = u->learned_bps;
+    u->rate_bps = r;
+    u->state->rate_bps = (uint64_t)r;
+}
+
+/* ---------- pacing below one request ----------
+ * Concurrency cannot go below one request; a service that meters bytes (CloudSearch: about 5 MB
+ * per 10 s) still throttles one request at a time when each goes as soon as the last is answered.
+ * So a throttling answer while the limit is already 1 sets a byte rate: 95% of what the service
+ * accepted over the last answers (it throttled beyond that), or half the last rate when that
+ * cannot be measured. Each accepted answer raises it a little (LEARN_GROWTH) to find room again;
+ * after LEARN_FORGET accepted answers in a row it is dropped. */
+
+static void learn_accepted(uploader *u, size_t bytes) {
+    uint64_t now = uv_now(u->loop);
+    if (u->nacc == LEARN_WINDOW) {
+        memmove(u->acc_ms, u->acc_ms + 1, (LEARN_WINDOW - 1) * sizeof u->acc_ms[0]);
+        memmove(u->acc_bytes, u->acc_bytes + 1, (LEARN_WINDOW - 1) * sizeof u->acc_bytes[0]);
+        u->nacc--;
+    }
+    u->acc_ms[u->nacc] = now;
+    u->acc_bytes[u->nacc++] = bytes;
+    if (u->learned_bps <= 0) return;
+    if (++u->learned_quiet >= LEARN_FORGET) {
+        log_info("%s: no throttling for %d answers: requests are no longer paced (was %.0f bytes/s)", u->name,
+                 u->learned_quiet, u->learned_bps);
+        u->learned_bps = 0;
+    } else {
+        u->learned_bps *= LEARN_GROWTH;
+    }
+    rate_apply(u);
+}
+
+/* Bytes per second the service accepted between the oldest recent answer and now; 0 when fewer
+ * than two recent answers say. */
+static double learn_measure(const uploader *u, uint64_t now) {
+    int first = 0;
+    while (first < u->nacc && now - u->acc_ms[first] > LEARN_MAX_AGE_MS) first++;
+    if (u->nacc - first < 2 || now <= u->acc_ms[first]) return 0;
+    double bytes = 0;
+    for (int i = first + 1; i < u->nacc; i++) bytes += (double)u->acc_bytes[i];
+    return bytes * 1000.0 / (double)(now - u->acc_ms[first]);
+}
+
+static void learn_throttled(uploader *u) {
+    double measured = learn_measure(u, uv_now(u->loop)), was = u->learned_bps;
+    if (measured > 0) u->learned_bps = measured * RATE_HEADROOM;
+    else if (was > 0) u->learned_bps = was / 2;
+    else return;                                               /* nothing measured yet: the retry backoff alone */
+    if (was > 0 && u->learned_bps > was) u->learned_bps = was; /* a throttle never raises it */
+    u->learned_quiet = 0;
+    rate_apply(u);
+    if (was <= 0)
+        log_info("%s: throttled at one request at a time: pacing requests at %.0f bytes/s", u->name, u->learned_bps);
+}
+
+static int degraded(const uploader *u) { return u->state->condition != SINK_OK; }
+
+/* The next probe's wait: about probe_base_ms doubling per probe up to probe_cap_ms, the upper
+ * half of it drawn at random so several processes do not probe in step. */
+static uint64_t probe_wait_ms(uploader *u) {
+    int shift = u->probe_round < 30 ? u->probe_round : 30;
+    uint64_t full = u->probe_policy.base_ms << shift;
+    if (full > u->probe_policy.cap_ms || full >> shift != u->probe_policy.base_ms) full = u->probe_policy.cap_ms;
+    uint64_t jitter = retry_backoff_ms(&u->probe_policy, u->probe_round); /* uniform in [0, full] */
+    if (jitter > full) jitter = full;
+    return full / 2 + jitter / 2;
+}
+
+static void become_degraded(uploader *u, sink_condition c, const char *why) {
+    sink_state *st = u->state;
+    snprintf(st->why, sizeof st->why, "%s", why);
+    if (st->condition == c) return;
+    int was_ok = st->condition == SINK_OK;
+    st->condition = c;
+    if (!was_ok) return; /* refusing <-> unreachable: the same spell */
+    st->since_ms = uv_now(u->loop);
+    st->degraded++;
+    u->probe_round = 0;
+    u->probe_due_ms = uv_now(u->loop) + probe_wait_ms(u);
+    log_error("%s: the sink is %s (%s): %d batch(es) wait; probing it with one request at a time, the next in %" PRIu64
+              " ms",
+              u->name, c == SINK_REFUSING ? "refusing requests" : "unreachable", why, u->jobs,
+              u->probe_due_ms - uv_now(u->loop));
+}
+
+static void become_ok(uploader *u) {
+    sink_state *st = u->state;
+    if (st->condition == SINK_OK) return;
+    uint64_t secs = (uv_now(u->loop) - st->since_ms) / 1000;
+    log_info("%s: the sink accepts requests again after %" PRIu64 " s (%d probe(s)); sending resumes", u->name, secs,
+             u->probe_round);
+    st->condition = SINK_OK;
+    st->why[0] = '\0';
+    st->since_ms = uv_now(u->loop);
+    u->failed_in_row = 0;
+    if (u->adaptive) { /* what the sink takes now is unknown: start low again */
+        aimd_reset(&u->aimd);
+        u->limit = aimd_limit(&u->aimd);
+        u->learned_bps = 0;
+        u->nacc = 0;
+        rate_apply(u);
+    }
+    publish_limit(u);
+}
+
+/* ---------- timer ---------- */
+
 static void on_timer(uv_timer_t *t);
 
-/* Arm the timer for the earliest thing to do: now when jobs are ready, else the next backoff. */
+/* The earliest loop time the ready queue's head may leave, or UINT64_MAX when only an answer (or
+ * a release) can let it. */
+static uint64_t ready_due(uploader *u, uint64_t now) {
+    upload_job *j = u->ready_head;
+    if (!j || u->holds > 0) return UINT64_MAX;
+    if (degraded(u) && !u->closing) {
+        if (u->probing) return UINT64_MAX;
+        return u->probe_due_ms > now ? u->probe_due_ms : now;
+    }
+    if (u->in_flight >= u->limit) return UINT64_MAX;
+    uint64_t due = now;
+    if (u->quiet_until_ms > due) due = u->quiet_until_ms;
+    if (j->prepared) {
+        uint64_t r = rate_due(u, j->rq.body_len, now);
+        if (r > due) due = r;
+    }
+    return due;
+}
+
+/* Arm the timer for the earliest thing to do. */
 static void arm(uploader *u) {
     if (u->closed_timer) return;
-    uint64_t now = uv_now(u->loop), due = UINT64_MAX;
-    if (u->ready_head && u->holds == 0 && u->in_flight < u->limit) due = now;
+    uint64_t now = uv_now(u->loop), due = ready_due(u, now);
     for (upload_job *j = u->backoff; j; j = j->next_wait)
         if (j->due_ms < due) due = j->due_ms;
     if (due == UINT64_MAX) {
@@ -126,6 +348,7 @@ static void close_timer(uploader *u);
 static void finish(uploader *u, upload_job *j, int ok) {
     j->where = JOB_IDLE;
     j->call = NULL;
+    j->prepared = 0;
     u->jobs--;
     u->st->batches++;
     if (!ok) u->st->batches_failed++;
@@ -137,35 +360,69 @@ static void finish(uploader *u, upload_job *j, int ok) {
 
 static void on_answer(void *ud, aws_response *r);
 
+/* Send j's prepared request. 0, or -1 when it could not start (the job is finished). */
+static int send_prepared(uploader *u, upload_job *j) {
+    aws_request rq = j->rq;
+    j->prepared = 0;
+    rq.max_attempts = 1; /* every retry is decided here */
+    rq.on_done = on_answer;
+    rq.ud = j;
+    j->docs = j->rq_docs;
+    j->bytes = rq.body_len;
+    j->t0 = uv_hrtime();
+    j->where = JOB_WIRE;
+    j->call = aws_send(u->aws, &rq);
+    if (!j->call) {
+        log_error("%s: cannot start an upload to %s (closing, or a bad URL)", u->name, rq.url ? rq.url : "?");
+        finish(u, j, 0);
+        return -1;
+    }
+    rate_spend(u, rq.body_len);
+    u->in_flight++;
+    u->st->requests++;
+    u->st->bytes += rq.body_len;
+    if (u->adaptive) aimd_sent(&u->aimd, u->in_flight);
+    publish_limit(u);
+    return 0;
+}
+
 static void pump(uploader *u) {
     if (u->pumping) return; /* a finished() below submitted or released: the outer loop goes on */
     u->pumping = 1;
-    while (u->holds == 0 && u->in_flight < u->limit && u->ready_head) {
-        upload_job *j = ready_pop(u);
-        aws_request rq;
-        memset(&rq, 0, sizeof rq);
-        uint32_t docs = 0;
-        upload_next n = u->ops.next(j, &rq, &docs);
-        if (n != UPLOAD_SEND) {
-            finish(u, j, n == UPLOAD_DONE);
-            continue;
+    uint64_t now = uv_now(u->loop);
+    while (u->ready_head && u->holds == 0) {
+        int probe = degraded(u) && !u->closing;
+        if (probe ? u->probing || now < u->probe_due_ms : u->in_flight >= u->limit) break;
+        if (!probe && now < u->quiet_until_ms) break;
+        upload_job *j = u->ready_head;
+        if (!j->prepared) {
+            memset(&j->rq, 0, sizeof j->rq);
+            j->rq_docs = 0;
+            upload_next n = u->ops.next(j, &j->rq, &j->rq_docs);
+            if (n != UPLOAD_SEND) {
+                ready_pop(u);
+                finish(u, j, n == UPLOAD_DONE);
+                continue;
+            }
+            j->prepared = 1;
         }
-        rq.max_attempts = 1; /* every retry is decided here */
-        rq.on_done = on_answer;
-        rq.ud = j;
-        j->docs = docs;
-        j->bytes = rq.body_len;
-        j->t0 = uv_hrtime();
-        j->where = JOB_WIRE;
-        j->call = aws_send(u->aws, &rq);
-        if (!j->call) {
-            log_error("%s: cannot start an upload to %s (closing, or a bad URL)", u->name, rq.url ? rq.url : "?");
+        if (u->closing && degraded(u)) {
+            /* Closing while the sink cannot take documents: nothing will store this batch. */
+            ready_pop(u);
+            log_warn("%s: closing while the sink is %s: a batch of %" PRIu32 " documents is not stored", u->name,
+                     sink_condition_name(u->state->condition), j->rq_docs);
             finish(u, j, 0);
             continue;
         }
-        u->in_flight++;
-        u->st->requests++;
-        u->st->bytes += rq.body_len;
+        if (!probe && rate_due(u, j->rq.body_len, now) > now) break;
+        ready_pop(u);
+        j->probe = probe;
+        if (send_prepared(u, j) != 0) continue;
+        if (probe) {
+            u->probing = 1;
+            u->state->probes++;
+            u->probe_round++;
+        }
     }
     u->pumping = 0;
     if (u->closing && u->jobs == 0) close_timer(u);
@@ -187,6 +444,8 @@ static void on_timer(uv_timer_t *t) {
     }
     pump(u);
 }
+
+/* ---------- answers ---------- */
 
 /* One line saying what went wrong with an answer the uploader judges itself. */
 static void describe(const aws_response *r, char *out, size_t cap) {
@@ -224,7 +483,7 @@ static int classify(const aws_response *r, upload_verdict *v, upload_answer *a) 
     return 0;
 }
 
-static void count(uploader *u, upload_verdict v, const upload_answer *a) {
+static void count(uploader *u, upload_verdict v, const upload_answer *a, uint64_t latency_ns) {
     sink_stats *st = u->st;
     st->docs_accepted += a->accepted;
     st->dead_lettered += a->refused;
@@ -232,8 +491,17 @@ static void count(uploader *u, upload_verdict v, const upload_answer *a) {
     st->warnings += (uint64_t)a->warnings;
     if (a->throttled) st->throttled++;
     else if (v == UPLOAD_RETRY || v == UPLOAD_REFUSED) st->request_errors++;
+    switch (v) {
+    case UPLOAD_OK: st->answers_accepted++; break;
+    case UPLOAD_RETRY: st->answers_retry++; break;
+    case UPLOAD_REFUSED: st->answers_refused++; break;
+    case UPLOAD_FAILED: st->answers_failed++; break;
+    }
+    histogram_observe(&st->latency, (double)latency_ns / 1e9);
 }
 
+/* Put j back to wait for a place: after a backoff, or (degraded) for the next probe. Counts toward
+ * max_attempts. */
 static void retry_later(uploader *u, upload_job *j, const upload_answer *a) {
     j->fails++;
     if (u->max_attempts > 0 && j->fails >= u->max_attempts) {
@@ -242,16 +510,79 @@ static void retry_later(uploader *u, upload_job *j, const upload_answer *a) {
         finish(u, j, 0);
         return;
     }
-    uint64_t delay = retry_backoff_ms(&u->policy, j->fails - 1);
-    if (a->retry_after_ms > delay) delay = a->retry_after_ms < u->policy.cap_ms ? a->retry_after_ms : u->policy.cap_ms;
     u->st->retries++;
     u->st->docs_retried += a->retry;
+    if (degraded(u)) {
+        /* The probes decide when it goes again. To the back: the next probe tries another batch,
+         * so a batch the sink refuses on its own cannot pass for a refusing sink. */
+        log_debug("%s: upload of %" PRIu32 " documents failed: %s; waiting for the sink", u->name, j->docs, a->why);
+        ready_push(u, j, 0);
+        return;
+    }
+    uint64_t delay = retry_backoff_ms(&u->policy, j->fails - 1);
+    if (a->retry_after_ms > delay) delay = a->retry_after_ms < u->policy.cap_ms ? a->retry_after_ms : u->policy.cap_ms;
     log_warn("%s: upload of %" PRIu32 " documents (%zu bytes) failed: %s; attempt %d, retrying in %" PRIu64 " ms",
              u->name, j->docs, j->bytes, a->why, j->fails, delay);
     j->due_ms = uv_now(u->loop) + delay;
+    /* Throttled at one request at a time: the place this job leaves must not go to the next
+     * batch at once (every batch would be throttled in turn, each on its own timer): all wait,
+     * for a pause that doubles with the throttles in a row, whichever batch they hit. */
+    if (a->throttled && u->adaptive && u->limit == 1) {
+        int shift = u->throttle_streak > 1 ? u->throttle_streak - 1 : 0;
+        uint64_t pause = u->policy.base_ms << (shift < 16 ? shift : 16);
+        if (pause > u->policy.cap_ms) pause = u->policy.cap_ms;
+        uint64_t until = uv_now(u->loop) + pause;
+        if (j->due_ms > until) until = j->due_ms;
+        if (until > u->quiet_until_ms) u->quiet_until_ms = until;
+    }
     j->where = JOB_BACKOFF;
     j->next_wait = u->backoff;
     u->backoff = j;
+}
+
+/* A request refused as a whole. With hold_refused the batch waits for the sink, unless it was
+ * refused before and other requests were accepted since: then the batch is at fault. */
+static void on_refused(uploader *u, upload_job *j, const aws_response *r, const upload_answer *a) {
+    int shutting = u->closing || r->result == HTTP_ERR_CANCELLED || r->result == HTTP_ERR_CLOSED;
+    if (!u->hold_refused || shutting) {
+        /* An answer's refusal was logged by the sink (once per distinct error: a wrong secret fails
+         * every batch the same way); a transport failure is said here. */
+        if (r->result != HTTP_OK) log_error("%s: upload failed: %s; batch failed", u->name, a->why);
+        else log_warn("%s: a batch of %" PRIu32 " documents is not stored (refused: %s)", u->name, j->docs, a->why);
+        finish(u, j, 0);
+        return;
+    }
+    j->refusals++;
+    if (j->refusals >= 2 && j->refused_seq != u->accepted_seq) {
+        log_error("%s: a batch of %" PRIu32 " documents was refused again (%s) while the sink accepted other "
+                  "requests: the batch, not the sink, is at fault; batch failed (its messages go back to the queue, "
+                  "and to its dead-letter queue after maxReceiveCount receives)",
+                  u->name, j->docs, a->why);
+        finish(u, j, 0);
+        return;
+    }
+    j->refused_seq = u->accepted_seq;
+    become_degraded(u, SINK_REFUSING, a->why);
+    retry_later(u, j, a);
+}
+
+static void adapt(uploader *u, upload_verdict v, const upload_answer *a, uint64_t latency_ns, size_t bytes) {
+    uint64_t now = uv_now(u->loop);
+    if (a->throttled && a->retry_after_ms > 0) {
+        uint64_t wait = a->retry_after_ms < u->policy.cap_ms ? a->retry_after_ms : u->policy.cap_ms;
+        if (now + wait > u->quiet_until_ms) u->quiet_until_ms = now + wait;
+    }
+    if (!u->adaptive) return;
+    int accepted = v == UPLOAD_OK && !a->throttled;
+    if (a->throttled) u->throttle_streak++;
+    else if (accepted) u->throttle_streak = 0;
+    if (a->throttled && u->limit == 1) learn_throttled(u);
+    else if (accepted) learn_accepted(u, bytes);
+    int limit = aimd_answer(&u->aimd, now, (double)latency_ns / 1e6, accepted, a->throttled);
+    if (limit != u->limit) {
+        log_debug("%s: %d request(s) at once (was %d)%s", u->name, limit, u->limit, a->throttled ? ": throttled" : "");
+        u->limit = limit;
+    }
 }
 
 static void on_answer(void *ud, aws_response *r) {
@@ -259,52 +590,84 @@ static void on_answer(void *ud, aws_response *r) {
     uploader *u = j->u;
     j->call = NULL;
     u->in_flight--;
+    int was_probe = j->probe;
+    j->probe = 0;
+    if (was_probe) u->probing = 0;
     uint64_t latency = uv_hrtime() - j->t0;
     u->st->upload_ns += latency;
     upload_answer a;
     memset(&a, 0, sizeof a);
     a.retry_after_ms = retry_after_ms(r->http);
     upload_verdict v;
-    if (!classify(r, &v, &a)) v = u->ops.judge(j, r, &a);
+    int own = classify(r, &v, &a);
+    if (!own) v = u->ops.judge(j, r, &a);
     if (v == UPLOAD_RETRY && !a.why[0]) snprintf(a.why, sizeof a.why, "the service asked to send it again");
-    count(u, v, &a);
+    if (v == UPLOAD_REFUSED && !a.why[0]) snprintf(a.why, sizeof a.why, "HTTP %d: refused by the service", r->status);
+    count(u, v, &a, latency);
     if (u->observer) {
         upload_outcome o = {v, a.throttled, r->result != HTTP_OK, r->status, j->docs, j->bytes, latency, u->in_flight};
         u->observer(u->observer_ud, &o);
     }
+    adapt(u, v, &a, latency, j->bytes);
+    /* No answer, or a server error that is not throttling: counts toward "unreachable". */
+    int failed = v == UPLOAD_RETRY && !a.throttled && (r->result != HTTP_OK || r->status >= 500);
+    if (v == UPLOAD_OK) {
+        u->accepted_seq++;
+        u->failed_in_row = 0;
+        become_ok(u);
+    } else if (failed && ++u->failed_in_row >= u->unreachable_after) {
+        become_degraded(u, SINK_UNREACHABLE, a.why);
+    }
+    if (was_probe && degraded(u)) u->probe_due_ms = uv_now(u->loop) + probe_wait_ms(u);
     switch (v) {
     case UPLOAD_OK:
         j->fails = 0;
         ready_push(u, j, 1); /* the batch goes on first: batches finish in order */
         break;
     case UPLOAD_RETRY: retry_later(u, j, &a); break;
-    case UPLOAD_REFUSED:
-        if (r->result != HTTP_OK) log_error("%s: upload failed: %s; batch failed", u->name, a.why);
-        finish(u, j, 0);
-        break;
+    case UPLOAD_REFUSED: on_refused(u, j, r, &a); break;
     case UPLOAD_FAILED: finish(u, j, 0); break;
     }
+    publish_limit(u);
     pump(u);
 }
 
 /* ---------- life ---------- */
 
 uploader *uploader_new(uv_loop_t *loop, aws_ctx *aws, const char *name, const upload_options *o, const upload_ops *ops,
-                       sink_stats *stats) {
+                       sink *sk) {
     uploader *u = calloc(1, sizeof *u);
     if (!u) return NULL;
     u->loop = loop;
     u->aws = aws;
     snprintf(u->name, sizeof u->name, "%s", name);
     u->ops = *ops;
-    u->st = stats;
+    u->st = &sk->stats;
+    u->state = &sk->state;
     retry_policy_init(&u->policy);
     u->policy.max_attempts = 0;
     u->policy.base_ms = o->backoff_base_ms ? o->backoff_base_ms : 200;
     u->policy.cap_ms = o->backoff_cap_ms ? o->backoff_cap_ms : 20000;
     if (u->policy.base_ms > u->policy.cap_ms) u->policy.base_ms = u->policy.cap_ms;
+    retry_policy_init(&u->probe_policy);
+    u->probe_policy.max_attempts = 0;
+    u->probe_policy.base_ms = o->probe_base_ms ? o->probe_base_ms : 1000;
+    u->probe_policy.cap_ms = o->probe_cap_ms ? o->probe_cap_ms : 60000;
+    if (u->probe_policy.base_ms > u->probe_policy.cap_ms) u->probe_policy.base_ms = u->probe_policy.cap_ms;
     u->max_attempts = o->max_attempts > 0 ? o->max_attempts : 0;
-    u->limit = o->max_in_flight > 0 ? o->max_in_flight : 2;
+    u->max_limit = o->max_in_flight > 0 ? o->max_in_flight : 2;
+    u->adaptive = o->adaptive;
+    aimd_options ao = {.initial = 1, .max = u->max_limit};
+    aimd_init(&u->aimd, &ao);
+    u->limit = u->adaptive ? aimd_limit(&u->aimd) : u->max_limit;
+    u->cap_bps = (double)o->max_rate_bps * RATE_HEADROOM;
+    rate_apply(u);
+    u->bucket_cap = 0; /* raised to the largest body: no burst beyond one request */
+    u->hold_refused = o->hold_refused;
+    u->unreachable_after = o->unreachable_after > 0 ? o->unreachable_after : 3;
+    histogram_init(&u->st->latency, histogram_upload_seconds, histogram_upload_seconds_n);
+    u->state->max_limit = u->max_limit;
+    publish_limit(u);
     uv_timer_init(loop, &u->timer);
     u->timer.data = u;
     return u;
@@ -314,6 +677,8 @@ void uploader_submit(uploader *u, upload_job *j) {
     j->u = u;
     j->fails = 0;
     j->call = NULL;
+    j->prepared = j->probe = j->refusals = 0;
+    j->refused_seq = 0;
     u->jobs++;
     ready_push(u, j, 0);
     arm(u); /* the pump runs from the loop: nothing calls back from inside submit */
@@ -327,7 +692,9 @@ void uploader_release(uploader *u) {
 }
 
 void uploader_set_limit(uploader *u, int limit) {
+    u->adaptive = 0;
     u->limit = limit < 1 ? 1 : limit;
+    publish_limit(u);
     arm(u);
 }
 
@@ -365,4 +732,5 @@ void uploader_close(uploader *u, void (*closed)(void *ud), void *ud) {
     u->closed = closed;
     u->closed_ud = ud;
     if (u->jobs == 0 && !u->pumping) close_timer(u);
+    else arm(u); /* a degraded sink's waiting batches are failed from the loop */
 }

@@ -14,26 +14,41 @@
  * and transient codes, expired credentials that aws.c refreshes) never reach judge: the uploader
  * classifies them itself as "retry" (or, for a TLS failure, a cancelled call, ... as refused).
  *
- * What the uploader owns (and issue 12's adaptive concurrency plugs into):
- * - the limit of requests on the wire (upload_options.max_in_flight; uploader_set_limit changes
- *   it at run time) and the FIFO of jobs waiting for a place (a job that made progress goes
- *   first, so batches finish in order);
+ * What the uploader owns:
+ * - the limit of requests on the wire and the FIFO of jobs waiting for a place (a job that made
+ *   progress goes first, so batches finish in order). The limit adapts (upload_options.adaptive,
+ *   aimd.h): it starts at 1, grows by one while answers come back accepted and no slower than
+ *   their recent baseline, and is cut multiplicatively on throttling answers or on latency well
+ *   above that baseline; it never passes max_in_flight. uploader_set_limit fixes it instead;
+ * - the byte-rate cap (upload_options.max_rate_bps): a request leaves only once a token bucket
+ *   refilled at 95% of that rate holds its body's bytes (the bucket holds the largest body: no
+ *   burst beyond one request), so a sink that takes "5 MB per 10 s" is never sent more, even as
+ *   measured on its own clock;
+ * - pacing below one request (adaptive): a throttling answer while the limit is already 1 sets
+ *   a byte rate, 95% of what the service accepted over its last answers (half the last one when
+ *   that cannot be measured), raised by 0.3% per accepted answer and dropped after 200 accepted
+ *   answers in a row; the lower of it and max_rate_bps paces requests (sink_state.rate_bps);
+ * - Retry-After: a throttling answer that carries it stops every new request until it passes
+ *   (up to backoff_cap_ms);
  * - every retry: one attempt per aws_send (max_attempts 1, re-signed each time), exponential
  *   backoff with full jitter (net/retry.h), Retry-After honoured up to backoff_cap_ms, at most
  *   max_attempts consecutive failed requests per batch; one timer for all waiting jobs;
+ * - the sink's condition (pipeline/sink.h sink_state): UNREACHABLE after unreachable_after
+ *   requests in a row failed without an answer or with a server error, REFUSING when the
+ *   service refuses a whole request (UPLOAD_REFUSED: 401/403, a missing domain or index, a TLS
+ *   failure) and hold_refused is set. While degraded no job is sent except one probe at a time,
+ *   after a backoff that grows from probe_base_ms to probe_cap_ms (with jitter); the probe is
+ *   the next real request, and the first accepted answer makes the sink OK again (the limit
+ *   starts low again). A refused job waits for the sink instead of failing, unless it is
+ *   refused again while other requests were accepted in between: then the batch, not the sink,
+ *   is at fault, and it fails (logged as such). Without hold_refused (replays) a refused batch
+ *   fails at once, as a refusal says the same thing about every batch;
  * - the outcome of every request, reported once to an optional observer (upload_observer:
  *   verdict, throttled, transport failure, status, documents, bytes, latency, requests still on
  *   the wire) after judge and before the uploader acts on it;
- * - the sink's statistics (sink_stats): requests, bytes, time on the wire, retries, throttles,
- *   request errors, documents accepted / retried / refused, batches.
- *
- * Where issue 12's adaptive concurrency goes: an observer (or code in on_answer) computes AIMD
- * (grow on fast UPLOAD_OK, cut on `throttled` or on latency well above its baseline) and applies
- * it with uploader_set_limit (never above the sink's max_in_flight); a byte-rate cap delays sends
- * in pump()/arm(), the one place a request leaves (its body length is known from next());
- * UPLOAD_REFUSED answers (401/403, missing domain or index) and transport failures in a row are
- * the "sink refusing / unreachable" degraded signal, and uploader_hold/release pause sending
- * while the service is probed.
+ * - the sink's statistics (sink_stats): requests, bytes, time on the wire and its histogram,
+ *   answers by verdict, retries, throttles, request errors, documents accepted / retried /
+ *   refused, batches; and its sink_state (condition, limit, requests on the wire).
  *
  * Contract: callbacks (next, judge, finished, the observer) always run from the loop, never from
  * inside uploader_submit or uploader_close. One job is in at most one place at a time (on the
@@ -100,17 +115,24 @@ typedef void (*upload_observer)(void *ud, const upload_outcome *o);
 
 /* The options every network sink takes, with the same names (spec options inflight=, attempts=). */
 typedef struct upload_options {
-    int max_in_flight;        /* requests on the wire at once; 0: 2 */
+    int max_in_flight;        /* requests on the wire at once, at most; 0: 2 */
+    int adaptive;             /* 1: the limit adapts within [1, max_in_flight] (default); 0: it is max_in_flight */
     int max_attempts;         /* consecutive failed requests of a batch before it fails; 0: unlimited */
     uint64_t backoff_base_ms; /* first retry waits up to this; 0: 200 */
     uint64_t backoff_cap_ms;  /* no wait is longer; 0: 20000 */
+    uint64_t max_rate_bps;    /* request body bytes per second, at most; 0: no cap */
+    int hold_refused;         /* a refused request holds its batch while the sink is probed (the service) */
+    uint64_t probe_base_ms;   /* degraded: the first probe waits about this; 0: 1000 */
+    uint64_t probe_cap_ms;    /* degraded: no wait between probes is longer; 0: 60000 */
+    int unreachable_after;    /* failed requests in a row (no answer, 5xx) that make the sink unreachable; 0: 3 */
 } upload_options;
 
 void upload_options_default(upload_options *o);
-/* A sink spec option ("inflight=N", "attempts=N"): 1 when it was one of them and valid, 0 when it
- * is not an uploader option, -1 when it is one with a bad value (logged, naming the sink). */
+/* A sink spec option ("inflight=N", "attempts=N", "adaptive=0|1"): 1 when it was one of them and
+ * valid, 0 when it is not an uploader option, -1 when it is one with a bad value (logged, naming
+ * the sink). */
 int upload_options_parse(upload_options *o, const char *sink_name, const char *kv);
-#define UPLOAD_SPEC_HELP "inflight=1..64, attempts=N"
+#define UPLOAD_SPEC_HELP "inflight=1..64, attempts=N, adaptive=0|1"
 
 /* The start of an answer's body as one printable line for a log ("..." appended when cut). */
 void upload_body_start(const char *body, size_t len, char *out, size_t cap);
@@ -125,18 +147,25 @@ struct upload_job {
     size_t bytes;
     int fails; /* consecutive failed requests */
     int where; /* internal: idle, ready, backoff, on the wire */
+    /* internal: the next request, asked of next() and waiting for the byte-rate cap or a probe */
+    aws_request rq;
+    uint32_t rq_docs;
+    int prepared;
+    int probe;            /* the request on the wire probes a degraded sink */
+    int refusals;         /* requests of this batch refused as a whole */
+    uint64_t refused_seq; /* the uploader's accepted-answer count at the last refusal */
 };
 
-/* name: for logs ("cloudsearch"); stats: the sink's counters (sink_stats), kept by the uploader.
- * NULL when out of memory. */
+/* name: for logs ("cloudsearch"); sk: the sink whose stats and state (sink_stats, sink_state)
+ * the uploader keeps. NULL when out of memory. */
 uploader *uploader_new(uv_loop_t *loop, aws_ctx *aws, const char *name, const upload_options *o, const upload_ops *ops,
-                       sink_stats *stats);
+                       sink *sk);
 /* Start a job (its batch): it waits for a place, then next() is asked. */
 void uploader_submit(uploader *u, upload_job *j);
 /* Hold: no request starts until uploader_release (jobs queue meanwhile). Counted. */
 void uploader_hold(uploader *u);
 void uploader_release(uploader *u);
-/* Change the limit of requests on the wire (>= 1); takes effect for the next sends. */
+/* Fix the limit of requests on the wire (>= 1; adaptation stops); takes effect for the next sends. */
 void uploader_set_limit(uploader *u, int limit);
 int uploader_limit(const uploader *u);
 int uploader_in_flight(const uploader *u);
