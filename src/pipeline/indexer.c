@@ -211,10 +211,11 @@ int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) 
         if (ix->event_times)
             ix->event_times[(size_t)(b - ix->pool) * ix->opt.batch_docs + batch_count(b)] = res.event_time;
         batch_commit(b, (size_t)n, owner, owner->source);
-        /* Nothing of the record was dropped or cut, and the builder runs with the defaults: the
-         * document is docb_build(raw), which a store may rely on (the index sink keeps raw alone). */
+        /* Nothing of the record was dropped or cut, and the builder runs with the defaults (the
+         * default field profile too): the document is docb_build(raw), which a store may rely on
+         * (the index sink keeps raw alone and rebuilds the rest with the defaults). */
         if (!ix->opt.bulk && ix->opt.include_raw && !res.dropped && !res.trimmed &&
-            ix->opt.max_doc_bytes == DOCB_DEFAULT_MAX_DOC)
+            ix->opt.max_doc_bytes == DOCB_DEFAULT_MAX_DOC && ix->opt.fields == SCHEMA_PROFILE_DEFAULT)
             batch_flag_last(b, BATCH_DOC_DERIVED);
         ix->st.docs++;
         ix->st.doc_bytes += (uint64_t)n;
