@@ -25,6 +25,9 @@ from serve_lib import load_records  # noqa: E402
 
 BIN = os.environ["CTINDEX_BIN"]
 BUILD = os.environ["CTINDEX_BUILD"]
+# The full field profile: the literal-array fields (resource_types) are not in the default one,
+# and the index must serve every field a document may carry.
+FIELDS = ["--fields", "full"]
 check = fakelib.Checks()
 
 
@@ -107,7 +110,7 @@ def run(tmp):
     os.makedirs(work)
     h = subprocess.run([BIN, "replay", "--help"], capture_output=True, text=True)
     check("index:ctindex.db" in h.stdout, "replay --help names the default sink")
-    p = subprocess.run([BIN, "replay", corpus, "--no-progress"], cwd=work, capture_output=True, text=True, timeout=600)
+    p = subprocess.run([BIN, "replay", corpus, "--no-progress"] + FIELDS, cwd=work, capture_output=True, text=True, timeout=600)
     check(p.returncode == 0, f"replay without --sink exits 0 ({p.returncode})", p.stderr[-800:])
     check(os.path.exists(os.path.join(work, "ctindex.db")), "it wrote ./ctindex.db")
 
@@ -150,7 +153,7 @@ def run(tmp):
     check(p.returncode == 0 and p.stdout.startswith(f"{n_sqs} hits") and "facets:" in p.stdout and
           "sqs.amazonaws.com" in p.stdout, "the human output shows the count, hits and facets", p.stdout[:400])
     # Redelivery: the same files again change nothing.
-    p = subprocess.run([BIN, "replay", corpus, "--no-progress"], cwd=work, capture_output=True, text=True, timeout=600)
+    p = subprocess.run([BIN, "replay", corpus, "--no-progress"] + FIELDS, cwd=work, capture_output=True, text=True, timeout=600)
     resp, _ = search(work, "matchall", "--size", "0")
     check(p.returncode == 0 and resp and resp["hits"]["found"] == len({r["eventID"] for r in recs}),
           "a second replay of the same files adds nothing (documents keyed by eventID)")
