@@ -42,6 +42,7 @@ int crypto_sha256_init(crypto_sha256_ctx *c) {
 
 int crypto_sha256_update(crypto_sha256_ctx *c, const void *data, size_t n) {
     if (n == 0) return 0;
+    sha256x2_clear_upper();
     EVP_MD_CTX *m = ctx_of(c);
     return m && EVP_DigestUpdate(m, data, n) == 1 ? 0 : -1;
 }
@@ -55,6 +56,7 @@ int crypto_sha256_final(crypto_sha256_ctx *c, uint8_t out[CRYPTO_SHA256_LEN]) {
 }
 
 int crypto_sha256(const void *data, size_t n, uint8_t out[CRYPTO_SHA256_LEN]) {
+    sha256x2_clear_upper(); /* libcrypto's SHA-NI code is legacy SSE too (base/sha256_x2.h) */
     return sha256_md() && EVP_Digest(data, n, out, NULL, sha256_md(), NULL) == 1 ? 0 : -1;
 }
 

@@ -152,7 +152,16 @@ static SHA_NI void finish(uint32_t h[8], const uint8_t *tail, size_t tail_len, u
     }
 }
 
+__attribute__((target("avx"))) static void vzeroupper(void) { _mm256_zeroupper(); }
+
+void sha256x2_clear_upper(void) {
+    static int avx = -1; /* the loop's thread only */
+    if (avx < 0) avx = __builtin_cpu_supports("avx") != 0;
+    if (avx) vzeroupper();
+}
+
 void sha256x2_digests(const void *a, size_t na, const void *b, size_t nb, uint8_t da[32], uint8_t db[32]) {
+    sha256x2_clear_upper();
     const uint8_t *pa = a, *pb = b;
     uint32_t ha[8], hb[8];
     memcpy(ha, sha_iv, sizeof ha);
@@ -182,6 +191,8 @@ int sha256x2_available(void) {
 #else
 
 int sha256x2_available(void) { return 0; }
+
+void sha256x2_clear_upper(void) {}
 
 void sha256x2_digests(const void *a, size_t na, const void *b, size_t nb, uint8_t da[32], uint8_t db[32]) {
     (void)a, (void)na, (void)b, (void)nb, (void)da, (void)db;
