@@ -71,6 +71,8 @@ int crypto_sha256_pair(const void *a, size_t na, const void *b, size_t nb, uint8
     return crypto_sha256(a, na, da) == 0 && crypto_sha256(b, nb, db) == 0 ? 0 : -1;
 }
 
+int crypto_sha256_pair_faster(void) { return sha256x2_available(); }
+
 int crypto_sha256_hex_pair(const void *a, size_t na, const void *b, size_t nb, char ha[CRYPTO_SHA256_HEX_LEN + 1],
                            char hb[CRYPTO_SHA256_HEX_LEN + 1]) {
     uint8_t da[CRYPTO_SHA256_LEN], db[CRYPTO_SHA256_LEN];

@@ -39,6 +39,9 @@ int crypto_sha256_pair(const void *a, size_t na, const void *b, size_t nb, uint8
 int crypto_sha256_hex(const void *data, size_t n, char out[CRYPTO_SHA256_HEX_LEN + 1]);
 int crypto_sha256_hex_pair(const void *a, size_t na, const void *b, size_t nb, char ha[CRYPTO_SHA256_HEX_LEN + 1],
                            char hb[CRYPTO_SHA256_HEX_LEN + 1]);
+/* 1 when crypto_sha256_pair hashes two messages faster than one after the other (the SHA
+ * extensions, not masked): only then is it worth waiting for a second message. */
+int crypto_sha256_pair_faster(void);
 
 int crypto_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n, uint8_t out[CRYPTO_SHA256_LEN]);
 
