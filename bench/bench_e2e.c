@@ -54,7 +54,7 @@ extern char **environ;
 typedef struct options {
     const char *corpus;
     int files, min_records, max_records, seed;
-    int engine_cpu, fake_cpu;
+    int engine_cpu, fake_cpu; /* -1 with --no-pin: left to the scheduler */
     int repeat;
     int reps;
     int timeout_s;
@@ -138,7 +138,9 @@ static void need_exec(const char *path) {
     if (access(path, X_OK) != 0) die("%s: %s (build the whole project first)", path, strerror(errno));
 }
 
+/* cpu < 0: not pinned (--no-pin), nothing to do. */
 static int pin_to(pid_t pid, int cpu) {
+    if (cpu < 0) return 0;
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
@@ -358,7 +360,7 @@ static void take_sample(sample *s, int port, const ctalloc_counters *ac, int eng
     t.engine_peak_mb = proc_peak_rss_mb(engine_pid);
     t.fake_cpu = proc_cpu_seconds(fake_pid);
     t.allocs = ac ? ctalloc_load(&ac->allocs) : 0;
-    proc_core(engine_cpu, &t.core_busy, &t.core_total);
+    if (engine_cpu >= 0) proc_core(engine_cpu, &t.core_busy, &t.core_total);
     t.valid = 1;
     *s = t;
 }
@@ -614,9 +616,11 @@ static void report(const options *o, const bench_corpus *c, const ceil_totals *c
            o->corpus, c->n, (unsigned long long)corpus_t->records, o->min_records, o->max_records,
            (double)corpus_t->json_bytes / 1e6, (double)c->bytes / 1e6, rec_json,
            o->repeat > 1 ? " (each file queued --repeat times)" : "");
-    printf("engine     ctindex run, default concurrency%s%s, inflater %s, %s; CPU %d; fakeaws on CPU %d\n",
+    char where[64] = "not pinned (--no-pin)";
+    if (o->engine_cpu >= 0) snprintf(where, sizeof where, "CPU %d; fakeaws on CPU %d", o->engine_cpu, o->fake_cpu);
+    printf("engine     ctindex run, default concurrency%s%s, inflater %s, %s; %s\n",
            o->include_raw ? ", raw on" : ", raw off", o->nextra ? " + extra options" : "", cs->inflater,
-           sha_ext_state(o), o->engine_cpu, o->fake_cpu);
+           sha_ext_state(o), where);
     for (int i = 0; i < o->nextra; i++) printf("%s%s", i ? " " : "           options: ", o->extra[i]);
     if (o->nextra) printf("\n");
     printf("documents  %llu accepted of %llu expected, %llu rejected batches, %llu messages deleted; engine exit %d\n",
@@ -633,9 +637,11 @@ static void report(const options *o, const bench_corpus *c, const ceil_totals *c
     if (steady) {
         printf("steady     10%%..90%% of the documents: %.2f s wall, %9.0f records/s, %9.0f records per CPU-second\n",
                win_wall, win_docs / win_wall, steady_rpcpu);
-        printf("           engine used %.0f%% of its core, the core was %.0f%% busy in all%s\n", share * 100,
-               core_busy * 100,
-               core_busy - share > 0.05 ? " (other processes shared it: trust the CPU figures, not wall)" : "");
+        if (o->engine_cpu >= 0)
+            printf("           engine used %.0f%% of its core, the core was %.0f%% busy in all%s\n", share * 100,
+                   core_busy * 100,
+                   core_busy - share > 0.05 ? " (other processes shared it: trust the CPU figures, not wall)" : "");
+        else printf("           engine used %.0f%% of a core\n", share * 100);
         printf("           fakeaws used %.0f%% of its core (%.2f s CPU in the whole run)%s\n", fake_share * 100, fcpu,
                fake_share < 0.7 ? ": not the bottleneck" : ": close to saturation, the figures may be the fake's");
     } else {
@@ -697,41 +703,44 @@ static void report(const options *o, const bench_corpus *c, const ceil_totals *c
 /* ---- main ------------------------------------------------------------------------------ */
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: bench_e2e [--corpus DIR] [--files N] [--min-records A] [--max-records B] [--seed S]\n"
-            "                 [--engine-cpu C] [--fake-cpu C] [--repeat R] [--reps N] [--timeout S] [--keep]\n"
-            "                 [--no-sha-ext] [--perf FILE] [--callgrind FILE]\n"
-            "                 [-- CTINDEX-RUN-OPTION...]\n"
-            "\n"
-            "Runs the whole flow (SQS -> S3 -> CloudSearch) with `ctindex run` pinned to one core against\n"
-            "fakeaws on another, and prints records/s, MB/s of JSON, records per CPU-second, peak RSS,\n"
-            "allocations per record of the engine and the document bytes per record the fake accepted,\n"
-            "beside the ceilings measured on the same corpus:\n"
-            "inflate only, inflate + split + tokenize, inflate + split + build (the CPU path without I/O).\n"
-            "Fails (exit 1) if any record of the corpus does not reach the fake CloudSearch.\n"
-            "\n"
-            "  --corpus DIR        ctgen corpus to use; generated there first if DIR has no AWSLogs/\n"
-            "                      (default /tmp/ctindex-bench-FILES-A-B-S)\n"
-            "  --files N           files to generate (default 40)\n"
-            "  --min-records A     fewest records per file (default 2)\n"
-            "  --max-records B     most records per file, log-uniform (default 50000)\n"
-            "  --seed S            ctgen seed (default 1)\n"
-            "  --engine-cpu C      core for the engine and the ceilings (default 0)\n"
-            "  --fake-cpu C        core for fakeaws and this driver's polling (default 1)\n"
-            "  --repeat R          queue every file R times (fakeaws --repeat; default 1)\n"
-            "  --reps N            timed passes per ceiling, median printed (default 3)\n"
-            "  --timeout S         fail after S seconds without a document arriving (default 120)\n"
-            "  --keep              keep the work directory (logs, dead letters)\n"
-            "  --no-sha-ext        run the engine with OpenSSL's use of the SHA extensions masked\n"
-            "                      (" OPENSSL_CAP_ENV "=" NO_SHA_EXT_MASK "): SigV4 hashing as on a CPU without them,\n"
-            "                      a t2.micro's Haswell/Broadwell\n"
-            "  --perf FILE         record a CPU profile of the engine with perf (perf report -i FILE)\n"
-            "  --callgrind FILE    run the engine under valgrind's callgrind: prints instructions per record,\n"
-            "                      which, unlike CPU time, other processes cannot disturb (use a small corpus)\n"
-            "  -- OPTIONS          passed to `ctindex run` (e.g. -- --no-raw --downloads 4)\n"
-            "\n"
-            "Binaries are taken from this program's build directory (ctindex, bench/fakeaws, bench/ctgen,\n"
-            "bench/libctalloc.so). Build without sanitizers to measure: allocations are not counted there.\n");
+    fprintf(
+        f,
+        "usage: bench_e2e [--corpus DIR] [--files N] [--min-records A] [--max-records B] [--seed S]\n"
+        "                 [--engine-cpu C] [--fake-cpu C] [--no-pin] [--repeat R] [--reps N] [--timeout S] [--keep]\n"
+        "                 [--no-sha-ext] [--perf FILE] [--callgrind FILE]\n"
+        "                 [-- CTINDEX-RUN-OPTION...]\n"
+        "\n"
+        "Runs the whole flow (SQS -> S3 -> CloudSearch) with `ctindex run` pinned to one core against\n"
+        "fakeaws on another, and prints records/s, MB/s of JSON, records per CPU-second, peak RSS,\n"
+        "allocations per record of the engine and the document bytes per record the fake accepted,\n"
+        "beside the ceilings measured on the same corpus:\n"
+        "inflate only, inflate + split + tokenize, inflate + split + build (the CPU path without I/O).\n"
+        "Fails (exit 1) if any record of the corpus does not reach the fake CloudSearch.\n"
+        "\n"
+        "  --corpus DIR        ctgen corpus to use; generated there first if DIR has no AWSLogs/\n"
+        "                      (default /tmp/ctindex-bench-FILES-A-B-S)\n"
+        "  --files N           files to generate (default 40)\n"
+        "  --min-records A     fewest records per file (default 2)\n"
+        "  --max-records B     most records per file, log-uniform (default 50000)\n"
+        "  --seed S            ctgen seed (default 1)\n"
+        "  --engine-cpu C      core for the engine and the ceilings (default 0)\n"
+        "  --fake-cpu C        core for fakeaws and this driver's polling (default 1)\n"
+        "  --no-pin            pin nothing: leave the engine, fakeaws and this driver to the scheduler\n"
+        "                      (tests on a busy machine, where a pinned core may be taken by others)\n"
+        "  --repeat R          queue every file R times (fakeaws --repeat; default 1)\n"
+        "  --reps N            timed passes per ceiling, median printed (default 3)\n"
+        "  --timeout S         fail after S seconds without a document arriving (default 120)\n"
+        "  --keep              keep the work directory (logs, dead letters)\n"
+        "  --no-sha-ext        run the engine with OpenSSL's use of the SHA extensions masked\n"
+        "                      (" OPENSSL_CAP_ENV "=" NO_SHA_EXT_MASK "): SigV4 hashing as on a CPU without them,\n"
+        "                      a t2.micro's Haswell/Broadwell\n"
+        "  --perf FILE         record a CPU profile of the engine with perf (perf report -i FILE)\n"
+        "  --callgrind FILE    run the engine under valgrind's callgrind: prints instructions per record,\n"
+        "                      which, unlike CPU time, other processes cannot disturb (use a small corpus)\n"
+        "  -- OPTIONS          passed to `ctindex run` (e.g. -- --no-raw --downloads 4)\n"
+        "\n"
+        "Binaries are taken from this program's build directory (ctindex, bench/fakeaws, bench/ctgen,\n"
+        "bench/libctalloc.so). Build without sanitizers to measure: allocations are not counted there.\n");
 }
 
 static int int_arg(const char *name, const char *v, int lo, int hi) {
@@ -757,6 +766,7 @@ static void parse_args(int argc, char **argv, options *o) {
         O_REPS,
         O_TIMEOUT,
         O_KEEP,
+        O_NO_PIN,
         O_PERF,
         O_CALLGRIND,
         O_NO_SHA_EXT
@@ -773,6 +783,7 @@ static void parse_args(int argc, char **argv, options *o) {
         {"reps", required_argument, 0, O_REPS},
         {"timeout", required_argument, 0, O_TIMEOUT},
         {"keep", no_argument, 0, O_KEEP},
+        {"no-pin", no_argument, 0, O_NO_PIN},
         {"perf", required_argument, 0, O_PERF},
         {"callgrind", required_argument, 0, O_CALLGRIND},
         {"no-sha-ext", no_argument, 0, O_NO_SHA_EXT},
@@ -790,7 +801,7 @@ static void parse_args(int argc, char **argv, options *o) {
                    .timeout_s = 120,
                    .include_raw = 1};
     int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    int ch;
+    int ch, no_pin = 0;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (ch) {
         case O_CORPUS: o->corpus = optarg; break;
@@ -804,6 +815,7 @@ static void parse_args(int argc, char **argv, options *o) {
         case O_REPS: o->reps = int_arg("--reps", optarg, 1, 101); break;
         case O_TIMEOUT: o->timeout_s = int_arg("--timeout", optarg, 1, 86400); break;
         case O_KEEP: o->keep = 1; break;
+        case O_NO_PIN: no_pin = 1; break;
         case O_PERF: o->perf_out = optarg; break;
         case O_CALLGRIND: o->callgrind_out = optarg; break;
         case O_NO_SHA_EXT: o->no_sha_ext = 1; break;
@@ -823,7 +835,8 @@ static void parse_args(int argc, char **argv, options *o) {
         fprintf(stderr, "bench_e2e: --min-records is larger than --max-records\n");
         exit(2);
     }
-    if (o->engine_cpu == o->fake_cpu && ncpu > 1) {
+    if (no_pin) o->engine_cpu = o->fake_cpu = -1;
+    else if (o->engine_cpu == o->fake_cpu && ncpu > 1) {
         fprintf(stderr, "bench_e2e: --engine-cpu and --fake-cpu must differ\n");
         exit(2);
     }
@@ -877,7 +890,9 @@ int main(int argc, char **argv) {
 
     run_result r;
     memset(&r, 0, sizeof r);
-    progress("engine: starting fakeaws on CPU %d and ctindex run on CPU %d", o.fake_cpu, o.engine_cpu);
+    if (o.engine_cpu >= 0)
+        progress("engine: starting fakeaws on CPU %d and ctindex run on CPU %d", o.fake_cpu, o.engine_cpu);
+    else progress("engine: starting fakeaws and ctindex run (not pinned)");
     run_engine(&o, corpus_t.records - corpus_t.bad, &r);
     report(&o, &corpus, &corpus_t, &cs, &r);
 

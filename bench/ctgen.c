@@ -2024,22 +2024,22 @@ static void out_escaped(gen *g, const char *p, size_t n) {
 }
 
 /* The first "key":"value" of a record (what the wrappers' own fields repeat); its length. */
-static size_t record_field(const char *rec, size_t n, const char *key, const char **val) {
+static size_t record_field(const char *record, size_t n, const char *key, const char **val) {
     char pat[48];
     int pl = snprintf(pat, sizeof pat, "\"%s\":\"", key);
-    const char *p = memmem(rec, n, pat, (size_t)pl);
+    const char *p = memmem(record, n, pat, (size_t)pl);
     *val = "";
     if (!p) return 0;
     p += pl;
     const char *e = p;
-    while (e < rec + n && *e != '"') e += *e == '\\' ? 2 : 1;
+    while (e < record + n && *e != '"') e += *e == '\\' ? 2 : 1;
     *val = p;
     return (size_t)(e - p);
 }
 
-static void out_field(gen *g, const char *rec, size_t n, const char *key) {
+static void out_field(gen *g, const char *record, size_t n, const char *key) {
     const char *v;
-    size_t vn = record_field(rec, n, key, &v);
+    size_t vn = record_field(record, n, key, &v);
     out_bytes(g, v, vn);
 }
 
@@ -2053,17 +2053,17 @@ static const char *span_rec(const gen *g, size_t i, size_t *n) {
 static int is_broken(const gen *g, size_t i) { return g->o.broken_line && g->nspans >= 3 && i == g->nspans / 2; }
 
 /* The record will not arrive whole: its eventID goes to --broken-ids instead of counting as indexed. */
-static void note_broken(gen *g, const char *rec, size_t n) {
+static void note_broken(gen *g, const char *record, size_t n) {
     const char *id;
-    size_t idn = record_field(rec, n, "eventID", &id);
+    size_t idn = record_field(record, n, "eventID", &id);
     g->broken++;
     if (g->broken_ids && idn && (fwrite(id, 1, idn, g->broken_ids) != idn || fputc('\n', g->broken_ids) == EOF))
         die("cannot write the --broken-ids file");
 }
 
-static void out_eventbridge(gen *g, size_t i, const char *rec, size_t n) {
+static void out_eventbridge(gen *g, size_t i, const char *record, size_t n) {
     const char *type, *src;
-    size_t tn = record_field(rec, n, "eventType", &type), sn = record_field(rec, n, "eventSource", &src);
+    size_t tn = record_field(record, n, "eventType", &type), sn = record_field(record, n, "eventSource", &src);
     const char *dt = "AWS API Call via CloudTrail";
     if (tn == 16 && !memcmp(type, "AwsConsoleSignIn", 16)) dt = "AWS Console Sign In via CloudTrail";
     else if (tn == 15 && !memcmp(type, "AwsServiceEvent", 15)) dt = "AWS Service Event via CloudTrail";
@@ -2077,7 +2077,7 @@ static void out_eventbridge(gen *g, size_t i, const char *rec, size_t n) {
     out_str(g, "{");
     if (detail_first) {
         out_str(g, "\"detail\":");
-        out_bytes(g, rec, n);
+        out_bytes(g, record, n);
         out_str(g, ",");
     }
     out_str(g, "\"version\":\"0\",\"id\":\"");
@@ -2087,24 +2087,24 @@ static void out_eventbridge(gen *g, size_t i, const char *rec, size_t n) {
     out_str(g, "\",\"source\":\"aws.");
     out_bytes(g, src, dot ? (size_t)(dot - src) : sn);
     out_str(g, "\",\"account\":\"");
-    out_field(g, rec, n, "recipientAccountId");
+    out_field(g, record, n, "recipientAccountId");
     out_str(g, "\",\"time\":\"");
-    out_field(g, rec, n, "eventTime");
+    out_field(g, record, n, "eventTime");
     out_str(g, "\",\"region\":\"");
-    out_field(g, rec, n, "awsRegion");
+    out_field(g, record, n, "awsRegion");
     out_str(g, "\",\"resources\":[]");
     if (!detail_first) {
         out_str(g, ",\"detail\":");
-        out_bytes(g, rec, n);
+        out_bytes(g, record, n);
     }
     out_str(g, "}");
 }
 
 /* One entry of lookup-events output; pretty as the AWS CLI prints it, or compact. */
-static void out_lookup_event(gen *g, const char *rec, size_t n, int pretty) {
+static void out_lookup_event(gen *g, const char *record, size_t n, int pretty) {
     const char *nl = pretty ? "\n            " : "", *sp = pretty ? " " : "";
     const char *t;
-    size_t tn = record_field(rec, n, "eventTime", &t);
+    size_t tn = record_field(record, n, "eventTime", &t);
     char when[40];
     snprintf(when, sizeof when, "%.*s+00:00", (int)(tn ? tn - 1 : 0), t); /* the CLI prints an offset */
     out_str(g, "{");
@@ -2115,13 +2115,13 @@ static void out_lookup_event(gen *g, const char *rec, size_t n, int pretty) {
                                             {"Username", "userName"}};
     for (unsigned f = 0; f < COUNT(FIELDS); f++) {
         buf_printf(&g->shaped, "%s%s\"%s\":%s\"", f ? "," : "", nl, FIELDS[f][0], sp);
-        out_field(g, rec, n, FIELDS[f][1]);
+        out_field(g, record, n, FIELDS[f][1]);
         out_str(g, "\"");
     }
     buf_printf(&g->shaped,
                ",%s\"ReadOnly\":%s\"%s\",%s\"EventTime\":%s\"%s\",%s\"Resources\":%s[],%s\"CloudTrailEvent\":%s\"", nl,
-               sp, memmem(rec, n, "\"readOnly\":true", 15) ? "true" : "false", nl, sp, when, nl, sp, nl, sp);
-    out_escaped(g, rec, n);
+               sp, memmem(record, n, "\"readOnly\":true", 15) ? "true" : "false", nl, sp, when, nl, sp, nl, sp);
+    out_escaped(g, record, n);
     out_str(g, pretty ? "\"\n        }" : "\"}");
 }
 
@@ -2155,16 +2155,16 @@ static void out_cwlogs(gen *g) {
                    type_last ? "" : "\"messageType\":\"DATA_MESSAGE\",", acct, acct, acct, reg);
         for (size_t i = first; i < g->nspans && i < first + 40; i++) {
             size_t n;
-            const char *rec = span_rec(g, i, &n);
+            const char *record = span_rec(g, i, &n);
             buf_printf(&g->shaped, "%s{\"id\":\"%020llu%020llu\",\"timestamp\":%lld,\"message\":\"",
                        i > first ? "," : "", (unsigned long long)(mix64(g->files ^ i) % 100000000000000000ull),
                        (unsigned long long)i, (long long)(ms + (int64_t)i));
             size_t at = g->shaped.len;
-            out_escaped(g, rec, n);
+            out_escaped(g, record, n);
             if (is_broken(g, i)) { /* a message cut in half: that log event holds no record */
                 g->shaped.len = at + (g->shaped.len - at) / 2;
                 while (g->shaped.len > at && g->shaped.data[g->shaped.len - 1] == '\\') g->shaped.len--;
-                note_broken(g, rec, n);
+                note_broken(g, record, n);
             }
             out_str(g, "\"}");
         }
@@ -2189,30 +2189,30 @@ static int build_shape(gen *g) {
     if (sh == SHAPE_LOOKUP) out_str(g, "{\n    \"Events\": [");
     for (size_t i = 0; i < g->nspans; i++) {
         size_t n, line = g->shaped.len;
-        const char *rec = span_rec(g, i, &n);
+        const char *record = span_rec(g, i, &n);
         switch (sh) {
         case SHAPE_ARRAY:
             out_str(g, i ? ",\n" : "");
-            out_bytes(g, rec, n);
+            out_bytes(g, record, n);
             break;
         case SHAPE_NDJSON:
-        case SHAPE_CONCAT: out_bytes(g, rec, n); break;
-        case SHAPE_EVENTBRIDGE: out_eventbridge(g, i, rec, n); break;
+        case SHAPE_CONCAT: out_bytes(g, record, n); break;
+        case SHAPE_EVENTBRIDGE: out_eventbridge(g, i, record, n); break;
         case SHAPE_LOOKUP:
             out_str(g, i ? ",\n        " : "\n        ");
-            out_lookup_event(g, rec, n, 1);
+            out_lookup_event(g, record, n, 1);
             break;
-        case SHAPE_LOOKUP_LINES: out_lookup_event(g, rec, n, 0); break;
+        case SHAPE_LOOKUP_LINES: out_lookup_event(g, record, n, 0); break;
         case SHAPE_STRINGS:
             out_str(g, "\"");
-            out_escaped(g, rec, n);
+            out_escaped(g, record, n);
             out_str(g, "\"");
             break;
         default: break;
         }
         if (shape_has_lines(sh) && is_broken(g, i)) { /* cut the line in half, keep its end */
             g->shaped.len = line + (g->shaped.len - line) / 2;
-            note_broken(g, rec, n);
+            note_broken(g, record, n);
         }
         if (shape_has_lines(sh)) out_eol(g);
     }

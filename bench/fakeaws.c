@@ -809,10 +809,10 @@ static void conn_close(conn *c) {
 enum { PARSE_OK, PARSE_MORE, PARSE_BAD };
 
 /* Reject a malformed request: answer it and close after the answer. */
-static int parse_fail(conn *c, int status, const char *msg) {
+static int parse_fail(conn *c, int status, const char *why) {
     g.st.bad_requests++;
     char body[256];
-    snprintf(body, sizeof body, "{\"message\":\"%s\"}", msg);
+    snprintf(body, sizeof body, "{\"message\":\"%s\"}", why);
     respond_text(c, 0, status, "application/json", body);
     return PARSE_BAD;
 }
@@ -1764,13 +1764,13 @@ static void handle_sqs(conn *c, const req *r) {
 }
 
 /* ---- handlers: document sinks ---------------------------------------------------------- */
-static void cs_reply(conn *c, const req *r, int status, const char *msg, long adds, long deletes) {
+static void cs_reply(conn *c, const req *r, int status, const char *why, long adds, long deletes) {
     char body[512];
-    if (msg) {
+    if (why) {
         g.st.rejected_batches++;
         snprintf(body, sizeof body,
                  "{\"status\":\"error\",\"adds\":0,\"deletes\":0,\"message\":\"%s\",\"errors\":[{\"message\":\"%s\"}]}",
-                 msg, msg);
+                 why, why);
     } else {
         snprintf(body, sizeof body, "{\"status\":\"success\",\"adds\":%ld,\"deletes\":%ld}", adds, deletes);
     }

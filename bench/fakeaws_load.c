@@ -16,6 +16,8 @@
 
 #include <uv.h>
 
+#include "base/buf.h"
+
 #define MAX_CONNS 512
 #define HDR_MAX (64 * 1024)
 #define RECV_CHUNK (256 * 1024)
@@ -279,21 +281,24 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    char head[4096];
-    int hl =
-        snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s:%d\r\n", L.is_post ? "POST" : "GET", path, host, port);
-    for (int i = 0; i < nheaders; i++) hl += snprintf(head + hl, sizeof head - (size_t)hl, "%s\r\n", headers[i]);
+    /* The whole request, built once and sent again and again; at most 4 KB of head. */
+    buf rq;
+    buf_init(&rq, 4096 + L.body_len);
+    int bad = buf_printf(&rq, "%s %s HTTP/1.1\r\nHost: %s:%d\r\n", L.is_post ? "POST" : "GET", path, host, port);
+    for (int i = 0; i < nheaders; i++) bad |= buf_printf(&rq, "%s\r\n", headers[i]);
     if (L.is_post)
-        hl += snprintf(head + hl, sizeof head - (size_t)hl, "Content-Type: %s\r\nContent-Length: %zu\r\n",
-                       strcmp(body_kind, "bulk") == 0 ? "application/x-ndjson" : "application/json", L.body_len);
-    hl += snprintf(head + hl, sizeof head - (size_t)hl, "\r\n");
-    if ((size_t)hl >= sizeof head) return 2;
-    L.request_len = (size_t)hl + L.body_len;
-    L.request = malloc(L.request_len);
-    if (!L.request) return 1;
-    memcpy(L.request, head, (size_t)hl);
-    if (body) memcpy(L.request + hl, body, L.body_len);
+        bad |= buf_printf(&rq, "Content-Type: %s\r\nContent-Length: %zu\r\n",
+                          strcmp(body_kind, "bulk") == 0 ? "application/x-ndjson" : "application/json", L.body_len);
+    bad |= buf_append_str(&rq, "\r\n");
+    if (body) bad |= buf_append(&rq, body, L.body_len);
     free(body);
+    if (bad) {
+        fprintf(stderr, "the request head is longer than 4 KB, or out of memory\n");
+        buf_free(&rq);
+        return 2;
+    }
+    L.request = rq.data;
+    L.request_len = rq.len;
 
     L.loop = uv_default_loop();
     uv_ip4_addr(host, port, &L.addr);

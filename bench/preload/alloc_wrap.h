@@ -9,6 +9,7 @@
 #define CTINDEX_ALLOC_WRAP_H
 
 #include <errno.h>
+#include <malloc.h> /* memalign and valloc, replaced below */
 #include <stddef.h>
 #include <stdlib.h>
 

@@ -156,11 +156,12 @@ static void kick(aws_ctx *c) {
 
 /* A call that ends without an answer (no credentials, cannot sign, cannot start, cancelled
  * while not on the wire) is reported from the loop, never from inside aws_send or
- * aws_call_cancel: its caller may still be writing the handle aws_send returns. */
-static void fail_later(aws_call *call, const char *why) {
-    aws_ctx *c = call->ctx;
+ * aws_call_cancel: its caller may still be writing the handle aws_send returns. c is the call's
+ * context and going says whether it is NULL or closing (see start_attempt for why the caller
+ * may read that itself). */
+static void fail_later_in(aws_ctx *c, int going, aws_call *call, const char *why) {
     if (call->deferred) return;
-    if (!c || c->closing) { /* the context is going: its timer runs no more (see aws_ctx_free) */
+    if (going) { /* the context is going: its timer runs no more (see aws_ctx_free) */
         finish(call, NULL, why);
         return;
     }
@@ -171,6 +172,10 @@ static void fail_later(aws_call *call, const char *why) {
     else c->deferred_head = call;
     c->deferred_tail = call;
     kick(c);
+}
+
+static void fail_later(aws_call *call, const char *why) {
+    fail_later_in(call->ctx, !call->ctx || call->ctx->closing, call, why);
 }
 
 static void finish_deferred(aws_ctx *c) {
@@ -573,6 +578,9 @@ static int signer_headers(aws_call *call, sigv4_header *out, char names[][SIGV4_
 static void start_attempt(aws_call *call) {
     aws_ctx *c = call->ctx;
     if (!c) return fail_later(call, "AWS context closed");
+    /* Read now for the failures below: the calls in between get call, and through it c, so
+     * scan-build takes c->closing as changed by them, and then sees aws_send's call freed. */
+    const int going = c->closing;
     if (!call->rq.anonymous && !c->anonymous && c->cstate != CRED_READY) {
         /* Wait for credentials (first call, or a refresh after an expired token). */
         call->waiting = 1;
@@ -618,7 +626,7 @@ static void start_attempt(aws_call *call) {
         if (rc != SIGV4_OK) {
             char msg[128];
             snprintf(msg, sizeof msg, "cannot sign the request: %s", sigv4_strerror(rc));
-            return fail_later(call, msg);
+            return fail_later_in(c, going, call, msg);
         }
         /* The signed lines point into the shared scratch: http_start copies them at once. */
         for (size_t i = 0; i < c->signed_scratch->nlines; i++) lines[nl++] = c->signed_scratch->lines[i];
@@ -639,7 +647,7 @@ static void start_attempt(aws_call *call) {
     call->attempts++;
     c->st.attempts++;
     call->req = http_start(c->http, &hq);
-    if (!call->req) fail_later(call, "the HTTP request could not start");
+    if (!call->req) fail_later_in(c, going, call, "the HTTP request could not start");
 }
 
 static void start_waiting_calls(aws_ctx *c) {
@@ -669,7 +677,6 @@ aws_call *aws_send(aws_ctx *c, const aws_request *rq) {
         return NULL;
     aws_call *call = calloc(1, sizeof *call);
     if (!call) return NULL;
-    call->ctx = c;
     call->rq = *rq;
     call->url = strdup(rq->url);
     buf_init(&call->hdrs, 64 * 1024);
@@ -692,6 +699,9 @@ aws_call *aws_send(aws_ctx *c, const aws_request *rq) {
         call_free(call);
         return NULL;
     }
+    /* The context only now: set before the calls above, scan-build takes it as changed by them
+     * (they write into *call), and then sees start_attempt finish the call at once. */
+    call->ctx = c;
     call->next = c->calls;
     if (c->calls) c->calls->prev = call;
     c->calls = call;

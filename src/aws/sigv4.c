@@ -401,48 +401,39 @@ static int validate_request(const sigv4_request *req, const sigv4_credentials *c
     return SIGV4_OK;
 }
 
-int sigv4_sign(const sigv4_request *req, const sigv4_credentials *creds, sigv4_key_cache *cache, sigv4_signed *out) {
-    int rc = validate_request(req, creds);
-    if (rc) return rc;
-    if ((rc = format_amz_date(req->time, out->amz_date))) return rc;
+/* What one signature is made of, shared by the steps of sigv4_sign. */
+typedef struct signing {
+    const sigv4_request *req;
+    const char *payload;             /* hex SHA-256 of the body, or UNSIGNED-PAYLOAD */
+    const char *token;               /* session token, NULL when none */
+    int s3;                          /* S3's rules: path encoded once, X-Amz-Content-Sha256 always */
+    int want_sha;                    /* sign and send X-Amz-Content-Sha256 */
+    hentry h[SIGV4_MAX_HEADERS + 4]; /* headers to sign, sorted by name (duplicates in the caller's order) */
+    size_t nh;
+} signing;
 
-    const int s3 = (req->flags & SIGV4_S3) != 0;
-    const int want_sha = s3 || (req->flags & SIGV4_CONTENT_SHA256);
-    const char *payload = req->payload_hash ? req->payload_hash : CRYPTO_SHA256_EMPTY_HEX;
-    const char *token = creds->session_token && *creds->session_token ? creds->session_token : NULL;
-
-    /* Collect the headers to sign: the caller's (minus hop-by-hop ones and the ones we
-     * set ourselves, so a retried request is not signed twice), then ours. */
-    hentry h[SIGV4_MAX_HEADERS + 4];
-    size_t nh = 0;
-    int have_host = 0;
-    for (size_t i = 0; i < req->nheaders; i++) {
-        const char *name = req->headers[i].name, *value = req->headers[i].value;
-        if (!name || !value) return SIGV4_EINVAL;
-        size_t n = strnlen(name, SIGV4_MAX_HEADER_NAME + 1);
-        if (n > SIGV4_MAX_HEADER_NAME) return SIGV4_ETOOBIG;
-        if (n == 0) return SIGV4_EINVAL;
-        if ((rc = check_len(value, 0, SIGV4_MAX_HEADER_VALUE))) return rc;
-        char lname[SIGV4_MAX_HEADER_NAME + 1];
-        for (size_t k = 0; k < n; k++) {
-            unsigned char c = (unsigned char)name[k];
-            if (!is_tchar(c)) return SIGV4_EINVAL;
-            lname[k] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-        }
-        lname[n] = '\0';
-        if (in_list(lname, UNSIGNED_HEADERS) || strcmp(lname, "authorization") == 0 ||
-            strcmp(lname, "x-amz-date") == 0 || (token && strcmp(lname, "x-amz-security-token") == 0) ||
-            (want_sha && strcmp(lname, "x-amz-content-sha256") == 0))
-            continue;
-        if (strcmp(lname, "host") == 0) have_host = 1;
-        add_entry(h, &nh, SIGV4_MAX_HEADERS, lname, value);
+/* The lower-case form of a caller's header name of n bytes (n <= SIGV4_MAX_HEADER_NAME), which
+ * must be an RFC 9110 token. */
+static int lower_header_name(const char *name, size_t n, char lname[SIGV4_MAX_HEADER_NAME + 1]) {
+    for (size_t k = 0; k < n; k++) {
+        unsigned char c = (unsigned char)name[k];
+        if (!is_tchar(c)) return SIGV4_EINVAL;
+        lname[k] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
     }
-    if (!have_host) add_entry(h, &nh, SIGV4_MAX_HEADERS + 4, "host", req->host);
-    add_entry(h, &nh, SIGV4_MAX_HEADERS + 4, "x-amz-date", out->amz_date);
-    if (token) add_entry(h, &nh, SIGV4_MAX_HEADERS + 4, "x-amz-security-token", token);
-    if (want_sha) add_entry(h, &nh, SIGV4_MAX_HEADERS + 4, "x-amz-content-sha256", payload);
+    lname[n] = '\0';
+    return SIGV4_OK;
+}
 
-    /* Stable insertion sort: duplicates keep the caller's order when joined with ','. */
+/* Headers the signer leaves out of the caller's: hop-by-hop ones, and the ones it sets itself
+ * (so a retried request is not signed twice). */
+static int skipped_header(const signing *g, const char *lname) {
+    return in_list(lname, UNSIGNED_HEADERS) || strcmp(lname, "authorization") == 0 ||
+           strcmp(lname, "x-amz-date") == 0 || (g->token && strcmp(lname, "x-amz-security-token") == 0) ||
+           (g->want_sha && strcmp(lname, "x-amz-content-sha256") == 0);
+}
+
+/* Stable insertion sort: duplicates keep the caller's order when joined with ','. */
+static void sort_headers(hentry *h, size_t nh) {
     for (size_t i = 1; i < nh; i++) {
         hentry tmp = h[i];
         size_t j = i;
@@ -452,56 +443,96 @@ int sigv4_sign(const sigv4_request *req, const sigv4_credentials *creds, sigv4_k
         }
         h[j] = tmp;
     }
+}
 
+/* The headers to sign: the caller's, then host (unless given), X-Amz-Date and the optional
+ * token and content hash; sorted. */
+static int collect_headers(signing *g, const char *amz_date) {
+    const sigv4_request *req = g->req;
+    int have_host = 0, rc;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const char *name = req->headers[i].name, *value = req->headers[i].value;
+        if (!name || !value) return SIGV4_EINVAL;
+        size_t n = strnlen(name, SIGV4_MAX_HEADER_NAME + 1);
+        if (n > SIGV4_MAX_HEADER_NAME) return SIGV4_ETOOBIG;
+        if (n == 0) return SIGV4_EINVAL;
+        if ((rc = check_len(value, 0, SIGV4_MAX_HEADER_VALUE))) return rc;
+        char lname[SIGV4_MAX_HEADER_NAME + 1];
+        if ((rc = lower_header_name(name, n, lname))) return rc;
+        if (skipped_header(g, lname)) continue;
+        if (strcmp(lname, "host") == 0) have_host = 1;
+        add_entry(g->h, &g->nh, SIGV4_MAX_HEADERS, lname, value);
+    }
+    if (!have_host) add_entry(g->h, &g->nh, SIGV4_MAX_HEADERS + 4, "host", req->host);
+    add_entry(g->h, &g->nh, SIGV4_MAX_HEADERS + 4, "x-amz-date", amz_date);
+    if (g->token) add_entry(g->h, &g->nh, SIGV4_MAX_HEADERS + 4, "x-amz-security-token", g->token);
+    if (g->want_sha) add_entry(g->h, &g->nh, SIGV4_MAX_HEADERS + 4, "x-amz-content-sha256", g->payload);
+    sort_headers(g->h, g->nh);
+    return SIGV4_OK;
+}
+
+/* "host;x-amz-date;...": each name once. */
+static int w_signed_headers(const signing *g, sigv4_signed *out) {
     wbuf sh;
     w_init(&sh, out->signed_headers, sizeof out->signed_headers);
-    for (size_t i = 0; i < nh; i++) {
-        if (i > 0 && strcmp(h[i].name, h[i - 1].name) == 0) continue;
+    for (size_t i = 0; i < g->nh; i++) {
+        if (i > 0 && strcmp(g->h[i].name, g->h[i - 1].name) == 0) continue;
         if (sh.len) w_chr(&sh, ';');
-        w_str(&sh, h[i].name);
+        w_str(&sh, g->h[i].name);
     }
-    if (sh.overflow) return SIGV4_ETOOBIG;
+    return sh.overflow ? SIGV4_ETOOBIG : SIGV4_OK;
+}
 
-    /* Canonical request. */
+/* Method, canonical URI and query, "name:value" lines (a repeated name's values joined with
+ * ','), the signed header names and the payload hash, one per line. */
+static int w_canonical_request(const signing *g, sigv4_signed *out) {
+    const sigv4_request *req = g->req;
+    int rc;
     wbuf cr;
     w_init(&cr, out->canonical_request, sizeof out->canonical_request);
     for (const char *p = req->method; *p; p++) w_chr(&cr, (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p));
     w_chr(&cr, '\n');
-    w_canonical_uri(&cr, req->path, s3);
+    w_canonical_uri(&cr, req->path, g->s3);
     w_chr(&cr, '\n');
     if ((rc = w_canonical_query(&cr, req->query))) return rc;
     w_chr(&cr, '\n');
-    for (size_t i = 0; i < nh; i++) {
-        int same_as_prev = i > 0 && strcmp(h[i].name, h[i - 1].name) == 0;
+    for (size_t i = 0; i < g->nh; i++) {
+        int same_as_prev = i > 0 && strcmp(g->h[i].name, g->h[i - 1].name) == 0;
         if (same_as_prev) {
             w_chr(&cr, ',');
         } else {
             if (i > 0) w_chr(&cr, '\n');
-            w_str(&cr, h[i].name);
+            w_str(&cr, g->h[i].name);
             w_chr(&cr, ':');
         }
-        w_header_value(&cr, h[i].value);
+        w_header_value(&cr, g->h[i].value);
     }
     w_str(&cr, "\n\n");
     w_str(&cr, out->signed_headers);
     w_chr(&cr, '\n');
-    w_str(&cr, payload);
+    w_str(&cr, g->payload);
     if (cr.overflow) return SIGV4_ETOOBIG;
     out->canonical_request_len = cr.len;
+    return SIGV4_OK;
+}
 
-    /* String to sign. */
+/* Scope, string to sign, signature (with the day's signing key) and the Authorization value. */
+static int sign_canonical_request(const signing *g, const sigv4_credentials *creds, sigv4_key_cache *cache,
+                                  sigv4_signed *out) {
+    const sigv4_request *req = g->req;
     char date8[9];
     memcpy(date8, out->amz_date, 8);
     date8[8] = '\0';
     snprintf(out->scope, sizeof out->scope, "%s/%s/%s/aws4_request", date8, req->region, req->service);
     char cr_hash[65];
-    if (crypto_sha256_hex(out->canonical_request, cr.len, cr_hash) != 0) return SIGV4_ECRYPTO;
+    if (crypto_sha256_hex(out->canonical_request, out->canonical_request_len, cr_hash) != 0) return SIGV4_ECRYPTO;
     int n = snprintf(out->string_to_sign, sizeof out->string_to_sign, "AWS4-HMAC-SHA256\n%s\n%s\n%s", out->amz_date,
                      out->scope, cr_hash);
     if (n < 0 || (size_t)n >= sizeof out->string_to_sign) return SIGV4_ETOOBIG;
 
     uint8_t key[32], sig[32];
-    if ((rc = sigv4_signing_key(cache, creds->secret_access_key, date8, req->region, req->service, key))) return rc;
+    int rc = sigv4_signing_key(cache, creds->secret_access_key, date8, req->region, req->service, key);
+    if (rc) return rc;
     rc = crypto_hmac_sha256(key, sizeof key, out->string_to_sign, (size_t)n, sig);
     memset(key, 0, sizeof key);
     if (rc) return SIGV4_ECRYPTO;
@@ -510,36 +541,47 @@ int sigv4_sign(const sigv4_request *req, const sigv4_credentials *creds, sigv4_k
     n = snprintf(out->authorization, sizeof out->authorization,
                  "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s", creds->access_key_id, out->scope,
                  out->signed_headers, out->signature);
-    if (n < 0 || (size_t)n >= sizeof out->authorization) return SIGV4_ETOOBIG;
+    return n < 0 || (size_t)n >= sizeof out->authorization ? SIGV4_ETOOBIG : SIGV4_OK;
+}
 
-    /* Header lines, each NUL-terminated inside storage. */
+/* One "Name: value" line, NUL-terminated inside out->storage; its offset goes to offs. */
+static void w_line(wbuf *st, size_t *offs, sigv4_signed *out, const char *name, const char *value) {
+    offs[out->nlines++] = st->len;
+    w_str(st, name);
+    w_str(st, value);
+    w_chr(st, '\0');
+}
+
+/* The header lines to add to the request, pointing into out->storage. */
+static int w_header_lines(const signing *g, sigv4_signed *out) {
     wbuf st;
     w_init(&st, out->storage, sizeof out->storage);
     size_t offs[4];
     out->nlines = 0;
-    offs[out->nlines++] = st.len;
-    w_str(&st, "Authorization: ");
-    w_str(&st, out->authorization);
-    w_chr(&st, '\0');
-    offs[out->nlines++] = st.len;
-    w_str(&st, "X-Amz-Date: ");
-    w_str(&st, out->amz_date);
-    w_chr(&st, '\0');
-    if (token) {
-        offs[out->nlines++] = st.len;
-        w_str(&st, "X-Amz-Security-Token: ");
-        w_str(&st, token);
-        w_chr(&st, '\0');
-    }
-    if (want_sha) {
-        offs[out->nlines++] = st.len;
-        w_str(&st, "X-Amz-Content-Sha256: ");
-        w_str(&st, payload);
-        w_chr(&st, '\0');
-    }
+    w_line(&st, offs, out, "Authorization: ", out->authorization);
+    w_line(&st, offs, out, "X-Amz-Date: ", out->amz_date);
+    if (g->token) w_line(&st, offs, out, "X-Amz-Security-Token: ", g->token);
+    if (g->want_sha) w_line(&st, offs, out, "X-Amz-Content-Sha256: ", g->payload);
     if (st.overflow) return SIGV4_ETOOBIG;
     for (size_t i = 0; i < out->nlines; i++) out->lines[i] = out->storage + offs[i];
     return SIGV4_OK;
+}
+
+int sigv4_sign(const sigv4_request *req, const sigv4_credentials *creds, sigv4_key_cache *cache, sigv4_signed *out) {
+    int rc = validate_request(req, creds);
+    if (rc) return rc;
+    if ((rc = format_amz_date(req->time, out->amz_date))) return rc;
+    signing g;
+    g.req = req;
+    g.s3 = (req->flags & SIGV4_S3) != 0;
+    g.want_sha = g.s3 || (req->flags & SIGV4_CONTENT_SHA256);
+    g.payload = req->payload_hash ? req->payload_hash : CRYPTO_SHA256_EMPTY_HEX;
+    g.token = creds->session_token && *creds->session_token ? creds->session_token : NULL;
+    g.nh = 0;
+    if ((rc = collect_headers(&g, out->amz_date)) || (rc = w_signed_headers(&g, out)) ||
+        (rc = w_canonical_request(&g, out)) || (rc = sign_canonical_request(&g, creds, cache, out)))
+        return rc;
+    return w_header_lines(&g, out);
 }
 
 const char *sigv4_strerror(int err) {

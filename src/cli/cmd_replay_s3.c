@@ -238,6 +238,69 @@ static int32_t parse_day_opt(const char *name, const char *v) {
     return d;
 }
 
+/* The days to replay, from --since and --until (default and cap: today, UTC); 2 on a usage error. */
+static int day_range(const s3_cli *c, int32_t *since, int32_t *until) {
+    int32_t today = today_utc();
+    *since = parse_day_opt("--since", c->since);
+    *until = c->until ? parse_day_opt("--until", c->until) : today;
+    if (*since < 0 || *until < 0) return 2;
+    if (*until > today) {
+        log_info("--until is after today: stopping at today");
+        *until = today;
+    }
+    if (*since > *until) {
+        fprintf(stderr, "ctindex replay: --since is after --until (or after today)\n");
+        return 2;
+    }
+    if (*until - *since + 1 > MAX_SPAN_DAYS) {
+        fprintf(stderr, "ctindex replay: at most %d days (20 years) in one replay\n", MAX_SPAN_DAYS);
+        return 2;
+    }
+    return 0;
+}
+
+/* --checkpoint FILE: lock it (one replay per file at a time) and load the days it records for
+ * this source and target. -1 (logged) when it cannot be used; *cp and *lock_fd are set as far
+ * as they got, for the caller to release. */
+static int open_checkpoint(const char *path, const char *source, const char *target, checkpoint **cp, int *lock_fd) {
+    char why[512];
+    if ((*lock_fd = checkpoint_lock(path, why, sizeof why)) < 0) {
+        log_error("--checkpoint: %s", why);
+        return -1;
+    }
+    *cp = checkpoint_new(source, target);
+    if (!*cp) {
+        log_error("--checkpoint: the sink or queue name holds characters a checkpoint cannot record");
+        return -1;
+    }
+    int lr = checkpoint_load(*cp, path, why, sizeof why);
+    if (lr < 0) {
+        log_error("checkpoint %s: %s (use another --checkpoint file for another replay)", path, why);
+        return -1;
+    }
+    if (lr == 0)
+        log_info("checkpoint %s: resuming (%zu series with finished days)", path, checkpoint_series_count(*cp));
+    return 0;
+}
+
+/* Runs the replay and prints its summary; returns the exit code (a second signal exits here). */
+static int run_replay(index_setup *s, const s3_cli *c, const s3_source_options *so) {
+    s3_source_stats st;
+    double t0 = index_now_s(), c0 = index_cpu_s(NULL);
+    int rc = s3_source_run(&s->loop, s->aws, so, &st);
+    long rss = 0;
+    double wall = index_now_s() - t0, cpu = index_cpu_s(&rss) - c0;
+    if (rc != 2) print_summary(c, &st, s->ix, wall, cpu, rss);
+    if (st.interrupted)
+        log_warn("interrupted: %s", c->checkpoint ? "rerun the same command to continue from the checkpoint"
+                                                  : "without --checkpoint a rerun starts over");
+    if (st.forced) {
+        fflush(NULL);
+        _exit(1);
+    }
+    return rc;
+}
+
 int cmd_replay_s3(int argc, char **argv) {
     s3_cli c;
     int rc = parse(&c, argc, argv);
@@ -247,21 +310,8 @@ int cmd_replay_s3(int argc, char **argv) {
         fprintf(stderr, "ctindex replay: %s: %s\n", c.url, why);
         return 2;
     }
-    int32_t since = parse_day_opt("--since", c.since), today = today_utc();
-    int32_t until = c.until ? parse_day_opt("--until", c.until) : today;
-    if (since < 0 || until < 0) return 2;
-    if (until > today) {
-        log_info("--until is after today: stopping at today");
-        until = today;
-    }
-    if (since > until) {
-        fprintf(stderr, "ctindex replay: --since is after --until (or after today)\n");
-        return 2;
-    }
-    if (until - since + 1 > MAX_SPAN_DAYS) {
-        fprintf(stderr, "ctindex replay: at most %d days (20 years) in one replay\n", MAX_SPAN_DAYS);
-        return 2;
-    }
+    int32_t since, until;
+    if (day_range(&c, &since, &until) != 0) return 2;
     signal(SIGPIPE, SIG_IGN);
     http_client_options ho = {0};
     long listings = c.listings ? c.listings : 8, downloads = c.downloads ? c.downloads : 8;
@@ -277,25 +327,7 @@ int cmd_replay_s3(int argc, char **argv) {
     snprintf(source, sizeof source, "s3://%s/%s%s", bucket, prefix, c.dated_prefix ? "YYYY/MM/DD/" : "");
     if (c.enqueue) snprintf(target, sizeof target, "sqs:%s", c.enqueue);
     else checkpoint_target(s.spec, target, sizeof target);
-    if (c.checkpoint) {
-        if ((lock_fd = checkpoint_lock(c.checkpoint, why, sizeof why)) < 0) {
-            log_error("--checkpoint: %s", why);
-            goto out;
-        }
-        cp = checkpoint_new(source, target);
-        if (!cp) {
-            log_error("--checkpoint: the sink or queue name holds characters a checkpoint cannot record");
-            goto out;
-        }
-        int lr = checkpoint_load(cp, c.checkpoint, why, sizeof why);
-        if (lr < 0) {
-            log_error("checkpoint %s: %s (use another --checkpoint file for another replay)", c.checkpoint, why);
-            goto out;
-        }
-        if (lr == 0)
-            log_info("checkpoint %s: resuming (%zu series with finished days)", c.checkpoint,
-                     checkpoint_series_count(cp));
-    }
+    if (c.checkpoint && open_checkpoint(c.checkpoint, source, target, &cp, &lock_fd) != 0) goto out;
     s3_source_options so = {
         .bucket = bucket,
         .prefix = prefix,
@@ -316,19 +348,7 @@ int cmd_replay_s3(int argc, char **argv) {
         .checkpoint_path = c.checkpoint,
         .progress = c.ix.progress,
     };
-    s3_source_stats st;
-    double t0 = index_now_s(), c0 = index_cpu_s(NULL);
-    rc = s3_source_run(&s.loop, s.aws, &so, &st);
-    long rss = 0;
-    double wall = index_now_s() - t0, cpu = index_cpu_s(&rss) - c0;
-    if (rc != 2) print_summary(&c, &st, s.ix, wall, cpu, rss);
-    if (st.interrupted)
-        log_warn("interrupted: %s", c.checkpoint ? "rerun the same command to continue from the checkpoint"
-                                                 : "without --checkpoint a rerun starts over");
-    if (st.forced) {
-        fflush(NULL);
-        _exit(1);
-    }
+    rc = run_replay(&s, &c, &so);
 out:
     index_setup_close(&s);
     checkpoint_free(cp);

@@ -373,8 +373,9 @@ static void req_put(http_client *c, http_req *r) {
 }
 
 static void active_unlink(http_client *c, http_req *r) {
-    if (r->prev) r->prev->next = r->next;
-    else c->active = r->next;
+    /* The head has no prev. (Said this way, scan-build can follow it: it forgets r->prev == NULL.) */
+    if (c->active == r) c->active = r->next;
+    else r->prev->next = r->next;
     if (r->next) r->next->prev = r->prev;
     r->prev = r->next = NULL;
 }

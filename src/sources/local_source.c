@@ -94,7 +94,8 @@ static int collect(local_run *r, char **paths, int npaths) {
                 log_error("%s: cannot walk the folder", paths[i]);
                 return -1;
             }
-            qsort(r->files.paths + before, r->files.n - before, sizeof(char *), cmp_str);
+            /* An empty folder adds nothing, and paths may still be NULL (qsort wants an array). */
+            if (r->files.n > before) qsort(r->files.paths + before, r->files.n - before, sizeof(char *), cmp_str);
         } else if (list_add(&r->files, paths[i]) != 0) {
             return -1;
         }

@@ -235,7 +235,7 @@ void s3_fetch_free(s3_fetch *f) {
     if (!f) return;
     if (f->open) log_error("s3 downloads: freed with %d object(s) open", f->open);
     if (f->pipes && f->ix) indexer_on_space(f->ix, NULL, NULL);
-    for (int i = 0; i < f->npipes_free; i++) ingest_pipe_free(f->pipes[i]);
+    for (int i = 0; f->pipes && i < f->npipes_free; i++) ingest_pipe_free(f->pipes[i]);
     free(f->pipes);
     f->pipes = NULL;
     uv_close((uv_handle_t *)&f->kick, on_closed);

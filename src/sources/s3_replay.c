@@ -450,9 +450,9 @@ static void on_day_list(void *ud, const s3_result *res, const s3_list_page *page
     size_t bytes = 0;
     for (size_t i = 0; i < page->nobjects; i++) bytes += page->objects[i].key_len + 1;
     free(d->keys);
-    d->keys = bytes ? malloc(bytes) : NULL;
+    d->keys = malloc(bytes + 1); /* never NULL on success, even for a page without keys */
     d->keys_len = d->next_key = 0;
-    if (bytes && !d->keys) {
+    if (!d->keys) {
         log_error("out of memory for a page of keys of s3://%s/%s", r->o.bucket, d->prefix);
         d->list_failed = d->list_done = 1;
         pump(r);

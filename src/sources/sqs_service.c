@@ -312,58 +312,57 @@ static int adopt_redelivery(svc *s, const sqs_message *m) {
     return 1;
 }
 
-static void handle_message(svc *s, const sqs_message *m) {
-    s->st->messages++;
-    if (m->receive_count > 1) {
-        s->st->redelivered++;
-        log_info("message %s delivered again (receive count %d)", m->message_id, m->receive_count);
+/* Room for the parser's decoded copy of a message body; -1 (logged) when out of memory. */
+static int notify_scratch_fit(svc *s, const sqs_message *m) {
+    if (m->body_len + 1 <= s->notify_scratch_cap) return 0;
+    char *p = realloc(s->notify_scratch, m->body_len + 1);
+    if (!p) {
+        log_error("message %s: no memory for its %zu bytes; it will be delivered again", m->message_id, m->body_len);
+        return -1;
     }
-    if (adopt_redelivery(s, m)) return;
-    if (m->body_len + 1 > s->notify_scratch_cap) {
-        char *p = realloc(s->notify_scratch, m->body_len + 1);
-        if (!p) {
-            log_error("message %s: no memory for its %zu bytes; it will be delivered again", m->message_id,
-                      m->body_len);
-            return;
-        }
-        s->notify_scratch = p;
-        s->notify_scratch_cap = m->body_len + 1;
-    }
-    notify_result nr;
-    notify_parse(&s->notify_doc, m->body, m->body_len, s->notify_scratch, s->notify_scratch_cap, s->nobjs,
-                 MAX_OBJECTS_PER_MESSAGE, &nr);
-    if (nr.kind == NOTIFY_BAD) {
-        /* Never deleted: it comes back after retry_visibility_s until the redrive policy moves it. */
-        const char *h[1] = {m->receipt_handle};
-        s->st->messages_bad++;
-        log_warn("message %s (receive count %d) not understood: %s; left for the queue's redrive policy", m->message_id,
-                 m->receive_count, nr.why);
-        change_visibility(s, h, NULL, 1, s->o.retry_visibility_s);
-        return;
-    }
-    char *receipt = strdup(m->receipt_handle);
-    if (!receipt) {
-        log_error("message %s: out of memory; it will be delivered again", m->message_id);
-        return;
-    }
-    if (nr.kind == NOTIFY_IGNORE) {
-        s->st->messages_ignored++;
-        log_info("message %s: %s, deleted", m->message_id, nr.why);
-        queue_delete(s, receipt);
-        return;
-    }
+    s->notify_scratch = p;
+    s->notify_scratch_cap = m->body_len + 1;
+    return 0;
+}
+
+/* A message that is not a notification is never deleted: it comes back after
+ * retry_visibility_s until the queue's redrive policy moves it. */
+static void leave_bad_message(svc *s, const sqs_message *m, const char *why) {
+    const char *h[1] = {m->receipt_handle};
+    s->st->messages_bad++;
+    log_warn("message %s (receive count %d) not understood: %s; left for the queue's redrive policy", m->message_id,
+             m->receive_count, why);
+    change_visibility(s, h, NULL, 1, s->o.retry_visibility_s);
+}
+
+/* A message in flight, owning receipt; NULL (logged) when out of memory. */
+static svc_msg *msg_new(svc *s, const sqs_message *m, char *receipt) {
     svc_msg *msg = calloc(1, sizeof *msg);
     if (!msg) {
         log_error("message %s: out of memory; it will be delivered again", m->message_id);
-        free(receipt);
-        return;
+        return NULL;
     }
+    /* The id first: scan-build forgets every field set before a call that writes into *msg, and
+     * then reports a use after free in msg_finish (it no longer knows msg->s and msg->prev). */
+    snprintf(msg->id, sizeof msg->id, "%s", m->message_id);
     msg->s = s;
     msg->receipt = receipt;
     msg->receive_count = m->receive_count;
     msg->extend_due_ms = uv_now(s->loop) + (uint64_t)s->o.visibility_s * 500;
-    snprintf(msg->id, sizeof msg->id, "%s", m->message_id);
-    for (int i = 0; i < nr.n; i++) {
+    return msg;
+}
+
+static void msg_link(svc *s, svc_msg *msg) {
+    msg->next = s->msgs;
+    if (s->msgs) s->msgs->prev = msg;
+    s->msgs = msg;
+    s->nmsgs++;
+}
+
+/* The message's log files join the pending queue (digests and other names are skipped). An
+ * object without memory counts as failed at once, so the message is retried. */
+static void queue_objects(svc *s, svc_msg *msg, const notify_result *nr) {
+    for (int i = 0; i < nr->n; i++) {
         const char *k = s->nobjs[i].key;
         /* A named object is read whatever its name, and judged by content; only digests (by
          * their folder) and folder markers hold nothing to read. */
@@ -376,7 +375,7 @@ static void handle_message(svc *s, const sqs_message *m) {
         }
         svc_obj *o = calloc(1, sizeof *o);
         if (!o) {
-            log_error("message %s: out of memory; it will be retried", m->message_id);
+            log_error("message %s: out of memory; it will be retried", msg->id);
             msg->failed++; /* counted as a failed object: the message is retried */
             continue;
         }
@@ -392,10 +391,41 @@ static void handle_message(svc *s, const sqs_message *m) {
     }
     msg->nobjs += msg->failed;
     msg->done = msg->failed;
-    msg->next = s->msgs;
-    if (s->msgs) s->msgs->prev = msg;
-    s->msgs = msg;
-    s->nmsgs++;
+}
+
+static void handle_message(svc *s, const sqs_message *m) {
+    s->st->messages++;
+    if (m->receive_count > 1) {
+        s->st->redelivered++;
+        log_info("message %s delivered again (receive count %d)", m->message_id, m->receive_count);
+    }
+    if (adopt_redelivery(s, m)) return;
+    if (notify_scratch_fit(s, m) != 0) return;
+    notify_result nr;
+    notify_parse(&s->notify_doc, m->body, m->body_len, s->notify_scratch, s->notify_scratch_cap, s->nobjs,
+                 MAX_OBJECTS_PER_MESSAGE, &nr);
+    if (nr.kind == NOTIFY_BAD) {
+        leave_bad_message(s, m, nr.why);
+        return;
+    }
+    char *receipt = strdup(m->receipt_handle);
+    if (!receipt) {
+        log_error("message %s: out of memory; it will be delivered again", m->message_id);
+        return;
+    }
+    if (nr.kind == NOTIFY_IGNORE) {
+        s->st->messages_ignored++;
+        log_info("message %s: %s, deleted", m->message_id, nr.why);
+        queue_delete(s, receipt);
+        return;
+    }
+    svc_msg *msg = msg_new(s, m, receipt);
+    if (!msg) {
+        free(receipt);
+        return;
+    }
+    queue_objects(s, msg, &nr);
+    msg_link(s, msg);
     if (msg->done == msg->nobjs) msg_finish(msg); /* nothing to index (digests only) or all failed */
 }
 

@@ -151,6 +151,13 @@ def main():
                 n += 1
         check(n == total, f"bulk has {n} documents for {total} records")
 
+        # an empty folder is nothing to do, not an error (its empty file list used to reach qsort as NULL)
+        empty = os.path.join(tmp, "empty")
+        os.makedirs(empty)
+        p = run([BIN, "replay", empty, "--sink", "dir:" + os.path.join(tmp, "out4"), "--no-progress"], expect=0)
+        check("files:   0 indexed, 0 failed" in p.stdout + p.stderr and "runtime error" not in p.stderr,
+              "an empty folder replays to nothing")
+
         # usage errors are clear and exit 2
         p = run([BIN, "replay", corpus], expect=2)
         check("--sink" in p.stderr, "replay without --sink says so")

@@ -4,8 +4,9 @@ test time.
 
 1. Slow sink, visibility 10 s, more than ten messages in flight for longer than that: the
    service extends their visibility (ten to a call) so no message is delivered twice; SIGTERM
-   then stops receiving, finishes or gives back what is in flight and exits 0: no message is
-   left invisible, and every deleted message's records were accepted.
+   (sent while S3 downloads are held at a proxy, so some received messages have surely not
+   started) then stops receiving, finishes or gives back what is in flight and exits 0: no
+   message is left invisible, and every deleted message's records were accepted.
 2. kill -9 at random moments (four rounds, uploads slowed down at random), then a run until the
    queue is empty (stopped with SIGINT): the fake's accepted ids equal every eventID in the
    bucket."""
@@ -22,6 +23,10 @@ from runlib import BIN, BUILD, fakelib
 
 check = fakelib.Checks()
 children = []
+# How long a step that waits for a condition may take before the test gives up. Reached only
+# when the test fails; on a loaded machine (ctest -j16 on two cores) the service, moto and the
+# fake are many times slower than idle, so the budgets are generous.
+BUDGET_S = 300
 
 
 def start(argv, env, log):
@@ -58,7 +63,9 @@ def run(tmp):
             env = runlib.run_env(moto, akid, secret)
             base = [BIN, "run", "--queue", stack.queue, "--doc-endpoint", fake.url, "--region", "us-east-1",
                     "--visibility", "10", "--wait", "1", "--dead-letter", os.path.join(tmp, "dead.jsonl")]
-            acc = extend_and_drain(tmp, stack, fake, corpus, env, base)
+            with fakelib.RecordingProxy(moto.port) as s3_proxy:
+                acc = extend_and_drain(tmp, stack, fake, corpus, dict(env, AWS_ENDPOINT_URL_S3=s3_proxy.url), base,
+                                       s3_proxy)
             crash_rounds(tmp, stack, fake, corpus, env, base)
             acc |= set(fake.accepted()["cloudsearch"]["ids"])
             missing = all_ids - acc
@@ -69,7 +76,14 @@ def run(tmp):
     return check.exit_code()
 
 
-def extend_and_drain(tmp, stack, fake, corpus, env, base):
+def received(log):
+    """Messages the service received, from its latest stats line (0 before the first)."""
+    lines = [v for _, v in runlib.stats_lines(read(log))]
+    return int(lines[-1].get("messages", 0)) if lines else 0
+
+
+def extend_and_drain(tmp, stack, fake, corpus, env, base, s3_proxy):
+    """s3_proxy: S3 goes through it (env), so the test can stop downloads from starting."""
     # Every upload takes 4 s: 60 messages stay in flight for well over the 10 s visibility.
     fake.fault(delay_ms=4000, count=1000)
     log = os.path.join(tmp, "drain.log")
@@ -81,13 +95,23 @@ def extend_and_drain(tmp, stack, fake, corpus, env, base):
                          "--stats-interval", "1", "--drain-timeout", "40"], env, log)
     extended = runlib.wait_for(lambda: any(v.get("visibility_extensions", 0) >= 20 and
                                            v.get("inflight_messages", 0) > 10
-                                           for _, v in runlib.stats_lines(read(log))), 40)
+                                           for _, v in runlib.stats_lines(read(log))), BUDGET_S)
     check(extended, "more than ten messages in flight had their visibility extended")
     time.sleep(6)  # past the first visibility timeout of every message received so far
+    # SIGTERM must find both work to finish and work to give back. Which received messages have
+    # started depends on how fast this machine is (under load every one had), so the test makes
+    # sure: S3 requests wait at the proxy from now on. Once both downloads wait there, no other
+    # object can start, and a message received but not counted among the S3 requests is
+    # unstarted until the SIGTERM.
+    s3_proxy.hold()
+    unstarted = runlib.wait_for(lambda: s3_proxy.counts()[1] == 2 and received(log) > s3_proxy.counts()[0],
+                                BUDGET_S)
+    check(unstarted, "both downloads waiting, and a received message not started", str(s3_proxy.counts()))
     proc.send_signal(signal.SIGTERM)
+    s3_proxy.hold(False)
     t0 = time.monotonic()
     try:
-        rc = proc.wait(timeout=60)
+        rc = proc.wait(timeout=BUDGET_S)
     except subprocess.TimeoutExpired:
         rc = None
     took = time.monotonic() - t0
@@ -117,7 +141,7 @@ def extend_and_drain(tmp, stack, fake, corpus, env, base):
 
 def wait_running(log):
     """Until the service has its signal handlers (a signal before that just ends the process)."""
-    check(runlib.wait_for(lambda: "consuming" in read(log), 20), "the service started", read(log)[-1000:])
+    check(runlib.wait_for(lambda: "consuming" in read(log), BUDGET_S), "the service started", read(log)[-1000:])
 
 
 def crash_rounds(tmp, stack, fake, corpus, env, base):
@@ -135,7 +159,8 @@ def crash_rounds(tmp, stack, fake, corpus, env, base):
         wait_running(log)
         # A random moment once uploads have begun: before, during or after an upload is
         # accepted, before or after its messages are deleted.
-        runlib.wait_for(lambda: fake.stats()["requests"].get("cloudsearch", 0) > uploads, 20, step=0.05)
+        began = runlib.wait_for(lambda: fake.stats()["requests"].get("cloudsearch", 0) > uploads, BUDGET_S, step=0.05)
+        check(began, f"round {i + 1}: uploads began")
         time.sleep(rnd.uniform(0.0, 2.5))
         alive = proc.poll() is None
         proc.kill()
@@ -147,9 +172,9 @@ def crash_rounds(tmp, stack, fake, corpus, env, base):
     log = os.path.join(tmp, "final.log")
     proc = start(base + ["--receivers", "2", "--linger-ms", "500", "--stats-interval", "5"], env, log)
     wait_running(log)
-    emptied = runlib.wait_for(lambda: stack.counts() == (0, 0), 150, step=0.5)
+    emptied = runlib.wait_for(lambda: stack.counts() == (0, 0), BUDGET_S, step=0.5)
     proc.send_signal(signal.SIGINT)
-    rc = proc.wait(timeout=60)
+    rc = proc.wait(timeout=BUDGET_S)
     err = read(log)
     print(err[-1500:])
     check(emptied, "the queue was emptied after the crashes", str(stack.counts()))

@@ -14,7 +14,6 @@ shape that needs no encoding.
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,22 +22,17 @@ import urllib.error
 import urllib.request
 from urllib.parse import quote
 
-try:
-    import boto3
-except ImportError:
-    sys.exit(77)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
+import fakelib  # noqa: E402
+
+fakelib.require_or_skip(modules=("boto3",), programs=("moto_server",))
+import boto3  # noqa: E402
 
 BUILD = os.environ.get("CTINDEX_BUILD", "")
 CLI = os.path.join(BUILD, "test", "test_sigv4")
 if not BUILD or not os.access(CLI, os.X_OK):
     print(f"{CLI} not built (a build error, not a missing tool)")
     sys.exit(1)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sign(method, url, service, body, creds, headers=()):
@@ -72,28 +66,12 @@ def send(method, url, headers, body):
 
 
 def main():
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3")
-    server = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     failures = []
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        anon = dict(region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id="x",
-                    aws_secret_access_key="x")
-        iam = boto3.client("iam", **anon)
-        iam.create_user(UserName="ctindex")
-        key = iam.create_access_key(UserName="ctindex")["AccessKey"]
-        iam.put_user_policy(UserName="ctindex", PolicyName="all", PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
-        creds = (key["AccessKeyId"], key["SecretAccessKey"])
-        authed = dict(anon, aws_access_key_id=creds[0], aws_secret_access_key=creds[1])
+    # fakelib's moto: started on a port of its own, waited for until it answers.
+    with fakelib.MotoServer(no_auth_actions=3) as moto:
+        endpoint = moto.url
+        creds = moto.create_admin_key()  # the 3 unauthenticated calls: an IAM user allowed everything
+        authed = moto.client_kwargs(*creds)
         qurl = boto3.client("sqs", **authed).create_queue(QueueName="ct-test")["QueueUrl"]
         boto3.client("s3", **authed).create_bucket(Bucket="trail-bucket")
 
@@ -132,9 +110,6 @@ def main():
         bad["X-Amz-Date"] = "20000101T000000Z"  # but a changed signed header is not
         st, _ = send("GET", url, bad, b"")
         check(f"s3 altered X-Amz-Date rejected ({st})", st in (400, 403))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     print(f"{len(failures)} failure(s)")
     return 1 if failures else 0
 

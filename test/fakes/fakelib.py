@@ -49,6 +49,12 @@ FAKES_DIR = os.path.dirname(os.path.abspath(__file__))
 FAKE_SEARCH = os.path.join(FAKES_DIR, "fake_search.py")
 _live = []
 
+# How long a fake may take to start. Waits below end as soon as the server is ready or its
+# process has exited; this budget only catches a server that hangs. Starting one means importing
+# Python packages (moto: several seconds idle), which on a loaded machine (ctest -j16 on two
+# cores) has taken more than 30 s.
+START_BUDGET_S = 300
+
 
 class Checks:
     """check(cond, what, detail): prints ok/FAIL lines and remembers failures;
@@ -159,7 +165,7 @@ class FakeSearch(_Child):
     """fake_search.py on a free port.  Keyword arguments become command-line options
     (schema="f.json" -> --schema f.json; no_auth=True -> --no-auth)."""
 
-    def __init__(self, timeout=20, **options):
+    def __init__(self, timeout=START_BUDGET_S, **options):
         argv = [sys.executable, FAKE_SEARCH, "--port", "0"]
         for key, value in options.items():
             flag = "--" + key.replace("_", "-")
@@ -210,40 +216,54 @@ class FakeSearch(_Child):
 
 
 class MotoServer(_Child):
-    """moto_server on a free port; no_auth_actions=N turns on SigV4 checks after N requests.
-    raw_uri_signing=True verifies signatures against the raw request URI (moto_raw_uri.py): needed
-    for requests whose query holds an encoded '/', such as ListObjectsV2 with a delimiter."""
+    """moto_server on a port of its own choosing; no_auth_actions=N turns on SigV4 checks after N
+    requests. raw_uri_signing=True verifies signatures against the raw request URI
+    (moto_raw_uri.py): needed for requests whose query holds an encoded '/', such as ListObjectsV2
+    with a delimiter."""
 
-    def __init__(self, no_auth_actions=None, region="us-east-1", timeout=30, raw_uri_signing=False):
+    _RUNNING_RE = re.compile(r"Running on http://127\.0\.0\.1:(\d+)")
+
+    def __init__(self, no_auth_actions=None, region="us-east-1", timeout=START_BUDGET_S, raw_uri_signing=False):
         env = dict(os.environ)
         env.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
         if no_auth_actions is not None:
             env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(no_auth_actions)
         self.region = region
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, os.path.join(FAKES_DIR, "moto_raw_uri.py")] if raw_uri_signing else ["moto_server"]
-        super().__init__(command + ["-H", "127.0.0.1", "-p", str(self.port)], env=env)
-        self._wait_ready(timeout)
+        # Port 0: the kernel picks a port while binding it. (A port found free beforehand could be
+        # taken by another test in between, and then this test would talk to that test's moto.)
+        super().__init__(command + ["-H", "127.0.0.1", "-p", "0"], env=env)
+        self.port = self._wait_ready(timeout)
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def _wait_ready(self, timeout):
+        """The port moto (werkzeug) says it listens on, once it answers; an error if it exits."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(self.url + "/moto-api/", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
+        port = None
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if port is None:
+                m = self._RUNNING_RE.search(self.log_text())
+                port = int(m.group(1)) if m else None
+            if port is not None:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=10) as response:
+                        if response.status == 200:
+                            return port
+                except OSError:
+                    pass
+            time.sleep(0.1)
         log = self.log_text()
         self.stop()
-        raise RuntimeError(f"moto_server did not start:\n{log}")
+        raise RuntimeError(f"moto_server did not start within {timeout} s (or exited):\n{log}")
 
     def client_kwargs(self, access_key="testing", secret_key="testing"):
+        # A long read timeout: under load moto can take over botocore's default 60 s to answer (a
+        # CloudFormation CreateStack builds every resource first), and botocore would then send
+        # the request again (CreateStack: AlreadyExistsException).
+        from botocore.config import Config
         return {"endpoint_url": self.url, "region_name": self.region,
-                "aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
+                "aws_access_key_id": access_key, "aws_secret_access_key": secret_key,
+                "config": Config(connect_timeout=60, read_timeout=START_BUDGET_S)}
 
     def trail(self, access_key, secret_key, folder, keys, bucket="trail", queue="ct", visibility=60):
         """A CloudTrail delivery setup: bucket with folder/KEY uploaded for every key, an SNS topic
@@ -299,7 +319,9 @@ class Exchange:
 class RecordingProxy:
     """Forwards every request byte for byte to 127.0.0.1:target_port (the Host header too, so
     SigV4 signatures still verify) and records the exchanges.  A peer that drops the
-    connection makes the proxy drop the client's connection too."""
+    connection makes the proxy drop the client's connection too.  hold() makes new requests
+    wait before they are forwarded (held counts them) until hold(False); requests counts every
+    request that arrived."""
 
     HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
 
@@ -308,6 +330,9 @@ class RecordingProxy:
         self.lock = threading.Lock()
         self.exchanges = []
         self.active = self.max_active = 0
+        self.requests = self.held = 0
+        self.open_gate = threading.Event()
+        self.open_gate.set()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -318,6 +343,14 @@ class RecordingProxy:
 
             def forward(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with proxy.lock:
+                    proxy.requests += 1
+                    gated = not proxy.open_gate.is_set()
+                    proxy.held += gated
+                if gated:
+                    proxy.open_gate.wait()
+                    with proxy.lock:
+                        proxy.held -= 1
                 req_seq = next_sequence()
                 with proxy.lock:
                     proxy.active += 1
@@ -361,7 +394,19 @@ class RecordingProxy:
         with self.lock:
             return list(self.exchanges)
 
+    def hold(self, on=True):
+        if on:
+            self.open_gate.clear()
+        else:
+            self.open_gate.set()
+
+    def counts(self):
+        """(requests that arrived, requests waiting at the gate now)."""
+        with self.lock:
+            return self.requests, self.held
+
     def close(self):
+        self.open_gate.set()
         self.server.shutdown()
         self.server.server_close()
 

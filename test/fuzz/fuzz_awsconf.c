@@ -8,6 +8,8 @@
 #include "base/ini.h"
 #include "base/log.h"
 
+#include "fuzz_check.h"
+
 static int count_settings(void *ctx, const char *section, const char *key, const char *value) {
     (void)section;
     if (strlen(key) == 0) abort(); /* the parser never reports an empty key */

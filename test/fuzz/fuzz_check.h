@@ -1,5 +1,7 @@
-/* Property checks shared by the fuzz harnesses: a failed check aborts, which libFuzzer and the
- * corpus replayer both report as a crash with the input that caused it. */
+/* What every fuzz harness includes: the entry point's prototype (libFuzzer ships no header, and
+ * the build warns on a function without one) and property checks shared by the harnesses. A
+ * failed check aborts, which libFuzzer and the corpus replayer both report as a crash with the
+ * input that caused it. */
 #ifndef CTINDEX_FUZZ_CHECK_H
 #define CTINDEX_FUZZ_CHECK_H
 
@@ -8,6 +10,9 @@
 #include <stdlib.h>
 
 #include "base/json.h"
+
+/* Called by libFuzzer (or replay_main.c) once per input; returns 0. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define REQUIRE(c)         \
     do {                   \

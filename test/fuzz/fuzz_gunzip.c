@@ -9,6 +9,8 @@
 
 #include "pipeline/gunzip.h"
 
+#include "fuzz_check.h"
+
 #define OUT_LIMIT (1u << 20) /* stop comparing past 1 MiB of output (zip bombs) */
 
 typedef struct run_result {

@@ -6,6 +6,8 @@
 
 #include "sources/notification.h"
 
+#include "fuzz_check.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static json_doc doc;
     static char scratch[1 << 16];

@@ -11,6 +11,8 @@
 #include "base/log.h"
 #include "pipeline/rsplit.h"
 
+#include "fuzz_check.h"
+
 typedef struct tally {
     uint64_t count, hash;
     size_t max_record;

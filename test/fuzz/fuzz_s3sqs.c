@@ -7,6 +7,8 @@
 #include "aws/s3.h"
 #include "aws/sqs.h"
 
+#include "fuzz_check.h"
+
 static void in_arena(const char *s, const char *arena, size_t cap) {
     if (s && *s && (s < arena || s >= arena + cap)) abort();
 }

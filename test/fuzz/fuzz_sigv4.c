@@ -8,6 +8,8 @@
 #include "aws/sigv4.h"
 #include "base/crypto.h"
 
+#include "fuzz_check.h"
+
 #define MAX_INPUT 65536
 
 static sigv4_signed out;

@@ -4,6 +4,8 @@
 
 #include "base/xmlscan.h"
 
+#include "fuzz_check.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const char *tags[] = {"Key", "Contents", "Code", "IsTruncated"};
     const char *xml = (const char *)data;

@@ -13,7 +13,7 @@ static int parse(const char *s, httpp_head *h) {
 }
 
 static void test_request_line_and_headers(void) {
-    httpp_head h;
+    httpp_head h = {0}; /* read by the checks even when a parse fails */
     const char *r = "POST /2013-01-01/search?q=x&size=2 HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n"
                     "X-Empty:\r\nX-Pad:   v  v \t\r\n\r\nbody";
     CHECK_EQ_INT(parse(r, &h), HTTPP_OK);
@@ -32,7 +32,7 @@ static void test_request_line_and_headers(void) {
 }
 
 static void test_keep_alive_rules(void) {
-    httpp_head h;
+    httpp_head h = {0}; /* read by the checks even when a parse fails */
     CHECK_EQ_INT(parse("GET / HTTP/1.0\r\n\r\n", &h), HTTPP_OK);
     CHECK_EQ_INT(h.keep_alive, 0);
     CHECK_EQ_INT(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", &h), HTTPP_OK);
@@ -47,7 +47,7 @@ static void test_keep_alive_rules(void) {
 }
 
 static void test_refusals(void) {
-    httpp_head h;
+    httpp_head h = {0}; /* read by the checks even when a parse fails */
     struct {
         const char *req;
         int status;

@@ -298,6 +298,8 @@ static void test_error_reason(void) {
     CHECK_EQ_STR(out, "line one line two");
     os_bulk_error_reason(&d, NULL, 0, out, sizeof out);
     CHECK_EQ_STR(out, "");
+    os_bulk_error_reason(&d, NULL, 5, out, sizeof out); /* no body, whatever the length says */
+    CHECK_EQ_STR(out, "");
     json_doc_free(&d);
 }
 

@@ -170,7 +170,7 @@ static void test_deep(void) {
     n += (size_t)sprintf(v, "{\"detail-type\":\"x\",\"other\":");
     for (size_t i = 0; i < depth; i++) v[n++] = '[';
     for (size_t i = 0; i < depth; i++) v[n++] = ']';
-    n += (size_t)sprintf(v + n, ",\"detail\":{\"eventID\":\"d\"}}");
+    sprintf(v + n, ",\"detail\":{\"eventID\":\"d\"}}");
     read_out o;
     read_all(v, 0, &o);
     CHECK_EQ_INT(o.kind, SHAPE_EVENTBRIDGE);

@@ -156,8 +156,9 @@ int os_bulk_parse_checked(json_doc *d, const char *body, size_t len, uint32_t ex
 void os_bulk_error_reason(json_doc *d, const char *body, size_t len, char *out, size_t cap) {
     if (cap == 0) return;
     out[0] = '\0';
+    if (!body) len = 0; /* an empty buffer (buf data NULL) */
     size_t n = 0;
-    if (body && len && json_parse(d, body, len) == JSON_OK && d->toks[0].type == JSON_OBJECT) {
+    if (len && json_parse(d, body, len) == JSON_OK && d->toks[0].type == JSON_OBJECT) {
         int err = json_obj_get(d, 0, "error");
         if (err < 0) err = json_obj_get(d, 0, "message");
         if (err < 0) err = json_obj_get(d, 0, "Message");

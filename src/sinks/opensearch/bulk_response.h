@@ -64,7 +64,7 @@ int os_bulk_parse_checked(json_doc *d, const char *body, size_t len, uint32_t ex
 
 /* A one-line reason for a failed whole request, from an Elasticsearch error body
  * {"error":{"type":T,"reason":R},"status":S}, {"error":"text"}, or an AWS {"message":M}
- * (else the start of the body). Always NUL-terminates out (cap > 0). */
+ * (else the start of the body). body may be NULL (no body). Always NUL-terminates out (cap > 0). */
 void os_bulk_error_reason(json_doc *d, const char *body, size_t len, char *out, size_t cap);
 
 /* The raw _id of a BULK document "{"index":{"_index":"..","_id":"ID"}}\n{...}\n" as written by

@@ -89,8 +89,8 @@ int sink_opensearch_parse_spec(const char *url, os_spec *o, char *err, size_t er
     const char *host = p;
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
-        size_t ulen = colon ? (size_t)(colon - p) : (size_t)(at - p);
-        if (ulen == 0 || text_pct_decode(p, ulen, o->user, sizeof o->user, TEXT_PCT_NO_NUL) < 0)
+        size_t user_len = colon ? (size_t)(colon - p) : (size_t)(at - p);
+        if (user_len == 0 || text_pct_decode(p, user_len, o->user, sizeof o->user, TEXT_PCT_NO_NUL) < 0)
             return fail(err, errcap, "bad user name in the OpenSearch URL");
         if (colon && text_pct_decode(colon + 1, (size_t)(at - colon - 1), o->pass, sizeof o->pass, TEXT_PCT_NO_NUL) < 0)
             return fail(err, errcap, "bad password in the OpenSearch URL");
