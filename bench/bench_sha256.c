@@ -33,7 +33,11 @@ int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 2.0;
     const size_t batch = 5u * 1024 * 1024;
     char *data = malloc(batch), *data2 = malloc(batch);
-    if (!data || !data2) return 1;
+    if (!data || !data2) {
+        free(data);
+        free(data2);
+        return 1;
+    }
     for (size_t i = 0; i < batch; i++) data[i] = (char)(i * 2654435761u >> 13);
     for (size_t i = 0; i < batch; i++) data2[i] = (char)(i * 40503u >> 7);
     printf("SHA extensions: %s\n",
