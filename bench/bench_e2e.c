@@ -33,6 +33,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include "alloc_wrap.h"
 #include "base/json.h"
@@ -41,6 +44,10 @@
 #define MAX_EXTRA_ARGS 32
 #define STATS_MAX (64u * 1024u)
 #define POLL_MS 20
+/* OpenSSL's capability mask: after the colon, the CPUID leaf 7 word; bit 29 of its EBX half is the
+ * SHA extensions. Masked, libcrypto hashes as on a CPU without them (a t2.micro's Haswell/Broadwell). */
+#define OPENSSL_CAP_ENV "OPENSSL_ia32cap"
+#define NO_SHA_EXT_MASK ":~0x20000000"
 
 extern char **environ;
 
@@ -55,6 +62,7 @@ typedef struct options {
     const char *perf_out;      /* --perf FILE: perf record the engine */
     const char *callgrind_out; /* --callgrind FILE: run the engine under callgrind */
     int include_raw;
+    int no_sha_ext; /* --no-sha-ext: the engine's OpenSSL without the SHA extensions */
     char *extra[MAX_EXTRA_ARGS];
     int nextra;
 } options;
@@ -64,7 +72,7 @@ typedef struct sample {
     double wall;
     double engine_cpu, fake_cpu; /* seconds, from /proc/PID/stat */
     uint64_t allocs;
-    uint64_t docs, requests, msgs_deleted, msgs_total, rejected;
+    uint64_t docs, doc_bytes, requests, msgs_deleted, msgs_total, rejected;
     uint64_t core_busy, core_total; /* the engine core, from /proc/stat (ticks) */
     double engine_peak_mb;          /* VmHWM */
     int valid;
@@ -171,6 +179,7 @@ static pid_t spawn(char *const argv[], int cpu, const char *out_path, const char
             }
         }
         for (int i = 0; i < nn; i++) unsetenv(names[i]);
+        unsetenv(OPENSSL_CAP_ENV); /* the CPU features are the run's choice (--no-sha-ext), not inherited */
         for (const char *const *kv = env_set; kv[0]; kv += 2) setenv(kv[0], kv[1], 1);
     }
     execv(argv[0], argv);
@@ -319,8 +328,9 @@ static int fetch_stats(int port, sample *s) {
     body += 4;
     if (json_parse(&doc, body, (size_t)(resp + len - body)) != JSON_OK) return -1;
     int64_t v = 0;
-    int rc = stats_u64(&doc, "documents_accepted", &s->docs) | stats_u64(&doc, "messages.total", &s->msgs_total) |
-             stats_u64(&doc, "messages.deleted", &s->msgs_deleted) | stats_u64(&doc, "rejected_batches", &s->rejected);
+    int rc = stats_u64(&doc, "documents_accepted", &s->docs) | stats_u64(&doc, "document_bytes", &s->doc_bytes) |
+             stats_u64(&doc, "messages.total", &s->msgs_total) | stats_u64(&doc, "messages.deleted", &s->msgs_deleted) |
+             stats_u64(&doc, "rejected_batches", &s->rejected);
     /* Requests the engine made: every counter but the driver's own stats polls. */
     int req = json_obj_get(&doc, 0, "requests");
     s->requests = 0;
@@ -435,26 +445,32 @@ static void run_engine(const options *o, uint64_t expected_records, run_result *
     eargv[na++] = "0";
     for (int i = 0; i < o->nextra; i++) eargv[na++] = o->extra[i];
     eargv[na] = NULL;
-    const char *env[] = {"AWS_ACCESS_KEY_ID",
-                         "AKIDBENCHMARK",
-                         "AWS_SECRET_ACCESS_KEY",
-                         "bench-secret",
-                         "AWS_REGION",
-                         "us-east-1",
-                         "AWS_ENDPOINT_URL",
-                         endpoint,
-                         "AWS_EC2_METADATA_DISABLED",
-                         "true",
-                         "AWS_CONFIG_FILE",
-                         "/dev/null",
-                         "AWS_SHARED_CREDENTIALS_FILE",
-                         "/dev/null",
-                         use_counter ? "LD_PRELOAD" : NULL,
-                         preload,
-                         CTALLOC_ENV,
-                         counters,
-                         NULL,
-                         NULL};
+    const char *env[24] = {"AWS_ACCESS_KEY_ID",
+                           "AKIDBENCHMARK",
+                           "AWS_SECRET_ACCESS_KEY",
+                           "bench-secret",
+                           "AWS_REGION",
+                           "us-east-1",
+                           "AWS_ENDPOINT_URL",
+                           endpoint,
+                           "AWS_EC2_METADATA_DISABLED",
+                           "true",
+                           "AWS_CONFIG_FILE",
+                           "/dev/null",
+                           "AWS_SHARED_CREDENTIALS_FILE",
+                           "/dev/null"};
+    int ne = 14;
+    if (o->no_sha_ext) {
+        env[ne++] = OPENSSL_CAP_ENV;
+        env[ne++] = NO_SHA_EXT_MASK;
+    }
+    if (use_counter) {
+        env[ne++] = "LD_PRELOAD";
+        env[ne++] = preload;
+        env[ne++] = CTALLOC_ENV;
+        env[ne++] = counters;
+    }
+    env[ne] = env[ne + 1] = NULL;
     /* The driver only polls: keep it off the engine's core. */
     pin_to(0, o->fake_cpu);
     r->start.wall = bench_wall_seconds();
@@ -560,6 +576,21 @@ static double ru_cpu(const struct rusage *ru, int sys) {
 
 static const char *yes_no(int ok) { return ok ? "met" : "NOT met"; }
 
+/* Whether this CPU has the SHA extensions (CPUID leaf 7, EBX bit 29), as OpenSSL reads it. */
+static int cpu_has_sha_ext(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b >> 29 & 1);
+#else
+    return 0;
+#endif
+}
+
+static const char *sha_ext_state(const options *o) {
+    if (!cpu_has_sha_ext()) return "SHA extensions absent (this CPU)";
+    return o->no_sha_ext ? "SHA extensions masked (" OPENSSL_CAP_ENV "=" NO_SHA_EXT_MASK ")" : "SHA extensions on";
+}
+
 static void report(const options *o, const bench_corpus *c, const ceil_totals *corpus_t, const ceilings *cs,
                    const run_result *r) {
     double wall = r->end.wall - r->start.wall;
@@ -580,20 +611,24 @@ static void report(const options *o, const bench_corpus *c, const ceil_totals *c
     double fake_share = win_wall > 0 ? (b->fake_cpu - a->fake_cpu) / win_wall : 0;
 
     printf("\n== ctindex end to end: SQS -> S3 -> CloudSearch against fakeaws ==\n");
+    double rec_json = corpus_t->records ? (double)corpus_t->record_bytes / (double)corpus_t->records : 0.0;
     printf("corpus     %s: %zu files, %llu records (%d..%d per file), %.1f MB JSON, %.1f MB gzip, %.0f B/record%s\n",
            o->corpus, c->n, (unsigned long long)corpus_t->records, o->min_records, o->max_records,
-           (double)corpus_t->json_bytes / 1e6, (double)c->bytes / 1e6,
-           corpus_t->records ? (double)corpus_t->json_bytes / (double)corpus_t->records : 0.0,
+           (double)corpus_t->json_bytes / 1e6, (double)c->bytes / 1e6, rec_json,
            o->repeat > 1 ? " (each file queued --repeat times)" : "");
     char where[64] = "not pinned (--no-pin)";
     if (o->engine_cpu >= 0) snprintf(where, sizeof where, "CPU %d; fakeaws on CPU %d", o->engine_cpu, o->fake_cpu);
-    printf("engine     ctindex run, default concurrency%s%s, inflater %s; %s\n",
-           o->include_raw ? ", raw on" : ", raw off", o->nextra ? " + extra options" : "", cs->inflater, where);
+    printf("engine     ctindex run, default concurrency%s%s, inflater %s, %s; %s\n",
+           o->include_raw ? ", raw on" : ", raw off", o->nextra ? " + extra options" : "", cs->inflater,
+           sha_ext_state(o), where);
     for (int i = 0; i < o->nextra; i++) printf("%s%s", i ? " " : "           options: ", o->extra[i]);
     if (o->nextra) printf("\n");
     printf("documents  %llu accepted of %llu expected, %llu rejected batches, %llu messages deleted; engine exit %d\n",
            (unsigned long long)r->end.docs, (unsigned long long)r->expected_docs, (unsigned long long)r->end.rejected,
            (unsigned long long)r->end.msgs_deleted, r->engine_status);
+    /* Bytes the sink takes (and SigV4 hashes, and the kernel copies) per record, beside the record. */
+    double doc_b = r->end.docs ? (double)r->end.doc_bytes / (double)r->end.docs : 0.0;
+    printf("doc bytes  %.0f B/record, %.2fx of the record JSON\n", doc_b, rec_json > 0 ? doc_b / rec_json : 0.0);
     printf("\nwhole run  %.2f s wall: %9.0f records/s  %7.1f MB/s of JSON\n", wall, rps, json_mb / wall);
     printf("engine CPU %.2f s (user %.2f, sys %.2f): %9.0f records per CPU-second (%.2f us/record)\n", cpu, ucpu, scpu,
            rpcpu, cpu / recs * 1e6);
@@ -672,12 +707,13 @@ static void usage(FILE *f) {
         f,
         "usage: bench_e2e [--corpus DIR] [--files N] [--min-records A] [--max-records B] [--seed S]\n"
         "                 [--engine-cpu C] [--fake-cpu C] [--no-pin] [--repeat R] [--reps N] [--timeout S] [--keep]\n"
-        "                 [--perf FILE] [--callgrind FILE]\n"
+        "                 [--no-sha-ext] [--perf FILE] [--callgrind FILE]\n"
         "                 [-- CTINDEX-RUN-OPTION...]\n"
         "\n"
         "Runs the whole flow (SQS -> S3 -> CloudSearch) with `ctindex run` pinned to one core against\n"
-        "fakeaws on another, and prints records/s, MB/s of JSON, records per CPU-second, peak RSS and\n"
-        "allocations per record of the engine, beside the ceilings measured on the same corpus:\n"
+        "fakeaws on another, and prints records/s, MB/s of JSON, records per CPU-second, peak RSS,\n"
+        "allocations per record of the engine and the document bytes per record the fake accepted,\n"
+        "beside the ceilings measured on the same corpus:\n"
         "inflate only, inflate + split + tokenize, inflate + split + build (the CPU path without I/O).\n"
         "Fails (exit 1) if any record of the corpus does not reach the fake CloudSearch.\n"
         "\n"
@@ -695,6 +731,9 @@ static void usage(FILE *f) {
         "  --reps N            timed passes per ceiling, median printed (default 3)\n"
         "  --timeout S         fail after S seconds without a document arriving (default 120)\n"
         "  --keep              keep the work directory (logs, dead letters)\n"
+        "  --no-sha-ext        run the engine with OpenSSL's use of the SHA extensions masked\n"
+        "                      (" OPENSSL_CAP_ENV "=" NO_SHA_EXT_MASK "): SigV4 hashing as on a CPU without them,\n"
+        "                      a t2.micro's Haswell/Broadwell\n"
         "  --perf FILE         record a CPU profile of the engine with perf (perf report -i FILE)\n"
         "  --callgrind FILE    run the engine under valgrind's callgrind: prints instructions per record,\n"
         "                      which, unlike CPU time, other processes cannot disturb (use a small corpus)\n"
@@ -729,7 +768,8 @@ static void parse_args(int argc, char **argv, options *o) {
         O_KEEP,
         O_NO_PIN,
         O_PERF,
-        O_CALLGRIND
+        O_CALLGRIND,
+        O_NO_SHA_EXT
     };
     static const struct option opts[] = {
         {"corpus", required_argument, 0, O_CORPUS},
@@ -746,6 +786,7 @@ static void parse_args(int argc, char **argv, options *o) {
         {"no-pin", no_argument, 0, O_NO_PIN},
         {"perf", required_argument, 0, O_PERF},
         {"callgrind", required_argument, 0, O_CALLGRIND},
+        {"no-sha-ext", no_argument, 0, O_NO_SHA_EXT},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -777,6 +818,7 @@ static void parse_args(int argc, char **argv, options *o) {
         case O_NO_PIN: no_pin = 1; break;
         case O_PERF: o->perf_out = optarg; break;
         case O_CALLGRIND: o->callgrind_out = optarg; break;
+        case O_NO_SHA_EXT: o->no_sha_ext = 1; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }

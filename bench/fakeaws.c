@@ -129,6 +129,7 @@ static struct {
         uint64_t objects_served, bytes_served;
         uint64_t msgs_delivered, msgs_deleted, stale_deletes, msgs_sent;
         uint64_t docs_accepted, deletes_accepted, batches, bytes_uploaded, rejected_batches;
+        uint64_t document_bytes; /* accepted documents' own bytes: bodies without the array or bulk framing */
         uint64_t connections_total;
         int64_t connections_open;
     } st;
@@ -1022,10 +1023,10 @@ static int stats_json(buf *b) {
                      g.st.stale_deletes);
     rc |= buf_printf(b,
                      "\"documents_accepted\":%" PRIu64 ",\"deletes_accepted\":%" PRIu64 ",\"batches\":%" PRIu64
-                     ",\"rejected_batches\":%" PRIu64 ",\"bytes_uploaded\":%" PRIu64
+                     ",\"rejected_batches\":%" PRIu64 ",\"bytes_uploaded\":%" PRIu64 ",\"document_bytes\":%" PRIu64
                      ",\"connections\":{\"total\":%" PRIu64 ",\"open\":%" PRId64 "}}",
                      g.st.docs_accepted, g.st.deletes_accepted, g.st.batches, g.st.rejected_batches,
-                     g.st.bytes_uploaded, g.st.connections_total, g.st.connections_open);
+                     g.st.bytes_uploaded, g.st.document_bytes, g.st.connections_total, g.st.connections_open);
     return rc ? -1 : 0;
 }
 
@@ -1825,6 +1826,8 @@ static void handle_cloudsearch(conn *c, const req *r) {
     g.st.docs_accepted += (uint64_t)adds;
     g.st.deletes_accepted += (uint64_t)deletes;
     g.st.bytes_uploaded += r->body_len;
+    /* The array's brackets and the commas between its documents are not document bytes. */
+    g.st.document_bytes += (uint64_t)(e - s) - 2 - (uint64_t)(adds + deletes - 1);
     g.last_upload_ms = loop_ms();
     cs_reply(c, r, 200, NULL, adds, deletes);
 }
@@ -1857,6 +1860,7 @@ static void handle_bulk(conn *c, const req *r, const char *index, size_t index_l
     }
     int rc = buf_append_str(b, "{\"took\":1,\"errors\":false,\"items\":[");
     long items = 0, deletes = 0, line_no = 0;
+    uint64_t source_bytes = 0; /* the documents: source lines without their newline */
     int expect_source = 0;
     while (p < e) {
         const char *nl = memchr(p, '\n', (size_t)(e - p));
@@ -1868,6 +1872,7 @@ static void handle_bulk(conn *c, const req *r, const char *index, size_t index_l
         if (s == le) continue;
         if (expect_source) {
             expect_source = 0;
+            source_bytes += (uint64_t)(le - s);
             continue;
         }
         /* Action line: {"index"|"create"|"update"|"delete": {...}} */
@@ -1923,6 +1928,7 @@ static void handle_bulk(conn *c, const req *r, const char *index, size_t index_l
     g.st.docs_accepted += (uint64_t)(items - deletes);
     g.st.deletes_accepted += (uint64_t)deletes;
     g.st.bytes_uploaded += r->body_len;
+    g.st.document_bytes += source_bytes;
     g.last_upload_ms = loop_ms();
     respond(c, r->keep_alive, 0, 200, "application/json", NULL, b->data, b->len, 0);
 }

@@ -57,8 +57,9 @@ typedef struct ceil_totals {
     uint64_t in_bytes;   /* bytes fed */
     uint64_t json_bytes; /* inflated bytes */
     uint64_t records;
-    uint64_t bad;       /* records json_parse or docb_build refused */
-    uint64_t doc_bytes; /* CEIL_BUILD: document bytes */
+    uint64_t record_bytes; /* the records' own JSON, as the splitter hands them over (not CEIL_INFLATE) */
+    uint64_t bad;          /* records json_parse or docb_build refused */
+    uint64_t doc_bytes;    /* CEIL_BUILD: document bytes */
 } ceil_totals;
 
 typedef struct ceil_result {

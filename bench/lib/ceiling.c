@@ -72,15 +72,16 @@ void ceiling_free(ceiling *c) {
 
 static int on_split(void *ud, const char *rec, size_t len) {
     (void)rec;
-    (void)len;
     ceiling *c = ud;
     c->t->records++;
+    c->t->record_bytes += len;
     return 0;
 }
 
 static int on_tokenize(void *ud, const char *rec, size_t len) {
     ceiling *c = ud;
     c->t->records++;
+    c->t->record_bytes += len;
     if (json_parse(&c->doc, rec, len) != JSON_OK) c->t->bad++;
     return 0;
 }
@@ -89,6 +90,7 @@ static int on_build(void *ud, const char *rec, size_t len) {
     ceiling *c = ud;
     docb_result res;
     c->t->records++;
+    c->t->record_bytes += len;
     for (int attempt = 0; attempt < 2; attempt++) {
         size_t avail = 0;
         char *p = batch_space(&c->bt, &avail);

@@ -15,8 +15,10 @@ enum {
     SOCK_POOL_MAX = 64,         /* idle poll contexts kept */
     BODY_KEEP_CAP = 256 * 1024, /* a pooled request keeps body capacity up to this */
     BIG_BODY = 1024 * 1024,     /* uploads above this send in BIG_SEND pieces */
-    BIG_SEND = 1024 * 1024,
-    SMALL_SEND = 64 * 1024 /* libcurl's default upload buffer */
+    BIG_SEND = 1024 * 1024,     /* (libcurl's largest, 2 MB: 1/3 fewer sends, 2 MB more RSS) */
+    SMALL_SEND = 64 * 1024,     /* libcurl's default upload buffer */
+    STREAM_RECV = 256 * 1024,   /* receive buffer of streamed downloads (on_data) */
+    SMALL_RECV = 16 * 1024      /* libcurl's default receive buffer */
 };
 
 typedef struct sock_ctx {
@@ -547,6 +549,10 @@ static int req_configure(http_client *c, http_req *r, const http_request *rq) {
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    /* A download read 16 KB per recv (plus a poll and an ioctl each): 256 KB reads take about a
+     * ninth of those syscalls. Only streamed bodies ask for it: pooled handles of small requests
+     * keep small buffers (libcurl reallocates it when the size changes). */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)(rq->on_data ? STREAM_RECV : SMALL_RECV));
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
@@ -570,7 +576,11 @@ static int req_configure(http_client *c, http_req *r, const http_request *rq) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");
         /* A 5 MB batch went out in 64 KB sends: 1 MB pieces take 16x fewer syscalls. Only big
-         * bodies ask for it, so the pooled handles of small requests keep small buffers. */
+         * bodies ask for it, so the pooled handles of small requests keep small buffers. libcurl
+         * copies the body into this buffer piece by piece: 7.88 cannot send from ours (a
+         * CURLOPT_READFUNCTION copies as well), but POSTFIELDS without COPYPOSTFIELDS spares a
+         * whole-body copy up front. The body (a batch) stays alive until on_done, and a retry
+         * hands the same bytes again. */
         curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, (long)(rq->body_len > BIG_BODY ? BIG_SEND : SMALL_SEND));
         if (strcmp(method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     } else if (strcmp(method, "HEAD") == 0) {

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/crypto.h"
+
 int batch_init(batch *b, int format, size_t max_bytes, uint32_t max_docs) {
     memset(b, 0, sizeof *b);
     if (format != BATCH_SDF && format != BATCH_BULK) return -1;
@@ -39,6 +41,7 @@ void batch_reset(batch *b) {
     b->ndocs = 0;
     b->nruns = 0;
     b->closed = 0;
+    b->sha256_hex[0] = '\0';
     b->len = 0;
     if (b->format == BATCH_SDF) b->data[b->len++] = '[';
 }
@@ -89,6 +92,14 @@ const char *batch_body(batch *b, size_t *len) {
     }
     *len = b->len;
     return b->data;
+}
+
+int batch_hash_bodies(batch *a, batch *b) {
+    size_t na = 0, nb = 0;
+    const char *pa = batch_body(a, &na);
+    if (!b) return crypto_sha256_hex(pa, na, a->sha256_hex);
+    const char *pb = batch_body(b, &nb);
+    return crypto_sha256_hex_pair(pa, na, pb, nb, a->sha256_hex, b->sha256_hex);
 }
 
 const char *batch_doc(const batch *b, uint32_t i, size_t *len) {

@@ -1,6 +1,8 @@
 /* The indexer turns records into documents in the current batch and hands full batches to the
- * sink. It keeps a fixed pool of batches: when all are in flight it answers INDEXER_BUSY and the
- * producers wait (backpressure), so memory stays bounded whatever the input rate.
+ * sink; to a sink that signs its bodies, on a CPU whose SHA extensions hash two bodies at once,
+ * two at a time, hashed together (indexer.c, seal_full). It keeps a fixed pool of batches: when
+ * all are in flight it answers INDEXER_BUSY and the producers wait (backpressure), so memory
+ * stays bounded whatever the input rate.
  * Every record added is eventually acknowledged to its owner, exactly once: when the batch that
  * holds its document is done (ok or failed), or, when the record is unusable, once its
  * dead-letter entry is written: at once, or in durable mode at the next indexer_flush, after one
@@ -29,7 +31,7 @@ typedef struct indexer_options {
     int bulk;                  /* 0: CloudSearch SDF, 1: OpenSearch _bulk NDJSON */
     size_t batch_bytes;        /* SDF: 5,000,000 max */
     uint32_t batch_docs;       /* documents per batch at most */
-    int batches;               /* pool size: batches being built or in flight */
+    int batches;               /* pool size: batches being built or in flight (+1 where full ones are paired) */
     int include_raw;           /* index the whole record as "raw" */
     schema_profile fields;     /* which schema fields documents carry (--fields) */
     size_t max_record;         /* bytes; also bounds the token array */
@@ -75,13 +77,14 @@ void indexer_reject(indexer *ix, indexer_owner *owner, const char *why, uint64_t
  * acknowledges nothing. 0 when the entry was written (or logged, without a dead-letter file). */
 int indexer_reject_file(indexer *ix, const char *source, const char *why, uint64_t size, const char *head,
                         size_t head_len);
-/* Submit the batch being built, if it holds anything (end of input, or a linger timer), and
+/* Submit the batch being built, if it holds anything (end of input, or a linger timer), and a
+ * full one that waits for a partner to be hashed with (sinks with hashes_bodies), and
  * acknowledge the dead-lettered records that wait for a sync. */
 void indexer_flush(indexer *ix);
 /* Number of batches submitted and not yet done. */
 int indexer_in_flight(const indexer *ix);
-/* Documents waiting in the batch being built, and dead-lettered records waiting for their sync:
- * what only indexer_flush sends or acknowledges. */
+/* Documents waiting in the batch being built or in a full one held for its partner, and
+ * dead-lettered records waiting for their sync: what only indexer_flush sends or acknowledges. */
 uint32_t indexer_pending_docs(const indexer *ix);
 /* Called (from the sink's completion) every time a batch becomes free again, so producers
  * that saw INDEXER_BUSY, or wait for acknowledgements, can go on. */

@@ -80,8 +80,11 @@ struct sink {
     sink_done_fn done;
     void *done_ud;
     int max_in_flight; /* batches the sink wants at once */
-    sink_stats stats;  /* kept by the sink; read with sink_get_stats */
-    sink_state state;  /* kept by the sink; read with sink_get_state */
+    /* The sink signs every batch body with its SHA-256 (SigV4): the indexer hashes full batches
+     * two at a time for it (batch.sha256_hex, batch_hash_bodies) before submitting them. */
+    int hashes_bodies;
+    sink_stats stats; /* kept by the sink; read with sink_get_stats */
+    sink_state state; /* kept by the sink; read with sink_get_state */
 };
 
 static inline void sink_submit(sink *s, struct batch *b) { s->ops->submit(s, b); }

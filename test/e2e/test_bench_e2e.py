@@ -73,6 +73,16 @@ def test_report(tmp):
         check(int(m.group(1)) == expected and int(m.group(2)) == expected,
               "every record arrived exactly (%s/%s, counted here %d)" % (m.group(1), m.group(2), expected))
         check(int(m.group(3)) == 4, "one message per file deleted")
+    m = field(out, r"^corpus .* (\d+) B/record$", "record JSON per record")
+    rec_json = int(m.group(1)) if m else 0
+    m = field(out, r"^doc bytes  (\d+) B/record, (\d+\.\d\d)x of the record JSON$", "document bytes per record")
+    doc_raw = int(m.group(1)) if m else 0
+    if m and rec_json:
+        check(abs(float(m.group(2)) - doc_raw / rec_json) < 0.006, "the ratio is document over record bytes")
+        # raw on: every document holds its whole record, escaped.
+        check(doc_raw > rec_json, "documents with raw are larger than their records (%d > %d)" % (doc_raw, rec_json))
+    check(re.search(r"^engine .*, SHA extensions (on|absent \(this CPU\));", out, re.M) is not None,
+          "the engine line says the SHA extensions are used")
     field(out, r"^engine\s+ctindex run, .*; not pinned \(--no-pin\)$", "the engine line (not pinned)")
     field(out, r"^whole run\s+[\d.]+ s wall:\s+\d+ records/s\s+[\d.]+ MB/s of JSON$", "records/s and MB/s")
     field(out, r"^engine CPU [\d.]+ s \(user [\d.]+, sys [\d.]+\):\s+\d+ records per CPU-second", "records per CPU-s")
@@ -88,9 +98,16 @@ def test_report(tmp):
         field(out, r"^allocs\s+whole run: \d+ \([\d.]+ per record\)$", "allocations per record")
         field(out, r"0 allocations per record in steady state: met in the per-record path \(0 allocations\)",
               "no allocation in the per-record path")
-    # A second run reuses the corpus instead of generating it again.
-    rc, out, err = run_bench(["--corpus", corpus, "--reps", "1"])
+    # A second run reuses the corpus instead of generating it again; without raw and without the SHA
+    # extensions: the raw field alone is at least the record's bytes.
+    rc, out, err = run_bench(["--corpus", corpus, "--reps", "1", "--no-sha-ext", "--", "--no-raw"])
     check(rc == 0 and "reusing" in err, "a second run reuses the corpus")
+    check(re.search(r"^engine .*, SHA extensions (masked \(OPENSSL_ia32cap=:~0x20000000\)|absent \(this CPU\));",
+                    out, re.M) is not None, "--no-sha-ext masks the SHA extensions")
+    m = field(out, r"^doc bytes  (\d+) B/record", "document bytes per record without raw")
+    if m and doc_raw and rec_json:
+        check(doc_raw - int(m.group(1)) >= rec_json,
+              "raw adds at least the record's bytes (%d - %s >= %d)" % (doc_raw, m.group(1), rec_json))
 
 
 def test_lost_record_fails(tmp):

@@ -261,6 +261,7 @@ typedef struct sink {
     uint32_t fnv;
     int calls, pauses, redeliveries, bad_redelivery, paused_now;
     size_t paused_n;
+    size_t max_piece; /* the largest piece on_data got */
     int cancel_after; /* bytes; 0 = never */
     int calls_after_cancel, cancelled;
     int abort_at_first;
@@ -277,6 +278,7 @@ static void on_resume_timer(uv_timer_t *t) {
 static int sink_data(void *ud, const char *p, size_t n) {
     sink *k = ud;
     k->calls++;
+    if (n > k->max_piece) k->max_piece = n;
     if (k->cancelled) k->calls_after_cancel++;
     if (k->abort_at_first) return -1;
     if (k->start_child && k->calls == 1) { /* a request started from inside curl's callback */
@@ -353,6 +355,29 @@ static void test_stream_pause_resume(void) {
     CHECK_EQ_INT(sc->k.redeliveries, sc->k.pauses);
     CHECK_EQ_INT(sc->k.bad_redelivery, 0);
     fprintf(stderr, "  stream: %d calls, %d pauses\n", sc->k.calls, sc->k.pauses);
+    uv_close((uv_handle_t *)&sc->k.resume_timer, NULL);
+    env_close(&e);
+    free(sc);
+}
+
+/* A streamed download is read from the socket 256 KB at a time (STREAM_RECV: fewer recv calls),
+ * yet libcurl still hands on_data at most 16 KB per call (CURL_MAX_WRITE_SIZE), the pieces the
+ * bench's ceilings feed the inflater. The test server writes 64 KB at a time. */
+static void test_stream_pieces_stay_16k(void) {
+    env e;
+    env_open(&e, NULL);
+    stream_case *sc = calloc(1, sizeof *sc);
+    sink_init(&sc->k, &e);
+    const uint64_t n = 2u * 1024 * 1024;
+    char path[64];
+    snprintf(path, sizeof path, "/bytes/%llu", (unsigned long long)n);
+    CHECK(case_start(&e, sc, path) != NULL);
+    CHECK_EQ_INT(run_until(&e, &sc->x.done, 1, WAIT_MS), 0);
+    CHECK_EQ_INT(sc->x.result, HTTP_OK);
+    CHECK_EQ_INT(sc->k.got, n);
+    CHECK_EQ_INT(sc->k.fnv, pattern_fnv(n));
+    CHECK(sc->k.max_piece > 0 && sc->k.max_piece <= 16 * 1024);
+    fprintf(stderr, "  stream: %d calls, largest piece %zu bytes\n", sc->k.calls, sc->k.max_piece);
     uv_close((uv_handle_t *)&sc->k.resume_timer, NULL);
     env_close(&e);
     free(sc);
@@ -789,6 +814,7 @@ int main(void) {
     RUN(test_concurrent_reuse);
     RUN(test_post_body);
     RUN(test_stream_pause_resume);
+    RUN(test_stream_pieces_stay_16k);
     RUN(test_stream_error_body_collected);
     RUN(test_stream_abort_and_child);
     RUN(test_timeout);

@@ -1,11 +1,13 @@
 /* indexer: an unusable record is acknowledged only once its dead-letter entry is written (and,
  * in durable mode, synced: once for many records, at the next flush); when the entry cannot be
- * written (a full disk), the record is acknowledged as not stored, so its message comes back. */
+ * written (a full disk), the record is acknowledged as not stored, so its message comes back.
+ * A sink that signs its bodies gets full batches in pairs, hashed together. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/crypto.h"
 #include "pipeline/batch.h"
 #include "pipeline/deadletter.h"
 #include "pipeline/indexer.h"
@@ -246,6 +248,187 @@ static void test_derived_only_in_default_profile(void) {
     }
 }
 
+/* ---- a signing sink: keeps what it gets until the test completes it ---- */
+
+typedef struct keeper {
+    sink base;
+    batch *got[8];
+    int n;
+} keeper;
+
+static void keep_submit(sink *s, batch *b) {
+    keeper *k = (keeper *)s;
+    if (k->n < 8) k->got[k->n++] = b;
+}
+static const sink_ops keep_ops = {"keep", keep_submit, ok_close};
+
+static void keeper_init(keeper *k, int hashes) {
+    memset(k, 0, sizeof *k);
+    k->base.ops = &keep_ops;
+    k->base.max_in_flight = 2;
+    k->base.hashes_bodies = hashes;
+}
+
+static void keeper_done(keeper *k, int i) { k->base.done(k->base.done_ud, k->got[i], 1); }
+
+/* The hash a batch carries is the SHA-256 of its body. */
+static int hash_is_body_hash(batch *b) {
+    size_t len = 0;
+    const char *body = batch_body(b, &len);
+    char hex[65];
+    crypto_sha256_hex(body, len, hex);
+    return strcmp(hex, b->sha256_hex) == 0;
+}
+
+static indexer *small_batches(sink *s, int batches) {
+    indexer_options io;
+    indexer_options_default(&io);
+    io.batches = batches;
+    io.batch_docs = 3; /* full after three documents */
+    return indexer_new(&io, s);
+}
+
+/* n records, each with its own eventID (so no two batches have the same body). */
+static void add_n(indexer *ix, counted *c, int n) {
+    static int id;
+    for (int i = 0; i < n; i++) {
+        char rec[128];
+        int len = snprintf(rec, sizeof rec, "{\"eventID\":\"e%d\",\"eventName\":\"GetObject\"}", id++);
+        CHECK_EQ_INT(indexer_add(ix, rec, (size_t)len, &c->owner), INDEXER_OK);
+    }
+}
+
+/* A sink that signs its bodies gets full batches two at a time, each with its body's hash; the
+ * first waits for the second, and counts as pending until then. Without the SHA extensions (or
+ * with OPENSSL_ia32cap masking them: the no_sha_ext run of this test) a pair is no faster, and
+ * every full batch goes at once, hashed. */
+static void test_full_batches_hashed_in_pairs(void) {
+    keeper k;
+    keeper_init(&k, 1);
+    indexer *ix = small_batches(&k.base, 3);
+    counted c;
+    counted_init(&c, "pairs.json");
+    add_n(ix, &c, 3);
+    if (!crypto_sha256_pair_faster()) {
+        CHECK_EQ_INT(k.n, 1);
+        CHECK_EQ_INT(indexer_pending_docs(ix), 0);
+        CHECK(k.n == 1 && hash_is_body_hash(k.got[0]));
+        keeper_done(&k, 0);
+        CHECK_EQ_INT(c.ok, 3);
+        indexer_free(ix);
+        return;
+    }
+    CHECK_EQ_INT(k.n, 0); /* held for its partner */
+    CHECK_EQ_INT(indexer_pending_docs(ix), 3);
+    add_n(ix, &c, 2);
+    CHECK_EQ_INT(k.n, 0);
+    CHECK_EQ_INT(indexer_pending_docs(ix), 5);
+    add_n(ix, &c, 1);
+    CHECK_EQ_INT(k.n, 2);
+    CHECK_EQ_INT(indexer_pending_docs(ix), 0);
+    CHECK_EQ_INT(indexer_in_flight(ix), 2);
+    CHECK(k.n == 2 && batch_count(k.got[0]) == 3 && batch_count(k.got[1]) == 3);
+    CHECK(k.n == 2 && hash_is_body_hash(k.got[0]) && hash_is_body_hash(k.got[1]));
+    CHECK(k.n == 2 && strcmp(k.got[0]->sha256_hex, k.got[1]->sha256_hex) != 0 && k.got[0]->sha256_hex[0]);
+    keeper_done(&k, 0);
+    keeper_done(&k, 1);
+    CHECK_EQ_INT(c.ok, 6);
+    indexer_free(ix);
+}
+
+/* indexer_flush (input stopped) sends the held batch with the partial one, both hashed; a held
+ * batch alone goes alone. */
+static void test_flush_sends_held_batch(void) {
+    keeper k;
+    keeper_init(&k, 1);
+    indexer *ix = small_batches(&k.base, 3);
+    counted c;
+    counted_init(&c, "flush.json");
+    add_n(ix, &c, 4);
+    indexer_flush(ix);
+    CHECK_EQ_INT(k.n, 2);
+    CHECK(k.n == 2 && batch_count(k.got[0]) == 3 && batch_count(k.got[1]) == 1);
+    CHECK(k.n == 2 && hash_is_body_hash(k.got[0]) && hash_is_body_hash(k.got[1]));
+    keeper_done(&k, 0);
+    keeper_done(&k, 1);
+    add_n(ix, &c, 3);
+    CHECK_EQ_INT(k.n, crypto_sha256_pair_faster() ? 2 : 3);
+    indexer_flush(ix);
+    CHECK_EQ_INT(k.n, 3);
+    CHECK(k.n == 3 && batch_count(k.got[2]) == 3 && hash_is_body_hash(k.got[2]));
+    keeper_done(&k, 2);
+    CHECK_EQ_INT(c.ok, 7);
+    indexer_free(ix);
+}
+
+/* A full batch goes at once when no batch is free for its partner and the sink has a free
+ * place: holding it would leave the sink idle until a completion. (Without the SHA extensions
+ * nothing is ever held: test_full_batches_hashed_in_pairs.) */
+static void test_no_hold_when_sink_has_room(void) {
+    if (!crypto_sha256_pair_faster()) return;
+    keeper k;
+    keeper_init(&k, 1);                      /* sends 2 at once */
+    indexer *ix = small_batches(&k.base, 1); /* one batch, and one for a partner */
+    counted c;
+    counted_init(&c, "room.json");
+    add_n(ix, &c, 6);
+    CHECK_EQ_INT(k.n, 2);
+    CHECK_EQ_INT(indexer_add(ix, GOOD, strlen(GOOD), &c.owner), INDEXER_BUSY);
+    keeper_done(&k, 0);
+    add_n(ix, &c, 3);
+    CHECK_EQ_INT(k.n, 3);
+    CHECK_EQ_INT(indexer_pending_docs(ix), 0);
+    CHECK(k.n == 3 && hash_is_body_hash(k.got[2]));
+    keeper_done(&k, 1);
+    keeper_done(&k, 2);
+    CHECK_EQ_INT(c.ok, 9);
+    indexer_free(ix);
+}
+
+/* When the sink has more batches than it sends at once, one waits in its queue and keeps it
+ * busy: a full batch then waits for its partner even without a free batch, since a completion
+ * will free one (the producer sees INDEXER_BUSY meanwhile). */
+static void test_hold_while_sink_queue_busy(void) {
+    if (!crypto_sha256_pair_faster()) return;
+    keeper k;
+    keeper_init(&k, 1);
+    k.base.max_in_flight = 1;
+    indexer *ix = small_batches(&k.base, 2); /* 3 with the partner's */
+    counted c;
+    counted_init(&c, "queue.json");
+    add_n(ix, &c, 6); /* a pair: one sent, one queued in the sink */
+    CHECK_EQ_INT(k.n, 2);
+    add_n(ix, &c, 3); /* full, no batch free, the sink's queue busy: held */
+    CHECK_EQ_INT(k.n, 2);
+    CHECK_EQ_INT(indexer_pending_docs(ix), 3);
+    CHECK_EQ_INT(indexer_add(ix, GOOD, strlen(GOOD), &c.owner), INDEXER_BUSY);
+    keeper_done(&k, 0);
+    add_n(ix, &c, 3); /* the partner, in the batch the completion freed */
+    CHECK_EQ_INT(k.n, 4);
+    CHECK(k.n == 4 && batch_count(k.got[2]) == 3 && batch_count(k.got[3]) == 3);
+    CHECK(k.n == 4 && hash_is_body_hash(k.got[2]) && hash_is_body_hash(k.got[3]));
+    for (int i = 1; i < k.n; i++) keeper_done(&k, i);
+    CHECK_EQ_INT(c.ok, 12);
+    indexer_free(ix);
+}
+
+/* A sink that does not sign gets every batch at once, unhashed, from a pool without a partner's
+ * batch. */
+static void test_unsigned_sink_not_held(void) {
+    keeper k;
+    keeper_init(&k, 0);
+    indexer *ix = small_batches(&k.base, 1);
+    counted c;
+    counted_init(&c, "unsigned.json");
+    add_n(ix, &c, 3);
+    CHECK_EQ_INT(k.n, 1);
+    CHECK(k.n == 1 && k.got[0]->sha256_hex[0] == '\0');
+    CHECK_EQ_INT(indexer_add(ix, GOOD, strlen(GOOD), &c.owner), INDEXER_BUSY);
+    keeper_done(&k, 0);
+    CHECK_EQ_INT(c.ok, 3);
+    indexer_free(ix);
+}
+
 int main(void) {
     RUN(test_record_delay);
     RUN(test_full_disk_not_acknowledged);
@@ -254,5 +437,10 @@ int main(void) {
     RUN(test_durable_bounded_and_reentrant);
     RUN(test_cut_literal_counted);
     RUN(test_derived_only_in_default_profile);
+    RUN(test_full_batches_hashed_in_pairs);
+    RUN(test_flush_sends_held_batch);
+    RUN(test_no_hold_when_sink_has_room);
+    RUN(test_hold_while_sink_queue_busy);
+    RUN(test_unsigned_sink_not_held);
     TEST_MAIN_END();
 }
