@@ -62,7 +62,8 @@ static void refuse(ix_sink *s, uint32_t doc, const char *why) {
         s->cap_refused = cap;
     }
     s->refused[s->nrefused].doc = doc;
-    snprintf(s->refused[s->nrefused].why, sizeof s->refused[0].why, "%s", why);
+    /* a reason longer than the slot is cut: it only has to say what went wrong */
+    snprintf(s->refused[s->nrefused].why, sizeof s->refused[0].why, "%.*s", (int)sizeof s->refused[0].why - 1, why);
     s->nrefused++;
 }
 
