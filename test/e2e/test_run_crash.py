@@ -71,8 +71,10 @@ def extend_and_drain(tmp, stack, fake, corpus, env, base, s3_proxy):
     # hand one message to two concurrent receives).
     # One upload and two downloads at a time: most of the 40 messages wait, so SIGTERM finds both
     # work to finish and work to give back.
+    # Batches of 2 MiB (the smallest): the corpus makes about eight, 4 s each, so uploads are still
+    # going when the test holds S3 (at 5 MB, default-profile documents made four, all done by then).
     proc = start(base + ["--receivers", "1", "--max-messages", "40", "--downloads", "2", "--uploads", "1",
-                         "--stats-interval", "1", "--drain-timeout", "40"], env, log)
+                         "--batch-bytes", "2097152", "--stats-interval", "1", "--drain-timeout", "40"], env, log)
     extended = runlib.wait_for(lambda: any(v.get("visibility_extensions", 0) >= 20 and
                                            v.get("inflight_messages", 0) > 10
                                            for _, v in runlib.stats_lines(read(log))), BUDGET_S)

@@ -165,6 +165,7 @@ static sim_result simulate(int servers, int service_ms, int spread, int max_limi
             n++;
             aimd_sent(&a, n);
         }
+        if (n == 0) break; /* not reached: the limit is at least 1 (said for scan-build) */
         int first = 0;
         for (int i = 1; i < n; i++)
             if (q[i].done < q[first].done) first = i;
