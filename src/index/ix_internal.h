@@ -124,6 +124,13 @@ struct ix_store {
 };
 
 /* ix_store.c */
+#ifndef IX_READ_MAP_MAX
+#define IX_READ_MAP_MAX 2147418112LL /* SQLite's SQLITE_MAX_MMAP_SIZE; -D to measure another */
+#endif
+/* Bytes of the file a reader maps: a quarter of the machine's memory (ram_bytes, 0 when unknown),
+ * at most IX_READ_MAP_MAX, and 256 MB when pointers have fewer than 8 bytes. */
+long long ix__read_map_bound(long long ram_bytes, int pointer_bytes);
+long long ix__read_map_bytes(void); /* for this machine and process */
 int ix__exec(ix_store *s, const char *sql, char *err, size_t errcap);
 int ix__sqlerr(ix_store *s, char *err, size_t errcap, const char *what);
 /* Tokenize text with the `text` table's tokenizer; cb gets each token (folded). */
