@@ -703,6 +703,9 @@ static void report(const options *o, const bench_corpus *c, const ceil_totals *c
         printf("callgrind  %llu instructions: %.0f per record (the CPU and RSS figures are valgrind's)\n",
                (unsigned long long)r->instructions, (double)r->instructions / recs);
     printf("peak RSS   %.1f MB (engine, VmHWM at the end of the run)\n", peak_mb);
+    /* Each fault costs a kernel entry and a zeroed page: memory released and taken again per request shows here. */
+    printf("faults     %ld minor page faults of the engine (%.3f per record)\n", r->engine_ru.ru_minflt,
+           (double)r->engine_ru.ru_minflt / recs);
     int counted = ALLOC_WRAP_ACTIVE && r->end.allocs != 0 && r->end.allocs != UINT64_MAX;
     double per_rec = 0, per_req = 0;
     if (!counted) {
