@@ -444,8 +444,40 @@ long jsonw_escape(const char *in, size_t n, char *out, size_t cap, size_t max_ch
     return run(in, n, out, cap, max_chars, flags, st, 0);
 }
 
+#if JSONW_BULK == 16
+/* Most field values (names, ids, regions, addresses, keys) are 4..32 bytes of plain ASCII: seen
+ * through two overlapping loads (every byte inside the value) and copied with two overlapping
+ * stores, without the loop's set-up and a variable-length copy. Returns the length written, or -1
+ * when the value holds anything to look at (the loop then takes it from the start). */
+static inline long plain_short(const char *in_, size_t n, char *out, size_t cap, size_t max_chars, jsonw_stats *st) {
+    const unsigned char *in = (const unsigned char *)in_;
+    if (n < 4 || n > 32 || n > cap || n > max_chars) return -1;
+    unsigned qb;
+    if (n >= 16) {
+        if (special_masks(in, &qb) | special_masks(in + n - 16, &qb)) return -1;
+        memcpy(out, in, 16);
+        memcpy(out + n - 16, in + n - 16, 16);
+    } else { /* two words of 8 (or 4) bytes, overlapping, cover the value */
+        size_t w = n >= 8 ? 8 : 4;
+        unsigned char v[16];
+        memcpy(v, in, w);
+        memcpy(v + w, in + n - w, w);
+        if (w == 4) memcpy(v + 8, v, 8);
+        if (special_masks(v, &qb)) return -1;
+        memcpy(out, in, w);
+        memcpy(out + n - w, in + n - w, w);
+    }
+    if (st) *st = (jsonw_stats){.chars = n};
+    return (long)n;
+}
+#endif
+
 long jsonw_reescape(const char *in, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags,
                     jsonw_stats *st) {
+#if JSONW_BULK == 16
+    long w = plain_short(in, n, out, cap, max_chars, st);
+    if (w >= 0) return w;
+#endif
     return run(in, n, out, cap, max_chars, flags, st, 1);
 }
 

@@ -259,6 +259,44 @@ static void test_fast_path_same_output(void) {
     CHECK_EQ_INT(bad, 0);
 }
 
+/* Short values (the size of most fields) at every length around the word sizes, with one byte to
+ * look at in every position: plain ASCII comes back as it was; a control byte is dropped, a
+ * backslash escape kept, UTF-8 kept, wherever they are; a cap or a char limit below the length
+ * still fails or cuts as for long values. */
+static void test_reescape_short(void) {
+    int bad = 0;
+    for (size_t n = 1; n <= 40; n++) {
+        char v[48], got[128], want[128];
+        for (size_t i = 0; i < n; i++) v[i] = (char)('a' + (i * 5) % 26);
+        jsonw_stats st;
+        long w = jsonw_reescape(v, n, got, sizeof out, JSONW_NO_LIMIT, 0, &st);
+        bad += w != (long)n || memcmp(got, v, n) != 0 || st.chars != n || st.dropped || st.truncated;
+        bad += jsonw_reescape(v, n, got, n - 1, JSONW_NO_LIMIT, 0, &st) != -1;
+        w = jsonw_reescape(v, n, got, sizeof out, n - 1, 0, &st);
+        bad += w != (long)n - 1 || !st.truncated || st.chars != n - 1;
+        for (size_t k = 0; k < n; k++) {
+            char c[48];
+            memcpy(c, v, n);
+            c[k] = '\x01'; /* dropped */
+            memcpy(want, v, k);
+            memcpy(want + k, v + k + 1, n - k - 1);
+            w = jsonw_reescape(c, n, got, sizeof out, JSONW_NO_LIMIT, 0, &st);
+            bad += w != (long)n - 1 || memcmp(got, want, n - 1) != 0 || st.dropped != 1 || st.chars != n - 1;
+            if (k + 1 < n) { /* an escape: kept as it is */
+                c[k] = '\\';
+                c[k + 1] = 'n';
+                w = jsonw_reescape(c, n, got, sizeof out, JSONW_NO_LIMIT, 0, &st);
+                bad += w != (long)n || memcmp(got, c, n) != 0 || st.chars != n - 1 || st.dropped;
+                c[k] = '\xc3'; /* é */
+                c[k + 1] = '\xa9';
+                w = jsonw_reescape(c, n, got, sizeof out, JSONW_NO_LIMIT, 0, &st);
+                bad += w != (long)n || memcmp(got, c, n) != 0 || st.chars != n - 1 || st.dropped;
+            }
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 /* A status reason as a JSON string body: escaped, NUL-terminated, cut to fit. */
 static void test_text(void) {
     char text[16];
@@ -277,6 +315,7 @@ static void run_all(void) {
     RUN(test_bulk_bounds);
     RUN(test_short_against_reference);
     RUN(test_long_bulk);
+    RUN(test_reescape_short);
 }
 
 int main(void) {
