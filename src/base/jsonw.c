@@ -445,6 +445,20 @@ long jsonw_escape(const char *in, size_t n, char *out, size_t cap, size_t max_ch
 }
 
 #if JSONW_BULK == 16
+/* n bytes (w <= n <= 2w, w 4 or 8: a constant where this is inlined, so the moves are fixed) seen
+ * through two overlapping words; copied to out when none holds a byte to look at. */
+static inline int plain_words(const unsigned char *in, size_t n, char *out, size_t w) {
+    unsigned char v[16];
+    memcpy(v, in, w);
+    memcpy(v + w, in + n - w, w);
+    if (w == 4) memcpy(v + 8, v, 8);
+    unsigned qb;
+    if (special_masks(v, &qb)) return 0;
+    memcpy(out, in, w);
+    memcpy(out + n - w, in + n - w, w);
+    return 1;
+}
+
 /* Most field values (names, ids, regions, addresses, keys) are 4..32 bytes of plain ASCII: seen
  * through two overlapping loads (every byte inside the value) and copied with two overlapping
  * stores, without the loop's set-up and a variable-length copy. Returns the length written, or -1
@@ -453,20 +467,17 @@ static inline long plain_short(const char *in_, size_t n, char *out, size_t cap,
     const unsigned char *in = (const unsigned char *)in_;
     if (n < 4 || n > 32 || n > cap || n > max_chars) return -1;
     unsigned qb;
+    int plain;
     if (n >= 16) {
-        if (special_masks(in, &qb) | special_masks(in + n - 16, &qb)) return -1;
-        memcpy(out, in, 16);
-        memcpy(out + n - 16, in + n - 16, 16);
-    } else { /* two words of 8 (or 4) bytes, overlapping, cover the value */
-        size_t w = n >= 8 ? 8 : 4;
-        unsigned char v[16];
-        memcpy(v, in, w);
-        memcpy(v + w, in + n - w, w);
-        if (w == 4) memcpy(v + 8, v, 8);
-        if (special_masks(v, &qb)) return -1;
-        memcpy(out, in, w);
-        memcpy(out + n - w, in + n - w, w);
+        plain = !(special_masks(in, &qb) | special_masks(in + n - 16, &qb));
+        if (plain) {
+            memcpy(out, in, 16);
+            memcpy(out + n - 16, in + n - 16, 16);
+        }
+    } else {
+        plain = n >= 8 ? plain_words(in, n, out, 8) : plain_words(in, n, out, 4);
     }
+    if (!plain) return -1;
     if (st) *st = (jsonw_stats){.chars = n};
     return (long)n;
 }
