@@ -57,6 +57,7 @@ typedef struct options {
     int engine_cpu, fake_cpu; /* -1 with --no-pin: left to the scheduler */
     int repeat;
     int reps;
+    int engine_reps; /* --engine-reps: runs of the engine, the median run reported */
     int timeout_s;
     int keep;
     const char *perf_out;      /* --perf FILE: perf record the engine */
@@ -400,6 +401,7 @@ static void run_engine(const options *o, uint64_t expected_records, run_result *
     snprintf(repeat, sizeof repeat, "%d", o->repeat);
     r->expected_docs = expected_records * (uint64_t)o->repeat;
 
+    unlink(ready); /* a file left by the previous run names that run's port */
     char *fargv[] = {fakeaws, "--port",       "0",   "--dir", (char *)o->corpus, "--repeat",
                      repeat,  "--ready-file", ready, NULL};
     fake_pid = spawn(fargv, o->fake_cpu, fout, flog, NULL);
@@ -591,8 +593,57 @@ static const char *sha_ext_state(const options *o) {
     return o->no_sha_ext ? "SHA extensions masked (" OPENSSL_CAP_ENV "=" NO_SHA_EXT_MASK ")" : "SHA extensions on";
 }
 
+/* Records per CPU-second of a run: whole run, and the steady window (0 when it has none). */
+static double run_rpcpu(const run_result *r) {
+    double cpu = ru_cpu(&r->engine_ru, 0) + ru_cpu(&r->engine_ru, 1);
+    return cpu > 0 ? (double)r->expected_docs / cpu : 0;
+}
+
+static double run_steady_rpcpu(const run_result *r) {
+    double win_cpu = r->b.engine_cpu - r->a.engine_cpu;
+    return r->a.valid && r->b.valid && win_cpu > 0 ? (double)(r->b.docs - r->a.docs) / win_cpu : 0;
+}
+
+/* A run that lost records, failed or had batches rejected: it fails the whole bench. */
+static int run_failed(const run_result *r) {
+    return r->end.docs < r->expected_docs || r->engine_status != 0 || r->end.rejected != 0;
+}
+
+/* The run whose whole-run records per CPU-second is the median of the n runs (the lower one of
+ * the middle two when n is even), so every figure printed comes from one real run. */
+static int median_run(const run_result *runs, int n) {
+    int order[64];
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = 1; i < n; i++) /* insertion sort: n is small */
+        for (int j = i; j > 0 && run_rpcpu(&runs[order[j]]) < run_rpcpu(&runs[order[j - 1]]); j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    return order[(n - 1) / 2];
+}
+
+/* One line: every run's figures and their spread ((max - min) / median), the median run marked. */
+static void report_runs(const run_result *runs, int n, int shown_run) {
+    double lo = 0, hi = 0, slo = 0, shi = 0;
+    printf("runs       %d engine run%s, the median one (by records per CPU-second) shown:", n, n == 1 ? "" : "s");
+    for (int i = 0; i < n; i++) {
+        double v = run_rpcpu(&runs[i]), sv = run_steady_rpcpu(&runs[i]);
+        printf(" %.0f%s", v, i == shown_run ? "*" : "");
+        if (i == 0 || v < lo) lo = v;
+        if (i == 0 || v > hi) hi = v;
+        if (i == 0 || sv < slo) slo = sv;
+        if (i == 0 || sv > shi) shi = sv;
+    }
+    double med = run_rpcpu(&runs[shown_run]), smed = run_steady_rpcpu(&runs[shown_run]);
+    printf("\n           spread %.0f%% of the median", med > 0 ? (hi - lo) / med * 100 : 0);
+    if (slo > 0 && smed > 0) printf(" (steady %.0f..%.0f, %.0f%%)\n", slo, shi, (shi - slo) / smed * 100);
+    else printf(" (a run without a steady window)\n");
+}
+
 static void report(const options *o, const bench_corpus *c, const ceil_totals *corpus_t, const ceilings *cs,
-                   const run_result *r) {
+                   const run_result *runs, int nruns, int shown_run) {
+    const run_result *r = &runs[shown_run];
     double wall = r->end.wall - r->start.wall;
     double ucpu = ru_cpu(&r->engine_ru, 0), scpu = ru_cpu(&r->engine_ru, 1), cpu = ucpu + scpu;
     double fcpu = ru_cpu(&r->fake_ru, 0) + ru_cpu(&r->fake_ru, 1);
@@ -632,6 +683,7 @@ static void report(const options *o, const bench_corpus *c, const ceil_totals *c
     printf("\nwhole run  %.2f s wall: %9.0f records/s  %7.1f MB/s of JSON\n", wall, rps, json_mb / wall);
     printf("engine CPU %.2f s (user %.2f, sys %.2f): %9.0f records per CPU-second (%.2f us/record)\n", cpu, ucpu, scpu,
            rpcpu, cpu / recs * 1e6);
+    report_runs(runs, nruns, shown_run);
     /* A window of under 0.2 s or 1000 documents says more about polling than about the engine. */
     int steady = a->valid && b->valid && win_wall >= 0.2 && win_docs >= 1000;
     if (steady) {
@@ -651,6 +703,9 @@ static void report(const options *o, const bench_corpus *c, const ceil_totals *c
         printf("callgrind  %llu instructions: %.0f per record (the CPU and RSS figures are valgrind's)\n",
                (unsigned long long)r->instructions, (double)r->instructions / recs);
     printf("peak RSS   %.1f MB (engine, VmHWM at the end of the run)\n", peak_mb);
+    /* Each fault costs a kernel entry and a zeroed page: memory released and taken again per request shows here. */
+    printf("faults     %ld minor page faults of the engine (%.3f per record)\n", r->engine_ru.ru_minflt,
+           (double)r->engine_ru.ru_minflt / recs);
     int counted = ALLOC_WRAP_ACTIVE && r->end.allocs != 0 && r->end.allocs != UINT64_MAX;
     double per_rec = 0, per_req = 0;
     if (!counted) {
@@ -707,6 +762,7 @@ static void usage(FILE *f) {
         f,
         "usage: bench_e2e [--corpus DIR] [--files N] [--min-records A] [--max-records B] [--seed S]\n"
         "                 [--engine-cpu C] [--fake-cpu C] [--no-pin] [--repeat R] [--reps N] [--timeout S] [--keep]\n"
+        "                 [--engine-reps N]\n"
         "                 [--no-sha-ext] [--perf FILE] [--callgrind FILE]\n"
         "                 [-- CTINDEX-RUN-OPTION...]\n"
         "\n"
@@ -729,12 +785,16 @@ static void usage(FILE *f) {
         "                      (tests on a busy machine, where a pinned core may be taken by others)\n"
         "  --repeat R          queue every file R times (fakeaws --repeat; default 1)\n"
         "  --reps N            timed passes per ceiling, median printed (default 3)\n"
+        "  --engine-reps N     runs of the engine, each against a fresh fakeaws; the run with the median\n"
+        "                      records per CPU-second is reported, beside every run's figure and their\n"
+        "                      spread (default 3; 1 with --perf or --callgrind)\n"
         "  --timeout S         fail after S seconds without a document arriving (default 120)\n"
         "  --keep              keep the work directory (logs, dead letters)\n"
         "  --no-sha-ext        run the engine with OpenSSL's use of the SHA extensions masked\n"
         "                      (" OPENSSL_CAP_ENV "=" NO_SHA_EXT_MASK "): SigV4 hashing as on a CPU without them,\n"
         "                      a t2.micro's Haswell/Broadwell\n"
-        "  --perf FILE         record a CPU profile of the engine with perf (perf report -i FILE)\n"
+        "  --perf FILE         record a CPU profile of the engine with perf (perf report -i FILE; the\n"
+        "                      last run's when --engine-reps is above 1)\n"
         "  --callgrind FILE    run the engine under valgrind's callgrind: prints instructions per record,\n"
         "                      which, unlike CPU time, other processes cannot disturb (use a small corpus)\n"
         "  -- OPTIONS          passed to `ctindex run` (e.g. -- --no-raw --downloads 4)\n"
@@ -769,7 +829,8 @@ static void parse_args(int argc, char **argv, options *o) {
         O_NO_PIN,
         O_PERF,
         O_CALLGRIND,
-        O_NO_SHA_EXT
+        O_NO_SHA_EXT,
+        O_ENGINE_REPS
     };
     static const struct option opts[] = {
         {"corpus", required_argument, 0, O_CORPUS},
@@ -787,6 +848,7 @@ static void parse_args(int argc, char **argv, options *o) {
         {"perf", required_argument, 0, O_PERF},
         {"callgrind", required_argument, 0, O_CALLGRIND},
         {"no-sha-ext", no_argument, 0, O_NO_SHA_EXT},
+        {"engine-reps", required_argument, 0, O_ENGINE_REPS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -798,6 +860,7 @@ static void parse_args(int argc, char **argv, options *o) {
                    .fake_cpu = 1,
                    .repeat = 1,
                    .reps = 3,
+                   .engine_reps = 0, /* 3, or 1 under --perf/--callgrind, unless given */
                    .timeout_s = 120,
                    .include_raw = 1};
     int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -819,6 +882,7 @@ static void parse_args(int argc, char **argv, options *o) {
         case O_PERF: o->perf_out = optarg; break;
         case O_CALLGRIND: o->callgrind_out = optarg; break;
         case O_NO_SHA_EXT: o->no_sha_ext = 1; break;
+        case O_ENGINE_REPS: o->engine_reps = int_arg("--engine-reps", optarg, 1, 64); break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }
@@ -835,6 +899,8 @@ static void parse_args(int argc, char **argv, options *o) {
         fprintf(stderr, "bench_e2e: --min-records is larger than --max-records\n");
         exit(2);
     }
+    /* One profile, or one count (callgrind's does not vary), is what --perf and --callgrind want. */
+    if (o->engine_reps == 0) o->engine_reps = o->perf_out || o->callgrind_out ? 1 : 3;
     if (no_pin) o->engine_cpu = o->fake_cpu = -1;
     else if (o->engine_cpu == o->fake_cpu && ncpu > 1) {
         fprintf(stderr, "bench_e2e: --engine-cpu and --fake-cpu must differ\n");
@@ -888,24 +954,37 @@ int main(int argc, char **argv) {
     ceil_totals corpus_t = cs.r[CEIL_TOKENIZE].t;
     if (corpus_t.bad) progress("note: %llu records of the corpus are not valid JSON", (unsigned long long)corpus_t.bad);
 
-    run_result r;
-    memset(&r, 0, sizeof r);
-    if (o.engine_cpu >= 0)
-        progress("engine: starting fakeaws on CPU %d and ctindex run on CPU %d", o.fake_cpu, o.engine_cpu);
-    else progress("engine: starting fakeaws and ctindex run (not pinned)");
-    run_engine(&o, corpus_t.records - corpus_t.bad, &r);
-    report(&o, &corpus, &corpus_t, &cs, &r);
+    /* Every run against a fresh fakeaws (a new queue holding every file), like the ceilings'
+     * passes; the first run that fails is the one reported. */
+    run_result *runs = calloc((size_t)o.engine_reps, sizeof *runs);
+    if (!runs) die("out of memory");
+    int nruns = 0, shown_run = -1;
+    while (nruns < o.engine_reps) {
+        if (o.engine_cpu >= 0)
+            progress("engine: run %d of %d, fakeaws on CPU %d and ctindex run on CPU %d", nruns + 1, o.engine_reps,
+                     o.fake_cpu, o.engine_cpu);
+        else progress("engine: run %d of %d, fakeaws and ctindex run (not pinned)", nruns + 1, o.engine_reps);
+        run_engine(&o, corpus_t.records - corpus_t.bad, &runs[nruns]);
+        if (run_failed(&runs[nruns++])) {
+            shown_run = nruns - 1;
+            break;
+        }
+    }
+    if (shown_run < 0) shown_run = median_run(runs, nruns);
+    report(&o, &corpus, &corpus_t, &cs, runs, nruns, shown_run);
 
-    int lost = r.end.docs < r.expected_docs;
-    int ok = !lost && r.engine_status == 0 && r.end.rejected == 0;
+    const run_result *rr = &runs[shown_run];
+    int lost = rr->end.docs < rr->expected_docs;
+    int ok = !run_failed(rr);
     if (!ok) {
-        printf("\nFAILED: %s\n", lost              ? "records were lost"
-                                 : r.engine_status ? "the engine failed"
-                                                   : "batches were rejected");
+        printf("\nFAILED: %s\n", lost                ? "records were lost"
+                                 : rr->engine_status ? "the engine failed"
+                                                     : "batches were rejected");
         char elog[4096];
         path_in(elog, sizeof elog, workdir, "engine.log");
         print_tail(elog, 15);
     }
+    free(runs);
     bench_corpus_free(&corpus);
     if (o.keep || !ok) printf("work directory kept: %s\n", workdir);
     else remove_workdir();

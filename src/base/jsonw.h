@@ -48,9 +48,10 @@ size_t jsonw_text(const char *text, char *out, size_t cap);
  * Same return convention as jsonw_escape. */
 long jsonw_reescape(const char *in, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags, jsonw_stats *st);
 
-/* jsonw_escape's fast path for ASCII text (x86-64 with SSSE3, chosen at run time): on (1) by
- * default where the CPU has it. enable 0 turns it off, 1 on where present, -1 asks. Returns
- * whether it is on. For tests and benchmarks, which compare the paths. */
+/* jsonw_escape's fast paths for ASCII text, chosen at run time on x86-64: 1, a byte shuffle
+ * (SSSE3); 2, a byte expand 32 bytes a step (AVX-512 VBMI2) before the shuffle. The best the CPU
+ * has is on by default. enable 0 turns them off, 1 allows the shuffle only, 2 both where present,
+ * -1 asks. Returns the level on (0, 1 or 2). For tests and benchmarks, which compare the paths. */
 int jsonw_fast_path(int enable);
 
 /* Length of the well-formed UTF-8 sequence at p (1..4), or 0 if p starts an invalid one.

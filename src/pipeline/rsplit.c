@@ -22,6 +22,8 @@
 /* At most this much is offered per write: a stopped element (<= max_record) plus the unscanned
  * rest of one write must still leave RSPLIT_MIN_SPACE free after compaction. */
 #define RSPLIT_MAX_WRITE (RSPLIT_WINDOW - RSPLIT_MIN_SPACE)
+/* A tail this small is moved to the front once a window was written (rsplit_space). */
+#define RSPLIT_EARLY_MOVE (16u * 1024u)
 /* Keys of a top-level object are compared up to this length ("eventVersion" is the longest). */
 #define KEY_MAX 15
 
@@ -752,10 +754,14 @@ char *rsplit_space(rsplit *s, size_t *avail) {
     }
     size_t keep = keep_from(s);
     size_t retained = s->len - keep;
-    /* Move the unfinished tail to the front only when space runs short: at most one element
-     * moves per (max_record + window) bytes. (Compacting early to stay in a cache-warm front
-     * part measured no faster.) */
-    if (keep > 0 && s->cap - s->len < RSPLIT_MIN_SPACE) {
+    /* Move the unfinished tail to the front when space runs short, and also as soon as a window
+     * was written and the tail is small (an ordinary record's remainder): then only the first
+     * window or so of the buffer is ever touched, not max_record of it. Each page touched for the
+     * first time costs a fault, 13 us on the bench's virtual machine (8 pipes of 2.25 MB were a
+     * third of the engine's faults), and resident memory. At most RSPLIT_EARLY_MOVE bytes move per
+     * window less one write (<= 1/15 of the bytes written; about 1/150 for CloudTrail records). */
+    if (keep > 0 &&
+        (s->cap - s->len < RSPLIT_MIN_SPACE || (s->len >= RSPLIT_WINDOW && retained <= RSPLIT_EARLY_MOVE))) {
         memmove(s->buf, s->buf + keep, retained);
         s->base += keep;
         s->pos -= keep;

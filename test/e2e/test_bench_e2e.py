@@ -59,7 +59,7 @@ def field(out, pattern, what):
 def test_report(tmp):
     corpus = os.path.join(tmp, "corpus")
     rc, out, err = run_bench(["--corpus", corpus, "--files", "4", "--min-records", "3", "--max-records", "400",
-                              "--reps", "1"])
+                              "--reps", "1", "--engine-reps", "2"])
     print(out)
     check(rc == 0, "bench_e2e succeeds on a generated corpus (rc %d)" % rc)
     if rc != 0:
@@ -86,6 +86,19 @@ def test_report(tmp):
     field(out, r"^engine\s+ctindex run, .*; not pinned \(--no-pin\)$", "the engine line (not pinned)")
     field(out, r"^whole run\s+[\d.]+ s wall:\s+\d+ records/s\s+[\d.]+ MB/s of JSON$", "records/s and MB/s")
     field(out, r"^engine CPU [\d.]+ s \(user [\d.]+, sys [\d.]+\):\s+\d+ records per CPU-second", "records per CPU-s")
+    # Two engine runs, each against a fresh fake (every record arrived in each, or the run fails):
+    # the one shown is the median, the lower of two, and its figure is the engine CPU line's.
+    check(len(re.findall(r"engine: run \d of 2,", err)) == 2, "the engine ran twice")
+    m = field(out, r"^runs\s+2 engine runs, the median one \(by records per CPU-second\) shown: (\d+)(\*?) (\d+)(\*?)$",
+              "every run's records per CPU-second")
+    cpu = re.search(r"^engine CPU .*:\s+(\d+) records per CPU-second", out, re.M)
+    if m and cpu:
+        runs = [int(m.group(1)), int(m.group(3))]
+        shown = runs[0] if m.group(2) else runs[1] if m.group(4) else None
+        check((m.group(2) == "*") != (m.group(4) == "*"), "exactly one run is marked as shown")
+        check(shown == min(runs), "the run shown is the median (the lower of two): %s of %s" % (shown, runs))
+        check(int(cpu.group(1)) == shown, "the engine CPU line is the shown run's (%s)" % cpu.group(1))
+    field(out, r"^\s+spread \d+% of the median \((steady|a run without)", "the spread of the runs")
     m = field(out, r"^peak RSS\s+([\d.]+) MB", "peak RSS")
     if m:
         check(1.0 < float(m.group(1)) < 1024.0, "peak RSS is plausible (%s MB)" % m.group(1))
@@ -100,8 +113,10 @@ def test_report(tmp):
               "no allocation in the per-record path")
     # A second run reuses the corpus instead of generating it again; without raw and without the SHA
     # extensions: the raw field alone is at least the record's bytes.
-    rc, out, err = run_bench(["--corpus", corpus, "--reps", "1", "--no-sha-ext", "--", "--no-raw"])
+    rc, out, err = run_bench(["--corpus", corpus, "--reps", "1", "--engine-reps", "1", "--no-sha-ext", "--",
+                              "--no-raw"])
     check(rc == 0 and "reusing" in err, "a second run reuses the corpus")
+    field(out, r"^runs\s+1 engine run, the median one \(by records per CPU-second\) shown: \d+\*$", "one run")
     check(re.search(r"^engine .*, SHA extensions (masked \(OPENSSL_ia32cap=:~0x20000000\)|absent \(this CPU\));",
                     out, re.M) is not None, "--no-sha-ext masks the SHA extensions")
     m = field(out, r"^doc bytes  (\d+) B/record", "document bytes per record without raw")

@@ -419,6 +419,68 @@ static void test_many_records(void) {
     free(want);
 }
 
+/* With room for a 2 MB record, 1.5 KB records in 16 KB writes stay in the buffer's first window
+ * and a half: a small tail is moved to the front once a window was written, so the rest of the
+ * buffer is never touched (each new page is a fault and resident memory). A 300 KB record still
+ * gets room beyond that. */
+static void test_front_of_buffer(void) {
+    rsplit *s = rsplit_new(2u << 20);
+    sink k = {0};
+    size_t avail, hi = 0, written = 0;
+    char *base = rsplit_space(s, &avail);
+    char rec[1500];
+    memset(rec, 'a', sizeof rec);
+    memcpy(rec, "{\"k\":\"", 6);
+    memcpy(rec + sizeof rec - 2, "\"}", 2);
+    const size_t total = 8u << 20;
+    char *chunk = malloc(16384 + sizeof rec);
+    size_t cn = 0, recs = 0;
+    while (written < total) {
+        while (cn < 16384) {
+            chunk[cn++] = recs++ ? ',' : '[';
+            memcpy(chunk + cn, rec, sizeof rec);
+            cn += sizeof rec;
+        }
+        char *dst = rsplit_space(s, &avail);
+        CHECK(avail >= 16384);
+        memcpy(dst, chunk, 16384);
+        if ((size_t)(dst - base) + 16384 > hi) hi = (size_t)(dst - base) + 16384;
+        CHECK_EQ_INT(rsplit_commit(s, 16384, collect, &k), RSPLIT_OK);
+        memmove(chunk, chunk + 16384, cn - 16384);
+        cn -= 16384;
+        written += 16384;
+    }
+    char *dst = rsplit_space(s, &avail); /* the rest of the last record */
+    memcpy(dst, chunk, cn);
+    CHECK_EQ_INT(rsplit_commit(s, cn, collect, &k), RSPLIT_OK);
+    CHECK_EQ_INT(k.count, (int)recs);
+    CHECK(k.bad_shape == 0 && k.len == recs * (sizeof rec + 1));
+    CHECK(hi <= (512u << 10)); /* was 2 MB + 256 KB: the whole buffer */
+    /* A large element: it is kept whole, and the buffer grows into the rest for it. */
+    size_t big = 300u << 10;
+    dst = rsplit_space(s, &avail);
+    dst[0] = ',';
+    memcpy(dst + 1, "{\"k\":\"", 6);
+    CHECK_EQ_INT(rsplit_commit(s, 7, collect, &k), RSPLIT_OK);
+    int before = k.count;
+    for (size_t left = big; left > 0;) {
+        dst = rsplit_space(s, &avail);
+        size_t w = left < avail ? left : avail;
+        memset(dst, 'b', w);
+        CHECK_EQ_INT(rsplit_commit(s, w, collect, &k), RSPLIT_OK);
+        left -= w;
+    }
+    dst = rsplit_space(s, &avail);
+    memcpy(dst, "\"}]", 3);
+    CHECK_EQ_INT(rsplit_commit(s, 3, collect, &k), RSPLIT_OK);
+    CHECK_EQ_INT(rsplit_finish(s), RSPLIT_OK);
+    CHECK_EQ_INT(k.count, before + 1);
+    CHECK(k.len == recs * (sizeof rec + 1) + 6 + big + 2 + 1);
+    sink_reset(&k);
+    free(chunk);
+    rsplit_free(s);
+}
+
 /* Runs in every chunking (one piece, 1 byte, every split point, random sizes) and compares the
  * elements (prefixed with their container) and the skipped stretches ("offset size"). */
 static void check_split(const char *label, const char *in, size_t max_record, const char *want_elems,
@@ -599,6 +661,7 @@ int main(void) {
     RUN(test_oversized);
     RUN(test_backpressure);
     RUN(test_many_records);
+    RUN(test_front_of_buffer);
     RUN(test_nest_scan_differential);
     TEST_MAIN_END();
 }
