@@ -59,8 +59,13 @@ static int create_schema(ix_store *s, char *err, size_t errcap) {
     if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master WHERE name='meta'", -1, &st, NULL) == SQLITE_OK)
         exists = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
+    if (!exists && ix__exec(s, schema_sql, err, errcap) != 0) goto fail;
+    /* Also on a file made before the option was set (kept in text's own config table); a file
+     * that is no index fails check_schema next, with a better message than this would give. */
+    char hs[128];
+    snprintf(hs, sizeof hs, "INSERT INTO text(text, rank) VALUES('hashsize', %d)", IX_FTS_HASH_BYTES);
+    if (ix__exec(s, hs, exists ? NULL : err, errcap) != 0 && !exists) goto fail;
     if (exists) return ix__exec(s, "COMMIT", err, errcap);
-    if (ix__exec(s, schema_sql, err, errcap) != 0) goto fail;
     if (sqlite3_prepare_v2(s->db, "INSERT INTO meta(k, v) VALUES('format', ?1), ('fields', ?2), ('docs', 0)", -1, &st,
                            NULL) != SQLITE_OK)
         goto sqlfail;
