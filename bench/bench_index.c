@@ -411,9 +411,13 @@ int main(int argc, char **argv) {
     bench_corpus c = {0};
     if (bench_corpus_load_dir(&c, o.corpus) != 0) die("cannot load %s", o.corpus);
     uint64_t records = 0;
+    /* next to the index: two runs with different --index do not share files */
+    char ceil_db[4200], replay_log[4200];
+    snprintf(ceil_db, sizeof ceil_db, "%s-ceiling.db", o.index);
+    snprintf(replay_log, sizeof replay_log, "%s-replay.log", o.index);
     if (o.ceiling_only) { /* for instruction counts: callgrind --toggle-collect=fts_insert_batch */
         uint64_t docs = 0;
-        double cpu = measure_ceiling(&c, "/tmp/ctindex-bench-index-ceiling.db", &docs, 0);
+        double cpu = measure_ceiling(&c, ceil_db, &docs, 0);
         printf("ceiling: %llu documents, %.2f s CPU\n", (unsigned long long)docs, cpu);
         bench_corpus_free(&c);
         return 0;
@@ -427,20 +431,20 @@ int main(int argc, char **argv) {
          * averaged, so a change of load during the run shows as a spread, not as a bias. */
         fprintf(stderr, "ceiling: FTS5 alone on the same documents' text fields\n");
         uint64_t docs = 0;
-        double fcpu1 = measure_ceiling(&c, "/tmp/ctindex-bench-index-ceiling.db", &docs, 0);
+        double fcpu1 = measure_ceiling(&c, ceil_db, &docs, 0);
         fprintf(stderr, "engine: ctindex replay %s --sink %s\n", o.corpus, sink);
         double w0 = bench_wall_seconds();
-        if (run_child(av, "/tmp/ctindex-bench-index-replay.log", &ru) != 0) die("%s", "ctindex replay failed");
+        if (run_child(av, replay_log, &ru) != 0) die("%s", "ctindex replay failed");
         double wall = bench_wall_seconds() - w0, cpu = ru_cpu(&ru);
-        FILE *lf = fopen("/tmp/ctindex-bench-index-replay.log", "r");
+        FILE *lf = fopen(replay_log, "r");
         char line[1024];
         while (lf && fgets(line, sizeof line, lf))
             if (sscanf(line, "records: %llu read", (unsigned long long *)&records) == 1) break;
         if (lf) fclose(lf);
         fprintf(stderr, "ceiling again\n");
-        double fcpu2 = measure_ceiling(&c, "/tmp/ctindex-bench-index-ceiling.db", &docs, 0);
+        double fcpu2 = measure_ceiling(&c, ceil_db, &docs, 0);
         fprintf(stderr, "ceiling with a 1 GB map\n");
-        double fcpu_map = measure_ceiling(&c, "/tmp/ctindex-bench-index-ceiling.db", &docs, 1);
+        double fcpu_map = measure_ceiling(&c, ceil_db, &docs, 1);
         double fcpu = (fcpu1 + fcpu2) / 2;
         printf("corpus: %zu files, %llu records, %.0f MB gzip (%s)\n", c.n, (unsigned long long)records,
                (double)c.bytes / 1e6, o.corpus);
