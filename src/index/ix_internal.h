@@ -1,6 +1,7 @@
 /* Inside the embedded index: the store's state, shared by its files (ix_store.c opens and
  * creates, ix_dict.c keeps the value dictionary, ix_doc.c stores and rebuilds documents,
- * ix_write.c applies batches, ix_search.c runs queries). Not for use outside src/index/.
+ * ix_write.c applies batches, ix_search_run.c and the files of ix_search_internal.h run
+ * queries). Not for use outside src/index/.
  *
  * Tables:
  *   docs(rowid, t, p)       one row per document: t = event_time in ms, p = packed slots
@@ -117,12 +118,19 @@ struct ix_store {
     int64_t doc_delta;
     ix_hourseq hours[IX_HOURS_CACHED];
     unsigned nhours;
-    void *search_ctx;  /* the query being run (ix_search.c's ctv function reads it) */
+    void *search_ctx;  /* the query being run (an ix_cctx: ix_search_functions.c's ctv reads it) */
     ix_write_stats ws; /* committed */
     ix_write_stats tx; /* in the open transaction */
 };
 
 /* ix_store.c */
+#ifndef IX_READ_MAP_MAX
+#define IX_READ_MAP_MAX 2147418112LL /* SQLite's SQLITE_MAX_MMAP_SIZE; -D to measure another */
+#endif
+/* Bytes of the file a reader maps: a quarter of the machine's memory (ram_bytes, 0 when unknown),
+ * at most IX_READ_MAP_MAX, and 256 MB when pointers have fewer than 8 bytes. */
+long long ix__read_map_bound(long long ram_bytes, int pointer_bytes);
+long long ix__read_map_bytes(void); /* for this machine and process */
 int ix__exec(ix_store *s, const char *sql, char *err, size_t errcap);
 int ix__sqlerr(ix_store *s, char *err, size_t errcap, const char *what);
 /* Tokenize text with the `text` table's tokenizer; cb gets each token (folded). */
@@ -134,7 +142,7 @@ int ix__tokenize(ix_store *s, const char *text, size_t n,
 int64_t ix__find_id(ix_store *s, const char *id, size_t n, int64_t *slot, char *err, size_t errcap);
 int64_t ix__id_hash(const char *id, size_t n);
 
-/* ix_search.c: registers ctv, ctslot and ctkey on the connection */
+/* ix_search_functions.c: registers ctv, ctslot and ctkey on the connection */
 int ix__search_functions(ix_store *s);
 
 /* ix_dict.c: the value dictionary */

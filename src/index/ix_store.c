@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "index/ix_internal.h"
 #include "index/ix_store.h"
@@ -182,6 +183,25 @@ static void sqlite_setup(void) {
     sqlite3_initialize();
 }
 
+/* SQLite maps the first min(file size, mmap_size) bytes and reads the pages past them through the
+ * page cache (16 MB for a reader), a read() copy each: an index larger than the map is searched
+ * the same, only dearer where it is not mapped. Mapped pages a search touched count in the
+ * process's resident memory until the kernel takes them back (clean file pages, but a serve on a
+ * 1 GiB t2.micro showed as much of a 1.5 GB index as its searches had read): the map is held to
+ * a quarter of the machine's memory, at most SQLite's own 2 GB, and 256 MB in a 32-bit process
+ * (3 GB of address space for everything). */
+long long ix__read_map_bound(long long ram_bytes, int pointer_bytes) {
+    long long cap = IX_READ_MAP_MAX;
+    if (pointer_bytes < 8 && cap > (256LL << 20)) cap = 256LL << 20;
+    if (ram_bytes > 0 && ram_bytes / 4 < cap) cap = ram_bytes / 4;
+    return cap;
+}
+
+long long ix__read_map_bytes(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return ix__read_map_bound(pages > 0 && page > 0 ? (long long)pages * page : 0, (int)sizeof(void *));
+}
+
 ix_store *ix_open(const char *path, int flags_in, char *err, size_t errcap) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, sqlite_setup);
@@ -215,9 +235,11 @@ ix_store *ix_open(const char *path, int flags_in, char *err, size_t errcap) {
             goto fail;
         if (create_schema(s, err, errcap) != 0) goto fail;
     } else {
-        /* Reads map the file (SQLite caps the map at 2 GB): a search then touches pages without
-         * a read() copy each, which was most of a one-day range count's CPU at 1M documents. */
-        if (ix__exec(s, "PRAGMA cache_size=-16384; PRAGMA mmap_size=2147418112", err, errcap) != 0) goto fail;
+        /* Reads map the file: a search then touches pages without a read() copy each, which was
+         * most of a one-day range count's CPU at 1M documents. */
+        char pragma[96];
+        snprintf(pragma, sizeof pragma, "PRAGMA cache_size=-16384; PRAGMA mmap_size=%lld", ix__read_map_bytes());
+        if (ix__exec(s, pragma, err, errcap) != 0) goto fail;
     }
     if (check_schema(s, err, errcap) != 0) goto fail;
     if (prepare_all(s) != 0) {

@@ -2,7 +2,9 @@
  * the work (nor from inside its cancel): a flag is set around each starting call and every
  * callback checks it (libuv's test-callback-stack.c idea). The failures that used to call back at
  * once are provoked on purpose: no credentials at all (AWS_EC2_METADATA_DISABLED, no keys), a
- * closed HTTP client, a bad bucket name, a key that is not UTF-8, empty batches.
+ * closed HTTP client, a bad bucket name, a key that is not UTF-8, empty batches, a libuv work queue
+ * that refuses work (uv_queue_work wrapped at link time: -Wl,--wrap, test/CMakeLists.txt), a
+ * full queue of the index sink.
  *
  * Also the regression test for s3.c's use-after-free: s3_get without credentials wrote into its
  * call after the callback had freed it (AddressSanitizer: heap-use-after-free). */
@@ -21,6 +23,7 @@
 #include "sinks/cloudsearch/cloudsearch_config.h"
 #include "sinks/cloudsearch/sink_cloudsearch.h"
 #include "sinks/dir/sink_dir.h"
+#include "sinks/index/sink_index.h"
 #include "sinks/opensearch/sink_opensearch.h"
 #include "sources/enqueue.h"
 #include "sources/s3_fetch.h"
@@ -271,12 +274,13 @@ static void test_cloudsearch_config_without_credentials(void) {
 
 /* ---- sinks ---- */
 
-static int sink_ok;
+static int sink_ok, sink_failed;
 
 static void on_sink_done(void *ud, batch *b, int ok) {
     (void)ud;
     (void)b;
     sink_ok = ok;
+    sink_failed += !ok;
     seen();
 }
 
@@ -349,6 +353,52 @@ static void test_sink_submit(void) {
     CHECK_EQ_INT(system(cmd), 0);
 }
 
+/* The index sink writes on libuv's work queue; this one refuses work while fail_queue_work is set. */
+int __real_uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb, uv_after_work_cb after_work_cb);
+int __wrap_uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb, uv_after_work_cb after_work_cb);
+static int fail_queue_work;
+int __wrap_uv_queue_work(uv_loop_t *loop, uv_work_t *req, uv_work_cb work_cb, uv_after_work_cb after_work_cb) {
+    if (fail_queue_work) return UV_ENOMEM;
+    return __real_uv_queue_work(loop, req, work_cb, after_work_cb);
+}
+
+static void test_index_sink_submit(void) {
+    env e;
+    env_open(&e, 0);
+    char dir[] = "/tmp/ctindex-cbstack-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[128];
+    snprintf(path, sizeof path, "%s/index.db", dir);
+    sink *ix = sink_index_open(&e.loop, path, 0, NULL);
+    CHECK(ix != NULL);
+    batch b[10];
+    for (int i = 0; i < 10; i++) {
+        CHECK_EQ_INT(batch_init(&b[i], BATCH_SDF, 0, 0), 0);
+        fill(&b[i], 0);
+    }
+    submit_and_wait(&e, ix, &b[0], 1);
+    fail_queue_work = 1;
+    submit_and_wait(&e, ix, &b[1], 0); /* the work queue refuses it: failed, from the loop */
+    fail_queue_work = 0;
+    submit_and_wait(&e, ix, &b[2], 1); /* the next one is written again */
+
+    /* Past max_in_flight: one being written, 8 queued, the tenth has no room and fails, from
+     * the loop; the other nine are written. */
+    int before = called;
+    sink_failed = 0;
+    START(for (int i = 0; i < 10; i++) sink_submit(ix, &b[i]));
+    CHECK_EQ_INT(called, before);
+    wait_for(&e, before + 10);
+    CHECK_EQ_INT(sink_failed, 1);
+
+    sink_close(ix);
+    env_close(&e); /* runs the loop until the sink closed its timer */
+    for (int i = 0; i < 10; i++) batch_free(&b[i]);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
 /* ---- sources ---- */
 
 static void on_fetched(void *ud, void *tag, const s3_fetch_result *r) {
@@ -408,6 +458,7 @@ int main(void) {
     RUN(test_sqs_without_credentials);
     RUN(test_cloudsearch_config_without_credentials);
     RUN(test_sink_submit);
+    RUN(test_index_sink_submit);
     RUN(test_s3_fetch_and_enqueue);
     TEST_MAIN_END();
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "index/ix_internal.h"
 #include "index/ix_search.h"
 #include "index/ix_store.h"
 #include "index/sdf_parse.h"
@@ -256,6 +257,28 @@ static void test_changes(ix_store *s) {
     expect_facet(s, "matchall", "user_identity_type", "{}", "AssumedRole=2,IAMUser=2,Root=1");
 }
 
+/* How much of the file a reader maps: bounded by the machine's memory and the address space, and
+ * what a reader asks SQLite for. */
+static void test_read_map(ix_store *s) {
+    const long long GiB = 1LL << 30;
+    CHECK_EQ_INT(ix__read_map_bound(1 * GiB, 8), 256LL << 20); /* a t2.micro: not 2 GB */
+    CHECK_EQ_INT(ix__read_map_bound(64 * GiB, 8), 2147418112LL);
+    CHECK_EQ_INT(ix__read_map_bound(0, 8), 2147418112LL); /* memory unknown */
+    CHECK_EQ_INT(ix__read_map_bound(64 * GiB, 4), 256LL << 20);
+    CHECK_EQ_INT(ix__read_map_bound(512LL << 20, 4), 128LL << 20);
+    sqlite3_stmt *st = NULL;
+    CHECK_EQ_INT(sqlite3_prepare_v2(s->db, "PRAGMA mmap_size", -1, &st, NULL), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_int64(st, 0), ix__read_map_bytes());
+    sqlite3_finalize(st);
+}
+
+/* A file larger than the map: SQLite reads the pages past it; every search answers the same. */
+static void test_past_the_map(ix_store *s) {
+    CHECK_EQ_INT(sqlite3_exec(s->db, "PRAGMA mmap_size=4096", NULL, NULL, NULL), SQLITE_OK);
+    test_semantics(s);
+}
+
 int main(void) {
     snprintf(path, sizeof path, "/tmp/ctindex-test-search-%d.db", (int)getpid());
     unlink(path);
@@ -282,6 +305,8 @@ int main(void) {
     ix_close(s);
     s = ix_open(path, IX_READ, err, sizeof err); /* searches read as serve and search do */
     RUN_ARG(test_semantics, s);
+    RUN_ARG(test_read_map, s);
+    RUN_ARG(test_past_the_map, s);
     ix_close(s);
     s = ix_open(path, IX_WRITE, err, sizeof err);
     RUN_ARG(test_changes, s);

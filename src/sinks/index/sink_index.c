@@ -25,7 +25,14 @@ typedef struct ix_sink {
     deadletter *dead;
     char path[4096];
     uv_work_t work;
-    int busy, closing;
+    int busy, closing, closed;
+    /* Failures found inside index_submit are reported from the loop (an asynchronous API never
+     * calls back from inside the call that started it): defer runs on_defer. */
+    uv_timer_t defer;
+    int queue_rc;     /* uv_queue_work's error for cur, reported as its result */
+    batch **rejected; /* submitted to a full queue: failed by on_defer (grows with a caller past
+                       * max_in_flight: only pointers to its own batches) */
+    int nrejected, cap_rejected;
     batch *queue[QUEUE_MAX];
     double queued_at[QUEUE_MAX];
     int qhead, qlen;
@@ -101,6 +108,7 @@ static void write_batch(uv_work_t *w) {
 }
 
 static void start_next(ix_sink *s);
+static void on_defer(uv_timer_t *t);
 
 static void batch_written(uv_work_t *w, int status) {
     ix_sink *s = w->data;
@@ -146,7 +154,11 @@ static void batch_written(uv_work_t *w, int status) {
     start_next(s);
 }
 
+static void on_closed(uv_handle_t *h) { free(h->data); }
+
 static void finish_close(ix_sink *s) {
+    if (s->closed) return;
+    s->closed = 1;
     if (s->st.batches)
         log_info("index %s: %llu batches (%llu failed), %llu documents stored (%llu unchanged), %llu refused, "
                  "%.2f s writing, %lld documents in the index",
@@ -157,13 +169,14 @@ static void finish_close(ix_sink *s) {
     json_doc_free(&s->jd);
     buf_free(&s->prefix);
     free(s->refused);
-    free(s);
+    free(s->rejected);
+    uv_close((uv_handle_t *)&s->defer, on_closed); /* frees s */
 }
 
 static void start_next(ix_sink *s) {
     if (s->busy) return;
     if (!s->qlen) {
-        if (s->closing) finish_close(s);
+        if (s->closing && !s->nrejected) finish_close(s);
         return;
     }
     s->cur = s->queue[s->qhead];
@@ -173,13 +186,27 @@ static void start_next(ix_sink *s) {
     s->busy = 1;
     s->work.data = s;
     int rc = uv_queue_work(s->loop, &s->work, write_batch, batch_written);
-    if (rc != 0) { /* cannot happen with a valid loop; fail the batch from the loop */
-        s->busy = 0;
-        s->ok = 0;
-        snprintf(s->err, sizeof s->err, "work queue: %s", uv_strerror(rc));
-        batch *b = s->cur;
-        s->cur = NULL;
+    if (rc != 0) { /* cannot happen with a valid loop: the batch fails, from the loop, as written */
+        s->queue_rc = rc;
+        s->job_s = 0;
+        uv_timer_start(&s->defer, on_defer, 0, 0);
+    }
+}
+
+static void on_defer(uv_timer_t *t) {
+    ix_sink *s = t->data;
+    while (s->nrejected) {
+        batch *b = s->rejected[0];
+        s->nrejected--;
+        memmove(s->rejected, s->rejected + 1, (size_t)s->nrejected * sizeof s->rejected[0]);
         s->base.done(s->base.done_ud, b, 0);
+    }
+    if (s->queue_rc) {
+        int rc = s->queue_rc;
+        s->queue_rc = 0;
+        batch_written(&s->work, rc); /* goes on with the next batch */
+    } else {
+        start_next(s); /* closes when closing and idle */
     }
 }
 
@@ -187,7 +214,18 @@ static void index_submit(sink *base, batch *b) {
     ix_sink *s = (ix_sink *)base;
     if (s->qlen == QUEUE_MAX) { /* the indexer never has more in flight than max_in_flight */
         log_error("index %s: too many batches queued", s->path);
-        s->base.done(s->base.done_ud, b, 0);
+        if (s->nrejected == s->cap_rejected) {
+            int cap = s->cap_rejected ? s->cap_rejected * 2 : QUEUE_MAX;
+            batch **r = realloc(s->rejected, (size_t)cap * sizeof *r);
+            if (!r) { /* out of memory: the only case that still answers inside submit */
+                s->base.done(s->base.done_ud, b, 0);
+                return;
+            }
+            s->rejected = r;
+            s->cap_rejected = cap;
+        }
+        s->rejected[s->nrejected++] = b;
+        uv_timer_start(&s->defer, on_defer, 0, 0);
         return;
     }
     int tail = (s->qhead + s->qlen) % QUEUE_MAX;
@@ -200,7 +238,7 @@ static void index_submit(sink *base, batch *b) {
 static void index_close(sink *base) {
     ix_sink *s = (ix_sink *)base;
     s->closing = 1;
-    if (!s->busy && !s->qlen) finish_close(s);
+    if (!s->busy && !s->qlen && !s->nrejected) finish_close(s);
 }
 
 static const sink_ops index_ops = {"index", index_submit, index_close};
@@ -224,6 +262,8 @@ sink *sink_index_open(uv_loop_t *loop, const char *path, int durable, deadletter
     s->base.ops = &index_ops;
     s->base.max_in_flight = 2; /* one being written, one waiting: the loop builds the next meanwhile */
     s->loop = loop;
+    uv_timer_init(loop, &s->defer);
+    s->defer.data = s;
     s->dead = dead;
     snprintf(s->path, sizeof s->path, "%s", path);
     return &s->base;
