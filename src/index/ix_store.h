@@ -24,6 +24,20 @@ typedef struct ix_store ix_store;
 
 enum { IX_READ = 0, IX_WRITE = 1, IX_DURABLE = 2 };
 
+/* FTS5's buffer of pending terms for the `text` table (its 'hashsize' option; 1 MB by default).
+ * FTS5 writes a segment whenever the buffer fills: a batch of 5 MB of documents filled the
+ * default one or two times before its commit, and each extra segment is merged again later.
+ * With room for a whole batch, a transaction writes one segment (callgrind, 10,388 records:
+ * 457k instructions a record -> 410k). bench_index gives its ceiling the same option. */
+#define IX_FTS_HASH_BYTES (16 * 1024 * 1024)
+
+/* Pragmas of every store, then the writer's (with synchronous=NORMAL, or FULL when durable):
+ * bench_index's ceiling runs FTS5 under the same ones. ix_store.c says why each. */
+#define IX_COMMON_PRAGMAS "PRAGMA secure_delete=OFF; PRAGMA temp_store=MEMORY"
+#define IX_WRITER_PRAGMAS                                                                                     \
+    "PRAGMA journal_mode=WAL; PRAGMA cache_size=-65536; PRAGMA mmap_size=0; PRAGMA wal_autocheckpoint=8192; " \
+    "PRAGMA journal_size_limit=67108864"
+
 /* Opens the index file at path (IX_WRITE creates it when missing; IX_WRITE | IX_DURABLE also
  * syncs every commit: without it a commit survives the process, not the machine). NULL with err
  * filled: the file is not an index, was made by an incompatible ctindex (another field table),

@@ -2,6 +2,7 @@
  * their raw record only), come back field for field, an identical add is left alone, a changed
  * add replaces, a delete removes, and what a rolled-back transaction did is gone. Documents from
  * another client (no raw) are stored whole. */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,46 @@ static void test_write_read(void) {
     }
 }
 
+/* text's 'hashsize' option as stored in the file, or -1. */
+static long fts_hash_size(const char *file) {
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long v = -1;
+    if (sqlite3_open_v2(file, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT v FROM text_config WHERE k='hashsize'", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* A writer gives FTS5 room for a whole batch of pending terms (one segment per transaction), in
+ * a new file and in one made before the option was set. */
+static void test_fts_hash_size(void) {
+    char err[256], file[300];
+    snprintf(file, sizeof file, "%s.hash", path);
+    test_remove_db(file);
+    ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
+    CHECK(s != NULL);
+    ix_close(s);
+    CHECK_EQ_INT(fts_hash_size(file), IX_FTS_HASH_BYTES);
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open_v2(file, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "DELETE FROM text_config WHERE k='hashsize'", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_EQ_INT(fts_hash_size(file), -1);
+    s = ix_open(file, IX_READ, err, sizeof err); /* a reader leaves the file alone */
+    CHECK(s != NULL);
+    ix_close(s);
+    CHECK_EQ_INT(fts_hash_size(file), -1);
+    s = ix_open(file, IX_WRITE, err, sizeof err);
+    CHECK(s != NULL);
+    ix_close(s);
+    CHECK_EQ_INT(fts_hash_size(file), IX_FTS_HASH_BYTES);
+    test_remove_db(file);
+}
+
 static void test_refuse_foreign_file(void) {
     char err[256], other[300];
     snprintf(other, sizeof other, "%s.other", path);
@@ -164,6 +205,7 @@ int main(void) {
     buf_init(&scratch, SDF_MAX_DOC_BYTES + 16);
     builder = docb_new(NULL);
     RUN(test_write_read);
+    RUN(test_fts_hash_size);
     RUN(test_refuse_foreign_file);
     docb_free(builder);
     json_doc_free(&jd);
