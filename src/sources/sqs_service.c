@@ -720,7 +720,9 @@ static void start_drain(svc *s, const char *why) {
     s->draining = 1;
     s->drain_started_ms = uv_now(s->loop);
     log_info("%s: stopping (finishing %d message(s), %d object(s) in flight)", why, s->nmsgs, objects_open(s));
-    /* Long polls could hold the exit for up to 20 s: stop them. */
+    /* Long polls could hold the exit for up to 20 s: stop them. A message SQS had already picked
+     * for a cancelled poll is not lost: it stays invisible for its visibility timeout, then is
+     * delivered again (to the next run). Waiting for the polls instead would delay every stop. */
     for (int i = 0; i < MAX_RECEIVERS; i++)
         if (s->slots[i].call) sqs_call_cancel(s->slots[i].call);
     pump(s);
