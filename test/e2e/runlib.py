@@ -175,6 +175,11 @@ class Stack:
     def cloudtrail_raw(self, keys):
         self.send(json.dumps({"s3Bucket": self.bucket, "s3ObjectKey": keys}))
 
+    def cloudtrail_each(self, keys):
+        """One raw CloudTrail notification per key, in order."""
+        for k in keys:
+            self.cloudtrail_raw([k])
+
     def s3_event(self, key):
         body = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
                              "s3": {"bucket": {"name": self.bucket},

@@ -78,8 +78,7 @@ def run(tmp):
                 socks.append(s)
             status, body = health(hport)
             check(status == 200, f"with {IDLE_CONNECTIONS} idle connections open it still answers: {status} {body}")
-            for k in corpus.logs:
-                stack.cloudtrail_raw([k])
+            stack.cloudtrail_each(corpus.logs)
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline:
                 visible, invisible = stack.counts()

@@ -37,8 +37,7 @@ def run(tmp):
         akid, secret = moto.create_admin_key()
         stack = runlib.Stack(moto, akid, secret, visibility=30)
         stack.upload(corpus)
-        for k in corpus.logs:
-            stack.cloudtrail_raw([k])
+        stack.cloudtrail_each(corpus.logs)
         with fakelib.FakeSearch(access_key=akid, secret_key=secret, region="us-east-1", schema=schema) as fake:
             env = runlib.run_env(moto, akid, secret)
             base = [BIN, "run", "--queue", stack.queue, "--doc-endpoint", fake.url, "--region", "us-east-1",

@@ -91,8 +91,7 @@ def known_run(moto, akid, secret, stack, corpus, tmp):
             check(states and states[-1] == (200, "ok"), f"then 200 'ok': {states[-1:]}")
 
             stack.upload(corpus)
-            for k in corpus.logs:
-                stack.cloudtrail_raw([k])
+            stack.cloudtrail_each(corpus.logs)
             ids = corpus.ids(corpus.logs)
             done = runlib.wait_for(lambda: set(fake.accepted()["cloudsearch"]["ids"]) >= ids and
                                    sum(stack.counts()) == 0, 180, step=0.5)

@@ -51,8 +51,7 @@ def run(tmp):
         rnd = random.Random(7)
         for i in range(4):
             part = corpus.logs[i * len(corpus.logs) // 4:(i + 1) * len(corpus.logs) // 4]
-            for k in part:
-                stack.cloudtrail_raw([k])
+            stack.cloudtrail_each(part)
             before = count(db)
             log = os.path.join(tmp, f"crash{i}.log")
             proc = start(base, env, log)

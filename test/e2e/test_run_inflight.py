@@ -52,8 +52,7 @@ def redelivery(tmp, moto, akid, secret, schema):
     corpus = runlib.Corpus(BUILD, tmp, name="small", files=12, min_records=20, max_records=200, seed=51)
     stack = runlib.Stack(moto, akid, secret, visibility=30)
     stack.upload(corpus)
-    for k in corpus.logs:
-        stack.cloudtrail_raw([k])
+    stack.cloudtrail_each(corpus.logs)
     key, key_secret = limited_key(moto, akid, secret, "sqs:ChangeMessageVisibility*")
     with fakelib.FakeSearch(access_key=key, secret_key=key_secret, region="us-east-1", schema=schema) as fake:
         fake.fault(delay_ms=13000, count=1)  # the first upload outlasts the 10 s visibility timeout
@@ -130,8 +129,7 @@ def give_back_on_drain_timeout(tmp, moto, akid, secret, schema):
     corpus = runlib.Corpus(BUILD, tmp, name="stuck", files=5, min_records=20, max_records=50, seed=61)
     stack = runlib.Stack(moto, akid, secret, visibility=30, name="stuck")
     stack.upload(corpus)
-    for k in corpus.logs:
-        stack.cloudtrail_raw([k])
+    stack.cloudtrail_each(corpus.logs)
     with fakelib.FakeSearch(access_key=akid, secret_key=secret, region="us-east-1", schema=schema) as fake:
         fake.fault(delay_ms=60000, count=10)
         log = os.path.join(tmp, "stuck.log")

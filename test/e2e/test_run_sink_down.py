@@ -40,8 +40,7 @@ def run(tmp):
         akid, secret = moto.create_admin_key()
         stack = runlib.Stack(moto, akid, secret, visibility=30, max_receive=2)
         stack.upload(corpus)
-        for k in corpus.logs:
-            stack.cloudtrail_raw([k])
+        stack.cloudtrail_each(corpus.logs)
         fake_opts = dict(access_key=akid, secret_key=secret, region="us-east-1", schema=schema,
                          accepted_file=accepted_file)
         fake = fakelib.FakeSearch(**fake_opts)

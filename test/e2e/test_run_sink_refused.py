@@ -47,8 +47,7 @@ def run(tmp):
         corrupt_key = os.path.dirname(corpus.logs[0]) + "/corrupt.json.gz"
         stack.put(corrupt_key, whole[:len(whole) // 2])
         poison = json.dumps({"s3Bucket": stack.bucket, "s3ObjectKey": [corrupt_key]})
-        for k in corpus.logs:
-            stack.cloudtrail_raw([k])
+        stack.cloudtrail_each(corpus.logs)
         stack.send(poison)
 
         with fakelib.FakeSearch(access_key=akid, secret_key=secret, region="us-east-1", schema=schema) as fake:

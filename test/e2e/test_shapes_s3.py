@@ -99,8 +99,7 @@ def check_run(tmp, moto, akid, secret):
         stack.put(key, body)
         keys.append(key)
     want |= {"run-%d" % i for i in range(7)}
-    for k in keys:
-        stack.cloudtrail_raw([k])
+    stack.cloudtrail_each(keys)
     out, dead_path = os.path.join(tmp, "out-run"), os.path.join(tmp, "dead-run.jsonl")
     p = subprocess.run([BIN, "run", "--queue", stack.queue, "--sink", "dir:" + out, "--receivers", "1", "--wait", "1",
                         "--exit-when-idle", "3", "--stats-interval", "0", "--dead-letter", dead_path],
