@@ -348,7 +348,6 @@ __attribute__((target("ssse3"))) static size_t bulk_expand(wstate *w, const unsi
 }
 
 #include <immintrin.h>
-#define JSONW_VBMI2 1
 /* The same, 32 bytes a step, where AVX-512 VBMI2 is present (Ice Lake, Zen 4 and later): the
  * byte expand instruction places the input bytes in order at the output lanes of a mask and
  * fills the others (the backslashes) from a second register, so a block costs a few instructions
