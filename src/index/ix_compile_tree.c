@@ -18,15 +18,16 @@ static int leaf(ix_cctx *cc, int node, ix_frag *out) {
         if (nd->kind == QN_RANGE || nd->kind == QN_PREFIX)
             return ix__qfail(cc, "_id: only exact ids can be searched (ids are kept by their hash)");
         if (cc->nv >= MAX_VERIFY) return ix__qfail(cc, "the query is too complex");
-        int64_t h = ix__id_hash(v, nd->value.len);
+        int64_t h = ix__id_hash(cc->s, v, nd->value.len);
         int k = cc->nv++;
         cc->ver[k] = (ix_verify_item){cc->t, node, NULL};
-        int b1 = ix__bind_int(cc, h), b2 = ix__bind_int(cc, h + 63 < h ? INT64_MAX : h + 63);
-        if (b1 < 0 || b2 < 0) return -1;
+        int b = ix__bind_int(cc, h);
+        if (b < 0) return -1;
         out->kind = FR_SQL;
         return buf_printf(&out->b,
-                          "(d.rowid IN (SELECT doc FROM ids WHERE h BETWEEN ?%d AND ?%d) AND ctv(d.rowid, %d))", b1, b2,
-                          k)
+                          "(d.rowid IN (SELECT doc FROM ids WHERE h=?%d UNION ALL SELECT doc FROM ids_new WHERE h=?%d) "
+                          "AND ctv(d.rowid, %d))",
+                          b, b, k)
                    ? ix__qfail(cc, "the query is too long")
                    : 0;
     }

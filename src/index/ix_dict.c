@@ -21,8 +21,6 @@ uint64_t ix__hash(int fid, const char *v, size_t n) {
     return h;
 }
 
-int64_t ix__id_hash(const char *id, size_t n) { return (int64_t)(ix__hash(-1, id, n) >> 1); }
-
 /* The 32 bits kept in vals.h: enough to find a value among its field's, compared in full after. */
 static int64_t h32(uint64_t h) { return (int64_t)(int32_t)(uint32_t)(h ^ (h >> 32)); }
 

@@ -10,10 +10,11 @@
  *                           full-text indexes iterate documents in hour order, so "the newest
  *                           hits" reads from the end and stops after one or two hours.
  *   store(rowid, z)         the document, compressed (ix_doc.c)
- *   ids(h, doc)             document id -> row id, keyed by a 63-bit hash of the id (20 B a
- *                           document instead of 54 for the text): a hit is checked against the
- *                           stored document's id; a collision moves on to h+1 (a row with doc 0
- *                           keeps such a chain walkable after a delete)
+ *   ids(h, doc)             document id -> row id: a multimap keyed by a 63-bit hash of the id
+ *   ids_new(h, doc)         and the row id (20 B a document instead of 54 for the text); every
+ *                           entry of the id's hash is checked against the stored document's id.
+ *                           New ids go into ids_new, merged into ids in key order when it is
+ *                           full (ix_ids.c); an id is in one of them.
  *   vals(id, fid, h, n, v)  the dictionary of literal values: field, hash, documents holding
  *                           the value (matchall facets), the value; index (fid, h)
  *   dicts(id, d)            zstd dictionaries trained on the first documents
@@ -37,7 +38,7 @@
 
 typedef struct ix_store ix_store;
 
-#define IX_FORMAT "ctindex-index-1"
+#define IX_FORMAT "ctindex-index-2" /* 2: ids in two levels keyed (h, doc) */
 #define IX_SEQ_BITS 24
 #define IX_MAX_HOUR ((INT64_C(1) << 38) - 1)
 #define IX_DICT_BYTES 32768
@@ -66,7 +67,7 @@ struct ix_store {
     fts5_tokenizer tk_api;
     Fts5Tokenizer *tk;
     /* statements */
-    sqlite3_stmt *q_id_get, *q_id_put, *q_id_del;
+    sqlite3_stmt *q_id_get, *q_id_put, *q_id_del, *q_idnew_del, *q_idnew_count;
     sqlite3_stmt *q_doc_put, *q_doc_del, *q_doc_get;
     sqlite3_stmt *q_store_put, *q_store_del, *q_store_get;
     sqlite3_stmt *q_text_put, *q_text_del, *q_lit_put, *q_lit_del;
@@ -118,9 +119,13 @@ struct ix_store {
     int64_t doc_delta;
     ix_hourseq hours[IX_HOURS_CACHED];
     unsigned nhours;
-    void *search_ctx;  /* the query being run (an ix_cctx: ix_search_functions.c's ctv reads it) */
-    ix_write_stats ws; /* committed */
-    ix_write_stats tx; /* in the open transaction */
+    void *search_ctx; /* the query being run (an ix_cctx: ix_search_functions.c's ctv reads it) */
+    /* the ids map (ix_ids.c) */
+    int64_t ids_new_n;    /* entries in ids_new, -1 when unknown (counted at the next ix_begin) */
+    int64_t id_hash_mask; /* INT64_MAX; tests narrow it to force hash collisions */
+    int64_t ids_new_max;  /* 0: merge by ix__ids_new_full's rule; tests set a small bound */
+    ix_write_stats ws;    /* committed */
+    ix_write_stats tx;    /* in the open transaction */
 };
 
 /* ix_store.c */
@@ -137,10 +142,24 @@ int ix__sqlerr(ix_store *s, char *err, size_t errcap, const char *what);
 int ix__tokenize(ix_store *s, const char *text, size_t n,
                  int (*cb)(void *ud, const char *tok, int len, int start, int end), void *ud);
 
-/* ix_write.c: the row id of document id (0 when none); *slot gets the ids key it has, or the
- * first free one. -1 on error. */
-int64_t ix__find_id(ix_store *s, const char *id, size_t n, int64_t *slot, char *err, size_t errcap);
-int64_t ix__id_hash(const char *id, size_t n);
+/* ix_ids.c: the ids map */
+enum { IX_IDS_MAIN = 0, IX_IDS_NEW = 1 };
+#define IX_IDS_NEW_MIN 16384
+typedef struct ix_idref {
+    int64_t h; /* the id's hash */
+    int level; /* IX_IDS_MAIN or IX_IDS_NEW: where its entry is (when found) */
+} ix_idref;
+int64_t ix__id_hash(const ix_store *s, const char *id, size_t n);
+/* The row id of document id, 0 when none (then s->old holds the stored document), -1 on error;
+ * ref gets its hash and the level of its entry. */
+int64_t ix__find_id(ix_store *s, const char *id, size_t n, ix_idref *ref, char *err, size_t errcap);
+/* Enters (h, doc) into ids_new; takes out the entry of a document found by ix__find_id. 0 or -1. */
+int ix__id_put(ix_store *s, int64_t h, int64_t doc, char *err, size_t errcap);
+int ix__id_drop(ix_store *s, const ix_idref *ref, int64_t doc, char *err, size_t errcap);
+/* 1 when ids_new, with n entries in an index of docs documents, is to be merged. */
+int ix__ids_new_full(const ix_store *s, int64_t n, int64_t docs);
+/* Merges ids_new into ids and empties it when full; in the open transaction (ix_begin). */
+int ix__ids_merge_when_full(ix_store *s, char *err, size_t errcap);
 
 /* ix_search_functions.c: registers ctv, ctslot and ctkey on the connection */
 int ix__search_functions(ix_store *s);

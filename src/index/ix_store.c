@@ -41,7 +41,8 @@ static const char schema_sql[] =
     "CREATE TABLE meta(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
     "CREATE TABLE docs(rowid INTEGER PRIMARY KEY, t INTEGER, p BLOB);"
     "CREATE TABLE store(rowid INTEGER PRIMARY KEY, z BLOB);"
-    "CREATE TABLE ids(h INTEGER PRIMARY KEY, doc INTEGER NOT NULL);"
+    "CREATE TABLE ids(h INTEGER NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY(h, doc)) WITHOUT ROWID;"
+    "CREATE TABLE ids_new(h INTEGER NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY(h, doc)) WITHOUT ROWID;"
     "CREATE TABLE vals(id INTEGER PRIMARY KEY, fid INTEGER NOT NULL, h INTEGER NOT NULL, n INTEGER NOT NULL, "
     "v TEXT NOT NULL);"
     "CREATE INDEX vals_fh ON vals(fid, h);"
@@ -95,7 +96,11 @@ static int check_schema(ix_store *s, char *err, size_t errcap) {
         const char *fmt = (const char *)sqlite3_column_text(st, 0), *fields = (const char *)sqlite3_column_text(st, 1);
         char sig[8192];
         field_signature(sig, sizeof sig);
-        if (!fmt || strcmp(fmt, IX_FORMAT) != 0)
+        if (fmt && strncmp(fmt, "ctindex-index-", 14) == 0 && strcmp(fmt, IX_FORMAT) != 0)
+            snprintf(err, errcap,
+                     "index: made by another ctindex version (format %s, this one reads %s): index into a new file",
+                     fmt, IX_FORMAT);
+        else if (!fmt || strcmp(fmt, IX_FORMAT) != 0)
             snprintf(err, errcap, "index: not a ctindex index of format %s (found %s)", IX_FORMAT, fmt ? fmt : "none");
         else if (!fields || strcmp(fields, sig) != 0)
             snprintf(err, errcap,
@@ -112,7 +117,8 @@ static int prep(ix_store *s, sqlite3_stmt **st, const char *sql) {
 
 static int prepare_all(ix_store *s) {
     int rc = 0;
-    rc |= prep(s, &s->q_id_get, "SELECT doc FROM ids WHERE h=?1");
+    /* ids_new first: documents replaced or deleted soon after they came are found there. */
+    rc |= prep(s, &s->q_id_get, "SELECT doc, 1 FROM ids_new WHERE h=?1 UNION ALL SELECT doc, 0 FROM ids WHERE h=?1");
     rc |= prep(s, &s->q_doc_get, "SELECT t, p FROM docs WHERE rowid=?1");
     rc |= prep(s, &s->q_store_get, "SELECT z FROM store WHERE rowid=?1");
     rc |= prep(s, &s->q_val_find, "SELECT id, v FROM vals WHERE fid=?1 AND h=?2");
@@ -121,8 +127,10 @@ static int prepare_all(ix_store *s) {
     rc |= prep(s, &s->q_dict_get, "SELECT d FROM dicts WHERE id=?1");
     rc |= prep(s, &s->q_datav, "PRAGMA data_version");
     if (s->mode != IX_WRITE || rc) return rc;
-    rc |= prep(s, &s->q_id_put, "INSERT OR REPLACE INTO ids(h, doc) VALUES(?1, ?2)");
-    rc |= prep(s, &s->q_id_del, "DELETE FROM ids WHERE h=?1");
+    rc |= prep(s, &s->q_id_put, "INSERT INTO ids_new(h, doc) VALUES(?1, ?2)");
+    rc |= prep(s, &s->q_id_del, "DELETE FROM ids WHERE h=?1 AND doc=?2");
+    rc |= prep(s, &s->q_idnew_del, "DELETE FROM ids_new WHERE h=?1 AND doc=?2");
+    rc |= prep(s, &s->q_idnew_count, "SELECT count(*) FROM ids_new");
     rc |= prep(s, &s->q_doc_put, "INSERT INTO docs(rowid, t, p) VALUES(?1, ?2, ?3)");
     rc |= prep(s, &s->q_doc_del, "DELETE FROM docs WHERE rowid=?1");
     rc |= prep(s, &s->q_store_put, "INSERT INTO store(rowid, z) VALUES(?1, ?2)");
@@ -212,6 +220,8 @@ ix_store *ix_open(const char *path, int flags_in, char *err, size_t errcap) {
     }
     int mode = flags_in & IX_WRITE, durable = (flags_in & IX_DURABLE) != 0;
     s->mode = mode;
+    s->ids_new_n = -1;
+    s->id_hash_mask = INT64_MAX;
     int flags = mode == IX_WRITE ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
     flags |= SQLITE_OPEN_NOMUTEX; /* one thread per store */
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
@@ -272,11 +282,12 @@ fail:
 void ix_close(ix_store *s) {
     if (!s) return;
     if (s->in_tx) ix_rollback(s);
-    sqlite3_stmt **all[] = {&s->q_id_get,    &s->q_id_put,    &s->q_id_del,    &s->q_doc_put,   &s->q_doc_del,
-                            &s->q_doc_get,   &s->q_store_put, &s->q_store_del, &s->q_store_get, &s->q_text_put,
-                            &s->q_text_del,  &s->q_lit_put,   &s->q_lit_del,   &s->q_val_find,  &s->q_val_put,
-                            &s->q_val_add,   &s->q_val_get,   &s->q_val_max,   &s->q_row_max,   &s->q_count_get,
-                            &s->q_count_put, &s->q_dict_get,  &s->q_dict_put,  &s->q_datav};
+    sqlite3_stmt **all[] = {&s->q_id_get,    &s->q_id_put,    &s->q_id_del,    &s->q_idnew_del, &s->q_idnew_count,
+                            &s->q_doc_put,   &s->q_doc_del,   &s->q_doc_get,   &s->q_store_put, &s->q_store_del,
+                            &s->q_store_get, &s->q_text_put,  &s->q_text_del,  &s->q_lit_put,   &s->q_lit_del,
+                            &s->q_val_find,  &s->q_val_put,   &s->q_val_add,   &s->q_val_get,   &s->q_val_max,
+                            &s->q_row_max,   &s->q_count_get, &s->q_count_put, &s->q_dict_get,  &s->q_dict_put,
+                            &s->q_datav};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) sqlite3_finalize(*all[i]);
     if (s->tk) s->tk_api.xDelete(s->tk);
     ix__doc_free(s);
@@ -310,12 +321,17 @@ int ix_begin(ix_store *s, char *err, size_t errcap) {
     if (dv != s->data_version) {
         ix__dict_reset(s);
         s->nhours = 0;
+        s->ids_new_n = -1;
         s->data_version = dv;
     }
     s->doc_delta = 0;
     s->dict_in_tx = 0;
     memset(&s->tx, 0, sizeof s->tx);
     ix__doc_use_dict(s);
+    if (ix__ids_merge_when_full(s, err, errcap) != 0) {
+        ix_rollback(s);
+        return -1;
+    }
     return 0;
 }
 
@@ -354,6 +370,7 @@ void ix_rollback(ix_store *s) {
     /* Ids handed out, hours counted and a dictionary trained in the transaction are gone with it. */
     ix__dict_reset(s);
     s->nhours = 0;
+    s->ids_new_n = -1; /* a merge or entries of the transaction are gone with it */
     if (s->dict_in_tx) ix__doc_drop_dict(s);
     s->dict_in_tx = 0;
 }

@@ -274,34 +274,6 @@ static void bind_columns(ix_store *s, sqlite3_stmt *st, int64_t rowid) {
     }
 }
 
-int64_t ix__find_id(ix_store *s, const char *id, size_t n, int64_t *slot, char *err, size_t errcap) {
-    int64_t h = ix__id_hash(id, n), free_slot = -1;
-    for (int probe = 0; probe < 64; probe++, h = (h + 1) & INT64_MAX) {
-        int64_t row = -1;
-        sqlite3_bind_int64(s->q_id_get, 1, h);
-        int rc = sqlite3_step(s->q_id_get);
-        if (rc == SQLITE_ROW) row = sqlite3_column_int64(s->q_id_get, 0);
-        sqlite3_reset(s->q_id_get);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return ix__sqlerr(s, err, errcap, "reading ids");
-        if (row < 0) { /* end of the chain */
-            if (slot) *slot = free_slot >= 0 ? free_slot : h;
-            return 0;
-        }
-        if (row == 0) { /* a deleted entry inside a chain */
-            if (free_slot < 0) free_slot = h;
-            continue;
-        }
-        int lrc = ix__doc_load(s, row, &s->old, err, errcap);
-        if (lrc < 0) return -1;
-        if (lrc == 0 && s->old.id_len == n && memcmp(s->old.id, id, n) == 0) {
-            if (slot) *slot = h;
-            return row;
-        }
-    }
-    snprintf(err, errcap, "index: the ids of the index are damaged (a chain of 64 collisions)");
-    return -1;
-}
-
 /* Takes the stored document at rowid out of every table but ids. */
 static int remove_doc(ix_store *s, int64_t rowid, char *err, size_t errcap) {
     int rc = ix__doc_load(s, rowid, &s->old, err, errcap);
@@ -340,21 +312,13 @@ int ix_apply(ix_store *s, json_doc *doc, const sdf_op *op, const char *js, size_
         snprintf(err, errcap, "index: no transaction");
         return -2;
     }
-    int64_t slot = 0;
-    int64_t old = ix__find_id(s, op->id, op->id_len, &slot, err, errcap);
+    ix_idref ref;
+    int64_t old = ix__find_id(s, op->id, op->id_len, &ref, err, errcap);
     if (old < 0) return -2;
     if (op->is_delete) {
         s->tx.deletes++;
         if (!old) return 0;
-        if (remove_doc(s, old, err, errcap) != 0) return -2;
-        /* A row after this one may belong to the same chain of collisions: keep it walkable. */
-        sqlite3_bind_int64(s->q_id_get, 1, (slot + 1) & INT64_MAX);
-        int next = sqlite3_step(s->q_id_get) == SQLITE_ROW;
-        sqlite3_reset(s->q_id_get);
-        sqlite3_stmt *st = next ? s->q_id_put : s->q_id_del;
-        sqlite3_bind_int64(st, 1, slot);
-        if (next) sqlite3_bind_int64(st, 2, 0);
-        if (step_done(s, st, err, errcap, "deleting an id") != 0) return -2;
+        if (remove_doc(s, old, err, errcap) != 0 || ix__id_drop(s, &ref, old, err, errcap) != 0) return -2;
         s->doc_delta--;
         return 0;
     }
@@ -388,7 +352,7 @@ int ix_apply(ix_store *s, json_doc *doc, const sdf_op *op, const char *js, size_
             s->tx.unchanged++;
             return 0;
         }
-        if (remove_doc(s, old, err, errcap) != 0) return -2;
+        if (remove_doc(s, old, err, errcap) != 0 || ix__id_drop(s, &ref, old, err, errcap) != 0) return -2;
     }
     int64_t rowid = alloc_rowid(s, op->has_time, op->time_ms, err, errcap);
     if (rowid < 0) return old ? -2 : -1; /* the old one is already out: do not commit half */
@@ -403,9 +367,7 @@ int ix_apply(ix_store *s, json_doc *doc, const sdf_op *op, const char *js, size_
     sqlite3_bind_int64(s->q_store_put, 1, rowid);
     sqlite3_bind_blob(s->q_store_put, 2, s->z, (int)zn, SQLITE_STATIC);
     if (step_done(s, s->q_store_put, err, errcap, "writing a document") != 0) return -2;
-    sqlite3_bind_int64(s->q_id_put, 1, slot);
-    sqlite3_bind_int64(s->q_id_put, 2, rowid);
-    if (step_done(s, s->q_id_put, err, errcap, "writing an id") != 0) return -2;
+    if (ix__id_put(s, ref.h, rowid, err, errcap) != 0) return -2;
     bind_columns(s, s->q_text_put, rowid);
     if (step_done(s, s->q_text_put, err, errcap, "indexing text") != 0) return -2;
     sqlite3_bind_int64(s->q_lit_put, 1, rowid);
