@@ -257,6 +257,41 @@ static void test_changes(ix_store *s) {
     expect_facet(s, "matchall", "user_identity_type", "{}", "AssumedRole=2,IAMUser=2,Root=1");
 }
 
+/* _id over both levels of the ids map with hashes that collide: ids on two hashes, ids_new merged
+ * into ids past 2 entries (at the second transaction: ev-1..3 in ids, ev-4..6 in ids_new). */
+static void test_id_collisions(const char *file) {
+    char err[256];
+    test_remove_db(file);
+    ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    s->id_hash_mask = 1;
+    s->ids_new_max = 2;
+    for (int i = 0; i < 7; i++) {
+        if (i == 0 || i == 3 || i == 5) CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+        CHECK_EQ_INT(add(s, records[i % 6], 0), 0); /* ev-1 twice: unchanged */
+        if (i == 2 || i == 4 || i == 6) CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    }
+    sqlite3_stmt *st = NULL;
+    CHECK_EQ_INT(
+        sqlite3_prepare_v2(s->db, "SELECT (SELECT count(*) FROM ids), (SELECT count(*) FROM ids_new)", -1, &st, NULL),
+        SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_int64(st, 0), 3);
+    CHECK_EQ_INT(sqlite3_column_int64(st, 1), 3);
+    sqlite3_finalize(st);
+    char q[32], want[8];
+    for (int i = 1; i <= 6; i++) {
+        snprintf(q, sizeof q, "_id:'ev-%d'", i);
+        snprintf(want, sizeof want, "ev-%d", i);
+        expect_ids(s, 1, q, want);
+    }
+    expect_ids(s, 1, "_id:'ev-7'", "");
+    expect_ids(s, 1, "(or _id:'ev-2' _id:'ev-6')", "ev-2,ev-6");
+    ix_close(s);
+    test_remove_db(file);
+}
+
 /* How much of the file a reader maps: bounded by the machine's memory and the address space, and
  * what a reader asks SQLite for. */
 static void test_read_map(ix_store *s) {
@@ -311,6 +346,9 @@ int main(void) {
     s = ix_open(path, IX_WRITE, err, sizeof err);
     RUN_ARG(test_changes, s);
     ix_close(s);
+    char file[300];
+    snprintf(file, sizeof file, "%s.ids", path);
+    RUN_ARG(test_id_collisions, file);
     ix_result_free(&res);
     docb_free(builder);
     docb_free(builder_std);

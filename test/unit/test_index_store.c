@@ -1,13 +1,16 @@
 /* The embedded index's write path: documents built by the document builder go in (stored as
  * their raw record only), come back field for field, an identical add is left alone, a changed
  * add replaces, a delete removes, and what a rolled-back transaction did is gone. Documents from
- * another client (no raw) are stored whole. */
+ * another client (no raw) are stored whole. The ids map keeps that in both its levels, through
+ * merges and hash collisions. An index of another format is refused. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "index/ix_internal.h"
 #include "index/ix_store.h"
 #include "index/sdf_parse.h"
 #include "pipeline/docbuild.h"
@@ -186,6 +189,157 @@ static void test_fts_hash_size(void) {
     test_remove_db(file);
 }
 
+/* One number from file, read by a connection of its own (what is committed). */
+static long long sql_count(const char *file, const char *sql) {
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Entries of ids, of ids_new, rows of docs and the meta count: "ids/ids_new/docs/meta". */
+static const char *levels(const char *file) {
+    static char out[96];
+    snprintf(out, sizeof out, "%lld/%lld/%lld/%lld", sql_count(file, "SELECT count(*) FROM ids"),
+             sql_count(file, "SELECT count(*) FROM ids_new"), sql_count(file, "SELECT count(*) FROM docs"),
+             sql_count(file, "SELECT v FROM meta WHERE k='docs'"));
+    return out;
+}
+
+/* A writer whose ids fall on four hashes (every lookup meets collisions, in both levels) and
+ * whose ids_new is merged past 4 entries. */
+static ix_store *open_colliding(const char *file) {
+    char err[256];
+    ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "%s\n", err);
+        return NULL;
+    }
+    s->id_hash_mask = 3;
+    s->ids_new_max = 4;
+    return s;
+}
+
+static const char moved_11[] = "{\"type\":\"add\",\"id\":\"ev-0011\",\"fields\":{\"event_name\":\"Moved\","
+                               "\"event_time\":\"2024-06-01T12:00:00Z\"}}";
+
+/* Every document as it should be now, again: each is found and left alone (none added). */
+static void expect_all_unchanged(ix_store *s, const char *file, const char *want_levels) {
+    char err[256];
+    const ix_write_stats *ws = ix_get_write_stats(s);
+    uint64_t unchanged = ws->unchanged;
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    for (int i = 0; i < 15; i++) {
+        if (i == 5 || i == 10) continue; /* deleted */
+        if (i == 11) CHECK_EQ_INT(apply_json(s, moved_11, err, sizeof err), 0);
+        else CHECK_EQ_INT(add_record(s, record(i, i == 3 ? "DeleteUser" : "CreateUser", "10.0.0.1")), 0);
+    }
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    CHECK_EQ_INT(ws->unchanged - unchanged, 13);
+    CHECK_EQ_STR(levels(file), want_levels);
+}
+
+/* Redelivered and deleted ids in each level, before and after a merge, with colliding hashes;
+ * a merge rolled back or cut short by the writer's death loses nothing. */
+static void test_ids_levels(void) {
+    char err[256], file[300];
+    snprintf(file, sizeof file, "%s.ids", path);
+    test_remove_db(file);
+    ix_store *s = open_colliding(file);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    for (int i = 0; i < 10; i++) CHECK_EQ_INT(add_record(s, record(i, "CreateUser", "10.0.0.1")), 0);
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    CHECK_EQ_STR(levels(file), "0/10/10/10"); /* new ids wait in ids_new */
+
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);                       /* merges: 10 > 4 */
+    CHECK_EQ_INT(add_record(s, record(3, "DeleteUser", "10.0.0.1")), 0); /* in ids: replaced */
+    CHECK_EQ_INT(add_record(s, record(10, "CreateUser", "10.0.0.1")), 0);
+    CHECK_EQ_INT(add_record(s, record(11, "CreateUser", "10.0.0.1")), 0);
+    CHECK_EQ_INT(apply_json(s, moved_11, err, sizeof err), 0); /* in ids_new, another time: replaced */
+    CHECK_EQ_INT(apply_json(s, "{\"type\":\"delete\",\"id\":\"ev-0005\"}", err, sizeof err), 0); /* in ids */
+    CHECK_EQ_INT(apply_json(s, "{\"type\":\"delete\",\"id\":\"ev-0010\"}", err, sizeof err), 0); /* ids_new */
+    CHECK_EQ_INT(apply_json(s, "{\"type\":\"delete\",\"id\":\"ev-0005\"}", err, sizeof err), 0); /* gone */
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    CHECK_EQ_INT(ix_doc_count(s), 10);
+    /* ev-0003 and ev-0011 in ids_new, the 8 others in ids */
+    CHECK_EQ_STR(levels(file), "8/2/10/10");
+
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    for (int i = 12; i < 15; i++) CHECK_EQ_INT(add_record(s, record(i, "CreateUser", "10.0.0.1")), 0);
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    CHECK_EQ_STR(levels(file), "8/5/13/13");
+
+    /* a merge rolled back: ids_new is still whole */
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0); /* merges: 5 > 4 */
+    CHECK_EQ_INT(add_record(s, record(15, "CreateUser", "10.0.0.1")), 0);
+    CHECK_EQ_INT(apply_json(s, "{\"type\":\"delete\",\"id\":\"ev-0012\"}", err, sizeof err), 0);
+    ix_rollback(s);
+    CHECK_EQ_STR(levels(file), "8/5/13/13");
+    CHECK_EQ_INT(ix_doc_count(s), 13);
+
+    /* a writer that dies in the middle of its merge */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        ix_store *w = open_colliding(file);
+        if (w && ix_begin(w, err, sizeof err) == 0 && add_record(w, record(16, "CreateUser", "10.0.0.1")) == 0)
+            _exit(0); /* no commit, no close */
+        _exit(1);
+    }
+    int st = -1;
+    CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_EQ_STR(levels(file), "8/5/13/13");
+
+    /* this begin merges: ids_new is counted again after the rollbacks */
+    expect_all_unchanged(s, file, "13/0/13/13");
+    ix_close(s);
+
+    /* after the merge, a redelivery and a delete of ids now in ids */
+    s = open_colliding(file);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    CHECK_EQ_INT(apply_json(s, "{\"type\":\"delete\",\"id\":\"ev-0014\"}", err, sizeof err), 0);
+    CHECK_EQ_INT(add_record(s, record(14, "CreateUser", "10.0.0.1")), 0); /* back, into ids_new */
+    CHECK_EQ_INT(add_record(s, record(13, "DeleteUser", "10.0.0.1")), 0);
+    CHECK_EQ_INT(add_record(s, record(13, "CreateUser", "10.0.0.1")), 0); /* and back again */
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    CHECK_EQ_STR(levels(file), "11/2/13/13");
+    expect_all_unchanged(s, file, "11/2/13/13");
+    ix_close(s);
+    test_remove_db(file);
+}
+
+/* An index made by an older ctindex (another format) is refused with a message that says so. */
+static void test_refuse_old_format(void) {
+    char err[256], file[300];
+    snprintf(file, sizeof file, "%s.old", path);
+    test_remove_db(file);
+    ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
+    CHECK(s != NULL);
+    ix_close(s);
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open_v2(file, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "UPDATE meta SET v='ctindex-index-1' WHERE k='format'", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    for (int mode = IX_READ; mode <= IX_WRITE; mode++) {
+        err[0] = '\0';
+        s = ix_open(file, mode, err, sizeof err);
+        CHECK(s == NULL);
+        ix_close(s);
+        CHECK(strstr(err, "another ctindex version (format ctindex-index-1, this one reads " IX_FORMAT
+                          "): index into a new file") != NULL);
+    }
+    test_remove_db(file);
+}
+
 static void test_refuse_foreign_file(void) {
     char err[256], other[300];
     snprintf(other, sizeof other, "%s.other", path);
@@ -206,6 +360,8 @@ int main(void) {
     builder = docb_new(NULL);
     RUN(test_write_read);
     RUN(test_fts_hash_size);
+    RUN(test_ids_levels);
+    RUN(test_refuse_old_format);
     RUN(test_refuse_foreign_file);
     docb_free(builder);
     json_doc_free(&jd);
