@@ -144,7 +144,9 @@ int ix__tokenize(ix_store *s, const char *text, size_t n,
 
 /* ix_ids.c: the ids map */
 enum { IX_IDS_MAIN = 0, IX_IDS_NEW = 1 };
-#define IX_IDS_NEW_MIN 16384
+#ifndef IX_IDS_NEW_MIN
+#define IX_IDS_NEW_MIN 16384 /* -D to measure another */
+#endif
 typedef struct ix_idref {
     int64_t h; /* the id's hash */
     int level; /* IX_IDS_MAIN or IX_IDS_NEW: where its entry is (when found) */
