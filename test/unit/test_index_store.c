@@ -149,19 +149,32 @@ static void test_write_read(void) {
     }
 }
 
-/* text's 'hashsize' option as stored in the file, or -1. */
-static long fts_hash_size(const char *file) {
+/* One number from file, read by a connection of its own (what is committed), or -1. */
+static long long sql_count(const char *file, const char *sql) {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    long v = -1;
+    long long v = -1;
     if (sqlite3_open_v2(file, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT v FROM text_config WHERE k='hashsize'", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        v = (long)sqlite3_column_int64(st, 0);
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
 }
+
+/* Runs sql on file through a connection of its own; 0 or -1. */
+static int sql_exec(const char *file, const char *sql) {
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(file, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+                     sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK
+                 ? 0
+                 : -1;
+    sqlite3_close(db);
+    return rc;
+}
+
+/* text's 'hashsize' option as stored in the file, or -1. */
+#define FTS_HASH_SIZE "SELECT v FROM text_config WHERE k='hashsize'"
 
 /* A writer gives FTS5 room for a whole batch of pending terms (one segment per transaction), in
  * a new file and in one made before the option was set. */
@@ -172,34 +185,18 @@ static void test_fts_hash_size(void) {
     ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
     CHECK(s != NULL);
     ix_close(s);
-    CHECK_EQ_INT(fts_hash_size(file), IX_FTS_HASH_BYTES);
-    sqlite3 *db = NULL;
-    CHECK(sqlite3_open_v2(file, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, "DELETE FROM text_config WHERE k='hashsize'", NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
-    CHECK_EQ_INT(fts_hash_size(file), -1);
+    CHECK_EQ_INT(sql_count(file, FTS_HASH_SIZE), IX_FTS_HASH_BYTES);
+    CHECK_EQ_INT(sql_exec(file, "DELETE FROM text_config WHERE k='hashsize'"), 0);
+    CHECK_EQ_INT(sql_count(file, FTS_HASH_SIZE), -1);
     s = ix_open(file, IX_READ, err, sizeof err); /* a reader leaves the file alone */
     CHECK(s != NULL);
     ix_close(s);
-    CHECK_EQ_INT(fts_hash_size(file), -1);
+    CHECK_EQ_INT(sql_count(file, FTS_HASH_SIZE), -1);
     s = ix_open(file, IX_WRITE, err, sizeof err);
     CHECK(s != NULL);
     ix_close(s);
-    CHECK_EQ_INT(fts_hash_size(file), IX_FTS_HASH_BYTES);
+    CHECK_EQ_INT(sql_count(file, FTS_HASH_SIZE), IX_FTS_HASH_BYTES);
     test_remove_db(file);
-}
-
-/* One number from file, read by a connection of its own (what is committed). */
-static long long sql_count(const char *file, const char *sql) {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    long long v = -1;
-    if (sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
 }
 
 /* Entries of ids, of ids_new, rows of docs and the meta count: "ids/ids_new/docs/meta". */
@@ -325,10 +322,7 @@ static void test_refuse_old_format(void) {
     ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
     CHECK(s != NULL);
     ix_close(s);
-    sqlite3 *db = NULL;
-    CHECK(sqlite3_open_v2(file, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, "UPDATE meta SET v='ctindex-index-1' WHERE k='format'", NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
+    CHECK_EQ_INT(sql_exec(file, "UPDATE meta SET v='ctindex-index-1' WHERE k='format'"), 0);
     for (int mode = IX_READ; mode <= IX_WRITE; mode++) {
         err[0] = '\0';
         s = ix_open(file, mode, err, sizeof err);
