@@ -152,8 +152,8 @@ typedef struct ix_idref {
     int level; /* IX_IDS_MAIN or IX_IDS_NEW: where its entry is (when found) */
 } ix_idref;
 int64_t ix__id_hash(const ix_store *s, const char *id, size_t n);
-/* The row id of document id, 0 when none (then s->old holds the stored document), -1 on error;
- * ref gets its hash and the level of its entry. */
+/* The row id of document id (s->old then holds its stored document), 0 when none, -1 on error;
+ * ref gets the id's hash and the level of its entry. */
 int64_t ix__find_id(ix_store *s, const char *id, size_t n, ix_idref *ref, char *err, size_t errcap);
 /* Enters (h, doc) into ids_new; takes out the entry of a document found by ix__find_id. 0 or -1. */
 int ix__id_put(ix_store *s, int64_t h, int64_t doc, char *err, size_t errcap);
