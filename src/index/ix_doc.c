@@ -231,6 +231,7 @@ int ix__doc_load(ix_store *s, int64_t rowid, sdf_op *op, char *err, size_t errca
     sqlite3_reset(s->q_store_get);
     if (u != 0) return -1;
     if (sdf_parse_trusted(&s->jd, text, len, 1, &s->scratch, op, err, errcap) != 0) return -1;
+    op->raw = NULL; /* it would be in s->scratch, which doc_columns reuses */
     s->loaded = text;
     s->loaded_len = len;
     s->loaded_derived = text == s->built;

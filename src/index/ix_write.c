@@ -358,9 +358,9 @@ int ix_apply(ix_store *s, json_doc *doc, const sdf_op *op, const char *js, size_
         s->doc_delta--;
         return 0;
     }
-    const char *raw = NULL;
-    size_t raw_len = 0;
-    for (int i = 0; i < op->nfields; i++)
+    const char *raw = op->raw; /* decoded by sdf_parse_trusted already, or NULL */
+    size_t raw_len = op->raw_len;
+    for (int i = 0; i < op->nfields && !raw; i++)
         if (op->fields[i].f->column == IXT_RAW && doc->toks[op->fields[i].tok].type == JSON_STRING) {
             const char *p = json_tok_ptr(doc, op->fields[i].tok);
             size_t n = json_tok_len(doc, op->fields[i].tok);
