@@ -32,7 +32,13 @@ int ix__varint_get(const uint8_t *p, size_t n, size_t *pos, uint64_t *v) {
     return -1;
 }
 
-static int put_varint(buf *b, uint64_t v) {
+/* Written in place while the buffer has room (about 50 a document: a call to buf_append and
+ * memcpy each cost more than the bytes). */
+static inline int put_varint(buf *b, uint64_t v) {
+    if (b->cap - b->len >= 10) {
+        b->len += ix__varint_put((uint8_t *)b->data + b->len, v);
+        return 0;
+    }
     uint8_t tmp[10];
     return buf_append(b, tmp, ix__varint_put(tmp, v));
 }
@@ -51,7 +57,12 @@ size_t ix__token(char kind, uint64_t v, char *out) {
     return n;
 }
 
-static int put_token(buf *b, char kind, uint64_t v) {
+static inline int put_token(buf *b, char kind, uint64_t v) {
+    if (b->cap - b->len >= 24) { /* ix__token writes at most 15 bytes and a NUL */
+        b->data[b->len] = ' ';
+        b->len += 1 + ix__token(kind, v, b->data + b->len + 1);
+        return 0;
+    }
     char tmp[24];
     tmp[0] = ' ';
     return buf_append(b, tmp, 1 + ix__token(kind, v, tmp + 1));
