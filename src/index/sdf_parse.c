@@ -181,17 +181,27 @@ static inline __attribute__((always_inline)) int cs_string_into(cscan *c, int pa
 #if defined(__SSE2__)
         /* 16 bytes a step to the next stop byte: a raw record has one every 10-20 bytes */
         const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), ctl = _mm_set1_epi8(0x1f);
-        for (; i + 16 <= n; i += 16, o += 16) {
+        while (i + 16 <= n) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
             if (out) _mm_storeu_si128((__m128i *)(void *)(out + o), v); /* the bytes past a stop are written over */
             __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
                                      _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
             unsigned bits = (unsigned)_mm_movemask_epi8(m);
-            if (bits) {
-                i += (unsigned)__builtin_ctz(bits);
-                o += (unsigned)__builtin_ctz(bits);
-                break;
+            if (!bits) {
+                i += 16;
+                o += 16;
+                continue;
             }
+            unsigned k = (unsigned)__builtin_ctz(bits);
+            i += k;
+            o += k;
+            /* raw's own quotes, most of its escapes: decoded here without leaving the loop */
+            if (out && s[i] == '\\' && i + 1 < n && s[i + 1] == '"') {
+                out[o++] = '"';
+                i += 2;
+                continue;
+            }
+            break;
         }
 #endif
         if (out)
