@@ -271,6 +271,8 @@ static int step_done(ix_store *s, sqlite3_stmt *st, char *err, size_t errcap, co
     return rc == SQLITE_DONE ? 0 : ix__sqlerr(s, err, errcap, what);
 }
 
+int ix_text_len(const char *p, size_t n) { return p[n] == '\0' && strlen(p) == n ? -1 : (int)n; }
+
 static void bind_columns(ix_store *s, sqlite3_stmt *st, int64_t rowid) {
     sqlite3_bind_int64(st, 1, rowid);
     for (int c = 0; c < IXT_COLUMNS; c++) {
@@ -280,7 +282,7 @@ static void bind_columns(ix_store *s, sqlite3_stmt *st, int64_t rowid) {
             p = s->raw_col;
             n = s->raw_col_len;
         }
-        if (n) sqlite3_bind_text(st, 2 + c, p, (int)n, SQLITE_STATIC);
+        if (n) sqlite3_bind_text(st, 2 + c, p, ix_text_len(p, n), SQLITE_STATIC);
         else sqlite3_bind_null(st, 2 + c);
     }
 }

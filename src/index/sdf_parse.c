@@ -237,7 +237,10 @@ static inline __attribute__((always_inline)) int cs_string_into(cscan *c, int pa
     if (t < 0) return -1;
     c->d->toks[t].end = (int)i;
     c->i = i + 1;
-    if (out) *out_len = o;
+    if (out) {
+        out[o] = '\0'; /* room: o <= the string's length */
+        *out_len = o;
+    }
     return t;
 }
 

@@ -146,6 +146,49 @@ static void test_write_read(void) {
     }
 }
 
+/* The sink's way in: sdf_parse_trusted decodes raw as it scans it (op.raw), and the document it
+ * stores is byte for byte the one the full parse's decoding stores: added again through
+ * sdf_parse_op, it is found unchanged. */
+static void test_trusted_raw(void) {
+    char err[256], file[300];
+    snprintf(file, sizeof file, "%s.trusted", path);
+    test_remove_db(file);
+    ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    const char *rec = "{\"eventVersion\":\"1.08\",\"eventTime\":\"2024-05-01T01:00:00Z\",\"eventSource\":"
+                      "\"s3.amazonaws.com\",\"eventName\":\"GetObject\",\"awsRegion\":\"us-east-1\","
+                      "\"userAgent\":\"cli \\\"quoted\\\" C:\\\\dir\\/x\\ttab\",\"eventID\":\"ev-t1\"}";
+    docb_result res;
+    long n = docb_build(builder, rec, strlen(rec), docbuf, sizeof docbuf, &res);
+    CHECK(n > 0);
+    if (n <= 0) return;
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    CHECK_EQ_INT(sdf_parse_trusted(&jd, docbuf, (size_t)n, 1, &scratch, &op, err, sizeof err), 0);
+    CHECK(op.raw != NULL);
+    CHECK(op.raw && op.raw_len == strlen(rec) && memcmp(op.raw, rec, op.raw_len) == 0 && op.raw[op.raw_len] == '\0');
+    CHECK_EQ_INT(ix_apply(s, &jd, &op, docbuf, (size_t)n, IX_APPLY_DERIVED, err, sizeof err), 0);
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    const ix_write_stats *ws = ix_get_write_stats(s);
+    CHECK_EQ_INT(ws->derived, 1);
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    CHECK_EQ_INT(add_record(s, rec), 0);
+    CHECK_EQ_INT(op.raw == NULL, 1);
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    CHECK_EQ_INT(ws->unchanged, 1);
+    CHECK_EQ_INT(ix_doc_count(s), 1);
+    ix_close(s);
+    test_remove_db(file);
+}
+
+/* Text is bound as NUL-terminated only when it is: a NUL right after it and none inside. */
+static void test_text_len(void) {
+    CHECK_EQ_INT(ix_text_len("abc", 3), -1);
+    CHECK_EQ_INT(ix_text_len("abcd", 3), 3);
+    CHECK_EQ_INT(ix_text_len("a\0c\0", 3), 3);
+    CHECK_EQ_INT(ix_text_len("", 0), -1);
+}
+
 /* text's 'hashsize' option as stored in the file, or -1. */
 static long fts_hash_size(const char *file) {
     sqlite3 *db = NULL;
@@ -206,6 +249,8 @@ int main(void) {
     builder = docb_new(NULL);
     RUN(test_write_read);
     RUN(test_fts_hash_size);
+    RUN(test_trusted_raw);
+    RUN(test_text_len);
     RUN(test_refuse_foreign_file);
     docb_free(builder);
     json_doc_free(&jd);
