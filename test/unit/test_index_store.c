@@ -146,15 +146,22 @@ static void test_write_read(void) {
     }
 }
 
+/* A fresh writer on path + suffix (its name in file). */
+static ix_store *open_fresh(const char *suffix, char *file, size_t cap) {
+    char err[256];
+    snprintf(file, cap, "%s%s", path, suffix);
+    test_remove_db(file);
+    ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
+    CHECK(s != NULL);
+    return s;
+}
+
 /* The sink's way in: sdf_parse_trusted decodes raw as it scans it (op.raw), and the document it
  * stores is byte for byte the one the full parse's decoding stores: added again through
  * sdf_parse_op, it is found unchanged. */
 static void test_trusted_raw(void) {
     char err[256], file[300];
-    snprintf(file, sizeof file, "%s.trusted", path);
-    test_remove_db(file);
-    ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
-    CHECK(s != NULL);
+    ix_store *s = open_fresh(".trusted", file, sizeof file);
     if (!s) return;
     const char *rec = "{\"eventVersion\":\"1.08\",\"eventTime\":\"2024-05-01T01:00:00Z\",\"eventSource\":"
                       "\"s3.amazonaws.com\",\"eventName\":\"GetObject\",\"awsRegion\":\"us-east-1\","
@@ -207,10 +214,7 @@ static long fts_hash_size(const char *file) {
  * a new file and in one made before the option was set. */
 static void test_fts_hash_size(void) {
     char err[256], file[300];
-    snprintf(file, sizeof file, "%s.hash", path);
-    test_remove_db(file);
-    ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
-    CHECK(s != NULL);
+    ix_store *s = open_fresh(".hash", file, sizeof file);
     ix_close(s);
     CHECK_EQ_INT(fts_hash_size(file), IX_FTS_HASH_BYTES);
     sqlite3 *db = NULL;
