@@ -231,6 +231,7 @@ static int doc_columns(ix_store *s, const json_doc *doc, const sdf_op *op, int d
         last_nonzero = (int)s->packed.len;
     }
     s->packed.len = (size_t)last_nonzero; /* absent trailing slots cost nothing */
+    buf_terminate(&s->lit);               /* bound as terminated when it could be (bind_lit) */
     rc = 0;
 out:
     return rc;
@@ -262,6 +263,14 @@ static int64_t alloc_rowid(ix_store *s, int has_time, int64_t t_ms, char *err, s
         return -1;
     }
     return (hour << IX_SEQ_BITS) | s->hours[i].next++;
+}
+
+/* The document's lit tokens as the statement's parameter 2 (NUL-terminated when buf_terminate
+ * found room: see ix_text_len). */
+static void bind_lit(ix_store *s, sqlite3_stmt *st) {
+    const buf *b = &s->lit;
+    if (!b->data) sqlite3_bind_text(st, 2, "", 0, SQLITE_STATIC);
+    else sqlite3_bind_text(st, 2, b->data, b->len < b->cap ? ix_text_len(b->data, b->len) : (int)b->len, SQLITE_STATIC);
 }
 
 static int step_done(ix_store *s, sqlite3_stmt *st, char *err, size_t errcap, const char *what) {
@@ -327,7 +336,7 @@ static int remove_doc(ix_store *s, int64_t rowid, char *err, size_t errcap) {
     bind_columns(s, s->q_text_del, rowid);
     if (step_done(s, s->q_text_del, err, errcap, "deleting text") != 0) return -2;
     sqlite3_bind_int64(s->q_lit_del, 1, rowid);
-    sqlite3_bind_text(s->q_lit_del, 2, s->lit.data ? s->lit.data : "", (int)s->lit.len, SQLITE_STATIC);
+    bind_lit(s, s->q_lit_del);
     if (step_done(s, s->q_lit_del, err, errcap, "deleting values") != 0) return -2;
     sqlite3_bind_int64(s->q_doc_del, 1, rowid);
     if (step_done(s, s->q_doc_del, err, errcap, "deleting a document") != 0) return -2;
@@ -422,7 +431,7 @@ int ix_apply(ix_store *s, json_doc *doc, const sdf_op *op, const char *js, size_
     bind_columns(s, s->q_text_put, rowid);
     if (step_done(s, s->q_text_put, err, errcap, "indexing text") != 0) return -2;
     sqlite3_bind_int64(s->q_lit_put, 1, rowid);
-    sqlite3_bind_text(s->q_lit_put, 2, s->lit.data ? s->lit.data : "", (int)s->lit.len, SQLITE_STATIC);
+    bind_lit(s, s->q_lit_put);
     if (step_done(s, s->q_lit_put, err, errcap, "indexing values") != 0) return -2;
     s->tx.adds++;
     s->tx.derived += derived;
