@@ -57,7 +57,8 @@ int ix_begin(ix_store *s, char *err, size_t errcap);
  * its raw field (BATCH_DOC_DERIVED): it is stored as raw alone without rebuilding it to check. */
 enum { IX_APPLY_DERIVED = 1 };
 
-/* Applies one operation parsed by sdf_parse_op from js[0..len) (doc still holds its tokens).
+/* Applies one operation parsed by sdf_parse_op or sdf_parse_trusted from js[0..len) (doc still
+ * holds its tokens; op->raw, when set, is taken as raw's decoded text and must still be valid).
  * 0 applied; -1 the document is refused (err says why, the transaction goes on); -2 storage
  * failed (err; call ix_rollback). */
 int ix_apply(ix_store *s, json_doc *doc, const sdf_op *op, const char *js, size_t len, unsigned flags, char *err,
