@@ -414,7 +414,7 @@ static int escaped_at(const char *s, const char *q) {
 
 int sdf_parse_trusted(json_doc *doc, const char *js, size_t len, unsigned index, buf *scratch, sdf_op *op, char *err,
                       size_t errcap) {
-    char *dec = scratch && len <= SDF_MAX_DOC_BYTES && buf_reserve(scratch, len + 16) == 0 ? scratch->data : NULL;
+    char *dec = len <= SDF_MAX_DOC_BYTES && buf_reserve(scratch, len + 16) == 0 ? scratch->data : NULL;
     int dec_tok;
     size_t dec_len = 0;
     if (len <= SDF_MAX_DOC_BYTES && scan_compact(doc, js, len, dec, &dec_tok, &dec_len) == 0) {

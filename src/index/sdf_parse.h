@@ -63,7 +63,8 @@ int sdf_parse_op(json_doc *doc, const char *js, size_t len, unsigned index, int 
  * with a well-formed "raw" string, everything before it is tokenized from a copy in scratch and
  * raw's token is made to span its text in js (the tokenizer never walks the 1-2 KB of the record).
  * Tokens then refer to js (doc->js is js), as with sdf_parse_op. A compact document's raw (a
- * string without \u escapes) is decoded as it is scanned: op->raw, in scratch, NUL-terminated. */
+ * string without \u escapes) is decoded as it is scanned: op->raw, in scratch, NUL-terminated.
+ * scratch is required here (bounded by SDF_MAX_DOC_BYTES + 16). */
 int sdf_parse_trusted(json_doc *doc, const char *js, size_t len, unsigned index, buf *scratch, sdf_op *op, char *err,
                       size_t errcap);
 
