@@ -96,7 +96,8 @@ __attribute__((noinline)) static void fts_insert_batch(fts_only *f, uint32_t n, 
     for (uint32_t i = 0; i < n && i < 100000; i++) {
         sqlite3_bind_int64(f->ins, 1, ++f->rowid);
         for (int c = 0; c < IXT_COLUMNS; c++) {
-            if (lens[i][c]) sqlite3_bind_text(f->ins, 2 + c, vals[i][c], (int)lens[i][c], SQLITE_STATIC);
+            if (lens[i][c])
+                sqlite3_bind_text(f->ins, 2 + c, vals[i][c], ix_text_len(vals[i][c], lens[i][c]), SQLITE_STATIC);
             else sqlite3_bind_null(f->ins, 2 + c);
         }
         sqlite3_step(f->ins);

@@ -38,6 +38,12 @@ enum { IX_READ = 0, IX_WRITE = 1, IX_DURABLE = 2 };
     "PRAGMA journal_mode=WAL; PRAGMA cache_size=-65536; PRAGMA mmap_size=0; PRAGMA wal_autocheckpoint=8192; " \
     "PRAGMA journal_size_limit=67108864"
 
+/* The length to bind text p[0..n) with (p[n] must be readable): -1 when p[n] is its NUL and none
+ * comes before (SQLite then knows the string is terminated), else n. FTS5 reads every value with
+ * sqlite3_value_text, which copies a string not known to be terminated (a malloc and a memcpy of
+ * a 2 KB raw record for every document); the index and bench_index's ceiling bind alike. */
+int ix_text_len(const char *p, size_t n);
+
 /* Opens the index file at path (IX_WRITE creates it when missing; IX_WRITE | IX_DURABLE also
  * syncs every commit: without it a commit survives the process, not the machine). NULL with err
  * filled: the file is not an index, was made by an incompatible ctindex (another field table),
@@ -51,7 +57,8 @@ int ix_begin(ix_store *s, char *err, size_t errcap);
  * its raw field (BATCH_DOC_DERIVED): it is stored as raw alone without rebuilding it to check. */
 enum { IX_APPLY_DERIVED = 1 };
 
-/* Applies one operation parsed by sdf_parse_op from js[0..len) (doc still holds its tokens).
+/* Applies one operation parsed by sdf_parse_op or sdf_parse_trusted from js[0..len) (doc still
+ * holds its tokens; op->raw, when set, is taken as raw's decoded text and must still be valid).
  * 0 applied; -1 the document is refused (err says why, the transaction goes on); -2 storage
  * failed (err; call ix_rollback). */
 int ix_apply(ix_store *s, json_doc *doc, const sdf_op *op, const char *js, size_t len, unsigned flags, char *err,

@@ -32,7 +32,13 @@ int ix__varint_get(const uint8_t *p, size_t n, size_t *pos, uint64_t *v) {
     return -1;
 }
 
-static int put_varint(buf *b, uint64_t v) {
+/* Written in place while the buffer has room (about 50 a document: a call to buf_append and
+ * memcpy each cost more than the bytes). */
+static inline int put_varint(buf *b, uint64_t v) {
+    if (b->cap - b->len >= 10) {
+        b->len += ix__varint_put((uint8_t *)b->data + b->len, v);
+        return 0;
+    }
     uint8_t tmp[10];
     return buf_append(b, tmp, ix__varint_put(tmp, v));
 }
@@ -51,7 +57,12 @@ size_t ix__token(char kind, uint64_t v, char *out) {
     return n;
 }
 
-static int put_token(buf *b, char kind, uint64_t v) {
+static inline int put_token(buf *b, char kind, uint64_t v) {
+    if (b->cap - b->len >= 24) { /* ix__token writes at most 15 bytes and a NUL */
+        b->data[b->len] = ' ';
+        b->len += 1 + ix__token(kind, v, b->data + b->len + 1);
+        return 0;
+    }
     char tmp[24];
     tmp[0] = ' ';
     return buf_append(b, tmp, 1 + ix__token(kind, v, tmp + 1));
@@ -220,6 +231,7 @@ static int doc_columns(ix_store *s, const json_doc *doc, const sdf_op *op, int d
         last_nonzero = (int)s->packed.len;
     }
     s->packed.len = (size_t)last_nonzero; /* absent trailing slots cost nothing */
+    buf_terminate(&s->lit);               /* bound as terminated when it could be (bind_lit) */
     rc = 0;
 out:
     return rc;
@@ -253,12 +265,22 @@ static int64_t alloc_rowid(ix_store *s, int has_time, int64_t t_ms, char *err, s
     return (hour << IX_SEQ_BITS) | s->hours[i].next++;
 }
 
+/* The document's lit tokens as the statement's parameter 2 (NUL-terminated when buf_terminate
+ * found room: see ix_text_len). */
+static void bind_lit(ix_store *s, sqlite3_stmt *st) {
+    const buf *b = &s->lit;
+    if (!b->data) sqlite3_bind_text(st, 2, "", 0, SQLITE_STATIC);
+    else sqlite3_bind_text(st, 2, b->data, b->len < b->cap ? ix_text_len(b->data, b->len) : (int)b->len, SQLITE_STATIC);
+}
+
 static int step_done(ix_store *s, sqlite3_stmt *st, char *err, size_t errcap, const char *what) {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return rc == SQLITE_DONE ? 0 : ix__sqlerr(s, err, errcap, what);
 }
+
+int ix_text_len(const char *p, size_t n) { return p[n] == '\0' && strlen(p) == n ? -1 : (int)n; }
 
 static void bind_columns(ix_store *s, sqlite3_stmt *st, int64_t rowid) {
     sqlite3_bind_int64(st, 1, rowid);
@@ -269,7 +291,7 @@ static void bind_columns(ix_store *s, sqlite3_stmt *st, int64_t rowid) {
             p = s->raw_col;
             n = s->raw_col_len;
         }
-        if (n) sqlite3_bind_text(st, 2 + c, p, (int)n, SQLITE_STATIC);
+        if (n) sqlite3_bind_text(st, 2 + c, p, ix_text_len(p, n), SQLITE_STATIC);
         else sqlite3_bind_null(st, 2 + c);
     }
 }
@@ -286,7 +308,7 @@ static int remove_doc(ix_store *s, int64_t rowid, char *err, size_t errcap) {
     bind_columns(s, s->q_text_del, rowid);
     if (step_done(s, s->q_text_del, err, errcap, "deleting text") != 0) return -2;
     sqlite3_bind_int64(s->q_lit_del, 1, rowid);
-    sqlite3_bind_text(s->q_lit_del, 2, s->lit.data ? s->lit.data : "", (int)s->lit.len, SQLITE_STATIC);
+    bind_lit(s, s->q_lit_del);
     if (step_done(s, s->q_lit_del, err, errcap, "deleting values") != 0) return -2;
     sqlite3_bind_int64(s->q_doc_del, 1, rowid);
     if (step_done(s, s->q_doc_del, err, errcap, "deleting a document") != 0) return -2;
@@ -322,9 +344,9 @@ int ix_apply(ix_store *s, json_doc *doc, const sdf_op *op, const char *js, size_
         s->doc_delta--;
         return 0;
     }
-    const char *raw = NULL;
-    size_t raw_len = 0;
-    for (int i = 0; i < op->nfields; i++)
+    const char *raw = op->raw; /* decoded by sdf_parse_trusted already, or NULL */
+    size_t raw_len = op->raw_len;
+    for (int i = 0; i < op->nfields && !raw; i++)
         if (op->fields[i].f->column == IXT_RAW && doc->toks[op->fields[i].tok].type == JSON_STRING) {
             const char *p = json_tok_ptr(doc, op->fields[i].tok);
             size_t n = json_tok_len(doc, op->fields[i].tok);
@@ -371,7 +393,7 @@ int ix_apply(ix_store *s, json_doc *doc, const sdf_op *op, const char *js, size_
     bind_columns(s, s->q_text_put, rowid);
     if (step_done(s, s->q_text_put, err, errcap, "indexing text") != 0) return -2;
     sqlite3_bind_int64(s->q_lit_put, 1, rowid);
-    sqlite3_bind_text(s->q_lit_put, 2, s->lit.data ? s->lit.data : "", (int)s->lit.len, SQLITE_STATIC);
+    bind_lit(s, s->q_lit_put);
     if (step_done(s, s->q_lit_put, err, errcap, "indexing values") != 0) return -2;
     s->tx.adds++;
     s->tx.derived += derived;

@@ -152,6 +152,11 @@ typedef struct cscan {
     json_doc *d;
     const char *js;
     size_t i, n;
+    /* raw's value decoded while it is scanned (NULL: not wanted, or no room) */
+    char *dec;
+    size_t dec_len;
+    int dec_tok; /* raw's token, -1 until it was scanned */
+    int dec_bad; /* it holds a \u escape: left to json_tok_decode (surrogate pairs) */
 } cscan;
 
 static int cs_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
@@ -164,58 +169,98 @@ static int cs_token(cscan *c, json_type type, size_t start, int parent) {
     return (int)c->d->ntoks++;
 }
 
-/* A string at c->i (its opening quote), escapes checked as jsmn checks them. */
-static int cs_string(cscan *c, int parent) {
+/* A string at c->i (its opening quote), escapes checked as jsmn checks them. With out, its text
+ * is also decoded there as json_str_decode decodes it (the one-character escapes; *bad set at a
+ * \u, whose decoding is left to it): out needs room for the string's bytes plus 16. Inlined
+ * into both callers, so the scan without out pays nothing for it. */
+static inline __attribute__((always_inline)) int cs_string_into(cscan *c, int parent, char *out, size_t *out_len,
+                                                                int *bad) {
     const unsigned char *s = (const unsigned char *)c->js;
-    size_t i = c->i + 1, n = c->n;
+    size_t i = c->i + 1, n = c->n, o = 0;
     for (;;) {
 #if defined(__SSE2__)
         /* 16 bytes a step to the next stop byte: a raw record has one every 10-20 bytes */
         const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), ctl = _mm_set1_epi8(0x1f);
-        for (; i + 16 <= n; i += 16) {
+        while (i + 16 <= n) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            if (out) _mm_storeu_si128((__m128i *)(void *)(out + o), v); /* the bytes past a stop are written over */
             __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
                                      _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
             unsigned bits = (unsigned)_mm_movemask_epi8(m);
-            if (bits) {
-                i += (unsigned)__builtin_ctz(bits);
-                break;
+            if (!bits) {
+                i += 16;
+                o += 16;
+                continue;
             }
+            unsigned k = (unsigned)__builtin_ctz(bits);
+            i += k;
+            o += k;
+            /* raw's own quotes, most of its escapes: decoded here without leaving the loop */
+            if (out && s[i] == '\\' && i + 1 < n && s[i + 1] == '"') {
+                out[o++] = '"';
+                i += 2;
+                continue;
+            }
+            break;
         }
 #endif
-        while (i < n && !cs_stop[s[i]]) i++;
+        if (out)
+            while (i < n && !cs_stop[s[i]]) out[o++] = (char)s[i++];
+        else
+            while (i < n && !cs_stop[s[i]]) i++;
         if (i >= n || s[i] < 0x20) return -1;
         if (s[i] == '"') break;
         if (i + 1 >= n) return -1;
+        char e = 0;
         switch (s[i + 1]) {
-        case '"':
-        case '/':
-        case '\\':
-        case 'b':
-        case 'f':
-        case 'r':
-        case 'n':
-        case 't': i += 2; break;
+        case '"': e = '"'; break;
+        case '/': e = '/'; break;
+        case '\\': e = '\\'; break;
+        case 'b': e = '\b'; break;
+        case 'f': e = '\f'; break;
+        case 'r': e = '\r'; break;
+        case 'n': e = '\n'; break;
+        case 't': e = '\t'; break;
         case 'u':
             if (n - i < 6 || !cs_hex((char)s[i + 2]) || !cs_hex((char)s[i + 3]) || !cs_hex((char)s[i + 4]) ||
                 !cs_hex((char)s[i + 5]))
                 return -1;
             i += 6;
-            break;
+            if (out) *bad = 1;
+            continue;
         default: return -1;
         }
+        if (out) out[o++] = e;
+        i += 2;
     }
     int t = cs_token(c, JSON_STRING, c->i + 1, parent);
     if (t < 0) return -1;
     c->d->toks[t].end = (int)i;
     c->i = i + 1;
+    if (out) {
+        out[o] = '\0'; /* room: o <= the string's length */
+        *out_len = o;
+    }
+    return t;
+}
+
+static int cs_string(cscan *c, int parent) { return cs_string_into(c, parent, NULL, NULL, NULL); }
+
+/* raw's value, decoded into c->dec as it is scanned: json_tok_decode would walk it again. */
+static int cs_string_dec(cscan *c, int parent) {
+    int t = cs_string_into(c, parent, c->dec, &c->dec_len, &c->dec_bad);
+    c->dec_tok = t;
     return t;
 }
 
 static int cs_value(cscan *c, int parent, int depth) {
     if (c->i >= c->n) return -1;
     char ch = c->js[c->i];
-    if (ch == '"') return cs_string(c, parent) < 0 ? -1 : 0;
+    if (ch == '"') {
+        /* raw: a member "raw" of the operation's members' object (parse_op checks it is fields) */
+        int dec = c->dec && depth == 2 && c->dec_tok < 0 && json_tok_streq(c->d, parent, "raw");
+        return (dec ? cs_string_dec(c, parent) : cs_string(c, parent)) < 0 ? -1 : 0;
+    }
     if (ch == '-' || (ch >= '0' && ch <= '9')) { /* an integer: -?(0|[1-9][0-9]*) */
         size_t i = c->i + (ch == '-');
         if (i >= c->n || c->js[i] < '0' || c->js[i] > '9') return -1;
@@ -257,16 +302,21 @@ static int cs_value(cscan *c, int parent, int depth) {
     return 0;
 }
 
-static int scan_compact(json_doc *d, const char *js, size_t len) {
+/* dec (room for len + 16 bytes, or NULL): where raw's value is decoded; *dec_tok gets its token
+ * (-1: none, or it holds a \u escape) and *dec_len its length. */
+static int scan_compact(json_doc *d, const char *js, size_t len, char *dec, int *dec_tok, size_t *dec_len) {
     d->js = js;
     d->len = len;
     d->ntoks = 0;
+    *dec_tok = -1;
     if (len > (size_t)0x7fffffff) return -1;
-    cscan c = {d, js, 0, len};
+    cscan c = {d, js, 0, len, dec, 0, -1, 0};
     if (cs_value(&c, -1, 0) != 0 || c.i != len) {
         d->ntoks = 0;
         return -1;
     }
+    if (!c.dec_bad) *dec_tok = c.dec_tok;
+    *dec_len = c.dec_len;
     return 0;
 }
 
@@ -274,6 +324,8 @@ static int scan_compact(json_doc *d, const char *js, size_t len) {
 static int parse_op(json_doc *doc, const char *js, size_t len, unsigned index, int trusted, buf *scratch, sdf_op *op,
                     char *err, size_t errcap, int tokenized) {
     op->nfields = 0;
+    op->raw = NULL;
+    op->raw_len = 0;
     op->is_delete = 0;
     op->id[0] = '\0';
     op->id_len = 0;
@@ -362,8 +414,18 @@ static int escaped_at(const char *s, const char *q) {
 
 int sdf_parse_trusted(json_doc *doc, const char *js, size_t len, unsigned index, buf *scratch, sdf_op *op, char *err,
                       size_t errcap) {
-    if (len <= SDF_MAX_DOC_BYTES && scan_compact(doc, js, len) == 0)
-        return parse_op(doc, js, len, index, 1, NULL, op, err, errcap, 1);
+    char *dec = len <= SDF_MAX_DOC_BYTES && buf_reserve(scratch, len + 16) == 0 ? scratch->data : NULL;
+    int dec_tok;
+    size_t dec_len = 0;
+    if (len <= SDF_MAX_DOC_BYTES && scan_compact(doc, js, len, dec, &dec_tok, &dec_len) == 0) {
+        if (parse_op(doc, js, len, index, 1, NULL, op, err, errcap, 1) != 0) return -1;
+        for (int i = 0; i < op->nfields && dec_tok >= 0; i++)
+            if (op->fields[i].tok == dec_tok && op->fields[i].f->column == IXT_RAW) {
+                op->raw = dec;
+                op->raw_len = dec_len;
+            }
+        return 0;
+    }
     static const char key[] = ",\"raw\":\"";
     const char *k = len > 16 ? memmem(js, len, key, sizeof key - 1) : NULL;
     size_t vstart = k ? (size_t)(k - js) + sizeof key - 1 : 0, vend = len >= 3 ? len - 3 : 0;

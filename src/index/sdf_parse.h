@@ -40,6 +40,10 @@ typedef struct sdf_op {
     int nfields;
     int64_t time_ms; /* event_time, when present and valid */
     int has_time;
+    /* raw's value decoded (json_tok_decode's bytes), when sdf_parse_trusted decoded it as it
+     * scanned it (in its scratch: valid until scratch is used again); else NULL */
+    const char *raw;
+    size_t raw_len;
 } sdf_op;
 
 /* Walks the top-level array of a batch: *pos starts at 0. Returns 1 with the next element's
@@ -58,7 +62,9 @@ int sdf_parse_op(json_doc *doc, const char *js, size_t len, unsigned index, int 
 /* The same for a trusted document, faster: the builder writes raw last, so when the document ends
  * with a well-formed "raw" string, everything before it is tokenized from a copy in scratch and
  * raw's token is made to span its text in js (the tokenizer never walks the 1-2 KB of the record).
- * Tokens then refer to js (doc->js is js), as with sdf_parse_op. */
+ * Tokens then refer to js (doc->js is js), as with sdf_parse_op. A compact document's raw (a
+ * string without \u escapes) is decoded as it is scanned: op->raw, in scratch, NUL-terminated.
+ * scratch is required here (bounded by SDF_MAX_DOC_BYTES + 16). */
 int sdf_parse_trusted(json_doc *doc, const char *js, size_t len, unsigned index, buf *scratch, sdf_op *op, char *err,
                       size_t errcap);
 

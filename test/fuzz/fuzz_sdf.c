@@ -1,7 +1,8 @@
 /* Any bytes as a CloudSearch document batch: the array walk ends, each operation is read or
  * refused with a message naming it, kept fields are defined ones with tokens inside the
  * document, and the trusted fast paths (the compact scan, the copy of the head) read a document
- * exactly as the full parse does, token for token. */
+ * exactly as the full parse does, token for token, and raw decoded as it is scanned is what
+ * json_tok_decode gives. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             REQUIRE(x->type == y->type && x->start == y->start && x->size == y->size && x->parent == y->parent);
             REQUIRE(x->end == y->end || (container && !whole));
         }
+        int raw_seen = 0;
         for (int i = 0; i < oa.nfields; i++) {
             REQUIRE(ob.fields[i].f == oa.fields[i].f);
             size_t la = json_tok_len(&a, oa.fields[i].tok), lb = json_tok_len(&b, ob.fields[i].tok);
@@ -58,7 +60,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 REQUIRE(la == lb &&
                         !memcmp(json_tok_ptr(&a, oa.fields[i].tok), json_tok_ptr(&b, ob.fields[i].tok), la));
             }
+            /* raw decoded as it was scanned: exactly json_tok_decode's bytes */
+            if (ob.raw && ob.fields[i].f->column == IXT_RAW) {
+                static char dec[SDF_MAX_DOC_BYTES + 16];
+                long r = json_tok_decode(&a, oa.fields[i].tok, dec, sizeof dec);
+                REQUIRE(r >= 0 && (size_t)r == ob.raw_len && !memcmp(dec, ob.raw, ob.raw_len));
+                raw_seen = 1;
+            }
         }
+        REQUIRE(!ob.raw || raw_seen);
     }
     if (rc < 0) REQUIRE(err[0] != '\0');
     return 0;

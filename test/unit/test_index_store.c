@@ -149,6 +149,56 @@ static void test_write_read(void) {
     }
 }
 
+/* A fresh writer on path + suffix (its name in file). */
+static ix_store *open_fresh(const char *suffix, char *file, size_t cap) {
+    char err[256];
+    snprintf(file, cap, "%s%s", path, suffix);
+    test_remove_db(file);
+    ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
+    CHECK(s != NULL);
+    return s;
+}
+
+/* The sink's way in: sdf_parse_trusted decodes raw as it scans it (op.raw), and the document it
+ * stores is byte for byte the one the full parse's decoding stores: added again through
+ * sdf_parse_op, it is found unchanged. */
+static void test_trusted_raw(void) {
+    char err[256], file[300];
+    ix_store *s = open_fresh(".trusted", file, sizeof file);
+    if (!s) return;
+    const char *rec = "{\"eventVersion\":\"1.08\",\"eventTime\":\"2024-05-01T01:00:00Z\",\"eventSource\":"
+                      "\"s3.amazonaws.com\",\"eventName\":\"GetObject\",\"awsRegion\":\"us-east-1\","
+                      "\"userAgent\":\"cli \\\"quoted\\\" C:\\\\dir\\/x\\ttab\",\"eventID\":\"ev-t1\"}";
+    docb_result res;
+    long n = docb_build(builder, rec, strlen(rec), docbuf, sizeof docbuf, &res);
+    CHECK(n > 0);
+    if (n <= 0) return;
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    CHECK_EQ_INT(sdf_parse_trusted(&jd, docbuf, (size_t)n, 1, &scratch, &op, err, sizeof err), 0);
+    CHECK(op.raw != NULL);
+    CHECK(op.raw && op.raw_len == strlen(rec) && memcmp(op.raw, rec, op.raw_len) == 0 && op.raw[op.raw_len] == '\0');
+    CHECK_EQ_INT(ix_apply(s, &jd, &op, docbuf, (size_t)n, IX_APPLY_DERIVED, err, sizeof err), 0);
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    const ix_write_stats *ws = ix_get_write_stats(s);
+    CHECK_EQ_INT(ws->derived, 1);
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    CHECK_EQ_INT(add_record(s, rec), 0);
+    CHECK_EQ_INT(op.raw == NULL, 1);
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    CHECK_EQ_INT(ws->unchanged, 1);
+    CHECK_EQ_INT(ix_doc_count(s), 1);
+    ix_close(s);
+    test_remove_db(file);
+}
+
+/* Text is bound as NUL-terminated only when it is: a NUL right after it and none inside. */
+static void test_text_len(void) {
+    CHECK_EQ_INT(ix_text_len("abc", 3), -1);
+    CHECK_EQ_INT(ix_text_len("abcd", 3), 3);
+    CHECK_EQ_INT(ix_text_len("a\0c\0", 3), 3);
+    CHECK_EQ_INT(ix_text_len("", 0), -1);
+}
+
 /* One number from file, read by a connection of its own (what is committed), or -1. */
 static long long sql_count(const char *file, const char *sql) {
     sqlite3 *db = NULL;
@@ -180,10 +230,7 @@ static int sql_exec(const char *file, const char *sql) {
  * a new file and in one made before the option was set. */
 static void test_fts_hash_size(void) {
     char err[256], file[300];
-    snprintf(file, sizeof file, "%s.hash", path);
-    test_remove_db(file);
-    ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
-    CHECK(s != NULL);
+    ix_store *s = open_fresh(".hash", file, sizeof file);
     ix_close(s);
     CHECK_EQ_INT(sql_count(file, FTS_HASH_SIZE), IX_FTS_HASH_BYTES);
     CHECK_EQ_INT(sql_exec(file, "DELETE FROM text_config WHERE k='hashsize'"), 0);
@@ -317,15 +364,11 @@ static void test_ids_levels(void) {
 /* An index made by an older ctindex (another format) is refused with a message that says so. */
 static void test_refuse_old_format(void) {
     char err[256], file[300];
-    snprintf(file, sizeof file, "%s.old", path);
-    test_remove_db(file);
-    ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
-    CHECK(s != NULL);
-    ix_close(s);
+    ix_close(open_fresh(".old", file, sizeof file));
     CHECK_EQ_INT(sql_exec(file, "UPDATE meta SET v='ctindex-index-1' WHERE k='format'"), 0);
     for (int mode = IX_READ; mode <= IX_WRITE; mode++) {
         err[0] = '\0';
-        s = ix_open(file, mode, err, sizeof err);
+        ix_store *s = ix_open(file, mode, err, sizeof err);
         CHECK(s == NULL);
         ix_close(s);
         CHECK(strstr(err, "another ctindex version (format ctindex-index-1, this one reads " IX_FORMAT
@@ -356,6 +399,8 @@ int main(void) {
     RUN(test_fts_hash_size);
     RUN(test_ids_levels);
     RUN(test_refuse_old_format);
+    RUN(test_trusted_raw);
+    RUN(test_text_len);
     RUN(test_refuse_foreign_file);
     docb_free(builder);
     json_doc_free(&jd);
