@@ -1,5 +1,4 @@
 /* http.c against an in-process HTTP/1.1 server on the same loop, plus retry.c. */
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "http_test_server.h"
@@ -345,12 +344,6 @@ static http_req *case_start(env *e, stream_case *sc, const char *path) {
     return sc->k.req;
 }
 
-static long minor_faults(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_minflt;
-}
-
 /* libcurl allocates a big upload's buffer (BIG_SEND) anew for every upload and frees it at the
  * end, and so is the rest of a download's 256 KB read while the transfer is paused. These must
  * come back from heap pages already touched, not from fresh pages (a fault per 4 KB page: about 13 us
@@ -371,7 +364,7 @@ static void test_big_uploads_reuse_pages(void) {
     ts_url(&e.srv, url, sizeof url, "/echo");
     snprintf(want, sizeof want, "len=%zu sum=%08x", n, ts_fnv(TS_FNV_INIT, body, n));
     for (int i = 0; i < WARM + MEASURED; i++) {
-        if (i == WARM) before = minor_faults();
+        if (i == WARM) before = test_minor_faults();
         rec x[2] = {{0}, {0}};
         for (int k = 0; k < 2; k++) {
             http_request rq = {
@@ -385,7 +378,7 @@ static void test_big_uploads_reuse_pages(void) {
             CHECK(strncmp(x[k].body, want, strlen(want)) == 0);
         }
     }
-    long per_upload = (minor_faults() - before) / (2 * MEASURED);
+    long per_upload = (test_minor_faults() - before) / (2 * MEASURED);
     fprintf(stderr, "  uploads of %zu bytes, two at a time: %ld page faults each\n", n, per_upload);
 #if !defined(HTTP_TEST_SANITIZED)
     CHECK(per_upload < 16);
