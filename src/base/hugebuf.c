@@ -7,12 +7,16 @@
 #include <sys/mman.h>
 #define HUGE_PAGE ((size_t)2 << 20)
 
-static size_t page_round(size_t n) { return (n + 4095) & ~(size_t)4095; }
+/* The mapping's length: whole huge pages. A huge page can only back an aligned 2 MB range that
+ * lies wholly inside the mapping, so a 5 MB batch mapped to its 4 KB-rounded length had its last
+ * 0.77 MB in 4 KB pages: about 190 faults per batch, some 760 per bench run (13 us each on the
+ * bench's virtual machine), against one huge page fault more. Resident memory grows by what the
+ * last huge page holds beyond n (at most 2 MB less 4 KB per buffer), once that part is touched. */
+static size_t map_length(size_t n) { return (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1); }
 
-/* Mapped with a huge page of slack, then trimmed so the buffer starts on a 2 MB boundary: a huge
- * page can only back an aligned 2 MB range. */
+/* Mapped with a huge page of slack, then trimmed so the buffer starts on a 2 MB boundary. */
 static void *map_aligned(size_t n) {
-    size_t len = page_round(n), span = len + HUGE_PAGE;
+    size_t len = map_length(n), span = len + HUGE_PAGE;
     char *m = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return NULL;
     char *p = (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
@@ -37,7 +41,7 @@ void hugebuf_free(void *p, size_t n) {
     if (!p) return;
 #if HUGEBUF_MAPS
     if (n >= HUGEBUF_MIN) {
-        munmap(p, page_round(n));
+        munmap(p, map_length(n));
         return;
     }
 #endif

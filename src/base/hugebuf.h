@@ -4,8 +4,9 @@
  * Why: every 4 KB page touched for the first time costs a page fault. On the bench's virtual
  * machine a fault costs about 13 us (0.3 us per 4 KB in a 2 MB page), and the engine's four 5 MB
  * batches alone were 5,000 faults. hugebuf_alloc maps the buffer 2 MB-aligned and asks for huge
- * pages (madvise MADV_HUGEPAGE, which the kernel's default "madvise" mode honours); the memory is
- * resident once touched, as with malloc.
+ * pages (madvise MADV_HUGEPAGE, which the kernel's default "madvise" mode honours), over whole
+ * 2 MB pages up to and including the one holding the last byte; the memory is resident once
+ * touched, as with malloc (in 2 MB steps).
  *
  * Contract: hugebuf_alloc returns n bytes (uninitialised) or NULL; hugebuf_free takes the same
  * pointer and n (NULL is fine). Buffers below HUGEBUF_MIN, other systems and sanitizer builds

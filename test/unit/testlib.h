@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static int test_failures;
 
@@ -51,6 +52,13 @@ static inline void test_remove_db(const char *path) {
         snprintf(p, sizeof p, "%s%s", path, suffix[i]);
         remove(p);
     }
+}
+
+/* Minor page faults of this process so far (first touches of pages). */
+static inline long test_minor_faults(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
 }
 
 #define TEST_MAIN_END() return test_failures > 100 ? 100 : test_failures
