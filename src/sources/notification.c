@@ -14,11 +14,12 @@ static void bad(notify_result *r, const char *fmt, ...) {
     va_end(ap);
 }
 
-/* Copy a decoded JSON string token into a fixed field; -1 when absent, empty or too long. */
+/* Copy a decoded JSON string token into a fixed field; -1 when absent, empty, too long or
+ * holding a NUL ("\u0000"): no S3 bucket or key has one, and a C string would end there. */
 static int get_str(json_doc *d, int tok, char *out, size_t cap) {
     if (tok < 0 || d->toks[tok].type != JSON_STRING) return -1;
     long n = json_tok_decode(d, tok, out, cap);
-    return n > 0 ? 0 : -1;
+    return n > 0 && strlen(out) == (size_t)n ? 0 : -1;
 }
 
 static int add_object(notify_result *r, notify_object *objs, int max, const char *bucket, const char *key) {
@@ -64,7 +65,7 @@ static void parse_s3_event(json_doc *d, int records, notify_object *objs, int ma
             return bad(r, "Records[%d].s3.bucket.name missing", i);
         if (get_str(d, json_path(d, s3, "object.key"), raw, sizeof raw) != 0)
             return bad(r, "Records[%d].s3.object.key missing", i);
-        if (text_pct_decode(raw, strlen(raw), key, sizeof key, TEXT_PCT_PLUS_SPACE) <= 0)
+        if (text_pct_decode(raw, strlen(raw), key, sizeof key, TEXT_PCT_PLUS_SPACE | TEXT_PCT_NO_NUL) <= 0)
             return bad(r, "Records[%d].s3.object.key is not a valid URL-encoded key", i);
         add_object(r, objs, max, bucket, key);
     }

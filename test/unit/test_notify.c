@@ -75,6 +75,10 @@ static void test_bad(void) {
         "{\"s3Bucket\":\"b\",\"s3ObjectKey\":[1]}",
         "{\"s3Bucket\":\"b\",\"s3ObjectKey\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]}",
         "{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"b\"},\"object\":{\"key\":\"bad%zz\"}}}]}",
+        /* a NUL in a key or bucket, URL- or JSON-escaped (found by fuzz_notify: the key read as "") */
+        "{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"b\"},\"object\":{\"key\":\"%00c\"}}}]}",
+        "{\"s3Bucket\":\"b\",\"s3ObjectKey\":[\"\\u0000c\"]}",
+        "{\"s3Bucket\":\"\\u0000b\",\"s3ObjectKey\":[\"k\"]}",
         "{\"Type\":\"Notification\",\"Message\":\"{\\\"Type\\\":\\\"Notification\\\",\\\"Message\\\":\\\"x\\\"}\"}",
     };
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
