@@ -8,6 +8,7 @@
 #endif
 
 #include "base/jsonw.h"
+#include "base/text.h"
 #include "index/ixvalue.h"
 
 static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -159,8 +160,6 @@ typedef struct cscan {
     int dec_bad; /* it holds a \u escape: left to json_tok_decode (surrogate pairs) */
 } cscan;
 
-static int cs_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-
 static int cs_token(cscan *c, json_type type, size_t start, int parent) {
     if (c->d->ntoks >= c->d->cap) return -1;
     json_tok *t = &c->d->toks[c->d->ntoks];
@@ -222,9 +221,7 @@ static inline __attribute__((always_inline)) int cs_string_into(cscan *c, int pa
         case 'n': e = '\n'; break;
         case 't': e = '\t'; break;
         case 'u':
-            if (n - i < 6 || !cs_hex((char)s[i + 2]) || !cs_hex((char)s[i + 3]) || !cs_hex((char)s[i + 4]) ||
-                !cs_hex((char)s[i + 5]))
-                return -1;
+            if (n - i < 6 || text_hex4((const char *)s + i + 2) < 0) return -1;
             i += 6;
             if (out) *bad = 1;
             continue;
