@@ -4,14 +4,18 @@
 
 #include "base/hugebuf.h"
 
+#define POOL_PAGE ((size_t)4096) /* blocks are whole pages */
+
 int hugepool_init(hugepool *p, size_t block, unsigned count) {
     memset(p, 0, sizeof *p);
     atomic_init(&p->used, 0);
     if (block == 0 || count == 0 || count > HUGEPOOL_MAX_BLOCKS) return -1;
-    block = (block + HUGEBUF_MIN - 1) & ~(HUGEBUF_MIN - 1);
-    if (block == 0 || block > SIZE_MAX / count) return -1;
+    if (block > SIZE_MAX - POOL_PAGE) return -1;
+    block = (block + POOL_PAGE - 1) & ~(POOL_PAGE - 1);
+    if (block > SIZE_MAX / count) return -1;
 #if HUGEBUF_MAPS
-    p->base = hugebuf_alloc(block * count); /* 2 MB-aligned, so every block is whole huge pages */
+    size_t len = block * count;
+    p->base = hugebuf_alloc(len < HUGEBUF_MIN ? HUGEBUF_MIN : len); /* 2 MB-aligned, whole huge pages */
     if (!p->base) return -1;
 #endif
     p->block = block;
@@ -20,7 +24,8 @@ int hugepool_init(hugepool *p, size_t block, unsigned count) {
 }
 
 void hugepool_destroy(hugepool *p) {
-    if (p->base) hugebuf_free(p->base, p->block * p->count);
+    size_t len = p->block * p->count;
+    if (p->base) hugebuf_free(p->base, len < HUGEBUF_MIN ? HUGEBUF_MIN : len);
     memset(p, 0, sizeof *p);
 }
 

@@ -36,18 +36,21 @@ static void test_empty_without_mapping(void) {
 static void test_get_put(void) {
     if (!HUGEBUF_MAPS) return;
     hugepool p;
-    CHECK_EQ_INT(hugepool_init(&p, 3 * MB, 3), 0); /* rounded up to 4 MB blocks */
-    CHECK_EQ_INT(p.block, 4 * MB);
-    CHECK(hugepool_get(&p, 4 * MB + 1) == NULL);
-    char *a = hugepool_get(&p, 4 * MB), *b = hugepool_get(&p, 1), *c = hugepool_get(&p, 2 * MB);
+    size_t bl = 3 * MB + 4096;
+    CHECK_EQ_INT(hugepool_init(&p, 3 * MB + 1, 3), 0); /* rounded up to whole pages */
+    CHECK_EQ_INT(p.block, bl);
+    CHECK(hugepool_get(&p, bl + 1) == NULL);
+    char *a = hugepool_get(&p, bl), *b = hugepool_get(&p, 1), *c = hugepool_get(&p, 2 * MB);
     CHECK(a && b && c && a != b && b != c && a != c);
     if (!a || !b || !c) return;
-    CHECK_EQ_INT((uintptr_t)a % HUGEBUF_MIN, 0);
+    CHECK_EQ_INT((uintptr_t)a % HUGEBUF_MIN, 0); /* the mapping starts on a huge page */
+    CHECK_EQ_INT(b - a, bl);
+    CHECK_EQ_INT(c - b, bl);
     CHECK(hugepool_get(&p, 1) == NULL); /* all three in use */
-    memset(a, 1, 4 * MB);
-    memset(b, 2, 4 * MB);
-    memset(c, 3, 4 * MB);
-    CHECK(a[4 * MB - 1] == 1 && b[0] == 2 && b[4 * MB - 1] == 2 && c[0] == 3);
+    memset(a, 1, bl);
+    memset(b, 2, bl);
+    memset(c, 3, bl);
+    CHECK(a[bl - 1] == 1 && b[0] == 2 && b[bl - 1] == 2 && c[0] == 3 && c[bl - 1] == 3);
 
     char *other = malloc(64);
     CHECK_EQ_INT(hugepool_owns(&p, other), 0);
@@ -65,6 +68,28 @@ static void test_get_put(void) {
     CHECK(hugepool_get(&p, 10) == NULL);
     hugepool_destroy(&p);
     CHECK(hugepool_get(&p, 1) == NULL);
+}
+
+/* Blocks smaller than a huge page share the mapping's huge pages. */
+static void test_small_blocks(void) {
+    if (!HUGEBUF_MAPS) return;
+    hugepool p;
+    size_t bl = 264 * 1024;
+    CHECK_EQ_INT(hugepool_init(&p, bl, 20), 0);
+    CHECK_EQ_INT(p.block, bl);
+    char *blocks[20];
+    for (int i = 0; i < 20; i++) {
+        blocks[i] = hugepool_get(&p, bl);
+        CHECK(blocks[i] != NULL);
+        if (!blocks[i]) return;
+        memset(blocks[i], i, bl);
+    }
+    CHECK(hugepool_get(&p, 100) == NULL);
+    for (int i = 0; i < 20; i++) {
+        CHECK(blocks[i][0] == (char)i && blocks[i][bl - 1] == (char)i);
+        CHECK_EQ_INT(hugepool_put(&p, blocks[i]), 1);
+    }
+    hugepool_destroy(&p);
 }
 
 /* Filling a block the second time takes no page faults: the pool keeps its pages. */
@@ -128,6 +153,7 @@ int main(void) {
     RUN(test_arguments);
     RUN(test_empty_without_mapping);
     RUN(test_get_put);
+    RUN(test_small_blocks);
     RUN(test_reuse_keeps_pages);
     RUN(test_two_threads);
     TEST_MAIN_END();
