@@ -7,10 +7,12 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "base/hugepool.h"
 #include "base/log.h"
 
 enum {
@@ -18,7 +20,7 @@ enum {
     SOCK_POOL_MAX = 64,         /* idle poll contexts kept */
     BODY_KEEP_CAP = 256 * 1024, /* a pooled request keeps body capacity up to this */
     BIG_BODY = 1024 * 1024,     /* uploads above this send in BIG_SEND pieces */
-    BIG_SEND = 256 * 1024,      /* (1 MB: 4x fewer sends, but see heap_keep_upload_buffers) */
+    BIG_SEND = 2 * 1024 * 1024, /* libcurl's largest; its buffers come from upload_blocks */
     SMALL_SEND = 64 * 1024,     /* libcurl's default upload buffer */
     STREAM_RECV = 256 * 1024,   /* receive buffer of streamed downloads (on_data) */
     SMALL_RECV = 16 * 1024      /* libcurl's default receive buffer */
@@ -73,9 +75,9 @@ static uv_once_t curl_once = UV_ONCE_INIT;
 static int curl_init_rc;
 
 /* libcurl frees a transfer's upload buffer when the transfer ends (multi_done) and allocates it
- * again for the next one (BIG_SEND bytes for a batch), and a paused download's rest of its 256 KB
- * read goes to a block freed on resume. glibc's dynamic thresholds (mmap above the largest block
- * freed so far, trim the heap's top above twice that) put these blocks at the top of the heap and
+ * again for the next one (SMALL_SEND bytes; BIG_SEND for a batch, from curl_pools below), and
+ * a paused download's rest of its 256 KB read goes to a block freed on resume. glibc's dynamic thresholds (mmap above
+ * the largest block freed so far, trim the heap's top above twice that) put these blocks at the top of the heap and
  * gave their pages back to the kernel whenever two were freed together, so the next ones were
  * touched afresh, a page fault per 4 KB (7-13 us on the bench's virtual machine): 1-4k of the
  * engine's 4-8k faults per bench run, and about 240 per upload with 1 MB buffers in test_http.
@@ -95,9 +97,82 @@ static void heap_keep_upload_buffers(void) {
 #endif
 }
 
+/* libcurl's big blocks come from huge pages kept for the process's life (base/hugepool), not
+ * from glibc, where they kept reaching fresh pages, a fault per 4 KB (7-13 us on the bench's VM):
+ * - upload buffers (BIG_SEND bytes, allocated for every upload and freed when it ends): from
+ *   glibc a 2 MB block is a mapping of its own, faulted in afresh (512 faults) for every upload.
+ *   Big sends pay in the kernel: a 5 MB batch sent over loopback in 256 KB pieces cost 1.97 ms
+ *   of the client's CPU, in 1 MB pieces 1.67 ms, in 2 MB pieces 1.47 ms (medians of 5 runs of
+ *   128 uploads against fakeaws); each send ends in a short segment and wakes the reader.
+ * - download buffers (STREAM_RECV + 1 bytes, allocated again whenever a pooled handle switches
+ *   between a stream and a small request) and the data a paused download holds (realloc'd up
+ *   to what one read brought, hundreds of times a run): about 800 of a bench run's 2,900 faults
+ *   were recv and libcurl's copies writing such blocks from the heap.
+ * Every other allocation goes to malloc as before. */
+enum {
+    UPLOAD_BLOCKS = 8,                   /* uploads in flight beyond this use malloc */
+    RECV_BLOCK = STREAM_RECV + 8 * 1024, /* a download buffer (STREAM_RECV + 1) or a paused read */
+    RECV_BLOCKS = 22,                    /* 8 downloads' buffers and paused data, and room: 3 huge pages */
+    RECV_BLOCK_MIN = SMALL_SEND + 1      /* smaller blocks stay in the heap */
+};
+static hugepool curl_pools[2]; /* upload buffers, then download-sized blocks */
+
+/* The pool for a block of n bytes, or NULL. */
+static hugepool *curl_pool_for(size_t n) {
+    if (n > BIG_BODY && n <= BIG_SEND) return &curl_pools[0];
+    if (n >= RECV_BLOCK_MIN && n <= RECV_BLOCK) return &curl_pools[1];
+    return NULL;
+}
+
+static hugepool *curl_pool_owning(const void *p) {
+    for (size_t i = 0; i < sizeof curl_pools / sizeof curl_pools[0]; i++)
+        if (hugepool_owns(&curl_pools[i], p)) return &curl_pools[i];
+    return NULL;
+}
+
+static void *curl_mem_malloc(size_t n) {
+    hugepool *pool = curl_pool_for(n);
+    void *p = pool ? hugepool_get(pool, n) : NULL;
+    return p ? p : malloc(n);
+}
+
+static void curl_mem_free(void *p) {
+    hugepool *pool = curl_pool_owning(p);
+    if (pool) hugepool_put(pool, p);
+    else free(p);
+}
+
+/* A heap block stays in the heap (its old size is unknown here); a pool block keeps its place
+ * while n fits it, else moves to a block of the right size. */
+static void *curl_mem_realloc(void *p, size_t n) {
+    if (!p) return curl_mem_malloc(n);
+    hugepool *pool = curl_pool_owning(p);
+    if (!pool) return realloc(p, n);
+    if (n <= pool->block) return p;
+    void *q = curl_mem_malloc(n);
+    if (!q) return NULL; /* p stays valid, as realloc leaves it */
+    memcpy(q, p, pool->block);
+    hugepool_put(pool, p);
+    return q;
+}
+
+static void *curl_mem_calloc(size_t nmemb, size_t size) {
+    if (size && nmemb > SIZE_MAX / size) return NULL;
+    hugepool *pool = curl_pool_for(nmemb * size);
+    void *p = pool ? hugepool_get(pool, nmemb * size) : NULL;
+    if (p) return memset(p, 0, nmemb * size); /* a block comes back as its last user left it */
+    return calloc(nmemb, size);
+}
+
+static char *curl_mem_strdup(const char *s) { return strdup(s); }
+
 static void curl_global_once(void) {
     heap_keep_upload_buffers();
-    curl_init_rc = (int)curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (hugepool_init(&curl_pools[0], BIG_SEND, UPLOAD_BLOCKS) != 0 ||
+        hugepool_init(&curl_pools[1], RECV_BLOCK, RECV_BLOCKS) != 0)
+        log_warn("http: no huge-page pools for libcurl's buffers; they come from malloc");
+    curl_init_rc = (int)curl_global_init_mem(CURL_GLOBAL_DEFAULT, curl_mem_malloc, curl_mem_free, curl_mem_realloc,
+                                             curl_mem_strdup, curl_mem_calloc);
 }
 
 /* ---------- responses ---------- */

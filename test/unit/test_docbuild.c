@@ -215,6 +215,17 @@ static void test_id_fallback(void) {
     CHECK(docb_build(b, rec4, strlen(rec4), out, OUTCAP, &res) > 0);
     CHECK_EQ_INT(res.id_fallback, 0);
     CHECK_EQ_INT(res.id_len, 128);
+    /* Every byte value in an eventID: only A-Z, a-z, 0-9, '_' and '-' keep it as the id. */
+    for (int c = 1; c < 256; c++) {
+        char rec5[64];
+        int kept = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        if (c == '"' || c == '\\') snprintf(rec5, sizeof rec5, "{\"eventID\":\"a\\%cz\"}", c);
+        else snprintf(rec5, sizeof rec5, "{\"eventID\":\"a%cz\"}", c);
+        long r = docb_build(b, rec5, strlen(rec5), out, OUTCAP, &res);
+        if (r <= 0) continue; /* a byte jsmn refuses in a string */
+        if (res.id_fallback != !kept) fprintf(stderr, "  byte %d: id_fallback %d\n", c, res.id_fallback);
+        CHECK_EQ_INT(res.id_fallback, !kept);
+    }
     docb_free(b);
 }
 

@@ -28,34 +28,12 @@ static void test_large(void) {
     }
 }
 
-/* The kernel's count of huge page faults that fell back to 4 KB pages (-1: unknown). */
-static long thp_fallbacks(void) {
-    FILE *f = fopen("/proc/vmstat", "r");
-    if (!f) return -1;
-    char line[256];
-    long v = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "thp_fault_fallback %ld", &v) == 1) break;
-    fclose(f);
-    return v;
-}
-
-/* 1 when the kernel gives huge pages to MADV_HUGEPAGE mappings ("always" or "madvise"). */
-static int thp_offered(void) {
-    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-    if (!f) return 0;
-    char line[128] = "";
-    int ok = fgets(line, sizeof line, f) != NULL && strstr(line, "[never]") == NULL;
-    fclose(f);
-    return ok;
-}
-
 /* A batch of 5,000,000 bytes is backed by huge pages to its last byte: filling it takes a few
  * faults, not the 190 of a 4 KB-paged tail after its last whole 2 MB (the mapping used to end at
  * n rounded to 4 KB). Checked only where the build maps and the kernel offers huge pages, and
  * not when the kernel fell back to small pages meanwhile (no free 2 MB of memory). */
 static void test_huge_to_the_end(void) {
-    if (!HUGEBUF_MAPS || !thp_offered()) {
+    if (!HUGEBUF_MAPS || !test_thp_offered()) {
         fprintf(stderr, "  skipped: no mapping or no transparent huge pages here\n");
         return;
     }
@@ -63,11 +41,11 @@ static void test_huge_to_the_end(void) {
     unsigned char *p = hugebuf_alloc(n);
     CHECK(p != NULL);
     if (!p) return;
-    long fallbacks = thp_fallbacks(), before = test_minor_faults();
+    long fallbacks = test_thp_fallbacks(), before = test_minor_faults();
     memset(p, 0x5a, n);
     long faults = test_minor_faults() - before;
     fprintf(stderr, "  filling %zu bytes: %ld page faults\n", n, faults);
-    if (fallbacks >= 0 && thp_fallbacks() == fallbacks) CHECK(faults < 16);
+    if (fallbacks >= 0 && test_thp_fallbacks() == fallbacks) CHECK(faults < 16);
     CHECK(p[n - 1] == 0x5a);
     hugebuf_free(p, n);
 }

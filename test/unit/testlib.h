@@ -61,6 +61,28 @@ static inline long test_minor_faults(void) {
     return ru.ru_minflt;
 }
 
+/* The kernel's count of huge page faults that fell back to 4 KB pages (-1: unknown). */
+static inline long test_thp_fallbacks(void) {
+    FILE *f = fopen("/proc/vmstat", "r");
+    if (!f) return -1;
+    char line[256];
+    long v = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "thp_fault_fallback %ld", &v) == 1) break;
+    fclose(f);
+    return v;
+}
+
+/* 1 when the kernel gives huge pages to MADV_HUGEPAGE mappings ("always" or "madvise"). */
+static inline int test_thp_offered(void) {
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!f) return 0;
+    char line[128] = "";
+    int ok = fgets(line, sizeof line, f) != NULL && strstr(line, "[never]") == NULL;
+    fclose(f);
+    return ok;
+}
+
 #define TEST_MAIN_END() return test_failures > 100 ? 100 : test_failures
 
 #endif
