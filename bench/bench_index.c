@@ -150,6 +150,16 @@ static void replay_paths(const char *ctindex, const char *sink, char *const *pat
     if (lf) fclose(lf);
 }
 
+/* replay_paths of the files of part, given by name in its order. */
+static void replay_part(const char *ctindex, const char *sink, const bench_corpus *part, const char *log_path,
+                        replay_run *r) {
+    char **paths = calloc(part->n ? part->n : 1, sizeof *paths);
+    if (!paths) die("%s", "out of memory");
+    for (size_t i = 0; i < part->n; i++) paths[i] = part->files[i].path;
+    replay_paths(ctindex, sink, paths, part->n, log_path, r);
+    free(paths);
+}
+
 /* ---- the ceiling: FTS5 alone on the documents' text fields ------------------------------ */
 
 typedef struct fts_only {
@@ -331,19 +341,13 @@ static void run_slices(const char *ctindex, const char *sink, const bench_blob *
     for (int s = 0; s < k; s++) {
         slice *c = &sl[s];
         bench_corpus part = {.files = (bench_blob *)order + c->first, .n = c->n, .cap = c->n};
-        char **paths = calloc(c->n, sizeof *paths);
-        if (!paths) die("%s", "out of memory");
-        for (size_t i = 0; i < c->n; i++) {
-            paths[i] = part.files[i].path;
-            part.bytes += part.files[i].len;
-        }
+        for (size_t i = 0; i < c->n; i++) part.bytes += part.files[i].len;
         c->engine_first = s % 2 == 0;
         fprintf(stderr, "slice %d/%d: %zu files, %s first\n", s + 1, k, c->n, c->engine_first ? "engine" : "ceiling");
         for (int step = 0; step < 2; step++) {
-            if ((step == 0) == c->engine_first) replay_paths(ctindex, sink, paths, c->n, log_path, &c->eng);
+            if ((step == 0) == c->engine_first) replay_part(ctindex, sink, &part, log_path, &c->eng);
             else c->ceil_cpu = fts_feed(&f, &part, &c->docs);
         }
-        free(paths);
         printf("slice %2d/%d: %3zu files, %7llu records, %-7s first: engine %7.2f s CPU (%6.0f records/CPU-s), "
                "ceiling %6.2f s CPU (%6.0f documents/CPU-s): ratio %.2fx\n",
                s + 1, k, c->n, (unsigned long long)c->eng.records, c->engine_first ? "engine" : "ceiling", c->eng.cpu,
@@ -412,6 +416,7 @@ static void print_slice_totals(const slice *sl, int k, double fixed_cpu) {
 
 /* ---- one replay, as before slices (--single) ---------------------------------------------- */
 
+/* c: the files a replay of the corpus folder reads, in its order (given to one replay by name). */
 static uint64_t run_single(const bench_corpus *c, const options *o, const char *ctindex, const char *sink,
                            const char *ceil_db, const char *log_path) {
     /* The machine may be shared: the ceiling is measured before and after the engine and
@@ -419,10 +424,9 @@ static uint64_t run_single(const bench_corpus *c, const options *o, const char *
     fprintf(stderr, "ceiling: FTS5 alone on the same documents' text fields\n");
     uint64_t docs = 0;
     double fcpu1 = measure_ceiling(c, ceil_db, &docs, 0);
-    fprintf(stderr, "engine: ctindex replay %s --sink %s\n", o->corpus, sink);
+    fprintf(stderr, "engine: ctindex replay (the %zu files of %s) --sink %s\n", c->n, o->corpus, sink);
     replay_run e;
-    char *p = (char *)o->corpus;
-    replay_paths(ctindex, sink, &p, 1, log_path, &e);
+    replay_part(ctindex, sink, c, log_path, &e);
     fprintf(stderr, "ceiling again\n");
     double fcpu2 = measure_ceiling(c, ceil_db, &docs, 0);
     fprintf(stderr, "ceiling with a 1 GB map\n");
@@ -607,17 +611,16 @@ static void sizes(const char *path, uint64_t records) {
     printf(" bytes per record\n");
 }
 
-/* --compare-whole: the whole corpus in one replay into whole_db, then its content and sizes
+/* --compare-whole: the whole corpus (files, in replay order) in one replay into whole_db, then its content and sizes
  * against the sliced index's. Returns 0 when the content is the same. */
-static int compare_whole(const char *ctindex, const char *corpus, const char *index, const char *whole_db,
+static int compare_whole(const char *ctindex, const bench_corpus *files, const char *index, const char *whole_db,
                          const char *log_path) {
     remove_index(whole_db);
     char sink[4300];
     snprintf(sink, sizeof sink, "index:%s", whole_db);
-    fprintf(stderr, "compare: ctindex replay %s --sink %s\n", corpus, sink);
+    fprintf(stderr, "compare: ctindex replay (every file of the slices, in one replay) --sink %s\n", sink);
     replay_run r;
-    char *p = (char *)corpus;
-    replay_paths(ctindex, sink, &p, 1, log_path, &r);
+    replay_part(ctindex, sink, files, log_path, &r);
     printf("whole replay (--compare-whole): %llu records, %.2f s CPU (user %.2f, sys %.2f), %.0f records per "
            "CPU-second, into %s\n",
            (unsigned long long)r.records, r.cpu, r.user, r.sys, (double)r.records / r.cpu, whole_db);
@@ -778,16 +781,22 @@ int main(int argc, char **argv) {
         bench_corpus_free(&c);
         return 0;
     }
+    /* The files a replay of the folder reads, in its order: both the engine and the ceiling get
+     * these (a file the walk skips, such as a digest, would fail the ceiling's pass). */
+    bench_blob *order = calloc(c.n ? c.n : 1, sizeof *order);
+    if (!order) die("%s", "out of memory");
+    bench_corpus logs = {.files = order, .n = replay_order(&c, order)};
+    logs.cap = logs.n;
+    for (size_t i = 0; i < logs.n; i++) logs.bytes += order[i].len;
+    if (!o.skip_index && logs.n == 0) die("no log files under %s", o.corpus);
     if (!o.skip_index && o.single) {
         remove_index(o.index);
-        records = run_single(&c, &o, ctindex, sink, ceil_db, replay_log);
+        records = run_single(&logs, &o, ctindex, sink, ceil_db, replay_log);
     } else if (!o.skip_index) {
         remove_index(o.index);
-        bench_blob *order = calloc(c.n ? c.n : 1, sizeof *order);
-        uint64_t *recs = calloc(c.n ? c.n : 1, sizeof *recs), expect = 0;
-        if (!order || !recs) die("%s", "out of memory");
-        size_t nf = replay_order(&c, order);
-        if (nf == 0) die("no log files under %s", o.corpus);
+        size_t nf = logs.n;
+        uint64_t *recs = calloc(nf, sizeof *recs), expect = 0;
+        if (!recs) die("%s", "out of memory");
         /* Records per file, to cut slices of equal size (the splitter's count, untimed). */
         ceiling *counter = ceiling_new(1);
         for (size_t i = 0; i < nf; i++) {
@@ -805,7 +814,7 @@ int main(int argc, char **argv) {
         if (!sl) die("%s", "out of memory");
         cut_slices(recs, nf, k, sl);
         printf("corpus: %zu files, %llu records, %.0f MB gzip (%s)\n", nf, (unsigned long long)expect,
-               (double)c.bytes / 1e6, o.corpus);
+               (double)logs.bytes / 1e6, o.corpus);
         printf("method: %d slices of about %llu records, the files in replay order; the engine and the ceiling on "
                "each slice in turn, appending to their growing index and database\n",
                k, (unsigned long long)(expect / (uint64_t)k));
@@ -813,10 +822,9 @@ int main(int argc, char **argv) {
         double fixed = replay_fixed_cost(ctindex, sink, o.index, replay_log);
         print_slice_totals(sl, k, fixed);
         for (int s = 0; s < k; s++) records += sl[s].eng.records;
-        if (o.compare_whole && compare_whole(ctindex, o.corpus, o.index, whole_db, replay_log) != 0) rc = 1;
+        if (o.compare_whole && compare_whole(ctindex, &logs, o.index, whole_db, replay_log) != 0) rc = 1;
         free(sl);
         free(recs);
-        free(order);
     } else {
         ix_store *s;
         char err[256];
@@ -826,6 +834,7 @@ int main(int argc, char **argv) {
     }
     sizes(o.index, records);
     latency(&o);
+    free(order);
     bench_corpus_free(&c);
     return rc;
 }
