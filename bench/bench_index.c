@@ -110,6 +110,7 @@ static int cmp_double(const void *a, const void *b) {
 typedef struct replay_run {
     double wall, cpu, user, sys, peak_mb;
     uint64_t records;
+    uint64_t faults; /* minor page faults (wait4): each replay fills its caches and buffers anew */
 } replay_run;
 
 /* `ctindex replay PATH... --sink SINK --no-progress` to the end, its output in log_path. Exits
@@ -136,6 +137,7 @@ static void replay_paths(const char *ctindex, const char *sink, char *const *pat
     r->user = tv_seconds(ru.ru_utime);
     r->sys = tv_seconds(ru.ru_stime);
     r->cpu = r->user + r->sys;
+    r->faults = (uint64_t)ru.ru_minflt;
     /* The replay's own peak RSS (VmHWM), from its log: wait4's ru_maxrss also counts this
      * process's pages (the corpus in memory), which posix_spawn's child starts with. */
     r->peak_mb = (double)ru.ru_maxrss / 1024.0;
@@ -388,6 +390,7 @@ static void print_slice_totals(const slice *sl, int k, double fixed_cpu) {
         e.sys += sl[s].eng.sys;
         e.cpu += sl[s].eng.cpu;
         e.records += sl[s].eng.records;
+        e.faults += sl[s].eng.faults;
         if (sl[s].eng.peak_mb > e.peak_mb) e.peak_mb = sl[s].eng.peak_mb;
         ccpu += sl[s].ceil_cpu;
         docs += sl[s].docs;
@@ -401,6 +404,10 @@ static void print_slice_totals(const slice *sl, int k, double fixed_cpu) {
     printf("  a replay's start and stop: %.3f s CPU (median of 3 replays of a file without records into the index), "
            "%.2f s for %d replays: %.1f%% of the engine's CPU, counted in it\n",
            fixed_cpu, fixed_cpu * k, k, 100.0 * fixed_cpu * k / e.cpu);
+    /* Not in that figure: each replay faults in its caches and buffers again (SQLite's page
+     * cache, batches), which one replay does once; compare with a whole replay's faults. */
+    printf("  page faults: %llu in %d replays (%llu a replay)\n", (unsigned long long)e.faults, k,
+           (unsigned long long)(e.faults / (uint64_t)k));
     printf("ceiling (FTS5 alone, text fields of the same %llu documents, slice by slice into one database): %.2f s "
            "CPU, %.0f documents per CPU-second\n",
            (unsigned long long)docs, ccpu, (double)docs / ccpu);
@@ -435,8 +442,8 @@ static uint64_t run_single(const bench_corpus *c, const options *o, const char *
     printf("corpus: %zu files, %llu records, %.0f MB gzip (%s)\n", c->n, (unsigned long long)e.records,
            (double)c->bytes / 1e6, o->corpus);
     printf("engine (ctindex replay into index:, whole path): %.2f s wall, %.2f s CPU (user %.2f, sys %.2f), "
-           "%.0f records per CPU-second, peak RSS %.1f MB\n",
-           e.wall, e.cpu, e.user, e.sys, (double)e.records / e.cpu, e.peak_mb);
+           "%.0f records per CPU-second, peak RSS %.1f MB, %llu page faults\n",
+           e.wall, e.cpu, e.user, e.sys, (double)e.records / e.cpu, e.peak_mb, (unsigned long long)e.faults);
     printf("ceiling (FTS5 alone, text fields of the same %llu documents): %.2f s CPU (%.2f before the engine, "
            "%.2f after), %.0f documents per CPU-second\n",
            (unsigned long long)docs, fcpu, fcpu1, fcpu2, (double)docs / fcpu);
@@ -622,8 +629,9 @@ static int compare_whole(const char *ctindex, const bench_corpus *files, const c
     replay_run r;
     replay_part(ctindex, sink, files, log_path, &r);
     printf("whole replay (--compare-whole): %llu records, %.2f s CPU (user %.2f, sys %.2f), %.0f records per "
-           "CPU-second, into %s\n",
-           (unsigned long long)r.records, r.cpu, r.user, r.sys, (double)r.records / r.cpu, whole_db);
+           "CPU-second, %llu page faults, into %s\n",
+           (unsigned long long)r.records, r.cpu, r.user, r.sys, (double)r.records / r.cpu, (unsigned long long)r.faults,
+           whole_db);
     ixdigest_part a[IXDIGEST_PARTS], b[IXDIGEST_PARTS];
     char err[512];
     if (ixdigest_compute(index, a, err, sizeof err) < 0 || ixdigest_compute(whole_db, b, err, sizeof err) < 0)

@@ -91,6 +91,9 @@ def test_slices(tmp, corpus, expected):
     m = number(out, r"^  a replay's start and stop: ([\d.]+) s CPU .*, counted in it$", "a replay's start and stop")
     if m:
         check(0 < float(m.group(1)) < 5, "a replay's start and stop is measured (%s s)" % m.group(1))
+    m = number(out, r"^  page faults: (\d+) in 3 replays", "the replays' page faults")
+    if m:
+        check(int(m.group(1)) > 0, "page faults counted")
     m = number(out, r"^ceiling \(FTS5 alone, text fields of the same (\d+) documents, slice by slice into one "
                     r"database\): ([\d.]+) s CPU", "the ceiling's totals")
     if m:
