@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/hugebuf.h"
 #include "index/ix_internal.h"
 #include "index/ix_store.h"
 
@@ -184,10 +185,31 @@ int ix__tokenize(ix_store *s, const char *text, size_t n,
     return s->tk_api.xTokenize(s->tk, &t, FTS5_TOKENIZE_DOCUMENT, text, (int)n, tok_tramp) == SQLITE_OK ? 0 : -1;
 }
 
+/* SQLite's page cache in huge pages (base/hugebuf): from malloc, a writer's 64 MB cache is 16k
+ * pages of 4 KB, each a page fault (7-13 us here) the first time a process fills it: for a
+ * replay of 20,000 records into an index of 1M (appending, RelWithDebInfo, perf stat, two runs
+ * each alternating) 24,185 -> 7,605 page faults and 2.48-2.51 -> 2.04-2.11 s CPU (system time
+ * 0.63-0.65 -> 0.33 s). Slots fit the largest page an index has (16 KB); the cache takes the
+ * writer's 64 MB (IX_WRITER_PRAGMAS) and a reader's 16 MB; pages past them come from malloc.
+ * Sanitizer builds keep malloc, which sees each page's bounds. */
+enum { IX_CACHE_PAGE_MAX = 16384, IX_CACHE_BYTES = 68 << 20 };
+
+static void sqlite_page_cache(void) {
+#if HUGEBUF_MAPS
+    int hdr = 0;
+    if (sqlite3_config(SQLITE_CONFIG_PCACHE_HDRSZ, &hdr) != SQLITE_OK || hdr <= 0 || hdr > 4096) return;
+    size_t slot = ((size_t)IX_CACHE_PAGE_MAX + (size_t)hdr + 63) & ~(size_t)63;
+    void *mem = hugebuf_alloc(IX_CACHE_BYTES); /* the process's whole life: never freed */
+    if (mem && sqlite3_config(SQLITE_CONFIG_PAGECACHE, mem, (int)slot, (int)(IX_CACHE_BYTES / slot)) != SQLITE_OK)
+        hugebuf_free(mem, IX_CACHE_BYTES);
+#endif
+}
+
 static void sqlite_setup(void) {
     /* No allocation statistics: they cost a mutex and bookkeeping on every malloc, and FTS5
      * allocates for every new term it buffers. */
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite_page_cache();
     sqlite3_initialize();
 }
 
