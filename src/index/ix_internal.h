@@ -54,6 +54,15 @@ typedef struct ix_dent {
     int is_new;    /* not in vals yet: inserted at commit */
 } ix_dent;
 
+/* A full-text write held until the commit (ix_fts_queue.c). */
+typedef struct ix_ftsop {
+    int64_t rowid;
+    uint32_t seq; /* arrival: writes on one row id keep their order */
+    uint32_t is_delete;
+    size_t off; /* in fq_text: the text columns, then the lit tokens, each NUL-terminated */
+    uint32_t len[IXT_COLUMNS + 1];
+} ix_ftsop;
+
 typedef struct ix_hourseq {
     int64_t hour;
     int64_t next;
@@ -117,6 +126,9 @@ struct ix_store {
     int in_tx;
     int64_t data_version;
     int64_t doc_delta;
+    ix_ftsop *fq; /* full-text writes of the transaction, applied sorted at commit */
+    uint32_t fq_n, fq_cap;
+    buf fq_text;
     ix_hourseq hours[IX_HOURS_CACHED];
     unsigned nhours;
     void *search_ctx; /* the query being run (an ix_cctx: ix_search_functions.c's ctv reads it) */
@@ -162,6 +174,19 @@ int ix__id_drop(ix_store *s, const ix_idref *ref, int64_t doc, char *err, size_t
 int ix__ids_new_full(const ix_store *s, int64_t n, int64_t docs);
 /* Merges ids_new into ids and empties it when full; in the open transaction (ix_begin). */
 int ix__ids_merge_when_full(ix_store *s, char *err, size_t errcap);
+
+/* ix_fts_queue.c: the transaction's writes to `text` and `lit`, applied in row id order (FTS5
+ * starts a new segment at every step back). ix__fts_queue takes the values doc_columns left in s
+ * (a delete when is_delete); ix__fts_flush applies and empties the queue (ix_commit, and the queue
+ * itself when full). 0 or -1 with err. */
+int ix__fts_queue_init(ix_store *s);
+void ix__fts_queue_free(ix_store *s);
+void ix__fts_queue_clear(ix_store *s);
+int ix__fts_queue(ix_store *s, int is_delete, int64_t rowid, char *err, size_t errcap);
+int ix__fts_flush(ix_store *s, char *err, size_t errcap);
+
+/* ix_write.c: steps st (then resets it and clears its bindings); 0, or -1 with err naming what. */
+int ix__step_done(ix_store *s, sqlite3_stmt *st, char *err, size_t errcap, const char *what);
 
 /* ix_search_functions.c: registers ctv, ctslot and ctkey on the connection */
 int ix__search_functions(ix_store *s);

@@ -286,7 +286,7 @@ ix_store *ix_open(const char *path, int flags_in, char *err, size_t errcap) {
         snprintf(err, errcap, "index: SQLite has no FTS5 unicode61 tokenizer");
         goto fail;
     }
-    if (ix__doc_init(s) != 0) {
+    if (ix__doc_init(s) != 0 || ix__fts_queue_init(s) != 0) {
         snprintf(err, errcap, "index: out of memory");
         goto fail;
     }
@@ -313,6 +313,7 @@ void ix_close(ix_store *s) {
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) sqlite3_finalize(*all[i]);
     if (s->tk) s->tk_api.xDelete(s->tk);
     ix__doc_free(s);
+    ix__fts_queue_free(s);
     free(s->ents);
     free(s->slots);
     buf_free(&s->arena);
@@ -348,6 +349,7 @@ int ix_begin(ix_store *s, char *err, size_t errcap) {
     }
     s->doc_delta = 0;
     s->dict_in_tx = 0;
+    ix__fts_queue_clear(s);
     memset(&s->tx, 0, sizeof s->tx);
     ix__doc_use_dict(s);
     if (ix__ids_merge_when_full(s, err, errcap) != 0) {
@@ -359,7 +361,7 @@ int ix_begin(ix_store *s, char *err, size_t errcap) {
 
 int ix_commit(ix_store *s, char *err, size_t errcap) {
     if (!s->in_tx) return 0;
-    if (ix__dict_flush(s, err, errcap) != 0) goto fail;
+    if (ix__fts_flush(s, err, errcap) != 0 || ix__dict_flush(s, err, errcap) != 0) goto fail;
     if (s->doc_delta) {
         sqlite3_bind_int64(s->q_count_put, 1, s->doc_delta);
         int rc = sqlite3_step(s->q_count_put);
@@ -389,6 +391,7 @@ void ix_rollback(ix_store *s) {
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->in_tx = 0;
     s->doc_delta = 0;
+    ix__fts_queue_clear(s);
     /* Ids handed out, hours counted and a dictionary trained in the transaction are gone with it. */
     ix__dict_reset(s);
     s->nhours = 0;

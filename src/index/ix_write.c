@@ -265,15 +265,7 @@ static int64_t alloc_rowid(ix_store *s, int has_time, int64_t t_ms, char *err, s
     return (hour << IX_SEQ_BITS) | s->hours[i].next++;
 }
 
-/* The document's lit tokens as the statement's parameter 2 (NUL-terminated when buf_terminate
- * found room: see ix_text_len). */
-static void bind_lit(ix_store *s, sqlite3_stmt *st) {
-    const buf *b = &s->lit;
-    if (!b->data) sqlite3_bind_text(st, 2, "", 0, SQLITE_STATIC);
-    else sqlite3_bind_text(st, 2, b->data, b->len < b->cap ? ix_text_len(b->data, b->len) : (int)b->len, SQLITE_STATIC);
-}
-
-static int step_done(ix_store *s, sqlite3_stmt *st, char *err, size_t errcap, const char *what) {
+int ix__step_done(ix_store *s, sqlite3_stmt *st, char *err, size_t errcap, const char *what) {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -281,20 +273,6 @@ static int step_done(ix_store *s, sqlite3_stmt *st, char *err, size_t errcap, co
 }
 
 int ix_text_len(const char *p, size_t n) { return p[n] == '\0' && strlen(p) == n ? -1 : (int)n; }
-
-static void bind_columns(ix_store *s, sqlite3_stmt *st, int64_t rowid) {
-    sqlite3_bind_int64(st, 1, rowid);
-    for (int c = 0; c < IXT_COLUMNS; c++) {
-        const char *p = s->cols[c].data;
-        size_t n = s->cols[c].len;
-        if (c == IXT_RAW && s->raw_col) {
-            p = s->raw_col;
-            n = s->raw_col_len;
-        }
-        if (n) sqlite3_bind_text(st, 2 + c, p, ix_text_len(p, n), SQLITE_STATIC);
-        else sqlite3_bind_null(st, 2 + c);
-    }
-}
 
 /* Takes the stored document at rowid out of every table but ids. */
 static int remove_doc(ix_store *s, int64_t rowid, char *err, size_t errcap) {
@@ -305,15 +283,11 @@ static int remove_doc(ix_store *s, int64_t rowid, char *err, size_t errcap) {
         snprintf(err, errcap, "index: cannot take out the stored document %s", s->old.id);
         return -2;
     }
-    bind_columns(s, s->q_text_del, rowid);
-    if (step_done(s, s->q_text_del, err, errcap, "deleting text") != 0) return -2;
-    sqlite3_bind_int64(s->q_lit_del, 1, rowid);
-    bind_lit(s, s->q_lit_del);
-    if (step_done(s, s->q_lit_del, err, errcap, "deleting values") != 0) return -2;
+    if (ix__fts_queue(s, 1, rowid, err, errcap) != 0) return -2;
     sqlite3_bind_int64(s->q_doc_del, 1, rowid);
-    if (step_done(s, s->q_doc_del, err, errcap, "deleting a document") != 0) return -2;
+    if (ix__step_done(s, s->q_doc_del, err, errcap, "deleting a document") != 0) return -2;
     sqlite3_bind_int64(s->q_store_del, 1, rowid);
-    if (step_done(s, s->q_store_del, err, errcap, "deleting a document") != 0) return -2;
+    if (ix__step_done(s, s->q_store_del, err, errcap, "deleting a document") != 0) return -2;
     return 0;
 }
 
@@ -385,16 +359,12 @@ int ix_apply(ix_store *s, json_doc *doc, const sdf_op *op, const char *js, size_
     sqlite3_bind_int64(s->q_doc_put, 1, rowid);
     if (op->has_time) sqlite3_bind_int64(s->q_doc_put, 2, op->time_ms);
     sqlite3_bind_blob(s->q_doc_put, 3, s->packed.data ? s->packed.data : "", (int)s->packed.len, SQLITE_STATIC);
-    if (step_done(s, s->q_doc_put, err, errcap, "writing a document") != 0) return -2;
+    if (ix__step_done(s, s->q_doc_put, err, errcap, "writing a document") != 0) return -2;
     sqlite3_bind_int64(s->q_store_put, 1, rowid);
     sqlite3_bind_blob(s->q_store_put, 2, s->z, (int)zn, SQLITE_STATIC);
-    if (step_done(s, s->q_store_put, err, errcap, "writing a document") != 0) return -2;
+    if (ix__step_done(s, s->q_store_put, err, errcap, "writing a document") != 0) return -2;
     if (ix__id_put(s, ref.h, rowid, err, errcap) != 0) return -2;
-    bind_columns(s, s->q_text_put, rowid);
-    if (step_done(s, s->q_text_put, err, errcap, "indexing text") != 0) return -2;
-    sqlite3_bind_int64(s->q_lit_put, 1, rowid);
-    bind_lit(s, s->q_lit_put);
-    if (step_done(s, s->q_lit_put, err, errcap, "indexing values") != 0) return -2;
+    if (ix__fts_queue(s, 0, rowid, err, errcap) != 0) return -2;
     s->tx.adds++;
     s->tx.derived += derived;
     s->tx.stored_bytes += (uint64_t)zn;
