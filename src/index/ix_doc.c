@@ -189,7 +189,7 @@ static void recompress_stored(ix_store *s) {
             sqlite3_bind_blob(put, 2, s->z, (int)zn + 2, SQLITE_STATIC);
             int rc = sqlite3_step(put);
             sqlite3_reset(put);
-            if (rc != SQLITE_DONE) break; /* the rows done are whole; the commit reports the error */
+            if (rc != SQLITE_DONE) break; /* the rows left keep their blob: readable, only larger */
         }
     }
     sqlite3_finalize(get);
