@@ -2,7 +2,9 @@
  * builder gives back exactly the same document from it ("derived": every other field is
  * rebuilt when the document is read); any other document (another client's, or one built
  * without raw) is kept whole. Either is compressed with zstd and a dictionary trained on the
- * index's first records.
+ * index's first records, whichever writers stored them: a writer that opens an index without a
+ * dictionary samples the records stored before it (sample_stored), and the writer that trains
+ * compresses the records stored before the dictionary again with it (recompress_stored).
  *
  * Why zstd (libzstd, Debian): one record of the bench corpus (1,663 B of JSON) costs, per
  * document, with a 32 KB dictionary: zlib 1.2.13 deflate 60-83 us (deflateSetDictionary hashes
@@ -24,6 +26,7 @@ enum { KIND_DERIVED = 1, KIND_WHOLE = 2 };
 #define SAMPLES_MIN 1000
 #define SAMPLES_MIN_BYTES (1u << 20)
 #define SAMPLES_MAX_BYTES (8u << 20)
+#define RECOMPRESS_MAX (SAMPLES_MIN * 8)
 #define BUILT_CAP (DOCB_DEFAULT_MAX_DOC + 65536)
 
 int ix__doc_init(ix_store *s) {
@@ -85,7 +88,50 @@ static ZSTD_CDict *make_cdict(const void *dict, size_t n) {
     return ZSTD_createCDict_advanced(dict, n, ZSTD_dlm_byCopy, ZSTD_dct_auto, cp, ZSTD_defaultCMem);
 }
 
-/* The dictionary of the index's writer: the newest in the table. */
+static void samples_free(ix_store *s) {
+    buf_free(&s->samples);
+    free(s->sample_sizes);
+    s->sample_sizes = NULL;
+    s->nsamples = 0;
+}
+
+static int samples_enough(const ix_store *s) {
+    return (s->nsamples >= SAMPLES_MIN && s->samples.len >= SAMPLES_MIN_BYTES) || s->nsamples >= SAMPLES_MIN * 8 ||
+           s->samples.len + 65536 > SAMPLES_MAX_BYTES;
+}
+
+static void sample_keep(ix_store *s, const char *raw, size_t n) {
+    if (!s->sample_sizes) {
+        s->sample_sizes = calloc(SAMPLES_MIN * 8, sizeof *s->sample_sizes);
+        if (!s->sample_sizes) return;
+    }
+    if (s->nsamples < SAMPLES_MIN * 8 && buf_append(&s->samples, raw, n) == 0) s->sample_sizes[s->nsamples++] = n;
+}
+
+static void train(ix_store *s);
+
+/* Samples from the records the index already stores without a dictionary (those of earlier
+ * writers: an index filled by many small processes, none of which stored enough records alone
+ * to train), the first rows until there are enough, at most as many as a writer keeps; trains
+ * when they are enough. Once per process and dictionary-less index, in a transaction. */
+static void sample_stored(ix_store *s) {
+    sqlite3_stmt *st = NULL;
+    s->stored_sampled = 1;
+    if (sqlite3_prepare_v2(s->db, "SELECT z FROM store ORDER BY rowid LIMIT ?1", -1, &st, NULL) != SQLITE_OK) return;
+    sqlite3_bind_int(st, 1, SAMPLES_MIN * 8);
+    while (!samples_enough(s) && s->nsamples < SAMPLES_MIN * 8 && sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *b = sqlite3_column_blob(st, 0);
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        if (n < 3 || b[0] != KIND_DERIVED || b[1]) continue; /* the writer samples raw records only */
+        size_t out = ZSTD_decompressDCtx(s->dctx, s->unz, s->unz_cap, b + 2, n - 2);
+        if (!ZSTD_isError(out)) sample_keep(s, s->unz, out);
+    }
+    sqlite3_finalize(st);
+    if (samples_enough(s)) train(s);
+}
+
+/* The dictionary of the index's writer: the newest in the table. Without one, the records the
+ * index already holds are sampled (sample_stored). */
 int ix__doc_use_dict(ix_store *s) {
     if (s->cdict_id) return 0;
     sqlite3_stmt *st = NULL;
@@ -96,11 +142,15 @@ int ix__doc_use_dict(ix_store *s) {
         s->cdict = make_cdict(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
         if (s->cdict) s->cdict_id = sqlite3_column_int(st, 0);
         else rc = -1;
+        samples_free(s); /* another writer trained it */
     }
     sqlite3_finalize(st);
+    if (!s->cdict_id && !s->sampling_done && !s->stored_sampled && s->in_tx) sample_stored(s);
     return rc;
 }
 
+/* The dictionary was trained in a transaction that rolled back: it is gone, and so are the
+ * records it would have been used for. The next transaction samples the index again. */
 void ix__doc_drop_dict(ix_store *s) {
     if (s->cdict_id > 0 && s->cdict_id < (int)(sizeof s->ddicts / sizeof s->ddicts[0])) {
         ZSTD_freeDDict(s->ddicts[s->cdict_id]);
@@ -109,6 +159,41 @@ void ix__doc_drop_dict(ix_store *s) {
     ZSTD_freeCDict(s->cdict);
     s->cdict = NULL;
     s->cdict_id = 0;
+    s->sampling_done = 0;
+    s->stored_sampled = 0;
+}
+
+/* The first rows stored without a dictionary (at most RECOMPRESS_MAX: the records before the
+ * first dictionary, of this writer or earlier ones), compressed again with the one just trained:
+ * each decompresses to the same bytes, and is now what ix__doc_pack makes of the same record, so
+ * a redelivered record is found unchanged (ix_write.c same_blob). Part of the transaction that
+ * stores the dictionary: both are gone if it rolls back. Updating the row the statement stands
+ * on is safe in SQLite (isolation.html). */
+static void recompress_stored(ix_store *s) {
+    sqlite3_stmt *get = NULL, *put = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT rowid, z FROM store ORDER BY rowid LIMIT ?1", -1, &get, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(s->db, "UPDATE store SET z=?2 WHERE rowid=?1", -1, &put, NULL) == SQLITE_OK) {
+        sqlite3_bind_int(get, 1, RECOMPRESS_MAX);
+        ZSTD_CCtx_refCDict(s->cctx, s->cdict);
+        while (sqlite3_step(get) == SQLITE_ROW) {
+            const unsigned char *b = sqlite3_column_blob(get, 1);
+            size_t n = (size_t)sqlite3_column_bytes(get, 1);
+            if (n < 3 || (b[0] != KIND_DERIVED && b[0] != KIND_WHOLE) || b[1]) continue;
+            size_t out = ZSTD_decompressDCtx(s->dctx, s->unz, s->unz_cap, b + 2, n - 2);
+            if (ZSTD_isError(out)) continue; /* damaged: left as it is, for the reader to report */
+            s->z[0] = (char)b[0];
+            s->z[1] = (char)s->cdict_id;
+            size_t zn = ZSTD_compress2(s->cctx, s->z + 2, s->z_cap - 2, s->unz, out);
+            if (ZSTD_isError(zn)) continue;
+            sqlite3_bind_int64(put, 1, sqlite3_column_int64(get, 0));
+            sqlite3_bind_blob(put, 2, s->z, (int)zn + 2, SQLITE_STATIC);
+            int rc = sqlite3_step(put);
+            sqlite3_reset(put);
+            if (rc != SQLITE_DONE) break; /* the rows left keep their blob: readable, only larger */
+        }
+    }
+    sqlite3_finalize(get);
+    sqlite3_finalize(put);
 }
 
 static void train(ix_store *s) {
@@ -150,25 +235,17 @@ static void train(ix_store *s) {
             }
         }
     }
+    if (s->cdict_id) recompress_stored(s);
     /* Done sampling either way: a failed training does not repeat for every document. */
-    buf_free(&s->samples);
-    free(s->sample_sizes);
-    s->sample_sizes = NULL;
-    s->nsamples = 0;
+    samples_free(s);
     s->sampling_done = 1;
     free(dict);
 }
 
 void ix__doc_sample(ix_store *s, const char *raw, size_t n) {
     if (s->cdict_id || s->sampling_done) return;
-    if (!s->sample_sizes) {
-        s->sample_sizes = calloc(SAMPLES_MIN * 8, sizeof *s->sample_sizes);
-        if (!s->sample_sizes) return;
-    }
-    if (s->nsamples < SAMPLES_MIN * 8 && buf_append(&s->samples, raw, n) == 0) s->sample_sizes[s->nsamples++] = n;
-    if ((s->nsamples >= SAMPLES_MIN && s->samples.len >= SAMPLES_MIN_BYTES) || s->nsamples >= SAMPLES_MIN * 8 ||
-        s->samples.len + 65536 > SAMPLES_MAX_BYTES)
-        train(s);
+    sample_keep(s, raw, n);
+    if (samples_enough(s)) train(s);
 }
 
 long ix__doc_pack(ix_store *s, const char *js, size_t len, const char *raw, size_t raw_len, int *derived) {

@@ -96,6 +96,7 @@ struct ix_store {
     int cdict_id;   /* dictionary used for new documents, 0 = none yet */
     int dict_in_tx; /* it was trained in the open transaction (dropped on rollback) */
     int sampling_done;
+    int stored_sampled; /* the records the index held without a dictionary were sampled */
     ZSTD_DDict *ddicts[8];
     buf samples; /* raw records kept to train the first dictionary */
     size_t *sample_sizes;
@@ -213,8 +214,9 @@ long ix__doc_pack(ix_store *s, const char *js, size_t len, const char *raw, size
 int ix__doc_load(ix_store *s, int64_t rowid, sdf_op *op, char *err, size_t errcap);
 /* Decompress a stored blob into the operation's JSON text (rebuilt from raw when derived). */
 int ix__doc_unpack(ix_store *s, const void *blob, size_t n, const char **text, size_t *len, char *err, size_t errcap);
-/* Use the newest compression dictionary of the file (at the start of a transaction); forget it
- * (when the transaction that trained it is rolled back). */
+/* Use the newest compression dictionary of the file (at the start of a transaction; without one,
+ * the first time, sample the records stored already and train when they are enough); forget it
+ * (when the transaction that trained it is rolled back: the next transaction samples again). */
 int ix__doc_use_dict(ix_store *s);
 void ix__doc_drop_dict(ix_store *s);
 /* Keeps raw records until there are enough to train the compression dictionary. */

@@ -41,9 +41,9 @@ def count_records(corpus):
 
 
 def make_corpus(tmp):
-    # Slices of at least 1,000 records: the index trains its zstd dictionary on the first 1,000
-    # records one replay writes, so smaller first slices would build another index (with no
-    # dictionary) than one whole replay, and --compare-whole would rightly say so.
+    # Slices of at least 1,000 records: the index trains its zstd dictionary on its first ~1,000
+    # records, which a smaller first slice samples from the store in another order than one whole
+    # replay does (a dictionary of its own, other stored bytes), and --compare-whole would say so.
     corpus = os.path.join(tmp, "corpus")
     rc, _, err = run([CTGEN, "--out", corpus, "--files", "3", "--min-records", "1000", "--max-records", "1100",
                       "--seed", "3", "--days", "2", "--accounts", "2", "--regions", "2"])

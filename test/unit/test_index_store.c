@@ -2,7 +2,11 @@
  * their raw record only), come back field for field, an identical add is left alone, a changed
  * add replaces, a delete removes, and what a rolled-back transaction did is gone. Documents from
  * another client (no raw) are stored whole. The ids map keeps that in both its levels, through
- * merges and hash collisions. An index of another format is refused. */
+ * merges and hash collisions. An index of another format is refused. The compression dictionary
+ * comes whatever the size of the writers: an index filled by many small ones gets it and stores
+ * about as few bytes a record as one filled by one writer; the records stored before it are
+ * compressed again with it, read back byte for byte and are found unchanged when redelivered; a
+ * writer killed or rolled back while training leaves a usable index, trained later. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -564,6 +568,187 @@ static void test_refuse_foreign_file(void) {
     unlink(other);
 }
 
+static uint64_t mix(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+}
+
+/* Record i, varied the way CloudTrail records vary (about 1.3 KB), the same for the same i. */
+static const char *varied_record(int i) {
+    static const char *names[] = {"GetObject",   "PutObject",  "AssumeRole", "DescribeInstances",
+                                  "ListBuckets", "CreateUser", "Decrypt",    "GetCallerIdentity"};
+    static const char *sources[] = {"s3.amazonaws.com", "sts.amazonaws.com", "ec2.amazonaws.com", "kms.amazonaws.com",
+                                    "iam.amazonaws.com"};
+    static const char *agents[] = {
+        "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64.ubuntu.22",
+        "Boto3/1.34.2 md/Botocore#1.34.2 ua/2.0 os/linux#5.15 md/arch#x86_64 lang/python#3.12",
+        "aws-sdk-java/2.21.10 Linux/5.10 OpenJDK_64-Bit_Server_VM/17.0.8", "console.amazonaws.com"};
+    static char r[4096];
+    uint64_t h = mix((uint64_t)i + 1), g = mix(h), k = mix(g);
+    snprintf(
+        r, sizeof r,
+        "{\"eventVersion\":\"1.08\",\"userIdentity\":{\"type\":\"AssumedRole\",\"principalId\":\"AROA%08llX:s-%llu\","
+        "\"arn\":\"arn:aws:sts::1111222%05llu:assumed-role/role-%llu/session-%llu\",\"accountId\":\"1111222%05llu\","
+        "\"accessKeyId\":\"ASIA%012llX\",\"sessionContext\":{\"sessionIssuer\":{\"type\":\"Role\","
+        "\"principalId\":\"AROA%08llX\",\"arn\":\"arn:aws:iam::1111222%05llu:role/role-%llu\","
+        "\"accountId\":\"1111222%05llu\",\"userName\":\"role-%llu\"},\"attributes\":{\"creationDate\":"
+        "\"2024-05-01T%02d:%02d:00Z\",\"mfaAuthenticated\":\"false\"}}},"
+        "\"eventTime\":\"2024-05-%02dT%02d:%02d:%02dZ\",\"eventSource\":\"%s\",\"eventName\":\"%s\","
+        "\"awsRegion\":\"us-east-%d\",\"sourceIPAddress\":\"%llu.%llu.%llu.%llu\",\"userAgent\":\"%s\","
+        "\"requestParameters\":{\"bucketName\":\"bucket-%llu\",\"key\":\"data/%llx/%llx.json.gz\","
+        "\"Host\":\"bucket-%llu.s3.us-east-1.amazonaws.com\"},\"responseElements\":null,"
+        "\"additionalEventData\":{\"bytesTransferredIn\":%llu,\"bytesTransferredOut\":%llu,"
+        "\"x-amz-id-2\":\"%016llx%016llx\"},\"requestID\":\"%016llX\",\"eventID\":\"%08x-%04llx-%04llx-%012llx\","
+        "\"readOnly\":%s,\"resources\":[{\"type\":\"AWS::S3::Object\",\"ARN\":\"arn:aws:s3:::bucket-%llu/data/"
+        "%llx\"}],\"eventType\":\"AwsApiCall\",\"managementEvent\":false,\"recipientAccountId\":\"1111222%05llu\","
+        "\"eventCategory\":\"Data\"}",
+        (unsigned long long)(h & 0xffffffff), (unsigned long long)(g % 1000), (unsigned long long)(h % 7),
+        (unsigned long long)(g % 13), (unsigned long long)(k % 100000), (unsigned long long)(h % 7),
+        (unsigned long long)(k & 0xffffffffffffULL), (unsigned long long)(h & 0xffffffff), (unsigned long long)(h % 7),
+        (unsigned long long)(g % 13), (unsigned long long)(h % 7), (unsigned long long)(g % 13), (int)(h % 24),
+        (int)(g % 60), 1 + i % 28, (int)(k % 24), (int)(h % 60), (int)(g % 60), sources[h % 5], names[g % 8],
+        1 + (int)(k % 2), (unsigned long long)(h >> 56), (unsigned long long)((g >> 40) & 255),
+        (unsigned long long)((k >> 8) & 255), (unsigned long long)(h & 255), agents[k % 4],
+        (unsigned long long)(g % 50), (unsigned long long)(k & 0xfffff), (unsigned long long)(h & 0xffffffff),
+        (unsigned long long)(g % 50), (unsigned long long)(k % 4096), (unsigned long long)(h % 100000),
+        (unsigned long long)g, (unsigned long long)k, (unsigned long long)(k ^ h), (unsigned)i,
+        (unsigned long long)(h & 0xffff), (unsigned long long)(g & 0xffff), (unsigned long long)(k & 0xffffffffffffULL),
+        g & 1 ? "true" : "false", (unsigned long long)(g % 50), (unsigned long long)(k & 0xfffff),
+        (unsigned long long)(h % 7));
+    return r;
+}
+
+/* Records [from, from + n) in one transaction of a writer of its own; 0 when committed. */
+static int writer(const char *file, int from, int n) {
+    char err[256];
+    ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    int rc = ix_begin(s, err, sizeof err);
+    for (int i = from; i < from + n && rc == 0; i++) rc = add_record(s, varied_record(i));
+    if (rc == 0) rc = ix_commit(s, err, sizeof err);
+    ix_close(s);
+    return rc;
+}
+
+static long long dicts(const char *file) { return sql_count(file, "SELECT count(*) FROM dicts"); }
+static long long without_dict(const char *file) {
+    return sql_count(file, "SELECT count(*) FROM store WHERE hex(substr(z, 2, 1)) = '00'");
+}
+static long long stored_bytes(const char *file) { return sql_count(file, "SELECT sum(length(z)) FROM store"); }
+
+/* Every record in [0, n) reads back as the document built from it, byte for byte. */
+static int reads_back(const char *file, int n) {
+    char err[256];
+    ix_store *s = ix_open(file, IX_READ, err, sizeof err);
+    if (!s) return 0;
+    int ok = ix_doc_count(s) == n;
+    for (int i = 0; i < n && ok; i++) {
+        docb_result res;
+        const char *rec = varied_record(i);
+        long len = docb_build(builder, rec, strlen(rec), docbuf, sizeof docbuf, &res);
+        ix_idref ref;
+        if (len <= 0 || sdf_parse_op(&jd, docbuf, (size_t)len, 1, 1, &scratch, &op, err, sizeof err) != 0 ||
+            ix__find_id(s, op.id, op.id_len, &ref, err, sizeof err) <= 0 || s->loaded_len != (size_t)len ||
+            memcmp(s->loaded, docbuf, (size_t)len) != 0) {
+            fprintf(stderr, "record %d does not read back\n", i);
+            ok = 0;
+        }
+    }
+    ix_close(s);
+    return ok;
+}
+
+static void name(char *file, size_t cap, const char *suffix) {
+    snprintf(file, cap, "%s%s", path, suffix);
+    test_remove_db(file);
+}
+
+/* 30 writers of 100 records against one of 3,000: both get a dictionary, no record is left
+ * without it, and the stored bytes are within 10%. */
+static void test_many_small_writers(void) {
+    char one[300], many[300];
+    name(one, sizeof one, "-one.db");
+    name(many, sizeof many, "-many.db");
+    CHECK_EQ_INT(writer(one, 0, 3000), 0);
+    for (int w = 0; w < 30; w++) CHECK_EQ_INT(writer(many, w * 100, 100), 0);
+    CHECK_EQ_INT(dicts(one), 1);
+    CHECK_EQ_INT(dicts(many), 1);
+    CHECK_EQ_INT(without_dict(one), 0);
+    CHECK_EQ_INT(without_dict(many), 0);
+    long long b1 = stored_bytes(one), bm = stored_bytes(many);
+    printf("stored bytes a record: one writer %.1f, 30 writers %.1f\n", b1 / 3000.0, bm / 3000.0);
+    CHECK(b1 > 0 && bm > 0 && bm * 10 <= b1 * 11);
+    CHECK(reads_back(one, 3000));
+    CHECK(reads_back(many, 3000));
+
+    /* The first writer's records, redelivered: compressed again with the dictionary, they are
+     * what the writer makes of them now, so nothing is replaced. */
+    char err[256];
+    ix_store *s = ix_open(many, IX_WRITE, err, sizeof err);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+        for (int i = 0; i < 100; i++) CHECK_EQ_INT(add_record(s, varied_record(i)), 0);
+        CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+        CHECK_EQ_INT(ix_get_write_stats(s)->unchanged, 100);
+        CHECK_EQ_INT(ix_doc_count(s), 3000);
+        ix_close(s);
+    }
+    test_remove_db(one);
+    test_remove_db(many);
+}
+
+/* A writer killed while its transaction holds a new dictionary (and the records it compressed
+ * again), and one that rolls back: the index keeps its committed records, readable, without a
+ * dictionary; the next transaction trains it. */
+static void test_killed_while_training(void) {
+    char file[300];
+    name(file, sizeof file, "-killed.db");
+    for (int w = 0; w < 9; w++) CHECK_EQ_INT(writer(file, w * 100, 100), 0);
+    CHECK_EQ_INT(dicts(file), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char err[256];
+        ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
+        if (!s || ix_begin(s, err, sizeof err) != 0) _exit(2);
+        for (int i = 900; i < 1100; i++)
+            if (add_record(s, varied_record(i)) != 0) _exit(3);
+        _exit(s->dict_in_tx ? 0 : 4); /* no commit, no rollback: as kill -9 */
+    }
+    int st = -1;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0); /* it had trained */
+    CHECK_EQ_INT(dicts(file), 0);
+    CHECK_EQ_INT(without_dict(file), 900);
+    CHECK(reads_back(file, 900));
+
+    /* trained in a transaction rolled back, then in the next one of the same writer */
+    char err[256];
+    ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    for (int i = 900; i < 1100; i++) CHECK_EQ_INT(add_record(s, varied_record(i)), 0);
+    CHECK(s->dict_in_tx);
+    ix_rollback(s);
+    CHECK_EQ_INT(dicts(file), 0);
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    for (int i = 900; i < 1000; i++) CHECK_EQ_INT(add_record(s, varied_record(i)), 0);
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    ix_close(s);
+    CHECK_EQ_INT(dicts(file), 1);
+    CHECK_EQ_INT(without_dict(file), 0);
+    CHECK(reads_back(file, 1000));
+    test_remove_db(file);
+}
+
 int main(void) {
     snprintf(path, sizeof path, "/tmp/ctindex-test-store-%d.db", (int)getpid());
     unlink(path);
@@ -580,6 +765,8 @@ int main(void) {
     RUN(test_trusted_raw);
     RUN(test_text_len);
     RUN(test_refuse_foreign_file);
+    RUN(test_many_small_writers);
+    RUN(test_killed_while_training);
     docb_free(builder);
     json_doc_free(&jd);
     buf_free(&scratch);
