@@ -109,6 +109,7 @@ static void sample_keep(ix_store *s, const char *raw, size_t n) {
 }
 
 static void train(ix_store *s);
+static long unpack_blob(ix_store *s, const unsigned char *b, size_t n, char *err, size_t errcap);
 
 /* Samples from the records the index already stores without a dictionary (those of earlier
  * writers: an index filled by many small processes, none of which stored enough records alone
@@ -119,12 +120,13 @@ static void sample_stored(ix_store *s) {
     s->stored_sampled = 1;
     if (sqlite3_prepare_v2(s->db, "SELECT z FROM store ORDER BY rowid LIMIT ?1", -1, &st, NULL) != SQLITE_OK) return;
     sqlite3_bind_int(st, 1, SAMPLES_MIN * 8);
-    while (!samples_enough(s) && s->nsamples < SAMPLES_MIN * 8 && sqlite3_step(st) == SQLITE_ROW) {
+    char ignored[128];
+    while (!samples_enough(s) && sqlite3_step(st) == SQLITE_ROW) {
         const unsigned char *b = sqlite3_column_blob(st, 0);
         size_t n = (size_t)sqlite3_column_bytes(st, 0);
         if (n < 3 || b[0] != KIND_DERIVED || b[1]) continue; /* the writer samples raw records only */
-        size_t out = ZSTD_decompressDCtx(s->dctx, s->unz, s->unz_cap, b + 2, n - 2);
-        if (!ZSTD_isError(out)) sample_keep(s, s->unz, out);
+        long out = unpack_blob(s, b, n, ignored, sizeof ignored);
+        if (out >= 0) sample_keep(s, s->unz, (size_t)out);
     }
     sqlite3_finalize(st);
     if (samples_enough(s)) train(s);
@@ -175,15 +177,16 @@ static void recompress_stored(ix_store *s) {
         sqlite3_prepare_v2(s->db, "UPDATE store SET z=?2 WHERE rowid=?1", -1, &put, NULL) == SQLITE_OK) {
         sqlite3_bind_int(get, 1, RECOMPRESS_MAX);
         ZSTD_CCtx_refCDict(s->cctx, s->cdict);
+        char ignored[128];
         while (sqlite3_step(get) == SQLITE_ROW) {
             const unsigned char *b = sqlite3_column_blob(get, 1);
             size_t n = (size_t)sqlite3_column_bytes(get, 1);
-            if (n < 3 || (b[0] != KIND_DERIVED && b[0] != KIND_WHOLE) || b[1]) continue;
-            size_t out = ZSTD_decompressDCtx(s->dctx, s->unz, s->unz_cap, b + 2, n - 2);
-            if (ZSTD_isError(out)) continue; /* damaged: left as it is, for the reader to report */
+            if (n < 3 || b[1]) continue; /* compressed with a dictionary already */
+            long out = unpack_blob(s, b, n, ignored, sizeof ignored);
+            if (out < 0) continue; /* damaged: left as it is, for the reader to report */
             s->z[0] = (char)b[0];
             s->z[1] = (char)s->cdict_id;
-            size_t zn = ZSTD_compress2(s->cctx, s->z + 2, s->z_cap - 2, s->unz, out);
+            size_t zn = ZSTD_compress2(s->cctx, s->z + 2, s->z_cap - 2, s->unz, (size_t)out);
             if (ZSTD_isError(zn)) continue;
             sqlite3_bind_int64(put, 1, sqlite3_column_int64(get, 0));
             sqlite3_bind_blob(put, 2, s->z, (int)zn + 2, SQLITE_STATIC);
@@ -277,8 +280,9 @@ static ZSTD_DDict *ddict(ix_store *s, int id) {
     return s->ddicts[id];
 }
 
-int ix__doc_unpack(ix_store *s, const void *blob, size_t n, const char **text, size_t *len, char *err, size_t errcap) {
-    const unsigned char *b = blob;
+/* Decompresses a stored blob (its kind checked, with its dictionary) into s->unz: its length, or
+ * -1 with err when it is damaged or its dictionary is missing. */
+static long unpack_blob(ix_store *s, const unsigned char *b, size_t n, char *err, size_t errcap) {
     if (n < 3 || (b[0] != KIND_DERIVED && b[0] != KIND_WHOLE)) {
         snprintf(err, errcap, "index: a stored document is damaged");
         return -1;
@@ -298,6 +302,14 @@ int ix__doc_unpack(ix_store *s, const void *blob, size_t n, const char **text, s
         snprintf(err, errcap, "index: a stored document does not decompress: %s", ZSTD_getErrorName(out));
         return -1;
     }
+    return (long)out;
+}
+
+int ix__doc_unpack(ix_store *s, const void *blob, size_t n, const char **text, size_t *len, char *err, size_t errcap) {
+    const unsigned char *b = blob;
+    long unz = unpack_blob(s, b, n, err, errcap);
+    if (unz < 0) return -1;
+    size_t out = (size_t)unz;
     if (b[0] == KIND_WHOLE) {
         *text = s->unz;
         *len = out;

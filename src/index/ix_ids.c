@@ -46,9 +46,7 @@ int64_t ix__find_id(ix_store *s, const char *id, size_t n, ix_idref *ref, char *
 static int step_ids(ix_store *s, sqlite3_stmt *st, int64_t h, int64_t doc, char *err, size_t errcap) {
     sqlite3_bind_int64(st, 1, h);
     sqlite3_bind_int64(st, 2, doc);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : ix__sqlerr(s, err, errcap, "writing ids");
+    return ix__step_done(s, st, err, errcap, "writing ids");
 }
 
 int ix__id_put(ix_store *s, int64_t h, int64_t doc, char *err, size_t errcap) {
