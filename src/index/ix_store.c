@@ -63,11 +63,15 @@ static int create_schema(ix_store *s, char *err, size_t errcap) {
         exists = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     if (!exists && ix__exec(s, schema_sql, err, errcap) != 0) goto fail;
-    /* Also on a file made before the option was set (kept in text's own config table); a file
-     * that is no index fails check_schema next, with a better message than this would give. */
-    char hs[128];
-    snprintf(hs, sizeof hs, "INSERT INTO text(text, rank) VALUES('hashsize', %d)", IX_FTS_HASH_BYTES);
-    if (ix__exec(s, hs, exists ? NULL : err, errcap) != 0 && !exists) goto fail;
+    /* Also on a file made before the options were set (kept in each table's own config table); a
+     * file that is no index fails check_schema next, with a better message than this would give. */
+    char opts[320];
+    snprintf(opts, sizeof opts,
+             "INSERT INTO text(text, rank) VALUES('hashsize', %d);"
+             "INSERT INTO lit(lit, rank) VALUES('automerge', %d);"
+             "INSERT INTO lit(lit, rank) VALUES('crisismerge', %d)",
+             IX_FTS_HASH_BYTES, IX_LIT_AUTOMERGE, IX_LIT_CRISISMERGE);
+    if (ix__exec(s, opts, exists ? NULL : err, errcap) != 0 && !exists) goto fail;
     if (exists) return ix__exec(s, "COMMIT", err, errcap);
     if (sqlite3_prepare_v2(s->db, "INSERT INTO meta(k, v) VALUES('format', ?1), ('fields', ?2), ('docs', 0)", -1, &st,
                            NULL) != SQLITE_OK)

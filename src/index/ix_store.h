@@ -31,6 +31,15 @@ enum { IX_READ = 0, IX_WRITE = 1, IX_DURABLE = 2 };
  * 457k instructions a record -> 410k). bench_index gives its ceiling the same option. */
 #define IX_FTS_HASH_BYTES (16 * 1024 * 1024)
 
+/* How FTS5 merges the `lit` table's segments (its 'automerge' and 'crisismerge' options; 4 and 16
+ * by default): a level is merged into the next once it holds IX_LIT_AUTOMERGE segments. Every
+ * transaction writes a small segment (about 1,900 documents a batch), and with the default each
+ * entry was copied again at every one of five levels: merging was most of lit's cost at commit.
+ * 16 segments a level make about half as many levels; a literal search reads each segment's
+ * doclist, up to 15 a level (bench/README.md, "lit's merges"). `text` keeps FTS5's defaults. */
+#define IX_LIT_AUTOMERGE 16
+#define IX_LIT_CRISISMERGE 32
+
 /* Pragmas of every store, then the writer's (with synchronous=NORMAL, or FULL when durable):
  * bench_index's ceiling runs FTS5 under the same ones. ix_store.c says why each.
  * page_size applies to a new file only (before journal_mode=WAL, which fixes it): 16 KB pages,

@@ -250,6 +250,60 @@ static void test_fts_hash_size(void) {
     test_remove_db(file);
 }
 
+/* lit's merge options as stored in the file, or -1. */
+#define LIT_AUTOMERGE "SELECT v FROM lit_config WHERE k='automerge'"
+#define LIT_CRISISMERGE "SELECT v FROM lit_config WHERE k='crisismerge'"
+
+/* Commits n transactions of one record each (records first..first+n-1); 0 or -1. */
+static int add_one_per_tx(ix_store *s, int first, int n) {
+    char err[256];
+    for (int i = first; i < first + n; i++)
+        if (ix_begin(s, err, sizeof err) != 0 ||
+            add_record(s, record(i, i % 2 ? "CreateUser" : "AttachUserPolicy", "10.0.0.1")) != 0 ||
+            ix_commit(s, err, sizeof err) != 0)
+            return -1;
+    return 0;
+}
+
+/* Documents whose lit tokens hold eventName's value v, counted on the lit table itself. */
+static long long lit_count(const char *file, const char *v) {
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM lit WHERE lit MATCH (SELECT 'v' || substr('0123456789abcdefghijklmnopqrstuvwxyz', "
+             "id + 1, 1) FROM vals WHERE v='%s' AND id < 36)", /* ids of one base-36 digit */
+             v);
+    return sql_count(file, sql);
+}
+
+/* lit merges 16 segments a level (IX_LIT_AUTOMERGE) in a new file, and in a file made before the
+ * options were set (as main made them) once a writer opens it; a reader leaves it alone; every
+ * document stays found through its tokens across the merges, in both. */
+static void test_lit_merge_options(void) {
+    char err[256], file[300];
+    ix_store *s = open_fresh(".litm", file, sizeof file);
+    CHECK_EQ_INT(add_one_per_tx(s, 1, 40), 0);
+    ix_close(s);
+    CHECK_EQ_INT(sql_count(file, LIT_AUTOMERGE), IX_LIT_AUTOMERGE);
+    CHECK_EQ_INT(sql_count(file, LIT_CRISISMERGE), IX_LIT_CRISISMERGE);
+    CHECK_EQ_INT(sql_count(file, "SELECT v FROM text_config WHERE k='automerge'"), -1); /* text keeps the default */
+    CHECK_EQ_INT(lit_count(file, "CreateUser"), 20);
+    CHECK_EQ_INT(lit_count(file, "AttachUserPolicy"), 20);
+    CHECK_EQ_INT(sql_exec(file, "DELETE FROM lit_config WHERE k IN ('automerge', 'crisismerge')"), 0);
+    CHECK_EQ_INT(sql_count(file, LIT_AUTOMERGE), -1);
+    s = ix_open(file, IX_READ, err, sizeof err);
+    CHECK(s != NULL);
+    ix_close(s);
+    CHECK_EQ_INT(sql_count(file, LIT_AUTOMERGE), -1);
+    s = ix_open(file, IX_WRITE, err, sizeof err);
+    CHECK(s != NULL);
+    CHECK_EQ_INT(sql_count(file, LIT_AUTOMERGE), IX_LIT_AUTOMERGE);
+    CHECK_EQ_INT(add_one_per_tx(s, 41, 40), 0);
+    ix_close(s);
+    CHECK_EQ_INT(lit_count(file, "CreateUser"), 40);
+    CHECK_EQ_INT(lit_count(file, "AttachUserPolicy"), 40);
+    test_remove_db(file);
+}
+
 /* A new index has 16 KB pages (a WAL frame and a checkpoint copy per 16 KB: a quarter of the
  * kernel calls of 4 KB pages); a file made with 4 KB pages keeps them, and is written and read as
  * before. */
@@ -757,6 +811,7 @@ int main(void) {
     builder = docb_new(NULL);
     RUN(test_write_read);
     RUN(test_fts_hash_size);
+    RUN(test_lit_merge_options);
     RUN(test_page_size);
     RUN(test_ids_levels);
     RUN(test_rowid_order);
