@@ -65,7 +65,7 @@ static int leaf(ix_cctx *cc, int node, ix_frag *out) {
         if (nd->kind == QN_PREFIX) return ix__unique_prefix(cc, nd, node, f, out);
         /* The value's 60-bit hash: two values of one field would have to collide (about one chance
          * in 10^12 per search with a million distinct values) for a wrong match. */
-        return ix__lit_token(out, 'h', ix__value_hash(f->fid, v, nd->value.len));
+        return ix__unique_literal(cc, f, ix__value_hash(f->fid, v, nd->value.len), out);
     case IXF_LITERAL_HASH:
         if (nd->kind == QN_PREFIX || nd->kind == QN_RANGE)
             return ix__qfail(cc, "%s is search-only (one value per record): %s searches are not supported on it", fname,
