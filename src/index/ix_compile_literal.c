@@ -84,8 +84,9 @@ void ix__unique_tokens(const ix_store *s, uint64_t h, char *out, size_t cap) {
  * (a bucket's other values, and tokens of a replaced document of a file written before buckets,
  * fall out there). */
 int ix__unique_literal(ix_cctx *cc, const ixf_field *f, uint64_t h, ix_frag *out) {
-    char q[64];
+    char q[sizeof out->lit_cand];
     ix__unique_tokens(cc->s, h, q, sizeof q);
+    memcpy(out->lit_cand, q, sizeof q);
     int bq = ix__bind_str(cc, q, strlen(q));
     int bh = bq < 0 ? -1 : ix__bind_int(cc, (int64_t)h);
     if (bh < 0) return -1;
