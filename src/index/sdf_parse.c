@@ -158,6 +158,9 @@ typedef struct cscan {
     size_t dec_len;
     int dec_tok; /* raw's token, -1 until it was scanned */
     int dec_bad; /* it holds a \u escape: left to json_tok_decode (surrogate pairs) */
+    /* raw's value as the builder placed it (sdf_hint): stepped over, not read; 0: no hint */
+    size_t skip_at, skip_end;
+    int skip_tok; /* its token, -1 until it was met */
 } cscan;
 
 static int cs_token(cscan *c, json_type type, size_t start, int parent) {
@@ -250,10 +253,24 @@ static int cs_string_dec(cscan *c, int parent) {
     return t;
 }
 
+/* raw's value where the builder says it is: one token up to the closing quote it recorded. */
+static int cs_skip(cscan *c, int parent) {
+    if (c->skip_end >= c->n || c->js[c->skip_end] != '"') return -1;
+    int t = cs_token(c, JSON_STRING, c->skip_at, parent);
+    if (t < 0) return -1;
+    c->d->toks[t].end = (int)c->skip_end;
+    c->i = c->skip_end + 1;
+    c->skip_tok = t;
+    return 0;
+}
+
 static int cs_value(cscan *c, int parent, int depth) {
     if (c->i >= c->n) return -1;
     char ch = c->js[c->i];
     if (ch == '"') {
+        /* a hint that does not fit (no quote where it ends) is not used: the string is read */
+        if (c->i + 1 == c->skip_at && depth == 2 && json_tok_streq(c->d, parent, "raw") && cs_skip(c, parent) == 0)
+            return 0;
         /* raw: a member "raw" of the operation's members' object (parse_op checks it is fields) */
         int dec = c->dec && depth == 2 && c->dec_tok < 0 && json_tok_streq(c->d, parent, "raw");
         return (dec ? cs_string_dec(c, parent) : cs_string(c, parent)) < 0 ? -1 : 0;
@@ -300,18 +317,25 @@ static int cs_value(cscan *c, int parent, int depth) {
 }
 
 /* dec (room for len + 16 bytes, or NULL): where raw's value is decoded; *dec_tok gets its token
- * (-1: none, or it holds a \u escape) and *dec_len its length. */
-static int scan_compact(json_doc *d, const char *js, size_t len, char *dec, int *dec_tok, size_t *dec_len) {
+ * (-1: none, or it holds a \u escape) and *dec_len its length. hint (or NULL): *skip_tok gets the
+ * token of raw's value when it was where the hint says (then it was not decoded), else -1. */
+static int scan_compact(json_doc *d, const char *js, size_t len, char *dec, const sdf_hint *hint, int *dec_tok,
+                        size_t *dec_len, int *skip_tok) {
     d->js = js;
     d->len = len;
     d->ntoks = 0;
-    *dec_tok = -1;
+    *dec_tok = *skip_tok = -1;
     if (len > (size_t)0x7fffffff) return -1;
-    cscan c = {d, js, 0, len, dec, 0, -1, 0};
+    cscan c = {d, js, 0, len, dec, 0, -1, 0, 0, 0, -1};
+    if (hint && hint->raw_at > 0 && hint->raw_at < len && hint->raw_len < len - hint->raw_at) {
+        c.skip_at = hint->raw_at;
+        c.skip_end = hint->raw_at + hint->raw_len;
+    }
     if (cs_value(&c, -1, 0) != 0 || c.i != len) {
         d->ntoks = 0;
         return -1;
     }
+    *skip_tok = c.skip_tok;
     if (!c.dec_bad) *dec_tok = c.dec_tok;
     *dec_len = c.dec_len;
     return 0;
@@ -411,13 +435,21 @@ static int escaped_at(const char *s, const char *q) {
 
 int sdf_parse_trusted(json_doc *doc, const char *js, size_t len, unsigned index, buf *scratch, sdf_op *op, char *err,
                       size_t errcap) {
+    return sdf_parse_hinted(doc, js, len, index, NULL, scratch, op, err, errcap);
+}
+
+int sdf_parse_hinted(json_doc *doc, const char *js, size_t len, unsigned index, const sdf_hint *hint, buf *scratch,
+                     sdf_op *op, char *err, size_t errcap) {
     char *dec = len <= SDF_MAX_DOC_BYTES && buf_reserve(scratch, len + 16) == 0 ? scratch->data : NULL;
-    int dec_tok;
+    int dec_tok, skip_tok;
     size_t dec_len = 0;
-    if (len <= SDF_MAX_DOC_BYTES && scan_compact(doc, js, len, dec, &dec_tok, &dec_len) == 0) {
+    if (len <= SDF_MAX_DOC_BYTES && scan_compact(doc, js, len, dec, hint, &dec_tok, &dec_len, &skip_tok) == 0) {
         if (parse_op(doc, js, len, index, 1, NULL, op, err, errcap, 1) != 0) return -1;
-        for (int i = 0; i < op->nfields && dec_tok >= 0; i++)
-            if (op->fields[i].tok == dec_tok && op->fields[i].f->column == IXT_RAW) {
+        for (int i = 0; i < op->nfields && (dec_tok >= 0 || skip_tok >= 0); i++)
+            if (op->fields[i].f->column == IXT_RAW && op->fields[i].tok == skip_tok) {
+                op->raw = hint->rec;
+                op->raw_len = hint->rec_len;
+            } else if (op->fields[i].f->column == IXT_RAW && op->fields[i].tok == dec_tok) {
                 op->raw = dec;
                 op->raw_len = dec_len;
             }
