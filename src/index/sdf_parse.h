@@ -77,7 +77,7 @@ int sdf_parse_trusted(json_doc *doc, const char *js, size_t len, unsigned index,
                       size_t errcap);
 /* sdf_parse_trusted with the builder's word on where raw is (hint, may be NULL): the scan steps
  * over raw's value without reading it, and op->raw is hint->rec (nothing decoded). A hint that
- * does not fit the text is not used. */
+ * does not fit the text is not used (op->raw is then NULL: the caller decodes raw's token). */
 int sdf_parse_hinted(json_doc *doc, const char *js, size_t len, unsigned index, const sdf_hint *hint, buf *scratch,
                      sdf_op *op, char *err, size_t errcap);
 
