@@ -161,7 +161,7 @@ static void test_keep_records(void) {
     batch_reset(&b);
     CHECK_EQ_INT(add(&b, "{\"raw\":\"{\\\"a\\\":1}\"}", &o), 0);
     CHECK(batch_doc_record(&b, 0, &len, &at, &rl) == NULL); /* not carried over */
-    CHECK_EQ_INT(batch_keep_record(&b, big, 64, 8, 9), 0); /* the whole room again */
+    CHECK_EQ_INT(batch_keep_record(&b, big, 64, 8, 9), 0);  /* the whole room again */
     batch_free(&b);
 }
 
