@@ -8,6 +8,15 @@ static const ixf_field *by_slot[IXF_MAX];
 static size_t nfields;
 static int nslots;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+/* Names hashed (name_hash) into chains of table indexes: a lookup walked about 8 fields with a
+ * memcmp or two, and parse_op looks up every field of every document. */
+#define NAME_HASH 256
+static int name_head[NAME_HASH], name_next[IXF_MAX];
+
+static unsigned name_hash(const char *name, size_t len) {
+    return len ? (unsigned)(len * 31u + (unsigned char)name[0] * 7u + (unsigned char)name[len - 1]) & (NAME_HASH - 1)
+               : 0;
+}
 
 static const char *const column_names[IXT_COLUMNS] = {"raw", "user_identity_arn", "user_agent", "error_message",
                                                       "other"};
@@ -32,6 +41,7 @@ static int text_column(const char *name) {
 }
 
 static void build(void) {
+    for (int h = 0; h < NAME_HASH; h++) name_head[h] = -1;
     for (size_t i = 0; i < schema_count() && nfields < IXF_MAX; i++) {
         const schema_field *sf = schema_field_at(i);
         ixf_field *f = &table[nfields++];
@@ -61,6 +71,9 @@ static void build(void) {
             f->kind = f->column >= 0 ? IXF_TEXT : IXF_TEXT_COVERED;
             break;
         }
+        unsigned h = name_hash(sf->name, f->name_len);
+        name_next[nfields - 1] = name_head[h];
+        name_head[h] = (int)nfields - 1;
         f->is_time = strcmp(sf->name, "event_time") == 0;
         /* Everything a facet, a range or a sort needs per document gets a slot; so do search-only
          * literals that are sort enabled (none today). Text is read from the stored document. */
@@ -88,12 +101,10 @@ const ixf_field *ixf_at(size_t i) {
 const ixf_field *ixf_find(const char *name, size_t len) { return ixf_find_next(name, len, NULL); }
 
 const ixf_field *ixf_find_next(const char *name, size_t len, const ixf_field *after) {
+    (void)after; /* names are unique: the chain finds the one field of that name */
     init();
-    size_t start = after ? (size_t)(after - table) + 1 : 0;
-    for (size_t k = 0; k < nfields; k++) {
-        const ixf_field *f = &table[(start + k) % nfields];
-        if (f->name_len == len && memcmp(f->sf->name, name, len) == 0) return f;
-    }
+    for (int k = name_head[name_hash(name, len)]; k >= 0; k = name_next[k])
+        if (table[k].name_len == len && memcmp(table[k].sf->name, name, len) == 0) return &table[k];
     return NULL;
 }
 

@@ -158,6 +158,9 @@ typedef struct cscan {
     size_t dec_len;
     int dec_tok; /* raw's token, -1 until it was scanned */
     int dec_bad; /* it holds a \u escape: left to json_tok_decode (surrogate pairs) */
+    /* raw's value as the builder placed it (sdf_hint): stepped over, not read; 0: no hint */
+    size_t skip_at, skip_end;
+    int skip_tok; /* its token, -1 until it was met */
 } cscan;
 
 static int cs_token(cscan *c, json_type type, size_t start, int parent) {
@@ -250,12 +253,31 @@ static int cs_string_dec(cscan *c, int parent) {
     return t;
 }
 
+/* 1 when token k is the key "raw" (asked of every field's string value: without a call). */
+static inline int is_raw_key(const json_doc *d, int k) {
+    const char *p = d->js + d->toks[k].start;
+    return d->toks[k].end - d->toks[k].start == 3 && p[0] == 'r' && p[1] == 'a' && p[2] == 'w';
+}
+
+/* raw's value where the builder says it is: one token up to the closing quote it recorded. */
+static int cs_skip(cscan *c, int parent) {
+    if (c->skip_end >= c->n || c->js[c->skip_end] != '"') return -1;
+    int t = cs_token(c, JSON_STRING, c->skip_at, parent);
+    if (t < 0) return -1;
+    c->d->toks[t].end = (int)c->skip_end;
+    c->i = c->skip_end + 1;
+    c->skip_tok = t;
+    return 0;
+}
+
 static int cs_value(cscan *c, int parent, int depth) {
     if (c->i >= c->n) return -1;
     char ch = c->js[c->i];
     if (ch == '"') {
+        /* a hint that does not fit (no quote where it ends) is not used: the string is read */
+        if (c->i + 1 == c->skip_at && depth == 2 && is_raw_key(c->d, parent) && cs_skip(c, parent) == 0) return 0;
         /* raw: a member "raw" of the operation's members' object (parse_op checks it is fields) */
-        int dec = c->dec && depth == 2 && c->dec_tok < 0 && json_tok_streq(c->d, parent, "raw");
+        int dec = c->dec && depth == 2 && c->dec_tok < 0 && is_raw_key(c->d, parent);
         return (dec ? cs_string_dec(c, parent) : cs_string(c, parent)) < 0 ? -1 : 0;
     }
     if (ch == '-' || (ch >= '0' && ch <= '9')) { /* an integer: -?(0|[1-9][0-9]*) */
@@ -300,18 +322,27 @@ static int cs_value(cscan *c, int parent, int depth) {
 }
 
 /* dec (room for len + 16 bytes, or NULL): where raw's value is decoded; *dec_tok gets its token
- * (-1: none, or it holds a \u escape) and *dec_len its length. */
-static int scan_compact(json_doc *d, const char *js, size_t len, char *dec, int *dec_tok, size_t *dec_len) {
+ * (-1: none, or it holds a \u escape) and *dec_len its length. hint (or NULL; dec is then not
+ * used): *skip_tok gets the token of raw's value when it was where the hint says, else -1. */
+static int scan_compact(json_doc *d, const char *js, size_t len, char *dec, const sdf_hint *hint, int *dec_tok,
+                        size_t *dec_len, int *skip_tok) {
     d->js = js;
     d->len = len;
     d->ntoks = 0;
-    *dec_tok = -1;
+    *dec_tok = *skip_tok = -1;
     if (len > (size_t)0x7fffffff) return -1;
-    cscan c = {d, js, 0, len, dec, 0, -1, 0};
+    /* with a hint raw is not decoded, even when it is met elsewhere (a hint that does not fit,
+     * which the builder never gives): the caller decodes it then (op->raw NULL) */
+    cscan c = {d, js, 0, len, hint ? NULL : dec, 0, -1, 0, 0, 0, -1};
+    if (hint && hint->raw_at > 0 && hint->raw_at < len && hint->raw_len < len - hint->raw_at) {
+        c.skip_at = hint->raw_at;
+        c.skip_end = hint->raw_at + hint->raw_len;
+    }
     if (cs_value(&c, -1, 0) != 0 || c.i != len) {
         d->ntoks = 0;
         return -1;
     }
+    *skip_tok = c.skip_tok;
     if (!c.dec_bad) *dec_tok = c.dec_tok;
     *dec_len = c.dec_len;
     return 0;
@@ -389,7 +420,8 @@ static int parse_op(json_doc *doc, const char *js, size_t len, unsigned index, i
         op->fields[op->nfields].f = f;
         op->fields[op->nfields].tok = v;
         op->nfields++;
-        k = json_next(doc, v);
+        /* a string or a number is one token: no walk to find the next key */
+        k = doc->toks[v].type == JSON_ARRAY || doc->toks[v].type == JSON_OBJECT ? json_next(doc, v) : v + 1;
     }
     return 0;
 }
@@ -411,13 +443,21 @@ static int escaped_at(const char *s, const char *q) {
 
 int sdf_parse_trusted(json_doc *doc, const char *js, size_t len, unsigned index, buf *scratch, sdf_op *op, char *err,
                       size_t errcap) {
+    return sdf_parse_hinted(doc, js, len, index, NULL, scratch, op, err, errcap);
+}
+
+int sdf_parse_hinted(json_doc *doc, const char *js, size_t len, unsigned index, const sdf_hint *hint, buf *scratch,
+                     sdf_op *op, char *err, size_t errcap) {
     char *dec = len <= SDF_MAX_DOC_BYTES && buf_reserve(scratch, len + 16) == 0 ? scratch->data : NULL;
-    int dec_tok;
+    int dec_tok, skip_tok;
     size_t dec_len = 0;
-    if (len <= SDF_MAX_DOC_BYTES && scan_compact(doc, js, len, dec, &dec_tok, &dec_len) == 0) {
+    if (len <= SDF_MAX_DOC_BYTES && scan_compact(doc, js, len, dec, hint, &dec_tok, &dec_len, &skip_tok) == 0) {
         if (parse_op(doc, js, len, index, 1, NULL, op, err, errcap, 1) != 0) return -1;
-        for (int i = 0; i < op->nfields && dec_tok >= 0; i++)
-            if (op->fields[i].tok == dec_tok && op->fields[i].f->column == IXT_RAW) {
+        for (int i = 0; i < op->nfields && (dec_tok >= 0 || skip_tok >= 0); i++)
+            if (op->fields[i].f->column == IXT_RAW && op->fields[i].tok == skip_tok) {
+                op->raw = hint->rec;
+                op->raw_len = hint->rec_len;
+            } else if (op->fields[i].f->column == IXT_RAW && op->fields[i].tok == dec_tok) {
                 op->raw = dec;
                 op->raw_len = dec_len;
             }

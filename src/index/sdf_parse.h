@@ -46,6 +46,14 @@ typedef struct sdf_op {
     size_t raw_len;
 } sdf_op;
 
+/* What ctindex's own builder knows of a document it wrote (batch_doc_record): raw's value is
+ * js[raw_at..raw_at + raw_len) (the bytes between its quotes), and decodes to rec[0..rec_len). */
+typedef struct sdf_hint {
+    size_t raw_at, raw_len;
+    const char *rec;
+    size_t rec_len;
+} sdf_hint;
+
 /* Walks the top-level array of a batch: *pos starts at 0. Returns 1 with the next element's
  * JSON text, 0 after the last one, -1 (err filled) when the batch is not a JSON array, is empty,
  * or is malformed between elements. Element contents are not validated here. */
@@ -67,5 +75,10 @@ int sdf_parse_op(json_doc *doc, const char *js, size_t len, unsigned index, int 
  * scratch is required here (bounded by SDF_MAX_DOC_BYTES + 16). */
 int sdf_parse_trusted(json_doc *doc, const char *js, size_t len, unsigned index, buf *scratch, sdf_op *op, char *err,
                       size_t errcap);
+/* sdf_parse_trusted with the builder's word on where raw is (hint, may be NULL): the scan steps
+ * over raw's value without reading it, and op->raw is hint->rec (nothing decoded). A hint that
+ * does not fit the text is not used (op->raw is then NULL: the caller decodes raw's token). */
+int sdf_parse_hinted(json_doc *doc, const char *js, size_t len, unsigned index, const sdf_hint *hint, buf *scratch,
+                     sdf_op *op, char *err, size_t errcap);
 
 #endif

@@ -29,8 +29,25 @@ int batch_init(batch *b, int format, size_t max_bytes, uint32_t max_docs) {
     return 0;
 }
 
+int batch_keep_records(batch *b) {
+    if (b->records) return 0;
+    b->records = calloc(b->max_docs, sizeof *b->records);
+    b->rec_data = hugebuf_alloc(b->max_bytes);
+    if (!b->records || !b->rec_data) {
+        free(b->records);
+        hugebuf_free(b->rec_data, b->max_bytes);
+        b->records = NULL;
+        b->rec_data = NULL;
+        return -1;
+    }
+    b->rec_len = 0;
+    return 0;
+}
+
 void batch_free(batch *b) {
     hugebuf_free(b->data, b->max_bytes);
+    hugebuf_free(b->rec_data, b->max_bytes);
+    free(b->records);
     free(b->doc_off);
     free(b->doc_len);
     free(b->doc_flags);
@@ -44,6 +61,7 @@ void batch_reset(batch *b) {
     b->closed = 0;
     b->sha256_hex[0] = '\0';
     b->len = 0;
+    b->rec_len = 0;
     if (b->format == BATCH_SDF) b->data[b->len++] = '[';
 }
 
@@ -69,6 +87,7 @@ int batch_commit(batch *b, size_t n, void *owner, const char *source) {
     b->doc_off[b->ndocs] = (uint32_t)b->len;
     b->doc_len[b->ndocs] = (uint32_t)n;
     b->doc_flags[b->ndocs] = 0;
+    if (b->records) b->records[b->ndocs].len = 0;
     b->ndocs++;
     b->len += n;
     if (b->nruns > 0 && b->runs[b->nruns - 1].owner == owner) {
@@ -84,6 +103,25 @@ int batch_commit(batch *b, size_t n, void *owner, const char *source) {
 
 void batch_flag_last(batch *b, uint8_t flags) {
     if (b->ndocs) b->doc_flags[b->ndocs - 1] = flags;
+}
+
+int batch_keep_record(batch *b, const char *rec, size_t len, size_t raw_at, size_t raw_len) {
+    if (!b->records || !b->ndocs || len == 0 || len > b->max_bytes - b->rec_len) return -1;
+    uint32_t i = b->ndocs - 1;
+    if (raw_at == 0 || raw_at > b->doc_len[i] || raw_len >= b->doc_len[i] - raw_at) return -1; /* a quote follows */
+    memcpy(b->rec_data + b->rec_len, rec, len);
+    b->records[i] = (batch_record){(uint32_t)b->rec_len, (uint32_t)len, (uint32_t)raw_at, (uint32_t)raw_len};
+    b->rec_len += len;
+    return 0;
+}
+
+const char *batch_doc_record(const batch *b, uint32_t i, size_t *len, size_t *raw_at, size_t *raw_len) {
+    if (!b->records || i >= b->ndocs || b->records[i].len == 0) return NULL;
+    const batch_record *r = &b->records[i];
+    *len = r->len;
+    *raw_at = r->raw_at;
+    *raw_len = r->raw_len;
+    return b->rec_data + r->off;
 }
 
 const char *batch_body(batch *b, size_t *len) {

@@ -30,6 +30,14 @@ typedef struct batch_owner_run {
     uint32_t count;     /* consecutive documents */
 } batch_owner_run;
 
+/* A record kept beside document i: its text in rec_data[off..off + len), which is exactly the
+ * decoded value of the document's raw field, held in the document at [raw_at, raw_at + raw_len)
+ * (the string's bytes between the quotes, offsets from the document's start). */
+typedef struct batch_record {
+    uint32_t off, len;
+    uint32_t raw_at, raw_len;
+} batch_record;
+
 typedef struct batch {
     int format;
     char *data;
@@ -40,6 +48,10 @@ typedef struct batch {
     uint32_t *doc_off; /* start of each document */
     uint32_t *doc_len;
     uint8_t *doc_flags;
+    /* Records kept beside their documents (batch_keep_records; NULL when not asked for) */
+    struct batch_record *records; /* per document; len 0: none kept */
+    char *rec_data;               /* their text, max_bytes at most */
+    size_t rec_len;
     batch_owner_run *runs;
     uint32_t nruns;
     int closed; /* batch_body was called: no more documents until batch_reset */
@@ -70,6 +82,17 @@ static inline uint8_t batch_doc_flags(const batch *b, uint32_t i) { return i < b
  * (crypto_sha256_pair), which the SHA extensions do in about 2/3 of the time of one after the
  * other. 0, or -1 (hashes left "") when the library fails. */
 int batch_hash_bodies(batch *a, batch *b);
+/* Makes b keep, beside documents, the records their raw fields hold (batch_keep_record), so that
+ * a store which needs the record itself (the index sink) neither scans nor decodes raw again.
+ * Allocates max_bytes once: a record is never longer than its escaped copy in the body. 0, or -1
+ * (out of memory). */
+int batch_keep_records(batch *b);
+/* Keeps rec[0..len) for the last committed document, whose raw value (escaped rec, nothing
+ * dropped) is at [raw_at, raw_at + raw_len) of it. 0, or -1 (b keeps no records, no document,
+ * bounds outside the document, no room): the document then has none kept. */
+int batch_keep_record(batch *b, const char *rec, size_t len, size_t raw_at, size_t raw_len);
+/* The record kept for document i (NULL when none) and where its raw value is in the document. */
+const char *batch_doc_record(const batch *b, uint32_t i, size_t *len, size_t *raw_at, size_t *raw_len);
 /* Bytes of document i (without separators), or NULL when i is out of range. */
 const char *batch_doc(const batch *b, uint32_t i, size_t *len);
 /* 1 when no further document can be committed. */

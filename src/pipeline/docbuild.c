@@ -414,11 +414,14 @@ static int field_present(const wctx *c, const efield *e, int *tok) {
     return 1;
 }
 
+/* Bytes of ,"name": as put_field_name writes it. */
+static unsigned put_field_name_len(const wctx *c, const efield *e) { return e->plen - (c->nfields == 0); }
+
 /* ,"name": (without the comma before the first field). The bytes the fixed move writes past the
  * prefix are within cap and overwritten by what follows. */
 static int put_field_name(wctx *c, const efield *e) {
     const char *p = e->prefix + (c->nfields == 0);
-    size_t n = e->plen - (c->nfields == 0);
+    size_t n = put_field_name_len(c, e);
     if (n > PREFIX_COPY || c->cap - c->len < PREFIX_COPY) return put(c, p, n);
     memcpy(c->out + c->len, p, PREFIX_COPY);
     c->len += n;
@@ -523,6 +526,13 @@ static int emit_field(wctx *c, const efield *e) {
         return 0;
     }
     if (cut) c->res->trimmed = 1;
+    if (e->f->source == SRC_RECORD) { /* between the name and the closing quote */
+        const json_doc *d = &c->b->doc;
+        c->res->raw_at = mark + (size_t)put_field_name_len(c, e) + 1;
+        c->res->raw_len = c->len - 1 - c->res->raw_at;
+        c->res->record_at = (size_t)d->toks[0].start;
+        c->res->record_len = json_tok_len(d, 0);
+    }
     c->nfields++;
     return 0;
 }
@@ -532,6 +542,7 @@ static long build_pass(doc_builder *b, char *out, size_t cap, int trim, int mark
     const size_t closing = 2; /* "}}" (SDF) or "}\n" (BULK) */
     if (cap < closing) return -1;
     wctx c = {.b = b, .out = out, .len = 0, .cap = cap - closing, .trim = trim, .mark = mark, .nfields = 0, .res = res};
+    res->raw_at = res->raw_len = res->record_at = res->record_len = 0;
     if (b->opt.format == BATCH_SDF) {
         if (PUT_LIT(&c, "{\"type\":\"add\",\"id\":\"") < 0 || put(&c, res->id, res->id_len) < 0 ||
             PUT_LIT(&c, "\",\"fields\":{") < 0)

@@ -48,7 +48,11 @@ typedef struct docb_result {
     size_t skipped_values;   /* values present but unusable (wrong JSON type, malformed date) */
     unsigned fields;         /* fields emitted */
     int64_t event_time;      /* eventTime, seconds since 1970; 0 when none usable (or before 1970) */
-    const char *error;       /* DOCB_BAD: why (static string) */
+    /* raw, when written: its value (the string's bytes between the quotes) is out[raw_at..raw_at +
+     * raw_len), the escaped rec[record_at..record_at + record_len); raw_len 0: not written */
+    size_t raw_at, raw_len;
+    size_t record_at, record_len;
+    const char *error; /* DOCB_BAD: why (static string) */
 } docb_result;
 
 typedef struct doc_builder doc_builder;

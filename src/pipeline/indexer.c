@@ -108,6 +108,7 @@ indexer *indexer_new(const indexer_options *o, sink *s) {
         goto fail;
     for (int i = 0; i < ix->opt.batches; i++) {
         if (batch_init(&ix->pool[i], o->bulk ? BATCH_BULK : BATCH_SDF, o->batch_bytes, o->batch_docs) != 0) goto fail;
+        if (s->keeps_records && batch_keep_records(&ix->pool[i]) != 0) goto fail;
         ix->free_batches[ix->nfree++] = &ix->pool[i];
     }
     return ix;
@@ -253,8 +254,12 @@ int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) 
          * default field profile too): the document is docb_build(raw), which a store may rely on
          * (the index sink keeps raw alone and rebuilds the rest with the defaults). */
         if (!ix->opt.bulk && ix->opt.include_raw && !res.dropped && !res.trimmed &&
-            ix->opt.max_doc_bytes == DOCB_DEFAULT_MAX_DOC && ix->opt.fields == SCHEMA_PROFILE_DEFAULT)
+            ix->opt.max_doc_bytes == DOCB_DEFAULT_MAX_DOC && ix->opt.fields == SCHEMA_PROFILE_DEFAULT) {
             batch_flag_last(b, BATCH_DOC_DERIVED);
+            /* a memcpy, against the sink scanning and decoding raw again (without it, it does) */
+            if (b->records && res.raw_len)
+                batch_keep_record(b, rec + res.record_at, res.record_len, res.raw_at, res.raw_len);
+        }
         ix->st.docs++;
         ix->st.doc_bytes += (uint64_t)n;
         ix->st.chars_dropped += res.dropped;

@@ -83,6 +83,9 @@ struct sink {
     /* The sink signs every batch body with its SHA-256 (SigV4): the indexer hashes full batches
      * two at a time for it (batch.sha256_hex, batch_hash_bodies) before submitting them. */
     int hashes_bodies;
+    /* The sink reads each derived document's record itself (the index sink stores it): the
+     * indexer keeps it beside the document (batch_keep_record), so it is not decoded from raw. */
+    int keeps_records;
     sink_stats stats; /* kept by the sink; read with sink_get_stats */
     sink_state state; /* kept by the sink; read with sink_get_state */
 };

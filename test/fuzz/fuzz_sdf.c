@@ -2,7 +2,8 @@
  * refused with a message naming it, kept fields are defined ones with tokens inside the
  * document, and the trusted fast paths (the compact scan, the copy of the head) read a document
  * exactly as the full parse does, token for token, and raw decoded as it is scanned is what
- * json_tok_decode gives. */
+ * json_tok_decode gives; with the builder's hint of where raw is, the same tokens, and raw is
+ * the hinted record. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
         }
         REQUIRE(!ob.raw || raw_seen);
+        int compact_raw = ob.raw != NULL; /* the compact scan read this text and decoded raw */
+        /* with the builder's hint (raw's bounds and its decoded record, from the full parse): the
+         * same tokens, and raw is the hint's record itself when the compact scan read the text */
+        for (int i = 0; i < oa.nfields; i++) {
+            int t = oa.fields[i].tok;
+            if (oa.fields[i].f->column != IXT_RAW || a.toks[t].type != JSON_STRING) continue;
+            static char rec[SDF_MAX_DOC_BYTES + 16];
+            long r = json_tok_decode(&a, t, rec, sizeof rec);
+            if (r < 0) continue;
+            sdf_hint h = {(size_t)a.toks[t].start, json_tok_len(&a, t), rec, (size_t)r};
+            REQUIRE(sdf_parse_hinted(&b, e, elen, 1, &h, &scratch, &ob, err, sizeof err) == 0);
+            REQUIRE(b.ntoks == a.ntoks && ob.nfields == oa.nfields);
+            int whole2 = b.toks[0].end == a.toks[0].end; /* as above */
+            for (unsigned k = 0; k < a.ntoks; k++) {
+                const json_tok *x = &a.toks[k], *y = &b.toks[k];
+                int container = x->type == JSON_OBJECT || x->type == JSON_ARRAY;
+                REQUIRE(x->type == y->type && x->start == y->start && x->size == y->size && x->parent == y->parent);
+                REQUIRE(x->end == y->end || (container && !whole2));
+            }
+            REQUIRE(!ob.raw || (ob.raw_len == (size_t)r && !memcmp(ob.raw, rec, (size_t)r)));
+            if (compact_raw) REQUIRE(ob.raw == rec); /* the compact scan: taken, not decoded */
+        }
     }
     if (rc < 0) REQUIRE(err[0] != '\0');
     return 0;

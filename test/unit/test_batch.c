@@ -127,8 +127,47 @@ static void test_doc_source(void) {
     batch_free(&b);
 }
 
+/* Records kept beside documents: only when asked for, per document, bounded, gone on reset. */
+static void test_keep_records(void) {
+    batch b;
+    CHECK_EQ_INT(batch_init(&b, BATCH_SDF, 64, 0), 0);
+    int o;
+    CHECK_EQ_INT(add(&b, "{\"raw\":\"{\\\"a\\\":1}\"}", &o), 0);
+    size_t len = 0, at = 0, rl = 0;
+    CHECK_EQ_INT(batch_keep_record(&b, "{\"a\":1}", 7, 8, 9), -1); /* not asked for */
+    CHECK(batch_doc_record(&b, 0, &len, &at, &rl) == NULL);
+    CHECK_EQ_INT(batch_keep_records(&b), 0);
+    CHECK_EQ_INT(batch_keep_records(&b), 0); /* idempotent */
+    CHECK(batch_doc_record(&b, 0, &len, &at, &rl) == NULL);
+    /* the document is {"raw":"{\"a\":1}"}: raw's value is at 8, 9 bytes, a quote after it */
+    CHECK_EQ_INT(batch_keep_record(&b, "{\"a\":1}", 7, 8, 11), -1); /* runs to the end: no room for its quote */
+    CHECK_EQ_INT(batch_keep_record(&b, "{\"a\":1}", 7, 0, 9), -1);
+    CHECK_EQ_INT(batch_keep_record(&b, "{\"a\":1}", 0, 8, 9), -1);
+    CHECK_EQ_INT(batch_keep_record(&b, "{\"a\":1}", 7, 8, 9), 0);
+    const char *r = batch_doc_record(&b, 0, &len, &at, &rl);
+    CHECK(r && len == 7 && memcmp(r, "{\"a\":1}", 7) == 0 && at == 8 && rl == 9);
+    size_t dl;
+    const char *doc = batch_doc(&b, 0, &dl);
+    CHECK(doc[at - 1] == '"' && doc[at + rl] == '"');
+    CHECK_EQ_INT(add(&b, "{\"b\":2}", &o), 0); /* a document without one */
+    CHECK(batch_doc_record(&b, 1, &len, &at, &rl) == NULL);
+    CHECK(batch_doc_record(&b, 2, &len, &at, &rl) == NULL);
+    /* the room: max_bytes of records in all, more is refused */
+    static char big[80];
+    memset(big, 'x', sizeof big);
+    CHECK_EQ_INT(batch_keep_record(&b, big, 57, 1, 2), 0);
+    CHECK_EQ_INT(batch_keep_record(&b, big, 1, 1, 2), -1);
+    CHECK(batch_doc_record(&b, 1, &len, &at, &rl) != NULL && len == 57);
+    batch_reset(&b);
+    CHECK_EQ_INT(add(&b, "{\"raw\":\"{\\\"a\\\":1}\"}", &o), 0);
+    CHECK(batch_doc_record(&b, 0, &len, &at, &rl) == NULL); /* not carried over */
+    CHECK_EQ_INT(batch_keep_record(&b, big, 64, 8, 9), 0);  /* the whole room again */
+    batch_free(&b);
+}
+
 int main(void) {
     RUN(test_sdf);
+    RUN(test_keep_records);
     RUN(test_doc_source);
     RUN(test_sdf_limits);
     RUN(test_bulk);

@@ -577,6 +577,34 @@ static void test_with_batch(void) {
     docb_free(b);
 }
 
+/* Where raw went (raw_at, raw_len) and what it holds (record_at, record_len): the string between
+ * those bounds decodes to exactly that part of the record, in every format; none without raw. */
+static void test_raw_bounds(void) {
+    static const char *recs[] = {"  {\"eventID\":\"r1\",\"eventName\":\"A\\\"b\\\\c\\u00e9\\n\"} \n", NULL};
+    recs[1] = REC;
+    for (int format = BATCH_SDF; format <= BATCH_BULK; format++)
+        for (int i = 0; i < 2; i++) {
+            doc_builder *b = builder(format, 1);
+            docb_result res;
+            long n = docb_build(b, recs[i], strlen(recs[i]), out, OUTCAP, &res);
+            CHECK(n > 0 && res.raw_len > 0 && res.raw_at + res.raw_len < (size_t)n);
+            CHECK(out[res.raw_at - 1] == '"' && out[res.raw_at + res.raw_len] == '"');
+            CHECK(memcmp(out + res.raw_at - 7, "\"raw\":\"", 7) == 0);
+            json_doc one;
+            CHECK_EQ_INT(json_doc_init(&one, 4), JSON_OK);
+            CHECK_EQ_INT(json_parse(&one, out + res.raw_at - 1, res.raw_len + 2), JSON_OK);
+            long d = json_tok_decode(&one, 0, val, sizeof val);
+            CHECK(d > 0 && (size_t)d == res.record_len && memcmp(val, recs[i] + res.record_at, res.record_len) == 0 &&
+                  recs[i][res.record_at] == '{');
+            json_doc_free(&one);
+            docb_free(b);
+            b = builder(format, 0);
+            CHECK(docb_build(b, recs[i], strlen(recs[i]), out, OUTCAP, &res) > 0);
+            CHECK_EQ_INT(res.raw_len, 0);
+            docb_free(b);
+        }
+}
+
 int main(void) {
     out = malloc(OUTCAP + 1);
     json_doc_init(&pd, 1u << 16);
@@ -590,6 +618,7 @@ int main(void) {
     RUN(test_bulk);
     RUN(test_insight_and_bad);
     RUN(test_with_batch);
+    RUN(test_raw_bounds);
     RUN(test_profiles);
     json_doc_free(&pd);
     free(out);

@@ -163,6 +163,11 @@ static ix_store *open_fresh(const char *suffix, char *file, size_t cap) {
     return s;
 }
 
+/* A record whose raw holds quotes, backslashes, a slash and a tab. */
+static const char *TRUSTED_REC = "{\"eventVersion\":\"1.08\",\"eventTime\":\"2024-05-01T01:00:00Z\",\"eventSource\":"
+                                 "\"s3.amazonaws.com\",\"eventName\":\"GetObject\",\"awsRegion\":\"us-east-1\","
+                                 "\"userAgent\":\"cli \\\"quoted\\\" C:\\\\dir\\/x\\ttab\",\"eventID\":\"ev-t1\"}";
+
 /* The sink's way in: sdf_parse_trusted decodes raw as it scans it (op.raw), and the document it
  * stores is byte for byte the one the full parse's decoding stores: added again through
  * sdf_parse_op, it is found unchanged. */
@@ -170,9 +175,7 @@ static void test_trusted_raw(void) {
     char err[256], file[300];
     ix_store *s = open_fresh(".trusted", file, sizeof file);
     if (!s) return;
-    const char *rec = "{\"eventVersion\":\"1.08\",\"eventTime\":\"2024-05-01T01:00:00Z\",\"eventSource\":"
-                      "\"s3.amazonaws.com\",\"eventName\":\"GetObject\",\"awsRegion\":\"us-east-1\","
-                      "\"userAgent\":\"cli \\\"quoted\\\" C:\\\\dir\\/x\\ttab\",\"eventID\":\"ev-t1\"}";
+    const char *rec = TRUSTED_REC;
     docb_result res;
     long n = docb_build(builder, rec, strlen(rec), docbuf, sizeof docbuf, &res);
     CHECK(n > 0);
@@ -191,6 +194,57 @@ static void test_trusted_raw(void) {
     CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
     CHECK_EQ_INT(ws->unchanged, 1);
     CHECK_EQ_INT(ix_doc_count(s), 1);
+    ix_close(s);
+    test_remove_db(file);
+}
+
+/* The sink's way in with the builder's hint (batch_doc_record): the same tokens as without it,
+ * raw is the kept record itself (nothing decoded), and what is stored is the same; a hint that
+ * does not fit the document is not used (raw is left to the caller to decode). */
+static void test_hinted_raw(void) {
+    char err[256], file[300];
+    ix_store *s = open_fresh(".hinted", file, sizeof file);
+    if (!s) return;
+    const char *rec = TRUSTED_REC;
+    docb_result res;
+    long n = docb_build(builder, rec, strlen(rec), docbuf, sizeof docbuf, &res);
+    CHECK(n > 0 && res.raw_len > 0);
+    if (n <= 0) return;
+    static json_doc plain;
+    static sdf_op pop;
+    CHECK_EQ_INT(json_doc_init(&plain, SDF_MAX_TOKENS), JSON_OK);
+    CHECK_EQ_INT(sdf_parse_trusted(&plain, docbuf, (size_t)n, 1, &scratch, &pop, err, sizeof err), 0);
+    sdf_hint hint = {res.raw_at, res.raw_len, rec + res.record_at, res.record_len};
+    CHECK_EQ_INT(sdf_parse_hinted(&jd, docbuf, (size_t)n, 1, &hint, &scratch, &op, err, sizeof err), 0);
+    CHECK(op.raw == hint.rec && op.raw_len == strlen(rec)); /* the record itself */
+    CHECK(jd.ntoks == plain.ntoks && op.nfields == pop.nfields);
+    for (unsigned t = 0; t < jd.ntoks; t++)
+        CHECK(jd.toks[t].type == plain.toks[t].type && jd.toks[t].start == plain.toks[t].start &&
+              jd.toks[t].end == plain.toks[t].end && jd.toks[t].size == plain.toks[t].size &&
+              jd.toks[t].parent == plain.toks[t].parent);
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    CHECK_EQ_INT(ix_apply(s, &jd, &op, docbuf, (size_t)n, IX_APPLY_DERIVED, err, sizeof err), 0);
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    /* hints that do not fit: off by one either way, past the end, on another string */
+    sdf_hint bad[] = {{res.raw_at + 1, res.raw_len - 1, "x", 1},
+                      {res.raw_at, res.raw_len - 1, "x", 1},
+                      {res.raw_at, (size_t)n, "x", 1},
+                      {(size_t)n, 0, "x", 1},
+                      {8, 3, "x", 1}};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        CHECK_EQ_INT(sdf_parse_hinted(&jd, docbuf, (size_t)n, 1, &bad[k], &scratch, &op, err, sizeof err), 0);
+        CHECK(op.raw == NULL);
+        CHECK(jd.ntoks == plain.ntoks && op.nfields == pop.nfields);
+        for (unsigned t = 0; t < jd.ntoks; t++) CHECK(jd.toks[t].end == plain.toks[t].end);
+    }
+    /* added again through the full parse: found unchanged */
+    const ix_write_stats *ws = ix_get_write_stats(s);
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    CHECK_EQ_INT(add_record(s, rec), 0);
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    CHECK_EQ_INT(ws->unchanged, 1);
+    CHECK_EQ_INT(ix_doc_count(s), 1);
+    json_doc_free(&plain);
     ix_close(s);
     test_remove_db(file);
 }
@@ -818,6 +872,7 @@ int main(void) {
     RUN(test_rowid_order_replace);
     RUN(test_refuse_old_format);
     RUN(test_trusted_raw);
+    RUN(test_hinted_raw);
     RUN(test_text_len);
     RUN(test_refuse_foreign_file);
     RUN(test_many_small_writers);

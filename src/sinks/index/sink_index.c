@@ -90,7 +90,10 @@ static void write_batch(uv_work_t *w) {
     for (uint32_t i = 0; i < batch_count(b) && s->ok; i++) {
         size_t len = 0;
         const char *doc = batch_doc(b, i, &len);
-        if (sdf_parse_trusted(&s->jd, doc, len, i + 1, &s->prefix, &s->op, why, sizeof why) != 0) {
+        sdf_hint hint;
+        hint.rec = batch_doc_record(b, i, &hint.rec_len, &hint.raw_at, &hint.raw_len);
+        if (sdf_parse_hinted(&s->jd, doc, len, i + 1, hint.rec ? &hint : NULL, &s->prefix, &s->op, why, sizeof why) !=
+            0) {
             refuse(s, i, why);
             continue;
         }
@@ -260,6 +263,7 @@ sink *sink_index_open(uv_loop_t *loop, const char *path, int durable, deadletter
     }
     buf_init(&s->prefix, SDF_MAX_DOC_BYTES + 16);
     s->base.ops = &index_ops;
+    s->base.keeps_records = 1; /* raw's record beside each document: stored without decoding raw */
     s->base.max_in_flight = 2; /* one being written, one waiting: the loop builds the next meanwhile */
     s->loop = loop;
     uv_timer_init(loop, &s->defer);
