@@ -72,19 +72,23 @@ void ix__doc_free(ix_store *s) {
 }
 
 /* A compression dictionary with level 1's parameters but matches of at least 7 bytes (6) and a
- * hash table of 2^14 entries (2^13): on records of the bench corpus, 33.1k -> 31.7k instructions
- * and 292 -> 283 B a record (callgrind over 9,388 records; the same 2.4 us natively). Level 1
- * itself picks these for a whole record's size, and the parameters of a context are ignored
- * when it attaches a dictionary: only the dictionary's own count.
- * targetLength 3 (0): the fast strategy's acceleration, which looks for matches at fewer
- * positions where it found none: 32.5k -> 25.6k instructions and 288 -> 299 B a record (the same
- * harness and records; 4 gave 25.2k and 308 B, 6 24.0k and 317 B). An accelerated search leaves
- * literals uncompressed unless told otherwise (361 B): ix__doc_init forces their compression. */
+ * hash table of 2^15 entries (2^13): on records of the bench corpus, 33.1k -> 31.7k instructions
+ * and 292 -> 283 B a record with 2^14 (callgrind over 9,388 records; the same 2.4 us natively).
+ * Level 1 itself picks these for a whole record's size, and the parameters of a context are
+ * ignored when it attaches a dictionary: only the dictionary's own count.
+ * targetLength 5 (0): the fast strategy's acceleration, which looks for matches at fewer
+ * positions where it found none: 32.5k -> 25.6k instructions and 288 -> 299 B a record with 3
+ * (the same harness and records). 5 with 2^15 entries: 29.5k -> 27.6k instructions for
+ * 355 -> 360 B a record against 3 with 2^14 (callgrind, 5,000 records of a 1M-record index,
+ * one in 200; 29.3k -> 27.4k for 352 -> 356 B on another 5,000); 6 with 2^16 entries 27.2k for
+ * 371 B, 12 27.0k for 424 B: what is left is per sequence (44 a record), not per position.
+ * An accelerated search leaves literals uncompressed unless told otherwise (+75 B a record for
+ * 4k instructions less): ix__doc_init forces their compression. */
 static ZSTD_CDict *make_cdict(const void *dict, size_t n) {
     ZSTD_compressionParameters cp = ZSTD_getCParams(IX_ZSTD_LEVEL, 2048, n);
     cp.minMatch = 7;
-    cp.hashLog = 14;
-    cp.targetLength = 3;
+    cp.hashLog = 15;
+    cp.targetLength = 5;
     return ZSTD_createCDict_advanced(dict, n, ZSTD_dlm_byCopy, ZSTD_dct_auto, cp, ZSTD_defaultCMem);
 }
 
