@@ -23,6 +23,8 @@ int64_t ix__find_id(ix_store *s, const char *id, size_t n, ix_idref *ref, char *
     int64_t h = ix__id_hash(s, id, n), found = 0;
     ref->h = h;
     ref->level = IX_IDS_NEW;
+    /* A redelivery within the transaction: its first copy's rows are to be written first. */
+    if (ix__pending_has(s, h) && ix__pending_flush(s, err, errcap) != 0) return -1;
     sqlite3_bind_int64(s->q_id_get, 1, h);
     int rc;
     while ((rc = sqlite3_step(s->q_id_get)) == SQLITE_ROW) {
@@ -47,12 +49,6 @@ static int step_ids(ix_store *s, sqlite3_stmt *st, int64_t h, int64_t doc, char 
     sqlite3_bind_int64(st, 1, h);
     sqlite3_bind_int64(st, 2, doc);
     return ix__step_done(s, st, err, errcap, "writing ids");
-}
-
-int ix__id_put(ix_store *s, int64_t h, int64_t doc, char *err, size_t errcap) {
-    if (step_ids(s, s->q_id_put, h, doc, err, errcap) != 0) return -1;
-    if (s->ids_new_n >= 0) s->ids_new_n++;
-    return 0;
 }
 
 int ix__id_drop(ix_store *s, const ix_idref *ref, int64_t doc, char *err, size_t errcap) {
