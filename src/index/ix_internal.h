@@ -87,7 +87,7 @@ struct ix_store {
     fts5_tokenizer tk_api;
     Fts5Tokenizer *tk;
     /* statements */
-    sqlite3_stmt *q_id_get, *q_id_del, *q_idnew_del, *q_idnew_count;
+    sqlite3_stmt *q_id_get, *q_id_get_main, *q_id_del, *q_idnew_del, *q_idnew_count;
     sqlite3_stmt *q_doc_del, *q_doc_get;
     sqlite3_stmt *q_store_del, *q_store_get;
     sqlite3_stmt *q_text_put, *q_text_del, *q_lit_put, *q_lit_del;
@@ -149,6 +149,9 @@ struct ix_store {
     int64_t ids_new_n;    /* entries in ids_new, -1 when unknown (counted at the next ix_begin) */
     int64_t id_hash_mask; /* INT64_MAX; tests narrow it to force hash collisions */
     int64_t ids_new_max;  /* 0: merge by ix__ids_new_full's rule; tests set a small bound */
+    uint64_t *idn_set;    /* hashes of ids_new's entries + 1 (ix_ids.c), valid when idn_ok */
+    uint32_t idn_cap, idn_n;
+    int idn_ok;
     /* rows of docs, store and ids_new held until they are written together (ix_pending.c) */
     ix_pend *pend;
     ix_pend_key *pend_keys; /* (h, doc) of the held rows, sorted when written */
@@ -189,6 +192,9 @@ int64_t ix__find_id(ix_store *s, const char *id, size_t n, ix_idref *ref, char *
 /* Takes out the entry of a document found by ix__find_id. 0 or -1. (New entries go into ids_new
  * through ix_pending.c.) */
 int ix__id_drop(ix_store *s, const ix_idref *ref, int64_t doc, char *err, size_t errcap);
+/* An entry of hash h is to go into ids_new (held: ix_pending.c): counted, and its hash kept. */
+void ix__id_added(ix_store *s, int64_t h);
+void ix__idn_free(ix_store *s);
 /* 1 when ids_new, with n entries in an index of docs documents, is to be merged. */
 int ix__ids_new_full(const ix_store *s, int64_t n, int64_t docs);
 /* Merges ids_new into ids and empties it when full; in the open transaction (ix_begin). */

@@ -131,7 +131,8 @@ static int prepare_all(ix_store *s) {
     if (ix__pending_init(s) != 0) return -1;
     rc |= prep(s, &s->q_id_del, "DELETE FROM ids WHERE h=?1 AND doc=?2");
     rc |= prep(s, &s->q_idnew_del, "DELETE FROM ids_new WHERE h=?1 AND doc=?2");
-    rc |= prep(s, &s->q_idnew_count, "SELECT count(*) FROM ids_new");
+    rc |= prep(s, &s->q_id_get_main, "SELECT doc, 0 FROM ids WHERE h=?1");
+    rc |= prep(s, &s->q_idnew_count, "SELECT h FROM ids_new");
     rc |=
         prep(s, &s->q_pend_docs, "INSERT OR IGNORE INTO docs(rowid, t, p) SELECT r, t, p FROM ix_pending WHERE ord=0");
     rc |= prep(s, &s->q_pend_store, "INSERT OR IGNORE INTO store(rowid, z) SELECT r, z FROM ix_pending WHERE ord=0");
@@ -306,17 +307,18 @@ fail:
 void ix_close(ix_store *s) {
     if (!s) return;
     if (s->in_tx) ix_rollback(s);
-    sqlite3_stmt **all[] = {&s->q_id_get,     &s->q_pend_docs, &s->q_id_del,    &s->q_idnew_del, &s->q_idnew_count,
-                            &s->q_pend_store, &s->q_doc_del,   &s->q_doc_get,   &s->q_pend_ids,  &s->q_store_del,
-                            &s->q_store_get,  &s->q_text_put,  &s->q_text_del,  &s->q_lit_put,   &s->q_lit_del,
-                            &s->q_val_find,   &s->q_val_put,   &s->q_val_add,   &s->q_val_get,   &s->q_val_max,
-                            &s->q_row_max,    &s->q_count_get, &s->q_count_put, &s->q_dict_get,  &s->q_dict_put,
-                            &s->q_datav};
+    sqlite3_stmt **all[] = {&s->q_id_get,      &s->q_id_get_main, &s->q_pend_docs, &s->q_id_del,    &s->q_idnew_del,
+                            &s->q_idnew_count, &s->q_pend_store,  &s->q_doc_del,   &s->q_doc_get,   &s->q_pend_ids,
+                            &s->q_store_del,   &s->q_store_get,   &s->q_text_put,  &s->q_text_del,  &s->q_lit_put,
+                            &s->q_lit_del,     &s->q_val_find,    &s->q_val_put,   &s->q_val_add,   &s->q_val_get,
+                            &s->q_val_max,     &s->q_row_max,     &s->q_count_get, &s->q_count_put, &s->q_dict_get,
+                            &s->q_dict_put,    &s->q_datav};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) sqlite3_finalize(*all[i]);
     if (s->tk) s->tk_api.xDelete(s->tk);
     ix__doc_free(s);
     ix__fts_queue_free(s);
     ix__pending_free(s);
+    ix__idn_free(s);
     free(s->ents);
     free(s->slots);
     buf_free(&s->arena);

@@ -365,7 +365,7 @@ int ix_apply(ix_store *s, json_doc *doc, const sdf_op *op, const char *js, size_
                         err, errcap) != 0 ||
         (!s->cdict_id && !s->sampling_done && ix__pending_flush(s, err, errcap) != 0))
         return -2;
-    if (s->ids_new_n >= 0) s->ids_new_n++;
+    ix__id_added(s, ref.h);
     if (ix__fts_queue(s, 0, rowid, err, errcap) != 0) return -2;
     s->tx.adds++;
     s->tx.derived += derived;

@@ -464,6 +464,18 @@ static void test_ids_held(void) {
     CHECK_EQ_INT(readd(s, 0, 11, held_name), 11);
     CHECK_EQ_STR(levels(file), "11/0/11/11");
     CHECK_EQ_INT(readd(s, 0, 11, held_name), 11);
+
+    /* ids another writer put into ids_new while this one was open are found (the hashes of
+     * ids_new this one keeps are read again) */
+    ix_store *w = open_holding(file);
+    CHECK(w != NULL);
+    if (!w) return;
+    CHECK_EQ_INT(readd(w, 11, 14, held_name), 0);
+    ix_close(w);
+    CHECK_EQ_STR(levels(file), "11/3/14/14");
+    s->ids_new_max = 100; /* no merge */
+    CHECK_EQ_INT(readd(s, 0, 14, held_name), 14);
+    CHECK_EQ_STR(levels(file), "11/3/14/14");
     ix_close(s);
     test_remove_db(file);
 }
