@@ -24,7 +24,9 @@ int64_t ix__id_hash(const ix_store *s, const char *id, size_t n) {
  * not among them is looked up in ids alone: one B-tree seek instead of two for a new document.
  * A superset is enough (an entry taken out of ids_new may stay): it is loaded when ids_new is
  * counted (ix_begin, after a rollback or another writer's commit), emptied by a merge, and given
- * up above IX_IDN_SLOTS_MAX slots (every lookup then reads both levels, as before). */
+ * up above IX_IDN_SLOTS_MAX slots (every lookup then reads both levels, as before).
+ * Measured: ix__find_id 4.73k -> 3.06k instructions a record (callgrind --toggle-collect, the
+ * first 3 files of /tmp/add80k, 17,987 records, appended to a copy of the 1M-record index). */
 #define IX_IDN_SLOTS_MAX (1u << 22) /* 32 MB; ids_new holds about 64 sqrt(N) entries: 200k at 10M */
 
 static uint32_t idn_slot(int64_t h) { return (uint32_t)((uint64_t)h * UINT64_C(0x9E3779B97F4A7C15) >> 32); }
