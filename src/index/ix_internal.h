@@ -71,18 +71,30 @@ typedef struct ix_hourseq {
 
 #define IX_HOURS_CACHED 64
 
+/* A document's rows held until they are written together (ix_pending.c). */
+typedef struct ix_pend {
+    int64_t rowid, t, h;
+    uint32_t off, plen, zlen; /* in pend_bytes: the packed row, then the compressed document */
+    int has_t;
+} ix_pend;
+
+typedef struct ix_pend_key {
+    int64_t h, doc;
+} ix_pend_key;
+
 struct ix_store {
     sqlite3 *db;
     int mode;
     fts5_tokenizer tk_api;
     Fts5Tokenizer *tk;
     /* statements */
-    sqlite3_stmt *q_id_get, *q_id_put, *q_id_del, *q_idnew_del, *q_idnew_count;
-    sqlite3_stmt *q_doc_put, *q_doc_del, *q_doc_get;
-    sqlite3_stmt *q_store_put, *q_store_del, *q_store_get;
+    sqlite3_stmt *q_id_get, *q_id_get_main, *q_id_del, *q_idnew_del, *q_idnew_count;
+    sqlite3_stmt *q_doc_del, *q_doc_get;
+    sqlite3_stmt *q_store_del, *q_store_get;
     sqlite3_stmt *q_text_put, *q_text_del, *q_lit_put, *q_lit_del;
     sqlite3_stmt *q_val_find, *q_val_put, *q_val_add, *q_val_get, *q_val_max, *q_row_max;
     sqlite3_stmt *q_count_get, *q_count_put, *q_dict_get, *q_dict_put, *q_datav;
+    sqlite3_stmt *q_pend_docs, *q_pend_store, *q_pend_ids;
     /* dictionary cache: open addressing over ents */
     ix_dent *ents;
     uint32_t nents, cap_ents;
@@ -135,13 +147,22 @@ struct ix_store {
     unsigned nhours;
     void *search_ctx; /* the query being run (an ix_cctx: ix_search_functions.c's ctv reads it) */
     /* the ids map (ix_ids.c) */
-    int64_t ids_new_n;           /* entries in ids_new, -1 when unknown (counted at the next ix_begin) */
-    int64_t id_hash_mask;        /* INT64_MAX; tests narrow it to force hash collisions */
-    int64_t ids_new_max;         /* 0: merge by ix__ids_new_full's rule; tests set a small bound */
+    int64_t ids_new_n;    /* entries in ids_new, -1 when unknown (counted at the next ix_begin) */
+    int64_t id_hash_mask; /* INT64_MAX; tests narrow it to force hash collisions */
+    int64_t ids_new_max;  /* 0: merge by ix__ids_new_full's rule; tests set a small bound */
+    uint64_t *idn_set;    /* hashes of ids_new's entries + 1 (ix_ids.c), valid when idn_ok */
+    uint32_t idn_cap, idn_n;
+    int idn_ok;
     uint64_t unique_bucket_mask; /* IX_UNIQUE_BUCKETS - 1; tests narrow it to put every value in one bucket */
     int unique_full_tokens;      /* tests: nearly unique values as "h" tokens, as files before buckets had them */
-    ix_write_stats ws;           /* committed */
-    ix_write_stats tx;           /* in the open transaction */
+    /* rows of docs, store and ids_new held until they are written together (ix_pending.c) */
+    ix_pend *pend;
+    ix_pend_key *pend_keys; /* (h, doc) of the held rows, sorted when written */
+    uint32_t pend_n;
+    uint64_t *pend_set; /* their hashes + 1, open addressing, 0 empty */
+    buf pend_bytes;
+    ix_write_stats ws; /* committed */
+    ix_write_stats tx; /* in the open transaction */
 };
 
 /* ix_store.c */
@@ -171,13 +192,29 @@ int64_t ix__id_hash(const ix_store *s, const char *id, size_t n);
 /* The row id of document id (s->old then holds its stored document), 0 when none, -1 on error;
  * ref gets the id's hash and the level of its entry. */
 int64_t ix__find_id(ix_store *s, const char *id, size_t n, ix_idref *ref, char *err, size_t errcap);
-/* Enters (h, doc) into ids_new; takes out the entry of a document found by ix__find_id. 0 or -1. */
-int ix__id_put(ix_store *s, int64_t h, int64_t doc, char *err, size_t errcap);
+/* Takes out the entry of a document found by ix__find_id. 0 or -1. (New entries go into ids_new
+ * through ix_pending.c.) */
 int ix__id_drop(ix_store *s, const ix_idref *ref, int64_t doc, char *err, size_t errcap);
+/* An entry of hash h is to go into ids_new (held: ix_pending.c): counted, and its hash kept. */
+void ix__id_added(ix_store *s, int64_t h);
+void ix__idn_free(ix_store *s);
 /* 1 when ids_new, with n entries in an index of docs documents, is to be merged. */
 int ix__ids_new_full(const ix_store *s, int64_t n, int64_t docs);
 /* Merges ids_new into ids and empties it when full; in the open transaction (ix_begin). */
 int ix__ids_merge_when_full(ix_store *s, char *err, size_t errcap);
+
+/* ix_pending.c: the rows a document adds to docs, store and ids_new, held in memory and written
+ * together (ix__pending_flush: when full, at ix_commit, and before anything in the transaction
+ * reads those tables where a held row could be). ix__pending_has: 1 when a held row has id hash
+ * h. ix__pending_add copies p and z. 0, or -1 with err. */
+int ix__pending_init(ix_store *s);
+void ix__pending_free(ix_store *s);
+void ix__pending_clear(ix_store *s);
+int ix__pending_has(const ix_store *s, int64_t h);
+int64_t ix__pending_max_rowid(const ix_store *s, int64_t lo, int64_t hi); /* the largest held in [lo, hi], or 0 */
+int ix__pending_add(ix_store *s, int64_t rowid, int has_t, int64_t t, const void *p, size_t plen, const void *z,
+                    size_t zlen, int64_t h, char *err, size_t errcap);
+int ix__pending_flush(ix_store *s, char *err, size_t errcap);
 
 /* ix_fts_queue.c: the transaction's writes to `text` and `lit`, applied in row id order (FTS5
  * starts a new segment at every step back). ix__fts_queue takes the values doc_columns left in s

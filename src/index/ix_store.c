@@ -132,13 +132,16 @@ static int prepare_all(ix_store *s) {
     rc |= prep(s, &s->q_dict_get, "SELECT d FROM dicts WHERE id=?1");
     rc |= prep(s, &s->q_datav, "PRAGMA data_version");
     if (s->mode != IX_WRITE || rc) return rc;
-    rc |= prep(s, &s->q_id_put, "INSERT INTO ids_new(h, doc) VALUES(?1, ?2)");
+    if (ix__pending_init(s) != 0) return -1;
     rc |= prep(s, &s->q_id_del, "DELETE FROM ids WHERE h=?1 AND doc=?2");
     rc |= prep(s, &s->q_idnew_del, "DELETE FROM ids_new WHERE h=?1 AND doc=?2");
-    rc |= prep(s, &s->q_idnew_count, "SELECT count(*) FROM ids_new");
-    rc |= prep(s, &s->q_doc_put, "INSERT INTO docs(rowid, t, p) VALUES(?1, ?2, ?3)");
+    rc |= prep(s, &s->q_id_get_main, "SELECT doc, 0 FROM ids WHERE h=?1");
+    rc |= prep(s, &s->q_idnew_count, "SELECT h FROM ids_new");
+    rc |=
+        prep(s, &s->q_pend_docs, "INSERT OR IGNORE INTO docs(rowid, t, p) SELECT r, t, p FROM ix_pending WHERE ord=0");
+    rc |= prep(s, &s->q_pend_store, "INSERT OR IGNORE INTO store(rowid, z) SELECT r, z FROM ix_pending WHERE ord=0");
+    rc |= prep(s, &s->q_pend_ids, "INSERT OR IGNORE INTO ids_new(h, doc) SELECT h, r FROM ix_pending WHERE ord=1");
     rc |= prep(s, &s->q_doc_del, "DELETE FROM docs WHERE rowid=?1");
-    rc |= prep(s, &s->q_store_put, "INSERT INTO store(rowid, z) VALUES(?1, ?2)");
     rc |= prep(s, &s->q_store_del, "DELETE FROM store WHERE rowid=?1");
     rc |= prep(s, &s->q_text_put,
                "INSERT INTO text(rowid, raw, user_identity_arn, user_agent, error_message, other) "
@@ -309,16 +312,18 @@ fail:
 void ix_close(ix_store *s) {
     if (!s) return;
     if (s->in_tx) ix_rollback(s);
-    sqlite3_stmt **all[] = {&s->q_id_get,    &s->q_id_put,    &s->q_id_del,    &s->q_idnew_del, &s->q_idnew_count,
-                            &s->q_doc_put,   &s->q_doc_del,   &s->q_doc_get,   &s->q_store_put, &s->q_store_del,
-                            &s->q_store_get, &s->q_text_put,  &s->q_text_del,  &s->q_lit_put,   &s->q_lit_del,
-                            &s->q_val_find,  &s->q_val_put,   &s->q_val_add,   &s->q_val_get,   &s->q_val_max,
-                            &s->q_row_max,   &s->q_count_get, &s->q_count_put, &s->q_dict_get,  &s->q_dict_put,
-                            &s->q_datav};
+    sqlite3_stmt **all[] = {&s->q_id_get,      &s->q_id_get_main, &s->q_pend_docs, &s->q_id_del,    &s->q_idnew_del,
+                            &s->q_idnew_count, &s->q_pend_store,  &s->q_doc_del,   &s->q_doc_get,   &s->q_pend_ids,
+                            &s->q_store_del,   &s->q_store_get,   &s->q_text_put,  &s->q_text_del,  &s->q_lit_put,
+                            &s->q_lit_del,     &s->q_val_find,    &s->q_val_put,   &s->q_val_add,   &s->q_val_get,
+                            &s->q_val_max,     &s->q_row_max,     &s->q_count_get, &s->q_count_put, &s->q_dict_get,
+                            &s->q_dict_put,    &s->q_datav};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) sqlite3_finalize(*all[i]);
     if (s->tk) s->tk_api.xDelete(s->tk);
     ix__doc_free(s);
     ix__fts_queue_free(s);
+    ix__pending_free(s);
+    ix__idn_free(s);
     free(s->ents);
     free(s->slots);
     buf_free(&s->arena);
@@ -355,6 +360,7 @@ int ix_begin(ix_store *s, char *err, size_t errcap) {
     s->doc_delta = 0;
     s->dict_in_tx = 0;
     ix__fts_queue_clear(s);
+    ix__pending_clear(s);
     memset(&s->tx, 0, sizeof s->tx);
     ix__doc_use_dict(s);
     if (ix__ids_merge_when_full(s, err, errcap) != 0) {
@@ -366,7 +372,9 @@ int ix_begin(ix_store *s, char *err, size_t errcap) {
 
 int ix_commit(ix_store *s, char *err, size_t errcap) {
     if (!s->in_tx) return 0;
-    if (ix__fts_flush(s, err, errcap) != 0 || ix__dict_flush(s, err, errcap) != 0) goto fail;
+    if (ix__pending_flush(s, err, errcap) != 0 || ix__fts_flush(s, err, errcap) != 0 ||
+        ix__dict_flush(s, err, errcap) != 0)
+        goto fail;
     if (s->doc_delta) {
         sqlite3_bind_int64(s->q_count_put, 1, s->doc_delta);
         int rc = sqlite3_step(s->q_count_put);
@@ -397,6 +405,7 @@ void ix_rollback(ix_store *s) {
     s->in_tx = 0;
     s->doc_delta = 0;
     ix__fts_queue_clear(s);
+    ix__pending_clear(s);
     /* Ids handed out, hours counted and a dictionary trained in the transaction are gone with it. */
     ix__dict_reset(s);
     s->nhours = 0;

@@ -246,12 +246,15 @@ static int64_t alloc_rowid(ix_store *s, int has_time, int64_t t_ms, char *err, s
     unsigned i;
     for (i = 0; i < s->nhours && s->hours[i].hour != hour; i++) {}
     if (i == s->nhours) {
-        int64_t base = hour << IX_SEQ_BITS, next = 1; /* sequences start at 1: row id 0 is never used */
+        int64_t base = hour << IX_SEQ_BITS, last = base | ((INT64_C(1) << IX_SEQ_BITS) - 1);
+        int64_t top = ix__pending_max_rowid(s, base, last); /* the hour's held rows count too */
         sqlite3_bind_int64(s->q_row_max, 1, base);
-        sqlite3_bind_int64(s->q_row_max, 2, base | ((INT64_C(1) << IX_SEQ_BITS) - 1));
-        if (sqlite3_step(s->q_row_max) == SQLITE_ROW && sqlite3_column_type(s->q_row_max, 0) != SQLITE_NULL)
-            next = (sqlite3_column_int64(s->q_row_max, 0) & ((INT64_C(1) << IX_SEQ_BITS) - 1)) + 1;
+        sqlite3_bind_int64(s->q_row_max, 2, last);
+        if (sqlite3_step(s->q_row_max) == SQLITE_ROW && sqlite3_column_int64(s->q_row_max, 0) > top)
+            top = sqlite3_column_int64(s->q_row_max, 0);
         sqlite3_reset(s->q_row_max);
+        /* sequences start at 1: row id 0 is never used */
+        int64_t next = top ? (top & ((INT64_C(1) << IX_SEQ_BITS) - 1)) + 1 : 1;
         if (s->nhours < IX_HOURS_CACHED) i = s->nhours++;
         else { /* replace the oldest entry */
             memmove(s->hours, s->hours + 1, (IX_HOURS_CACHED - 1) * sizeof s->hours[0]);
@@ -358,14 +361,13 @@ int ix_apply(ix_store *s, json_doc *doc, const sdf_op *op, const char *js, size_
         snprintf(err, errcap, "index: cannot index document %s", op->id);
         return -2;
     }
-    sqlite3_bind_int64(s->q_doc_put, 1, rowid);
-    if (op->has_time) sqlite3_bind_int64(s->q_doc_put, 2, op->time_ms);
-    sqlite3_bind_blob(s->q_doc_put, 3, s->packed.data ? s->packed.data : "", (int)s->packed.len, SQLITE_STATIC);
-    if (ix__step_done(s, s->q_doc_put, err, errcap, "writing a document") != 0) return -2;
-    sqlite3_bind_int64(s->q_store_put, 1, rowid);
-    sqlite3_bind_blob(s->q_store_put, 2, s->z, (int)zn, SQLITE_STATIC);
-    if (ix__step_done(s, s->q_store_put, err, errcap, "writing a document") != 0) return -2;
-    if (ix__id_put(s, ref.h, rowid, err, errcap) != 0) return -2;
+    /* Written at once while a compression dictionary may still be trained: training compresses
+     * the stored rows again (ix_doc.c). */
+    if (ix__pending_add(s, rowid, op->has_time, op->time_ms, s->packed.data, s->packed.len, s->z, (size_t)zn, ref.h,
+                        err, errcap) != 0 ||
+        (!s->cdict_id && !s->sampling_done && ix__pending_flush(s, err, errcap) != 0))
+        return -2;
+    ix__id_added(s, ref.h);
     if (ix__fts_queue(s, 0, rowid, err, errcap) != 0) return -2;
     s->tx.adds++;
     s->tx.derived += derived;

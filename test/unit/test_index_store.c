@@ -403,19 +403,23 @@ static const char *levels(const char *file) {
     return out;
 }
 
-/* A writer whose ids fall on four hashes (every lookup meets collisions, in both levels) and
- * whose ids_new is merged past 4 entries. */
-static ix_store *open_colliding(const char *file) {
+/* A writer whose ids_new is merged past 4 entries, and whose ids fall on four hashes (every
+ * lookup meets collisions, in both levels) when colliding; else it holds its new rows until they
+ * are written together (ix_pending.c): no dictionary training, which writes each row at once. */
+static ix_store *open_test_writer(const char *file, int colliding) {
     char err[256];
     ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
     if (!s) {
         fprintf(stderr, "%s\n", err);
         return NULL;
     }
-    s->id_hash_mask = 3;
+    if (colliding) s->id_hash_mask = 3;
+    else s->sampling_done = 1;
     s->ids_new_max = 4;
     return s;
 }
+
+static ix_store *open_colliding(const char *file) { return open_test_writer(file, 1); }
 
 static const char moved_11[] = "{\"type\":\"add\",\"id\":\"ev-0011\",\"fields\":{\"event_name\":\"Moved\","
                                "\"event_time\":\"2024-06-01T12:00:00Z\"}}";
@@ -505,6 +509,83 @@ static void test_ids_levels(void) {
     CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
     CHECK_EQ_STR(levels(file), "11/2/13/13");
     expect_all_unchanged(s, file, "11/2/13/13");
+    ix_close(s);
+    test_remove_db(file);
+}
+
+/* Adds record(i) for i in [from, to) with the event name each has now (name_of), in one
+ * transaction; returns how many of them were found unchanged. */
+static long long readd(ix_store *s, int from, int to, const char *(*name_of)(int)) {
+    char err[256];
+    uint64_t before = ix_get_write_stats(s)->unchanged;
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    for (int i = from; i < to; i++) CHECK_EQ_INT(add_record(s, record(i, name_of(i), "10.0.0.1")), 0);
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    return (long long)(ix_get_write_stats(s)->unchanged - before);
+}
+
+static const char *held_name(int i) { return i == 3 || i == 10 ? "DeleteUser" : "CreateUser"; }
+
+static ix_store *open_holding(const char *file) { return open_test_writer(file, 0); }
+
+/* The rows a transaction adds to docs, store and ids_new are held and written together: a
+ * redelivery within the transaction (of a held document), in the next one, after a merge of
+ * ids_new and from another writer still replaces or is found unchanged, never duplicates; a
+ * rollback takes the held rows with it. */
+static void test_ids_held(void) {
+    char err[256], file[300];
+    snprintf(file, sizeof file, "%s.held", path);
+    test_remove_db(file);
+    ix_store *s = open_holding(file);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    for (int i = 0; i < 10; i++) CHECK_EQ_INT(add_record(s, record(i, "CreateUser", "10.0.0.1")), 0);
+    CHECK_EQ_INT((int)s->pend_n, 10);                                    /* held */
+    CHECK_EQ_INT(add_record(s, record(3, "DeleteUser", "10.0.0.1")), 0); /* held: replaced */
+    CHECK_EQ_INT(add_record(s, record(4, "CreateUser", "10.0.0.1")), 0); /* held: unchanged */
+    CHECK_EQ_INT(apply_json(s, "{\"type\":\"delete\",\"id\":\"ev-0007\"}", err, sizeof err), 0);
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    CHECK_EQ_INT((long long)ix_get_write_stats(s)->unchanged, 1);
+    CHECK_EQ_STR(levels(file), "0/9/9/9");
+
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);                        /* merges: 9 > 4 */
+    CHECK_EQ_INT(add_record(s, record(7, "CreateUser", "10.0.0.1")), 0);  /* back */
+    CHECK_EQ_INT(add_record(s, record(10, "CreateUser", "10.0.0.1")), 0); /* new, held */
+    CHECK_EQ_INT(add_record(s, record(10, "DeleteUser", "10.0.0.1")), 0); /* held: replaced */
+    CHECK_EQ_INT(add_record(s, record(3, "DeleteUser", "10.0.0.1")), 0);  /* in ids: unchanged */
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    CHECK_EQ_STR(levels(file), "9/2/11/11");
+
+    /* a rollback takes the held rows with it */
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    CHECK_EQ_INT(add_record(s, record(11, "CreateUser", "10.0.0.1")), 0);
+    CHECK_EQ_INT(add_record(s, record(2, "DeleteUser", "10.0.0.1")), 0);
+    ix_rollback(s);
+    CHECK_EQ_STR(levels(file), "9/2/11/11");
+    CHECK_EQ_INT(readd(s, 0, 11, held_name), 11);
+    ix_close(s);
+
+    /* another writer: every id is found, in both levels, after another merge */
+    s = open_holding(file);
+    CHECK(s != NULL);
+    if (!s) return;
+    s->ids_new_max = 1;
+    CHECK_EQ_INT(readd(s, 0, 11, held_name), 11);
+    CHECK_EQ_STR(levels(file), "11/0/11/11");
+    CHECK_EQ_INT(readd(s, 0, 11, held_name), 11);
+
+    /* ids another writer put into ids_new while this one was open are found (the hashes of
+     * ids_new this one keeps are read again) */
+    ix_store *w = open_holding(file);
+    CHECK(w != NULL);
+    if (!w) return;
+    CHECK_EQ_INT(readd(w, 11, 14, held_name), 0);
+    ix_close(w);
+    CHECK_EQ_STR(levels(file), "11/3/14/14");
+    s->ids_new_max = 100; /* no merge */
+    CHECK_EQ_INT(readd(s, 0, 14, held_name), 14);
+    CHECK_EQ_STR(levels(file), "11/3/14/14");
     ix_close(s);
     test_remove_db(file);
 }
@@ -960,6 +1041,7 @@ int main(void) {
     RUN(test_lit_merge_options);
     RUN(test_page_size);
     RUN(test_ids_levels);
+    RUN(test_ids_held);
     RUN(test_rowid_order);
     RUN(test_rowid_order_replace);
     RUN(test_refuse_old_format);
