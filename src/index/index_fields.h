@@ -7,9 +7,8 @@
  *   literal-array            the same, one id per value
  *   literal, facet enabled,  (source_ip_address, user_identity_access_key_id, principal ids,
  *     nearly one value       resource ARNs) a dictionary would cost a row per record (about 60 B
- *     per record             and two SQL statements): the value's 60-bit hash is its slot, and one
- *                            of 1,024 bucket tokens "b..." finds candidates checked on the slot;
- *                            a facet shows the value of one document holding it
+ *     per record             and two SQL statements): the value's 60-bit hash is its token "h..."
+ *                            and its slot; a facet shows the value of one document holding it
  *   literal, search only     (event_id, request_id, ...: unique per record) found through raw, or
  *                            with a hashed token when a document has no raw; matches of hashed
  *                            values are checked against the stored document, so a collision

@@ -21,7 +21,6 @@ int ix__qfail(ix_cctx *cc, const char *fmt, ...) {
 void ix__frag_init(ix_frag *f, int kind) {
     f->kind = kind;
     f->neg = 0;
-    f->lit_cand[0] = '\0';
     buf_init(&f->b, FRAG_MAX);
 }
 

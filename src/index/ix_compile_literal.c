@@ -1,7 +1,6 @@
 /* Literal fields as `lit` tokens: dictionary ids, hashed values, enumerated prefixes and
  * ranges, and the candidate sets checked document by document (ctv) where the indexes can only
  * narrow the search down. */
-#include <stdio.h>
 #include <string.h>
 
 #include "index/ix_search_internal.h"
@@ -69,32 +68,6 @@ int ix__literal_enum(ix_cctx *cc, const qnode *nd, const ixf_field *f, ix_frag *
         if (r) return ix__qfail(cc, "the query is too long");
     }
     return 0;
-}
-
-/* The FTS5 query on lit for a nearly unique value of hash h: its bucket's token, or its own token
- * in documents written before buckets (ix_internal.h). Every match is to be checked (cthas). */
-void ix__unique_tokens(const ix_store *s, uint64_t h, char *out, size_t cap) {
-    char full[24], bucket[24];
-    ix__token('h', h, full);
-    ix__token('b', ix__unique_bucket(h, s->unique_bucket_mask), bucket);
-    snprintf(out, cap, "%s OR %s", full, bucket);
-}
-
-/* An exact value of a nearly unique literal: the documents of its tokens whose slot holds its hash
- * (a bucket's other values, and tokens of a replaced document of a file written before buckets,
- * fall out there). */
-int ix__unique_literal(ix_cctx *cc, const ixf_field *f, uint64_t h, ix_frag *out) {
-    char q[sizeof out->lit_cand];
-    ix__unique_tokens(cc->s, h, q, sizeof q);
-    memcpy(out->lit_cand, q, sizeof q);
-    int bq = ix__bind_str(cc, q, strlen(q));
-    int bh = bq < 0 ? -1 : ix__bind_int(cc, (int64_t)h);
-    if (bh < 0) return -1;
-    out->kind = FR_SQL;
-    return buf_printf(&out->b, "(d.rowid IN (SELECT rowid FROM lit WHERE lit MATCH ?%d) AND cthas(d.p, %d, ?%d))", bq,
-                      f->slot, bh)
-               ? ix__qfail(cc, "the query is too long")
-               : 0;
 }
 
 /* A candidate set checked document by document: ctv(rowid, k) runs the node on the stored doc. */

@@ -65,7 +65,7 @@ static int leaf(ix_cctx *cc, int node, ix_frag *out) {
         if (nd->kind == QN_PREFIX) return ix__unique_prefix(cc, nd, node, f, out);
         /* The value's 60-bit hash: two values of one field would have to collide (about one chance
          * in 10^12 per search with a million distinct values) for a wrong match. */
-        return ix__unique_literal(cc, f, ix__value_hash(f->fid, v, nd->value.len), out);
+        return ix__lit_token(out, 'h', ix__value_hash(f->fid, v, nd->value.len));
     case IXF_LITERAL_HASH:
         if (nd->kind == QN_PREFIX || nd->kind == QN_RANGE)
             return ix__qfail(cc, "%s is search-only (one value per record): %s searches are not supported on it", fname,
@@ -111,19 +111,13 @@ int ix__combine_and(ix_cctx *cc, ix_frag *fs, int n, ix_frag *out) {
     for (int g = 0; g < 2; g++) {
         int kind = g ? FR_TEXT : FR_LIT;
         ix__frag_init(&group[g], FR_TRUE);
-        int pos = 0, negs = 0;
+        int pos = 0;
         for (int i = 0; i < n; i++)
             if (fs[i].kind == kind && !fs[i].neg) {
                 rc |= buf_printf(&group[g].b, "%s(%.*s)", pos ? " AND " : "", (int)fs[i].b.len, fs[i].b.data);
                 pos++;
                 fs[i].kind = FR_TRUE;
-            } else if (fs[i].kind == kind) {
-                negs++;
             }
-        /* SQL parts' lit candidates narrow the lit query (they stay checked as SQL too) */
-        for (int i = 0; g == 0 && (pos || negs) && i < n; i++)
-            if (fs[i].kind == FR_SQL && fs[i].lit_cand[0])
-                rc |= buf_printf(&group[g].b, "%s(%s)", pos++ ? " AND " : "", fs[i].lit_cand);
         if (!pos) continue;
         group[g].kind = kind;
         for (int i = 0; i < n; i++)
@@ -182,7 +176,6 @@ int ix__compile(ix_cctx *cc, int node, ix_frag *out) {
         if (out->kind == FR_TRUE) out->kind = FR_FALSE;
         else if (out->kind == FR_FALSE) out->kind = FR_TRUE;
         else if (out->kind == FR_SQL) {
-            out->lit_cand[0] = '\0'; /* the documents outside it are no candidates */
             buf b;
             buf_init(&b, FRAG_MAX);
             int rc = buf_printf(&b, "NOT (%.*s)", (int)out->b.len, out->b.data);

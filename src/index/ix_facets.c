@@ -30,20 +30,15 @@ static int by_count_value(const void *a, const void *b) {
     return c ? c : by_value(a, b);
 }
 
-/* The value behind a hash: read from one document holding it (found by its tokens and slot). */
+/* The value behind a hash: read from one document holding it (found by its token). */
 static int unique_value(ix_run *rn, const ixf_field *f, uint64_t h, buf *t) {
     ix_store *s = rn->s;
-    char q[64];
-    ix__unique_tokens(s, h, q, sizeof q);
+    char tok[24];
+    ix__token('h', h, tok);
     sqlite3_stmt *st = NULL;
     int64_t row = 0;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT d.rowid FROM docs d WHERE d.rowid IN (SELECT rowid FROM lit WHERE lit MATCH ?1) "
-                           "AND cthas(d.p, ?2, ?3) LIMIT 1",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, q, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, f->slot);
-        sqlite3_bind_int64(st, 3, (int64_t)h);
+    if (sqlite3_prepare_v2(s->db, "SELECT rowid FROM lit WHERE lit MATCH ?1 LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, tok, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) row = sqlite3_column_int64(st, 0);
     }
     sqlite3_finalize(st);

@@ -21,8 +21,8 @@
  *   meta(k, v)              format, field table, document count
  *   text                    FTS5, contentless: raw, user_identity_arn, user_agent,
  *                           error_message, other (unicode61, positions for phrases)
- *   lit                     FTS5, contentless, no positions: one token per literal value (a
- *                           bucket's for nearly unique ones); merges 16 segments a level */
+ *   lit                     FTS5, contentless, no positions: one token per literal value;
+ *                           merges 16 segments a level */
 #ifndef CTINDEX_IX_INTERNAL_H
 #define CTINDEX_IX_INTERNAL_H
 
@@ -153,8 +153,6 @@ struct ix_store {
     uint64_t *idn_set;    /* hashes of ids_new's entries + 1 (ix_ids.c), valid when idn_ok */
     uint32_t idn_cap, idn_n;
     int idn_ok;
-    uint64_t unique_bucket_mask; /* IX_UNIQUE_BUCKETS - 1; tests narrow it to put every value in one bucket */
-    int unique_full_tokens;      /* tests: nearly unique values as "h" tokens, as files before buckets had them */
     /* rows of docs, store and ids_new held until they are written together (ix_pending.c) */
     ix_pend *pend;
     ix_pend_key *pend_keys; /* (h, doc) of the held rows, sorted when written */
@@ -269,13 +267,6 @@ void ix__doc_free(ix_store *s);
 #define IX_HASH_TOKEN_MASK ((UINT64_C(1) << 60) - 1)
 /* The 60-bit hash of a field's value: its "h" token and, for nearly unique literals, its slot. */
 uint64_t ix__value_hash(int fid, const char *v, size_t n);
-/* Nearly unique literals (IXF_LITERAL_UNIQUE) share IX_UNIQUE_BUCKETS tokens "b<bucket>", from the
- * top bits of their value's hash; the hash itself is in the document's slot, which every match is
- * checked against. A token of its own per value ("h<hash>", what files written before had) made
- * 1.4 new terms a document, most of what lit cost to write, flush and merge (ix_compile_literal.c
- * searches both). */
-#define IX_UNIQUE_BUCKETS 1024
-static inline uint64_t ix__unique_bucket(uint64_t value_hash, uint64_t mask) { return (value_hash >> 50) & mask; }
 size_t ix__token(char kind, uint64_t v, char *out);
 
 /* packed slots */

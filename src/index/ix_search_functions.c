@@ -1,5 +1,5 @@
 /* The SQL functions searches call: ctv (a node checked on the stored document), ctslot (one slot
- * of a packed row), cthas (a value in a slot) and ctkey (a sort key). */
+ * of a packed row) and ctkey (a sort key). */
 #include <string.h>
 
 #include "index/ix_search_internal.h"
@@ -113,9 +113,8 @@ static void ctv_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     sqlite3_result_int(ctx, ok);
 }
 
-/* ctslot(p, k): the integer in slot k of a packed row (date ms, int, dictionary id), or NULL; of
- * an array, its first element, or with eq the element equal to *eq (present only when one is). */
-static int64_t slot_find(const uint8_t *p, size_t n, int want, const int64_t *eq, int *present) {
+/* ctslot(p, k): the integer in slot k of a packed row (date ms, int, dictionary id), or NULL. */
+static int64_t slot_decode(const uint8_t *p, size_t n, int want, int *present) {
     size_t pos = 0;
     *present = 0;
     for (int k = 0; pos < n; k++) {
@@ -126,12 +125,11 @@ static int64_t slot_find(const uint8_t *p, size_t n, int want, const int64_t *eq
             for (uint64_t j = 0; j + 1 < v; j++) {
                 uint64_t x;
                 if (ix__varint_get(p, n, &pos, &x) != 0) return 0;
-                if (k == want && (eq ? (int64_t)x == *eq : j == 0)) {
+                if (k == want && j == 0) {
                     *present = 1;
                     return (int64_t)x;
                 }
             }
-            if (k == want) return 0;
             continue;
         }
         if (k == want) {
@@ -142,20 +140,6 @@ static int64_t slot_find(const uint8_t *p, size_t n, int want, const int64_t *eq
         }
     }
     return 0;
-}
-
-static int64_t slot_decode(const uint8_t *p, size_t n, int want, int *present) {
-    return slot_find(p, n, want, NULL, present);
-}
-
-/* cthas(p, k, v): 1 when slot k of a packed row holds v (an array: any of its elements), else 0. */
-static void cthas_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
-    (void)argc;
-    int64_t want = sqlite3_value_int64(argv[2]);
-    int present;
-    int64_t v = slot_find(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]), sqlite3_value_int(argv[1]),
-                          &want, &present);
-    sqlite3_result_int(ctx, present && v == want);
 }
 
 static void ctslot_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
@@ -208,6 +192,5 @@ int ix__search_functions(ix_store *s) {
     int rc = sqlite3_create_function(s->db, "ctv", 2, SQLITE_UTF8, s, ctv_func, NULL, NULL);
     rc |= sqlite3_create_function(s->db, "ctslot", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, s, ctslot_func, NULL, NULL);
     rc |= sqlite3_create_function(s->db, "ctkey", 3, SQLITE_UTF8, s, ctkey_func, NULL, NULL);
-    rc |= sqlite3_create_function(s->db, "cthas", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC, s, cthas_func, NULL, NULL);
     return rc == SQLITE_OK ? 0 : -1;
 }

@@ -36,10 +36,6 @@ typedef struct ix_frag {
     int kind;
     int neg; /* LIT/TEXT: the documents that do NOT match */
     buf b;
-    /* SQL: an FTS5 query on lit that every match of b also matches (a nearly unique literal's
-     * tokens), "" if none: an AND adds it to its lit query, so FTS5 intersects the doclists
-     * before any row is read. */
-    char lit_cand[64];
 } ix_frag;
 
 typedef struct ix_bind {
@@ -122,10 +118,6 @@ int ix__literal_enum(ix_cctx *cc, const qnode *nd, const ixf_field *f, ix_frag *
 /* cand (FR_LIT or FR_TEXT) narrowed to the documents where node holds (ctv); cand is not consumed. */
 int ix__verified(ix_cctx *cc, const qnode *nd, int node, const ixf_field *f, ix_frag *cand, ix_frag *out);
 int ix__hashed_literal(ix_cctx *cc, const qnode *nd, int node, const ixf_field *f, ix_frag *out);
-/* A nearly unique literal's value (hash h): its lit tokens (ix__unique_tokens: "h.. OR b..", into
- * out of cap >= 64), each match checked on its slot. */
-void ix__unique_tokens(const ix_store *s, uint64_t h, char *out, size_t cap);
-int ix__unique_literal(ix_cctx *cc, const ixf_field *f, uint64_t h, ix_frag *out);
 int ix__unique_prefix(ix_cctx *cc, const qnode *nd, int node, const ixf_field *f, ix_frag *out);
 
 /* ix_compile_range.c: a value or range of a date or int field into out. */

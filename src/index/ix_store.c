@@ -251,7 +251,6 @@ ix_store *ix_open(const char *path, int flags_in, char *err, size_t errcap) {
     s->mode = mode;
     s->ids_new_n = -1;
     s->id_hash_mask = INT64_MAX;
-    s->unique_bucket_mask = IX_UNIQUE_BUCKETS - 1;
     int flags = mode == IX_WRITE ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
     flags |= SQLITE_OPEN_NOMUTEX; /* one thread per store */
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {

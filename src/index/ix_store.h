@@ -36,7 +36,8 @@ enum { IX_READ = 0, IX_WRITE = 1, IX_DURABLE = 2 };
  * transaction writes a small segment (about 1,900 documents a batch), and with the default each
  * entry was copied again at every one of five levels: merging was most of lit's cost at commit.
  * 16 segments a level make about half as many levels; a literal search reads each segment's
- * doclist, up to 15 a level (bench/README.md, "lit's merges"). `text` keeps FTS5's defaults. */
+ * doclist, up to 15 a level (bench/README.md, "lit: 16 segments a level").
+ * `text` keeps FTS5's defaults. */
 #define IX_LIT_AUTOMERGE 16
 #define IX_LIT_CRISISMERGE 32
 

@@ -200,9 +200,7 @@ static int doc_columns(ix_store *s, const json_doc *doc, const sdf_op *op, int d
                 hs[n++] = literal_hash(doc, tok, f->fid, &s->scratch);
             }
             for (int j = 0; j < n; j++)
-                if (put_varint(&s->packed, f->is_array ? hs[j] : hs[j] + 1) != 0 ||
-                    put_token(&s->lit, s->unique_full_tokens ? 'h' : 'b',
-                              s->unique_full_tokens ? hs[j] : ix__unique_bucket(hs[j], s->unique_bucket_mask)) != 0)
+                if (put_varint(&s->packed, f->is_array ? hs[j] : hs[j] + 1) != 0 || put_token(&s->lit, 'h', hs[j]) != 0)
                     goto out;
         } else if (f->kind == IXF_LITERAL_ARRAY) {
             int64_t ids[SDF_MAX_VALUES];

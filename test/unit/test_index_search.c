@@ -292,68 +292,6 @@ static void test_id_collisions(const char *file) {
     test_remove_db(file);
 }
 
-/* Nearly unique literals in a file whose first documents have a token of their own per value (as
- * files written before buckets did) and whose later ones share one bucket token (the bucket mask
- * narrowed to put every value in one): every value is found in both, other values of the bucket
- * are not, and a replaced old document (deleted with its bucket token: its own token stays behind
- * on its row id, which the new document reuses) is found by its new value only. */
-static void test_unique_buckets(const char *file) {
-    char err[256];
-    test_remove_db(file);
-    ix_store *s = ix_open(file, IX_WRITE, err, sizeof err);
-    CHECK(s != NULL);
-    if (!s) return;
-    s->unique_bucket_mask = 0;
-    s->unique_full_tokens = 1;
-    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
-    for (int i = 0; i < 3; i++) CHECK_EQ_INT(add(s, records[i], 0), 0); /* ev-1..3: own tokens */
-    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
-    s->unique_full_tokens = 0;
-    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
-    for (int i = 3; i < 6; i++) CHECK_EQ_INT(add(s, records[i], 0), 0); /* ev-4..6: one bucket */
-    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
-    expect_ids(s, 1, "source_ip_address:'10.0.0.5'", "ev-5,ev-3");
-    expect_ids(s, 1, "source_ip_address:'192.0.2.44'", "ev-4,ev-6");
-    expect_ids(s, 1, "source_ip_address:'203.0.113.9'", "ev-2");
-    expect_ids(s, 1, "source_ip_address:'10.0.0.6'", "");
-    expect_ids(s, 1, "resource_arns:'arn:aws:s3:::logs-bucket'", "ev-5");
-    expect_ids(s, 1, "resource_arns:'arn:aws:iam::111122223333:role/deploy'", "ev-3");
-    expect_ids(s, 1, "(and source_ip_address:'10.0.0.5' event_name:'GetObject')", "ev-5");
-    expect_ids(s, 1, "(and source_ip_address:'10.0.0.5' (not event_name:'GetObject'))", "ev-3");
-    expect_ids(s, 1, "(not source_ip_address:'192.0.2.44')", "ev-5,ev-3,ev-2,ev-1");
-    expect_ids(s, 1, "(or source_ip_address:'198.51.100.7' source_ip_address:'192.0.2.44')", "ev-4,ev-1,ev-6");
-    expect_facet(s, "matchall", "source_ip_address", "{size:2}", "10.0.0.5=2,192.0.2.44=2");
-    expect_facet(s, "event_name:'ConsoleLogin'", "source_ip_address", "{}", "198.51.100.7=1,203.0.113.9=1");
-    ix_close(s);
-    /* ev-3 (alone in its hour) with another address, by a new writer: its row id is used again */
-    s = ix_open(file, IX_WRITE, err, sizeof err);
-    CHECK(s != NULL);
-    if (!s) return;
-    s->unique_bucket_mask = 0;
-    char changed[4096];
-    snprintf(changed, sizeof changed, "%s", records[2]);
-    char *at = strstr(changed, "\"10.0.0.5\"");
-    CHECK(at != NULL);
-    if (at) memcpy(at, "\"10.0.0.6\"", 10);
-    sqlite3_stmt *st = NULL;
-    int64_t before = -1, after = -2;
-    const char *row_of = "SELECT doc FROM ids UNION ALL SELECT doc FROM ids_new ORDER BY 1 LIMIT 1 OFFSET 3"; /* ev-3 */
-    CHECK_EQ_INT(sqlite3_prepare_v2(s->db, row_of, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW) before = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
-    CHECK_EQ_INT(add(s, changed, 0), 0);
-    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
-    if (sqlite3_step(st) == SQLITE_ROW) after = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    CHECK_EQ_INT(after, before); /* ev-3's row id, reused */
-    expect_ids(s, 1, "source_ip_address:'10.0.0.5'", "ev-5");
-    expect_ids(s, 1, "source_ip_address:'10.0.0.6'", "ev-3");
-    expect_facet(s, "matchall", "source_ip_address", "{size:3}", "192.0.2.44=2,10.0.0.5=1,10.0.0.6=1");
-    ix_close(s);
-    test_remove_db(file);
-}
-
 /* How much of the file a reader maps: bounded by the machine's memory and the address space, and
  * what a reader asks SQLite for. */
 static void test_read_map(ix_store *s) {
@@ -411,8 +349,6 @@ int main(void) {
     char file[300];
     snprintf(file, sizeof file, "%s.ids", path);
     RUN_ARG(test_id_collisions, file);
-    snprintf(file, sizeof file, "%s.unique", path);
-    RUN_ARG(test_unique_buckets, file);
     ix_result_free(&res);
     docb_free(builder);
     docb_free(builder_std);
