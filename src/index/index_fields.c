@@ -98,11 +98,8 @@ const ixf_field *ixf_at(size_t i) {
     return i < nfields ? &table[i] : NULL;
 }
 
-const ixf_field *ixf_find(const char *name, size_t len) { return ixf_find_next(name, len, NULL); }
-
-const ixf_field *ixf_find_next(const char *name, size_t len, const ixf_field *after) {
-    (void)after; /* names are unique: the chain finds the one field of that name */
-    init();
+const ixf_field *ixf_find(const char *name, size_t len) {
+    init(); /* names are unique: the chain finds the one field of that name */
     for (int k = name_head[name_hash(name, len)]; k >= 0; k = name_next[k])
         if (table[k].name_len == len && memcmp(table[k].sf->name, name, len) == 0) return &table[k];
     return NULL;

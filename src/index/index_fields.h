@@ -66,8 +66,6 @@ size_t ixf_count(void);
 const ixf_field *ixf_at(size_t i);
 /* By name, or NULL. "_id" is not a field (the document id is handled by the caller). */
 const ixf_field *ixf_find(const char *name, size_t len);
-/* The same (after, which may be NULL, is no longer needed: names are looked up in a hash). */
-const ixf_field *ixf_find_next(const char *name, size_t len, const ixf_field *after);
 /* The number of packed slots, and the field of slot k (NULL when out of range). */
 int ixf_slots(void);
 const ixf_field *ixf_by_slot(int k);

@@ -29,14 +29,6 @@ int64_t ix__id_hash(const ix_store *s, const char *id, size_t n) {
  * first 3 files of /tmp/add80k, 17,987 records, appended to a copy of the 1M-record index). */
 #define IX_IDN_SLOTS_MAX (1u << 22) /* 32 MB; ids_new holds about 64 sqrt(N) entries: 200k at 10M */
 
-static uint32_t idn_slot(int64_t h) { return (uint32_t)((uint64_t)h * UINT64_C(0x9E3779B97F4A7C15) >> 32); }
-
-static void idn_insert(uint64_t *set, uint32_t cap, uint64_t key) {
-    uint32_t k = idn_slot((int64_t)(key - 1)) & (cap - 1);
-    while (set[k] && set[k] != key) k = (k + 1) & (cap - 1);
-    set[k] = key;
-}
-
 static void idn_add(ix_store *s, int64_t h) {
     if (!s->idn_ok) return;
     if ((s->idn_n + 1) * 2 > s->idn_cap) {
@@ -47,23 +39,18 @@ static void idn_add(ix_store *s, int64_t h) {
             return;
         }
         for (uint32_t i = 0; i < s->idn_cap; i++)
-            if (s->idn_set[i]) idn_insert(set, cap, s->idn_set[i]);
+            if (s->idn_set[i]) ix__hset_put(set, cap, (int64_t)(s->idn_set[i] - 1));
         free(s->idn_set);
         s->idn_set = set;
         s->idn_cap = cap;
     }
-    idn_insert(s->idn_set, s->idn_cap, (uint64_t)h + 1);
+    ix__hset_put(s->idn_set, s->idn_cap, h);
     s->idn_n++;
 }
 
 static int idn_may_have(const ix_store *s, int64_t h) {
     if (!s->idn_ok || s->ids_new_n < 0) return 1;
-    if (!s->idn_n) return 0;
-    uint64_t key = (uint64_t)h + 1;
-    for (uint32_t k = idn_slot(h) & (s->idn_cap - 1);; k = (k + 1) & (s->idn_cap - 1)) {
-        if (s->idn_set[k] == key) return 1;
-        if (!s->idn_set[k]) return 0;
-    }
+    return s->idn_n && ix__hset_has(s->idn_set, s->idn_cap, h);
 }
 
 static void idn_clear(ix_store *s) {

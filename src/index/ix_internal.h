@@ -272,6 +272,23 @@ size_t ix__token(char kind, uint64_t v, char *out);
 /* packed slots */
 size_t ix__varint_put(uint8_t *p, uint64_t v);
 int ix__varint_get(const uint8_t *p, size_t n, size_t *pos, uint64_t *v);
+/* A set of 63-bit hashes (h >= 0) in cap slots (a power of two), open addressing: a slot holds
+ * h + 1, 0 when empty. Used for ids_new's hashes (ix_ids.c) and the held rows' (ix_pending.c). */
+static inline uint32_t ix__hset_slot(int64_t h, uint32_t cap) {
+    return (uint32_t)((uint64_t)h * UINT64_C(0x9E3779B97F4A7C15) >> 32) & (cap - 1);
+}
+static inline void ix__hset_put(uint64_t *set, uint32_t cap, int64_t h) {
+    uint32_t k = ix__hset_slot(h, cap);
+    while (set[k] && set[k] != (uint64_t)h + 1) k = (k + 1) & (cap - 1);
+    set[k] = (uint64_t)h + 1;
+}
+static inline int ix__hset_has(const uint64_t *set, uint32_t cap, int64_t h) {
+    for (uint32_t k = ix__hset_slot(h, cap);; k = (k + 1) & (cap - 1)) {
+        if (set[k] == (uint64_t)h + 1) return 1;
+        if (!set[k]) return 0;
+    }
+}
+
 static inline uint64_t ix__zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 static inline int64_t ix__unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 

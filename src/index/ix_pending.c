@@ -178,17 +178,7 @@ void ix__pending_clear(ix_store *s) {
     buf_clear(&s->pend_bytes);
 }
 
-/* Slots hold h + 1 (h is 0..INT64_MAX): 0 is an empty slot. */
-static uint32_t slot_of(int64_t h) { return (uint32_t)((uint64_t)h * UINT64_C(0x9E3779B97F4A7C15) >> 40); }
-
-int ix__pending_has(const ix_store *s, int64_t h) {
-    if (!s->pend_n) return 0;
-    uint64_t key = (uint64_t)h + 1;
-    for (uint32_t k = slot_of(h) & (IX_PEND_SLOTS - 1);; k = (k + 1) & (IX_PEND_SLOTS - 1)) {
-        if (s->pend_set[k] == key) return 1;
-        if (!s->pend_set[k]) return 0;
-    }
-}
+int ix__pending_has(const ix_store *s, int64_t h) { return s->pend_n && ix__hset_has(s->pend_set, IX_PEND_SLOTS, h); }
 
 int64_t ix__pending_max_rowid(const ix_store *s, int64_t lo, int64_t hi) {
     int64_t top = 0;
@@ -244,8 +234,6 @@ int ix__pending_add(ix_store *s, int64_t rowid, int has_t, int64_t t, const void
         return -1;
     }
     s->pend[s->pend_n++] = (ix_pend){rowid, t, h, (uint32_t)off, (uint32_t)plen, (uint32_t)zlen, has_t};
-    uint32_t k = slot_of(h) & (IX_PEND_SLOTS - 1);
-    while (s->pend_set[k] && s->pend_set[k] != (uint64_t)h + 1) k = (k + 1) & (IX_PEND_SLOTS - 1);
-    s->pend_set[k] = (uint64_t)h + 1;
+    ix__hset_put(s->pend_set, IX_PEND_SLOTS, h);
     return 0;
 }

@@ -398,7 +398,7 @@ static int parse_op(json_doc *doc, const char *js, size_t len, unsigned index, i
         int v = k + 1;
         const char *name = json_tok_ptr(doc, k);
         size_t nlen = json_tok_len(doc, k);
-        const ixf_field *f = ixf_find_next(name, nlen, op->nfields ? op->fields[op->nfields - 1].f : NULL);
+        const ixf_field *f = ixf_find(name, nlen);
         if (!f) return fail(err, errcap, "%s: field '%.*s' is not defined in the schema", op->id, (int)nlen, name);
         if (seen_mask[f->fid / 64] & (UINT64_C(1) << (f->fid % 64)))
             return fail(err, errcap, "%s: field '%s' appears twice", op->id, f->sf->name);
