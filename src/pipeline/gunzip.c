@@ -196,6 +196,8 @@ static int isal_step(gunzip *g) {
     struct inflate_state *st = g->isal;
     const uint8_t *start = g->next_in;
     uint32_t given = g->avail_in;
+    uint8_t *out_start = g->next_out;
+    uint32_t out_given = g->avail_out;
     st->next_in = (uint8_t *)(uintptr_t)start;
     st->avail_in = given;
     st->next_out = g->next_out;
@@ -220,6 +222,11 @@ static int isal_step(gunzip *g) {
     memcpy(g->fed + g->nfed, start + took - keep, keep);
     g->nfed += keep;
     if (rc != ISAL_DECOMP_OK) {
+        /* ISA-L's fast loop moves its output cursor past a match before it checks the match's
+         * distance, so a failed call ends with up to 258 bytes it never wrote: none of this
+         * call's output is handed on. */
+        g->next_out = out_start;
+        g->avail_out = out_given;
         g->inf_what = rc == ISAL_NEED_DICT ? "gzip member needs a preset dictionary" : "corrupt gzip data";
         g->inf_msg = rc == ISAL_NEED_DICT ? NULL : isal_message(rc);
         return INF_ERR;

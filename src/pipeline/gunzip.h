@@ -31,7 +31,9 @@ void gunzip_reset(gunzip *g);
 
 /* Consume input from in[0..inlen) and write output into out[0..outcap). Sets *consumed and
  * *produced. Call again with the rest of the input while *consumed < inlen (the output was
- * full). Returns GUNZIP_OK or GUNZIP_ERR (corrupt data: see gunzip_error). */
+ * full). Returns GUNZIP_OK or GUNZIP_ERR (corrupt data: see gunzip_error). Every byte counted in
+ * *produced is the stream's own, also on GUNZIP_ERR (the output short of the fault may then be
+ * less than zlib would give). */
 int gunzip_step(gunzip *g, const uint8_t *in, size_t inlen, size_t *consumed, uint8_t *out, size_t outcap,
                 size_t *produced);
 /* End of input: GUNZIP_ERR if a gzip member is incomplete (truncated file). An empty file is OK. */

@@ -405,6 +405,65 @@ static void test_corrupt(void) {
     free(text);
 }
 
+/* A gzip member whose deflate data refers back into a preset dictionary the reader lacks: the
+ * stream is valid up to the first such reference, then "invalid distance too far back". */
+static uint8_t *gz_with_missing_dictionary(const char *dict, const char *text, size_t *outlen) {
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) abort();
+    if (deflateSetDictionary(&z, (const Bytef *)dict, (uInt)strlen(dict)) != Z_OK) abort();
+    size_t len = strlen(text), cap = deflateBound(&z, (uLong)len) + 64;
+    uint8_t *out = malloc(cap);
+    static const uint8_t header[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3};
+    memcpy(out, header, sizeof header);
+    z.next_in = (Bytef *)(uintptr_t)text;
+    z.avail_in = (uInt)len;
+    z.next_out = out + sizeof header;
+    z.avail_out = (uInt)(cap - sizeof header - 8);
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END) abort();
+    size_t n = cap - 8 - z.avail_out;
+    deflateEnd(&z);
+    uLong crc = crc32(0, (const Bytef *)text, (uInt)len);
+    for (int i = 0; i < 4; i++) out[n + (size_t)i] = (uint8_t)(crc >> (8 * i));
+    for (int i = 0; i < 4; i++) out[n + 4 + (size_t)i] = (uint8_t)(len >> (8 * i));
+    *outlen = n + 8;
+    return out;
+}
+
+/* Every byte handed out before an error is the stream's own: ISA-L copies a too-far match
+ * from memory it never wrote before it reports the fault (found by fuzz_gunzip). */
+static void test_bad_distance_hands_out_no_garbage(void) {
+    char dict[600], text[4000];
+    for (size_t i = 0; i < sizeof dict - 1; i++)
+        dict[i] = "qwertyuiopasdfghjklzxcvbnm0123456789"[(i * 7 + i / 36) % 36];
+    dict[sizeof dict - 1] = '\0';
+    /* 200 bytes of its own, text only the dictionary has, then enough input after the fault for
+     * ISA-L's fast loop (it checks a distance only after moving its output cursor past the match) */
+    char *fresh = sample_text(3000);
+    snprintf(text, sizeof text, "%.200s%.400s%s", fresh, dict + 100, fresh + 200);
+    free(fresh);
+    size_t zn;
+    uint8_t *z = gz_with_missing_dictionary(dict, text, &zn);
+    static const size_t chunks[] = {1, 7, 64, 100000}, windows[] = {1, 13, 4096, 1 << 20};
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        for (size_t w = 0; w < sizeof windows / sizeof windows[0]; w++) {
+            gunzip *g = new_g();
+            result r = run(g, z, zn, chunks[c], windows[w]);
+            CHECK_EQ_INT(r.step_rc, GUNZIP_ERR);
+            CHECK(strstr(gunzip_error(g), "invalid distance too far back") != NULL);
+            CHECK(r.len <= strlen(text));
+            if (r.len > strlen(text) || memcmp(r.out, text, r.len) != 0) {
+                fprintf(stderr, "%s chunk %zu window %zu: %zu bytes out, not the text's\n", gunzip_backend_name(g),
+                        chunks[c], windows[w], r.len);
+                CHECK(0);
+            }
+            free(r.out);
+            gunzip_free(g);
+        }
+    }
+    free(z);
+}
+
 static void test_empty(void) {
     gunzip *g = new_g();
     CHECK_EQ_INT(gunzip_finish(g), GUNZIP_OK);
@@ -447,6 +506,7 @@ int main(void) {
         RUN(test_concatenated_members_and_padding);
         RUN(test_truncated);
         RUN(test_corrupt);
+        RUN(test_bad_distance_hands_out_no_garbage);
         RUN(test_empty);
     }
     TEST_MAIN_END();
