@@ -19,8 +19,16 @@ typedef struct run_result {
     int ok;
 } run_result;
 
-static run_result run(gunzip *g, const uint8_t *data, size_t size, size_t chunk, size_t window) {
-    run_result r = {malloc(OUT_LIMIT), 0, 1};
+/* The three runs' outputs, allocated once: a fresh 1 MiB each input held the harness to under
+ * 100 inputs a second under ASan. */
+static uint8_t *out_space(int which) {
+    static uint8_t *space[3];
+    if (!space[which] && !(space[which] = malloc(OUT_LIMIT))) abort();
+    return space[which];
+}
+
+static run_result run(gunzip *g, int which, const uint8_t *data, size_t size, size_t chunk, size_t window) {
+    run_result r = {out_space(which), 0, 1};
     uint8_t *win = malloc(window);
     gunzip_reset(g);
     size_t off = 0;
@@ -61,9 +69,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static gunzip *g, *zl;
     if (!g) g = gunzip_new();
     if (!zl) zl = gunzip_new_backend(GUNZIP_ZLIB);
-    run_result a = run(g, data, size, chunk, window);
+    run_result a = run(g, 0, data, size, chunk, window);
     int a_gzip = gunzip_is_gzip(g);
-    run_result b = run(g, data, size, 1 << 16, 1 << 18);
+    run_result b = run(g, 1, data, size, 1 << 16, 1 << 18);
     if (a_gzip != gunzip_is_gzip(g)) abort();
     size_t n = a.len < b.len ? a.len : b.len;
     if (memcmp(a.out, b.out, n) != 0) abort();
@@ -75,14 +83,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!a_gzip && a.ok && (a.len != size || memcmp(a.out, data, size) != 0)) abort();
     }
     if (strcmp(gunzip_backend_name(g), gunzip_backend_name(zl)) != 0) {
-        run_result c = run(zl, data, size, 1 << 16, 1 << 18);
+        run_result c = run(zl, 2, data, size, 1 << 16, 1 << 18);
         size_t m = b.len < c.len ? b.len : c.len;
         if (memcmp(b.out, c.out, m) != 0) abort();
         if (b.ok && c.ok && b.len != c.len) abort();
         if (b.len < OUT_LIMIT && c.len < OUT_LIMIT && b.ok != c.ok) abort();
-        free(c.out);
     }
-    free(a.out);
-    free(b.out);
     return 0;
 }
