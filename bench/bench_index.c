@@ -285,11 +285,11 @@ static double measure_ceiling(const bench_corpus *corpus, const char *path, uint
 /* ---- the engine and the ceiling in slices ------------------------------------------------- */
 
 static int cmp_blob_path(const void *a, const void *b) {
-    return strcmp(((const bench_blob *)a)->path, ((const bench_blob *)b)->path);
+    return key_replay_cmp(((const bench_blob *)a)->path, ((const bench_blob *)b)->path);
 }
 
 /* The files a replay of the corpus folder reads, in its order (local_source.c: the names
- * key_classify calls logs or Insights, sorted by path with strcmp). out holds c->n entries,
+ * key_classify calls logs or Insights, sorted by key_replay_cmp: the time in their names). out holds c->n entries,
  * which point into c. Returns their count. */
 static size_t replay_order(const bench_corpus *c, bench_blob *out) {
     size_t n = 0;

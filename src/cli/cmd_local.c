@@ -100,7 +100,8 @@ int cmd_replay(int argc, char **argv) {
     }
     char what[2048];
     snprintf(what, sizeof what,
-             "Indexes every file of CloudTrail records under the given folders (recursively, in name order),\n"
+             "Indexes every file of CloudTrail records under the given folders (recursively, in the order of\n"
+             "the time in CloudTrail's file names, then of the names; files given by name in their order),\n"
              "skipping CloudTrail-Digest files, and shows progress. A walk reads names ending in .json,\n"
              ".json.gz, .gz, .jsonl, .ndjson or .log, or without an extension (--verbose names the others),\n"
              "and judges each file by content: CloudTrail's {\"Records\":[...]} files, JSON arrays, JSON lines\n"

@@ -77,7 +77,7 @@ static int walk_one(const char *path, const struct stat *sb, int type, struct FT
     }
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_path(const void *a, const void *b) { return key_replay_cmp(*(char *const *)a, *(char *const *)b); }
 
 static int collect(local_run *r, char **paths, int npaths) {
     walk_stats = r->st;
@@ -95,7 +95,7 @@ static int collect(local_run *r, char **paths, int npaths) {
                 return -1;
             }
             /* An empty folder adds nothing, and paths may still be NULL (qsort wants an array). */
-            if (r->files.n > before) qsort(r->files.paths + before, r->files.n - before, sizeof(char *), cmp_str);
+            if (r->files.n > before) qsort(r->files.paths + before, r->files.n - before, sizeof(char *), cmp_path);
         } else if (list_add(&r->files, paths[i]) != 0) {
             return -1;
         }

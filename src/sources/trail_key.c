@@ -44,3 +44,28 @@ key_kind key_classify(const char *key, size_t len) {
     if (has_segment(key, len, "CloudTrail-Insight")) return KEY_INSIGHT;
     return KEY_LOG;
 }
+
+long long key_stamp(const char *key, size_t len) {
+    size_t base = len;
+    while (base > 0 && key[base - 1] != '/') base--;
+    /* "_" 8 digits "T" 4 digits "Z_" */
+    for (size_t i = base; i + 16 <= len; i++) {
+        if (key[i] != '_' || key[i + 9] != 'T' || key[i + 14] != 'Z' || key[i + 15] != '_') continue;
+        long long v = 0;
+        size_t k;
+        for (k = i + 1; k < i + 14; k++) {
+            if (k == i + 9) continue;
+            if (!isdigit((unsigned char)key[k])) break;
+            v = v * 10 + (key[k] - '0');
+        }
+        if (k == i + 14) return v;
+    }
+    return -1;
+}
+
+int key_replay_cmp(const char *a, const char *b) {
+    long long x = key_stamp(a, strlen(a)), y = key_stamp(b, strlen(b));
+    if ((x < 0) != (y < 0)) return x < 0 ? 1 : -1;
+    if (x != y) return x < y ? -1 : 1;
+    return strcmp(a, b);
+}

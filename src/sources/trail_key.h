@@ -17,6 +17,17 @@ typedef enum {
 } key_kind;
 
 key_kind key_classify(const char *key, size_t len);
+/* The time in a CloudTrail file's name (ACCOUNT_CloudTrail[-Insight]_REGION_YYYYMMDDTHHmmZ_...,
+ * the end of the 5 minutes its records come from) as the number YYYYMMDDHHmm; -1 when the last
+ * path segment has none. */
+long long key_stamp(const char *key, size_t len);
+/* The order a replay reads a folder's files in: by the time in their names, then by path; names
+ * without one after them, by path. A bucket's folders hold one account and region each, so path
+ * order would read each series whole before the next: in time order the records arrive as
+ * CloudTrail delivered them, and the index appends where it would otherwise insert in the middle
+ * of every earlier hour. NUL-terminated paths; a total order (qsort's contract). */
+int key_replay_cmp(const char *a, const char *b);
+
 /* What key_classify reads, for messages. */
 #define KEY_READ_NAMES ".json, .json.gz, .gz, .jsonl, .ndjson, .log or no extension"
 

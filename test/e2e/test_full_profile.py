@@ -21,6 +21,10 @@ The golden file was written by main's binary before the profiles (commit 3edda18
 
     python3 test/e2e/test_full_profile.py --write /path/to/old/ctindex
 
+Replay now reads a folder in the time order of CloudTrail's file names: the ctgen batch-file
+lines and the order of the ctgen doc lines were rewritten for it (the golden file's header says
+how they were checked); every document line is the one that binary wrote.
+
 It depends on ctgen's output for the corpus below: a change to ctgen's generator changes the
 corpus, and the golden file must then be rewritten with a binary whose full documents are known
 to be right (the binary of the commit before the ctgen change)."""
