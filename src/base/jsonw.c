@@ -491,6 +491,67 @@ long jsonw_reescape(const char *in, size_t n, char *out, size_t cap, size_t max_
     return run(in, n, out, cap, max_chars, flags, st, 1);
 }
 
+size_t jsonw_escape_len(const char *in_, size_t n, jsonw_stats *st) {
+    const unsigned char *in = (const unsigned char *)in_;
+    size_t o = 0, i = 0, chars = 0, dropped = 0;
+#if defined(__SSE2__) && defined(__GNUC__)
+    /* quotes and backslashes counted a block at a time: each is one byte more */
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20),
+                  one = _mm_set1_epi8(1);
+    __m128i extra = _mm_setzero_si128();
+#endif
+    while (i < n) {
+#if defined(__SSE2__) && defined(__GNUC__)
+        size_t start = i;
+        while (n - i >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
+            if (_mm_movemask_epi8(_mm_cmplt_epi8(v, space))) break; /* < 0x20 or >= 0x80: byte by byte */
+            __m128i qb = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash));
+            extra = _mm_add_epi64(extra, _mm_sad_epu8(_mm_and_si128(qb, one), _mm_setzero_si128()));
+            i += 16;
+        }
+        o += i - start;
+        chars += i - start;
+        if (i >= n) break;
+#endif
+        unsigned char c = in[i];
+        if (c >= 0x20 && c < 0x80) {
+            o += 1 + (c == '"' || c == '\\');
+            chars++;
+            i++;
+        } else if (c < 0x20) {
+            if (c == '\t' || c == '\n' || c == '\r') {
+                o += 2;
+                chars++;
+            } else {
+                dropped++;
+            }
+            i++;
+        } else {
+            /* as put_raw_special: an invalid sequence drops one byte, U+FFFE/U+FFFF three */
+            int len = jsonw_utf8_len(in + i, n - i);
+            if (len == 0) {
+                dropped++;
+                i++;
+            } else if (len == 3 && c == 0xEF && in[i + 1] == 0xBF && (in[i + 2] == 0xBE || in[i + 2] == 0xBF)) {
+                dropped++;
+                i += 3;
+            } else {
+                o += (size_t)len;
+                chars++;
+                i += (size_t)len;
+            }
+        }
+    }
+#if defined(__SSE2__) && defined(__GNUC__)
+    uint64_t sums[2];
+    _mm_storeu_si128((__m128i *)(void *)sums, extra);
+    o += (size_t)(sums[0] + sums[1]);
+#endif
+    if (st) *st = (jsonw_stats){.dropped = dropped, .chars = chars, .truncated = 0};
+    return o;
+}
+
 size_t jsonw_text(const char *text, char *out, size_t cap) {
     long n = jsonw_escape(text, strlen(text), out, cap - 1, JSONW_NO_LIMIT, JSONW_TRUNCATE, NULL);
     size_t len = n > 0 ? (size_t)n : 0;
