@@ -214,7 +214,7 @@ typedef struct wctx {
 } wctx;
 
 /* Appends a field list entry; past fl's room the list is incomplete (and no longer written). */
-static void add_entry(wctx *c, size_t at, size_t len, int fid, unsigned flags) {
+static inline __attribute__((always_inline)) void add_entry(wctx *c, size_t at, size_t len, int fid, unsigned flags) {
     docb_fields *fl = c->fl;
     if (!fl || !fl->complete) return;
     if (fl->n == fl->cap) {

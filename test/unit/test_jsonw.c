@@ -327,6 +327,11 @@ static void test_escape_len(void) {
         CHECK(se.chars == sl.chars && se.dropped == sl.dropped && sl.truncated == 0);
     }
     jsonw_stats st;
+    /* every byte a quote, far past what a byte lane counts before it is summed */
+    static char quotes[20000];
+    memset(quotes, '"', sizeof quotes);
+    CHECK_EQ_INT((int)jsonw_escape_len(quotes, sizeof quotes, &st), 40000);
+    CHECK_EQ_INT((int)jsonw_escape_len(quotes, 8161, &st), 16322);
     CHECK_EQ_INT((int)jsonw_escape_len("a\"b\\c", 5, &st), 7);
     CHECK_EQ_INT((int)st.chars, 5);
     CHECK_EQ_INT((int)jsonw_escape_len("a\x01\xff", 3, &st), 1);
