@@ -491,6 +491,70 @@ long jsonw_reescape(const char *in, size_t n, char *out, size_t cap, size_t max_
     return run(in, n, out, cap, max_chars, flags, st, 1);
 }
 
+size_t jsonw_escape_len(const char *in_, size_t n, jsonw_stats *st) {
+    const unsigned char *in = (const unsigned char *)in_;
+    size_t o = 0, i = 0, chars = 0, dropped = 0;
+    while (i < n) {
+#if defined(__SSE2__) && defined(__GNUC__)
+        /* 32 bytes a step while they are ASCII without controls: each quote or backslash is one
+         * byte more, counted per byte lane (a compare gives -1, subtracted; two a step) and summed
+         * every 127 steps at most, before a lane could wrap */
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+        size_t start = i;
+        while (n - i >= 32) {
+            __m128i acc = _mm_setzero_si128();
+            size_t steps = 0;
+            for (; n - i >= 32 && steps < 127; steps++, i += 32) {
+                __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
+                __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(in + i + 16));
+                /* < 0x20 or >= 0x80 (one signed compare): the careful path below */
+                if (_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(a, space), _mm_cmplt_epi8(b, space)))) break;
+                acc = _mm_sub_epi8(acc, _mm_or_si128(_mm_cmpeq_epi8(a, quote), _mm_cmpeq_epi8(a, bslash)));
+                acc = _mm_sub_epi8(acc, _mm_or_si128(_mm_cmpeq_epi8(b, quote), _mm_cmpeq_epi8(b, bslash)));
+            }
+            uint64_t sums[2];
+            _mm_storeu_si128((__m128i *)(void *)sums, _mm_sad_epu8(acc, _mm_setzero_si128()));
+            o += (size_t)(sums[0] + sums[1]);
+            if (steps < 127) break;
+        }
+        o += i - start;
+        chars += i - start;
+        if (i >= n) break;
+#endif
+        /* a byte at a time: as jsonw_escape's careful path (put_raw_special) */
+        unsigned char c = in[i];
+        if (c >= 0x20 && c < 0x80) {
+            o += 1 + (c == '"' || c == '\\');
+            chars++;
+            i++;
+        } else if (c < 0x20) {
+            if (c == '\t' || c == '\n' || c == '\r') {
+                o += 2;
+                chars++;
+            } else {
+                dropped++;
+            }
+            i++;
+        } else {
+            /* an invalid sequence drops one byte, U+FFFE/U+FFFF three */
+            int len = jsonw_utf8_len(in + i, n - i);
+            if (len == 0) {
+                dropped++;
+                i++;
+            } else if (len == 3 && c == 0xEF && in[i + 1] == 0xBF && (in[i + 2] == 0xBE || in[i + 2] == 0xBF)) {
+                dropped++;
+                i += 3;
+            } else {
+                o += (size_t)len;
+                chars++;
+                i += (size_t)len;
+            }
+        }
+    }
+    if (st) *st = (jsonw_stats){.dropped = dropped, .chars = chars, .truncated = 0};
+    return o;
+}
+
 size_t jsonw_text(const char *text, char *out, size_t cap) {
     long n = jsonw_escape(text, strlen(text), out, cap - 1, JSONW_NO_LIMIT, JSONW_TRUNCATE, NULL);
     size_t len = n > 0 ? (size_t)n : 0;

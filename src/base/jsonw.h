@@ -37,6 +37,12 @@ typedef struct jsonw_stats {
  * `st` may be NULL; it is overwritten, not accumulated. */
 long jsonw_escape(const char *in, size_t n, char *out, size_t cap, size_t max_chars, unsigned flags, jsonw_stats *st);
 
+/* What jsonw_escape(in, n, out, cap, JSONW_NO_LIMIT, 0, st) writes with room enough, without
+ * writing it: the length it returns, and in st (may be NULL) the same stats. For a caller that
+ * must know whether a text escapes whole and clean (nothing dropped) and how long it would be, at
+ * about a fifth of the cost of the escape (16 bytes a step where the text is ASCII). */
+size_t jsonw_escape_len(const char *in, size_t n, jsonw_stats *st);
+
 /* A NUL-terminated text as a JSON string body (jsonw_escape, cut to fit), NUL-terminated in out
  * (cap >= 1): for short messages such as a health status reason. Returns its length. */
 size_t jsonw_text(const char *text, char *out, size_t cap);

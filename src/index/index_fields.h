@@ -63,7 +63,7 @@ typedef struct ixf_field {
 /* The table (built on first use; thread-safe after the first call, which ctindex makes at
  * startup through ixf_count). */
 size_t ixf_count(void);
-const ixf_field *ixf_at(size_t i);
+const ixf_field *ixf_at(size_t i); /* one array: ixf_at(0)[i] is ixf_at(i), for a caller that loops */
 /* By name, or NULL. "_id" is not a field (the document id is handled by the caller). */
 const ixf_field *ixf_find(const char *name, size_t len);
 /* The number of packed slots, and the field of slot k (NULL when out of range). */

@@ -132,8 +132,12 @@ static int check_value(const json_doc *d, int tok, const ixf_field *f, sdf_op *o
     return *why ? -1 : 0;
 }
 
+/* [A-Za-z0-9_-=#;:/?@&]: bit c % 64 of word c / 64 (a call to strchr for each '-' of an id cost
+ * more than the rest of its check). */
 static int id_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("_-=#;:/?@&", c);
+    static const uint64_t words[4] = {0xafffa04800000000ull, 0x07fffffe87ffffffull, 0, 0};
+    unsigned u = (unsigned char)c;
+    return (int)((words[u >> 6] >> (u & 63)) & 1);
 }
 
 /* ---- compact JSON without jsmn -------------------------------------------------------------
@@ -348,9 +352,8 @@ static int scan_compact(json_doc *d, const char *js, size_t len, char *dec, cons
     return 0;
 }
 
-/* sdf_parse_op once the document is tokenized (tokenized) or not yet. */
-static int parse_op(json_doc *doc, const char *js, size_t len, unsigned index, int trusted, buf *scratch, sdf_op *op,
-                    char *err, size_t errcap, int tokenized) {
+/* An empty operation: what a refused document leaves. */
+static void op_clear(sdf_op *op) {
     op->nfields = 0;
     op->raw = NULL;
     op->raw_len = 0;
@@ -358,6 +361,12 @@ static int parse_op(json_doc *doc, const char *js, size_t len, unsigned index, i
     op->id[0] = '\0';
     op->id_len = 0;
     op->has_time = 0;
+}
+
+/* sdf_parse_op once the document is tokenized (tokenized) or not yet. */
+static int parse_op(json_doc *doc, const char *js, size_t len, unsigned index, int trusted, buf *scratch, sdf_op *op,
+                    char *err, size_t errcap, int tokenized) {
+    op_clear(op);
     if (len > SDF_MAX_DOC_BYTES)
         return fail(err, errcap, "document %u: %zu bytes, larger than the 1 MB document limit", index, len);
     int rc = tokenized ? JSON_OK : json_parse(doc, js, len);
@@ -487,4 +496,136 @@ int sdf_parse_hinted(json_doc *doc, const char *js, size_t len, unsigned index, 
     doc->len = len;
     doc->toks[doc->ntoks - 1].end = (int)vend;
     return 0;
+}
+
+/* ---- a document taken from the builder's field list -----------------------------------------
+ * The list is written with the text, in the same process, into the batch's own memory: it is
+ * trusted as the text is (values are not checked, as sdf_parse_trusted does not check them),
+ * but never believed where believing it could read outside the text or read a value under
+ * another field's name: every byte between the values (head, keys, quotes, separators, end) is
+ * compared with what the list says is there, so the list describes the text's layout exactly
+ * and the values are what a parse of the text finds. A mismatch is an error, not a guess. */
+
+static const char sdf_head[] = "{\"type\":\"add\",\"id\":\"", sdf_fields_key[] = "\",\"fields\":{";
+
+static int fl_token(json_doc *d, json_type type, size_t start, size_t end, int parent) {
+    json_tok *t = &d->toks[d->ntoks];
+    *t = (json_tok){type, (int)start, (int)end, 0, parent};
+    if (parent >= 0) d->toks[parent].size++;
+    return (int)d->ntoks++;
+}
+
+/* A string value the list places at e->at: its quotes where they belong. Returns the offset
+ * past its closing quote, or 0. */
+static size_t fl_string(const char *js, size_t len, size_t q, const batch_field *e) {
+    if (!(e->flags & BATCH_FIELD_STRING) || q >= len || js[q] != '"' || e->at != q + 1 || e->len >= len - e->at)
+        return 0;
+    size_t end = (size_t)e->at + e->len;
+    return js[end] == '"' ? end + 1 : 0;
+}
+
+int sdf_parse_fields(json_doc *doc, const char *js, size_t len, unsigned index, const batch_field *fl, size_t nfl,
+                     const sdf_hint *hint, sdf_op *op, char *err, size_t errcap) {
+    op_clear(op);
+    doc->js = js;
+    doc->len = len;
+    doc->ntoks = 0;
+    if (len > SDF_MAX_DOC_BYTES)
+        return fail(err, errcap, "document %u: %zu bytes, larger than the 1 MB document limit", index, len);
+    /* the head and the id: {"type":"add","id":"ID","fields":{ */
+    size_t h = sizeof sdf_head - 1, i = h;
+    if (len < h + sizeof sdf_fields_key + 2 || memcmp(js, sdf_head, h) != 0)
+        return fail(err, errcap, "document %u: not as its field list says", index);
+    while (i < len && i - h <= SDF_MAX_ID && js[i] != '"' && id_char(js[i])) i++;
+    size_t idn = i - h;
+    if (idn == 0 || idn > SDF_MAX_ID || len - i < sizeof sdf_fields_key - 1 ||
+        memcmp(js + i, sdf_fields_key, sizeof sdf_fields_key - 1) != 0)
+        return fail(err, errcap, "document %u: not as its field list says (its id)", index);
+    memcpy(op->id, js + h, idn);
+    op->id[idn] = '\0';
+    op->id_len = idn;
+    /* tokens: the operation, type, add, id, the id, fields, its object; then per entry 2 at most */
+    if (doc->cap < 7 + 2 * nfl) return fail(err, errcap, "%s: too many values", op->id);
+    int root = fl_token(doc, JSON_OBJECT, 0, len, -1);
+    fl_token(doc, JSON_STRING, 9, 12, fl_token(doc, JSON_STRING, 2, 6, root));
+    fl_token(doc, JSON_STRING, h, i, fl_token(doc, JSON_STRING, 15, 17, root));
+    int obj = fl_token(doc, JSON_OBJECT, i + sizeof sdf_fields_key - 2, len - 1,
+                       fl_token(doc, JSON_STRING, i + 3, i + 9, root));
+    size_t p = i + sizeof sdf_fields_key - 1; /* where the next key's quote must be */
+    uint64_t seen_mask[(IXF_MAX + 63) / 64] = {0};
+    size_t nknown = ixf_count(), k = 0;
+    const ixf_field *table = ixf_at(0); /* the fields by schema index, once: not a call a field */
+    while (k < nfl) {
+        const batch_field *e = &fl[k];
+        const ixf_field *f = e->fid < nknown ? &table[e->fid] : NULL;
+        if (!f || op->nfields == SDF_MAX_FIELDS) return fail(err, errcap, "%s: its field list is wrong", op->id);
+        const char *name = f->sf->name;
+        size_t nlen = f->name_len;
+        if (seen_mask[f->fid / 64] & (UINT64_C(1) << (f->fid % 64)))
+            return fail(err, errcap, "%s: field '%s' appears twice", op->id, name);
+        seen_mask[f->fid / 64] |= UINT64_C(1) << (f->fid % 64);
+        /* "name": (compared inline: a call to memcmp a field cost more than the rest of its checks) */
+        if (len - p < nlen + 4 || js[p] != '"' || !json_bytes_eq(js + p + 1, name, nlen) || js[p + 1 + nlen] != '"' ||
+            js[p + 2 + nlen] != ':')
+            return fail(err, errcap, "%s: field '%s' is not where its field list says", op->id, name);
+        int key = fl_token(doc, JSON_STRING, p + 1, p + 1 + nlen, obj);
+        size_t q = p + 3 + nlen, end = 0; /* the value's first byte, and one past its last */
+        const char *why = NULL;
+        int v;
+        if (e->flags & BATCH_FIELD_ARRAY) {
+            size_t ne = e->n;
+            if (f->sf->cs_type != CS_LITERAL_ARRAY && f->sf->cs_type != CS_TEXT_ARRAY)
+                why = "multiple values for a single-valued field";
+            else if (ne == 0 || ne > SDF_MAX_VALUES || ne > nfl - k - 1) why = "its field list is wrong";
+            if (why) return fail(err, errcap, "%s: field '%s': %s", op->id, name, why);
+            if (js[q] != '[' || e->at != q || e->len < 2 || e->len > len - q || js[q + e->len - 1] != ']')
+                return fail(err, errcap, "%s: field '%s' is not where its field list says", op->id, name);
+            v = fl_token(doc, JSON_ARRAY, q, q + e->len, key);
+            size_t r = q + 1;
+            for (size_t j = 1; j <= ne; j++) {
+                const batch_field *el = &e[j];
+                size_t after = el->fid == e->fid ? fl_string(js, len, r, el) : 0;
+                if (!after || (js[after] != ',' && js[after] != ']') || (js[after] == ']') != (j == ne))
+                    return fail(err, errcap, "%s: field '%s' is not where its field list says", op->id, name);
+                int t = fl_token(doc, JSON_STRING, el->at, (size_t)el->at + el->len, v);
+                if (f->kind == IXF_DATE) check_value(doc, t, f, op, NULL, &why);
+                r = after + 1;
+            }
+            end = r;
+            if (end != q + e->len)
+                return fail(err, errcap, "%s: field '%s' is not where its field list says", op->id, name);
+            k += 1 + ne;
+        } else if (e->flags & BATCH_FIELD_STRING) {
+            end = fl_string(js, len, q, e);
+            if (!end) return fail(err, errcap, "%s: field '%s' is not where its field list says", op->id, name);
+            v = fl_token(doc, JSON_STRING, e->at, (size_t)e->at + e->len, key);
+            if (f->kind == IXF_DATE || f->kind == IXF_INT) check_value(doc, v, f, op, NULL, &why);
+            if (f->column == IXT_RAW && hint && hint->raw_at == e->at && hint->raw_len == e->len) {
+                op->raw = hint->rec;
+                op->raw_len = hint->rec_len;
+            } else if (e->flags & BATCH_FIELD_KEPT) {
+                why = "raw left out without its record";
+            }
+            k++;
+        } else { /* a number: its digits checked as the field's kind asks */
+            if (e->at != q || e->len == 0 || e->len > len - q)
+                return fail(err, errcap, "%s: field '%s' is not where its field list says", op->id, name);
+            end = q + e->len;
+            v = fl_token(doc, JSON_PRIMITIVE, q, end, key);
+            check_value(doc, v, f, op, NULL, &why);
+            k++;
+        }
+        if (why) return fail(err, errcap, "%s: field '%s': %s", op->id, name, why);
+        op->fields[op->nfields].f = f;
+        op->fields[op->nfields].tok = v;
+        op->nfields++;
+        if (end < len && js[end] == ',' && k < nfl) {
+            p = end + 1;
+        } else if (k == nfl && end + 2 == len && js[end] == '}' && js[end + 1] == '}') {
+            return 0;
+        } else {
+            return fail(err, errcap, "%s: fields are not where its field list says", op->id);
+        }
+    }
+    return fail(err, errcap, "%s: an add needs at least one field", op->id);
 }

@@ -19,6 +19,7 @@
 #include "base/buf.h"
 #include "base/json.h"
 #include "index/index_fields.h"
+#include "pipeline/batch.h"
 
 #define SDF_MAX_DOC_BYTES (1024 * 1024)
 #define SDF_MAX_ID 128
@@ -80,5 +81,15 @@ int sdf_parse_trusted(json_doc *doc, const char *js, size_t len, unsigned index,
  * does not fit the text is not used (op->raw is then NULL: the caller decodes raw's token). */
 int sdf_parse_hinted(json_doc *doc, const char *js, size_t len, unsigned index, const sdf_hint *hint, buf *scratch,
                      sdf_op *op, char *err, size_t errcap);
+/* A document ctindex's builder wrote, taken from its field list (fl[0..nfl), batch_doc_fields)
+ * instead of its text: the tokens sdf_parse_op would give are made from the list, which must
+ * describe js exactly: the operation's head and the id, then each field's key, value and
+ * separator where the list puts them, and the end; field ids known and each once; arrays only
+ * for array fields. The values' bytes are trusted as sdf_parse_trusted trusts them (dates and
+ * ints are still checked). raw left out of the document (BATCH_FIELD_KEPT) needs the hint of its
+ * record; with a hint at raw's place, op->raw is the record. 0, or -1 with err: a document the
+ * list does not describe (never read otherwise), or a value refused. */
+int sdf_parse_fields(json_doc *doc, const char *js, size_t len, unsigned index, const batch_field *fl, size_t nfl,
+                     const sdf_hint *hint, sdf_op *op, char *err, size_t errcap);
 
 #endif

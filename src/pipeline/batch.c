@@ -5,6 +5,7 @@
 
 #include "base/crypto.h"
 #include "base/hugebuf.h"
+#include "base/jsonw.h"
 
 int batch_init(batch *b, int format, size_t max_bytes, uint32_t max_docs) {
     memset(b, 0, sizeof *b);
@@ -33,14 +34,20 @@ int batch_keep_records(batch *b) {
     if (b->records) return 0;
     b->records = calloc(b->max_docs, sizeof *b->records);
     b->rec_data = hugebuf_alloc(b->max_bytes);
-    if (!b->records || !b->rec_data) {
+    /* a document of N bytes has at most about N / 4 values; an average CloudTrail one about N / 20 */
+    b->max_fields = b->max_bytes / 16;
+    b->fields = malloc(b->max_fields * sizeof *b->fields);
+    if (!b->records || !b->rec_data || !b->fields) {
         free(b->records);
         hugebuf_free(b->rec_data, b->max_bytes);
+        free(b->fields);
         b->records = NULL;
         b->rec_data = NULL;
+        b->fields = NULL;
+        b->max_fields = 0;
         return -1;
     }
-    b->rec_len = 0;
+    b->rec_len = b->unwritten = b->nfields = 0;
     return 0;
 }
 
@@ -48,6 +55,7 @@ void batch_free(batch *b) {
     hugebuf_free(b->data, b->max_bytes);
     hugebuf_free(b->rec_data, b->max_bytes);
     free(b->records);
+    free(b->fields);
     free(b->doc_off);
     free(b->doc_len);
     free(b->doc_flags);
@@ -61,7 +69,7 @@ void batch_reset(batch *b) {
     b->closed = 0;
     b->sha256_hex[0] = '\0';
     b->len = 0;
-    b->rec_len = 0;
+    b->rec_len = b->unwritten = b->nfields = 0;
     if (b->format == BATCH_SDF) b->data[b->len++] = '[';
 }
 
@@ -69,10 +77,11 @@ void batch_reset(batch *b) {
 static size_t sep_len(const batch *b) { return b->format == BATCH_SDF && b->ndocs > 0 ? 1 : 0; }
 static size_t tail_len(const batch *b) { return b->format == BATCH_SDF ? 1 : 0; }
 
-/* Bytes the next document may take; 0 when no document can be added. */
+/* Bytes the next document may take; 0 when no document can be added. Raw values left out of
+ * documents count as written: a batch holds the documents it would hold with them. */
 static size_t room(const batch *b) {
     if (b->closed || b->ndocs >= b->max_docs) return 0;
-    size_t used = b->len + sep_len(b) + tail_len(b);
+    size_t used = b->len + b->unwritten + sep_len(b) + tail_len(b);
     return used < b->max_bytes ? b->max_bytes - used : 0;
 }
 
@@ -87,7 +96,7 @@ int batch_commit(batch *b, size_t n, void *owner, const char *source) {
     b->doc_off[b->ndocs] = (uint32_t)b->len;
     b->doc_len[b->ndocs] = (uint32_t)n;
     b->doc_flags[b->ndocs] = 0;
-    if (b->records) b->records[b->ndocs].len = 0;
+    if (b->records) b->records[b->ndocs] = (batch_record){0};
     b->ndocs++;
     b->len += n;
     if (b->nruns > 0 && b->runs[b->nruns - 1].owner == owner) {
@@ -105,13 +114,36 @@ void batch_flag_last(batch *b, uint8_t flags) {
     if (b->ndocs) b->doc_flags[b->ndocs - 1] = flags;
 }
 
-int batch_keep_record(batch *b, const char *rec, size_t len, size_t raw_at, size_t raw_len) {
-    if (!b->records || !b->ndocs || len == 0 || len > b->max_bytes - b->rec_len) return -1;
-    uint32_t i = b->ndocs - 1;
-    if (raw_at == 0 || raw_at > b->doc_len[i] || raw_len >= b->doc_len[i] - raw_at) return -1; /* a quote follows */
-    memcpy(b->rec_data + b->rec_len, rec, len);
-    b->records[i] = (batch_record){(uint32_t)b->rec_len, (uint32_t)len, (uint32_t)raw_at, (uint32_t)raw_len};
-    b->rec_len += len;
+batch_field *batch_field_space(batch *b, size_t *cap) {
+    *cap = b->fields ? b->max_fields - b->nfields : 0;
+    return b->fields ? b->fields + b->nfields : NULL;
+}
+
+int batch_commit_kept(batch *b, size_t n, void *owner, const char *source, const batch_kept *k) {
+    if (!b->records) return -1;
+    size_t rl = k->rec ? k->rec_len : 0;
+    if (k->rec && (rl == 0 || rl > b->max_bytes - b->rec_len)) return -1;
+    /* raw's value inside the document, a quote after it; left out only with its record beside it */
+    if (k->rec && (k->raw_at == 0 || k->raw_at > n || k->raw_len >= n - k->raw_at)) return -1;
+    if (k->unwritten && (!k->rec || k->raw_len)) return -1;
+    if (k->nfields > b->max_fields - b->nfields) return -1;
+    size_t r = room(b);
+    if (n == 0 || n > r || k->unwritten > r - n) return -1;
+    if (batch_commit(b, n, owner, source) != 0) return -1;
+    batch_record *rec = &b->records[b->ndocs - 1];
+    if (k->rec) {
+        memcpy(b->rec_data + b->rec_len, k->rec, rl);
+        rec->off = (uint32_t)b->rec_len;
+        rec->len = (uint32_t)rl;
+        rec->raw_at = (uint32_t)k->raw_at;
+        rec->raw_len = (uint32_t)k->raw_len;
+        rec->unwritten = (uint32_t)k->unwritten;
+        b->rec_len += rl;
+        b->unwritten += k->unwritten;
+    }
+    rec->fields = (uint32_t)b->nfields;
+    rec->nfields = (uint32_t)k->nfields;
+    b->nfields += k->nfields;
     return 0;
 }
 
@@ -122,6 +154,41 @@ const char *batch_doc_record(const batch *b, uint32_t i, size_t *len, size_t *ra
     *raw_at = r->raw_at;
     *raw_len = r->raw_len;
     return b->rec_data + r->off;
+}
+
+const batch_field *batch_doc_fields(const batch *b, uint32_t i, size_t *n) {
+    *n = 0;
+    if (!b->records || i >= b->ndocs || b->records[i].nfields == 0) return NULL;
+    *n = b->records[i].nfields;
+    return b->fields + b->records[i].fields;
+}
+
+int batch_doc_unwritten(const batch *b, uint32_t i) {
+    return b->records && i < b->ndocs && b->records[i].len && b->records[i].unwritten;
+}
+
+size_t batch_doc_whole_len(const batch *b, uint32_t i) {
+    size_t len = 0;
+    batch_doc(b, i, &len);
+    return len + (batch_doc_unwritten(b, i) ? b->records[i].unwritten : 0);
+}
+
+size_t batch_doc_whole(const batch *b, uint32_t i, char *out, size_t cap) {
+    size_t len = 0;
+    const char *doc = batch_doc(b, i, &len);
+    size_t whole = batch_doc_whole_len(b, i);
+    if (!doc || whole > cap) return 0;
+    if (!batch_doc_unwritten(b, i)) {
+        memcpy(out, doc, len);
+        return len;
+    }
+    const batch_record *r = &b->records[i];
+    memcpy(out, doc, r->raw_at);
+    /* escaped as the builder would have written it: it measured these bytes (jsonw_escape_len) */
+    long w = jsonw_escape(b->rec_data + r->off, r->len, out + r->raw_at, r->unwritten, JSONW_NO_LIMIT, 0, NULL);
+    if (w != (long)r->unwritten) return 0;
+    memcpy(out + r->raw_at + r->unwritten, doc + r->raw_at, len - r->raw_at);
+    return whole;
 }
 
 const char *batch_body(batch *b, size_t *len) {

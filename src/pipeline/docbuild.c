@@ -33,11 +33,13 @@ typedef struct pnode {
 #define PREFIX_COPY 64 /* bytes moved at once; a prefix this long or less takes the fixed move */
 typedef struct efield {
     const schema_field *f;
+    int fid;       /* index of f in the schema table */
     int node;      /* path node of f->path, or -1 */
     unsigned plen; /* prefix bytes: ,"name": */
     char prefix[SCHEMA_NAME_MAX + 8];
 } efield;
 _Static_assert(SCHEMA_NAME_MAX + 8 >= PREFIX_COPY + 1, "the fixed move reads PREFIX_COPY bytes from prefix + 1");
+_Static_assert(SCHEMA_MAX_FIELDS <= 256 && SCHEMA_ARRAY_MAX_VALUES <= 65535, "a batch_field's fid and n");
 
 struct doc_builder {
     docb_options opt;
@@ -179,6 +181,7 @@ doc_builder *docb_new(const docb_options *o) {
         if (!schema_in_profile(f, opt.profile)) continue;
         efield *e = &b->emit[b->nemit++];
         e->f = f;
+        e->fid = (int)i;
         e->node = f->path ? add_path(b, f->path) : -1; /* only the profile's paths are looked for */
         e->plen = (unsigned)snprintf(e->prefix, sizeof e->prefix, ",\"%s\":", f->name);
     }
@@ -206,7 +209,20 @@ typedef struct wctx {
     int mark; /* a literal value was cut in an earlier pass: emit ctindex_trimmed */
     unsigned nfields;
     docb_result *res;
+    docb_fields *fl; /* the field list, or NULL */
+    int plain;       /* the last string value written has as many characters as bytes */
 } wctx;
+
+/* Appends a field list entry; past fl's room the list is incomplete (and no longer written). */
+static inline __attribute__((always_inline)) void add_entry(wctx *c, size_t at, size_t len, int fid, unsigned flags) {
+    docb_fields *fl = c->fl;
+    if (!fl || !fl->complete) return;
+    if (fl->n == fl->cap) {
+        fl->complete = 0;
+        return;
+    }
+    fl->fields[fl->n++] = (batch_field){(uint32_t)at, (uint32_t)len, (uint8_t)fid, (uint8_t)flags, 0};
+}
 
 static inline int put(wctx *c, const char *s, size_t n) {
     if (n > c->cap - c->len) return -1;
@@ -234,6 +250,7 @@ static long put_string_value(wctx *c, int tok, size_t max_chars, int *cut) {
             : jsonw_escape(json_tok_ptr(d, tok), json_tok_len(d, tok), c->out + c->len, room, max_chars, flags, &st);
     if (n < 0) return -1;
     c->len += (size_t)n;
+    c->plain = (size_t)n == st.chars; /* an escape or a UTF-8 sequence takes more bytes than characters */
     c->res->dropped += st.dropped;
     if (st.truncated) {
         if (st.chars >= max_chars) c->res->truncated_values++;
@@ -278,7 +295,7 @@ static int put_bool(wctx *c, int v) {
 
 /* Array of every element's `member`, at most SCHEMA_ARRAY_MAX_VALUES. Returns values written
  * (0: the caller leaves the field out), or -1 when they do not fit (first pass only). */
-static long put_members(wctx *c, int arr, const char *member, size_t max_chars, int *cut) {
+static long put_members(wctx *c, int arr, const char *member, int fid, size_t max_chars, int *cut) {
     const json_doc *d = &c->b->doc;
     if (c->cap - c->len < 2) return -1;
     c->out[c->len++] = '[';
@@ -303,8 +320,13 @@ static long put_members(wctx *c, int arr, const char *member, size_t max_chars, 
             else *cut = 1;
             break;
         }
-        if (n == 0) c->len = mark;
-        else nvals++;
+        if (n == 0) {
+            c->len = mark;
+        } else {
+            nvals++;
+            size_t at = mark + (nvals > 1) + 1; /* past the comma and the quote */
+            add_entry(c, at, c->len - 1 - at, fid, BATCH_FIELD_STRING | (c->plain ? BATCH_FIELD_PLAIN : 0));
+        }
     }
     c->trim = saved_trim;
     c->cap++;
@@ -467,6 +489,23 @@ static long put_int(wctx *c, int tok) {
  * indexed. */
 static long put_record(wctx *c, int *cut) {
     const json_doc *d = &c->b->doc;
+    /* Left out when the document is derived from raw (nothing dropped, trimmed or cut so far, as
+     * the indexer's BATCH_DOC_DERIVED asks) and the record escapes clean: the record kept beside
+     * the document is raw's value. It must fit where it would have been written: a document that
+     * would not fit without leaving it out does not fit with it. */
+    docb_result *res = c->res;
+    if (c->fl && c->fl->skip_raw && !c->trim && !c->mark && !res->dropped && !res->trimmed && !res->truncated_values &&
+        c->b->opt.format == BATCH_SDF) {
+        jsonw_stats st;
+        size_t w = jsonw_escape_len(json_tok_ptr(d, 0), json_tok_len(d, 0), &st);
+        if (!st.dropped) {
+            if (w + 2 > c->cap - c->len) return -1;
+            PUT_LIT(c, "\"\"");
+            res->raw_unwritten = w;
+            c->plain = 0;
+            return (long)st.chars;
+        }
+    }
     if (PUT_LIT(c, "\"") < 0 || c->len >= c->cap) return -1;
     jsonw_stats st;
     long w = jsonw_escape(json_tok_ptr(d, 0), json_tok_len(d, 0), c->out + c->len, c->cap - c->len - 1, JSONW_NO_LIMIT,
@@ -475,12 +514,13 @@ static long put_record(wctx *c, int *cut) {
     c->len += (size_t)w;
     c->out[c->len++] = '"';
     c->res->dropped += st.dropped;
+    c->plain = (size_t)w == st.chars;
     if (st.truncated) *cut = 1;
     return (long)st.chars;
 }
 
 /* Field f's value from token tok, as its source says. *cut: the value was shortened. */
-static long put_field_value(wctx *c, const schema_field *f, int tok, int *cut) {
+static long put_field_value(wctx *c, const schema_field *f, int fid, int tok, int *cut) {
     const json_doc *d = &c->b->doc;
     size_t max_chars =
         f->cs_type == CS_LITERAL || f->cs_type == CS_LITERAL_ARRAY ? SCHEMA_LITERAL_MAX_CHARS : JSONW_NO_LIMIT;
@@ -501,7 +541,7 @@ static long put_field_value(wctx *c, const schema_field *f, int tok, int *cut) {
             c->res->skipped_values++;
             return 0;
         }
-        return put_members(c, tok, f->member, max_chars, cut);
+        return put_members(c, tok, f->member, fid, max_chars, cut);
     case SRC_RECORD: return put_record(c, cut);
     case SRC_TRIMMED: return put_bool(c, 1) < 0 ? -1 : 1;
     }
@@ -516,16 +556,36 @@ static int emit_field(wctx *c, const efield *e) {
     if (!field_present(c, e, &tok)) return 0;
     size_t mark = c->len;
     size_t saved_cap = c->cap;
+    size_t fmark = c->fl ? c->fl->n : 0;
+    int is_array = e->f->source == SRC_MEMBERS;
+    if (is_array) add_entry(c, 0, 0, e->fid, BATCH_FIELD_ARRAY); /* its elements follow */
     int cut = 0;
-    long n = put_field_name(c, e) < 0 ? -1 : put_field_value(c, e->f, tok, &cut);
+    c->plain = 1; /* dates, booleans: ASCII written as it is */
+    long n = put_field_name(c, e) < 0 ? -1 : put_field_value(c, e->f, e->fid, tok, &cut);
     c->cap = saved_cap;
     if (n < 0 && !c->trim) return -1;
     if (n <= 0) {
         c->len = mark; /* nothing usable, or (trim pass) no room at all: leave the field out */
+        if (c->fl) c->fl->n = fmark;
         if (n < 0) c->res->trimmed = 1;
         return 0;
     }
     if (cut) c->res->trimmed = 1;
+    if (c->fl && c->fl->complete) {
+        size_t v = mark + (size_t)put_field_name_len(c, e); /* the value's first byte */
+        if (is_array) {
+            batch_field *a = &c->fl->fields[fmark];
+            a->at = (uint32_t)v;
+            a->len = (uint32_t)(c->len - v);
+            a->n = (uint16_t)(c->fl->n - fmark - 1);
+        } else if (c->out[v] == '"') {
+            unsigned flags = BATCH_FIELD_STRING | (c->plain ? BATCH_FIELD_PLAIN : 0);
+            if (e->f->source == SRC_RECORD && c->res->raw_unwritten) flags |= BATCH_FIELD_KEPT;
+            add_entry(c, v + 1, c->len - v - 2, e->fid, flags);
+        } else {
+            add_entry(c, v, c->len - v, e->fid, 0); /* a number */
+        }
+    }
     if (e->f->source == SRC_RECORD) { /* between the name and the closing quote */
         const json_doc *d = &c->b->doc;
         c->res->raw_at = mark + (size_t)put_field_name_len(c, e) + 1;
@@ -538,11 +598,24 @@ static int emit_field(wctx *c, const efield *e) {
 }
 
 /* One attempt at the whole document within cap. Returns length, or -1 if it did not fit. */
-static long build_pass(doc_builder *b, char *out, size_t cap, int trim, int mark, docb_result *res) {
+static long build_pass(doc_builder *b, char *out, size_t cap, int trim, int mark, docb_fields *fl, docb_result *res) {
     const size_t closing = 2; /* "}}" (SDF) or "}\n" (BULK) */
     if (cap < closing) return -1;
-    wctx c = {.b = b, .out = out, .len = 0, .cap = cap - closing, .trim = trim, .mark = mark, .nfields = 0, .res = res};
-    res->raw_at = res->raw_len = res->record_at = res->record_len = 0;
+    wctx c = {.b = b,
+              .out = out,
+              .len = 0,
+              .cap = cap - closing,
+              .trim = trim,
+              .mark = mark,
+              .nfields = 0,
+              .res = res,
+              .fl = fl,
+              .plain = 0};
+    res->raw_at = res->raw_len = res->record_at = res->record_len = res->raw_unwritten = 0;
+    if (fl) {
+        fl->n = 0;
+        fl->complete = b->opt.format == BATCH_SDF;
+    }
     if (b->opt.format == BATCH_SDF) {
         if (PUT_LIT(&c, "{\"type\":\"add\",\"id\":\"") < 0 || put(&c, res->id, res->id_len) < 0 ||
             PUT_LIT(&c, "\",\"fields\":{") < 0)
@@ -569,8 +642,13 @@ static void reset_counts(docb_result *res) {
     res->fields = 0;
 }
 
-long docb_build(doc_builder *b, const char *rec, size_t len, char *out, size_t cap, docb_result *res) {
+static long build_doc(doc_builder *b, const char *rec, size_t len, char *out, size_t cap, docb_fields *fl,
+                      docb_result *res) {
     memset(res, 0, sizeof *res);
+    if (fl) {
+        fl->n = 0;
+        fl->complete = 0;
+    }
     if (len > b->opt.max_record_bytes) {
         res->error = "record larger than the maximum record size";
         return DOCB_BAD;
@@ -592,12 +670,12 @@ long docb_build(doc_builder *b, const char *rec, size_t len, char *out, size_t c
     res->event_time = tok_epoch(&b->doc, b->slot[b->node_event_time]);
 
     size_t limit = cap < b->opt.max_doc_bytes ? cap : b->opt.max_doc_bytes;
-    long n = build_pass(b, out, limit, 0, 0, res);
+    long n = build_pass(b, out, limit, 0, 0, fl, res);
     if (n >= 0 && res->truncated_values > 0) {
         /* A literal value was cut at 4096 characters (or an array at 1000 values): the
          * document must say so, and its flag comes first. Rare, so built again. */
         reset_counts(res);
-        n = build_pass(b, out, limit, 0, 1, res);
+        n = build_pass(b, out, limit, 0, 1, fl, res);
         res->trimmed = 1;
     }
     if (n < 0) {
@@ -605,7 +683,7 @@ long docb_build(doc_builder *b, const char *rec, size_t len, char *out, size_t c
          * that is merely full gets flushed by the caller. */
         if (cap < b->opt.max_doc_bytes) return DOCB_NOSPACE;
         reset_counts(res);
-        n = build_pass(b, out, limit, 1, 0, res);
+        n = build_pass(b, out, limit, 1, 0, fl, res);
         if (n < 0) {
             res->error = "document header does not fit the maximum document size";
             return DOCB_BAD;
@@ -617,4 +695,15 @@ long docb_build(doc_builder *b, const char *rec, size_t len, char *out, size_t c
         return DOCB_BAD;
     }
     return n;
+}
+
+long docb_build_fields(doc_builder *b, const char *rec, size_t len, char *out, size_t cap, docb_fields *fl,
+                       docb_result *res) {
+    long n = build_doc(b, rec, len, out, cap, fl, res);
+    if (n <= 0 && fl) fl->complete = 0;
+    return n;
+}
+
+long docb_build(doc_builder *b, const char *rec, size_t len, char *out, size_t cap, docb_result *res) {
+    return build_doc(b, rec, len, out, cap, NULL, res);
 }

@@ -52,8 +52,25 @@ typedef struct docb_result {
      * raw_len), the escaped rec[record_at..record_at + record_len); raw_len 0: not written */
     size_t raw_at, raw_len;
     size_t record_at, record_len;
+    /* docb_build_fields with skip_raw: raw's value was left out (the document holds "" there,
+     * raw_len 0) and would have taken this many bytes escaped; 0: written */
+    size_t raw_unwritten;
     const char *error; /* DOCB_BAD: why (static string) */
 } docb_result;
+
+/* The document's field list, written as the document is (SDF only): every value's place in it,
+ * so a reader that trusts the builder need not parse the text (the index sink). */
+typedef struct docb_fields {
+    batch_field *fields; /* room for cap entries (batch_field_space) */
+    size_t cap;
+    size_t n;     /* out: entries written */
+    int complete; /* out: 1 when they describe every field of the document (0: more than cap, or BULK) */
+    /* in: raw's value may be left out of the document when the document is otherwise exactly what
+     * docb_build writes and is derived from raw (nothing dropped, trimmed or cut, the record
+     * escapes clean, the whole document would fit): the caller keeps the record beside it (it
+     * has room for len bytes) and puts raw back wherever the document leaves the process. */
+    int skip_raw;
+} docb_fields;
 
 typedef struct doc_builder doc_builder;
 
@@ -67,5 +84,10 @@ void docb_free(doc_builder *b);
  * Formats: SDF  {"type":"add","id":"ID","fields":{...}}
  *          BULK {"index":{"_index":"IDX","_id":"ID"}}\n{...}\n */
 long docb_build(doc_builder *b, const char *rec, size_t len, char *out, size_t cap, docb_result *res);
+/* docb_build, also writing the document's field list into fl (fl->fields and cap set by the
+ * caller; may be NULL: then it is docb_build). The document is the same bytes docb_build writes,
+ * except raw's value when fl->skip_raw left it out (res->raw_unwritten > 0). */
+long docb_build_fields(doc_builder *b, const char *rec, size_t len, char *out, size_t cap, docb_fields *fl,
+                       docb_result *res);
 
 #endif

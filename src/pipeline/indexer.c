@@ -226,6 +226,31 @@ void indexer_flush(indexer *ix) {
     submit_pair(ix, b);
 }
 
+/* Commits document n (built at space) with its record beside it when derived (a memcpy, against
+ * the sink scanning and decoding raw again) and its field list. A document the batch does not
+ * take so is built again with raw written and committed alone: a document never goes without
+ * raw's value unless its record is beside it. Returns the document's length. */
+static long commit_kept(indexer *ix, batch *b, const char *rec, size_t len, char *space, size_t avail, docb_fields *fl,
+                        int derived, long n, indexer_owner *owner, docb_result *res) {
+    batch_kept k = {0};
+    if (derived && res->raw_at) {
+        k.rec = rec + res->record_at;
+        k.rec_len = res->record_len;
+        k.raw_at = res->raw_at;
+        k.raw_len = res->raw_len;
+        k.unwritten = res->raw_unwritten;
+    }
+    k.nfields = fl->complete ? fl->n : 0;
+    if ((derived || !res->raw_unwritten) && batch_commit_kept(b, (size_t)n, owner, owner->source, &k) == 0) return n;
+    if (res->raw_unwritten) { /* cannot happen (the room was asked for before): written whole, it fits */
+        fl->skip_raw = 0;
+        n = docb_build_fields(ix->db, rec, len, space, avail, fl, res);
+        if (n <= 0) return n;
+    }
+    batch_commit(b, (size_t)n, owner, owner->source);
+    return n;
+}
+
 int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) {
     for (int attempt = 0; attempt < 2; attempt++) {
         batch *b = take_batch(ix);
@@ -236,7 +261,17 @@ int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) 
         size_t avail = 0;
         char *space = batch_space(b, &avail);
         docb_result res;
-        long n = docb_build(ix->db, rec, len, space, avail, &res);
+        /* Nothing of the record dropped or cut, and the builder runs with the defaults (the
+         * default field profile too): the document is docb_build(raw), which a store may rely on
+         * (the index sink keeps raw alone and rebuilds the rest with the defaults). */
+        int may_derive = !ix->opt.bulk && ix->opt.include_raw && ix->opt.max_doc_bytes == DOCB_DEFAULT_MAX_DOC &&
+                         ix->opt.fields == SCHEMA_PROFILE_DEFAULT;
+        docb_fields fl = {0};
+        if (b->records) { /* the sink reads the field list and the record, not the text */
+            fl.fields = batch_field_space(b, &fl.cap);
+            fl.skip_raw = may_derive && len <= b->max_bytes - b->rec_len;
+        }
+        long n = docb_build_fields(ix->db, rec, len, space, avail, b->records ? &fl : NULL, &res);
         if (n == DOCB_NOSPACE && batch_count(b) > 0) {
             seal_full(ix); /* full: send it and build into a fresh batch */
             continue;
@@ -249,19 +284,15 @@ int indexer_add(indexer *ix, const char *rec, size_t len, indexer_owner *owner) 
         }
         if (ix->event_times)
             ix->event_times[(size_t)(b - ix->pool) * ix->opt.batch_docs + batch_count(b)] = res.event_time;
-        batch_commit(b, (size_t)n, owner, owner->source);
-        /* Nothing of the record was dropped or cut, and the builder runs with the defaults (the
-         * default field profile too): the document is docb_build(raw), which a store may rely on
-         * (the index sink keeps raw alone and rebuilds the rest with the defaults). */
-        if (!ix->opt.bulk && ix->opt.include_raw && !res.dropped && !res.trimmed &&
-            ix->opt.max_doc_bytes == DOCB_DEFAULT_MAX_DOC && ix->opt.fields == SCHEMA_PROFILE_DEFAULT) {
-            batch_flag_last(b, BATCH_DOC_DERIVED);
-            /* a memcpy, against the sink scanning and decoding raw again (without it, it does) */
-            if (b->records && res.raw_len)
-                batch_keep_record(b, rec + res.record_at, res.record_len, res.raw_at, res.raw_len);
+        int derived = may_derive && !res.dropped && !res.trimmed;
+        if (b->records && (n = commit_kept(ix, b, rec, len, space, avail, &fl, derived, n, owner, &res)) <= 0) {
+            dead_letter_record(ix, owner, "document could not be built again with raw", NULL, rec, len);
+            return INDEXER_BAD;
         }
+        if (!b->records) batch_commit(b, (size_t)n, owner, owner->source);
+        if (derived) batch_flag_last(b, BATCH_DOC_DERIVED);
         ix->st.docs++;
-        ix->st.doc_bytes += (uint64_t)n;
+        ix->st.doc_bytes += (uint64_t)n + res.raw_unwritten; /* the whole document's bytes */
         ix->st.chars_dropped += res.dropped;
         if (res.trimmed) ix->st.trimmed++;
         if (batch_full(b)) seal_full(ix);

@@ -6,18 +6,23 @@
  * jsmn's work on any record it takes stays linear; a record nested too deeply for that is
  * refused with a reason. The SDF builders use the smallest document limit so that trimming is
  * exercised by ordinary inputs: the full profile (every field), and the original one, which
- * has no field to mark a trimmed document with. */
+ * has no field to mark a trimmed document with. With a field list (docb_build_fields), the
+ * document is the same bytes, or with raw left out exactly those bytes once raw is put back (and
+ * only when nothing was dropped or cut); the index reads it from the list (sdf_parse_fields) as
+ * it reads the whole text (sdf_parse_trusted): the same fields and values, raw the record. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/json.h"
+#include "base/jsonw.h"
 #include "fuzz_check.h"
+#include "index/sdf_parse.h"
 #include "pipeline/docbuild.h"
 #include "pipeline/schema.h"
 #include "pipeline/utc_date.h"
 
-static doc_builder *sdf, *orig, *bulk;
+static doc_builder *sdf, *orig, *bulk, *dflt;
 static json_doc doc;
 static char *out, *dec;
 #define OUTCAP (1u << 21)
@@ -105,6 +110,66 @@ static void check_sdf(long n, const docb_result *res, size_t cap, schema_profile
     REQUIRE(marked == (res->trimmed && profile != SCHEMA_ORIGINAL));
 }
 
+static batch_field list[1u << 14];
+static char *whole;
+
+/* The document with its field list against the one docb_build wrote (out[0..n), res). */
+static void check_list(doc_builder *b, const char *rec, size_t size, size_t cap, long n, const docb_result *res,
+                       int skip) {
+    static json_doc a, d;
+    static sdf_op oa, od;
+    static buf scratch;
+    if (!a.toks) {
+        json_doc_init(&a, SDF_MAX_TOKENS);
+        json_doc_init(&d, SDF_MAX_TOKENS);
+        buf_init(&scratch, SDF_MAX_DOC_BYTES + 16);
+    }
+    if (n <= 0) return;
+    memcpy(whole, out, (size_t)n);
+    docb_fields fl = {list, skip ? sizeof list / sizeof list[0] : 5, 0, 0, skip}; /* 5: often too few */
+    docb_result rf;
+    long m = docb_build_fields(b, rec, size, out, cap, &fl, &rf);
+    REQUIRE(rf.fields == res->fields && rf.raw_at == res->raw_at && rf.record_len == res->record_len);
+    if (!rf.raw_unwritten) {
+        REQUIRE(m == n && memcmp(out, whole, (size_t)n) == 0);
+    } else { /* raw put back: the same bytes */
+        REQUIRE(skip && !rf.dropped && !rf.trimmed && rf.raw_len == 0 && (size_t)m + rf.raw_unwritten == (size_t)n);
+        REQUIRE(memcmp(out, whole, rf.raw_at) == 0 &&
+                memcmp(out + rf.raw_at, whole + n - (m - (long)rf.raw_at), (size_t)m - rf.raw_at) == 0);
+        long w = jsonw_escape(rec + rf.record_at, rf.record_len, dec, OUTCAP, JSONW_NO_LIMIT, 0, NULL);
+        REQUIRE(w == (long)rf.raw_unwritten && memcmp(dec, whole + rf.raw_at, (size_t)w) == 0);
+    }
+    if (!fl.complete) return;
+    /* the index's two ways in agree */
+    char err[256];
+    int ra = sdf_parse_trusted(&a, whole, (size_t)n, 1, &scratch, &oa, err, sizeof err);
+    sdf_hint h = {rf.raw_at, rf.raw_len, rec + rf.record_at, rf.record_len};
+    int rd = sdf_parse_fields(&d, out, (size_t)m, 1, fl.fields, fl.n, rf.raw_at ? &h : NULL, &od, err, sizeof err);
+    REQUIRE(ra == rd);
+    if (ra != 0) return;
+    REQUIRE(oa.nfields == od.nfields && oa.id_len == od.id_len && !memcmp(oa.id, od.id, oa.id_len));
+    REQUIRE(oa.has_time == od.has_time && (!oa.has_time || oa.time_ms == od.time_ms));
+    for (int i = 0; i < oa.nfields; i++) {
+        int ta = oa.fields[i].tok, td = od.fields[i].tok;
+        REQUIRE(oa.fields[i].f == od.fields[i].f && a.toks[ta].type == d.toks[td].type &&
+                a.toks[ta].size == d.toks[td].size);
+        if (oa.fields[i].f->column == IXT_RAW) {
+            REQUIRE(od.raw == rec + rf.record_at && od.raw_len == rf.record_len);
+            continue;
+        }
+        for (int e = 0; e <= (a.toks[ta].type == JSON_ARRAY ? a.toks[ta].size : 0); e++) {
+            int x = ta + e, y = td + e; /* the value, then its elements */
+            size_t la = json_tok_len(&a, x);
+            REQUIRE(la == json_tok_len(&d, y) && !memcmp(json_tok_ptr(&a, x), json_tok_ptr(&d, y), la));
+            /* plain: nothing to decode */
+            const batch_field *fe = NULL;
+            for (size_t k = 0; k < fl.n && !fe; k++)
+                if (fl.fields[k].at == (uint32_t)d.toks[y].start && d.toks[y].type != JSON_ARRAY) fe = &fl.fields[k];
+            if (fe && (fe->flags & BATCH_FIELD_PLAIN)) REQUIRE(!memchr(json_tok_ptr(&d, y), '\\', la));
+        }
+    }
+}
+
 static void check_bulk(long n, const docb_result *res) {
     if (n == DOCB_BAD) {
         REQUIRE(res->error != NULL);
@@ -137,10 +202,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         o.max_doc_bytes = 0;
         o.include_raw = 0;
         bulk = docb_new(&o);
+        o.format = BATCH_SDF;
+        o.include_raw = 1;
+        o.max_doc_bytes = 0;
+        dflt = docb_new(&o);
         json_doc_init(&doc, 1u << 14);
         out = malloc(OUTCAP);
         dec = malloc(OUTCAP);
-        REQUIRE(sdf && orig && bulk && out && dec);
+        whole = malloc(OUTCAP);
+        REQUIRE(sdf && orig && bulk && dflt && out && dec && whole);
     }
     const char *rec = (const char *)data;
     docb_result res;
@@ -150,6 +220,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     long n = docb_build(sdf, rec, size, out, OUTCAP, &res);
     if (parsed == JSON_EDEEP) REQUIRE(n == DOCB_BAD && strstr(res.error, "nested too deeply"));
     check_sdf(n, &res, OUTCAP, SCHEMA_FULL);
+    check_list(sdf, rec, size, OUTCAP, n, &res, 1);
+    check_list(sdf, rec, size, OUTCAP, docb_build(sdf, rec, size, out, OUTCAP, &res), &res, 0);
+    n = docb_build(dflt, rec, size, out, OUTCAP, &res); /* the index sink's builder */
+    check_list(dflt, rec, size, OUTCAP, n, &res, 1);
+    n = docb_build(sdf, rec, size, out, OUTCAP, &res);
     if (n > 0) {
         /* deterministic: same input, same bytes */
         char *copy = malloc((size_t)n);
@@ -161,6 +236,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t cap = size ? (size_t)data[size - 1] * 40 : 0;
     n = docb_build(sdf, rec, size, out, cap, &res);
     check_sdf(n, &res, cap, SCHEMA_FULL);
+    check_list(sdf, rec, size, cap, n, &res, 1);
 
     n = docb_build(orig, rec, size, out, OUTCAP, &res);
     check_sdf(n, &res, OUTCAP, SCHEMA_ORIGINAL);

@@ -5,7 +5,8 @@
  * - a smaller cap (JSONW_TRUNCATE) or a max_chars limit yields a prefix of the full output;
  *   without JSONW_TRUNCATE a smaller cap either fails (-1) or gives the full output;
  * - jsonw_escape gives the same bytes and stats with its ASCII fast path (jsonw_fast_path) as
- *   without, at any cap. */
+ *   without, at any cap;
+ * - jsonw_escape_len gives the length and stats jsonw_escape does with room for everything. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,8 +76,19 @@ static void check_fast_path(const char *in, size_t n, uint8_t sel) {
     free(b);
 }
 
+/* The measure against the escape itself. */
+static void check_len(const char *in, size_t n) {
+    char *out = malloc(2 * n + 8);
+    jsonw_stats se, sl;
+    long le = jsonw_escape(in, n, out, 2 * n + 8, JSONW_NO_LIMIT, 0, &se);
+    size_t ll = jsonw_escape_len(in, n, &sl);
+    REQUIRE(le >= 0 && (size_t)le == ll && se.chars == sl.chars && se.dropped == sl.dropped && !sl.truncated);
+    free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t sel = size ? data[0] : 0;
+    check_len((const char *)data, size);
     check_fast_path((const char *)data, size, sel);
     check_mode(jsonw_escape, (const char *)data, size, sel);
     check_mode(jsonw_reescape, (const char *)data, size, sel);

@@ -127,47 +127,119 @@ static void test_doc_source(void) {
     batch_free(&b);
 }
 
-/* Records kept beside documents: only when asked for, per document, bounded, gone on reset. */
+/* Writes doc at batch_space and commits it with k (the record, where raw is, its field list). */
+static int add_kept(batch *b, const char *doc, const batch_kept *k) {
+    size_t avail;
+    char *p = batch_space(b, &avail);
+    size_t n = strlen(doc);
+    if (!p || n > avail) return -1;
+    memcpy(p, doc, n);
+    return batch_commit_kept(b, n, NULL, NULL, k);
+}
+
+/* Records kept beside documents: only when asked for, per document, bounded, gone on reset; all
+ * or nothing with their document. */
 static void test_keep_records(void) {
     batch b;
     CHECK_EQ_INT(batch_init(&b, BATCH_SDF, 64, 0), 0);
-    int o;
-    CHECK_EQ_INT(add(&b, "{\"raw\":\"{\\\"a\\\":1}\"}", &o), 0);
+    const char *d1 = "{\"raw\":\"{\\\"a\\\":1}\"}";
     size_t len = 0, at = 0, rl = 0;
-    CHECK_EQ_INT(batch_keep_record(&b, "{\"a\":1}", 7, 8, 9), -1); /* not asked for */
-    CHECK(batch_doc_record(&b, 0, &len, &at, &rl) == NULL);
+    batch_kept k = {"{\"a\":1}", 7, 8, 9, 0, 0};
+    CHECK_EQ_INT(add_kept(&b, d1, &k), -1); /* not asked for */
+    CHECK_EQ_INT(batch_count(&b), 0);
     CHECK_EQ_INT(batch_keep_records(&b), 0);
     CHECK_EQ_INT(batch_keep_records(&b), 0); /* idempotent */
-    CHECK(batch_doc_record(&b, 0, &len, &at, &rl) == NULL);
     /* the document is {"raw":"{\"a\":1}"}: raw's value is at 8, 9 bytes, a quote after it */
-    CHECK_EQ_INT(batch_keep_record(&b, "{\"a\":1}", 7, 8, 11), -1); /* runs to the end: no room for its quote */
-    CHECK_EQ_INT(batch_keep_record(&b, "{\"a\":1}", 7, 0, 9), -1);
-    CHECK_EQ_INT(batch_keep_record(&b, "{\"a\":1}", 0, 8, 9), -1);
-    CHECK_EQ_INT(batch_keep_record(&b, "{\"a\":1}", 7, 8, 9), 0);
+    batch_kept bad[] = {{"{\"a\":1}", 7, 8, 11, 0, 0}, /* runs to the end: no room for its quote */
+                        {"{\"a\":1}", 7, 0, 9, 0, 0},  {"{\"a\":1}", 0, 8, 9, 0, 0},
+                        {"{\"a\":1}", 7, 8, 9, 0, 1},  /* a field list never written */
+                        {"{\"a\":1}", 7, 8, 9, 11, 0}, /* left out, yet raw_len > 0 */
+                        {NULL, 0, 8, 0, 11, 0}};       /* left out without its record */
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t room;
+        batch_field_space(&b, &room);
+        if (bad[i].nfields) bad[i].nfields = room + 1;
+        CHECK_EQ_INT(add_kept(&b, d1, &bad[i]), -1);
+        CHECK_EQ_INT(batch_count(&b), 0); /* nothing committed */
+    }
+    CHECK_EQ_INT(add_kept(&b, d1, &k), 0);
     const char *r = batch_doc_record(&b, 0, &len, &at, &rl);
     CHECK(r && len == 7 && memcmp(r, "{\"a\":1}", 7) == 0 && at == 8 && rl == 9);
+    CHECK_EQ_INT(batch_doc_unwritten(&b, 0), 0);
     size_t dl;
     const char *doc = batch_doc(&b, 0, &dl);
     CHECK(doc[at - 1] == '"' && doc[at + rl] == '"');
-    CHECK_EQ_INT(add(&b, "{\"b\":2}", &o), 0); /* a document without one */
+    batch_kept none = {0};
+    CHECK_EQ_INT(add_kept(&b, "{\"b\":2}", &none), 0); /* a document without one */
     CHECK(batch_doc_record(&b, 1, &len, &at, &rl) == NULL);
     CHECK(batch_doc_record(&b, 2, &len, &at, &rl) == NULL);
     /* the room: max_bytes of records in all, more is refused */
     static char big[80];
     memset(big, 'x', sizeof big);
-    CHECK_EQ_INT(batch_keep_record(&b, big, 57, 1, 2), 0);
-    CHECK_EQ_INT(batch_keep_record(&b, big, 1, 1, 2), -1);
-    CHECK(batch_doc_record(&b, 1, &len, &at, &rl) != NULL && len == 57);
+    batch_kept kb = {big, 57, 1, 2, 0, 0};
+    CHECK_EQ_INT(add_kept(&b, "{\"\"}", &kb), 0);
+    kb.rec_len = 1;
+    CHECK_EQ_INT(add_kept(&b, "{\"\"}", &kb), -1);
+    CHECK(batch_doc_record(&b, 2, &len, &at, &rl) != NULL && len == 57);
     batch_reset(&b);
-    CHECK_EQ_INT(add(&b, "{\"raw\":\"{\\\"a\\\":1}\"}", &o), 0);
+    CHECK_EQ_INT(add_kept(&b, "{\"x\":1}", &none), 0);
     CHECK(batch_doc_record(&b, 0, &len, &at, &rl) == NULL); /* not carried over */
-    CHECK_EQ_INT(batch_keep_record(&b, big, 64, 8, 9), 0);  /* the whole room again */
+    kb.rec_len = 64;
+    CHECK_EQ_INT(add_kept(&b, "{\"\"}", &kb), 0); /* the whole room again */
+    batch_free(&b);
+}
+
+/* raw left out of a document: its escaped bytes count as used, batch_doc_whole puts it back, the
+ * field list is the document's, and a reset forgets both. */
+static void test_unwritten_raw(void) {
+    batch b;
+    CHECK_EQ_INT(batch_init(&b, BATCH_SDF, 64, 0), 0);
+    CHECK_EQ_INT(batch_keep_records(&b), 0);
+    size_t cap;
+    batch_field *fl = batch_field_space(&b, &cap);
+    CHECK(fl != NULL && cap == 64 / 16);
+    /* {"n":"v","raw":""} for the record {"a":"b"}: raw's value at 16, 12 bytes escaped */
+    const char *rec = "{\"a\":\"b\"}";
+    fl[0] = (batch_field){6, 1, 3, BATCH_FIELD_STRING | BATCH_FIELD_PLAIN, 0};
+    fl[1] = (batch_field){16, 0, 4, BATCH_FIELD_STRING | BATCH_FIELD_KEPT, 0};
+    batch_kept k = {rec, 9, 16, 0, 13, 2};
+    size_t before;
+    batch_space(&b, &before);
+    CHECK_EQ_INT(add_kept(&b, "{\"n\":\"v\",\"raw\":\"\"}", &k), 0);
+    size_t after;
+    batch_space(&b, &after);
+    CHECK_EQ_INT(before - after, 18 + 13 + 1); /* the document, raw's bytes and a separator */
+    CHECK_EQ_INT(batch_doc_unwritten(&b, 0), 1);
+    size_t n;
+    const batch_field *got = batch_doc_fields(&b, 0, &n);
+    CHECK(got && n == 2 && got[1].at == 16 && (got[1].flags & BATCH_FIELD_KEPT) && got[0].fid == 3);
+    batch_field_space(&b, &cap);
+    CHECK_EQ_INT(cap, 2);
+    char whole[64];
+    CHECK_EQ_INT(batch_doc_whole_len(&b, 0), 31);
+    CHECK_EQ_INT(batch_doc_whole(&b, 0, whole, 30), 0); /* too small */
+    size_t w = batch_doc_whole(&b, 0, whole, sizeof whole);
+    CHECK(w == 31 && memcmp(whole, "{\"n\":\"v\",\"raw\":\"{\\\"a\\\":\\\"b\\\"}\"}", 31) == 0);
+    /* more than the room, counting what was left out: refused whole */
+    batch_kept k2 = {rec, 9, 16, 0, 20, 0};
+    CHECK_EQ_INT(add_kept(&b, "{\"n\":\"v\",\"raw\":\"\"}", &k2), -1);
+    CHECK_EQ_INT(batch_count(&b), 1);
+    batch_kept plain = {0};
+    CHECK_EQ_INT(add_kept(&b, "{\"x\":1}", &plain), 0); /* copied as it is */
+    CHECK(batch_doc_fields(&b, 1, &n) == NULL && n == 0);
+    CHECK(batch_doc_whole(&b, 1, whole, sizeof whole) == 7 && memcmp(whole, "{\"x\":1}", 7) == 0);
+    batch_reset(&b);
+    batch_space(&b, &after);
+    CHECK_EQ_INT(after, 62);
+    batch_field_space(&b, &cap);
+    CHECK_EQ_INT(cap, 4);
     batch_free(&b);
 }
 
 int main(void) {
     RUN(test_sdf);
     RUN(test_keep_records);
+    RUN(test_unwritten_raw);
     RUN(test_doc_source);
     RUN(test_sdf_limits);
     RUN(test_bulk);

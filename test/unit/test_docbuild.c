@@ -1,4 +1,5 @@
 #include "base/json.h"
+#include "base/jsonw.h"
 #include "pipeline/docbuild.h"
 #include "testlib.h"
 
@@ -605,6 +606,107 @@ static void test_raw_bounds(void) {
         }
 }
 
+/* The field list against a parse of the document out[0..n): one entry a field (and one an array
+ * element) in document order, each at its value's bytes, naming the field its key names. */
+static int list_matches(long n, const docb_fields *fl) {
+    int fields = parse_sdf(n);
+    if (fields < 0 || !fl->complete) return 0;
+    size_t e = 0;
+    int k = fields + 1;
+    for (int i = 0; i < pd.toks[fields].size; i++, k = json_next(&pd, k + 1)) {
+        int v = k + 1;
+        const json_tok *t = &pd.toks[v];
+        if (e >= fl->n) return 0;
+        const batch_field *x = &fl->fields[e++];
+        if (!json_tok_streq(&pd, k, schema_field_at(x->fid)->name) || x->at != (uint32_t)t->start) return 0;
+        if (t->type == JSON_ARRAY) {
+            if (x->flags != BATCH_FIELD_ARRAY || x->n != t->size || x->at + x->len != (uint32_t)t->end) return 0;
+            for (int j = 0; j < t->size; j++, e++) {
+                const json_tok *y = &pd.toks[v + 1 + j];
+                if (e >= fl->n || fl->fields[e].fid != x->fid || fl->fields[e].at != (uint32_t)y->start ||
+                    fl->fields[e].len != (uint32_t)(y->end - y->start) || !(fl->fields[e].flags & BATCH_FIELD_STRING))
+                    return 0;
+            }
+            continue;
+        }
+        if (x->len != (uint32_t)(t->end - t->start) || !(x->flags & BATCH_FIELD_STRING) != (t->type != JSON_STRING))
+            return 0;
+        /* plain: no escape (every byte one character) */
+        if ((x->flags & BATCH_FIELD_PLAIN) && memchr(out + x->at, '\\', x->len)) return 0;
+    }
+    return e == fl->n;
+}
+
+/* docb_build_fields: the same document as docb_build with its field list; raw left out only when
+ * asked and the document is derived from raw, and then the document with raw put back is
+ * docb_build's; a list without room, or a BULK document, is incomplete (the document the same). */
+static void test_field_list(void) {
+    static char whole[1 << 16];
+    static batch_field list[256];
+    doc_builder *full = builder(BATCH_SDF, 1), *dflt = builder_profile(BATCH_SDF, 1, SCHEMA_PROFILE_DEFAULT);
+    static const char *recs[] = {NULL,
+                                 "{\"eventID\":\"x1\",\"eventName\":\"caf\xc3\xa9 \\u0041\\\"q\",\"insightDetails\":"
+                                 "{\"insightContext\":{\"statistics\":{\"insightDuration\":42}}}}"};
+    recs[0] = REC;
+    doc_builder *bs[] = {full, dflt};
+    for (int bi = 0; bi < 2; bi++)
+        for (int i = 0; i < 2; i++) {
+            docb_result res, rf;
+            long n = docb_build(bs[bi], recs[i], strlen(recs[i]), whole, sizeof whole, &res);
+            CHECK(n > 0);
+            docb_fields fl = {list, 256, 0, 0, 0};
+            long m = docb_build_fields(bs[bi], recs[i], strlen(recs[i]), out, OUTCAP, &fl, &rf);
+            CHECK(m == n && memcmp(out, whole, (size_t)n) == 0 && rf.raw_unwritten == 0);
+            CHECK(list_matches(m, &fl));
+            CHECK((fl.fields[fl.n - 1].flags & BATCH_FIELD_KEPT) == 0 && fl.fields[fl.n - 1].at == rf.raw_at);
+            /* raw left out: the rest the same bytes, raw put back gives docb_build's document */
+            fl.skip_raw = 1;
+            m = docb_build_fields(bs[bi], recs[i], strlen(recs[i]), out, OUTCAP, &fl, &rf);
+            CHECK(m > 0 && rf.raw_unwritten > 0 && rf.raw_len == 0 && (size_t)m + rf.raw_unwritten == (size_t)n);
+            CHECK(memcmp(out, whole, rf.raw_at) == 0 &&
+                  memcmp(out + rf.raw_at, whole + rf.raw_at + rf.raw_unwritten, (size_t)m - rf.raw_at) == 0);
+            CHECK(jsonw_escape(recs[i] + rf.record_at, rf.record_len, val, sizeof val, JSONW_NO_LIMIT, 0, NULL) ==
+                      (long)rf.raw_unwritten &&
+                  memcmp(val, whole + rf.raw_at, rf.raw_unwritten) == 0);
+            CHECK(list_matches(m, &fl));
+            const batch_field *raw = &fl.fields[fl.n - 1];
+            CHECK(raw->at == rf.raw_at && raw->len == 0 && (raw->flags & BATCH_FIELD_KEPT));
+            /* no room for the list: incomplete, the document the same */
+            fl.cap = 3;
+            CHECK(docb_build_fields(bs[bi], recs[i], strlen(recs[i]), out, OUTCAP, &fl, &rf) == m && !fl.complete);
+            fl.cap = 256;
+            /* a batch with room for the document only without raw: no room (what docb_build says) */
+            CHECK(docb_build_fields(bs[bi], recs[i], strlen(recs[i]), out, (size_t)n - 1, &fl, &rf) == DOCB_NOSPACE);
+        }
+    /* the escapes of the second record's event_name: not plain; an int is a number */
+    docb_fields fl = {list, 256, 0, 0, 1};
+    docb_result rf;
+    long m = docb_build_fields(full, recs[1], strlen(recs[1]), out, OUTCAP, &fl, &rf);
+    int seen_int = 0, seen_escaped = 0;
+    for (size_t e = 0; e < fl.n; e++) {
+        const schema_field *f = schema_field_at(fl.fields[e].fid);
+        if (f->cs_type == CS_INT) seen_int = fl.fields[e].flags == 0 && memcmp(out + fl.fields[e].at, "42", 2) == 0;
+        if (strcmp(f->name, "event_name") == 0) seen_escaped = !(fl.fields[e].flags & BATCH_FIELD_PLAIN);
+    }
+    CHECK(m > 0 && seen_int && seen_escaped);
+    /* what raw would drop (an invalid byte), a trimmed document: raw written */
+    const char *bad = "{\"eventID\":\"x2\",\"eventName\":\"A\",\"userAgent\":\"\xff\"}";
+    m = docb_build_fields(dflt, bad, strlen(bad), out, OUTCAP, &fl, &rf);
+    CHECK(m > 0 && rf.raw_unwritten == 0 && rf.raw_len > 0 && rf.dropped > 0 && list_matches(m, &fl));
+    size_t blen;
+    char *big = big_record("{\"eventID\":\"x3\",\"userAgent\":\"", DOCB_DEFAULT_MAX_DOC, "\"}", &blen);
+    m = docb_build_fields(dflt, big, blen, out, OUTCAP, &fl, &rf);
+    CHECK(m > 0 && rf.trimmed && rf.raw_unwritten == 0 && list_matches(m, &fl));
+    free(big);
+    /* BULK: no list */
+    doc_builder *bulk = builder(BATCH_BULK, 1);
+    CHECK(docb_build_fields(bulk, REC, strlen(REC), out, OUTCAP, &fl, &rf) > 0 && !fl.complete &&
+          rf.raw_unwritten == 0);
+    docb_free(bulk);
+    docb_free(full);
+    docb_free(dflt);
+}
+
 int main(void) {
     out = malloc(OUTCAP + 1);
     json_doc_init(&pd, 1u << 16);
@@ -619,6 +721,7 @@ int main(void) {
     RUN(test_insight_and_bad);
     RUN(test_with_batch);
     RUN(test_raw_bounds);
+    RUN(test_field_list);
     RUN(test_profiles);
     json_doc_free(&pd);
     free(out);

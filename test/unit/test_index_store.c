@@ -200,6 +200,21 @@ static void test_trusted_raw(void) {
     test_remove_db(file);
 }
 
+/* rec added again through the full parse (the one document of s, stored another way before): found
+ * unchanged. Then s is closed and removed, plain freed. */
+static void readd_unchanged(ix_store *s, const char *rec, const char *file, json_doc *plain) {
+    char err[256];
+    const ix_write_stats *ws = ix_get_write_stats(s);
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    CHECK_EQ_INT(add_record(s, rec), 0);
+    CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
+    CHECK_EQ_INT(ws->unchanged, 1);
+    CHECK_EQ_INT(ix_doc_count(s), 1);
+    json_doc_free(plain);
+    ix_close(s);
+    test_remove_db(file);
+}
+
 /* The sink's way in with the builder's hint (batch_doc_record): the same tokens as without it,
  * raw is the kept record itself (nothing decoded), and what is stored is the same; a hint that
  * does not fit the document is not used (raw is left to the caller to decode). */
@@ -240,15 +255,65 @@ static void test_hinted_raw(void) {
         for (unsigned t = 0; t < jd.ntoks; t++) CHECK(jd.toks[t].end == plain.toks[t].end);
     }
     /* added again through the full parse: found unchanged */
-    const ix_write_stats *ws = ix_get_write_stats(s);
+    readd_unchanged(s, rec, file, &plain);
+}
+
+/* The sink's way in with the builder's field list (batch_doc_fields), raw left out of the
+ * document: the same fields and values as the full parse of the whole document, raw is the kept
+ * record, and what is stored is the same; a list that does not describe the text is an error. */
+static void test_fields_path(void) {
+    char err[256], file[300];
+    ix_store *s = open_fresh(".fields", file, sizeof file);
+    if (!s) return;
+    const char *rec = TRUSTED_REC;
+    static batch_field list[64];
+    docb_fields fl = {list, 64, 0, 0, 1};
+    docb_result res;
+    long n = docb_build_fields(builder, rec, strlen(rec), docbuf, sizeof docbuf, &fl, &res);
+    CHECK(n > 0 && fl.complete && res.raw_unwritten > 0);
+    if (n <= 0) return;
+    static char whole[4096];
+    long wn = docb_build(builder, rec, strlen(rec), whole, sizeof whole, &(docb_result){0});
+    static json_doc plain;
+    static sdf_op pop;
+    CHECK_EQ_INT(json_doc_init(&plain, SDF_MAX_TOKENS), JSON_OK);
+    CHECK_EQ_INT(sdf_parse_op(&plain, whole, (size_t)wn, 1, 0, &scratch, &pop, err, sizeof err), 0);
+    sdf_hint hint = {res.raw_at, res.raw_len, rec + res.record_at, res.record_len};
+    CHECK_EQ_INT(sdf_parse_fields(&jd, docbuf, (size_t)n, 1, list, fl.n, &hint, &op, err, sizeof err), 0);
+    CHECK(op.raw == hint.rec && op.raw_len == strlen(rec));
+    CHECK(op.nfields == pop.nfields && op.id_len == pop.id_len && memcmp(op.id, pop.id, op.id_len) == 0);
+    CHECK(op.has_time && op.time_ms == pop.time_ms);
+    for (int i = 0; i < op.nfields; i++) {
+        CHECK(op.fields[i].f == pop.fields[i].f);
+        if (op.fields[i].f->column == IXT_RAW) continue;
+        int a = op.fields[i].tok, b = pop.fields[i].tok;
+        CHECK(json_tok_len(&jd, a) == json_tok_len(&plain, b) &&
+              memcmp(json_tok_ptr(&jd, a), json_tok_ptr(&plain, b), json_tok_len(&jd, a)) == 0);
+    }
     CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
-    CHECK_EQ_INT(add_record(s, rec), 0);
+    CHECK_EQ_INT(ix_apply(s, &jd, &op, docbuf, (size_t)n, IX_APPLY_DERIVED, err, sizeof err), 0);
     CHECK_EQ_INT(ix_commit(s, err, sizeof err), 0);
-    CHECK_EQ_INT(ws->unchanged, 1);
-    CHECK_EQ_INT(ix_doc_count(s), 1);
-    json_doc_free(&plain);
-    ix_close(s);
-    test_remove_db(file);
+    /* lists that do not describe the text: an error, whatever is wrong */
+    CHECK_EQ_INT(sdf_parse_fields(&jd, docbuf, (size_t)n, 1, list, fl.n, NULL, &op, err, sizeof err), -1);
+    CHECK(strstr(err, "raw left out") != NULL); /* and no record beside it */
+    for (size_t k = 0; k < fl.n; k++) {
+        batch_field keep = list[k];
+        uint32_t *what[] = {&list[k].at, &list[k].len};
+        for (int w = 0; w < 2; w++)
+            for (int d = -1; d <= 1; d += 2) {
+                *what[w] += (uint32_t)d;
+                int rc = sdf_parse_fields(&jd, docbuf, (size_t)n, 1, list, fl.n, &hint, &op, err, sizeof err);
+                CHECK_EQ_INT(rc, -1);
+                list[k] = keep;
+            }
+        list[k].fid = (uint8_t)(list[k].fid + 1);
+        CHECK_EQ_INT(sdf_parse_fields(&jd, docbuf, (size_t)n, 1, list, fl.n, &hint, &op, err, sizeof err), -1);
+        list[k] = keep;
+    }
+    CHECK_EQ_INT(sdf_parse_fields(&jd, docbuf, (size_t)n, 1, list, fl.n - 1, &hint, &op, err, sizeof err), -1);
+    CHECK_EQ_INT(sdf_parse_fields(&jd, docbuf, (size_t)n - 1, 1, list, fl.n, &hint, &op, err, sizeof err), -1);
+    /* added again through the full parse of the whole document: found unchanged */
+    readd_unchanged(s, rec, file, &plain);
 }
 
 /* Text is bound as NUL-terminated only when it is: a NUL right after it and none inside. */
@@ -1047,6 +1112,7 @@ int main(void) {
     RUN(test_refuse_old_format);
     RUN(test_trusted_raw);
     RUN(test_hinted_raw);
+    RUN(test_fields_path);
     RUN(test_text_len);
     RUN(test_refuse_foreign_file);
     RUN(test_many_small_writers);

@@ -1,6 +1,7 @@
 #include <regex.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../fuzz/fuzz_check.h"
 #include "base/json.h"
@@ -242,8 +243,24 @@ static void test_strict_differential(void) {
     fprintf(stderr, "strictness: %u accepted, %u refused, as the reference\n", ok, refused);
 }
 
+/* json_bytes_eq against memcmp: every length to 40, equal and with one byte changed anywhere. */
+static void test_bytes_eq(void) {
+    char a[48], b[48];
+    for (int i = 0; i < 48; i++) a[i] = b[i] = (char)('a' + i % 26);
+    for (size_t n = 0; n <= 40; n++) {
+        CHECK_EQ_INT(json_bytes_eq(a, b, n), 1);
+        for (size_t k = 0; k < n; k++) {
+            b[k] ^= 0x20;
+            CHECK_EQ_INT(json_bytes_eq(a, b, n), 0);
+            CHECK_EQ_INT(json_bytes_eq(a + 1, b + 1, n), k == 0); /* unaligned; the change at k only */
+            b[k] ^= 0x20;
+        }
+    }
+}
+
 int main(void) {
     json_doc_init(&doc, 256);
+    RUN(test_bytes_eq);
     RUN(test_object_lookup);
     RUN(test_rejects);
     RUN(test_nomem);

@@ -307,7 +307,40 @@ static void test_text(void) {
     CHECK(jsonw_text("x", one, sizeof one) == 0 && one[0] == '\0');
 }
 
+/* jsonw_escape_len: the length and stats of jsonw_escape's output, for texts whose specials fall
+ * inside and across 16-byte blocks. */
+static void test_escape_len(void) {
+    static const char *cases[] = {"",
+                                  "plain",
+                                  "{\"eventID\":\"a\",\"n\":1}",
+                                  "0123456789abcde\"0123456789abcdef\\x",
+                                  "tab\tline\ncr\r bell\a end",
+                                  "0123456789abcd\xc3\xa9 split across a block",
+                                  "bad \xc3( \xed\xa0\x80 \xef\xbf\xbe \xef\xbf\xbf \xf4\x90\x80\x80 \xe2\x82\xac ok",
+                                  "0123456789abcdef0123456789abcdef\x01"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = strlen(cases[i]);
+        jsonw_stats se, sl;
+        long le = jsonw_escape(cases[i], n, out, sizeof out, JSONW_NO_LIMIT, 0, &se);
+        size_t ll = jsonw_escape_len(cases[i], n, &sl);
+        CHECK(le >= 0 && (size_t)le == ll);
+        CHECK(se.chars == sl.chars && se.dropped == sl.dropped && sl.truncated == 0);
+    }
+    jsonw_stats st;
+    /* every byte a quote, far past what a byte lane counts before it is summed */
+    static char quotes[20000];
+    memset(quotes, '"', sizeof quotes);
+    CHECK_EQ_INT((int)jsonw_escape_len(quotes, sizeof quotes, &st), 40000);
+    CHECK_EQ_INT((int)jsonw_escape_len(quotes, 8161, &st), 16322);
+    CHECK_EQ_INT((int)jsonw_escape_len("a\"b\\c", 5, &st), 7);
+    CHECK_EQ_INT((int)st.chars, 5);
+    CHECK_EQ_INT((int)jsonw_escape_len("a\x01\xff", 3, &st), 1);
+    CHECK_EQ_INT((int)st.dropped, 2);
+    CHECK_EQ_INT((int)jsonw_escape_len("x", 1, NULL), 1);
+}
+
 static void run_all(void) {
+    RUN(test_escape_len);
     RUN(test_escape_basic);
     RUN(test_escape_utf8);
     RUN(test_reescape);

@@ -40,6 +40,7 @@ typedef struct ix_sink {
     batch *cur;
     json_doc jd;
     buf prefix; /* sdf_parse_trusted's copy */
+    buf whole;  /* a refused document with raw put back (batch_doc_whole), for its dead letter */
     sdf_op op;
     int ok;
     char err[512];
@@ -92,13 +93,19 @@ static void write_batch(uv_work_t *w) {
         const char *doc = batch_doc(b, i, &len);
         sdf_hint hint;
         hint.rec = batch_doc_record(b, i, &hint.rec_len, &hint.raw_at, &hint.raw_len);
-        if (sdf_parse_hinted(&s->jd, doc, len, i + 1, hint.rec ? &hint : NULL, &s->prefix, &s->op, why, sizeof why) !=
-            0) {
+        size_t nfl;
+        const batch_field *fl = batch_doc_fields(b, i, &nfl);
+        /* the builder's field list where it kept one: the text is not parsed */
+        int rc =
+            fl ? sdf_parse_fields(&s->jd, doc, len, i + 1, fl, nfl, hint.rec ? &hint : NULL, &s->op, why, sizeof why)
+               : sdf_parse_hinted(&s->jd, doc, len, i + 1, hint.rec ? &hint : NULL, &s->prefix, &s->op, why,
+                                  sizeof why);
+        if (rc != 0) {
             refuse(s, i, why);
             continue;
         }
         unsigned flags = (batch_doc_flags(b, i) & BATCH_DOC_DERIVED) ? IX_APPLY_DERIVED : 0;
-        int rc = ix_apply(s->store, &s->jd, &s->op, doc, len, flags, why, sizeof why);
+        rc = ix_apply(s->store, &s->jd, &s->op, doc, len, flags, why, sizeof why);
         if (rc == -1) refuse(s, i, why);
         else if (rc != 0) {
             snprintf(s->err, sizeof s->err, "%s", why);
@@ -129,12 +136,16 @@ static void batch_written(uv_work_t *w, int status) {
          * one that cannot be written there fails the batch: its records come back, and the
          * documents already stored are found by id and left alone then. */
         for (uint32_t i = 0; i < s->nrefused && ok; i++) {
-            size_t len = 0;
-            const char *doc = batch_doc(b, s->refused[i].doc, &len);
-            const char *src = batch_doc_source(b, s->refused[i].doc);
+            uint32_t d = s->refused[i].doc;
+            /* the document whole: raw's value is put back where the builder left it out */
+            size_t len = batch_doc_whole_len(b, d);
+            buf_clear(&s->whole);
+            if (buf_reserve(&s->whole, len) == 0) s->whole.len = batch_doc_whole(b, d, s->whole.data, s->whole.cap);
+            const char *src = batch_doc_source(b, d);
             if (!s->dead) {
                 log_warn("index %s: document from %s refused: %s", s->path, src, s->refused[i].why);
-            } else if (deadletter_write(s->dead, "document", src, s->refused[i].why, doc, len) != 0) {
+            } else if (s->whole.len != len ||
+                       deadletter_write(s->dead, "document", src, s->refused[i].why, s->whole.data, len) != 0) {
                 log_error("index %s: a document from %s was refused (%s) and could not be written to the "
                           "dead-letter file: its batch is not acknowledged",
                           s->path, src, s->refused[i].why);
@@ -171,6 +182,7 @@ static void finish_close(ix_sink *s) {
     ix_close(s->store);
     json_doc_free(&s->jd);
     buf_free(&s->prefix);
+    buf_free(&s->whole);
     free(s->refused);
     free(s->rejected);
     uv_close((uv_handle_t *)&s->defer, on_closed); /* frees s */
@@ -262,6 +274,7 @@ sink *sink_index_open(uv_loop_t *loop, const char *path, int durable, deadletter
         return NULL;
     }
     buf_init(&s->prefix, SDF_MAX_DOC_BYTES + 16);
+    buf_init(&s->whole, UINT32_MAX); /* a document is never larger than its batch */
     s->base.ops = &index_ops;
     s->base.keeps_records = 1; /* raw's record beside each document: stored without decoding raw */
     s->base.max_in_flight = 2; /* one being written, one waiting: the loop builds the next meanwhile */
