@@ -113,33 +113,39 @@ static inline int put_unit(wstate *w, const void *p, size_t len) {
     return 0;
 }
 
-/* Handles one raw byte sequence starting at in[i] that is not plain ASCII and not a
- * backslash escape: quote, control byte or UTF-8. Sets *adv to the bytes consumed. */
-static inline int put_raw_special(wstate *w, const unsigned char *in, size_t n, size_t i, size_t *adv) {
+enum { RAW_DROP = 0, RAW_COPY = 1 };
+/* What becomes of one raw byte sequence starting at in[i] that is not plain ASCII and not a
+ * backslash escape (quote, control byte or UTF-8), for jsonw_escape and jsonw_escape_len alike:
+ * RAW_DROP, RAW_COPY (a UTF-8 sequence written as it is) or the letter of its two-byte escape.
+ * Sets *adv to the bytes consumed. */
+static inline int raw_special(const unsigned char *in, size_t n, size_t i, size_t *adv) {
     unsigned char c = in[i];
     *adv = 1;
     if (c < 0x80) {
         switch (c) {
-        case '"': return put2(w, '\\', '"');
-        case '\\': return put2(w, '\\', '\\');
-        case '\t': return put2(w, '\\', 't');
-        case '\n': return put2(w, '\\', 'n');
-        case '\r': return put2(w, '\\', 'r');
-        default: w->st.dropped++; return 0; /* other C0 controls are not XML characters */
+        case '"': return '"';
+        case '\\': return '\\';
+        case '\t': return 't';
+        case '\n': return 'n';
+        case '\r': return 'r';
+        default: return RAW_DROP; /* other C0 controls are not XML characters */
         }
     }
     int len = jsonw_utf8_len(in + i, n - i);
-    if (len == 0) {
-        w->st.dropped++; /* resynchronise at the next byte */
-        return 0;
-    }
+    if (len == 0) return RAW_DROP; /* resynchronise at the next byte */
     *adv = (size_t)len;
     /* U+FFFE and U+FFFF are well-formed UTF-8 but not XML characters. */
-    if (len == 3 && c == 0xEF && in[i + 1] == 0xBF && (in[i + 2] == 0xBE || in[i + 2] == 0xBF)) {
+    if (len == 3 && c == 0xEF && in[i + 1] == 0xBF && (in[i + 2] == 0xBE || in[i + 2] == 0xBF)) return RAW_DROP;
+    return RAW_COPY;
+}
+
+static inline int put_raw_special(wstate *w, const unsigned char *in, size_t n, size_t i, size_t *adv) {
+    int k = raw_special(in, n, i, adv);
+    if (k == RAW_DROP) {
         w->st.dropped++;
         return 0;
     }
-    return put_unit(w, in + i, (size_t)len);
+    return k == RAW_COPY ? put_unit(w, in + i, *adv) : put2(w, '\\', (char)k);
 }
 
 /* Handles the escape sequence at in[i] == '\\' of a JSON string token. */
@@ -521,35 +527,16 @@ size_t jsonw_escape_len(const char *in_, size_t n, jsonw_stats *st) {
         chars += i - start;
         if (i >= n) break;
 #endif
-        /* a byte at a time: as jsonw_escape's careful path (put_raw_special) */
-        unsigned char c = in[i];
-        if (c >= 0x20 && c < 0x80) {
-            o += 1 + (c == '"' || c == '\\');
-            chars++;
-            i++;
-        } else if (c < 0x20) {
-            if (c == '\t' || c == '\n' || c == '\r') {
-                o += 2;
-                chars++;
-            } else {
-                dropped++;
-            }
-            i++;
+        /* a byte at a time: what jsonw_escape's careful path writes (raw_special) */
+        size_t adv = 1;
+        int k = is_special(in[i]) ? raw_special(in, n, i, &adv) : RAW_COPY;
+        if (k == RAW_DROP) {
+            dropped++;
         } else {
-            /* an invalid sequence drops one byte, U+FFFE/U+FFFF three */
-            int len = jsonw_utf8_len(in + i, n - i);
-            if (len == 0) {
-                dropped++;
-                i++;
-            } else if (len == 3 && c == 0xEF && in[i + 1] == 0xBF && (in[i + 2] == 0xBE || in[i + 2] == 0xBF)) {
-                dropped++;
-                i += 3;
-            } else {
-                o += (size_t)len;
-                chars++;
-                i += (size_t)len;
-            }
+            o += k == RAW_COPY ? adv : 2;
+            chars++;
         }
+        i += adv;
     }
     if (st) *st = (jsonw_stats){.dropped = dropped, .chars = chars, .truncated = 0};
     return o;
