@@ -546,6 +546,7 @@ int sdf_parse_fields(json_doc *doc, const char *js, size_t len, unsigned index, 
     op->id_len = idn;
     /* tokens: the operation, type, add, id, the id, fields, its object; then per entry 2 at most */
     if (doc->cap < 7 + 2 * nfl) return fail(err, errcap, "%s: too many values", op->id);
+    /* offsets in sdf_head: "type" at 2..6, "add" at 9..12, "id" at 15..17; "fields" after the id */
     int root = fl_token(doc, JSON_OBJECT, 0, len, -1);
     fl_token(doc, JSON_STRING, 9, 12, fl_token(doc, JSON_STRING, 2, 6, root));
     fl_token(doc, JSON_STRING, h, i, fl_token(doc, JSON_STRING, 15, 17, root));
