@@ -7,7 +7,6 @@
 
 #include "index/ix_internal.h"
 #include "index/ix_store.h"
-#include "index/ixvalue.h"
 
 size_t ix__varint_put(uint8_t *p, uint64_t v) {
     size_t n = 0;
@@ -217,16 +216,8 @@ static int doc_columns(ix_store *s, const json_doc *doc, const sdf_op *op, int d
             for (int j = 0; j < n; j++)
                 if (put_varint(&s->packed, (uint64_t)ids[j]) != 0 || put_token(&s->lit, 'v', (uint64_t)ids[j]) != 0)
                     goto out;
-        } else {
-            int64_t v = 0;
-            char small[64];
-            if (doc->toks[tok].type == JSON_STRING) {
-                if (json_tok_decode(doc, tok, small, sizeof small) < 0) goto out;
-                if (f->kind == IXF_DATE ? ixvalue_date(small, strlen(small), &v) : ixvalue_int(small, &v)) goto out;
-            } else if (json_tok_int64(doc, tok, &v) != 0) {
-                goto out;
-            }
-            if (put_varint(&s->packed, ix__zigzag(v) + 1) != 0) goto out;
+        } else if (put_varint(&s->packed, ix__zigzag(op->fields[i].v) + 1) != 0) { /* a date or an int: as checked */
+            goto out;
         }
         last_nonzero = (int)s->packed.len;
     }

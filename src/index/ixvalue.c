@@ -2,22 +2,10 @@
 
 #include <stdio.h>
 
-/* s against a template: 'd' a digit (runs of them make the numbers in v, in order), anything
- * else that character. */
-static int match_template(const char *s, const char *tmpl, int *v) {
-    int k = -1, in_num = 0;
-    for (; *tmpl; tmpl++, s++) {
-        if (*tmpl != 'd') {
-            if (*s != *tmpl) return -1;
-            in_num = 0;
-            continue;
-        }
-        if (*s < '0' || *s > '9') return -1;
-        if (!in_num) v[++k] = 0;
-        in_num = 1;
-        v[k] = v[k] * 10 + (*s - '0');
-    }
-    return 0;
+/* The two digits at s as a number, or -1. */
+static inline int two_digits(const char *s) {
+    unsigned a = (unsigned char)s[0] - '0', b = (unsigned char)s[1] - '0';
+    return a < 10 && b < 10 ? (int)(a * 10 + b) : -1;
 }
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian), valid for any year 0..9999. */
@@ -37,9 +25,13 @@ static int month_days(int y, int m) {
 }
 
 int ixvalue_date(const char *s, size_t n, int64_t *ms) {
-    int v[6];
-    if (n < 20 || match_template(s, "dddd-dd-ddTdd:dd:dd", v) != 0) return -1;
-    int y = v[0], mo = v[1], d = v[2], h = v[3], mi = v[4], se = v[5];
+    /* yyyy-mm-ddTHH:mm:ss by position: one comparison a byte (a loop over a template cost 500
+     * instructions a date, two dates a document) */
+    if (n < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':') return -1;
+    int c = two_digits(s), yy = two_digits(s + 2), mo = two_digits(s + 5), d = two_digits(s + 8);
+    int h = two_digits(s + 11), mi = two_digits(s + 14), se = two_digits(s + 17);
+    if ((c | yy | mo | d | h | mi | se) < 0) return -1;
+    int y = c * 100 + yy;
     if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 || mi > 59 || se > 59) return -1;
     size_t i = 19;
     int frac = 0;

@@ -92,35 +92,40 @@ static const char *check_string(const char *p, size_t n, size_t max_cp, buf *scr
     return NULL;
 }
 
-static int check_value(const json_doc *d, int tok, const ixf_field *f, sdf_op *op, buf *scratch, const char **why) {
+/* A string's or number's value for field f, checked; a date's milliseconds or an int's value in
+ * *v (0 for other kinds). */
+static int check_value(const json_doc *d, int tok, const ixf_field *f, sdf_op *op, buf *scratch, const char **why,
+                       int64_t *v) {
     const json_tok *t = &d->toks[tok];
     const char *p = json_tok_ptr(d, tok);
     size_t n = json_tok_len(d, tok);
+    *v = 0;
     if (t->type == JSON_OBJECT) return *why = "an object is not a valid value", -1;
     if (t->type == JSON_ARRAY) return *why = "nested arrays are not valid values", -1;
     if (t->type == JSON_PRIMITIVE) {
         if (json_tok_is_null(d, tok)) return *why = "null is not allowed (omit the field instead)", -1;
         if (json_tok_bool(d, tok) >= 0) return *why = "boolean values are not supported", -1;
         if (f->kind != IXF_INT) return *why = "the value must be a string", -1;
-        int64_t v;
-        if (json_tok_int64(d, tok, &v) != 0) return *why = "an int value must be a 64-bit integer", -1;
+        if (json_tok_int64(d, tok, v) != 0) return *why = "an int value must be a 64-bit integer", -1;
         return 0;
     }
     /* a string */
     switch (f->kind) {
     case IXF_INT: { /* XML batches carry numbers as text; accept the same in JSON */
         char num[24];
-        if (n == 0 || n >= sizeof num || json_tok_decode(d, tok, num, sizeof num) < 0 || ixvalue_int(num, NULL) != 0)
+        if (n == 0 || n >= sizeof num || json_tok_decode(d, tok, num, sizeof num) < 0 || ixvalue_int(num, v) != 0)
             return *why = "an int value must be a 64-bit integer", -1;
         return 0;
     }
     case IXF_DATE: {
+        /* The token's own bytes when they are a date: then they hold no escape, and decoding
+         * them would give them back. Else decoded (up to a NUL, as before). */
         char date[64];
-        int64_t ms;
-        if (n >= sizeof date || json_tok_decode(d, tok, date, sizeof date) < 0 || ixvalue_date(date, strlen(date), &ms))
+        if (n >= sizeof date || (ixvalue_date(p, n, v) != 0 && (json_tok_decode(d, tok, date, sizeof date) < 0 ||
+                                                                ixvalue_date(date, strlen(date), v) != 0)))
             return *why = "a date must be RFC 3339 in UTC (yyyy-mm-ddTHH:mm:ss[.SSS]Z)", -1;
         if (f->is_time) {
-            op->time_ms = ms;
+            op->time_ms = *v;
             op->has_time = 1;
         }
         return 0;
@@ -413,6 +418,7 @@ static int parse_op(json_doc *doc, const char *js, size_t len, unsigned index, i
             return fail(err, errcap, "%s: field '%s' appears twice", op->id, f->sf->name);
         seen_mask[f->fid / 64] |= UINT64_C(1) << (f->fid % 64);
         const char *why = NULL;
+        int64_t val = 0, ignored;
         if (doc->toks[v].type == JSON_ARRAY) {
             int is_array = f->sf->cs_type == CS_LITERAL_ARRAY || f->sf->cs_type == CS_TEXT_ARRAY;
             int nv = doc->toks[v].size;
@@ -421,13 +427,12 @@ static int parse_op(json_doc *doc, const char *js, size_t len, unsigned index, i
             else if (nv > SDF_MAX_VALUES) why = "more than 1000 values";
             for (int e = v + 1, i = 0; !why && i < nv; e = json_next(doc, e), i++)
                 if (!trusted || doc->toks[e].type != JSON_STRING || f->kind == IXF_DATE)
-                    check_value(doc, e, f, op, trusted ? NULL : scratch, &why);
+                    check_value(doc, e, f, op, trusted ? NULL : scratch, &why, &ignored);
         } else if (!trusted || doc->toks[v].type != JSON_STRING || f->kind == IXF_DATE || f->kind == IXF_INT) {
-            check_value(doc, v, f, op, trusted ? NULL : scratch, &why);
+            check_value(doc, v, f, op, trusted ? NULL : scratch, &why, &val);
         }
         if (why) return fail(err, errcap, "%s: field '%s': %s", op->id, f->sf->name, why);
-        op->fields[op->nfields].f = f;
-        op->fields[op->nfields].tok = v;
+        op->fields[op->nfields] = (sdf_field){f, v, val};
         op->nfields++;
         /* a string or a number is one token: no walk to find the next key */
         k = doc->toks[v].type == JSON_ARRAY || doc->toks[v].type == JSON_OBJECT ? json_next(doc, v) : v + 1;
@@ -573,6 +578,7 @@ int sdf_parse_fields(json_doc *doc, const char *js, size_t len, unsigned index, 
         size_t q = p + 3 + nlen, end = 0; /* the value's first byte, and one past its last */
         const char *why = NULL;
         int v;
+        int64_t val = 0, ignored;
         if (e->flags & BATCH_FIELD_ARRAY) {
             size_t ne = e->n;
             if (f->sf->cs_type != CS_LITERAL_ARRAY && f->sf->cs_type != CS_TEXT_ARRAY)
@@ -589,7 +595,7 @@ int sdf_parse_fields(json_doc *doc, const char *js, size_t len, unsigned index, 
                 if (!after || (js[after] != ',' && js[after] != ']') || (js[after] == ']') != (j == ne))
                     return fail(err, errcap, "%s: field '%s' is not where its field list says", op->id, name);
                 int t = fl_token(doc, JSON_STRING, el->at, (size_t)el->at + el->len, v);
-                if (f->kind == IXF_DATE) check_value(doc, t, f, op, NULL, &why);
+                if (f->kind == IXF_DATE) check_value(doc, t, f, op, NULL, &why, &ignored);
                 r = after + 1;
             }
             end = r;
@@ -600,7 +606,7 @@ int sdf_parse_fields(json_doc *doc, const char *js, size_t len, unsigned index, 
             end = fl_string(js, len, q, e);
             if (!end) return fail(err, errcap, "%s: field '%s' is not where its field list says", op->id, name);
             v = fl_token(doc, JSON_STRING, e->at, (size_t)e->at + e->len, key);
-            if (f->kind == IXF_DATE || f->kind == IXF_INT) check_value(doc, v, f, op, NULL, &why);
+            if (f->kind == IXF_DATE || f->kind == IXF_INT) check_value(doc, v, f, op, NULL, &why, &val);
             if (f->column == IXT_RAW && hint && hint->raw_at == e->at && hint->raw_len == e->len) {
                 op->raw = hint->rec;
                 op->raw_len = hint->rec_len;
@@ -613,12 +619,11 @@ int sdf_parse_fields(json_doc *doc, const char *js, size_t len, unsigned index, 
                 return fail(err, errcap, "%s: field '%s' is not where its field list says", op->id, name);
             end = q + e->len;
             v = fl_token(doc, JSON_PRIMITIVE, q, end, key);
-            check_value(doc, v, f, op, NULL, &why);
+            check_value(doc, v, f, op, NULL, &why, &val);
             k++;
         }
         if (why) return fail(err, errcap, "%s: field '%s': %s", op->id, name, why);
-        op->fields[op->nfields].f = f;
-        op->fields[op->nfields].tok = v;
+        op->fields[op->nfields] = (sdf_field){f, v, val};
         op->nfields++;
         if (end < len && js[end] == ',' && k < nfl) {
             p = end + 1;

@@ -30,7 +30,8 @@
 
 typedef struct sdf_field {
     const ixf_field *f;
-    int tok; /* the value token: a string, a number, or an array of them */
+    int tok;   /* the value token: a string, a number, or an array of them */
+    int64_t v; /* a date field's milliseconds, an int field's value, as checked (else 0) */
 } sdf_field;
 
 typedef struct sdf_op {

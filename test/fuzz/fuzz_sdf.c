@@ -5,12 +5,14 @@
  * json_tok_decode gives; with the builder's hint of where raw is, the same tokens, and raw is
  * the hinted record. A field list made from the full parse's tokens (as the builder writes one)
  * is read by sdf_parse_fields as the same tokens and fields, or refused; the list changed in one
- * place (by the last input byte) is refused or read the same, never otherwise. */
+ * place (by the last input byte) is refused or read the same, never otherwise. Dates' and ints'
+ * values are what decoding and parsing their tokens gives. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz_check.h"
+#include "index/ixvalue.h"
 #include "index/sdf_parse.h"
 
 static json_doc a, b;
@@ -18,6 +20,18 @@ static sdf_op oa, ob;
 static buf scratch;
 static int ready;
 static batch_field list[SDF_MAX_TOKENS];
+
+/* A date's or an int's value read the plain way (the token decoded, then parsed up to a NUL);
+ * 0 for other fields. */
+static int64_t value_of(const json_doc *d, const sdf_field *fd) {
+    char tmp[64];
+    int64_t v = 0;
+    if (fd->f->kind != IXF_DATE && fd->f->kind != IXF_INT) return 0;
+    if (d->toks[fd->tok].type != JSON_STRING) return json_tok_int64(d, fd->tok, &v) == 0 ? v : INT64_MIN;
+    if (json_tok_decode(d, fd->tok, tmp, sizeof tmp) < 0) return INT64_MIN;
+    int bad = fd->f->kind == IXF_DATE ? ixvalue_date(tmp, strlen(tmp), &v) : ixvalue_int(tmp, &v);
+    return bad ? INT64_MIN : v;
+}
 
 /* The field list the builder would write for the operation the full parse read (oa, tokens a). */
 static size_t list_of(void) {
@@ -49,7 +63,8 @@ static void same_as_full(void) {
                 x->parent == y->parent);
     }
     for (int i = 0; i < oa.nfields; i++)
-        REQUIRE(ob.fields[i].f == oa.fields[i].f && ob.fields[i].tok == oa.fields[i].tok);
+        REQUIRE(ob.fields[i].f == oa.fields[i].f && ob.fields[i].tok == oa.fields[i].tok &&
+                ob.fields[i].v == oa.fields[i].v);
 }
 
 static void check_list(const char *e, size_t elen, uint8_t sel) {
@@ -100,6 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         REQUIRE(sdf_parse_op(&a, e, elen, (unsigned)guard, 0, &scratch, &oa, err, sizeof err) == 0); /* a again */
         for (int i = 0; i < oa.nfields; i++) {
             REQUIRE(oa.fields[i].f != NULL && oa.fields[i].tok > 0 && (unsigned)oa.fields[i].tok < a.ntoks);
+            REQUIRE(oa.fields[i].v == value_of(&a, &oa.fields[i]));
         }
         /* the fast path agrees with the full parse, value by value */
         REQUIRE(sdf_parse_trusted(&b, e, elen, 1, &scratch, &ob, err, sizeof err) == 0);
@@ -116,7 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         int raw_seen = 0;
         for (int i = 0; i < oa.nfields; i++) {
-            REQUIRE(ob.fields[i].f == oa.fields[i].f);
+            REQUIRE(ob.fields[i].f == oa.fields[i].f && ob.fields[i].v == oa.fields[i].v);
             size_t la = json_tok_len(&a, oa.fields[i].tok), lb = json_tok_len(&b, ob.fields[i].tok);
             if (a.toks[oa.fields[i].tok].type == JSON_STRING) {
                 REQUIRE(la == lb &&
