@@ -324,6 +324,51 @@ static void test_text_len(void) {
     CHECK_EQ_INT(ix_text_len("", 0), -1);
 }
 
+/* lit tokens and value hashes are stored: ix__token and ix__hash give what the plain forms (a
+ * division a digit, a byte a step) give, for every length and digit count. */
+static void test_tokens_and_hashes(void) {
+    uint64_t vals[] = {0,
+                       1,
+                       35,
+                       36,
+                       37,
+                       1295,
+                       1296,
+                       1297,
+                       46655,
+                       46656,
+                       UINT64_C(2176782335),
+                       UINT64_C(2176782336),
+                       IX_HASH_TOKEN_MASK,
+                       UINT64_MAX};
+    uint64_t x = 88172645463325252ull;
+    for (int k = 0; k < 2000; k++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint64_t v = k < (int)(sizeof vals / sizeof vals[0]) ? vals[k] : x >> (k % 64);
+        char want[32], got[32], digits[16];
+        int d = 0;
+        uint64_t t = v;
+        do {
+            digits[d++] = "0123456789abcdefghijklmnopqrstuvwxyz"[t % 36];
+            t /= 36;
+        } while (t);
+        size_t n = 0;
+        want[n++] = 'h';
+        while (d) want[n++] = digits[--d];
+        want[n] = '\0';
+        CHECK_EQ_INT(ix__token('h', v, got), n);
+        CHECK_EQ_STR(got, want);
+    }
+    char text[64];
+    for (int i = 0; i < 64; i++) text[i] = (char)(i * 37 + 11);
+    for (size_t n = 0; n <= sizeof text; n++) {
+        uint64_t h = 1469598103934665603ULL ^ 7u;
+        h *= 1099511628211ULL;
+        for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)text[i]) * 1099511628211ULL;
+        CHECK(ix__hash(7, text, n) == h);
+    }
+}
+
 /* One number from file, read by a connection of its own (what is committed), or -1. */
 static long long sql_count(const char *file, const char *sql) {
     sqlite3 *db = NULL;
@@ -1114,6 +1159,7 @@ int main(void) {
     RUN(test_hinted_raw);
     RUN(test_fields_path);
     RUN(test_text_len);
+    RUN(test_tokens_and_hashes);
     RUN(test_refuse_foreign_file);
     RUN(test_many_small_writers);
     RUN(test_killed_while_training);
