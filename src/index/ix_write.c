@@ -114,11 +114,18 @@ static inline int put_token(buf *b, char kind, uint64_t v) {
     return buf_append(b, tmp, 1 + ix__token(kind, v, tmp + 1));
 }
 
-/* Decode a string token into b (replacing its content); NUL-terminated. */
-static int decode_into(buf *b, const json_doc *doc, int tok) {
+/* Decode a string token into b (replacing its content); NUL-terminated. plain: nothing in it is
+ * escaped (sdf_field.plain): copied as it is. */
+static int decode_into(buf *b, const json_doc *doc, int tok, int plain) {
     size_t n = json_tok_len(doc, tok);
     buf_clear(b);
     if (buf_reserve(b, n + 1) != 0) return -1;
+    if (plain) {
+        memcpy(b->data, json_tok_ptr(doc, tok), n);
+        b->data[n] = '\0';
+        b->len = n;
+        return 0;
+    }
     long r = json_tok_decode(doc, tok, b->data, b->cap);
     if (r < 0) return -1;
     b->len = (size_t)r;
@@ -136,31 +143,32 @@ static int append_decoded(buf *b, const json_doc *doc, int tok) {
 }
 
 /* The decoded bytes of a string token: the token itself when it holds no escape (the common
- * case), else decoded into scratch. NULL on error. */
-static const char *token_value(const json_doc *doc, int tok, buf *scratch, size_t *len) {
+ * case; known without a look when plain, sdf_field.plain), else decoded into scratch. NULL on
+ * error. */
+static const char *token_value(const json_doc *doc, int tok, int plain, buf *scratch, size_t *len) {
     const char *p = json_tok_ptr(doc, tok);
     size_t n = json_tok_len(doc, tok);
-    if (!memchr(p, '\\', n)) {
+    if (plain || !memchr(p, '\\', n)) {
         *len = n;
         return p;
     }
-    if (decode_into(scratch, doc, tok) != 0) return NULL;
+    if (decode_into(scratch, doc, tok, 0) != 0) return NULL;
     *len = scratch->len;
     return scratch->data;
 }
 
 /* A literal value's dictionary id (counting delta documents), from a string token. */
-static int64_t literal_id(ix_store *s, const json_doc *doc, int tok, int fid, int create, int delta) {
+static int64_t literal_id(ix_store *s, const json_doc *doc, int tok, int plain, int fid, int create, int delta) {
     size_t len;
-    const char *v = token_value(doc, tok, &s->scratch, &len);
+    const char *v = token_value(doc, tok, plain, &s->scratch, &len);
     return v ? ix__dict_id(s, fid, v, len, create, delta) : -1;
 }
 
 uint64_t ix__value_hash(int fid, const char *v, size_t n) { return ix__hash(fid, v, n) & IX_HASH_TOKEN_MASK; }
 
-static uint64_t literal_hash(const json_doc *doc, int tok, int fid, buf *scratch) {
+static uint64_t literal_hash(const json_doc *doc, int tok, int plain, int fid, buf *scratch) {
     size_t len;
-    const char *v = token_value(doc, tok, scratch, &len);
+    const char *v = token_value(doc, tok, plain, scratch, &len);
     return v ? ix__value_hash(fid, v, len) : 0;
 }
 
@@ -196,7 +204,7 @@ static int doc_columns(ix_store *s, const json_doc *doc, const sdf_op *op, int d
         if (f->slot >= 0) slot_of[f->slot] = i;
         if (f->kind == IXF_TEXT) {
             if (f->column == IXT_RAW && raw) continue; /* decoded already */
-            if (decode_into(&s->cols[f->column], doc, tok) != 0) goto out;
+            if (decode_into(&s->cols[f->column], doc, tok, op->fields[i].plain) != 0) goto out;
             if (f->column == IXT_RAW && derived &&
                 has_backslash_then(json_tok_ptr(doc, tok), json_tok_len(doc, tok), "\\u", 2))
                 covered_in_other = 1;
@@ -206,7 +214,9 @@ static int doc_columns(ix_store *s, const json_doc *doc, const sdf_op *op, int d
      * holds them; only documents without it get a hashed token (about 20 B each). */
     for (int i = 0; covered_in_other && i < op->nfields; i++)
         if (op->fields[i].f->kind == IXF_LITERAL_HASH &&
-            put_token(&s->lit, 'h', literal_hash(doc, op->fields[i].tok, op->fields[i].f->fid, &s->scratch)) != 0)
+            put_token(&s->lit, 'h',
+                      literal_hash(doc, op->fields[i].tok, op->fields[i].plain, op->fields[i].f->fid, &s->scratch)) !=
+                0)
             goto out;
     for (int i = 0; covered_in_other && i < op->nfields; i++)
         if (op->fields[i].f->kind == IXF_TEXT_COVERED) {
@@ -228,7 +238,7 @@ static int doc_columns(ix_store *s, const json_doc *doc, const sdf_op *op, int d
         const ixf_field *f = op->fields[i].f;
         int tok = op->fields[i].tok;
         if (f->kind == IXF_LITERAL) {
-            int64_t id = literal_id(s, doc, tok, f->fid, delta > 0, delta);
+            int64_t id = literal_id(s, doc, tok, op->fields[i].plain, f->fid, delta > 0, delta);
             if (id <= 0 || put_varint(&s->packed, (uint64_t)id + 1) != 0 || put_token(&s->lit, 'v', (uint64_t)id) != 0)
                 goto out;
         } else if (f->kind == IXF_LITERAL_UNIQUE) {
@@ -236,14 +246,14 @@ static int doc_columns(ix_store *s, const json_doc *doc, const sdf_op *op, int d
             int n = 0;
             if (f->is_array) {
                 for (int e = tok + 1, k2 = 0; k2 < doc->toks[tok].size; e = json_next(doc, e), k2++) {
-                    uint64_t h = literal_hash(doc, e, f->fid, &s->scratch);
+                    uint64_t h = literal_hash(doc, e, 0, f->fid, &s->scratch);
                     int dup = 0;
                     for (int j = 0; j < n && !dup; j++) dup = hs[j] == h;
                     if (!dup) hs[n++] = h;
                 }
                 if (put_varint(&s->packed, (uint64_t)n + 1) != 0) goto out;
             } else {
-                hs[n++] = literal_hash(doc, tok, f->fid, &s->scratch);
+                hs[n++] = literal_hash(doc, tok, op->fields[i].plain, f->fid, &s->scratch);
             }
             for (int j = 0; j < n; j++)
                 if (put_varint(&s->packed, f->is_array ? hs[j] : hs[j] + 1) != 0 || put_token(&s->lit, 'h', hs[j]) != 0)
@@ -252,11 +262,11 @@ static int doc_columns(ix_store *s, const json_doc *doc, const sdf_op *op, int d
             int64_t ids[SDF_MAX_VALUES];
             int n = 0;
             for (int e = tok + 1, k2 = 0; k2 < doc->toks[tok].size; e = json_next(doc, e), k2++) {
-                int64_t id = literal_id(s, doc, e, f->fid, delta > 0, delta);
+                int64_t id = literal_id(s, doc, e, 0, f->fid, delta > 0, delta);
                 if (id <= 0) goto out;
                 int dup = 0;
                 for (int j = 0; j < n && !dup; j++) dup = ids[j] == id;
-                if (dup) literal_id(s, doc, e, f->fid, 0, -delta); /* a document counts once per value */
+                if (dup) literal_id(s, doc, e, 0, f->fid, 0, -delta); /* a document counts once per value */
                 else ids[n++] = id;
             }
             if (put_varint(&s->packed, (uint64_t)n + 1) != 0) goto out;

@@ -432,7 +432,7 @@ static int parse_op(json_doc *doc, const char *js, size_t len, unsigned index, i
             check_value(doc, v, f, op, trusted ? NULL : scratch, &why, &val);
         }
         if (why) return fail(err, errcap, "%s: field '%s': %s", op->id, f->sf->name, why);
-        op->fields[op->nfields] = (sdf_field){f, v, val};
+        op->fields[op->nfields] = (sdf_field){f, v, 0, val};
         op->nfields++;
         /* a string or a number is one token: no walk to find the next key */
         k = doc->toks[v].type == JSON_ARRAY || doc->toks[v].type == JSON_OBJECT ? json_next(doc, v) : v + 1;
@@ -579,6 +579,7 @@ int sdf_parse_fields(json_doc *doc, const char *js, size_t len, unsigned index, 
         const char *why = NULL;
         int v;
         int64_t val = 0, ignored;
+        int plain = 0;
         if (e->flags & BATCH_FIELD_ARRAY) {
             size_t ne = e->n;
             if (f->sf->cs_type != CS_LITERAL_ARRAY && f->sf->cs_type != CS_TEXT_ARRAY)
@@ -606,6 +607,7 @@ int sdf_parse_fields(json_doc *doc, const char *js, size_t len, unsigned index, 
             end = fl_string(js, len, q, e);
             if (!end) return fail(err, errcap, "%s: field '%s' is not where its field list says", op->id, name);
             v = fl_token(doc, JSON_STRING, e->at, (size_t)e->at + e->len, key);
+            plain = (e->flags & BATCH_FIELD_PLAIN) != 0;
             if (f->kind == IXF_DATE || f->kind == IXF_INT) check_value(doc, v, f, op, NULL, &why, &val);
             if (f->column == IXT_RAW && hint && hint->raw_at == e->at && hint->raw_len == e->len) {
                 op->raw = hint->rec;
@@ -623,7 +625,7 @@ int sdf_parse_fields(json_doc *doc, const char *js, size_t len, unsigned index, 
             k++;
         }
         if (why) return fail(err, errcap, "%s: field '%s': %s", op->id, name, why);
-        op->fields[op->nfields] = (sdf_field){f, v, val};
+        op->fields[op->nfields] = (sdf_field){f, v, plain, val};
         op->nfields++;
         if (end < len && js[end] == ',' && k < nfl) {
             p = end + 1;

@@ -31,6 +31,7 @@
 typedef struct sdf_field {
     const ixf_field *f;
     int tok;   /* the value token: a string, a number, or an array of them */
+    int plain; /* a string whose bytes are its value (nothing escaped), by the builder's word */
     int64_t v; /* a date field's milliseconds, an int field's value, as checked (else 0) */
 } sdf_field;
 
@@ -87,7 +88,8 @@ int sdf_parse_hinted(json_doc *doc, const char *js, size_t len, unsigned index, 
  * describe js exactly: the operation's head and the id, then each field's key, value and
  * separator where the list puts them, and the end; field ids known and each once; arrays only
  * for array fields. The values' bytes are trusted as sdf_parse_trusted trusts them (dates and
- * ints are still checked). raw left out of the document (BATCH_FIELD_KEPT) needs the hint of its
+ * ints are still checked), and so is a string's BATCH_FIELD_PLAIN (sdf_field.plain: its bytes
+ * are taken as its value, not decoded). raw left out of the document (BATCH_FIELD_KEPT) needs the hint of its
  * record; with a hint at raw's place, op->raw is the record. 0, or -1 with err: a document the
  * list does not describe (never read otherwise), or a value refused. */
 int sdf_parse_fields(json_doc *doc, const char *js, size_t len, unsigned index, const batch_field *fl, size_t nfl,
