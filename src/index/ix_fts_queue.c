@@ -65,7 +65,10 @@ static void current_values(const ix_store *s, fts_values *v) {
     v->lit_open = s->lit.len >= s->lit.cap;
 }
 
-/* Each value is bound terminated when it is (ix_text_len): the queue's copies always are. */
+/* Each value is bound terminated when it is (ix_text_len): the queue's copies always are. (Bound
+ * with -1, FTS5 reads the value where it is; with a length, sqlite3_value_text copies it to
+ * add the terminator.) The lit tokens are ours, letters, digits and spaces: terminated, never
+ * a NUL inside, unless they filled their buffer (lit_open). */
 static int write_now(ix_store *s, int is_delete, int64_t rowid, const fts_values *v, char *err, size_t errcap) {
     sqlite3_stmt *st = is_delete ? s->q_text_del : s->q_text_put;
     sqlite3_bind_int64(st, 1, rowid);
@@ -79,7 +82,7 @@ static int write_now(ix_store *s, int is_delete, int64_t rowid, const fts_values
     const char *lp = v->p[IXT_COLUMNS];
     size_t ln = v->n[IXT_COLUMNS];
     if (!lp) sqlite3_bind_text(st, 2, "", 0, SQLITE_STATIC);
-    else sqlite3_bind_text(st, 2, lp, v->lit_open ? (int)ln : ix_text_len(lp, ln), SQLITE_STATIC);
+    else sqlite3_bind_text(st, 2, lp, v->lit_open ? (int)ln : -1, SQLITE_STATIC);
     return ix__step_done(s, st, err, errcap, is_delete ? "deleting values" : "indexing values");
 }
 
