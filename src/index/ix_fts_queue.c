@@ -76,14 +76,23 @@ static int write_now(ix_store *s, int is_delete, int64_t rowid, const fts_values
         if (v->n[c]) sqlite3_bind_text(st, 2 + c, v->p[c], ix_text_len(v->p[c], v->n[c]), SQLITE_STATIC);
         else sqlite3_bind_null(st, 2 + c);
     }
-    if (ix__step_done(s, st, err, errcap, is_delete ? "deleting text" : "indexing text") != 0) return -1;
+    if (ix__step_rebound(s, st, err, errcap, is_delete ? "deleting text" : "indexing text") != 0) return -1;
     st = is_delete ? s->q_lit_del : s->q_lit_put;
     sqlite3_bind_int64(st, 1, rowid);
     const char *lp = v->p[IXT_COLUMNS];
     size_t ln = v->n[IXT_COLUMNS];
     if (!lp) sqlite3_bind_text(st, 2, "", 0, SQLITE_STATIC);
     else sqlite3_bind_text(st, 2, lp, v->lit_open ? (int)ln : -1, SQLITE_STATIC);
-    return ix__step_done(s, st, err, errcap, is_delete ? "deleting values" : "indexing values");
+    return ix__step_rebound(s, st, err, errcap, is_delete ? "deleting values" : "indexing values");
+}
+
+/* The writes' statements keep their values bound from one write to the next (every parameter is
+ * bound again before each step): let go of them once the values may go away. */
+static void release_values(ix_store *s) {
+    sqlite3_clear_bindings(s->q_text_put);
+    sqlite3_clear_bindings(s->q_text_del);
+    sqlite3_clear_bindings(s->q_lit_put);
+    sqlite3_clear_bindings(s->q_lit_del);
 }
 
 static int op_order(const void *a, const void *b) {
@@ -106,6 +115,7 @@ int ix__fts_flush(ix_store *s, char *err, size_t errcap) {
         }
         rc = write_now(s, o->is_delete, o->rowid, &v, err, errcap);
     }
+    release_values(s);
     ix__fts_queue_clear(s);
     return rc;
 }
@@ -117,8 +127,11 @@ int ix__fts_queue(ix_store *s, int is_delete, int64_t rowid, char *err, size_t e
     for (int c = 0; c <= IXT_COLUMNS; c++) need += v.n[c] + 1;
     if (s->fq_n == IX_FTSQ_OPS || need > s->fq_text.max - s->fq_text.len) {
         if (ix__fts_flush(s, err, errcap) != 0) return -1;
-        if (need > s->fq_text.max) /* larger than the whole queue: after what came before it */
-            return write_now(s, is_delete, rowid, &v, err, errcap);
+        if (need > s->fq_text.max) { /* larger than the whole queue: after what came before it */
+            int rc = write_now(s, is_delete, rowid, &v, err, errcap);
+            release_values(s);
+            return rc;
+        }
     }
     if (s->fq_n == s->fq_cap) {
         uint32_t cap = s->fq_cap ? s->fq_cap * 2 : 1024;

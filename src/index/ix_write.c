@@ -316,11 +316,16 @@ static int64_t alloc_rowid(ix_store *s, int has_time, int64_t t_ms, char *err, s
     return (hour << IX_SEQ_BITS) | s->hours[i].next++;
 }
 
-int ix__step_done(ix_store *s, sqlite3_stmt *st, char *err, size_t errcap, const char *what) {
+int ix__step_rebound(ix_store *s, sqlite3_stmt *st, char *err, size_t errcap, const char *what) {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
     return rc == SQLITE_DONE ? 0 : ix__sqlerr(s, err, errcap, what);
+}
+
+int ix__step_done(ix_store *s, sqlite3_stmt *st, char *err, size_t errcap, const char *what) {
+    int rc = ix__step_rebound(s, st, err, errcap, what);
+    sqlite3_clear_bindings(st);
+    return rc;
 }
 
 int ix_text_len(const char *p, size_t n) { return p[n] == '\0' && strlen(p) == n ? -1 : (int)n; }
