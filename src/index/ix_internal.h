@@ -266,7 +266,7 @@ int ix__doc_init(ix_store *s);
 void ix__doc_free(ix_store *s);
 
 /* lit tokens: "v<id>" for dictionary values, "h<hash>" for search-only literals, base 36; out
- * needs 16 bytes. Returns the length. */
+ * needs 17 bytes (the token and its NUL take 15 at most). Returns the length. */
 #define IX_HASH_TOKEN_MASK ((UINT64_C(1) << 60) - 1)
 /* The 60-bit hash of a field's value: its "h" token and, for nearly unique literals, its slot. */
 uint64_t ix__value_hash(int fid, const char *v, size_t n);

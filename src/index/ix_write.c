@@ -84,7 +84,7 @@ static const char b36_pairs[36 * 36 * 2 + 1] =
 /* Base 36, two digits a step from the end (a 64-bit division a digit cost about as much as the
  * rest of a document's tokens). */
 size_t ix__token(char kind, uint64_t v, char *out) {
-    char digits[16];
+    char digits[32] = {0}; /* written from 16 down; out gets 16 bytes from the first digit on */
     int d = 16;
     for (; v >= 36 * 36; v /= 36 * 36) {
         d -= 2;
@@ -98,13 +98,13 @@ size_t ix__token(char kind, uint64_t v, char *out) {
     }
     size_t n = (size_t)(16 - d);
     out[0] = kind;
-    memcpy(out + 1, digits + d, n);
+    memcpy(out + 1, digits + d, 16); /* a fixed size: a move, not a call */
     out[n + 1] = '\0';
     return n + 1;
 }
 
 static inline int put_token(buf *b, char kind, uint64_t v) {
-    if (b->cap - b->len >= 24) { /* ix__token writes at most 15 bytes and a NUL */
+    if (b->cap - b->len >= 24) { /* ix__token writes 17 bytes at most */
         b->data[b->len] = ' ';
         b->len += 1 + ix__token(kind, v, b->data + b->len + 1);
         return 0;
