@@ -205,6 +205,7 @@ void ix__idn_free(ix_store *s);
 void ix__idm_forget(ix_store *s);
 void ix__idm_commit(ix_store *s);
 void ix__idm_rollback(ix_store *s);
+int ix__ids_functions(ix_store *s); /* registers ctidm on the writer's connection: SQLITE_OK or not */
 /* 1 when ids_new, with n entries in an index of docs documents, is to be merged. */
 int ix__ids_new_full(const ix_store *s, int64_t n, int64_t docs);
 /* Merges ids_new into ids and empties it when full; in the open transaction (ix_begin). */

@@ -137,7 +137,8 @@ static int prepare_all(ix_store *s) {
     rc |= prep(s, &s->q_idnew_del, "DELETE FROM ids_new WHERE h=?1 AND doc=?2");
     rc |= prep(s, &s->q_id_get_main, "SELECT doc, 0 FROM ids WHERE h=?1");
     rc |= prep(s, &s->q_idnew_count, "SELECT h FROM ids_new");
-    rc |= prep(s, &s->q_id_all, "SELECT h FROM ids");
+    rc |= ix__ids_functions(s);
+    rc |= prep(s, &s->q_id_all, "SELECT ctidm(h) FROM ids");
     rc |=
         prep(s, &s->q_pend_docs, "INSERT OR IGNORE INTO docs(rowid, t, p) SELECT r, t, p FROM ix_pending WHERE ord=0");
     rc |= prep(s, &s->q_pend_store, "INSERT OR IGNORE INTO store(rowid, z) SELECT r, z FROM ix_pending WHERE ord=0");
