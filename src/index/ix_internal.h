@@ -88,7 +88,7 @@ struct ix_store {
     fts5_tokenizer tk_api;
     Fts5Tokenizer *tk;
     /* statements */
-    sqlite3_stmt *q_id_get, *q_id_get_main, *q_id_del, *q_idnew_del, *q_idnew_count;
+    sqlite3_stmt *q_id_get, *q_id_get_main, *q_id_all, *q_id_del, *q_idnew_del, *q_idnew_count;
     sqlite3_stmt *q_doc_del, *q_doc_get;
     sqlite3_stmt *q_store_del, *q_store_get;
     sqlite3_stmt *q_text_put, *q_text_del, *q_lit_put, *q_lit_del;
@@ -153,6 +153,10 @@ struct ix_store {
     uint64_t *idn_set;    /* hashes of ids_new's entries + 1 (ix_ids.c), valid when idn_ok */
     uint32_t idn_cap, idn_n;
     int idn_ok;
+    uint32_t *idm_set; /* fingerprints of ids's hashes (ix_ids.c), valid when idm_ok */
+    uint32_t idm_cap, idm_n;
+    int idm_ok, idm_in_tx; /* idm_in_tx: loaded in the open transaction */
+    int64_t idm_wait;      /* lookups in ids before idm_set is loaded; -1: not counted yet */
     /* rows of docs, store and ids_new held until they are written together (ix_pending.c) */
     ix_pend *pend;
     ix_pend_key *pend_keys; /* (h, doc) of the held rows, sorted when written */
@@ -196,6 +200,12 @@ int ix__id_drop(ix_store *s, const ix_idref *ref, int64_t doc, char *err, size_t
 /* An entry of hash h is to go into ids_new (held: ix_pending.c): counted, and its hash kept. */
 void ix__id_added(ix_store *s, int64_t h);
 void ix__idn_free(ix_store *s);
+/* What is kept of ids in memory: forgotten when another writer committed (and at close); kept at
+ * a commit; forgotten at a rollback of the transaction that loaded it. */
+void ix__idm_forget(ix_store *s);
+void ix__idm_commit(ix_store *s);
+void ix__idm_rollback(ix_store *s);
+int ix__ids_functions(ix_store *s); /* registers ctidm on the writer's connection: SQLITE_OK or not */
 /* 1 when ids_new, with n entries in an index of docs documents, is to be merged. */
 int ix__ids_new_full(const ix_store *s, int64_t n, int64_t docs);
 /* Merges ids_new into ids and empties it when full; in the open transaction (ix_begin). */

@@ -137,6 +137,8 @@ static int prepare_all(ix_store *s) {
     rc |= prep(s, &s->q_idnew_del, "DELETE FROM ids_new WHERE h=?1 AND doc=?2");
     rc |= prep(s, &s->q_id_get_main, "SELECT doc, 0 FROM ids WHERE h=?1");
     rc |= prep(s, &s->q_idnew_count, "SELECT h FROM ids_new");
+    rc |= ix__ids_functions(s);
+    rc |= prep(s, &s->q_id_all, "SELECT ctidm(h) FROM ids");
     rc |=
         prep(s, &s->q_pend_docs, "INSERT OR IGNORE INTO docs(rowid, t, p) SELECT r, t, p FROM ix_pending WHERE ord=0");
     rc |= prep(s, &s->q_pend_store, "INSERT OR IGNORE INTO store(rowid, z) SELECT r, z FROM ix_pending WHERE ord=0");
@@ -250,6 +252,7 @@ ix_store *ix_open(const char *path, int flags_in, char *err, size_t errcap) {
     int mode = flags_in & IX_WRITE, durable = (flags_in & IX_DURABLE) != 0;
     s->mode = mode;
     s->ids_new_n = -1;
+    s->idm_wait = -1;
     s->id_hash_mask = INT64_MAX;
     int flags = mode == IX_WRITE ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
     flags |= SQLITE_OPEN_NOMUTEX; /* one thread per store */
@@ -316,13 +319,14 @@ void ix_close(ix_store *s) {
                             &s->q_store_del,   &s->q_store_get,   &s->q_text_put,  &s->q_text_del,  &s->q_lit_put,
                             &s->q_lit_del,     &s->q_val_find,    &s->q_val_put,   &s->q_val_add,   &s->q_val_get,
                             &s->q_val_max,     &s->q_row_max,     &s->q_count_get, &s->q_count_put, &s->q_dict_get,
-                            &s->q_dict_put,    &s->q_datav};
+                            &s->q_dict_put,    &s->q_datav,       &s->q_id_all};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) sqlite3_finalize(*all[i]);
     if (s->tk) s->tk_api.xDelete(s->tk);
     ix__doc_free(s);
     ix__fts_queue_free(s);
     ix__pending_free(s);
     ix__idn_free(s);
+    ix__idm_forget(s);
     free(s->ents);
     free(s->slots);
     buf_free(&s->arena);
@@ -354,6 +358,7 @@ int ix_begin(ix_store *s, char *err, size_t errcap) {
         ix__dict_reset(s);
         s->nhours = 0;
         s->ids_new_n = -1;
+        ix__idm_forget(s);
         s->data_version = dv;
     }
     s->doc_delta = 0;
@@ -384,6 +389,7 @@ int ix_commit(ix_store *s, char *err, size_t errcap) {
         }
     }
     if (ix__exec(s, "COMMIT", err, errcap) != 0) goto fail;
+    ix__idm_commit(s);
     s->ws.adds += s->tx.adds;
     s->ws.unchanged += s->tx.unchanged;
     s->ws.deletes += s->tx.deletes;
@@ -409,6 +415,7 @@ void ix_rollback(ix_store *s) {
     ix__dict_reset(s);
     s->nhours = 0;
     s->ids_new_n = -1; /* a merge or entries of the transaction are gone with it */
+    ix__idm_rollback(s);
     if (s->dict_in_tx) ix__doc_drop_dict(s);
     s->dict_in_tx = 0;
 }

@@ -700,6 +700,67 @@ static void test_ids_held(void) {
     test_remove_db(file);
 }
 
+static const char *create_name(int i) {
+    (void)i;
+    return "CreateUser";
+}
+
+/* Times the statement that reads ids alone ran: a new id's lookup that the fingerprints of ids
+ * kept in memory (ix_ids.c) answered does not run it. */
+static int main_lookups(ix_store *s) { return sqlite3_stmt_status(s->q_id_get_main, SQLITE_STMTSTATUS_RUN, 0); }
+
+/* The fingerprints of ids kept in memory: new ids are not looked up in ids once they are loaded;
+ * ids deleted in the transaction that loaded them and rolled back, and ids another writer merged
+ * into ids, are still found (each would be added a second time with fingerprints kept too
+ * long). */
+static void test_ids_in_memory(void) {
+    char err[256], file[300];
+    snprintf(file, sizeof file, "%s.idm", path);
+    test_remove_db(file);
+    ix_store *s = open_holding(file);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK_EQ_INT(readd(s, 0, 10, create_name), 0);
+    CHECK_EQ_INT(readd(s, 10, 12, create_name), 0); /* merges 10 > 4 */
+    CHECK_EQ_STR(levels(file), "10/2/12/12");
+    CHECK(s->idm_ok);
+    int before = main_lookups(s);
+    CHECK_EQ_INT(readd(s, 12, 20, create_name), 0);
+    CHECK_EQ_INT(main_lookups(s) - before, 0); /* 8 new ids, ids not read */
+    CHECK_EQ_INT(readd(s, 0, 20, create_name), 20);
+    ix_close(s);
+
+    /* loaded after a delete of an id in ids, in a transaction rolled back */
+    s = open_holding(file);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK_EQ_STR(levels(file), "20/0/20/20");
+    CHECK_EQ_INT(ix_begin(s, err, sizeof err), 0);
+    s->idm_wait = 1; /* loaded at the second lookup */
+    CHECK_EQ_INT(apply_json(s, "{\"type\":\"delete\",\"id\":\"ev-0003\"}", err, sizeof err), 0);
+    CHECK(!s->idm_ok);
+    CHECK_EQ_INT(add_record(s, record(20, "CreateUser", "10.0.0.1")), 0);
+    CHECK(s->idm_ok);
+    ix_rollback(s);
+    CHECK_EQ_STR(levels(file), "20/0/20/20");
+    CHECK_EQ_INT(readd(s, 0, 20, create_name), 20);
+    CHECK(s->idm_ok);
+
+    /* another writer merges new ids into ids while this one keeps its fingerprints */
+    ix_store *w = open_holding(file);
+    CHECK(w != NULL);
+    if (!w) return;
+    w->ids_new_max = 1;
+    CHECK_EQ_INT(readd(w, 20, 23, create_name), 0);
+    CHECK_EQ_INT(readd(w, 20, 23, create_name), 3); /* merges */
+    ix_close(w);
+    CHECK_EQ_STR(levels(file), "23/0/23/23");
+    CHECK_EQ_INT(readd(s, 0, 23, create_name), 23);
+    CHECK_EQ_STR(levels(file), "23/0/23/23");
+    ix_close(s);
+    test_remove_db(file);
+}
+
 /* Rows written into text_data and lit_data (FTS5 leaf pages and structure records, new segments
  * and merges), counted by an update hook on the writer's connection. */
 static long long fts_rows_written;
@@ -1152,6 +1213,7 @@ int main(void) {
     RUN(test_page_size);
     RUN(test_ids_levels);
     RUN(test_ids_held);
+    RUN(test_ids_in_memory);
     RUN(test_rowid_order);
     RUN(test_rowid_order_replace);
     RUN(test_refuse_old_format);
