@@ -223,6 +223,8 @@ int64_t ix__pending_max_rowid(const ix_store *s, int64_t lo, int64_t hi); /* the
 int ix__pending_add(ix_store *s, int64_t rowid, int has_t, int64_t t, const void *p, size_t plen, const void *z,
                     size_t zlen, int64_t h, char *err, size_t errcap);
 int ix__pending_flush(ix_store *s, char *err, size_t errcap);
+/* Sorts k[0..n) by h, signed, keeping the order of equal hashes; tmp[0..n) is scratch. */
+void ix__pending_sort_keys(ix_pend_key *k, ix_pend_key *tmp, uint32_t n);
 
 /* ix_fts_queue.c: the transaction's writes to `text` and `lit`, applied in row id order (FTS5
  * starts a new segment at every step back). ix__fts_queue takes the values doc_columns left in s

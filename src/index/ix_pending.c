@@ -156,7 +156,7 @@ static const sqlite3_module pend_module = {
 int ix__pending_init(ix_store *s) {
     buf_init(&s->pend_bytes, IX_PEND_BYTES);
     s->pend = malloc(IX_PEND_ROWS * sizeof *s->pend);
-    s->pend_keys = malloc(IX_PEND_ROWS * sizeof *s->pend_keys);
+    s->pend_keys = malloc(2 * IX_PEND_ROWS * sizeof *s->pend_keys); /* the second half: scratch */
     s->pend_set = calloc(IX_PEND_SLOTS, sizeof *s->pend_set);
     if (!s->pend || !s->pend_keys || !s->pend_set) return -1;
     return sqlite3_create_module(s->db, "ix_pending", &pend_module, s) == SQLITE_OK ? 0 : -1;
@@ -192,10 +192,38 @@ static int by_rowid(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int by_key(const void *a, const void *b) {
-    const ix_pend_key *x = a, *y = b;
-    if (x->h != y->h) return (x->h > y->h) - (x->h < y->h);
-    return (x->doc > y->doc) - (x->doc < y->doc);
+static unsigned key_byte(int64_t h, int shift) {
+    return (unsigned)((((uint64_t)h) ^ (UINT64_C(1) << 63)) >> shift) & 255u;
+}
+
+/* The keys come in row id order, so sorting by h alone and keeping the order of equal hashes
+ * gives (h, doc), the index's order: a radix sort by bytes. 8 passes of about 13 instructions a key where qsort took
+ * about 270 for the 2,000 keys of a 5 MB batch (callgrind, the append of /tmp/add80k to the 1M index). */
+void ix__pending_sort_keys(ix_pend_key *k, ix_pend_key *tmp, uint32_t n) {
+    ix_pend_key *from = k, *to = tmp;
+    uint32_t count[256];
+    for (int shift = 0; shift < 64 && n > 1; shift += 8) {
+        memset(count, 0, sizeof count);
+        for (uint32_t i = 0; i < n; i++) count[key_byte(from[i].h, shift)]++;
+        if (count[key_byte(from[0].h, shift)] == n) continue; /* every key has this byte */
+        uint32_t sum = 0;
+        for (unsigned b = 0; b < 256; b++) {
+            uint32_t c = count[b];
+            count[b] = sum;
+            sum += c;
+        }
+        for (uint32_t i = 0; i < n; i++) to[count[key_byte(from[i].h, shift)]++] = from[i];
+        ix_pend_key *t = from;
+        from = to;
+        to = t;
+    }
+    if (from != k) memcpy(k, from, n * sizeof *k);
+}
+
+static int rows_sorted(const ix_pend *p, uint32_t n) {
+    for (uint32_t i = 1; i < n; i++)
+        if (p[i].rowid < p[i - 1].rowid) return 0;
+    return 1;
 }
 
 /* One INSERT ... SELECT; OR IGNORE keeps SQLite from opening a statement journal (see
@@ -213,9 +241,10 @@ static int insert_all(ix_store *s, sqlite3_stmt *st, const char *what, char *err
 
 int ix__pending_flush(ix_store *s, char *err, size_t errcap) {
     if (!s->pend_n) return 0;
-    qsort(s->pend, s->pend_n, sizeof *s->pend, by_rowid);
+    /* Held in the order documents came, which is mostly row id order already. */
+    if (!rows_sorted(s->pend, s->pend_n)) qsort(s->pend, s->pend_n, sizeof *s->pend, by_rowid);
     for (uint32_t i = 0; i < s->pend_n; i++) s->pend_keys[i] = (ix_pend_key){s->pend[i].h, s->pend[i].rowid};
-    qsort(s->pend_keys, s->pend_n, sizeof *s->pend_keys, by_key);
+    ix__pending_sort_keys(s->pend_keys, s->pend_keys + IX_PEND_ROWS, s->pend_n);
     int rc = insert_all(s, s->q_pend_docs, "writing documents", err, errcap);
     if (rc == 0) rc = insert_all(s, s->q_pend_store, "writing documents", err, errcap);
     if (rc == 0) rc = insert_all(s, s->q_pend_ids, "writing ids", err, errcap);

@@ -7,7 +7,8 @@
  * about as few bytes a record as one filled by one writer; the records stored before it are
  * compressed again with it, read back byte for byte and are found unchanged when redelivered; a
  * writer killed or rolled back while training leaves a usable index, trained later; blobs
- * compressed with the dictionary parameters of earlier writers read the same. */
+ * compressed with the dictionary parameters of earlier writers, or in their layout, read the
+ * same. The held ids_new keys are written in the index's order. */
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createCDict_advanced */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -1201,6 +1202,39 @@ static void test_blobs_of_earlier_parameters(void) {
     test_remove_db(file);
 }
 
+static int key_order(const void *a, const void *b) {
+    const ix_pend_key *x = a, *y = b;
+    if (x->h != y->h) return (x->h > y->h) - (x->h < y->h);
+    return (x->doc > y->doc) - (x->doc < y->doc);
+}
+
+/* The held ids_new keys are sorted by (h, doc) as the index orders them: negative and positive
+ * hashes, hashes equal in their high bytes or whole (collisions, whose docs come ascending), and
+ * the sizes where a pass is skipped. */
+static void test_pending_key_order(void) {
+    enum { N = 3000 };
+    static ix_pend_key k[N], tmp[N], want[N];
+    uint64_t x = 88172645463325252u;
+    uint32_t sizes[] = {0, 1, 2, 7, 256, N};
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
+        for (int shape = 0; shape < 3; shape++) {
+            uint32_t n = sizes[z];
+            for (uint32_t i = 0; i < n; i++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                int64_t h = (int64_t)x;
+                if (shape == 1) h = (int64_t)(x % 5) - 2; /* many equal, some negative */
+                if (shape == 2) h = (int64_t)((x & 0xff00u) | UINT64_C(0x8123450000000000)); /* equal bytes */
+                k[i] = (ix_pend_key){h, (int64_t)i + 1};                                     /* docs ascending */
+            }
+            memcpy(want, k, n * sizeof *k);
+            qsort(want, n, sizeof *want, key_order);
+            ix__pending_sort_keys(k, tmp, n);
+            CHECK(n == 0 || memcmp(k, want, n * sizeof *k) == 0);
+        }
+}
+
 int main(void) {
     snprintf(path, sizeof path, "/tmp/ctindex-test-store-%d.db", (int)getpid());
     unlink(path);
@@ -1226,6 +1260,7 @@ int main(void) {
     RUN(test_many_small_writers);
     RUN(test_killed_while_training);
     RUN(test_blobs_of_earlier_parameters);
+    RUN(test_pending_key_order);
     docb_free(builder);
     json_doc_free(&jd);
     buf_free(&scratch);
