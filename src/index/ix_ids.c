@@ -101,10 +101,16 @@ static uint32_t idm_fp(int64_t h) {
 
 static uint32_t idm_slot(uint32_t fp, uint32_t cap) { return fp >> (32 - __builtin_ctz(cap)); }
 
-/* 1 when fp was put, 0 when it was there. */
-static int idm_put(uint32_t *set, uint32_t cap, uint32_t fp) {
+/* The slot holding fp, or the empty slot where it would go. */
+static uint32_t idm_find(const uint32_t *set, uint32_t cap, uint32_t fp) {
     uint32_t k = idm_slot(fp, cap);
     while (set[k] && set[k] != fp) k = (k + 1) & (cap - 1);
+    return k;
+}
+
+/* 1 when fp was put, 0 when it was there. */
+static int idm_put(uint32_t *set, uint32_t cap, uint32_t fp) {
+    uint32_t k = idm_find(set, cap, fp);
     if (set[k]) return 0;
     set[k] = fp;
     return 1;
@@ -194,11 +200,7 @@ static int idm_may_have(ix_store *s, int64_t h, char *err, size_t errcap) {
         }
     }
     if (!s->idm_ok) return 1;
-    uint32_t fp = idm_fp(h);
-    for (uint32_t k = idm_slot(fp, s->idm_cap);; k = (k + 1) & (s->idm_cap - 1)) {
-        if (s->idm_set[k] == fp) return 1;
-        if (!s->idm_set[k]) return 0;
-    }
+    return s->idm_set[idm_find(s->idm_set, s->idm_cap, idm_fp(h))] != 0;
 }
 
 void ix__idm_commit(ix_store *s) { s->idm_in_tx = 0; }
